@@ -1,0 +1,32 @@
+// skiffd's settings: the flags of SPEC.md, optionally read from a JSON config file with the same
+// keys as the long flags (flags win). Parsed once by main, before any thread starts.
+#ifndef SKIFF_DAEMON_OPTIONS_H_
+#define SKIFF_DAEMON_OPTIONS_H_
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "skiff/model/arn.h"
+
+namespace skiff::daemon {
+
+struct Options {
+  std::string containerd_address = "/run/containerd/containerd.sock";
+  std::string ns = "skiff";
+  std::string state_dir = "/var/lib/skiff";
+  std::string socket = "/run/skiff/skiffd.sock";
+  std::optional<std::string> socket_group;
+  std::string log_level = "info";
+  model::ArnScope arn_scope;
+};
+
+// What main should do: run with Options, or exit with a code after printing (help, version or a
+// usage error, already written to stdout/stderr).
+using ParseResult = std::variant<Options, int>;
+
+ParseResult ParseOptions(int argc, char** argv);
+
+}  // namespace skiff::daemon
+
+#endif  // SKIFF_DAEMON_OPTIONS_H_

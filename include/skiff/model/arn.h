@@ -1,0 +1,44 @@
+// ECS identifiers: ARNs in the ECS form and the short names users type instead.
+//
+//   arn:aws:ecs:local:000000000000:task-definition/web:3
+//
+// Value types and pure functions; safe from any thread.
+#ifndef SKIFF_MODEL_ARN_H_
+#define SKIFF_MODEL_ARN_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+
+namespace skiff::model {
+
+// The partition, region and account that every ARN of this node carries.
+struct ArnScope {
+  std::string partition = "aws";
+  std::string region = "local";
+  std::string account = "000000000000";
+
+  std::string Prefix() const;  // "arn:aws:ecs:local:000000000000:"
+};
+
+// A reference to a task definition as ECS accepts it: "family", "family:3" or the full ARN.
+struct TaskDefinitionRef {
+  std::string family;
+  std::optional<int> revision;  // Absent: the latest ACTIVE revision.
+};
+
+std::string TaskDefinitionArn(const ArnScope& scope, absl::string_view family, int revision);
+
+// Parses a task definition reference. `field` names the input field in errors.
+absl::StatusOr<TaskDefinitionRef> ParseTaskDefinitionRef(const ArnScope& scope,
+                                                         absl::string_view text,
+                                                         absl::string_view field);
+
+// True when name is 1-255 of [A-Za-z0-9_-], the charset of families and container names.
+bool IsValidName(absl::string_view name);
+
+}  // namespace skiff::model
+
+#endif  // SKIFF_MODEL_ARN_H_

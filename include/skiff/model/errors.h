@@ -1,0 +1,29 @@
+// ECS errors as absl::Status values. The status code says what the caller should do next (the
+// gRPC code on the wire); the ECS exception name (ClientException, InvalidParameterException,
+// ...) rides along as a payload so the API edge can hand it to ECS clients. Safe from any thread.
+#ifndef SKIFF_MODEL_ERRORS_H_
+#define SKIFF_MODEL_ERRORS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/status.h"
+
+namespace skiff::model {
+
+inline constexpr absl::string_view kClientException = "ClientException";
+inline constexpr absl::string_view kInvalidParameterException = "InvalidParameterException";
+inline constexpr absl::string_view kServerException = "ServerException";
+
+// A status with code and message that carries the ECS exception name.
+absl::Status EcsError(absl::StatusCode code, absl::string_view exception, absl::string_view message);
+
+// Tags an existing error with an ECS exception name (OK stays OK).
+absl::Status WithEcsException(absl::Status status, absl::string_view exception);
+
+// The ECS exception name of status: its payload, or the name ECS uses for that kind of error.
+std::string EcsExceptionName(const absl::Status& status);
+
+}  // namespace skiff::model
+
+#endif  // SKIFF_MODEL_ERRORS_H_

@@ -1,0 +1,79 @@
+// Store: Skiff's durable state in SQLite at STATE_DIR/skiff.db (WAL, synchronous=FULL, so a write
+// that returned survives a crash or power loss). Open() takes STATE_DIR/skiffd.lock so that one
+// skiffd owns a state dir, migrates the schema to the current version and checks integrity.
+//
+// Records are kept as the ECS JSON of their message next to the columns that queries need, so the
+// rows stay readable with the sqlite3 shell and survive field renumbering in ecs.proto.
+//
+// Thread contract: not thread-safe. One owner (the control loop) calls it.
+#ifndef SKIFF_STORE_STORE_H_
+#define SKIFF_STORE_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "skiff/v1/ecs.pb.h"
+
+namespace skiff::store {
+
+class Database;
+
+struct StoredTaskDefinition {
+  skiff::v1::TaskDefinition definition;
+  std::vector<skiff::v1::Tag> tags;
+};
+
+struct TaskDefinitionQuery {
+  std::optional<std::string> family;  // Exact family.
+  std::string family_prefix;          // Families starting with this ("" for all).
+  std::optional<std::string> status;  // ACTIVE or INACTIVE; absent for both.
+  bool descending = false;            // By family, then revision.
+};
+
+class Store {
+ public:
+  // The schema version this build writes; Open() migrates older stores up to it and refuses
+  // newer ones (a downgrade would lose data).
+  static constexpr int kSchemaVersion = 1;
+
+  // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
+  // DataLoss if the integrity check fails.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& state_dir);
+  ~Store();
+
+  // The highest revision ever registered for family (ACTIVE or not), 0 when none.
+  absl::StatusOr<int> LastRevision(const std::string& family);
+  // Fails with AlreadyExists if (family, revision) exists.
+  absl::Status InsertTaskDefinition(const StoredTaskDefinition& record);
+  // Replaces the definition of an existing (family, revision), e.g. on deregistration.
+  absl::Status UpdateTaskDefinition(const skiff::v1::TaskDefinition& definition);
+  absl::StatusOr<std::optional<StoredTaskDefinition>> GetTaskDefinition(const std::string& family,
+                                                                        int revision);
+  absl::StatusOr<std::optional<StoredTaskDefinition>> LatestActiveTaskDefinition(
+      const std::string& family);
+  absl::StatusOr<std::vector<std::string>> ListTaskDefinitionArns(const TaskDefinitionQuery& q);
+  // Families starting with prefix; status ACTIVE (some revision active), INACTIVE (none) or ALL.
+  absl::StatusOr<std::vector<std::string>> ListFamilies(const std::string& prefix,
+                                                        const std::string& status);
+
+  int schema_version() const { return schema_version_; }
+
+ private:
+  Store(std::unique_ptr<Database> db, int lock_fd);
+  absl::Status Migrate();
+  absl::StatusOr<std::optional<StoredTaskDefinition>> QueryOne(const std::string& sql,
+                                                               const std::string& family,
+                                                               std::optional<int> revision);
+
+  std::unique_ptr<Database> db_;
+  int lock_fd_;
+  int schema_version_ = 0;
+};
+
+}  // namespace skiff::store
+
+#endif  // SKIFF_STORE_STORE_H_

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency of Skiff from Debian 12 packages.
+# Idempotent: packages already present are left as they are. Must run as root.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git
+  # libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev libcli11-dev
+  libsystemd-dev libabsl-dev libcurl4-openssl-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore sqlite3
+  # containerd's API protos, taken at build time
+  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
+  golang-github-gogo-googleapis-dev golang-github-containerd-cgroups-dev
+  # runtime
+  containerd runc busybox-static iproute2 procps util-linux ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi

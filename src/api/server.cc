@@ -1,0 +1,200 @@
+#include "skiff/api/server.h"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "skiff/api/errors.h"
+#include "skiff/model/errors.h"
+#include "skiff/v1/skiff.grpc.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace skiff::api {
+namespace {
+
+// True when something accepts connections on the socket at path.
+bool SocketInUse(const std::string& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const bool in_use = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return in_use;
+}
+
+absl::Status PrepareSocketPath(const std::string& path) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket: path is longer than ", sizeof(sockaddr_un::sun_path) - 1,
+                     " bytes: ", path));
+  }
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("socket: create ", parent.string(), ": ",
+                                                     ec.message()));
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("socket: ", path, " exists and is not a socket; not replacing it"));
+    }
+    if (SocketInUse(path)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("socket: ", path, " is in use by another process"));
+    }
+    unlink(path.c_str());  // A stale socket from a skiffd that died.
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplySocketPermissions(const ServerOptions& options) {
+  const std::string& path = options.socket_path;
+  if (options.socket_group) {
+    struct group* g = getgrnam(options.socket_group->c_str());
+    if (g == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("socket-group: no group named \"", *options.socket_group, "\""));
+    }
+    if (chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+      return absl::UnavailableError(absl::StrCat("socket: chown ", path, ": ",
+                                                 std::strerror(errno)));
+    }
+  }
+  if (chmod(path.c_str(), 0660) != 0) {
+    return absl::UnavailableError(absl::StrCat("socket: chmod ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// The Ecs service. Each handler hands its operation to the loop and finishes from there.
+class ApiServer::Service final : public v1::Ecs::CallbackService {
+ public:
+  explicit Service(Backends backends) : b_(backends) {}
+
+  grpc::ServerUnaryReactor* RegisterTaskDefinition(
+      grpc::CallbackServerContext* context, const v1::RegisterTaskDefinitionRequest* request,
+      v1::RegisterTaskDefinitionResponse* response) override {
+    return OnLoop(context, response, [this, request] {
+      return b_.task_definitions->Register(*request);
+    });
+  }
+
+  grpc::ServerUnaryReactor* DescribeTaskDefinition(
+      grpc::CallbackServerContext* context, const v1::DescribeTaskDefinitionRequest* request,
+      v1::DescribeTaskDefinitionResponse* response) override {
+    return OnLoop(context, response, [this, request] {
+      return b_.task_definitions->Describe(*request);
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListTaskDefinitions(
+      grpc::CallbackServerContext* context, const v1::ListTaskDefinitionsRequest* request,
+      v1::ListTaskDefinitionsResponse* response) override {
+    return OnLoop(context, response, [this, request] {
+      return b_.task_definitions->List(*request);
+    });
+  }
+
+  grpc::ServerUnaryReactor* ListTaskDefinitionFamilies(
+      grpc::CallbackServerContext* context, const v1::ListTaskDefinitionFamiliesRequest* request,
+      v1::ListTaskDefinitionFamiliesResponse* response) override {
+    return OnLoop(context, response, [this, request] {
+      return b_.task_definitions->ListFamilies(*request);
+    });
+  }
+
+  grpc::ServerUnaryReactor* DeregisterTaskDefinition(
+      grpc::CallbackServerContext* context, const v1::DeregisterTaskDefinitionRequest* request,
+      v1::DeregisterTaskDefinitionResponse* response) override {
+    return OnLoop(context, response, [this, request] {
+      return b_.task_definitions->Deregister(*request);
+    });
+  }
+
+ private:
+  // Runs op on the loop thread, then finishes the call with its response or error. The request
+  // and response outlive the call's Finish, so the loop may use them until then.
+  template <typename Response, typename Op>
+  grpc::ServerUnaryReactor* OnLoop(grpc::CallbackServerContext* context, Response* response,
+                                   Op op) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    b_.loop->Post([context, reactor, response, op = std::move(op)]() mutable {
+      absl::StatusOr<Response> result = op();
+      if (result.ok()) {
+        *response = *std::move(result);
+        reactor->Finish(grpc::Status::OK);
+        return;
+      }
+      const absl::Status& status = result.status();
+      context->AddTrailingMetadata(kExceptionMetadataKey, model::EcsExceptionName(status));
+      if (status.code() == absl::StatusCode::kInternal ||
+          status.code() == absl::StatusCode::kDataLoss) {
+        spdlog::error("{}", status.ToString());
+      }
+      reactor->Finish(ToGrpcStatus(status));
+    });
+    return reactor;
+  }
+
+  Backends b_;
+};
+
+absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions& options,
+                                                            Backends backends) {
+  absl::Status prepared = PrepareSocketPath(options.socket_path);
+  if (!prepared.ok()) return prepared;
+
+  std::unique_ptr<ApiServer> server(new ApiServer());
+  server->socket_path_ = options.socket_path;
+  server->service_ = std::make_unique<Service>(backends);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat("unix:", options.socket_path),
+                           grpc::InsecureServerCredentials());
+  builder.RegisterService(server->service_.get());
+  // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
+  // world-accessible before the chmod below.
+  const mode_t old_umask = umask(0117);
+  server->server_ = builder.BuildAndStart();
+  umask(old_umask);
+  if (server->server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("socket: cannot listen on ", options.socket_path));
+  }
+  absl::Status permissions = ApplySocketPermissions(options);
+  if (!permissions.ok()) {
+    server->Shutdown(absl::ZeroDuration());
+    return permissions;
+  }
+  return server;
+}
+
+ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
+
+void ApiServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+  unlink(socket_path_.c_str());
+}
+
+}  // namespace skiff::api

@@ -1,0 +1,121 @@
+#include "skiff/daemon/daemon.h"
+
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include "skiff/api/server.h"
+#include "skiff/base/clock.h"
+#include "skiff/runtime/containerd_runtime.h"
+#include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/store/store.h"
+#include "spdlog/spdlog.h"
+
+namespace skiff::daemon {
+namespace {
+
+constexpr absl::Duration kFirstContact = absl::Seconds(5);
+constexpr absl::Duration kRetryMin = absl::Seconds(1);
+constexpr absl::Duration kRetryMax = absl::Seconds(30);
+constexpr absl::Duration kRetryProbe = absl::Milliseconds(200);
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+
+// Asks containerd for its version until it answers, with doubling delays on the loop's timers.
+// A try blocks the loop for at most kRetryProbe; runtime calls move off the loop thread when
+// tasks arrive.
+void WatchRuntime(scheduler::EventLoop* loop, runtime::ContainerRuntime* runtime,
+                  const std::string& address, absl::Duration delay) {
+  absl::StatusOr<runtime::RuntimeVersion> version = runtime->Version(kRetryProbe);
+  if (version.ok()) {
+    spdlog::info("containerd {} (revision {}) reachable at {}", version->version,
+                 version->revision, address);
+    return;
+  }
+  spdlog::warn("containerd still unreachable at {}: {}; retrying in {}", address,
+               std::string(version.status().message()), absl::FormatDuration(delay));
+  loop->PostAfter(delay, [loop, runtime, address, delay] {
+    WatchRuntime(loop, runtime, address, std::min(delay * 2, kRetryMax));
+  });
+}
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  while (true) {
+    int signal = 0;
+    if (sigwait(&set, &signal) != 0) continue;
+    if (signal == SIGHUP) {
+      spdlog::info("SIGHUP: nothing to reload yet; restart skiffd to apply new settings");
+      continue;
+    }
+    return signal;
+  }
+}
+
+}  // namespace
+
+int Run(const Options& options) {
+  RealClock clock;
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::Store::Open(options.state_dir);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store: {}", std::string(store.status().message()));
+    return 1;
+  }
+  spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
+               (*store)->schema_version());
+
+  runtime::ContainerdRuntime runtime(options.containerd_address, options.ns);
+  // Wait for a containerd that is starting (its socket exists), not for one that is absent.
+  const bool socket_exists = std::filesystem::exists(options.containerd_address);
+  absl::StatusOr<runtime::RuntimeVersion> version =
+      runtime.Version(socket_exists ? kFirstContact : kRetryProbe);
+  if (version.ok()) {
+    spdlog::info("containerd {} (revision {}) at {}, namespace {}", version->version,
+                 version->revision, options.containerd_address, options.ns);
+  } else {
+    spdlog::error(
+        "cannot reach containerd at {}: {}. Is containerd running (systemctl status "
+        "containerd) and is --containerd-address right? Task definitions work meanwhile; "
+        "skiffd keeps trying.",
+        options.containerd_address, std::string(version.status().message()));
+  }
+
+  scheduler::ThreadEventLoop loop(&clock);
+  scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
+  loop.Start();
+  if (!version.ok()) {
+    loop.PostAfter(kRetryMin, [&loop, &runtime, &options] {
+      WatchRuntime(&loop, &runtime, options.containerd_address, kRetryMin * 2);
+    });
+  }
+
+  absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(
+      {.socket_path = options.socket, .socket_group = options.socket_group},
+      {.loop = &loop, .task_definitions = &task_definitions});
+  if (!server.ok()) {
+    spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
+    loop.Stop();
+    return 1;
+  }
+  spdlog::info("skiffd ready: API on unix:{}", options.socket);
+  sd_notify(0, "READY=1\nSTATUS=serving");
+
+  const int signal = WaitForSignal();
+  spdlog::info("{}: shutting down; containers keep running", strsignal(signal));
+  sd_notify(0, "STOPPING=1");
+  // Order matters: the server waits for in-flight calls, whose work runs on the loop; the loop
+  // then finishes whatever was posted; the store closes last.
+  (*server)->Shutdown(kShutdownGrace);
+  loop.Stop();
+  spdlog::info("skiffd stopped");
+  return 0;
+}
+
+}  // namespace skiff::daemon

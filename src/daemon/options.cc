@@ -1,0 +1,88 @@
+#include "skiff/daemon/options.h"
+
+#include <istream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "nlohmann/json.hpp"
+
+namespace skiff::daemon {
+namespace {
+
+// Reads the config file as a flat JSON object whose keys are long flag names.
+class JsonConfig final : public CLI::Config {
+ public:
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override {
+    return "";  // Writing a config back is not a skiffd feature.
+  }
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    const std::string text{std::istreambuf_iterator<char>(input), {}};
+    nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded() || !json.is_object()) {
+      throw CLI::ConversionError("config: not a JSON object");
+    }
+    std::vector<CLI::ConfigItem> items;
+    for (const auto& [key, value] : json.items()) {
+      CLI::ConfigItem item;
+      item.name = key;
+      if (value.is_string()) {
+        item.inputs = {value.get<std::string>()};
+      } else if (value.is_number() || value.is_boolean()) {
+        item.inputs = {value.dump()};
+      } else {
+        throw CLI::ConversionError("config: \"" + key + "\" must be a string");
+      }
+      items.push_back(std::move(item));
+    }
+    return items;
+  }
+};
+
+}  // namespace
+
+ParseResult ParseOptions(int argc, char** argv) {
+  Options o;
+  CLI::App app{"skiffd: a single-node container orchestrator in the style of Amazon ECS"};
+  app.config_formatter(std::make_shared<JsonConfig>());
+  app.set_config("--config", "/etc/skiff/skiffd.json",
+                 "JSON file with the same keys as the long flags; flags win");
+  app.allow_config_extras(false);
+  app.add_option("--containerd-address", o.containerd_address, "containerd's gRPC socket")
+      ->capture_default_str();
+  app.add_option("--namespace", o.ns, "containerd namespace; skiffd touches nothing outside it")
+      ->capture_default_str();
+  app.add_option("--state-dir", o.state_dir, "the store, task logs and volumes (created 0700)")
+      ->capture_default_str();
+  app.add_option("--socket", o.socket, "the gRPC API's Unix socket (0660)")->capture_default_str();
+  app.add_option("--socket-group", o.socket_group, "group that owns the socket");
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--region", o.arn_scope.region, "region in ARNs")->capture_default_str();
+  app.add_option("--account-id", o.arn_scope.account, "account in ARNs")
+      ->check([](const std::string& v) {
+        return v.size() == 12 && v.find_first_not_of("0123456789") == std::string::npos
+                   ? std::string()
+                   : std::string("must be 12 digits");
+      })
+      ->capture_default_str();
+  app.add_option("--partition", o.arn_scope.partition, "partition in ARNs")->capture_default_str();
+  app.set_version_flag("--version", SKIFF_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (o.ns.empty()) {
+    std::cerr << "skiffd: --namespace must not be empty\n";
+    return 2;
+  }
+  return o;
+}
+
+}  // namespace skiff::daemon

@@ -1,0 +1,62 @@
+#include "absl/strings/string_view.h"
+#include "skiff/model/arn.h"
+
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace skiff::model {
+
+std::string ArnScope::Prefix() const {
+  return absl::StrCat("arn:", partition, ":ecs:", region, ":", account, ":");
+}
+
+std::string TaskDefinitionArn(const ArnScope& scope, absl::string_view family, int revision) {
+  return absl::StrCat(scope.Prefix(), "task-definition/", family, ":", revision);
+}
+
+bool IsValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 255) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+absl::StatusOr<TaskDefinitionRef> ParseTaskDefinitionRef(const ArnScope& scope,
+                                                         absl::string_view text,
+                                                         absl::string_view field) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why, "; got \"", text, "\""));
+  };
+  absl::string_view rest = text;
+  if (absl::StartsWith(rest, "arn:")) {
+    const std::string prefix = absl::StrCat(scope.Prefix(), "task-definition/");
+    if (!absl::StartsWith(rest, prefix)) {
+      return invalid(absl::StrCat("a task definition ARN must start with ", prefix));
+    }
+    rest.remove_prefix(prefix.size());
+  }
+  TaskDefinitionRef ref;
+  const size_t colon = rest.rfind(':');
+  if (colon != absl::string_view::npos) {
+    int revision = 0;
+    if (!absl::SimpleAtoi(rest.substr(colon + 1), &revision) || revision < 1) {
+      return invalid("revision must be a positive integer");
+    }
+    ref.revision = revision;
+    rest = rest.substr(0, colon);
+  } else if (absl::StartsWith(text, "arn:")) {
+    return invalid("a task definition ARN must end with :REVISION");
+  }
+  if (!IsValidName(rest)) {
+    return invalid("family must be 1-255 letters, digits, hyphens or underscores");
+  }
+  ref.family = std::string(rest);
+  return ref;
+}
+
+}  // namespace skiff::model

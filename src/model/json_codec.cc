@@ -1,0 +1,338 @@
+#include "absl/strings/string_view.h"
+#include "skiff/model/json_codec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "skiff/v1/options.pb.h"
+
+namespace skiff::model {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+using json = nlohmann::ordered_json;
+
+// Lists ECS returns even when empty (an absent list and an empty one look the same in proto3).
+bool AlwaysEncodedList(const FieldDescriptor* field) {
+  static const absl::flat_hash_set<std::string> kAlways = {
+      "skiff.v1.ContainerDefinition.port_mappings",
+      "skiff.v1.ContainerDefinition.environment",
+      "skiff.v1.ContainerDefinition.mount_points",
+      "skiff.v1.ContainerDefinition.volumes_from",
+      "skiff.v1.TaskDefinition.volumes",
+      "skiff.v1.TaskDefinition.placement_constraints",
+      "skiff.v1.TaskDefinition.requires_attributes",
+      "skiff.v1.TaskDefinition.compatibilities",
+  };
+  return kAlways.contains(field->full_name());
+}
+
+std::string Join(const std::string& path, const std::string& name) {
+  return path.empty() ? name : absl::StrCat(path, ".", name);
+}
+
+std::string PathOrInput(const std::string& path) { return path.empty() ? "input" : path; }
+
+absl::Status Error(const std::string& path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(PathOrInput(path), ": ", message));
+}
+
+const char* TypeName(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a number";
+    default: return "a value";
+  }
+}
+
+absl::Status WrongType(const std::string& path, absl::string_view want, const json& got) {
+  return Error(path, absl::StrCat("must be ", want, ", got ", TypeName(got)));
+}
+
+absl::Status CheckAllowed(const FieldDescriptor* field, const std::string& value,
+                          const std::string& path);
+
+// Sets or adds one scalar value of `field` (repeated or not) from `value`.
+absl::Status DecodeScalar(const json& value, const FieldDescriptor* field, Message* message,
+                          const std::string& path) {
+  const Reflection* reflection = message->GetReflection();
+  const bool repeated = field->is_repeated();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: {
+      if (!value.is_string()) return WrongType(path, "a string", value);
+      const std::string& s = value.get_ref<const std::string&>();
+      absl::Status allowed = CheckAllowed(field, s, path);
+      if (!allowed.ok()) return allowed;
+      repeated ? reflection->AddString(message, field, s) : reflection->SetString(message, field, s);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: {
+      if (!value.is_number_integer()) return WrongType(path, "an integer", value);
+      const bool is32 = field->cpp_type() == FieldDescriptor::CPPTYPE_INT32;
+      const int64_t max = is32 ? std::numeric_limits<int32_t>::max()
+                               : std::numeric_limits<int64_t>::max();
+      const int64_t min = is32 ? std::numeric_limits<int32_t>::min()
+                               : std::numeric_limits<int64_t>::min();
+      if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(max)) {
+        return Error(path, "integer out of range");
+      }
+      const int64_t n = value.get<int64_t>();
+      if (n < min || n > max) return Error(path, "integer out of range");
+      if (is32) {
+        repeated ? reflection->AddInt32(message, field, static_cast<int32_t>(n))
+                 : reflection->SetInt32(message, field, static_cast<int32_t>(n));
+      } else {
+        repeated ? reflection->AddInt64(message, field, n) : reflection->SetInt64(message, field, n);
+      }
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (!value.is_boolean()) return WrongType(path, "a boolean", value);
+      repeated ? reflection->AddBool(message, field, value.get<bool>())
+               : reflection->SetBool(message, field, value.get<bool>());
+      return absl::OkStatus();
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      if (!value.is_number()) return WrongType(path, "a number", value);
+      repeated ? reflection->AddDouble(message, field, value.get<double>())
+               : reflection->SetDouble(message, field, value.get<double>());
+      return absl::OkStatus();
+    default:
+      // ecs.proto has no other scalar types (the generator maps every ECS type to one above).
+      return absl::InternalError(absl::StrCat(path, ": unsupported field type"));
+  }
+}
+
+absl::Status DecodeMap(const json& value, const FieldDescriptor* field, Message* message,
+                       const std::string& path) {
+  if (!value.is_object()) return WrongType(path, "an object", value);
+  const Reflection* reflection = message->GetReflection();
+  const FieldDescriptor* key_field = field->message_type()->map_key();
+  const FieldDescriptor* value_field = field->message_type()->map_value();
+  for (const auto& [key, item] : value.items()) {
+    Message* entry = reflection->AddMessage(message, field);
+    entry->GetReflection()->SetString(entry, key_field, key);
+    if (item.is_null()) return Error(absl::StrCat(path, ".", key), "must not be null");
+    absl::Status s = DecodeScalar(item, value_field, entry, absl::StrCat(path, ".", key));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeField(const json& value, const FieldDescriptor* field, Message* message,
+                         const std::string& path) {
+  if (value.is_null()) return Error(path, "must not be null");
+  if (field->is_map()) return DecodeMap(value, field, message, path);
+  const Reflection* reflection = message->GetReflection();
+  if (field->is_repeated()) {
+    if (!value.is_array()) return WrongType(path, "an array", value);
+    for (size_t i = 0; i < value.size(); ++i) {
+      const std::string item_path = absl::StrCat(path, "[", i, "]");
+      const json& item = value[i];
+      if (item.is_null()) return Error(item_path, "must not be null");
+      absl::Status s = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+                           ? DecodeMessage(item, reflection->AddMessage(message, field), item_path)
+                           : DecodeScalar(item, field, message, item_path);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    return DecodeMessage(value, reflection->MutableMessage(message, field), path);
+  }
+  return DecodeScalar(value, field, message, path);
+}
+
+const FieldDescriptor* FindByJsonName(const Descriptor* descriptor, absl::string_view name) {
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    if (descriptor->field(i)->json_name() == name) return descriptor->field(i);
+  }
+  return nullptr;
+}
+
+json EncodeScalar(const Message& message, const FieldDescriptor* field, int index) {
+  const Reflection* r = message.GetReflection();
+  const bool rep = index >= 0;
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(message, field, index) : r->GetString(message, field);
+    case FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r->GetRepeatedInt32(message, field, index) : r->GetInt32(message, field);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r->GetRepeatedInt64(message, field, index) : r->GetInt64(message, field);
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return rep ? r->GetRepeatedDouble(message, field, index) : r->GetDouble(message, field);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return EncodeMessage(rep ? r->GetRepeatedMessage(message, field, index)
+                               : r->GetMessage(message, field));
+    default:
+      return nullptr;
+  }
+}
+
+json EncodeMap(const Message& message, const FieldDescriptor* field) {
+  const Reflection* r = message.GetReflection();
+  const FieldDescriptor* value_field = field->message_type()->map_value();
+  // Map order in proto is unspecified; sort by key for stable output.
+  std::vector<std::pair<std::string, json>> entries;
+  for (int i = 0; i < r->FieldSize(message, field); ++i) {
+    const Message& entry = r->GetRepeatedMessage(message, field, i);
+    entries.emplace_back(
+        entry.GetReflection()->GetString(entry, field->message_type()->map_key()),
+        EncodeScalar(entry, value_field, -1));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  json out = json::object();
+  for (auto& [key, value] : entries) out[key] = std::move(value);
+  return out;
+}
+
+// Raised from the parser callback to stop parsing at the depth limit.
+struct TooDeep {};
+
+}  // namespace
+
+absl::StatusOr<json> ParseJsonText(absl::string_view text, const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("input: document is ", text.size(),
+                                                   " bytes; the limit is ", limits.max_bytes));
+  }
+  const int max_depth = limits.max_depth;
+  json::parser_callback_t check_depth = [max_depth](int depth, json::parse_event_t, json&) {
+    if (depth > max_depth) throw TooDeep{};
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), check_depth);
+  } catch (const TooDeep&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input: JSON nested deeper than ", max_depth, " levels"));
+  } catch (const json::parse_error& e) {
+    // e.what() has the byte offset and what was expected; invalid UTF-8 lands here too.
+    return absl::InvalidArgumentError(absl::StrCat("input: invalid JSON: ", e.what()));
+  }
+}
+
+absl::Status DecodeMessage(const json& value, Message* message, const std::string& path) {
+  if (!value.is_object()) return WrongType(path, "an object", value);
+  const Descriptor* descriptor = message->GetDescriptor();
+  for (const auto& [key, item] : value.items()) {
+    const FieldDescriptor* field = FindByJsonName(descriptor, key);
+    if (field == nullptr) return Error(Join(path, key), "unknown field");
+    absl::Status s = DecodeField(item, field, message, Join(path, key));
+    if (!s.ok()) return s;
+  }
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    if (field->options().GetExtension(skiff::v1::required) && !value.contains(field->json_name())) {
+      return Error(Join(path, field->json_name()), "required");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeMessageText(absl::string_view text, Message* message, const JsonLimits& limits) {
+  absl::StatusOr<json> parsed = ParseJsonText(text, limits);
+  if (!parsed.ok()) return parsed.status();
+  return DecodeMessage(*parsed, message);
+}
+
+namespace {
+
+absl::Status CheckAllowed(const FieldDescriptor* field, const std::string& value,
+                          const std::string& path) {
+  const auto& allowed = field->options().GetRepeatedExtension(skiff::v1::allowed);
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  return Error(path, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), "; got \"",
+                                  value, "\""));
+}
+
+absl::Status CheckShapeAt(const Message& message, const std::string& path) {
+  const Descriptor* descriptor = message.GetDescriptor();
+  const Reflection* r = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    const std::string field_path = Join(path, field->json_name());
+    const bool present = field->is_repeated() ? r->FieldSize(message, field) > 0
+                                              : r->HasField(message, field);
+    if (!present) {
+      if (field->options().GetExtension(skiff::v1::required)) return Error(field_path, "required");
+      continue;
+    }
+    if (field->is_map()) continue;  // ECS maps are string to string, without enums.
+    const int n = field->is_repeated() ? r->FieldSize(message, field) : 1;
+    for (int j = 0; j < n; ++j) {
+      const std::string item_path =
+          field->is_repeated() ? absl::StrCat(field_path, "[", j, "]") : field_path;
+      absl::Status s;
+      if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        s = CheckShapeAt(field->is_repeated() ? r->GetRepeatedMessage(message, field, j)
+                                              : r->GetMessage(message, field),
+                         item_path);
+      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        s = CheckAllowed(field,
+                         field->is_repeated() ? r->GetRepeatedString(message, field, j)
+                                              : r->GetString(message, field),
+                         item_path);
+      }
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckShape(const Message& message) { return CheckShapeAt(message, ""); }
+
+json EncodeMessage(const Message& message) {
+  const Descriptor* descriptor = message.GetDescriptor();
+  const Reflection* r = message.GetReflection();
+  // Members in field order, which is the ECS model's member order.
+  json out = json::object();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    if (field->is_map()) {
+      if (r->FieldSize(message, field) > 0) out[field->json_name()] = EncodeMap(message, field);
+    } else if (field->is_repeated()) {
+      const int n = r->FieldSize(message, field);
+      if (n == 0 && !AlwaysEncodedList(field)) continue;
+      json list = json::array();
+      for (int j = 0; j < n; ++j) list.push_back(EncodeScalar(message, field, j));
+      out[field->json_name()] = std::move(list);
+    } else if (r->HasField(message, field)) {
+      out[field->json_name()] = EncodeScalar(message, field, -1);
+    }
+  }
+  return out;
+}
+
+std::string EncodeMessagePretty(const Message& message) {
+  return EncodeMessage(message).dump(4) + "\n";
+}
+
+std::string EncodeMessageCompact(const Message& message) { return EncodeMessage(message).dump(); }
+
+}  // namespace skiff::model

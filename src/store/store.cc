@@ -1,0 +1,256 @@
+#include "absl/strings/string_view.h"
+#include "skiff/store/store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "skiff/base/status_macros.h"
+#include "skiff/model/json_codec.h"
+#include "sqlite.h"
+
+namespace skiff::store {
+namespace {
+
+// Stored bodies were checked on the way in; this bound only guards against a damaged row.
+constexpr model::JsonLimits kStoredLimits{.max_bytes = 4 << 20, .max_depth = 64};
+
+// Migration i takes the schema from version i to i + 1. Append only; never edit a shipped one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+    CREATE TABLE task_definitions (
+      family     TEXT    NOT NULL,
+      revision   INTEGER NOT NULL,
+      status     TEXT    NOT NULL,
+      body       TEXT    NOT NULL,  -- ECS JSON of the TaskDefinition
+      tags       TEXT    NOT NULL,  -- ECS JSON array of Tag
+      PRIMARY KEY (family, revision)
+    ) WITHOUT ROWID;
+    CREATE INDEX task_definitions_by_status ON task_definitions (status, family, revision);
+    )sql",
+};
+static_assert(std::size(kMigrations) == Store::kSchemaVersion);
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status EnsureStateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("create ", dir, ": ", ec.message()));
+  // The store, logs and volumes are the node's secrets; nobody else reads them.
+  if (chmod(dir.c_str(), 0700) != 0) return ErrnoError("chmod", dir);
+  return absl::OkStatus();
+}
+
+// Takes an exclusive, non-blocking flock on STATE_DIR/skiffd.lock and writes our pid into it.
+// The kernel drops the lock when the process dies, however it dies.
+absl::StatusOr<int> Lock(const std::string& dir) {
+  const std::string path = dir + "/skiffd.lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoError("open", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::ifstream in(path);
+    std::string pid;
+    std::getline(in, pid);
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("state dir ", dir, " is in use by another skiffd (pid ",
+                       pid.empty() ? "unknown" : pid, "); only one skiffd may use a state dir"));
+    }
+    errno = err;
+    return ErrnoError("lock", path);
+  }
+  const std::string pid = absl::StrCat(getpid(), "\n");
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    close(fd);
+    return ErrnoError("write", path);
+  }
+  return fd;
+}
+
+std::string EncodeTags(const std::vector<skiff::v1::Tag>& tags) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& tag : tags) list.push_back(model::EncodeMessage(tag));
+  return list.dump();
+}
+
+absl::StatusOr<StoredTaskDefinition> DecodeRow(const Statement& row) {
+  StoredTaskDefinition record;
+  absl::Status s = model::DecodeMessageText(row.Text(0), &record.definition, kStoredLimits);
+  if (!s.ok()) return absl::DataLossError(absl::StrCat("stored task definition: ", s.message()));
+  SKIFF_ASSIGN_OR_RETURN(auto tags, model::ParseJsonText(row.Text(1), kStoredLimits));
+  if (!tags.is_array()) return absl::DataLossError("stored tags: not an array");
+  for (const auto& item : tags) {
+    skiff::v1::Tag tag;
+    s = model::DecodeMessage(item, &tag);
+    if (!s.ok()) return absl::DataLossError(absl::StrCat("stored tag: ", s.message()));
+    record.tags.push_back(std::move(tag));
+  }
+  return record;
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Database> db, int lock_fd) : db_(std::move(db)), lock_fd_(lock_fd) {}
+
+Store::~Store() {
+  db_.reset();
+  close(lock_fd_);  // Releases the flock.
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& state_dir) {
+  SKIFF_RETURN_IF_ERROR(EnsureStateDir(state_dir));
+  SKIFF_ASSIGN_OR_RETURN(const int lock_fd, Lock(state_dir));
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(state_dir + "/skiff.db");
+  if (!db.ok()) {
+    close(lock_fd);
+    return db.status();
+  }
+  std::unique_ptr<Store> store(new Store(std::move(*db), lock_fd));
+  SKIFF_RETURN_IF_ERROR(store->db_->Exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  SKIFF_ASSIGN_OR_RETURN(auto check, store->db_->Prepare("PRAGMA quick_check"));
+  SKIFF_ASSIGN_OR_RETURN(bool has_row, check->Step());
+  if (!has_row || check->Text(0) != "ok") {
+    return absl::DataLossError(
+        absl::StrCat("store ", state_dir, "/skiff.db failed its integrity check: ",
+                     has_row ? check->Text(0) : "no answer"));
+  }
+  check.reset();
+  SKIFF_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+absl::Status Store::Migrate() {
+  SKIFF_ASSIGN_OR_RETURN(auto version_stmt, db_->Prepare("PRAGMA user_version"));
+  SKIFF_ASSIGN_OR_RETURN(bool has_row, version_stmt->Step());
+  int version = has_row ? static_cast<int>(version_stmt->Int(0)) : 0;
+  version_stmt.reset();
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store schema version ", version, " is newer than this skiffd's (",
+                     kSchemaVersion, "); run a newer skiffd"));
+  }
+  for (; version < kSchemaVersion; ++version) {
+    // One transaction per step: a crash mid-migration leaves the previous version intact.
+    SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+    absl::Status s = db_->Exec(kMigrations[version]);
+    if (s.ok()) s = db_->Exec(absl::StrCat("PRAGMA user_version = ", version + 1));
+    if (s.ok()) s = db_->Exec("COMMIT");
+    if (!s.ok()) {
+      db_->Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+  }
+  schema_version_ = version;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Store::LastRevision(const std::string& family) {
+  SKIFF_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare("SELECT MAX(revision) FROM task_definitions WHERE family = ?", {family}));
+  SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+  return has_row && !stmt->IsNull(0) ? static_cast<int>(stmt->Int(0)) : 0;
+}
+
+absl::Status Store::InsertTaskDefinition(const StoredTaskDefinition& record) {
+  const auto& td = record.definition;
+  return db_->Run(
+      "INSERT INTO task_definitions (family, revision, status, body, tags) VALUES (?, ?, ?, ?, ?)",
+      {td.family(), int64_t{td.revision()}, td.status(), model::EncodeMessageCompact(td),
+       EncodeTags(record.tags)});
+}
+
+absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
+  return db_->Run(
+      "UPDATE task_definitions SET status = ?, body = ? WHERE family = ? AND revision = ?",
+      {td.status(), model::EncodeMessageCompact(td), td.family(), int64_t{td.revision()}});
+}
+
+absl::StatusOr<std::optional<StoredTaskDefinition>> Store::QueryOne(const std::string& sql,
+                                                                    const std::string& family,
+                                                                    std::optional<int> revision) {
+  std::vector<SqlValue> params = {family};
+  if (revision) params.push_back(int64_t{*revision});
+  SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql, params));
+  SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+  if (!has_row) return std::nullopt;
+  SKIFF_ASSIGN_OR_RETURN(auto record, DecodeRow(*stmt));
+  return record;
+}
+
+absl::StatusOr<std::optional<StoredTaskDefinition>> Store::GetTaskDefinition(
+    const std::string& family, int revision) {
+  return QueryOne("SELECT body, tags FROM task_definitions WHERE family = ? AND revision = ?",
+                  family, revision);
+}
+
+absl::StatusOr<std::optional<StoredTaskDefinition>> Store::LatestActiveTaskDefinition(
+    const std::string& family) {
+  return QueryOne(
+      "SELECT body, tags FROM task_definitions WHERE family = ? AND status = 'ACTIVE' "
+      "ORDER BY revision DESC LIMIT 1",
+      family, std::nullopt);
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListTaskDefinitionArns(
+    const TaskDefinitionQuery& q) {
+  std::string sql =
+      "SELECT json_extract(body, '$.taskDefinitionArn') FROM task_definitions "
+      "WHERE substr(family, 1, length(?1)) = ?1";
+  std::vector<SqlValue> params = {q.family_prefix};
+  if (q.family) {
+    sql += " AND family = ?2";
+    params.push_back(*q.family);
+  }
+  if (q.status) {
+    sql += " AND status = ?3";
+    if (params.size() < 2) params.push_back(nullptr);
+    params.push_back(*q.status);
+  }
+  sql += q.descending ? " ORDER BY family DESC, revision DESC" : " ORDER BY family, revision";
+  SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql, params));
+  std::vector<std::string> arns;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    arns.push_back(stmt->Text(0));
+  }
+  return arns;
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& prefix,
+                                                             const std::string& status) {
+  std::string sql =
+      "SELECT family FROM task_definitions WHERE substr(family, 1, length(?1)) = ?1 "
+      "GROUP BY family";
+  if (status == "ACTIVE") sql += " HAVING SUM(status = 'ACTIVE') > 0";
+  if (status == "INACTIVE") sql += " HAVING SUM(status = 'ACTIVE') = 0";
+  sql += " ORDER BY family";
+  SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql, {prefix}));
+  std::vector<std::string> families;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    families.push_back(stmt->Text(0));
+  }
+  return families;
+}
+
+}  // namespace skiff::store
