@@ -278,7 +278,9 @@ absl::Status CheckShapeAt(const Message& message, const std::string& path) {
     const bool present = field->is_repeated() ? r->FieldSize(message, field) > 0
                                               : r->HasField(message, field);
     if (!present) {
-      if (field->options().GetExtension(skiff::v1::required)) return Error(field_path, "required");
+      if (field->options().GetExtension(skiff::v1::required)) {
+        return Error(field_path, field->is_repeated() ? "must have at least one item" : "required");
+      }
       continue;
     }
     if (field->is_map()) continue;  // ECS maps are string to string, without enums.

@@ -48,7 +48,10 @@ void ThreadEventLoop::Run() {
                (!timers_.empty() && (timers_.top().deadline < wake ||
                                      timers_.top().deadline <= clock_->Now()));
       };
-      mu_.AwaitWithDeadline(absl::Condition(&has_work), wake);
+      // Sleep for the clock's remaining time, not until a wall-clock instant, so a simulated
+      // clock never makes the loop spin.
+      mu_.AwaitWithTimeout(absl::Condition(&has_work),
+                           timers_.empty() ? absl::InfiniteDuration() : wake - clock_->Now());
       while (!timers_.empty() && timers_.top().deadline <= clock_->Now()) {
         ready_.push_back(std::move(timers_.top().work));
         timers_.pop();

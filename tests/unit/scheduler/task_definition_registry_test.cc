@@ -1,0 +1,172 @@
+#include "skiff/scheduler/task_definition_registry.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+#include "skiff/model/task_definition.h"
+
+namespace skiff::scheduler {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::string kArn = "arn:aws:ecs:local:000000000000:task-definition/";
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-registry-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    Reopen();
+  }
+  void TearDown() override {
+    registry_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Reopen() {
+    registry_.reset();
+    store_.reset();
+    auto store = store::Store::Open(dir_ + "/state");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
+  }
+
+  v1::RegisterTaskDefinitionResponse Register(const std::string& family,
+                                              const std::string& extra = "") {
+    v1::RegisterTaskDefinitionRequest request;
+    absl::Status s = model::DecodeMessageText(
+        R"({"family": ")" + family + R"(", )" + extra +
+            R"("containerDefinitions": [{"name": "app", "image": "busybox", "memory": 32}]})",
+        &request);
+    EXPECT_TRUE(s.ok()) << s;
+    auto response = registry_->Register(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.value_or(v1::RegisterTaskDefinitionResponse{});
+  }
+
+  std::string dir_;
+  SimulatedClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<TaskDefinitionRegistry> registry_;
+};
+
+TEST_F(RegistryTest, RevisionsCountUpPerFamily) {
+  EXPECT_EQ(Register("web").task_definition().revision(), 1);
+  EXPECT_EQ(Register("web").task_definition().revision(), 2);
+  EXPECT_EQ(Register("api").task_definition().revision(), 1);
+  auto three = Register("web");
+  EXPECT_EQ(three.task_definition().revision(), 3);
+  EXPECT_EQ(three.task_definition().task_definition_arn(), kArn + "web:3");
+  EXPECT_DOUBLE_EQ(three.task_definition().registered_at(),
+                   model::ToEpochSeconds(clock_.Now()));
+}
+
+TEST_F(RegistryTest, InvalidDefinitionIsAClientExceptionWithThePath) {
+  v1::RegisterTaskDefinitionRequest request;
+  request.set_family("web");
+  auto* c = request.add_container_definitions();
+  c->set_name("app");
+  c->set_image("busybox");
+  c->set_memory(2);
+  auto response = registry_->Register(request);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(response.status().message(),
+            "containerDefinitions[0].memory: must be at least 6 MiB; got 2");
+  EXPECT_EQ(model::EcsExceptionName(response.status()), "ClientException");
+  EXPECT_EQ(*store_->LastRevision("web"), 0);  // Nothing stored.
+}
+
+TEST_F(RegistryTest, DescribeFindsLatestActiveOrTheNamedRevision) {
+  Register("web", R"("tags": [{"key": "team", "value": "core"}], )");
+  Register("web");
+  v1::DescribeTaskDefinitionRequest request;
+  request.set_task_definition("web");
+  EXPECT_EQ(registry_->Describe(request)->task_definition().revision(), 2);
+  request.set_task_definition(kArn + "web:1");
+  request.add_include("TAGS");
+  auto described = registry_->Describe(request);
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(described->task_definition().revision(), 1);
+  ASSERT_EQ(described->tags_size(), 1);
+  EXPECT_EQ(described->tags(0).key(), "team");
+
+  request.set_task_definition("web:9");
+  auto missing = registry_->Describe(request);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(model::EcsExceptionName(missing.status()), "ClientException");
+}
+
+TEST_F(RegistryTest, DeregisterMakesInactiveAndKeepsTheRevision) {
+  Register("web");
+  Register("web");
+  clock_.Advance(absl::Minutes(5));
+  v1::DeregisterTaskDefinitionRequest request;
+  request.set_task_definition("web:2");
+  auto response = registry_->Deregister(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->task_definition().status(), "INACTIVE");
+  EXPECT_DOUBLE_EQ(response->task_definition().deregistered_at(),
+                   model::ToEpochSeconds(clock_.Now()));
+
+  v1::DescribeTaskDefinitionRequest latest;
+  latest.set_task_definition("web");
+  EXPECT_EQ(registry_->Describe(latest)->task_definition().revision(), 1);
+  // The next registration does not reuse revision 2.
+  EXPECT_EQ(Register("web").task_definition().revision(), 3);
+
+  request.set_task_definition("web");  // A revision is required.
+  EXPECT_EQ(registry_->Deregister(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, ListsAsEcsDoes) {
+  Register("web");
+  Register("web");
+  Register("api");
+  v1::DeregisterTaskDefinitionRequest dereg;
+  dereg.set_task_definition("api:1");
+  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+
+  v1::ListTaskDefinitionsRequest list;
+  EXPECT_THAT(registry_->List(list)->task_definition_arns(),
+              ElementsAre(kArn + "web:1", kArn + "web:2"));  // ACTIVE by default.
+  list.set_status("INACTIVE");
+  EXPECT_THAT(registry_->List(list)->task_definition_arns(), ElementsAre(kArn + "api:1"));
+  list.clear_status();
+  list.set_sort("DESC");
+  list.set_max_results(1);
+  auto page = registry_->List(list);
+  EXPECT_THAT(page->task_definition_arns(), ElementsAre(kArn + "web:2"));
+  list.set_next_token(page->next_token());
+  EXPECT_THAT(registry_->List(list)->task_definition_arns(), ElementsAre(kArn + "web:1"));
+
+  v1::ListTaskDefinitionFamiliesRequest families;
+  EXPECT_THAT(registry_->ListFamilies(families)->families(), ElementsAre("api", "web"));
+  families.set_status("ACTIVE");
+  EXPECT_THAT(registry_->ListFamilies(families)->families(), ElementsAre("web"));
+}
+
+TEST_F(RegistryTest, EverythingSurvivesAReopen) {
+  Register("web");
+  Register("web");
+  Reopen();
+  EXPECT_EQ(Register("web").task_definition().revision(), 3);
+  v1::DescribeTaskDefinitionRequest request;
+  request.set_task_definition("web:1");
+  auto described = registry_->Describe(request);
+  ASSERT_TRUE(described.ok());
+  EXPECT_EQ(described->task_definition().container_definitions(0).image(), "busybox");
+  EXPECT_TRUE(described->task_definition().container_definitions(0).essential());
+}
+
+}  // namespace
+}  // namespace skiff::scheduler

@@ -1,0 +1,154 @@
+#include "skiff/store/store.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace skiff::store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-store-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ + "/state";
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  static StoredTaskDefinition Record(const std::string& family, int revision,
+                                     const std::string& status = "ACTIVE") {
+    StoredTaskDefinition r;
+    r.definition.set_family(family);
+    r.definition.set_revision(revision);
+    r.definition.set_status(status);
+    r.definition.set_task_definition_arn(
+        "arn:aws:ecs:local:000000000000:task-definition/" + family + ":" +
+        std::to_string(revision));
+    r.definition.add_container_definitions()->set_name("app");
+    v1::Tag tag;
+    tag.set_key("team");
+    tag.set_value("core");
+    r.tags.push_back(tag);
+    return r;
+  }
+
+  std::string root_;
+  std::string dir_;
+};
+
+TEST_F(StoreTest, CreatesThePrivateStateDirAndTheSchema) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/skiff.db"));
+}
+
+TEST_F(StoreTest, RecordsSurviveReopening) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
+    ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 2)).ok());
+  }
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->LastRevision("web"), 2);
+  auto got = (*store)->GetTaskDefinition("web", 1);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->definition.container_definitions(0).name(), "app");
+  ASSERT_EQ((*got)->tags.size(), 1u);
+  EXPECT_EQ((*got)->tags[0].value(), "core");
+}
+
+TEST_F(StoreTest, RevisionsAreUniquePerFamily) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
+  EXPECT_EQ((*store)->InsertTaskDefinition(Record("web", 1)).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(*(*store)->LastRevision("other"), 0);
+}
+
+TEST_F(StoreTest, LatestActiveSkipsInactiveRevisions) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
+  ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 2)).ok());
+  auto two = Record("web", 2, "INACTIVE");
+  ASSERT_TRUE((*store)->UpdateTaskDefinition(two.definition).ok());
+  auto latest = (*store)->LatestActiveTaskDefinition("web");
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->definition.revision(), 1);
+  EXPECT_EQ(*(*store)->LastRevision("web"), 2);  // Revisions are never reused.
+}
+
+TEST_F(StoreTest, ListsByFamilyStatusAndOrder) {
+  auto store = Store::Open(dir_);
+  for (auto r : {Record("api", 1), Record("web", 1), Record("web", 2, "INACTIVE"),
+                 Record("worker", 1, "INACTIVE")}) {
+    ASSERT_TRUE((*store)->InsertTaskDefinition(r).ok());
+  }
+  const std::string p = "arn:aws:ecs:local:000000000000:task-definition/";
+  EXPECT_THAT(*(*store)->ListTaskDefinitionArns({}),
+              ElementsAre(p + "api:1", p + "web:1", p + "web:2", p + "worker:1"));
+  EXPECT_THAT(*(*store)->ListTaskDefinitionArns({.status = "ACTIVE", .descending = true}),
+              ElementsAre(p + "web:1", p + "api:1"));
+  EXPECT_THAT(*(*store)->ListTaskDefinitionArns({.family = "web"}),
+              ElementsAre(p + "web:1", p + "web:2"));
+  EXPECT_THAT(*(*store)->ListFamilies("", "ALL"), ElementsAre("api", "web", "worker"));
+  EXPECT_THAT(*(*store)->ListFamilies("w", "ACTIVE"), ElementsAre("web"));
+  EXPECT_THAT(*(*store)->ListFamilies("", "INACTIVE"), ElementsAre("worker"));
+  // A prefix is a prefix, not a LIKE pattern.
+  EXPECT_THAT(*(*store)->ListFamilies("%", "ALL"), ElementsAre());
+}
+
+TEST_F(StoreTest, SecondOpenerOfTheSameStateDirIsRefused) {
+  auto first = Store::Open(dir_);
+  ASSERT_TRUE(first.ok());
+  // flock is per open file description, so a second Open in this process conflicts as a second
+  // process would.
+  auto second = Store::Open(dir_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("in use by another skiffd (pid "));
+  first->reset();
+  EXPECT_TRUE(Store::Open(dir_).ok());  // The lock goes with its holder.
+}
+
+TEST_F(StoreTest, RefusesAStoreFromANewerSkiff) {
+  ASSERT_TRUE(Store::Open(dir_).ok());
+  const std::string cmd =
+      "sqlite3 " + dir_ + "/skiff.db 'PRAGMA user_version = 99' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
+  auto store = Store::Open(dir_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("newer"));
+}
+
+TEST_F(StoreTest, ReportsACorruptDatabase) {
+  std::filesystem::create_directories(dir_);
+  {
+    std::FILE* f = std::fopen((dir_ + "/skiff.db").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("this is not a database, just some bytes that are long enough to matter......", f);
+    std::fclose(f);
+  }
+  auto store = Store::Open(dir_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+}  // namespace
+}  // namespace skiff::store
