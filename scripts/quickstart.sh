@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine, as root: install every dependency, build skiffd and
+# skiff, make sure containerd runs, start skiffd on its embedded defaults, register the example
+# task definitions and list them. Safe to run again: what already runs is reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SOCKET=/run/skiff/skiffd.sock
+CONTAINERD_SOCKET=/run/containerd/containerd.sock
+LOG_DIR=/var/log/skiff
+
+./scripts/install-deps.sh
+
+echo "quickstart: building (Release)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target skiffd skiff
+
+mkdir -p "$LOG_DIR"
+
+# containerd: use the running one, else let systemd start it, else start it ourselves.
+if ctr --address "$CONTAINERD_SOCKET" version >/dev/null 2>&1; then
+  echo "quickstart: containerd already running at $CONTAINERD_SOCKET"
+elif [[ -d /run/systemd/system ]] && systemctl start containerd 2>/dev/null; then
+  echo "quickstart: started containerd with systemd"
+else
+  echo "quickstart: starting containerd (log: $LOG_DIR/containerd.log)"
+  nohup containerd >"$LOG_DIR/containerd.log" 2>&1 &
+fi
+for _ in $(seq 1 100); do
+  ctr --address "$CONTAINERD_SOCKET" version >/dev/null 2>&1 && break
+  sleep 0.1
+done
+ctr --address "$CONTAINERD_SOCKET" version >/dev/null
+
+skiff() { build/bin/skiff --socket "$SOCKET" "$@"; }
+
+# skiffd: reuse a running one, else start it on the embedded defaults.
+if skiff list-task-definition-families >/dev/null 2>&1; then
+  echo "quickstart: skiffd already running at $SOCKET"
+else
+  echo "quickstart: starting skiffd (log: $LOG_DIR/skiffd.log)"
+  nohup build/bin/skiffd >"$LOG_DIR/skiffd.log" 2>&1 &
+  for _ in $(seq 1 150); do
+    grep -q "skiffd ready" "$LOG_DIR/skiffd.log" 2>/dev/null && break
+    if ! kill -0 $! 2>/dev/null; then
+      cat "$LOG_DIR/skiffd.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  grep -q "skiffd ready" "$LOG_DIR/skiffd.log" || { cat "$LOG_DIR/skiffd.log" >&2; exit 1; }
+fi
+
+echo "quickstart: registering examples/task-definitions/*.json"
+for file in examples/task-definitions/*.json; do
+  skiff register-task-definition --cli-input-json "file://$PWD/$file" --output table |
+    awk '$1 == "taskDefinition.taskDefinitionArn" { print "  registered " $2 }'
+done
+
+echo
+echo "quickstart: task definition families"
+skiff list-task-definition-families --output table
+echo
+echo "quickstart: the web-frontend task definition, as ECS returns it"
+skiff describe-task-definition --task-definition web-frontend
+echo
+echo "skiffd runs in the background (pid $(pgrep -xo skiffd || echo '?'), log $LOG_DIR/skiffd.log)."
+echo "Try: build/bin/skiff list-task-definitions; stop it with: pkill -TERM -x skiffd"

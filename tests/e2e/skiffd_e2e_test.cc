@@ -1,0 +1,208 @@
+// skiffd and skiff as a user runs them: real processes, a private containerd, the example task
+// definitions, kill -9 and restarts.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "skiffd_process.h"
+#include "support/containerd_fixture.h"
+
+namespace skiff::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+const std::string kExamples = std::string(SKIFF_SOURCE_DIR) + "/examples/task-definitions/";
+
+class SkiffdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
+    auto containerd = skiff::testing::PrivateContainerd::Start();
+    ASSERT_TRUE(containerd.ok()) << containerd.status();
+    containerd_ = *std::move(containerd);
+    auto skiffd = SkiffdProcess::Create();
+    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
+    skiffd_ = *std::move(skiffd);
+  }
+
+  void StartSkiffd() {
+    ASSERT_TRUE(skiffd_->Start(Flags()).ok());
+    absl::Status ready = skiffd_->WaitReady();
+    ASSERT_TRUE(ready.ok()) << ready;
+  }
+
+  std::vector<std::string> Flags() const {
+    return {"--containerd-address", containerd_->socket_path(), "--namespace",
+            containerd_->UniqueNamespace("skiff-e2e")};
+  }
+
+  // Runs skiff, expects exit 0 and returns the parsed JSON output.
+  json Ok(const std::vector<std::string>& args) {
+    skiff::testing::CommandResult r = skiffd_->Skiff(args);
+    EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+    json out = json::parse(r.stdout_text, nullptr, false);
+    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
+    return out;
+  }
+
+  // Member order matters: skiffd goes before containerd.
+  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
+  std::unique_ptr<SkiffdProcess> skiffd_;
+};
+
+TEST_F(SkiffdTest, TaskDefinitionsSurviveKill9) {
+  StartSkiffd();
+  EXPECT_THAT(skiffd_->Log(), HasSubstr("containerd 1."));
+
+  const std::string web = "file://" + kExamples + "web-frontend.json";
+  json first = Ok({"register-task-definition", "--cli-input-json", web});
+  EXPECT_EQ(first["taskDefinition"]["revision"], 1);
+  EXPECT_EQ(first["taskDefinition"]["taskDefinitionArn"],
+            "arn:aws:ecs:local:000000000000:task-definition/web-frontend:1");
+  EXPECT_EQ(first["taskDefinition"]["status"], "ACTIVE");
+  EXPECT_EQ(Ok({"register-task-definition", "--cli-input-json", web})["taskDefinition"]["revision"],
+            2);
+  Ok({"register-task-definition", "--cli-input-json",
+      "file://" + kExamples + "payments-api-fargate.json"});
+
+  json described = Ok({"describe-task-definition", "--task-definition", "web-frontend"});
+  EXPECT_EQ(described["taskDefinition"]["revision"], 2);
+  json deregistered =
+      Ok({"deregister-task-definition", "--task-definition", "web-frontend:2"});
+  EXPECT_EQ(deregistered["taskDefinition"]["status"], "INACTIVE");
+
+  ASSERT_EQ(*skiffd_->Signal(SIGKILL), 128 + SIGKILL);
+  StartSkiffd();
+
+  EXPECT_EQ(Ok({"describe-task-definition", "--task-definition", "web-frontend"})
+                ["taskDefinition"]["revision"],
+            1);
+  json two = Ok({"describe-task-definition", "--task-definition", "web-frontend:2"});
+  EXPECT_EQ(two["taskDefinition"]["status"], "INACTIVE");
+  EXPECT_TRUE(two["taskDefinition"].contains("deregisteredAt"));
+  EXPECT_EQ(Ok({"list-task-definitions"})["taskDefinitionArns"],
+            json({"arn:aws:ecs:local:000000000000:task-definition/payments-api-fargate:1",
+                  "arn:aws:ecs:local:000000000000:task-definition/web-frontend:1"}));
+  EXPECT_EQ(Ok({"list-task-definition-families"})["families"],
+            json({"payments-api-fargate", "web-frontend"}));
+  // Revisions are never reused, even after a crash.
+  EXPECT_EQ(Ok({"register-task-definition", "--cli-input-json", web})["taskDefinition"]["revision"],
+            3);
+  // The example round-trips: what went in comes back out.
+  json input = json::parse(std::ifstream(kExamples + "web-frontend.json"));
+  json stored = Ok({"describe-task-definition", "--task-definition", "web-frontend:3",
+                    "--include", "TAGS"});
+  EXPECT_EQ(stored["tags"], input["tags"]);
+  EXPECT_EQ(stored["taskDefinition"]["containerDefinitions"][0]["command"],
+            input["containerDefinitions"][0]["command"]);
+}
+
+TEST_F(SkiffdTest, ErrorsNameTheFieldWithSpecExitCodes) {
+  StartSkiffd();
+  auto bad = skiffd_->Skiff({"register-task-definition", "--family", "web",
+                             "--container-definitions",
+                             R"([{"name": "a", "image": "i", "memory": 64,
+                                  "healthCheck": {"command": ["CMD", "x"], "interval": 1}}])"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.stderr_text,
+            "error: (ClientException) containerDefinitions[0].healthCheck.interval: must be "
+            "between 5 and 300; got 1\n");
+
+  auto unknown = skiffd_->Skiff({"register-task-definition", "--cli-input-json",
+                                 R"({"family": "w", "containerDefinitions": [{"nme": "a"}]})"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.stderr_text, HasSubstr("containerDefinitions[0].nme: unknown field"));
+
+  auto missing = skiffd_->Skiff({"describe-task-definition", "--task-definition", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.stderr_text, HasSubstr("error: (ClientException) Unable to describe"));
+
+  auto usage = skiffd_->Skiff({"describe-task-definition", "--no-such-flag"});
+  EXPECT_EQ(usage.exit_code, 2);
+
+  auto unreachable = skiff::testing::RunCommand(
+      {SKIFF_BINARY, "--socket", skiffd_->dir() + "/absent.sock", "list-task-definitions"},
+      absl::Seconds(60));
+  ASSERT_TRUE(unreachable.ok());
+  EXPECT_EQ(unreachable->exit_code, 3);
+  EXPECT_THAT(unreachable->stderr_text, HasSubstr("cannot reach skiffd"));
+}
+
+TEST_F(SkiffdTest, OneSkiffdPerStateDir) {
+  StartSkiffd();
+  auto second = SkiffdProcess::Create();
+  ASSERT_TRUE(second.ok());
+  // Same state dir, another socket.
+  (*second)->set_state_dir(skiffd_->state_dir());
+  ASSERT_TRUE((*second)->Start(Flags()).ok());
+  absl::StatusOr<int> code = (*second)->WaitExit();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT((*second)->Log(), HasSubstr("is in use by another skiffd (pid "));
+  // The first one is unharmed.
+  Ok({"list-task-definition-families"});
+}
+
+TEST_F(SkiffdTest, SigtermExitsZeroAndSocketIsPrivate) {
+  StartSkiffd();
+  struct stat st {};
+  ASSERT_EQ(stat(skiffd_->socket().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(stat(skiffd_->state_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  absl::StatusOr<int> code = skiffd_->Signal(SIGTERM);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << skiffd_->Log();
+  EXPECT_THAT(skiffd_->Log(), HasSubstr("skiffd stopped"));
+}
+
+TEST_F(SkiffdTest, ServesTaskDefinitionsWhileContainerdIsAway) {
+  ASSERT_TRUE(skiffd_->Start({"--containerd-address", skiffd_->dir() + "/no-containerd.sock"})
+                  .ok());
+  ASSERT_TRUE(skiffd_->WaitReady().ok()) << skiffd_->Log();
+  EXPECT_THAT(skiffd_->Log(), HasSubstr("cannot reach containerd at"));
+  json registered = Ok({"register-task-definition", "--cli-input-json",
+                        "file://" + kExamples + "web-frontend.json"});
+  EXPECT_EQ(registered["taskDefinition"]["revision"], 1);
+}
+
+TEST_F(SkiffdTest, ConfigFileSetsFlagsAndRejectsUnknownKeys) {
+  const std::string config = skiffd_->dir() + "/skiffd.json";
+  {
+    std::ofstream out(config);
+    out << json({{"containerd-address", containerd_->socket_path()},
+                 {"namespace", containerd_->UniqueNamespace("skiff-e2e")},
+                 {"log-level", "debug"},
+                 {"region", "eu-west-1"}})
+               .dump();
+  }
+  ASSERT_TRUE(skiffd_->Start({"--config", config}).ok());
+  ASSERT_TRUE(skiffd_->WaitReady().ok()) << skiffd_->Log();
+  json registered = Ok({"register-task-definition", "--cli-input-json",
+                        "file://" + kExamples + "web-frontend.json"});
+  EXPECT_EQ(registered["taskDefinition"]["taskDefinitionArn"],
+            "arn:aws:ecs:eu-west-1:000000000000:task-definition/web-frontend:1");
+  ASSERT_EQ(*skiffd_->Signal(SIGTERM), 0);
+
+  {
+    std::ofstream out(config);
+    out << R"({"state-dirr": "/tmp/x"})";
+  }
+  ASSERT_TRUE(skiffd_->Start({"--config", config}).ok());
+  absl::StatusOr<int> code = skiffd_->WaitExit();
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(skiffd_->Log(), HasSubstr("state-dirr"));
+}
+
+}  // namespace
+}  // namespace skiff::e2e

@@ -1,0 +1,109 @@
+#include "skiffd_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace skiff::e2e {
+namespace {
+
+// Polling interval for waits on a child; e2e tests may poll, unit tests never sleep.
+constexpr absl::Duration kPoll = absl::Milliseconds(20);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SkiffdProcess>> SkiffdProcess::Create() {
+  char tmpl[] = "/tmp/skiffd-e2e.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
+  return std::unique_ptr<SkiffdProcess>(new SkiffdProcess(tmpl));
+}
+
+SkiffdProcess::~SkiffdProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags) {
+  if (pid_ > 0) return absl::FailedPreconditionError("skiffd already running");
+  ++starts_;
+  const std::string log = absl::StrCat(dir_, "/skiffd.", starts_, ".log");
+  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError("open log");
+  skiff::testing::ChildSpec spec;
+  spec.path = SKIFFD_BINARY;
+  spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket()};
+  spec.argv.insert(spec.argv.end(), extra_flags.begin(), extra_flags.end());
+  spec.stdout_fd = fd;
+  spec.stderr_fd = fd;
+  spec.die_with_parent = true;
+  absl::StatusOr<pid_t> pid = skiff::testing::Spawn(spec);
+  close(fd);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
+  return absl::OkStatus();
+}
+
+std::string SkiffdProcess::Log() const {
+  std::ifstream in(absl::StrCat(dir_, "/skiffd.", starts_, ".log"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status SkiffdProcess::WaitReady(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (absl::StrContains(Log(), "skiffd ready")) return absl::OkStatus();
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(absl::StrCat("skiffd exited before ready:\n", Log()));
+    }
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(kPoll));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("skiffd not ready:\n", Log()));
+}
+
+absl::StatusOr<int> SkiffdProcess::WaitExit(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(kPoll));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("skiffd did not exit:\n", Log()));
+}
+
+absl::StatusOr<int> SkiffdProcess::Signal(int signal, absl::Duration timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("skiffd not running");
+  kill(pid_, signal);
+  return WaitExit(timeout);
+}
+
+skiff::testing::CommandResult SkiffdProcess::Skiff(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {SKIFF_BINARY, "--socket", socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<skiff::testing::CommandResult> result =
+      skiff::testing::RunCommand(argv, absl::Seconds(60));
+  if (!result.ok()) return {.exit_code = -1, .stderr_text = std::string(result.status().message())};
+  return *std::move(result);
+}
+
+}  // namespace skiff::e2e

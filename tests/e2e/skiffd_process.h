@@ -1,0 +1,56 @@
+// SkiffdProcess: a real skiffd started by a test, with its own state dir and socket in a temp
+// dir, stderr captured to a log file. Destroying it SIGKILLs the daemon if it still runs and
+// removes the temp dir. Test-thread only.
+#ifndef SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
+#define SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "support/subprocess.h"
+
+namespace skiff::e2e {
+
+class SkiffdProcess {
+ public:
+  // A temp dir for the state dir and socket; the daemon is not started yet.
+  static absl::StatusOr<std::unique_ptr<SkiffdProcess>> Create();
+  ~SkiffdProcess();
+
+  // Starts skiffd with --state-dir, --socket and extra flags. Does not wait for readiness.
+  absl::Status Start(const std::vector<std::string>& extra_flags);
+  // Waits (bounded) until the log says ready; fails with the log if the daemon exits first.
+  absl::Status WaitReady(absl::Duration timeout = absl::Seconds(30));
+  // Sends signal and waits for exit; returns the exit code (128 + signal if killed).
+  absl::StatusOr<int> Signal(int signal, absl::Duration timeout = absl::Seconds(30));
+  // Waits for an exit without signalling (a daemon expected to fail at start).
+  absl::StatusOr<int> WaitExit(absl::Duration timeout = absl::Seconds(30));
+
+  // Runs the skiff CLI against this daemon's socket.
+  skiff::testing::CommandResult Skiff(const std::vector<std::string>& args) const;
+
+  std::string Log() const;
+  const std::string& dir() const { return dir_; }
+  std::string state_dir() const { return state_dir_.empty() ? dir_ + "/state" : state_dir_; }
+  // Use another state dir (e.g. another daemon's) from the next Start() on.
+  void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
+  std::string socket() const { return dir_ + "/skiffd.sock"; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  explicit SkiffdProcess(std::string dir) : dir_(std::move(dir)) {}
+
+  std::string dir_;
+  std::string state_dir_;
+  pid_t pid_ = -1;
+  int starts_ = 0;
+};
+
+}  // namespace skiff::e2e
+
+#endif  // SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
