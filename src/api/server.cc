@@ -143,7 +143,7 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
         return;
       }
       const absl::Status& status = result.status();
-      context->AddTrailingMetadata(kExceptionMetadataKey, model::EcsExceptionName(status));
+      context->AddTrailingMetadata(model::kExceptionMetadataKey, model::EcsExceptionName(status));
       if (status.code() == absl::StatusCode::kInternal ||
           status.code() == absl::StatusCode::kDataLoss) {
         spdlog::error("{}", status.ToString());

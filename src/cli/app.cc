@@ -20,6 +20,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "skiff/cli/output.h"
+#include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/v1/skiff.grpc.pb.h"
 
@@ -236,7 +237,7 @@ class App {
       return kExitOk;
     }
     const auto& trailers = context.GetServerTrailingMetadata();
-    auto exception = trailers.find("skiff-exception");
+    auto exception = trailers.find(model::kExceptionMetadataKey);
     if (exception == trailers.end() && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       std::cerr << "error: cannot reach skiffd at " << socket_ << ": " << status.error_message()
                 << "\n";

@@ -11,6 +11,7 @@
 #include "skiff/base/clock.h"
 #include "skiff/runtime/containerd_runtime.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/runtime_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/store/store.h"
 #include "spdlog/spdlog.h"
@@ -18,29 +19,9 @@
 namespace skiff::daemon {
 namespace {
 
+// How long the first probe waits for a containerd whose socket exists (it may be starting).
 constexpr absl::Duration kFirstContact = absl::Seconds(5);
-constexpr absl::Duration kRetryMin = absl::Seconds(1);
-constexpr absl::Duration kRetryMax = absl::Seconds(30);
-constexpr absl::Duration kRetryProbe = absl::Milliseconds(200);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
-
-// Asks containerd for its version until it answers, with doubling delays on the loop's timers.
-// A try blocks the loop for at most kRetryProbe; runtime calls move off the loop thread when
-// tasks arrive.
-void WatchRuntime(scheduler::EventLoop* loop, runtime::ContainerRuntime* runtime,
-                  const std::string& address, absl::Duration delay) {
-  absl::StatusOr<runtime::RuntimeVersion> version = runtime->Version(kRetryProbe);
-  if (version.ok()) {
-    spdlog::info("containerd {} (revision {}) reachable at {}", version->version,
-                 version->revision, address);
-    return;
-  }
-  spdlog::warn("containerd still unreachable at {}: {}; retrying in {}", address,
-               std::string(version.status().message()), absl::FormatDuration(delay));
-  loop->PostAfter(delay, [loop, runtime, address, delay] {
-    WatchRuntime(loop, runtime, address, std::min(delay * 2, kRetryMax));
-  });
-}
 
 int WaitForSignal() {
   sigset_t set;
@@ -72,29 +53,15 @@ int Run(const Options& options) {
                (*store)->schema_version());
 
   runtime::ContainerdRuntime runtime(options.containerd_address, options.ns);
-  // Wait for a containerd that is starting (its socket exists), not for one that is absent.
-  const bool socket_exists = std::filesystem::exists(options.containerd_address);
-  absl::StatusOr<runtime::RuntimeVersion> version =
-      runtime.Version(socket_exists ? kFirstContact : kRetryProbe);
-  if (version.ok()) {
-    spdlog::info("containerd {} (revision {}) at {}, namespace {}", version->version,
-                 version->revision, options.containerd_address, options.ns);
-  } else {
-    spdlog::error(
-        "cannot reach containerd at {}: {}. Is containerd running (systemctl status "
-        "containerd) and is --containerd-address right? Task definitions work meanwhile; "
-        "skiffd keeps trying.",
-        options.containerd_address, std::string(version.status().message()));
-  }
-
   scheduler::ThreadEventLoop loop(&clock);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
+  scheduler::RuntimeMonitor runtime_monitor(&loop, &runtime, options.containerd_address);
+  // Before the loop thread starts, main may act for it. Wait for a containerd that is starting
+  // (its socket exists), not for one that is absent.
+  runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
+                            ? kFirstContact
+                            : scheduler::RuntimeMonitor::kProbeTimeout);
   loop.Start();
-  if (!version.ok()) {
-    loop.PostAfter(kRetryMin, [&loop, &runtime, &options] {
-      WatchRuntime(&loop, &runtime, options.containerd_address, kRetryMin * 2);
-    });
-  }
 
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(
       {.socket_path = options.socket, .socket_group = options.socket_group},

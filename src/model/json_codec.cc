@@ -67,7 +67,14 @@ absl::Status WrongType(const std::string& path, absl::string_view want, const js
 }
 
 absl::Status CheckAllowed(const FieldDescriptor* field, const std::string& value,
-                          const std::string& path);
+                          const std::string& path) {
+  const auto& allowed = field->options().GetRepeatedExtension(skiff::v1::allowed);
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  return Error(path, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), "; got \"",
+                                  value, "\""));
+}
 
 // Sets or adds one scalar value of `field` (repeated or not) from `value`.
 absl::Status DecodeScalar(const json& value, const FieldDescriptor* field, Message* message,
@@ -258,16 +265,6 @@ absl::Status DecodeMessageText(absl::string_view text, Message* message, const J
 }
 
 namespace {
-
-absl::Status CheckAllowed(const FieldDescriptor* field, const std::string& value,
-                          const std::string& path) {
-  const auto& allowed = field->options().GetRepeatedExtension(skiff::v1::allowed);
-  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
-    return absl::OkStatus();
-  }
-  return Error(path, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), "; got \"",
-                                  value, "\""));
-}
 
 absl::Status CheckShapeAt(const Message& message, const std::string& path) {
   const Descriptor* descriptor = message.GetDescriptor();

@@ -1,6 +1,5 @@
-// The one place where an absl::Status becomes a gRPC status for API clients, and back (for
-// the CLI's benefit). The ECS exception name travels in the trailing metadata key
-// kExceptionMetadataKey. Pure functions; safe from any thread.
+// The one place where an absl::Status becomes a gRPC status for API clients. The ECS exception name travels in the trailing metadata key
+// model::kExceptionMetadataKey. Pure functions; safe from any thread.
 #ifndef SKIFF_API_ERRORS_H_
 #define SKIFF_API_ERRORS_H_
 
@@ -8,8 +7,6 @@
 #include "grpcpp/support/status.h"
 
 namespace skiff::api {
-
-inline constexpr char kExceptionMetadataKey[] = "skiff-exception";
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 grpc::Status ToGrpcStatus(const absl::Status& status);

@@ -15,6 +15,9 @@ inline constexpr absl::string_view kClientException = "ClientException";
 inline constexpr absl::string_view kInvalidParameterException = "InvalidParameterException";
 inline constexpr absl::string_view kServerException = "ServerException";
 
+// The gRPC trailing-metadata key that carries the ECS exception name of a failed call.
+inline constexpr char kExceptionMetadataKey[] = "skiff-exception";
+
 // A status with code and message that carries the ECS exception name.
 absl::Status EcsError(absl::StatusCode code, absl::string_view exception, absl::string_view message);
 

@@ -1,0 +1,51 @@
+#include "skiff/scheduler/runtime_monitor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+
+namespace skiff::scheduler {
+
+RuntimeMonitor::RuntimeMonitor(EventLoop* loop, runtime::ContainerRuntime* runtime,
+                               std::string description)
+    : loop_(loop), runtime_(runtime), description_(std::move(description)) {}
+
+void RuntimeMonitor::Start(absl::Duration first_timeout) {
+  Probe(first_timeout, kFirstRetry);
+  if (!available_) {
+    spdlog::error(
+        "cannot reach containerd at {}. Is containerd running (systemctl status containerd) and "
+        "is --containerd-address right? Task definitions work meanwhile; skiffd keeps trying.",
+        description_);
+  }
+}
+
+void RuntimeMonitor::MarkUnavailable() {
+  available_ = false;
+  if (!probing_) Probe(kProbeTimeout, kFirstRetry);
+}
+
+void RuntimeMonitor::Probe(absl::Duration timeout, absl::Duration next_delay) {
+  probing_ = false;
+  ++probes_;
+  absl::StatusOr<runtime::RuntimeVersion> version = runtime_->Version(timeout);
+  if (version.ok()) {
+    if (!available_) {
+      spdlog::info("containerd {} (revision {}) reachable at {}", version->version,
+                   version->revision, description_);
+    }
+    available_ = true;
+    version_ = *std::move(version);
+    return;
+  }
+  available_ = false;
+  spdlog::warn("containerd unreachable at {}: {}; retrying in {}", description_,
+               std::string(version.status().message()), absl::FormatDuration(next_delay));
+  probing_ = true;
+  loop_->PostAfter(next_delay, [this, next_delay] {
+    Probe(kProbeTimeout, std::min(next_delay * 2, kMaxRetry));
+  });
+}
+
+}  // namespace skiff::scheduler
