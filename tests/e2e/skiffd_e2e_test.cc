@@ -4,10 +4,14 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
 
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "skiffd_process.h"
@@ -202,6 +206,31 @@ TEST_F(SkiffdTest, ConfigFileSetsFlagsAndRejectsUnknownKeys) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 2);
   EXPECT_THAT(skiffd_->Log(), HasSubstr("state-dirr"));
+}
+
+TEST_F(SkiffdTest, ServesTheStandardHealthService) {
+  StartSkiffd();
+  auto channel = grpc::CreateChannel("unix:" + skiffd_->socket(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // An empty HealthCheckRequest asks about the server as a whole.
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_EQ(bytes, std::string("\x08\x01"));  // HealthCheckResponse{status: SERVING}
 }
 
 }  // namespace
