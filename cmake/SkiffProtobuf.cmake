@@ -7,6 +7,12 @@ function(skiff_add_proto_library)
   cmake_parse_arguments(ARG "GRPC" "NAME;IMPORT_DIR" "PROTOS;DEPENDS;EXTRA_IMPORT_DIRS" ${ARGN})
   set(out_dir "${CMAKE_BINARY_DIR}/gen")
   set(sources)
+  # A proto's generated code depends on the protos it imports; within one library, depending on
+  # all of them is simple and cheap.
+  set(all_protos)
+  foreach(proto IN LISTS ARG_PROTOS)
+    list(APPEND all_protos "${ARG_IMPORT_DIR}/${proto}")
+  endforeach()
   set(import_flags "-I${ARG_IMPORT_DIR}")
   foreach(dir IN LISTS ARG_EXTRA_IMPORT_DIRS)
     list(APPEND import_flags "-I${dir}")
@@ -25,7 +31,7 @@ function(skiff_add_proto_library)
       COMMAND ${CMAKE_COMMAND} -E make_directory "${out_dir}"
       COMMAND ${SKIFF_PROTOC} ${import_flags} "--cpp_out=${out_dir}" ${plugin_args}
               "${ARG_IMPORT_DIR}/${proto}"
-      DEPENDS "${ARG_IMPORT_DIR}/${proto}" ${ARG_DEPENDS}
+      DEPENDS ${all_protos} ${ARG_DEPENDS}
       COMMENT "protoc ${proto}"
       VERBATIM)
     list(FILTER generated INCLUDE REGEX "\\.cc$")

@@ -18,8 +18,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore sqlite3
   # containerd's API protos, taken at build time
-  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
-  golang-github-gogo-googleapis-dev golang-github-containerd-cgroups-dev
+  golang-github-containerd-containerd-dev golang-github-gogo-googleapis-dev
+  golang-github-containerd-cgroups-dev
   # runtime
   containerd runc busybox-static iproute2 procps util-linux ca-certificates
 )

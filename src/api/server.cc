@@ -144,8 +144,10 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
       }
       const absl::Status& status = result.status();
       context->AddTrailingMetadata(model::kExceptionMetadataKey, model::EcsExceptionName(status));
+      // Errors of the node, not of the request, belong in the daemon's log too.
       if (status.code() == absl::StatusCode::kInternal ||
-          status.code() == absl::StatusCode::kDataLoss) {
+          status.code() == absl::StatusCode::kDataLoss ||
+          status.code() == absl::StatusCode::kUnavailable) {
         spdlog::error("{}", status.ToString());
       }
       reactor->Finish(ToGrpcStatus(status));

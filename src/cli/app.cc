@@ -232,13 +232,16 @@ class App {
     std::unique_ptr<Message> response;
     grpc::Status status = command.call(stub.get(), &context, *request, &response);
     if (status.ok()) {
-      json out = model::EncodeMessage(*response);
-      std::cout << (output_ == "table" ? RenderTable(out) : out.dump(4) + "\n");
+      std::cout << (output_ == "table" ? RenderTable(model::EncodeMessage(*response))
+                                       : model::EncodeMessagePretty(*response));
       return kExitOk;
     }
     const auto& trailers = context.GetServerTrailingMetadata();
     auto exception = trailers.find(model::kExceptionMetadataKey);
-    if (exception == trailers.end() && status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // Without the exception trailer the daemon never answered: it is down, or hangs.
+    if (exception == trailers.end() &&
+        (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       std::cerr << "error: cannot reach skiffd at " << socket_ << ": " << status.error_message()
                 << "\n";
       return kExitUnreachable;

@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -55,24 +56,37 @@ int Run(const Options& options) {
   runtime::ContainerdRuntime runtime(options.containerd_address, options.ns);
   scheduler::ThreadEventLoop loop(&clock);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
-  scheduler::RuntimeMonitor runtime_monitor(&loop, &runtime, options.containerd_address);
-  // Before the loop thread starts, main may act for it. Wait for a containerd that is starting
-  // (its socket exists), not for one that is absent.
-  runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
-                            ? kFirstContact
-                            : scheduler::RuntimeMonitor::kProbeTimeout);
-  loop.Start();
 
+  // The API serves from here on; calls queue on the loop until it starts below.
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(
       {.socket_path = options.socket, .socket_group = options.socket_group},
       {.loop = &loop, .task_definitions = &task_definitions});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
-    loop.Stop();
     return 1;
   }
-  spdlog::info("skiffd ready: API on unix:{}", options.socket);
-  sd_notify(0, "READY=1\nSTATUS=serving");
+
+  // SPEC: ready means store open, containerd reachable, API serving. The first time containerd
+  // answers (now, or later from the loop) systemd hears READY=1.
+  bool ready = false;
+  scheduler::RuntimeMonitor runtime_monitor(
+      &loop, &runtime, options.containerd_address, [&ready, &options] {
+        if (ready) return;
+        ready = true;
+        spdlog::info("skiffd ready: API on unix:{}", options.socket);
+        sd_notify(0, "READY=1\nSTATUS=serving");
+      });
+  // The loop thread has not started, so main may act for it. Wait for a containerd that is
+  // starting (its socket exists), not for one that is absent.
+  runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
+                            ? kFirstContact
+                            : scheduler::RuntimeMonitor::kProbeTimeout);
+  if (!ready) {
+    spdlog::info("serving the API on unix:{} without containerd; ready once it answers",
+                 options.socket);
+    sd_notify(0, "STATUS=waiting for containerd");
+  }
+  loop.Start();
 
   const int signal = WaitForSignal();
   spdlog::info("{}: shutting down; containers keep running", strsignal(signal));

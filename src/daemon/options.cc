@@ -1,5 +1,6 @@
 #include "skiff/daemon/options.h"
 
+#include <iostream>
 #include <istream>
 #include <iterator>
 #include <memory>
@@ -34,7 +35,7 @@ class JsonConfig final : public CLI::Config {
       } else if (value.is_number() || value.is_boolean()) {
         item.inputs = {value.dump()};
       } else {
-        throw CLI::ConversionError("config: \"" + key + "\" must be a string");
+        throw CLI::ConversionError("config: \"" + key + "\" must be a string, number or boolean");
       }
       items.push_back(std::move(item));
     }

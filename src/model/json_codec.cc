@@ -251,8 +251,12 @@ absl::Status DecodeMessage(const json& value, Message* message, const std::strin
   }
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const FieldDescriptor* field = descriptor->field(i);
-    if (field->options().GetExtension(skiff::v1::required) && !value.contains(field->json_name())) {
-      return Error(Join(path, field->json_name()), "required");
+    if (!field->options().GetExtension(skiff::v1::required)) continue;
+    const auto member = value.find(field->json_name());
+    if (member == value.end()) return Error(Join(path, field->json_name()), "required");
+    // Same rule as CheckShape: a required list needs an item.
+    if (field->is_repeated() && member->empty()) {
+      return Error(Join(path, field->json_name()), "must have at least one item");
     }
   }
   return absl::OkStatus();

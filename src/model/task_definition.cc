@@ -1,7 +1,9 @@
 #include "absl/strings/string_view.h"
 #include "skiff/model/task_definition.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -296,9 +298,7 @@ class Validator {
       if (!p.has_container_port()) {
         return Invalid(pp + ".containerPort", "required");
       }
-      if (p.has_container_port()) {
-        SKIFF_RETURN_IF_ERROR(CheckRange(pp + ".containerPort", p.container_port(), 1, 65535));
-      }
+      SKIFF_RETURN_IF_ERROR(CheckRange(pp + ".containerPort", p.container_port(), 1, 65535));
       if (p.has_host_port()) {
         SKIFF_RETURN_IF_ERROR(CheckRange(pp + ".hostPort", p.host_port(), 0, 65535));
         if ((mode == "awsvpc" || mode == "host") && p.host_port() != p.container_port()) {
@@ -309,7 +309,7 @@ class Validator {
       if (mode == "none") return Invalid(pp, "port mappings need a network; networkMode is none");
       const std::string protocol = p.has_protocol() ? p.protocol() : "tcp";
       const std::string key = absl::StrCat(p.container_port(), "/", protocol);
-      if (p.has_container_port() && !seen.insert(key).second) {
+      if (!seen.insert(key).second) {
         return Invalid(pp + ".containerPort", absl::StrCat("duplicate port mapping ", key));
       }
       const int host_port = p.has_host_port() ? p.host_port()
@@ -317,7 +317,7 @@ class Validator {
       if (host_port != 0) {
         const std::string host_key = absl::StrCat(host_port, "/", protocol);
         auto [it, inserted] = host_ports_.emplace(host_key, c.name());
-        if (!inserted && it->second != c.name()) {
+        if (!inserted) {
           return Invalid(pp + ".hostPort", absl::StrCat("host port ", host_key,
                                                         " is already used by container \"",
                                                         it->second, "\""));

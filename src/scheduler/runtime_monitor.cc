@@ -8,8 +8,11 @@
 namespace skiff::scheduler {
 
 RuntimeMonitor::RuntimeMonitor(EventLoop* loop, runtime::ContainerRuntime* runtime,
-                               std::string description)
-    : loop_(loop), runtime_(runtime), description_(std::move(description)) {}
+                               std::string description, absl::AnyInvocable<void()> on_available)
+    : loop_(loop),
+      runtime_(runtime),
+      description_(std::move(description)),
+      on_available_(std::move(on_available)) {}
 
 void RuntimeMonitor::Start(absl::Duration first_timeout) {
   Probe(first_timeout, kFirstRetry);
@@ -31,12 +34,14 @@ void RuntimeMonitor::Probe(absl::Duration timeout, absl::Duration next_delay) {
   ++probes_;
   absl::StatusOr<runtime::RuntimeVersion> version = runtime_->Version(timeout);
   if (version.ok()) {
-    if (!available_) {
-      spdlog::info("containerd {} (revision {}) reachable at {}", version->version,
-                   version->revision, description_);
-    }
+    const bool became_available = !available_;
     available_ = true;
     version_ = *std::move(version);
+    if (became_available) {
+      spdlog::info("containerd {} (revision {}) reachable at {}", version_.version,
+                   version_.revision, description_);
+      on_available_();
+    }
     return;
   }
   available_ = false;

@@ -32,9 +32,10 @@ absl::StatusOr<v1::RegisterTaskDefinitionResponse> TaskDefinitionRegistry::Regis
   if (!valid.ok()) return ClientError(valid);
   // ECS's 64 KiB cap applies to the document as submitted.
   const size_t size = model::EncodeMessageCompact(request).size();
-  if (size > model::JsonLimits{}.max_bytes) {
-    return ClientError(absl::InvalidArgumentError(absl::StrCat(
-        "input: task definition is ", size, " bytes; the limit is 65536")));
+  const size_t limit = model::JsonLimits{}.max_bytes;
+  if (size > limit) {
+    return ClientError(absl::InvalidArgumentError(
+        absl::StrCat("input: task definition is ", size, " bytes; the limit is ", limit)));
   }
   SKIFF_ASSIGN_OR_RETURN(const int last, store_->LastRevision(request.family()));
   store::StoredTaskDefinition record;

@@ -50,6 +50,8 @@ class Database {
                                                      const std::vector<SqlValue>& params = {});
   // Prepare, step to completion, discard rows.
   absl::Status Run(absl::string_view sql, const std::vector<SqlValue>& params = {});
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int changes() const { return sqlite3_changes(db_); }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}

@@ -122,8 +122,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& state_dir)
     return db.status();
   }
   std::unique_ptr<Store> store(new Store(std::move(*db), lock_fd));
-  SKIFF_RETURN_IF_ERROR(store->db_->Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  // journal_mode answers with the mode in force; SQLite keeps the old one if it cannot switch
+  // (e.g. a file system without shared memory), and we rely on WAL's crash behaviour.
+  SKIFF_ASSIGN_OR_RETURN(auto wal, store->db_->Prepare("PRAGMA journal_mode=WAL"));
+  SKIFF_ASSIGN_OR_RETURN(bool has_mode, wal->Step());
+  if (!has_mode || wal->Text(0) != "wal") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store ", state_dir, "/skiff.db cannot use write-ahead logging (journal mode ",
+        has_mode ? wal->Text(0) : "unknown", "); put the state dir on a local file system"));
+  }
+  wal.reset();
+  SKIFF_RETURN_IF_ERROR(store->db_->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   SKIFF_ASSIGN_OR_RETURN(auto check, store->db_->Prepare("PRAGMA quick_check"));
   SKIFF_ASSIGN_OR_RETURN(bool has_row, check->Step());
   if (!has_row || check->Text(0) != "ok") {
@@ -178,9 +187,14 @@ absl::Status Store::InsertTaskDefinition(const StoredTaskDefinition& record) {
 }
 
 absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
-  return db_->Run(
+  SKIFF_RETURN_IF_ERROR(db_->Run(
       "UPDATE task_definitions SET status = ?, body = ? WHERE family = ? AND revision = ?",
-      {td.status(), model::EncodeMessageCompact(td), td.family(), int64_t{td.revision()}});
+      {td.status(), model::EncodeMessageCompact(td), td.family(), int64_t{td.revision()}}));
+  if (db_->changes() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("store: no task definition ", td.family(), ":", td.revision()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<StoredTaskDefinition>> Store::QueryOne(const std::string& sql,

@@ -172,8 +172,9 @@ TEST_F(SkiffdTest, SigtermExitsZeroAndSocketIsPrivate) {
 TEST_F(SkiffdTest, ServesTaskDefinitionsWhileContainerdIsAway) {
   ASSERT_TRUE(skiffd_->Start({"--containerd-address", skiffd_->dir() + "/no-containerd.sock"})
                   .ok());
-  ASSERT_TRUE(skiffd_->WaitReady().ok()) << skiffd_->Log();
+  ASSERT_TRUE(skiffd_->WaitReady("without containerd").ok()) << skiffd_->Log();
   EXPECT_THAT(skiffd_->Log(), HasSubstr("cannot reach containerd at"));
+  EXPECT_THAT(skiffd_->Log(), ::testing::Not(HasSubstr("skiffd ready")));
   json registered = Ok({"register-task-definition", "--cli-input-json",
                         "file://" + kExamples + "web-frontend.json"});
   EXPECT_EQ(registered["taskDefinition"]["revision"], 1);

@@ -64,10 +64,10 @@ std::string SkiffdProcess::Log() const {
   return text.str();
 }
 
-absl::Status SkiffdProcess::WaitReady(absl::Duration timeout) {
+absl::Status SkiffdProcess::WaitReady(absl::string_view marker, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    if (absl::StrContains(Log(), "skiffd ready")) return absl::OkStatus();
+    if (absl::StrContains(Log(), marker)) return absl::OkStatus();
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

@@ -24,8 +24,10 @@ class SkiffdProcess {
 
   // Starts skiffd with --state-dir, --socket and extra flags. Does not wait for readiness.
   absl::Status Start(const std::vector<std::string>& extra_flags);
-  // Waits (bounded) until the log says ready; fails with the log if the daemon exits first.
-  absl::Status WaitReady(absl::Duration timeout = absl::Seconds(30));
+  // Waits (bounded) until the log has `marker` (by default the ready line); fails with the log if
+  // the daemon exits first.
+  absl::Status WaitReady(absl::string_view marker = "skiffd ready",
+                         absl::Duration timeout = absl::Seconds(30));
   // Sends signal and waits for exit; returns the exit code (128 + signal if killed).
   absl::StatusOr<int> Signal(int signal, absl::Duration timeout = absl::Seconds(30));
   // Waits for an exit without signalling (a daemon expected to fail at start).

@@ -16,7 +16,8 @@ struct Page {
 };
 
 // Cuts one page out of the full, stably ordered result. max_results defaults to 100 (ECS's
-// limit); a token from another listing, or a damaged one, is InvalidArgument.
+// limit); a token that is not one of ours is InvalidArgument. Tokens are offsets: a listing that
+// changes between pages may repeat or skip an item, as ECS's may.
 absl::StatusOr<Page> Paginate(std::vector<std::string> all, std::optional<int> max_results,
                               const std::optional<std::string>& next_token);
 

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/event_loop.h"
@@ -22,8 +23,10 @@ class RuntimeMonitor {
   static constexpr absl::Duration kFirstRetry = absl::Seconds(1);
   static constexpr absl::Duration kMaxRetry = absl::Seconds(30);
 
-  // `description` names the runtime in logs (e.g. its socket path).
-  RuntimeMonitor(EventLoop* loop, runtime::ContainerRuntime* runtime, std::string description);
+  // `description` names the runtime in logs (e.g. its socket path). on_available runs each time
+  // the runtime becomes reachable (the daemon reports readiness then).
+  RuntimeMonitor(EventLoop* loop, runtime::ContainerRuntime* runtime, std::string description,
+                 absl::AnyInvocable<void()> on_available = [] {});
 
   // Probes now, waiting up to first_timeout (a runtime that is starting may need seconds); if the
   // runtime does not answer, keeps probing in the background.
@@ -41,6 +44,7 @@ class RuntimeMonitor {
   EventLoop* loop_;
   runtime::ContainerRuntime* runtime_;
   std::string description_;
+  absl::AnyInvocable<void()> on_available_;
   bool available_ = false;
   bool probing_ = false;  // A retry timer is pending.
   runtime::RuntimeVersion version_;

@@ -86,6 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
                         "a", "condition": "READY"}]}]})",
                     "containerDefinitions[0].dependsOn[0].condition: must be one of START, "
                     "COMPLETE, SUCCESS, HEALTHY; got \"READY\""},
+        BadDocument{"RequiredListEmpty", R"({"family": "x", "containerDefinitions": []})",
+                    "containerDefinitions: must have at least one item"},
         BadDocument{"RequiredTopLevel", std::string("{") + kContainer + "}", "family: required"},
         BadDocument{"RequiredNested",
                     R"({"family": "x", "containerDefinitions": [{"dependsOn": [{"condition":

@@ -56,8 +56,6 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"FamilyLength",
              R"({"family": ")" + std::string(256, 'a') + R"(", "containerDefinitions": [{}]})",
              "family: must be 1-255 letters, digits, hyphens or underscores"},
-        Case{"NoContainers", R"({"family": "w", "containerDefinitions": []})",
-             "containerDefinitions: must have at least one item"},
         Case{"ContainerName",
              R"({"family": "w", "containerDefinitions": [{"name": "a.b", "image": "i",
                  "memory": 8}]})",
@@ -139,6 +137,11 @@ INSTANTIATE_TEST_SUITE_P(
                                      R"("networkMode": "awsvpc", )"),
              "containerDefinitions[0].portMappings[0].hostPort: must equal containerPort in "
              "awsvpc network mode"},
+        Case{"HostPortTwiceInOneContainer",
+             Doc(R"(, "portMappings": [{"containerPort": 80, "hostPort": 8080},
+                                        {"containerPort": 81, "hostPort": 8080}])"),
+             "containerDefinitions[0].portMappings[1].hostPort: host port 8080/tcp is already "
+             "used by container \"app\""},
         Case{"DuplicatePort",
              Doc(R"(, "portMappings": [{"containerPort": 80}, {"containerPort": 80}])"),
              "containerDefinitions[0].portMappings[1].containerPort: duplicate port mapping "

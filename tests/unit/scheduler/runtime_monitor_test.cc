@@ -14,7 +14,9 @@ class RuntimeMonitorTest : public ::testing::Test {
   SimulatedClock clock_;
   fakes::ManualEventLoop loop_{&clock_};
   fakes::FakeRuntime runtime_;
-  RuntimeMonitor monitor_{&loop_, &runtime_, "/run/containerd/containerd.sock"};
+  int became_available_ = 0;
+  RuntimeMonitor monitor_{&loop_, &runtime_, "/run/containerd/containerd.sock",
+                          [this] { ++became_available_; }};
 };
 
 TEST_F(RuntimeMonitorTest, ReachableAtOnceMeansNoRetries) {
@@ -52,6 +54,7 @@ TEST_F(RuntimeMonitorTest, StopsProbingOnceTheRuntimeAnswers) {
   EXPECT_TRUE(monitor_.available());
   EXPECT_EQ(runtime_.version_calls(), 3);
   EXPECT_EQ(loop_.pending_timers(), 0u);
+  EXPECT_EQ(became_available_, 1);
 }
 
 TEST_F(RuntimeMonitorTest, MarkUnavailableStartsOverWithoutDoubleProbing) {

@@ -76,6 +76,19 @@ TEST_F(StoreTest, RecordsSurviveReopening) {
   EXPECT_EQ((*got)->tags[0].value(), "core");
 }
 
+TEST_F(StoreTest, UpdatingAMissingRecordIsNotFound) {
+  auto store = Store::Open(dir_);
+  EXPECT_EQ((*store)->UpdateTaskDefinition(Record("web", 1).definition).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, UsesWriteAheadLogging) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/skiff.db-wal"));
+}
+
 TEST_F(StoreTest, RevisionsAreUniquePerFamily) {
   auto store = Store::Open(dir_);
   ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
