@@ -197,11 +197,8 @@ absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<StoredTaskDefinition>> Store::QueryOne(const std::string& sql,
-                                                                    const std::string& family,
-                                                                    std::optional<int> revision) {
-  std::vector<SqlValue> params = {family};
-  if (revision) params.push_back(int64_t{*revision});
+absl::StatusOr<std::optional<StoredTaskDefinition>> Store::QueryOne(
+    const std::string& sql, const std::vector<SqlValue>& params) {
   SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql, params));
   SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
   if (!has_row) return std::nullopt;
@@ -212,7 +209,7 @@ absl::StatusOr<std::optional<StoredTaskDefinition>> Store::QueryOne(const std::s
 absl::StatusOr<std::optional<StoredTaskDefinition>> Store::GetTaskDefinition(
     const std::string& family, int revision) {
   return QueryOne("SELECT body, tags FROM task_definitions WHERE family = ? AND revision = ?",
-                  family, revision);
+                  {family, int64_t{revision}});
 }
 
 absl::StatusOr<std::optional<StoredTaskDefinition>> Store::LatestActiveTaskDefinition(
@@ -220,26 +217,21 @@ absl::StatusOr<std::optional<StoredTaskDefinition>> Store::LatestActiveTaskDefin
   return QueryOne(
       "SELECT body, tags FROM task_definitions WHERE family = ? AND status = 'ACTIVE' "
       "ORDER BY revision DESC LIMIT 1",
-      family, std::nullopt);
+      {family});
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ListTaskDefinitionArns(
     const TaskDefinitionQuery& q) {
+  // A NULL parameter means "any".
   std::string sql =
       "SELECT json_extract(body, '$.taskDefinitionArn') FROM task_definitions "
-      "WHERE substr(family, 1, length(?1)) = ?1";
-  std::vector<SqlValue> params = {q.family_prefix};
-  if (q.family) {
-    sql += " AND family = ?2";
-    params.push_back(*q.family);
-  }
-  if (q.status) {
-    sql += " AND status = ?3";
-    if (params.size() < 2) params.push_back(nullptr);
-    params.push_back(*q.status);
-  }
+      "WHERE substr(family, 1, length(?1)) = ?1 AND (?2 IS NULL OR family = ?2) "
+      "AND (?3 IS NULL OR status = ?3)";
   sql += q.descending ? " ORDER BY family DESC, revision DESC" : " ORDER BY family, revision";
-  SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql, params));
+  SKIFF_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare(sql, {q.family_prefix, q.family ? SqlValue(*q.family) : nullptr,
+                         q.status ? SqlValue(*q.status) : nullptr}));
   std::vector<std::string> arns;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());

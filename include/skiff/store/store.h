@@ -10,8 +10,10 @@
 #define SKIFF_STORE_STORE_H_
 
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,9 +67,10 @@ class Store {
  private:
   Store(std::unique_ptr<Database> db, int lock_fd);
   absl::Status Migrate();
-  absl::StatusOr<std::optional<StoredTaskDefinition>> QueryOne(const std::string& sql,
-                                                               const std::string& family,
-                                                               std::optional<int> revision);
+  // The first row of `SELECT body, tags ...`, decoded.
+  absl::StatusOr<std::optional<StoredTaskDefinition>> QueryOne(
+      const std::string& sql, const std::vector<std::variant<std::nullptr_t, int64_t, double,
+                                                             std::string>>& params);
 
   std::unique_ptr<Database> db_;
   int lock_fd_;
