@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "skiff/model/errors.h"
@@ -20,22 +21,12 @@ const std::string kArn = "arn:aws:ecs:local:000000000000:task-definition/";
 
 class RegistryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-registry-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    Reopen();
-  }
-  void TearDown() override {
-    registry_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { Reopen(); }
 
   void Reopen() {
     registry_.reset();
     store_.reset();
-    auto store = store::Store::Open(dir_ + "/state");
+    auto store = store::Store::Open(dir_.path() + "/state");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
@@ -54,7 +45,7 @@ class RegistryTest : public ::testing::Test {
     return response.value_or(v1::RegisterTaskDefinitionResponse{});
   }
 
-  std::string dir_;
+  fakes::TempDir dir_;  // Declared first: outlives the store.
   SimulatedClock clock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gmock/gmock.h"
+#include "fakes/temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace skiff::store {
@@ -19,13 +20,6 @@ using ::testing::HasSubstr;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-store-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    dir_ = root_ + "/state";
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
 
   static StoredTaskDefinition Record(const std::string& family, int revision,
                                      const std::string& status = "ACTIVE") {
@@ -44,8 +38,8 @@ class StoreTest : public ::testing::Test {
     return r;
   }
 
-  std::string root_;
-  std::string dir_;
+  fakes::TempDir root_;
+  std::string dir_ = root_.path() + "/state";
 };
 
 TEST_F(StoreTest, CreatesThePrivateStateDirAndTheSchema) {
