@@ -1,6 +1,7 @@
 #include "skiff/api/errors.h"
 
 #include <string>
+#include <utility>
 
 namespace skiff::api {
 
@@ -11,7 +12,12 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
+  // The message travels in a header; a huge one would replace the real error with a transport
+  // error about metadata size.
+  constexpr size_t kMaxMessage = 2048;
+  std::string message(status.message().substr(0, kMaxMessage));
+  if (status.message().size() > kMaxMessage) message += "...";
+  return grpc::Status(ToGrpcCode(status.code()), std::move(message));
 }
 
 }  // namespace skiff::api

@@ -135,7 +135,7 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
   grpc::ServerUnaryReactor* OnLoop(grpc::CallbackServerContext* context, Response* response,
                                    Op op) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    b_.loop->Post([context, reactor, response, op = std::move(op)]() mutable {
+    const bool posted = b_.loop->Post([context, reactor, response, op = std::move(op)]() mutable {
       absl::StatusOr<Response> result = op();
       if (result.ok()) {
         *response = *std::move(result);
@@ -152,6 +152,11 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
       }
       reactor->Finish(ToGrpcStatus(status));
     });
+    if (!posted) {
+      // The loop is stopping; without this the call would never finish and shutdown would wait.
+      context->AddTrailingMetadata(model::kExceptionMetadataKey, std::string(model::kServerException));
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "skiffd is shutting down"));
+    }
     return reactor;
   }
 

@@ -1,14 +1,16 @@
 #include "absl/strings/string_view.h"
 #include "skiff/cli/app.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,19 +97,38 @@ struct UsageError {
   std::string message;
 };
 
-// "file://PATH" reads the file; anything else is the text itself.
-std::string ReadArgument(const std::string& value) {
+// Input text the CLI will read. ECS's 64 KiB applies to the compact request and is checked by
+// the daemon; a pretty-printed file that aws accepts may be larger than that.
+constexpr model::JsonLimits kInputLimits{.max_bytes = 1 << 20, .max_depth = 32};
+
+// "file://PATH" reads a regular file of at most kInputLimits.max_bytes; anything else is the text
+// itself.
+std::string ReadArgument(const std::string& flag, const std::string& value) {
   if (!absl::StartsWith(value, "file://")) return value;
   const std::string path = value.substr(7);
+  auto fail = [&](absl::string_view why) {
+    return UsageError{absl::StrCat("--", flag, ": cannot read ", path, ": ", why)};
+  };
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec) throw fail(ec.message());
+  if (!std::filesystem::is_regular_file(status)) throw fail("not a regular file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw fail(ec.message());
+  if (size > kInputLimits.max_bytes) {
+    throw fail(absl::StrCat(size, " bytes; the limit is ", kInputLimits.max_bytes));
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError{absl::StrCat("cannot read ", path)};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  if (!in) throw fail(std::strerror(errno));
+  std::string text(size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
 }
 
 json ParseJsonArgument(const std::string& flag, const std::string& text) {
-  absl::StatusOr<json> parsed = model::ParseJsonText(ReadArgument(text));
+  if (text.empty()) throw UsageError{absl::StrCat("--", flag, ": empty value")};
+  absl::StatusOr<json> parsed = model::ParseJsonText(ReadArgument(flag, text), kInputLimits);
   if (!parsed.ok()) throw UsageError{absl::StrCat("--", flag, ": ", parsed.status().message())};
   return *std::move(parsed);
 }
@@ -116,7 +137,12 @@ json ParseJsonArgument(const std::string& flag, const std::string& text) {
 json FlagValue(const FieldDescriptor* field, const std::string& flag,
                const std::vector<std::string>& values) {
   const bool is_string = field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
-  if (field->is_repeated() && !field->is_map()) {
+  // Structures and lists of structures: the value is their JSON, taken as it is.
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (values.size() != 1) throw UsageError{absl::StrCat("--", flag, ": takes one value")};
+    return ParseJsonArgument(flag, values[0]);
+  }
+  if (field->is_repeated()) {
     if (values.size() == 1 && absl::StartsWith(values[0], "[")) {
       return ParseJsonArgument(flag, values[0]);
     }
@@ -188,9 +214,8 @@ class App {
   // The request message: --cli-input-json first, then each flag over it, then the cluster.
   std::unique_ptr<Message> BuildRequest(const Command& command) {
     json input = json::object();
-    const std::string& raw = cli_input_[command.name];
-    if (!raw.empty()) {
-      input = ParseJsonArgument("cli-input-json", raw);
+    if (const std::optional<std::string>& raw = cli_input_[command.name]) {
+      input = ParseJsonArgument("cli-input-json", *raw);
       if (!input.is_object()) throw UsageError{"--cli-input-json: must be a JSON object"};
     }
     auto field_named = [&](const std::string& name) {
@@ -256,7 +281,7 @@ class App {
   std::string socket_ = kDefaultSocket;
   std::string output_ = "json";
   std::string cluster_ = "default";
-  std::map<std::string, std::string> cli_input_;
+  std::map<std::string, std::optional<std::string>> cli_input_;
   // Per command, per ECS member: the flag's value(s) as typed.
   std::map<std::string, std::map<std::string, std::optional<std::string>>> flags_;
   std::map<std::string, std::map<std::string, std::vector<std::string>>> lists_;

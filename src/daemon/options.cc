@@ -63,7 +63,16 @@ ParseResult ParseOptions(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
-  app.add_option("--region", o.arn_scope.region, "region in ARNs")->capture_default_str();
+  // ARN components: lower-case letters, digits and hyphens, as AWS's own.
+  auto arn_part = [](const std::string& v) {
+    return !v.empty() && v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") ==
+                             std::string::npos
+               ? std::string()
+               : std::string("must be lower-case letters, digits and hyphens");
+  };
+  app.add_option("--region", o.arn_scope.region, "region in ARNs")
+      ->check(arn_part)
+      ->capture_default_str();
   app.add_option("--account-id", o.arn_scope.account, "account in ARNs")
       ->check([](const std::string& v) {
         return v.size() == 12 && v.find_first_not_of("0123456789") == std::string::npos
@@ -71,7 +80,9 @@ ParseResult ParseOptions(int argc, char** argv) {
                    : std::string("must be 12 digits");
       })
       ->capture_default_str();
-  app.add_option("--partition", o.arn_scope.partition, "partition in ARNs")->capture_default_str();
+  app.add_option("--partition", o.arn_scope.partition, "partition in ARNs")
+      ->check(arn_part)
+      ->capture_default_str();
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);

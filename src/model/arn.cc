@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "skiff/model/errors.h"
 
 namespace skiff::model {
 
@@ -30,7 +31,7 @@ absl::StatusOr<TaskDefinitionRef> ParseTaskDefinitionRef(const ArnScope& scope,
                                                          absl::string_view text,
                                                          absl::string_view field) {
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why, "; got \"", text, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", why, "; got ", QuoteValue(text)));
   };
   absl::string_view rest = text;
   if (absl::StartsWith(rest, "arn:")) {
@@ -44,7 +45,10 @@ absl::StatusOr<TaskDefinitionRef> ParseTaskDefinitionRef(const ArnScope& scope,
   const size_t colon = rest.rfind(':');
   if (colon != absl::string_view::npos) {
     int revision = 0;
-    if (!absl::SimpleAtoi(rest.substr(colon + 1), &revision) || revision < 1) {
+    const absl::string_view digits = rest.substr(colon + 1);
+    if (digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != absl::string_view::npos ||
+        !absl::SimpleAtoi(digits, &revision) || revision < 1) {
       return invalid("revision must be a positive integer");
     }
     ref.revision = revision;

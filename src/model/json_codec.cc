@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
+#include "skiff/model/errors.h"
 #include "skiff/v1/options.pb.h"
 
 namespace skiff::model {
@@ -34,6 +35,9 @@ bool AlwaysEncodedList(const FieldDescriptor* field) {
       "skiff.v1.TaskDefinition.placement_constraints",
       "skiff.v1.TaskDefinition.requires_attributes",
       "skiff.v1.TaskDefinition.compatibilities",
+      // List responses: an empty listing is an empty list, not a missing key.
+      "skiff.v1.ListTaskDefinitionsResponse.task_definition_arns",
+      "skiff.v1.ListTaskDefinitionFamiliesResponse.families",
   };
   return kAlways.contains(field->full_name());
 }
@@ -72,8 +76,8 @@ absl::Status CheckAllowed(const FieldDescriptor* field, const std::string& value
   if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
     return absl::OkStatus();
   }
-  return Error(path, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), "; got \"",
-                                  value, "\""));
+  return Error(path, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), "; got ",
+                                  QuoteValue(value)));
 }
 
 // Sets or adds one scalar value of `field` (repeated or not) from `value`.
@@ -92,6 +96,11 @@ absl::Status DecodeScalar(const json& value, const FieldDescriptor* field, Messa
     }
     case FieldDescriptor::CPPTYPE_INT32:
     case FieldDescriptor::CPPTYPE_INT64: {
+      if (value.is_number_float() && std::isfinite(value.get<double>()) &&
+          std::floor(value.get<double>()) == value.get<double>() &&
+          std::fabs(value.get<double>()) >= 9.2e18) {
+        return Error(path, "integer out of range");  // Too big even for the JSON parser's int64.
+      }
       if (!value.is_number_integer()) return WrongType(path, "an integer", value);
       const bool is32 = field->cpp_type() == FieldDescriptor::CPPTYPE_INT32;
       const int64_t max = is32 ? std::numeric_limits<int32_t>::max()
@@ -235,8 +244,21 @@ absl::StatusOr<json> ParseJsonText(absl::string_view text, const JsonLimits& lim
     return absl::InvalidArgumentError(
         absl::StrCat("input: JSON nested deeper than ", max_depth, " levels"));
   } catch (const json::parse_error& e) {
-    // e.what() has the byte offset and what was expected; invalid UTF-8 lands here too.
-    return absl::InvalidArgumentError(absl::StrCat("input: invalid JSON: ", e.what()));
+    // e.what() has the position and what was expected; invalid UTF-8 lands here too. Drop
+    // nlohmann's "[json.exception.parse_error.101] " tag and escape the bytes it quotes.
+    std::string what = e.what();
+    if (const size_t tag = what.find("] "); what.rfind("[json.exception", 0) == 0 && tag != std::string::npos) {
+      what.erase(0, tag + 2);
+    }
+    std::string clean;
+    for (unsigned char c : what) {
+      if (c < 0x20 || c >= 0x7f) {
+        absl::StrAppend(&clean, "\\x", absl::Hex(c, absl::kZeroPad2));
+      } else {
+        clean += static_cast<char>(c);
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrCat("input: invalid JSON: ", clean));
   }
 }
 
@@ -245,7 +267,11 @@ absl::Status DecodeMessage(const json& value, Message* message, const std::strin
   const Descriptor* descriptor = message->GetDescriptor();
   for (const auto& [key, item] : value.items()) {
     const FieldDescriptor* field = FindByJsonName(descriptor, key);
-    if (field == nullptr) return Error(Join(path, key), "unknown field");
+    if (field == nullptr) {
+      // The key is the user's; keep a hostile one from bloating the message.
+      const std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return Error(Join(path, shown), "unknown field");
+    }
     absl::Status s = DecodeField(item, field, message, Join(path, key));
     if (!s.ok()) return s;
   }

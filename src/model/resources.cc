@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "skiff/model/errors.h"
 
 namespace skiff::model {
 namespace {
@@ -28,7 +29,7 @@ absl::StatusOr<int> ToWhole(double value, absl::string_view text, absl::string_v
   const double rounded = std::round(value);
   if (value <= 0 || value > 1e9 || std::fabs(value - rounded) > 1e-9) {
     return absl::InvalidArgumentError(
-        absl::StrCat("must be a positive whole number of ", what, "; got \"", text, "\""));
+        absl::StrCat("must be a positive whole number of ", what, "; got ", QuoteValue(text)));
   }
   return static_cast<int>(rounded);
 }
@@ -40,12 +41,12 @@ absl::StatusOr<int> ParseCpuUnits(absl::string_view text) {
   std::string unit;
   if (!SplitQuantity(text, &n, &unit)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("must be CPU units (\"1024\") or vCPUs (\"1 vCPU\"); got \"", text, "\""));
+        absl::StrCat("must be CPU units (\"1024\") or vCPUs (\"1 vCPU\"); got ", QuoteValue(text)));
   }
   if (unit.empty()) return ToWhole(n, text, "CPU units");
   if (unit == "vcpu") return ToWhole(n * 1024, text, "CPU units");
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown CPU unit \"", unit, "\"; use units (\"1024\") or vCPU"));
+      absl::StrCat("unknown CPU unit ", QuoteValue(unit), "; use units (\"1024\") or vCPU"));
 }
 
 absl::StatusOr<int> ParseMemoryMiB(absl::string_view text) {
@@ -53,12 +54,12 @@ absl::StatusOr<int> ParseMemoryMiB(absl::string_view text) {
   std::string unit;
   if (!SplitQuantity(text, &n, &unit)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("must be MiB (\"2048\") or GB (\"2GB\"); got \"", text, "\""));
+        absl::StrCat("must be MiB (\"2048\") or GB (\"2GB\"); got ", QuoteValue(text)));
   }
   if (unit.empty() || unit == "mb" || unit == "mib") return ToWhole(n, text, "MiB");
   if (unit == "gb" || unit == "gib") return ToWhole(n * 1024, text, "MiB");
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown memory unit \"", unit, "\"; use MiB (\"2048\") or GB"));
+      absl::StrCat("unknown memory unit ", QuoteValue(unit), "; use MiB (\"2048\") or GB"));
 }
 
 bool IsValidFargateSize(int cpu, int memory) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "skiff/base/status_macros.h"
+#include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/resources.h"
 
@@ -82,8 +83,8 @@ class Validator {
     if (r_.has_proxy_configuration() &&
         !containers_.contains(r_.proxy_configuration().container_name())) {
       return Invalid("proxyConfiguration.containerName",
-                     absl::StrCat("no container named \"",
-                                  r_.proxy_configuration().container_name(), "\""));
+                     absl::StrCat("no container named ",
+                                  QuoteValue(r_.proxy_configuration().container_name())));
     }
     return absl::OkStatus();
   }
@@ -127,7 +128,7 @@ class Validator {
         return Invalid(path + ".name", "must be 1-255 letters, digits, hyphens or underscores");
       }
       if (!volumes_.insert(v.name()).second) {
-        return Invalid(path + ".name", absl::StrCat("duplicate volume name \"", v.name(), "\""));
+        return Invalid(path + ".name", absl::StrCat("duplicate volume name ", QuoteValue(v.name())));
       }
       const int kinds = v.has_host() + v.has_docker_volume_configuration() +
                         v.has_efs_volume_configuration() +
@@ -168,7 +169,7 @@ class Validator {
         return Invalid(path + ".name", "must be 1-255 letters, digits, hyphens or underscores");
       }
       if (containers_.contains(c.name())) {
-        return Invalid(path + ".name", absl::StrCat("duplicate container name \"", c.name(), "\""));
+        return Invalid(path + ".name", absl::StrCat("duplicate container name ", QuoteValue(c.name())));
       }
       containers_[c.name()] = i;
     }
@@ -211,7 +212,7 @@ class Validator {
       if (!m.has_source_volume()) return Invalid(mp + ".sourceVolume", "required");
       if (!volumes_.contains(m.source_volume())) {
         return Invalid(mp + ".sourceVolume",
-                       absl::StrCat("no volume named \"", m.source_volume(), "\" in volumes"));
+                       absl::StrCat("no volume named ", QuoteValue(m.source_volume()), " in volumes"));
       }
       if (!absl::StartsWith(m.container_path(), "/")) {
         return Invalid(mp + ".containerPath", "must be an absolute path");
@@ -221,7 +222,7 @@ class Validator {
       const std::string& source = c.volumes_from(j).source_container();
       const std::string vp = absl::StrCat(path, ".volumesFrom[", j, "].sourceContainer");
       if (!containers_.contains(source)) {
-        return Invalid(vp, absl::StrCat("no container named \"", source, "\""));
+        return Invalid(vp, absl::StrCat("no container named ", QuoteValue(source)));
       }
       if (source == c.name()) return Invalid(vp, "a container cannot take volumes from itself");
     }
@@ -230,7 +231,7 @@ class Validator {
       const auto& u = c.ulimits(j);
       const std::string up = absl::StrCat(path, ".ulimits[", j, "]");
       if (!ulimits.insert(u.name()).second) {
-        return Invalid(up + ".name", absl::StrCat("duplicate ulimit \"", u.name(), "\""));
+        return Invalid(up + ".name", absl::StrCat("duplicate ulimit ", QuoteValue(u.name())));
       }
       if (u.soft_limit() < 0 || u.hard_limit() < 0) return Invalid(up, "limits must be >= 0");
       if (u.soft_limit() > u.hard_limit()) {
@@ -355,7 +356,7 @@ class Validator {
         if (absl::StartsWith(name, "CAP_")) name.remove_prefix(4);
         if (!IsCapability(name)) {
           return Invalid(absl::StrCat(path, ".capabilities.", list, "[", j, "]"),
-                         absl::StrCat("unknown capability \"", caps[j], "\""));
+                         absl::StrCat("unknown capability ", QuoteValue(caps[j])));
         }
       }
     }
@@ -388,7 +389,7 @@ class Validator {
         auto target = containers_.find(d.container_name());
         if (target == containers_.end()) {
           return Invalid(path + ".containerName",
-                         absl::StrCat("no container named \"", d.container_name(), "\""));
+                         absl::StrCat("no container named ", QuoteValue(d.container_name())));
         }
         if (d.container_name() == c.name()) {
           return Invalid(path + ".containerName", "a container cannot depend on itself");
@@ -456,7 +457,7 @@ class Validator {
         return Invalid(path + ".key", "the aws: prefix is reserved");
       }
       if (!keys.insert(t.key()).second) {
-        return Invalid(path + ".key", absl::StrCat("duplicate tag key \"", t.key(), "\""));
+        return Invalid(path + ".key", absl::StrCat("duplicate tag key ", QuoteValue(t.key())));
       }
     }
     return absl::OkStatus();

@@ -18,21 +18,23 @@ void ThreadEventLoop::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    timers_ = {};  // A retry or timeout due now has nothing left to do in a stopping daemon.
   }
   thread_.join();
   running_ = false;
 }
 
-void ThreadEventLoop::Post(Work work) {
+bool ThreadEventLoop::Post(Work work) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return;
+  if (stopping_) return false;
   ready_.push_back(std::move(work));
+  return true;
 }
 
 void ThreadEventLoop::PostAfter(absl::Duration delay, Work work) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
-  timers_.push(Timer{clock_->Now() + delay, next_sequence_++, std::move(work)});
+  timers_.push(Timer{clock_->MonotonicNow() + delay, next_sequence_++, std::move(work)});
 }
 
 void ThreadEventLoop::Run() {
@@ -46,13 +48,13 @@ void ThreadEventLoop::Run() {
       auto has_work = [this, wake]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !ready_.empty() || stopping_ ||
                (!timers_.empty() && (timers_.top().deadline < wake ||
-                                     timers_.top().deadline <= clock_->Now()));
+                                     timers_.top().deadline <= clock_->MonotonicNow()));
       };
       // Sleep for the clock's remaining time, not until a wall-clock instant, so a simulated
       // clock never makes the loop spin.
       mu_.AwaitWithTimeout(absl::Condition(&has_work),
-                           timers_.empty() ? absl::InfiniteDuration() : wake - clock_->Now());
-      while (!timers_.empty() && timers_.top().deadline <= clock_->Now()) {
+                           timers_.empty() ? absl::InfiniteDuration() : wake - clock_->MonotonicNow());
+      while (!timers_.empty() && timers_.top().deadline <= clock_->MonotonicNow()) {
         ready_.push_back(std::move(timers_.top().work));
         timers_.pop();
       }

@@ -18,9 +18,9 @@ void RuntimeMonitor::Start(absl::Duration first_timeout) {
   Probe(first_timeout, kFirstRetry);
   if (!available_) {
     spdlog::error(
-        "cannot reach containerd at {}. Is containerd running (systemctl status containerd) and "
-        "is --containerd-address right? Task definitions work meanwhile; skiffd keeps trying.",
-        description_);
+        "cannot reach containerd at {}: {}. Is containerd running (systemctl status containerd) "
+        "and is --containerd-address right? Task definitions work meanwhile; skiffd keeps trying.",
+        description_, last_error_);
   }
 }
 
@@ -45,8 +45,11 @@ void RuntimeMonitor::Probe(absl::Duration timeout, absl::Duration next_delay) {
     return;
   }
   available_ = false;
-  spdlog::warn("containerd unreachable at {}: {}; retrying in {}", description_,
-               std::string(version.status().message()), absl::FormatDuration(next_delay));
+  last_error_ = std::string(version.status().message());
+  if (probes_ > 1) {  // Start() reports the first failure itself.
+    spdlog::warn("containerd unreachable: {}; retrying in {}", last_error_,
+                 absl::FormatDuration(next_delay));
+  }
   probing_ = true;
   loop_->PostAfter(next_delay, [this, next_delay] {
     Probe(kProbeTimeout, std::min(next_delay * 2, kMaxRetry));

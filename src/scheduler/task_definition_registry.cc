@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "absl/algorithm/container.h"
+
 #include "absl/strings/str_cat.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
@@ -76,10 +78,8 @@ absl::StatusOr<v1::DescribeTaskDefinitionResponse> TaskDefinitionRegistry::Descr
   SKIFF_ASSIGN_OR_RETURN(auto record, Resolve(request.task_definition(), "taskDefinition"));
   v1::DescribeTaskDefinitionResponse response;
   *response.mutable_task_definition() = std::move(record.definition);
-  for (const auto& include : request.include()) {
-    if (include == "TAGS") {
-      for (auto& tag : record.tags) *response.add_tags() = std::move(tag);
-    }
+  if (absl::c_linear_search(request.include(), "TAGS")) {
+    for (auto& tag : record.tags) *response.add_tags() = std::move(tag);
   }
   return response;
 }
@@ -136,8 +136,15 @@ absl::StatusOr<v1::DeregisterTaskDefinitionResponse> TaskDefinitionRegistry::Der
     return model::EcsError(absl::StatusCode::kInvalidArgument, kClientException,
                            "taskDefinition: name a revision (family:revision or the full ARN)");
   }
-  SKIFF_ASSIGN_OR_RETURN(auto record, Resolve(request.task_definition(), "taskDefinition"));
-  v1::TaskDefinition& td = record.definition;
+  absl::StatusOr<store::StoredTaskDefinition> record =
+      Resolve(request.task_definition(), "taskDefinition");
+  if (absl::IsNotFound(record.status())) {
+    return model::EcsError(absl::StatusCode::kNotFound, kClientException,
+                           absl::StrCat("The specified task definition does not exist: ",
+                                        request.task_definition()));
+  }
+  if (!record.ok()) return record.status();
+  v1::TaskDefinition& td = record->definition;
   // Deregistering twice is harmless: the first deregisteredAt stands.
   if (td.status() == "ACTIVE") {
     td.set_status("INACTIVE");

@@ -46,12 +46,27 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
+// Creates dir 0700 (the store, logs and volumes are the node's secrets). A directory that
+// exists is the admin's: its mode is left alone, and a world-writable one is refused, since
+// anyone could then swap the database under us.
 absl::Status EnsureStateDir(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  const bool created = std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", dir, ": ", ec.message()));
-  // The store, logs and volumes are the node's secrets; nobody else reads them.
-  if (chmod(dir.c_str(), 0700) != 0) return ErrnoError("chmod", dir);
+  if (created) {
+    if (chmod(dir.c_str(), 0700) != 0) return ErrnoError("chmod", dir);
+    return absl::OkStatus();
+  }
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) return ErrnoError("stat", dir);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("state dir ", dir, " is not a directory"));
+  }
+  if ((st.st_mode & S_IWOTH) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state dir ", dir, " is writable by everyone; use a private directory (skiffd creates "
+        "it 0700 when it does not exist)"));
+  }
   return absl::OkStatus();
 }
 
@@ -124,7 +139,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& state_dir)
   std::unique_ptr<Store> store(new Store(std::move(*db), lock_fd));
   // journal_mode answers with the mode in force; SQLite keeps the old one if it cannot switch
   // (e.g. a file system without shared memory), and we rely on WAL's crash behaviour.
-  SKIFF_ASSIGN_OR_RETURN(auto wal, store->db_->Prepare("PRAGMA journal_mode=WAL"));
+  absl::StatusOr<std::unique_ptr<Statement>> wal_or = store->db_->Prepare("PRAGMA journal_mode=WAL");
+  if (!wal_or.ok()) {
+    return absl::Status(wal_or.status().code(), absl::StrCat(state_dir, "/skiff.db: ",
+                                                             wal_or.status().message()));
+  }
+  std::unique_ptr<Statement> wal = *std::move(wal_or);
   SKIFF_ASSIGN_OR_RETURN(bool has_mode, wal->Step());
   if (!has_mode || wal->Text(0) != "wal") {
     return absl::FailedPreconditionError(absl::StrCat(

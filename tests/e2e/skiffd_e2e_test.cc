@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -131,6 +132,27 @@ TEST_F(SkiffdTest, ErrorsNameTheFieldWithSpecExitCodes) {
 
   auto usage = skiffd_->Skiff({"describe-task-definition", "--no-such-flag"});
   EXPECT_EQ(usage.exit_code, 2);
+
+  auto not_a_file =
+      skiffd_->Skiff({"register-task-definition", "--cli-input-json", "file:///dev/zero"});
+  EXPECT_EQ(not_a_file.exit_code, 2);
+  EXPECT_EQ(not_a_file.stderr_text,
+            "error: --cli-input-json: cannot read /dev/zero: not a regular file\n");
+
+  // A pretty-printed file over 64 KiB whose request is under it: aws accepts it, so must we.
+  json big = json::parse(std::ifstream(kExamples + "web-frontend.json"));
+  big["family"] = "padded";
+  big["containerDefinitions"][0]["environment"] = json::array();
+  for (int i = 0; i < 300; ++i) {
+    big["containerDefinitions"][0]["environment"].push_back(
+        {{"name", "VAR_" + std::to_string(i)}, {"value", std::string(150, 'v')}});
+  }
+  const std::string padded = skiffd_->dir() + "/padded.json";
+  std::ofstream(padded) << big.dump(8);
+  ASSERT_GT(std::filesystem::file_size(padded), 64u * 1024);
+  ASSERT_LT(big.dump().size(), 64u * 1024);
+  auto accepted = skiffd_->Skiff({"register-task-definition", "--cli-input-json", "file://" + padded});
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.stderr_text;
 
   auto unreachable = skiff::testing::RunCommand(
       {SKIFF_BINARY, "--socket", skiffd_->dir() + "/absent.sock", "list-task-definitions"},

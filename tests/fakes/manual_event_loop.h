@@ -18,9 +18,12 @@ class ManualEventLoop final : public scheduler::EventLoop {
  public:
   explicit ManualEventLoop(SimulatedClock* clock) : clock_(clock) {}
 
-  void Post(scheduler::Work work) override { ready_.push_back(std::move(work)); }
+  bool Post(scheduler::Work work) override {
+    ready_.push_back(std::move(work));
+    return true;
+  }
   void PostAfter(absl::Duration delay, scheduler::Work work) override {
-    timers_.emplace(std::make_pair(clock_->Now() + delay, sequence_++), std::move(work));
+    timers_.emplace(std::make_pair(clock_->MonotonicNow() + delay, sequence_++), std::move(work));
   }
 
   // Runs posted work, including work that it posts, until none is left. Returns how many ran.
@@ -37,15 +40,15 @@ class ManualEventLoop final : public scheduler::EventLoop {
 
   // Moves time forward by d, running each timer (and the work it posts) at its deadline.
   void AdvanceTime(absl::Duration d) {
-    const absl::Time end = clock_->Now() + d;
+    const absl::Time end = clock_->MonotonicNow() + d;
     RunPending();
     while (!timers_.empty() && timers_.begin()->first.first <= end) {
       auto node = timers_.extract(timers_.begin());
-      clock_->Advance(node.key().first - clock_->Now());
+      clock_->Advance(node.key().first - clock_->MonotonicNow());
       std::move(node.mapped())();
       RunPending();
     }
-    clock_->Advance(end - clock_->Now());
+    clock_->Advance(end - clock_->MonotonicNow());
   }
 
   size_t pending_timers() const { return timers_.size(); }

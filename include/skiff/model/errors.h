@@ -18,6 +18,10 @@ inline constexpr absl::string_view kServerException = "ServerException";
 // The gRPC trailing-metadata key that carries the ECS exception name of a failed call.
 inline constexpr char kExceptionMetadataKey[] = "skiff-exception";
 
+// A user-supplied value for an error message: quoted, non-printable bytes escaped, and cut to
+// 64 characters, so that a hostile value cannot bloat or garble the message.
+std::string QuoteValue(absl::string_view value);
+
 // A status with code and message that carries the ECS exception name.
 absl::Status EcsError(absl::StatusCode code, absl::string_view exception, absl::string_view message);
 

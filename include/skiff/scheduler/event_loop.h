@@ -25,7 +25,8 @@ using Work = absl::AnyInvocable<void() &&>;
 class EventLoop {
  public:
   virtual ~EventLoop() = default;
-  virtual void Post(Work work) = 0;
+  // False when the loop is stopping: the work was dropped and will never run.
+  virtual bool Post(Work work) = 0;
   virtual void PostAfter(absl::Duration delay, Work work) = 0;
 };
 
@@ -36,11 +37,11 @@ class ThreadEventLoop final : public EventLoop {
   ~ThreadEventLoop() override;  // Stops if still running.
 
   void Start();
-  // Runs the work already posted (not timers still pending), then joins the thread. Work posted
-  // after Stop() is dropped.
+  // Runs the work already posted, drops every timer (due or not), then joins the thread. Work
+  // posted after Stop() is dropped (Post returns false).
   void Stop();
 
-  void Post(Work work) override;
+  bool Post(Work work) override;
   void PostAfter(absl::Duration delay, Work work) override;
 
  private:

@@ -48,6 +48,7 @@ class RuntimeMonitor {
   bool available_ = false;
   bool probing_ = false;  // A retry timer is pending.
   runtime::RuntimeVersion version_;
+  std::string last_error_;
   int probes_ = 0;
 };
 

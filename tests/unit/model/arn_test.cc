@@ -32,7 +32,7 @@ TEST(ArnTest, ParsesEveryReferenceForm) {
 }
 
 TEST(ArnTest, RejectsBadReferencesNamingTheField) {
-  for (const char* bad : {"", "web:0", "web:x", "we b", "arn:aws:ecs:us-east-1:1:task-definition/w:1",
+  for (const char* bad : {"", "web:0", "web:x", "we b", "web: 2", "web:+2", "web:99999999999", "arn:aws:ecs:us-east-1:1:task-definition/w:1",
                           "arn:aws:ecs:local:000000000000:task-definition/web"}) {
     auto ref = ParseTaskDefinitionRef(ArnScope{}, bad, "taskDefinition");
     EXPECT_EQ(ref.status().code(), absl::StatusCode::kInvalidArgument) << bad;

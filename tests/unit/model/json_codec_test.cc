@@ -145,6 +145,27 @@ TEST(JsonCodecTest, EncodesPresentFieldsInModelOrderWithEcsNames) {
             R"("registeredAt":1700000000.5})");
 }
 
+TEST(JsonCodecTest, EmptyListingsAreEmptyLists) {
+  EXPECT_EQ(EncodeMessageCompact(v1::ListTaskDefinitionsResponse()), R"({"taskDefinitionArns":[]})");
+  EXPECT_EQ(EncodeMessageCompact(v1::ListTaskDefinitionFamiliesResponse()), R"({"families":[]})");
+}
+
+TEST(JsonCodecTest, HostileValuesDoNotBloatErrors) {
+  const std::string long_value(10000, 'x');
+  absl::Status s = Decode(R"({"family": "x", "networkMode": ")" + long_value + R"("})");
+  EXPECT_LT(s.message().size(), 200u);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("xxx\"..."));
+  s = Decode(R"({")" + long_value + R"(": 1})");
+  EXPECT_LT(s.message().size(), 200u);
+  s = Decode("{\"family\": \"x\", \"networkMode\": \"a\\u0007b\"}");
+  EXPECT_THAT(std::string(s.message()), HasSubstr(R"("a\x07b")"));
+}
+
+TEST(JsonCodecTest, IntegersBeyondInt64AreOutOfRange) {
+  absl::Status s = Decode(R"({"family": "x", "containerDefinitions": [{"memory": 99999999999999999999999}]})");
+  EXPECT_EQ(s.message(), "containerDefinitions[0].memory: integer out of range");
+}
+
 TEST(JsonCodecTest, RoundTripsThroughJson) {
   v1::RegisterTaskDefinitionRequest in;
   ASSERT_TRUE(DecodeMessageText(R"({"family": "w", "cpu": "1 vCPU", "tags": [{"key": "k",

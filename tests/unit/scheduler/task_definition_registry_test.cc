@@ -91,6 +91,9 @@ TEST_F(RegistryTest, DescribeFindsLatestActiveOrTheNamedRevision) {
   ASSERT_EQ(described->tags_size(), 1);
   EXPECT_EQ(described->tags(0).key(), "team");
 
+  request.add_include("TAGS");  // Asking twice returns the tags once.
+  EXPECT_EQ(registry_->Describe(request)->tags_size(), 1);
+
   request.set_task_definition("web:9");
   auto missing = registry_->Describe(request);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);

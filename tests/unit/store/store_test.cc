@@ -52,6 +52,26 @@ TEST_F(StoreTest, CreatesThePrivateStateDirAndTheSchema) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/skiff.db"));
 }
 
+TEST_F(StoreTest, LeavesTheModeOfAnExistingStateDirAlone) {
+  std::filesystem::create_directories(dir_);
+  ASSERT_EQ(chmod(dir_.c_str(), 0750), 0);
+  ASSERT_TRUE(Store::Open(dir_).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
+}
+
+TEST_F(StoreTest, RefusesAWorldWritableStateDir) {
+  std::filesystem::create_directories(dir_);
+  ASSERT_EQ(chmod(dir_.c_str(), 01777), 0);
+  auto store = Store::Open(dir_);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("writable by everyone"));
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);  // Not touched.
+}
+
 TEST_F(StoreTest, RecordsSurviveReopening) {
   {
     auto store = Store::Open(dir_);
