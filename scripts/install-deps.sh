@@ -16,7 +16,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev libcli11-dev
   libsystemd-dev libabsl-dev libcurl4-openssl-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore sqlite3
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
   # containerd's API protos, taken at build time
   golang-github-containerd-containerd-dev golang-github-gogo-googleapis-dev
   golang-github-containerd-cgroups-dev
