@@ -17,6 +17,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/create_channel.h"
@@ -24,6 +25,7 @@
 #include "skiff/cli/output.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
+#include "skiff/v1/options.pb.h"
 #include "skiff/v1/skiff.grpc.pb.h"
 
 namespace skiff::cli {
@@ -154,6 +156,28 @@ json FlagValue(const FieldDescriptor* field, const std::string& flag,
   return is_string ? json(values[0]) : ParseJsonArgument(flag, values[0]);
 }
 
+// What a flag takes, from its field: the JSON type, a string enum's values, required or not.
+std::string FlagHelp(const FieldDescriptor* field) {
+  std::string help;
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE || field->is_map()) {
+    help = field->is_repeated() && !field->is_map() ? "JSON list, or file://PATH"
+                                                    : "JSON object, or file://PATH";
+  } else {
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT32:
+      case FieldDescriptor::CPPTYPE_INT64: help = "integer"; break;
+      case FieldDescriptor::CPPTYPE_BOOL: help = "true or false"; break;
+      case FieldDescriptor::CPPTYPE_DOUBLE: help = "number"; break;
+      default: help = "string"; break;
+    }
+    if (field->is_repeated()) help = absl::StrCat("one or more values (", help, "), or a JSON list");
+    const auto& allowed = field->options().GetRepeatedExtension(skiff::v1::allowed);
+    if (!allowed.empty()) absl::StrAppend(&help, ": ", absl::StrJoin(allowed, ", "));
+  }
+  if (field->options().GetExtension(skiff::v1::required)) absl::StrAppend(&help, " (required in the request)");
+  return help;
+}
+
 class App {
  public:
   int Run(int argc, char** argv) {
@@ -198,15 +222,11 @@ class App {
       const bool many = field->is_repeated() && !field->is_map() &&
                         field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE;
       if (many) {
-        sub->add_option("--" + flag, lists[field->json_name()],
-                        "one or more values, or a JSON list")
+        sub->add_option("--" + flag, lists[field->json_name()], FlagHelp(field))
             ->expected(1, -1)
             ->allow_extra_args(true);
       } else {
-        sub->add_option("--" + flag, flags[field->json_name()],
-                        field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE || field->is_map()
-                            ? "JSON, or file://PATH"
-                            : "value");
+        sub->add_option("--" + flag, flags[field->json_name()], FlagHelp(field));
       }
     }
   }
