@@ -53,7 +53,9 @@ int Run(const Options& options) {
   spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
                (*store)->schema_version());
 
-  runtime::ContainerdRuntime runtime(options.containerd_address, options.ns);
+  runtime::ContainerdRuntime runtime({.address = options.containerd_address,
+                                     .ns = options.ns,
+                                     .work_dir = options.state_dir + "/runtime"});
   scheduler::ThreadEventLoop loop(&clock);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
 

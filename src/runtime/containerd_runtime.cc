@@ -1,5 +1,8 @@
 #include "skiff/runtime/containerd_runtime.h"
 
+#include "containerd_events.h"
+#include "containerd_images.h"
+
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +13,12 @@ namespace skiff::runtime {
 
 namespace version_api = containerd::services::version::v1;
 
-ContainerdRuntime::ContainerdRuntime(const std::string& address, const std::string& ns)
-    : connection_(address, ns) {}
+ContainerdRuntime::ContainerdRuntime(ContainerdRuntimeOptions options)
+    : options_(std::move(options)),
+      connection_(options_.address, options_.ns),
+      images_(std::make_unique<ContainerdImages>(&connection_, options_.snapshotter)) {}
+
+ContainerdRuntime::~ContainerdRuntime() { StopEvents(); }
 
 absl::StatusOr<RuntimeVersion> ContainerdRuntime::Version(absl::Duration timeout) {
   // gRPC would wait out the deadline and say only "Deadline Exceeded"; say what is wrong.
@@ -35,6 +42,52 @@ absl::StatusOr<RuntimeVersion> ContainerdRuntime::Version(absl::Duration timeout
   }
   if (!status.ok()) return connection_.ToStatus(status, "Version");
   return RuntimeVersion{response.version(), response.revision()};
+}
+
+}  // namespace skiff::runtime
+
+namespace skiff::runtime {
+
+absl::StatusOr<std::vector<ImageInfo>> ContainerdRuntime::ImportImage(
+    const std::string& tarball_path) {
+  return images_->Import(tarball_path);
+}
+absl::StatusOr<std::vector<ImageInfo>> ContainerdRuntime::ListImages() { return images_->List(); }
+absl::StatusOr<ImageInfo> ContainerdRuntime::GetImage(const std::string& reference) {
+  return images_->Get(reference);
+}
+absl::Status ContainerdRuntime::RemoveImage(const std::string& reference) {
+  return images_->Remove(reference);
+}
+
+absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec&) {
+  return absl::UnimplementedError("not yet");
+}
+absl::StatusOr<uint32_t> ContainerdRuntime::StartContainer(const std::string&) {
+  return absl::UnimplementedError("not yet");
+}
+absl::Status ContainerdRuntime::SignalContainer(const std::string&, int) {
+  return absl::UnimplementedError("not yet");
+}
+absl::StatusOr<uint32_t> ContainerdRuntime::DeleteTask(const std::string&) {
+  return absl::UnimplementedError("not yet");
+}
+absl::Status ContainerdRuntime::RemoveContainer(const std::string&) {
+  return absl::UnimplementedError("not yet");
+}
+absl::StatusOr<std::vector<ContainerStatus>> ContainerdRuntime::ListContainers() {
+  return absl::UnimplementedError("not yet");
+}
+absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string&,
+                                                   const std::vector<std::string>&,
+                                                   absl::Duration) {
+  return absl::UnimplementedError("not yet");
+}
+void ContainerdRuntime::StartEvents(EventHandler) {}
+void ContainerdRuntime::StopEvents() {}
+absl::StatusOr<std::pair<std::string, std::string>> ContainerdRuntime::ReadAccounts(
+    const ImageInfo&, const std::string&) {
+  return absl::UnimplementedError("not yet");
 }
 
 }  // namespace skiff::runtime

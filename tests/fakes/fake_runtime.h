@@ -1,12 +1,16 @@
-// FakeRuntime: a ContainerRuntime for unit tests that answers from a script. Each Version() call
-// takes the next scripted answer (the last one repeats) and is counted. Thread-safe, like the
-// real runtime.
+// FakeRuntime: a ContainerRuntime for unit tests. It keeps images and containers in memory,
+// records every call, answers Version() from a script, fails chosen calls on request, and lets
+// the test play the runtime's event stream (Exit, Oom). Thread-safe, like the real runtime.
 #ifndef SKIFF_TESTS_FAKES_FAKE_RUNTIME_H_
 #define SKIFF_TESTS_FAKES_FAKE_RUNTIME_H_
 
 #include <deque>
+#include <map>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "skiff/runtime/container_runtime.h"
 
@@ -20,6 +24,68 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     version_answers_.push_back(std::move(answer));
   }
 
+  int version_calls() const {
+    absl::MutexLock lock(&mu_);
+    return version_calls_;
+  }
+
+  // Makes the next call of `method` ("CreateContainer", "StartContainer", ...) fail.
+  void FailNext(const std::string& method, absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    failures_[method].push_back(std::move(status));
+  }
+
+  void AddImage(const std::string& name, runtime::ImageConfig config = {}) {
+    absl::MutexLock lock(&mu_);
+    images_[name] = runtime::ImageInfo{.name = name, .config = std::move(config)};
+  }
+
+  // Every call so far, as "Method id" (e.g. "SignalContainer abc-web 15").
+  std::vector<std::string> calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+  bool HasContainer(const std::string& id) const {
+    absl::MutexLock lock(&mu_);
+    return containers_.count(id) > 0;
+  }
+  runtime::ContainerSpec SpecOf(const std::string& id) const {
+    absl::MutexLock lock(&mu_);
+    return containers_.at(id).spec;
+  }
+  bool IsRunning(const std::string& id) const {
+    absl::MutexLock lock(&mu_);
+    auto it = containers_.find(id);
+    return it != containers_.end() && it->second.status.state ==
+                                          runtime::ContainerStatus::State::kRunning;
+  }
+
+  // Plays an event, as the stream thread would: the process of `id` exited.
+  void Exit(const std::string& id, uint32_t status, absl::Time at) {
+    EventHandler handler;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = containers_.find(id);
+      if (it != containers_.end()) {
+        it->second.status.state = runtime::ContainerStatus::State::kStopped;
+        it->second.status.exit_status = status;
+        it->second.status.exited_at = at;
+      }
+      handler = handler_;
+    }
+    if (handler) handler({.kind = runtime::RuntimeEvent::Kind::kExit, .container_id = id,
+                          .exit_status = status, .at = at});
+  }
+  void Oom(const std::string& id, absl::Time at) {
+    EventHandler handler;
+    {
+      absl::MutexLock lock(&mu_);
+      handler = handler_;
+    }
+    if (handler) handler({.kind = runtime::RuntimeEvent::Kind::kOom, .container_id = id, .at = at});
+  }
+
   absl::StatusOr<runtime::RuntimeVersion> Version(absl::Duration) override {
     absl::MutexLock lock(&mu_);
     ++version_calls_;
@@ -29,15 +95,127 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     return answer;
   }
 
-  int version_calls() const {
+  absl::StatusOr<std::vector<runtime::ImageInfo>> ImportImage(const std::string& path) override {
     absl::MutexLock lock(&mu_);
-    return version_calls_;
+    if (absl::Status s = Call("ImportImage", path); !s.ok()) return s;
+    return std::vector<runtime::ImageInfo>{};
+  }
+  absl::StatusOr<std::vector<runtime::ImageInfo>> ListImages() override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("ListImages", ""); !s.ok()) return s;
+    std::vector<runtime::ImageInfo> out;
+    for (const auto& [name, info] : images_) out.push_back(info);
+    return out;
+  }
+  absl::StatusOr<runtime::ImageInfo> GetImage(const std::string& reference) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("GetImage", reference); !s.ok()) return s;
+    auto it = images_.find(reference);
+    if (it == images_.end()) return absl::NotFoundError(absl::StrCat("image ", reference, " not found"));
+    return it->second;
+  }
+  absl::Status RemoveImage(const std::string& reference) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("RemoveImage", reference); !s.ok()) return s;
+    return images_.erase(reference) ? absl::OkStatus()
+                                    : absl::NotFoundError(absl::StrCat("image ", reference));
+  }
+
+  absl::Status CreateContainer(const runtime::ContainerSpec& spec) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("CreateContainer", spec.id); !s.ok()) return s;
+    if (!images_.count(spec.image)) return absl::NotFoundError(absl::StrCat("image ", spec.image));
+    if (containers_.count(spec.id)) return absl::AlreadyExistsError(spec.id);
+    Container& c = containers_[spec.id];
+    c.spec = spec;
+    c.status.id = spec.id;
+    c.status.labels = spec.labels;
+    c.status.state = runtime::ContainerStatus::State::kCreated;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint32_t> StartContainer(const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("StartContainer", id); !s.ok()) return s;
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return absl::NotFoundError(id);
+    it->second.status.state = runtime::ContainerStatus::State::kRunning;
+    it->second.status.pid = next_pid_++;
+    return it->second.status.pid;
+  }
+  absl::Status SignalContainer(const std::string& id, int signal) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("SignalContainer", absl::StrCat(id, " ", signal)); !s.ok()) return s;
+    auto it = containers_.find(id);
+    if (it == containers_.end() ||
+        it->second.status.state != runtime::ContainerStatus::State::kRunning) {
+      return absl::NotFoundError(absl::StrCat(id, " is not running"));
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint32_t> DeleteTask(const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("DeleteTask", id); !s.ok()) return s;
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return absl::NotFoundError(id);
+    return it->second.status.exit_status;
+  }
+  absl::Status RemoveContainer(const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("RemoveContainer", id); !s.ok()) return s;
+    containers_.erase(id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<runtime::ContainerStatus>> ListContainers() override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("ListContainers", ""); !s.ok()) return s;
+    std::vector<runtime::ContainerStatus> out;
+    for (const auto& [id, c] : containers_) out.push_back(c.status);
+    return out;
+  }
+  absl::StatusOr<runtime::ExecResult> Exec(const std::string& id,
+                                           const std::vector<std::string>& argv,
+                                           absl::Duration) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Call("Exec", id); !s.ok()) return s;
+    std::string joined;
+    for (const std::string& a : argv) absl::StrAppend(&joined, joined.empty() ? "" : " ", a);
+    return runtime::ExecResult{.exit_code = 0, .stdout_data = joined};
+  }
+
+  void StartEvents(EventHandler handler) override {
+    absl::MutexLock lock(&mu_);
+    handler_ = std::move(handler);
+  }
+  void StopEvents() override {
+    absl::MutexLock lock(&mu_);
+    handler_ = nullptr;
   }
 
  private:
+  struct Container {
+    runtime::ContainerSpec spec;
+    runtime::ContainerStatus status;
+  };
+
+  absl::Status Call(const std::string& method, const std::string& arg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    calls_.push_back(arg.empty() ? method : absl::StrCat(method, " ", arg));
+    auto it = failures_.find(method);
+    if (it == failures_.end() || it->second.empty()) return absl::OkStatus();
+    absl::Status status = std::move(it->second.front());
+    it->second.pop_front();
+    return status;
+  }
+
   mutable absl::Mutex mu_;
   std::deque<absl::StatusOr<runtime::RuntimeVersion>> version_answers_ ABSL_GUARDED_BY(mu_);
   int version_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::deque<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, runtime::ImageInfo> images_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Container> containers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  EventHandler handler_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_pid_ ABSL_GUARDED_BY(mu_) = 100;
 };
 
 }  // namespace skiff::fakes

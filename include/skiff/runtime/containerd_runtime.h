@@ -1,25 +1,67 @@
 // ContainerdRuntime: the ContainerRuntime on containerd's gRPC API (containerd 1.6), confined to
-// one containerd namespace. Thread-safe.
+// one containerd namespace. Thread-safe: every method may be called from any thread, and the
+// event stream runs on a thread of its own between StartEvents() and StopEvents().
 #ifndef SKIFF_RUNTIME_CONTAINERD_RUNTIME_H_
 #define SKIFF_RUNTIME_CONTAINERD_RUNTIME_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/runtime/containerd_connection.h"
 
 namespace skiff::runtime {
 
+class ContainerdImages;
+class ContainerdEvents;
+
+struct ContainerdRuntimeOptions {
+  std::string address;  // containerd's socket path.
+  std::string ns;       // The containerd namespace Skiff owns.
+  // A private directory for short-lived mounts (reading an image's /etc/passwd) and exec FIFOs.
+  std::string work_dir;
+  std::string snapshotter = "overlayfs";
+  std::string runtime_name = "io.containerd.runc.v2";
+  // Passed to runc (options.Root); empty for runc's default.
+  std::string runc_root;
+};
+
 class ContainerdRuntime final : public ContainerRuntime {
  public:
-  // address is the socket path; ns the containerd namespace Skiff owns.
-  ContainerdRuntime(const std::string& address, const std::string& ns);
+  explicit ContainerdRuntime(ContainerdRuntimeOptions options);
+  ~ContainerdRuntime() override;
 
   absl::StatusOr<RuntimeVersion> Version(absl::Duration timeout) override;
 
+  absl::StatusOr<std::vector<ImageInfo>> ImportImage(const std::string& tarball_path) override;
+  absl::StatusOr<std::vector<ImageInfo>> ListImages() override;
+  absl::StatusOr<ImageInfo> GetImage(const std::string& reference) override;
+  absl::Status RemoveImage(const std::string& reference) override;
+
+  absl::Status CreateContainer(const ContainerSpec& spec) override;
+  absl::StatusOr<uint32_t> StartContainer(const std::string& id) override;
+  absl::Status SignalContainer(const std::string& id, int signal) override;
+  absl::StatusOr<uint32_t> DeleteTask(const std::string& id) override;
+  absl::Status RemoveContainer(const std::string& id) override;
+  absl::StatusOr<std::vector<ContainerStatus>> ListContainers() override;
+  absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
+                                  absl::Duration timeout) override;
+
+  void StartEvents(EventHandler handler) override;
+  void StopEvents() override;
+
+  const ContainerdConnection& connection() const { return connection_; }
+
  private:
+  // The image's /etc/passwd and /etc/group, read from a read-only view of its snapshot.
+  absl::StatusOr<std::pair<std::string, std::string>> ReadAccounts(const ImageInfo& image,
+                                                                   const std::string& key);
+
+  ContainerdRuntimeOptions options_;
   ContainerdConnection connection_;
+  std::unique_ptr<ContainerdImages> images_;
+  std::unique_ptr<ContainerdEvents> events_;
 };
 
 }  // namespace skiff::runtime

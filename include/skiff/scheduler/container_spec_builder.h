@@ -1,0 +1,45 @@
+// From ECS to runtime: the ContainerSpec of one container of a task, resolved from its task
+// definition, the task's overrides and where the task keeps its files. Pure except for reading
+// environmentFiles (local files named by the definition) and creating volume directories under
+// the state dir, both through the paths given in TaskFiles.
+//
+// Thread contract: free functions; the control loop calls them while launching a task.
+#ifndef SKIFF_SCHEDULER_CONTAINER_SPEC_BUILDER_H_
+#define SKIFF_SCHEDULER_CONTAINER_SPEC_BUILDER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "skiff/runtime/container_spec.h"
+#include "skiff/v1/ecs.pb.h"
+
+namespace skiff::scheduler {
+
+// Where one task's files live and what it is called in containerd.
+struct TaskContext {
+  std::string task_id;       // 32 hex digits.
+  std::string task_arn;
+  std::string cluster;       // Cluster name.
+  std::string service_name;  // "" for a standalone task.
+  std::string task_dir;      // STATE_DIR/tasks/<task-id>: logs, task-scoped volumes.
+  std::string volumes_dir;   // STATE_DIR/volumes: shared named volumes.
+};
+
+// The runtime's name for a container of a task: "<task-id>-<container-name>".
+std::string RuntimeContainerId(const std::string& task_id, const std::string& container_name);
+
+// The log file of a container of a task: <task_dir>/<container-name>.log.
+std::string ContainerLogPath(const TaskContext& task, const std::string& container_name);
+
+// The spec for container `container_name` of `definition` (which must contain it) with the
+// task's `overrides` applied (command, environment, cpu, memory per container; task cpu and
+// memory). InvalidArgument naming the field for what cannot run on this host: network modes
+// other than host and none, unsafe paths, reserved label prefixes, unreadable environmentFiles.
+absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefinition& definition,
+                                                          const std::string& container_name,
+                                                          const v1::TaskOverride& overrides,
+                                                          const TaskContext& task);
+
+}  // namespace skiff::scheduler
+
+#endif  // SKIFF_SCHEDULER_CONTAINER_SPEC_BUILDER_H_

@@ -1,0 +1,1 @@
+// Tar reading for image archives.

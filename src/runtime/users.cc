@@ -1,0 +1,1 @@
+#include "skiff/runtime/oci_spec.h"
