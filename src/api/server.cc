@@ -1,5 +1,7 @@
 #include "skiff/api/server.h"
 
+#include "node_service.h"
+
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -120,6 +122,33 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
     });
   }
 
+  grpc::ServerUnaryReactor* RunTask(grpc::CallbackServerContext* context,
+                                    const v1::RunTaskRequest* request,
+                                    v1::RunTaskResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.task_manager->RunTask(*request); });
+  }
+
+  grpc::ServerUnaryReactor* StopTask(grpc::CallbackServerContext* context,
+                                     const v1::StopTaskRequest* request,
+                                     v1::StopTaskResponse* response) override {
+    return OnLoop(context, response,
+                  [this, request] { return b_.task_manager->StopTask(*request); });
+  }
+
+  grpc::ServerUnaryReactor* DescribeTasks(grpc::CallbackServerContext* context,
+                                          const v1::DescribeTasksRequest* request,
+                                          v1::DescribeTasksResponse* response) override {
+    return OnLoop(context, response,
+                  [this, request] { return b_.task_manager->DescribeTasks(*request); });
+  }
+
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* context,
+                                      const v1::ListTasksRequest* request,
+                                      v1::ListTasksResponse* response) override {
+    return OnLoop(context, response,
+                  [this, request] { return b_.task_manager->ListTasks(*request); });
+  }
+
   grpc::ServerUnaryReactor* DeregisterTaskDefinition(
       grpc::CallbackServerContext* context, const v1::DeregisterTaskDefinitionRequest* request,
       v1::DeregisterTaskDefinitionResponse* response) override {
@@ -171,6 +200,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   std::unique_ptr<ApiServer> server(new ApiServer());
   server->socket_path_ = options.socket_path;
   server->service_ = std::make_unique<Service>(backends);
+  server->node_service_ = std::make_unique<NodeService>(backends);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -178,6 +208,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   builder.AddListeningPort(absl::StrCat("unix:", options.socket_path),
                            grpc::InsecureServerCredentials());
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->node_service_.get());
   // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
   // world-accessible before the chmod below.
   const mode_t old_umask = umask(0117);

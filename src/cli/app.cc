@@ -23,6 +23,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "skiff/cli/output.h"
+#include "streams.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/v1/options.pb.h"
@@ -39,34 +40,50 @@ using json = nlohmann::ordered_json;
 constexpr char kDefaultSocket[] = "/run/skiff/skiffd.sock";
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 
-// One subcommand: its request type and how to call its RPC.
+
+// One subcommand: its request type and how to call its RPC. Unary calls use `call` and print
+// the response; streams and waiters use `run`, which prints and returns the exit status.
 struct Command {
+  std::string parent;  // "wait" for `skiff wait tasks-running`; "" for top-level commands.
   std::string name;
   std::string help;
   const Descriptor* request;
-  std::function<grpc::Status(v1::Ecs::Stub*, grpc::ClientContext*, const Message&,
+  std::function<grpc::Status(const Connection&, grpc::ClientContext*, const Message&,
                              std::unique_ptr<Message>*)>
       call;
+  std::function<int(const Connection&, const Message&)> run;
 };
 
-template <typename Request, typename Response>
+template <typename Stub, typename Request, typename Response>
 Command MakeCommand(std::string name, std::string help,
-                    grpc::Status (v1::Ecs::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                          Response*)) {
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                 Response*)) {
   return Command{
-      std::move(name), std::move(help), Request::descriptor(),
-      [method](v1::Ecs::Stub* stub, grpc::ClientContext* context, const Message& request,
+      "", std::move(name), std::move(help), Request::descriptor(),
+      [method](const Connection& connection, grpc::ClientContext* context, const Message& request,
                std::unique_ptr<Message>* response) {
+        Stub stub(connection.channel);
         auto typed = std::make_unique<Response>();
         grpc::Status status =
-            (stub->*method)(context, static_cast<const Request&>(request), typed.get());
+            (stub.*method)(context, static_cast<const Request&>(request), typed.get());
         *response = std::move(typed);
         return status;
-      }};
+      },
+      nullptr};
+}
+
+template <typename Request>
+Command MakeStreamCommand(std::string parent, std::string name, std::string help,
+                          int (*run)(const Connection&, const Request&)) {
+  return Command{std::move(parent), std::move(name), std::move(help), Request::descriptor(),
+                 nullptr, [run](const Connection& connection, const Message& request) {
+                   return run(connection, static_cast<const Request&>(request));
+                 }};
 }
 
 std::vector<Command> Commands() {
   using S = v1::Ecs::Stub;
+  using N = v1::Node::Stub;
   return {
       MakeCommand("register-task-definition", "Register a task definition (a new revision)",
                   &S::RegisterTaskDefinition),
@@ -78,6 +95,22 @@ std::vector<Command> Commands() {
                   &S::ListTaskDefinitionFamilies),
       MakeCommand("deregister-task-definition", "Mark a task definition revision INACTIVE",
                   &S::DeregisterTaskDefinition),
+      MakeCommand("run-task", "Start one-off tasks from a task definition", &S::RunTask),
+      MakeCommand("stop-task", "Stop a task (SIGTERM, stopTimeout, then SIGKILL)", &S::StopTask),
+      MakeCommand("describe-tasks", "Describe tasks by id or ARN", &S::DescribeTasks),
+      MakeCommand("list-tasks", "List task ARNs", &S::ListTasks),
+      MakeCommand("list-images", "List the images in skiffd's containerd namespace",
+                  &N::ListImages),
+      MakeCommand("remove-image", "Remove an image by reference", &N::RemoveImage),
+      MakeStreamCommand("", "load-image", "Load an OCI-layout or docker-archive tarball",
+                        &RunLoadImage),
+      MakeStreamCommand("", "logs", "Print a task's container output", &RunLogs),
+      MakeStreamCommand("", "execute-command", "Run a command in a task's container",
+                        &RunExecuteCommand),
+      MakeStreamCommand("wait", "tasks-running", "Wait until the tasks are RUNNING",
+                        &RunWaitTasksRunning),
+      MakeStreamCommand("wait", "tasks-stopped", "Wait until the tasks are STOPPED",
+                        &RunWaitTasksStopped),
   };
 }
 
@@ -194,7 +227,19 @@ class App {
     app.add_option("--cluster", cluster_, "cluster name")->capture_default_str();
 
     const std::vector<Command> commands = Commands();
-    for (const Command& command : commands) AddCommand(&app, command);
+    std::map<std::string, CLI::App*> parents;
+    for (const Command& command : commands) {
+      CLI::App* parent = &app;
+      if (!command.parent.empty()) {
+        CLI::App*& p = parents[command.parent];
+        if (p == nullptr) {
+          p = app.add_subcommand(command.parent, "Wait until a condition holds");
+          p->require_subcommand(1);
+        }
+        parent = p;
+      }
+      AddCommand(parent, command);
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -202,7 +247,8 @@ class App {
       return code == 0 ? kExitOk : kExitUsage;
     }
     for (const Command& command : commands) {
-      if (app.got_subcommand(command.name)) return Execute(command);
+      CLI::App* parent = command.parent.empty() ? &app : parents[command.parent];
+      if (parent->got_subcommand(command.name)) return Execute(command);
     }
     return kExitUsage;
   }
@@ -225,6 +271,13 @@ class App {
         sub->add_option("--" + flag, lists[field->json_name()], FlagHelp(field))
             ->expected(1, -1)
             ->allow_extra_args(true);
+      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_BOOL && !field->is_repeated()) {
+        // As aws does: --follow sets it, --no-follow clears it.
+        std::optional<std::string>& value = flags[field->json_name()];
+        sub->add_flag_function(
+            "--" + flag + ",!--no-" + flag,
+            [&value](int64_t count) { value = count > 0 ? "true" : "false"; },
+            absl::StrCat("set ", field->json_name(), " (--no-", flag, " to clear it)"));
       } else {
         sub->add_option("--" + flag, flags[field->json_name()], FlagHelp(field));
       }
@@ -269,33 +322,18 @@ class App {
       std::cerr << "error: " << e.message << "\n";
       return kExitUsage;
     }
-    auto channel = grpc::CreateChannel(absl::StrCat("unix:", socket_),
-                                       grpc::InsecureChannelCredentials());
-    auto stub = v1::Ecs::NewStub(channel);
+    const Connection connection{
+        grpc::CreateChannel(absl::StrCat("unix:", socket_), grpc::InsecureChannelCredentials()),
+        socket_};
+    if (command.run) return command.run(connection, *request);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
     std::unique_ptr<Message> response;
-    grpc::Status status = command.call(stub.get(), &context, *request, &response);
-    if (status.ok()) {
-      std::cout << (output_ == "table" ? RenderTable(model::EncodeMessage(*response))
-                                       : model::EncodeMessagePretty(*response));
-      return kExitOk;
-    }
-    const auto& trailers = context.GetServerTrailingMetadata();
-    auto exception = trailers.find(model::kExceptionMetadataKey);
-    // Without the exception trailer the daemon never answered: it is down, or hangs.
-    if (exception == trailers.end() &&
-        (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
-      std::cerr << "error: cannot reach skiffd at " << socket_ << ": " << status.error_message()
-                << "\n";
-      return kExitUnreachable;
-    }
-    const std::string name = exception != trailers.end()
-                                 ? std::string(exception->second.data(), exception->second.size())
-                                 : "ServerException";
-    std::cerr << "error: (" << name << ") " << status.error_message() << "\n";
-    return kExitDaemonError;
+    grpc::Status status = command.call(connection, &context, *request, &response);
+    if (!status.ok()) return ReportError(connection, context, status);
+    std::cout << (output_ == "table" ? RenderTable(model::EncodeMessage(*response))
+                                     : model::EncodeMessagePretty(*response));
+    return kExitOk;
   }
 
   std::string socket_ = kDefaultSocket;

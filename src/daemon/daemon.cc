@@ -11,7 +11,10 @@
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
 #include "skiff/runtime/containerd_runtime.h"
+#include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/executor.h"
+#include "skiff/scheduler/task_manager.h"
 #include "skiff/scheduler/runtime_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/store/store.h"
@@ -23,6 +26,7 @@ namespace {
 // How long the first probe waits for a containerd whose socket exists (it may be starting).
 constexpr absl::Duration kFirstContact = absl::Seconds(5);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+constexpr int kRuntimeThreads = 4;
 
 int WaitForSignal() {
   sigset_t set;
@@ -54,15 +58,43 @@ int Run(const Options& options) {
                (*store)->schema_version());
 
   runtime::ContainerdRuntime runtime({.address = options.containerd_address,
-                                     .ns = options.ns,
-                                     .work_dir = options.state_dir + "/runtime"});
+                                      .ns = options.ns,
+                                      .work_dir = options.state_dir + "/runtime",
+                                      .runc_root = options.runc_root});
   scheduler::ThreadEventLoop loop(&clock);
+  // Runtime calls block; a few threads keep one slow call from holding up every task.
+  scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
+  const logs::RotationPolicy log_rotation{.max_bytes = options.log_max_bytes, .keep = 1};
+  scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions, &clock,
+                               options.arn_scope,
+                               {.state_dir = options.state_dir,
+                                .retention = options.task_retention,
+                                .log_rotation = log_rotation});
+  // The loop thread has not started, so main may act for it.
+  if (absl::Status loaded = tasks.Load(); !loaded.ok()) {
+    spdlog::error("cannot load tasks: {}", loaded.ToString());
+    return 1;
+  }
+  api::WatchHub watch_hub;
+  tasks.AddListener([&watch_hub](const v1::Task& task) { watch_hub.Publish(task); });
+  // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
+  // itself and the task manager resyncs whenever it comes (back) up.
+  runtime.StartEvents([&loop, &tasks](const runtime::RuntimeEvent& event) {
+    loop.Post([&tasks, event] { tasks.OnRuntimeEvent(event); });
+  });
 
   // The API serves from here on; calls queue on the loop until it starts below.
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(
       {.socket_path = options.socket, .socket_group = options.socket_group},
-      {.loop = &loop, .task_definitions = &task_definitions});
+      {.loop = &loop,
+       .task_definitions = &task_definitions,
+       .task_manager = &tasks,
+       .runtime = &runtime,
+       .watch_hub = &watch_hub,
+       .scope = options.arn_scope,
+       .upload_dir = options.state_dir + "/uploads",
+       .log_rotation = log_rotation});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;
@@ -88,6 +120,7 @@ int Run(const Options& options) {
                  options.socket);
     sd_notify(0, "STATUS=waiting for containerd");
   }
+  tasks.StartLogRotation();
   loop.Start();
 
   const int signal = WaitForSignal();
@@ -96,6 +129,8 @@ int Run(const Options& options) {
   // Order matters: the server waits for in-flight calls, whose work runs on the loop; the loop
   // then finishes whatever was posted; the store closes last.
   (*server)->Shutdown(kShutdownGrace);
+  runtime.StopEvents();
+  executor.Stop();  // Finishes runtime calls in flight; their results still reach the loop.
   loop.Stop();
   spdlog::info("skiffd stopped");
   return 0;

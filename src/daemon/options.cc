@@ -83,6 +83,21 @@ ParseResult ParseOptions(int argc, char** argv) {
   app.add_option("--partition", o.arn_scope.partition, "partition in ARNs")
       ->check(arn_part)
       ->capture_default_str();
+  app.add_option("--runc-root", o.runc_root, "runc's state directory (runc's default when unset)");
+  std::string retention = "1h";
+  app.add_option("--task-retention", retention,
+                 "how long stopped tasks stay visible, e.g. 1h, 30m (at least 1m)")
+      ->check([](const std::string& v) {
+        absl::Duration d;
+        return absl::ParseDuration(v, &d) && d >= absl::Minutes(1)
+                   ? std::string()
+                   : std::string("must be a duration of at least 1m, such as 1h or 90m");
+      })
+      ->capture_default_str();
+  app.add_option("--log-max-bytes", o.log_max_bytes,
+                 "rotate a container's log file past this many bytes (at least 4096)")
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 40))
+      ->capture_default_str();
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);
@@ -90,6 +105,7 @@ ParseResult ParseOptions(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  absl::ParseDuration(retention, &o.task_retention);
   if (o.ns.empty()) {
     std::cerr << "skiffd: --namespace must not be empty\n";
     return 2;

@@ -19,6 +19,57 @@ std::string TaskDefinitionArn(const ArnScope& scope, absl::string_view family, i
   return absl::StrCat(scope.Prefix(), "task-definition/", family, ":", revision);
 }
 
+std::string ClusterArn(const ArnScope& scope, absl::string_view cluster) {
+  return absl::StrCat(scope.Prefix(), "cluster/", cluster);
+}
+
+std::string TaskArn(const ArnScope& scope, absl::string_view cluster, absl::string_view task_id) {
+  return absl::StrCat(scope.Prefix(), "task/", cluster, "/", task_id);
+}
+
+std::string ContainerArn(const ArnScope& scope, absl::string_view cluster,
+                         absl::string_view task_id, absl::string_view container) {
+  return absl::StrCat(scope.Prefix(), "container/", cluster, "/", task_id, "/", container);
+}
+
+absl::StatusOr<std::string> ParseTaskRef(const ArnScope& scope, absl::string_view text,
+                                         absl::string_view field) {
+  absl::string_view id = text;
+  if (absl::StartsWith(id, "arn:")) {
+    const std::string prefix = absl::StrCat(scope.Prefix(), "task/");
+    if (!absl::StartsWith(id, prefix)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": a task ARN must start with ", prefix, "; got ", QuoteValue(text)));
+    }
+    id.remove_prefix(prefix.size());
+    const size_t slash = id.rfind('/');
+    if (slash != absl::string_view::npos) id.remove_prefix(slash + 1);
+  }
+  if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": a task is its 32-hex-digit id or its ARN; got ", QuoteValue(text)));
+  }
+  return std::string(id);
+}
+
+absl::StatusOr<std::string> ParseClusterRef(const ArnScope& scope, absl::string_view text) {
+  absl::string_view name = text;
+  if (name.empty()) return std::string("default");
+  if (absl::StartsWith(name, "arn:")) {
+    const std::string prefix = absl::StrCat(scope.Prefix(), "cluster/");
+    if (!absl::StartsWith(name, prefix)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cluster: a cluster ARN must start with ", prefix, "; got ", QuoteValue(text)));
+    }
+    name.remove_prefix(prefix.size());
+  }
+  if (!IsValidName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster: must be 1-255 letters, digits, hyphens or underscores; got ", QuoteValue(text)));
+  }
+  return std::string(name);
+}
+
 bool IsValidName(absl::string_view name) {
   if (name.empty() || name.size() > 255) return false;
   for (char c : name) {

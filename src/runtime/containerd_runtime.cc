@@ -3,9 +3,20 @@
 #include "containerd_events.h"
 #include "containerd_images.h"
 
+#include <csignal>
 #include <filesystem>
+#include <map>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
+#include "github.com/containerd/containerd/api/types/task/task.pb.h"
+#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
+#include "skiff/base/status_macros.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 #include "google/protobuf/empty.pb.h"
 
@@ -60,34 +71,298 @@ absl::Status ContainerdRuntime::RemoveImage(const std::string& reference) {
   return images_->Remove(reference);
 }
 
-absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec&) {
-  return absl::UnimplementedError("not yet");
+namespace {
+
+namespace containers_api = containerd::services::containers::v1;
+namespace tasks_api = containerd::services::tasks::v1;
+namespace snapshots_api = containerd::services::snapshots::v1;
+namespace leases_api = containerd::services::leases::v1;
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(30);
+constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+constexpr char kRuncOptionsTypeUrl[] = "containerd.runc.v1.Options";
+// Where the container's log file is recorded, so a later Start (or a later skiffd) finds it.
+constexpr char kLogPathLabel[] = "skiff.log-path";
+
+bool IsNotFound(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::NOT_FOUND;
 }
-absl::StatusOr<uint32_t> ContainerdRuntime::StartContainer(const std::string&) {
-  return absl::UnimplementedError("not yet");
+
+}  // namespace
+
+// A lease for the multi-step creation: until the container record references the snapshot, only
+// the lease keeps containerd's GC from taking it. The lease expires on its own if skiffd dies.
+class ContainerdRuntime::Lease {
+ public:
+  static absl::StatusOr<Lease> Create(const ContainerdConnection& connection) {
+    auto stub = leases_api::Leases::NewStub(connection.channel());
+    auto context = connection.NewContext(kCallTimeout);
+    leases_api::CreateRequest request;
+    (*request.mutable_labels())["containerd.io/gc.expire"] =
+        absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
+    leases_api::CreateResponse response;
+    grpc::Status status = stub->Create(context.get(), request, &response);
+    if (!status.ok()) return connection.ToStatus(status, "Leases.Create");
+    return Lease(&connection, response.lease().id());
+  }
+  Lease(Lease&& other) noexcept : connection_(other.connection_), id_(std::move(other.id_)) {
+    other.id_.clear();
+  }
+  ~Lease() {
+    if (id_.empty()) return;
+    auto stub = leases_api::Leases::NewStub(connection_->channel());
+    auto context = connection_->NewContext(kCallTimeout);
+    leases_api::DeleteRequest request;
+    request.set_id(id_);
+    google::protobuf::Empty empty;
+    // Best effort: an undeleted lease expires by its label.
+    stub->Delete(context.get(), request, &empty);
+  }
+  std::unique_ptr<grpc::ClientContext> NewContext() const {
+    auto context = connection_->NewContext(kCallTimeout);
+    context->AddMetadata("containerd-lease", id_);
+    return context;
+  }
+
+ private:
+  Lease(const ContainerdConnection* connection, std::string id)
+      : connection_(connection), id_(std::move(id)) {}
+  const ContainerdConnection* connection_;
+  std::string id_;
+};
+
+absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) {
+  SKIFF_ASSIGN_OR_RETURN(ImageInfo image, images_->Get(requested.image));
+  ContainerSpec spec = requested;
+  if (spec.cgroups_path.empty()) spec.cgroups_path = absl::StrCat("/", options_.ns, "/", spec.id);
+  SKIFF_ASSIGN_OR_RETURN(Lease lease, Lease::Create(connection_));
+
+  auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
+  snapshots_api::PrepareSnapshotRequest prepare;
+  prepare.set_snapshotter(options_.snapshotter);
+  prepare.set_key(spec.id);
+  prepare.set_parent(image.chain_id);
+  snapshots_api::PrepareSnapshotResponse prepared;
+  grpc::Status status = snapshots->Prepare(lease.NewContext().get(), prepare, &prepared);
+  if (!status.ok()) return connection_.ToStatus(status, "Snapshots.Prepare " + spec.id);
+  // From here on a failure removes the snapshot again; the container record is the last step.
+  bool created = false;
+  absl::Cleanup remove_snapshot = [&] {
+    if (created) return;
+    snapshots_api::RemoveSnapshotRequest remove;
+    remove.set_snapshotter(options_.snapshotter);
+    remove.set_key(spec.id);
+    google::protobuf::Empty empty;
+    snapshots->Remove(connection_.NewContext(kCallTimeout).get(), remove, &empty);
+  };
+
+  const std::string& user = spec.user.empty() ? image.config.user : spec.user;
+  ImageAccounts accounts;
+  if (UserNeedsAccounts(user)) {
+    std::vector<MountSpec> mounts;
+    for (const auto& m : prepared.mounts()) {
+      mounts.push_back({m.type(), m.source(), "", {m.options().begin(), m.options().end()}});
+    }
+    SKIFF_ASSIGN_OR_RETURN(accounts, ReadAccounts(mounts));
+  }
+  absl::StatusOr<ResolvedUser> resolved = ResolveUser(user, accounts);
+  if (!resolved.ok()) return resolved.status();
+  SKIFF_ASSIGN_OR_RETURN(std::string oci_spec, BuildOciSpec(spec, image.config, *resolved));
+
+  containers_api::CreateContainerRequest create;
+  containers_api::Container* container = create.mutable_container();
+  container->set_id(spec.id);
+  container->set_image(image.name);
+  for (const auto& [key, value] : spec.labels) (*container->mutable_labels())[key] = value;
+  (*container->mutable_labels())[kLogPathLabel] = spec.log_path;
+  container->mutable_runtime()->set_name(options_.runtime_name);
+  if (!options_.runc_root.empty()) {
+    containerd::runc::v1::Options runc;
+    runc.set_root(options_.runc_root);
+    container->mutable_runtime()->mutable_options()->set_type_url(kRuncOptionsTypeUrl);
+    container->mutable_runtime()->mutable_options()->set_value(runc.SerializeAsString());
+  }
+  container->mutable_spec()->set_type_url(kSpecTypeUrl);
+  container->mutable_spec()->set_value(oci_spec);
+  container->set_snapshotter(options_.snapshotter);
+  container->set_snapshot_key(spec.id);
+  auto containers = containers_api::Containers::NewStub(connection_.channel());
+  containers_api::CreateContainerResponse response;
+  status = containers->Create(lease.NewContext().get(), create, &response);
+  if (!status.ok()) return connection_.ToStatus(status, "Containers.Create " + spec.id);
+  created = true;
+  return absl::OkStatus();
 }
-absl::Status ContainerdRuntime::SignalContainer(const std::string&, int) {
-  return absl::UnimplementedError("not yet");
+
+absl::StatusOr<uint32_t> ContainerdRuntime::StartContainer(const std::string& id) {
+  auto containers = containers_api::Containers::NewStub(connection_.channel());
+  containers_api::GetContainerRequest get;
+  get.set_id(id);
+  containers_api::GetContainerResponse got;
+  grpc::Status status = containers->Get(connection_.NewContext(kCallTimeout).get(), get, &got);
+  if (!status.ok()) return connection_.ToStatus(status, "Containers.Get " + id);
+  const containers_api::Container& container = got.container();
+
+  auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
+  snapshots_api::MountsRequest mounts_request;
+  mounts_request.set_snapshotter(container.snapshotter());
+  mounts_request.set_key(container.snapshot_key());
+  snapshots_api::MountsResponse mounts;
+  status = snapshots->Mounts(connection_.NewContext(kCallTimeout).get(), mounts_request, &mounts);
+  if (!status.ok()) return connection_.ToStatus(status, "Snapshots.Mounts " + id);
+
+  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
+  tasks_api::CreateTaskRequest create;
+  create.set_container_id(id);
+  *create.mutable_rootfs() = mounts.mounts();
+  auto log = container.labels().find(kLogPathLabel);
+  if (log != container.labels().end() && !log->second.empty()) {
+    // The shim appends stdout and stderr to this file itself: logs never pass through skiffd,
+    // and the container never blocks on a reader while skiffd is down.
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(log->second).parent_path(), ec);
+    const std::string uri = absl::StrCat("file://", log->second);
+    create.set_stdout(uri);
+    create.set_stderr(uri);
+  }
+  if (container.runtime().has_options()) *create.mutable_options() = container.runtime().options();
+  tasks_api::CreateTaskResponse created;
+  status = tasks->Create(connection_.NewContext(kCallTimeout).get(), create, &created);
+  if (!status.ok()) return connection_.ToStatus(status, "Tasks.Create " + id);
+
+  tasks_api::StartRequest start;
+  start.set_container_id(id);
+  tasks_api::StartResponse started;
+  status = tasks->Start(connection_.NewContext(kCallTimeout).get(), start, &started);
+  if (!status.ok()) {
+    absl::Status error = connection_.ToStatus(status, "Tasks.Start " + id);
+    // Leave no half-started task behind: the caller sees a container that never ran.
+    tasks_api::DeleteTaskRequest remove;
+    remove.set_container_id(id);
+    tasks_api::DeleteResponse removed;
+    tasks->Delete(connection_.NewContext(kCallTimeout).get(), remove, &removed);
+    return error;
+  }
+  return started.pid();
 }
-absl::StatusOr<uint32_t> ContainerdRuntime::DeleteTask(const std::string&) {
-  return absl::UnimplementedError("not yet");
+
+absl::Status ContainerdRuntime::SignalContainer(const std::string& id, int signal) {
+  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
+  tasks_api::KillRequest kill;
+  kill.set_container_id(id);
+  kill.set_signal(static_cast<uint32_t>(signal));
+  google::protobuf::Empty empty;
+  grpc::Status status = tasks->Kill(connection_.NewContext(kCallTimeout).get(), kill, &empty);
+  if (!status.ok()) return connection_.ToStatus(status, absl::StrCat("Tasks.Kill ", id));
+  return absl::OkStatus();
 }
-absl::Status ContainerdRuntime::RemoveContainer(const std::string&) {
-  return absl::UnimplementedError("not yet");
+
+absl::StatusOr<uint32_t> ContainerdRuntime::DeleteTask(const std::string& id) {
+  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
+  tasks_api::DeleteTaskRequest remove;
+  remove.set_container_id(id);
+  tasks_api::DeleteResponse removed;
+  grpc::Status status = tasks->Delete(connection_.NewContext(kCallTimeout).get(), remove, &removed);
+  if (!status.ok()) return connection_.ToStatus(status, "Tasks.Delete " + id);
+  return removed.exit_status();
 }
+
+absl::Status ContainerdRuntime::RemoveContainer(const std::string& id) {
+  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
+  // A task that still runs is killed and reaped first; Tasks.Delete refuses a live process.
+  tasks_api::KillRequest kill;
+  kill.set_container_id(id);
+  kill.set_signal(SIGKILL);
+  kill.set_all(true);
+  google::protobuf::Empty empty;
+  grpc::Status status = tasks->Kill(connection_.NewContext(kCallTimeout).get(), kill, &empty);
+  if (status.ok()) {
+    tasks_api::WaitRequest wait;
+    wait.set_container_id(id);
+    tasks_api::WaitResponse waited;
+    tasks->Wait(connection_.NewContext(kCallTimeout).get(), wait, &waited);
+  }
+  tasks_api::DeleteTaskRequest remove_task;
+  remove_task.set_container_id(id);
+  tasks_api::DeleteResponse removed;
+  status = tasks->Delete(connection_.NewContext(kCallTimeout).get(), remove_task, &removed);
+  if (!status.ok() && !IsNotFound(status)) return connection_.ToStatus(status, "Tasks.Delete " + id);
+
+  auto containers = containers_api::Containers::NewStub(connection_.channel());
+  containers_api::GetContainerRequest get;
+  get.set_id(id);
+  containers_api::GetContainerResponse got;
+  status = containers->Get(connection_.NewContext(kCallTimeout).get(), get, &got);
+  if (IsNotFound(status)) return absl::OkStatus();
+  if (!status.ok()) return connection_.ToStatus(status, "Containers.Get " + id);
+  containers_api::DeleteContainerRequest remove_container;
+  remove_container.set_id(id);
+  status = containers->Delete(connection_.NewContext(kCallTimeout).get(), remove_container, &empty);
+  if (!status.ok() && !IsNotFound(status)) {
+    return connection_.ToStatus(status, "Containers.Delete " + id);
+  }
+  auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
+  snapshots_api::RemoveSnapshotRequest remove_snapshot;
+  remove_snapshot.set_snapshotter(got.container().snapshotter());
+  remove_snapshot.set_key(got.container().snapshot_key());
+  status = snapshots->Remove(connection_.NewContext(kCallTimeout).get(), remove_snapshot, &empty);
+  if (!status.ok() && !IsNotFound(status)) {
+    return connection_.ToStatus(status, "Snapshots.Remove " + id);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<ContainerStatus>> ContainerdRuntime::ListContainers() {
-  return absl::UnimplementedError("not yet");
+  auto containers = containers_api::Containers::NewStub(connection_.channel());
+  containers_api::ListContainersRequest list;
+  containers_api::ListContainersResponse listed;
+  grpc::Status status = containers->List(connection_.NewContext(kCallTimeout).get(), list, &listed);
+  if (!status.ok()) return connection_.ToStatus(status, "Containers.List");
+  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
+  tasks_api::ListTasksRequest list_tasks;
+  tasks_api::ListTasksResponse task_list;
+  status = tasks->List(connection_.NewContext(kCallTimeout).get(), list_tasks, &task_list);
+  if (!status.ok()) return connection_.ToStatus(status, "Tasks.List");
+  std::map<std::string, const containerd::v1::types::Process*> by_id;
+  for (const auto& process : task_list.tasks()) by_id[process.id()] = &process;
+
+  std::vector<ContainerStatus> out;
+  for (const auto& container : listed.containers()) {
+    ContainerStatus& c = out.emplace_back();
+    c.id = container.id();
+    c.labels = {container.labels().begin(), container.labels().end()};
+    auto it = by_id.find(container.id());
+    if (it == by_id.end()) {
+      c.state = ContainerStatus::State::kCreated;
+      continue;
+    }
+    const containerd::v1::types::Process& p = *it->second;
+    c.pid = p.pid();
+    c.exit_status = p.exit_status();
+    c.exited_at = absl::FromUnixSeconds(p.exited_at().seconds()) +
+                  absl::Nanoseconds(p.exited_at().nanos());
+    switch (p.status()) {
+      case containerd::v1::types::CREATED: c.state = ContainerStatus::State::kCreated; break;
+      case containerd::v1::types::RUNNING:
+      case containerd::v1::types::PAUSED:
+      case containerd::v1::types::PAUSING: c.state = ContainerStatus::State::kRunning; break;
+      case containerd::v1::types::STOPPED: c.state = ContainerStatus::State::kStopped; break;
+      default: c.state = ContainerStatus::State::kUnknown; break;
+    }
+  }
+  return out;
 }
-absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string&,
-                                                   const std::vector<std::string>&,
-                                                   absl::Duration) {
-  return absl::UnimplementedError("not yet");
+
+void ContainerdRuntime::StartEvents(EventHandler handler) {
+  if (events_ != nullptr) return;
+  events_ = std::make_unique<ContainerdEvents>(&connection_, std::move(handler));
+  events_->Start();
 }
-void ContainerdRuntime::StartEvents(EventHandler) {}
-void ContainerdRuntime::StopEvents() {}
-absl::StatusOr<std::pair<std::string, std::string>> ContainerdRuntime::ReadAccounts(
-    const ImageInfo&, const std::string&) {
-  return absl::UnimplementedError("not yet");
+
+void ContainerdRuntime::StopEvents() {
+  if (events_ == nullptr) return;
+  events_->Stop();
+  events_.reset();
 }
 
 }  // namespace skiff::runtime

@@ -1,1 +1,713 @@
-// placeholder
+#include "skiff/scheduler/task_manager.h"
+
+#include <csignal>
+#include <filesystem>
+#include <random>
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "skiff/base/status_macros.h"
+#include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+#include "skiff/model/pagination.h"
+#include "skiff/scheduler/container_spec_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace skiff::scheduler {
+namespace {
+
+using model::kClientException;
+using model::kInvalidParameterException;
+
+constexpr int kMaxRunCount = 10;
+// An exit whose status the runtime could not tell (the container vanished): as ECS reports.
+constexpr uint32_t kUnknownExit = 255;
+
+absl::Status InvalidParameter(absl::string_view message) {
+  return model::EcsError(absl::StatusCode::kInvalidArgument, kInvalidParameterException, message);
+}
+
+std::string NewTaskId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrFormat("%016x%016x", rng(), rng());
+}
+
+bool IsStopped(const v1::Task& task) { return task.last_status() == "STOPPED"; }
+
+// The stage order; a task's lastStatus only moves to a later one.
+int StageOf(absl::string_view status) {
+  static constexpr absl::string_view kOrder[] = {"PROVISIONING", "PENDING",        "ACTIVATING",
+                                                 "RUNNING",      "DEACTIVATING",   "STOPPING",
+                                                 "DEPROVISIONING", "STOPPED"};
+  for (size_t i = 0; i < std::size(kOrder); ++i) {
+    if (kOrder[i] == status) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void Advance(v1::Task& task, absl::string_view status) {
+  if (StageOf(status) > StageOf(task.last_status())) task.set_last_status(std::string(status));
+}
+
+}  // namespace
+
+// What the executor found while creating and starting a task's containers.
+struct TaskManager::LaunchResult {
+  struct Container {
+    bool created = false;
+    std::optional<uint32_t> pid;  // Set when started.
+    std::string image_digest;
+  };
+  std::vector<Container> containers;
+  absl::Status status;         // The first failure, if any.
+  std::string failure_reason;  // ECS-style stoppedReason for it.
+  double pull_started_at = 0;
+  double pull_stopped_at = 0;
+};
+
+TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
+                         store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
+                         model::ArnScope scope, TaskManagerOptions options)
+    : loop_(loop),
+      executor_(executor),
+      runtime_(runtime),
+      store_(store),
+      registry_(registry),
+      clock_(clock),
+      scope_(std::move(scope)),
+      options_(std::move(options)) {}
+
+double TaskManager::Now() const { return absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch()); }
+
+absl::Status TaskManager::Load() {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::StoredTask> stored, store_->LoadTasks());
+  for (store::StoredTask& record : stored) {
+    TaskState state;
+    const std::string id = record.id;
+    state.record = std::move(record);
+    // The definition is immutable; a task's containers were fixed when it was created.
+    const v1::Task& task = state.record.task;
+    absl::StatusOr<store::StoredTaskDefinition> definition =
+        registry_->Resolve(task.task_definition_arn(), "taskDefinitionArn");
+    if (definition.ok()) state.definition = definition->definition;
+    for (const v1::Container& c : task.containers()) {
+      ContainerState& cs = state.containers.emplace_back();
+      cs.runtime_id = c.runtime_id().empty() ? RuntimeContainerId(id, c.name()) : c.runtime_id();
+      cs.created = true;  // Unknown: removal tolerates containers that never were.
+      cs.started = c.last_status() != "PENDING";
+      cs.exited = c.last_status() == "STOPPED";
+      for (const v1::ContainerDefinition& d : state.definition.container_definitions()) {
+        if (d.name() != c.name()) continue;
+        cs.essential = !d.has_essential() || d.essential();
+        cs.stop_timeout_seconds = d.stop_timeout();
+      }
+      by_runtime_id_[cs.runtime_id] = {id, state.containers.size() - 1};
+    }
+    auto [it, inserted] = tasks_.emplace(id, std::move(state));
+    if (IsStopped(it->second.record.task)) ScheduleRemoval(it->second);
+  }
+  spdlog::info("loaded {} tasks from the store", tasks_.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> TaskManager::Cluster(const std::string& requested) const {
+  absl::StatusOr<std::string> cluster = model::ParseClusterRef(scope_, requested);
+  if (!cluster.ok()) return model::WithEcsException(cluster.status(), kInvalidParameterException);
+  return cluster;
+}
+
+TaskManager::TaskState* TaskManager::Find(const std::string& task_id) {
+  auto it = tasks_.find(task_id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+void TaskManager::Save(TaskState& task) {
+  v1::Task& t = task.record.task;
+  t.set_version(t.version() + 1);
+  absl::Status saved = store_->PutTask(task.record);
+  if (!saved.ok()) spdlog::error("store: task {}: {}", task.record.id, saved.ToString());
+  for (const TaskListener& listener : listeners_) listener(t);
+}
+
+absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
+    const store::StoredTaskDefinition& stored, const std::string& cluster,
+    const v1::RunTaskRequest& request) {
+  const v1::TaskDefinition& definition = stored.definition;
+  TaskState state;
+  state.definition = definition;
+  const std::string id = NewTaskId();
+  state.record.id = id;
+  state.record.cluster = cluster;
+  v1::Task& task = state.record.task;
+  task.set_task_arn(model::TaskArn(scope_, cluster, id));
+  task.set_cluster_arn(model::ClusterArn(scope_, cluster));
+  task.set_task_definition_arn(definition.task_definition_arn());
+  task.set_last_status("PROVISIONING");
+  task.set_desired_status("RUNNING");
+  task.set_created_at(Now());
+  task.set_launch_type(request.has_launch_type() ? request.launch_type() : "EC2");
+  task.set_group(request.has_group() ? request.group() : absl::StrCat("family:", definition.family()));
+  if (request.has_started_by()) task.set_started_by(request.started_by());
+  if (request.has_enable_execute_command()) {
+    task.set_enable_execute_command(request.enable_execute_command());
+  }
+  if (request.overrides().has_cpu()) {
+    task.set_cpu(request.overrides().cpu());
+  } else if (definition.has_cpu()) {
+    task.set_cpu(definition.cpu());
+  }
+  if (request.overrides().has_memory()) {
+    task.set_memory(request.overrides().memory());
+  } else if (definition.has_memory()) {
+    task.set_memory(definition.memory());
+  }
+  *task.mutable_overrides() = request.overrides();
+  for (const v1::Tag& tag : request.tags()) *task.add_tags() = tag;
+  for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+    v1::Container* c = task.add_containers();
+    c->set_container_arn(model::ContainerArn(scope_, cluster, id, d.name()));
+    c->set_task_arn(task.task_arn());
+    c->set_name(d.name());
+    c->set_image(d.image());
+    c->set_last_status("PENDING");
+    c->set_runtime_id(RuntimeContainerId(id, d.name()));
+    if (d.has_cpu()) c->set_cpu(absl::StrCat(d.cpu()));
+    if (d.has_memory()) c->set_memory(absl::StrCat(d.memory()));
+    if (d.has_memory_reservation()) c->set_memory_reservation(absl::StrCat(d.memory_reservation()));
+    ContainerState& cs = state.containers.emplace_back();
+    cs.runtime_id = c->runtime_id();
+    cs.essential = !d.has_essential() || d.essential();
+    cs.stop_timeout_seconds = d.stop_timeout();
+  }
+  return state;
+}
+
+absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
+  const int count = request.has_count() ? request.count() : 1;
+  if (count < 1 || count > kMaxRunCount) {
+    return InvalidParameter(absl::StrCat("count: must be between 1 and ", kMaxRunCount,
+                                         "; got ", count));
+  }
+  if (!request.has_task_definition()) {
+    return InvalidParameter("taskDefinition: required");
+  }
+  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored,
+                         registry_->Resolve(request.task_definition(), "taskDefinition"));
+  const auto& overrides = request.overrides().container_overrides();
+  for (int i = 0; i < overrides.size(); ++i) {
+    const bool known = absl::c_any_of(
+        stored.definition.container_definitions(),
+        [&](const v1::ContainerDefinition& d) { return d.name() == overrides[i].name(); });
+    if (!known) {
+      return InvalidParameter(absl::StrCat("overrides.containerOverrides[", i, "].name: no container ",
+                                           model::QuoteValue(overrides[i].name()),
+                                           " in task definition ", stored.definition.family(), ":",
+                                           stored.definition.revision()));
+    }
+  }
+  if (request.has_started_by() && request.started_by().size() > 128) {
+    return InvalidParameter("startedBy: at most 128 characters");
+  }
+
+  v1::RunTaskResponse response;
+  for (int i = 0; i < count; ++i) {
+    SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, cluster, request));
+    const std::string id = state.record.id;
+    for (size_t k = 0; k < state.containers.size(); ++k) {
+      by_runtime_id_[state.containers[k].runtime_id] = {id, k};
+    }
+    TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
+    // Persisted before anything exists in the runtime: a crash leaves only what the store names.
+    Save(task);
+    *response.add_tasks() = task.record.task;
+    Launch(id);
+  }
+  return response;
+}
+
+void TaskManager::Launch(const std::string& task_id) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr) return;
+  v1::Task& t = task->record.task;
+  std::filesystem::path dir = std::filesystem::path(options_.state_dir) / "tasks" / task_id;
+  TaskContext context{.task_id = task_id,
+                      .task_arn = t.task_arn(),
+                      .cluster = task->record.cluster,
+                      .service_name = task->record.service,
+                      .task_dir = dir.string(),
+                      .volumes_dir = (std::filesystem::path(options_.state_dir) / "volumes").string()};
+  std::vector<runtime::ContainerSpec> specs;
+  for (const v1::Container& c : t.containers()) {
+    absl::StatusOr<runtime::ContainerSpec> spec =
+        BuildContainerSpec(task->definition, c.name(), t.overrides(), context);
+    if (!spec.ok()) {
+      BeginStop(*task, "TaskFailedToStart",
+                absl::StrCat("CannotCreateContainerError: ", spec.status().message()));
+      return;
+    }
+    specs.push_back(*std::move(spec));
+  }
+  Advance(t, "PENDING");
+  Save(*task);
+  task->launching = true;
+  const double pull_started = Now();
+  const bool queued = executor_->Run([this, task_id, specs = std::move(specs), pull_started] {
+    LaunchResult result;
+    result.containers.resize(specs.size());
+    result.pull_started_at = pull_started;
+    // Every image first: a task whose image is missing fails before anything is created.
+    for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+      absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
+      if (!image.ok()) {
+        result.status = image.status();
+        result.failure_reason =
+            image.status().code() == absl::StatusCode::kNotFound
+                ? absl::StrCat("CannotPullContainerError: image ", specs[i].image,
+                               " is not in skiffd's image store (load it with skiff load-image)")
+                : absl::StrCat("CannotPullContainerError: ", image.status().message());
+        break;
+      }
+      result.containers[i].image_digest = image->digest;
+    }
+    result.pull_stopped_at = Now();
+    for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+      absl::Status created = runtime_->CreateContainer(specs[i]);
+      if (!created.ok()) {
+        result.status = created;
+        result.failure_reason = absl::StrCat("CannotCreateContainerError: ", created.message());
+        break;
+      }
+      result.containers[i].created = true;
+    }
+    for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+      absl::StatusOr<uint32_t> pid = runtime_->StartContainer(specs[i].id);
+      if (!pid.ok()) {
+        result.status = pid.status();
+        result.failure_reason = absl::StrCat("CannotStartContainerError: ", pid.status().message());
+        break;
+      }
+      result.containers[i].pid = *pid;
+    }
+    loop_->Post([this, task_id, result = std::move(result)]() mutable {
+      OnLaunched(task_id, std::move(result));
+    });
+  });
+  if (!queued) task->launching = false;
+}
+
+void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr) return;
+  task->launching = false;
+  v1::Task& t = task->record.task;
+  t.set_pull_started_at(result.pull_started_at);
+  t.set_pull_stopped_at(result.pull_stopped_at);
+  for (size_t i = 0; i < result.containers.size(); ++i) {
+    ContainerState& cs = task->containers[i];
+    v1::Container* c = t.mutable_containers(static_cast<int>(i));
+    cs.created = result.containers[i].created;
+    if (!result.containers[i].image_digest.empty()) {
+      c->set_image_digest(result.containers[i].image_digest);
+    }
+    if (result.containers[i].pid) {
+      cs.started = true;
+      // An exit may have been seen already (a short-lived process): keep STOPPED.
+      if (!cs.exited) c->set_last_status("RUNNING");
+    }
+  }
+  if (!result.status.ok()) {
+    spdlog::warn("task {} failed to start: {}", task_id, result.status.ToString());
+    BeginStop(*task, "TaskFailedToStart", result.failure_reason);
+    return;
+  }
+  if (t.desired_status() == "STOPPED") {
+    // StopTask arrived while launching: now there is something to stop.
+    BeginStop(*task, t.stop_code(), t.stopped_reason());
+    return;
+  }
+  Advance(t, "RUNNING");
+  if (!t.has_started_at()) t.set_started_at(Now());
+  Save(*task);
+  // Containers that exited while the launch was in flight end the task now.
+  for (size_t i = 0; i < task->containers.size(); ++i) {
+    const ContainerState& cs = task->containers[i];
+    if (cs.exited && cs.essential && t.desired_status() == "RUNNING") {
+      BeginStop(*task, "EssentialContainerExited", "Essential container in task exited");
+      return;
+    }
+  }
+  MaybeDeprovision(*task);
+}
+
+void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
+                            const std::string& reason) {
+  v1::Task& t = task.record.task;
+  if (IsStopped(t)) return;
+  if (t.desired_status() != "STOPPED" || !t.has_stop_code()) {
+    t.set_desired_status("STOPPED");
+    t.set_stop_code(stop_code);
+    t.set_stopped_reason(reason);
+    t.set_stopping_at(Now());
+  }
+  if (task.launching) {
+    // The launch finishes first (OnLaunched comes back here); a process started meanwhile must
+    // not be missed.
+    Save(task);
+    return;
+  }
+  Advance(t, "DEACTIVATING");  // Nothing to drain yet (no load balancers): straight on.
+  Advance(t, "STOPPING");
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    v1::Container* c = t.mutable_containers(static_cast<int>(i));
+    // Containers that never started never will.
+    if (!task.containers[i].started && c->last_status() == "PENDING") c->set_last_status("STOPPED");
+  }
+  Save(task);
+  SignalContainers(task, SIGTERM);
+  const uint64_t generation = ++task.stop_generation;
+  int timeout = 0;
+  for (const ContainerState& cs : task.containers) {
+    timeout = std::max(timeout, cs.stop_timeout_seconds > 0
+                                    ? cs.stop_timeout_seconds
+                                    : static_cast<int>(absl::ToInt64Seconds(
+                                          options_.default_stop_timeout)));
+  }
+  const std::string id = task.record.id;
+  loop_->PostAfter(absl::Seconds(timeout), [this, id, generation] { OnStopTimeout(id, generation); });
+  MaybeDeprovision(task);
+}
+
+void TaskManager::SignalContainers(TaskState& task, int signal) {
+  std::vector<std::string> running;
+  for (const ContainerState& cs : task.containers) {
+    if (cs.started && !cs.exited) running.push_back(cs.runtime_id);
+  }
+  if (running.empty()) return;
+  executor_->Run([this, running = std::move(running), signal] {
+    for (const std::string& id : running) {
+      absl::Status s = runtime_->SignalContainer(id, signal);
+      // NotFound: it exited meanwhile; its exit event is on the way.
+      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
+        spdlog::warn("signal {} to {}: {}", signal, id, s.ToString());
+      }
+    }
+  });
+}
+
+void TaskManager::OnStopTimeout(const std::string& task_id, uint64_t generation) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr || task->stop_generation != generation || IsStopped(task->record.task)) {
+    return;
+  }
+  spdlog::info("task {}: stop timeout passed; sending SIGKILL", task_id);
+  SignalContainers(*task, SIGKILL);
+}
+
+void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
+  using Kind = runtime::RuntimeEvent::Kind;
+  switch (event.kind) {
+    case Kind::kStreamLost:
+      stream_was_lost_ = true;
+      return;
+    case Kind::kStreamUp:
+      Resync();
+      return;
+    case Kind::kOom: {
+      oom_[event.container_id] = "OutOfMemoryError: Container killed due to memory usage";
+      auto it = by_runtime_id_.find(event.container_id);
+      if (it == by_runtime_id_.end()) return;
+      TaskState* task = Find(it->second.first);
+      if (task == nullptr) return;
+      task->record.task.mutable_containers(static_cast<int>(it->second.second))
+          ->set_reason(oom_[event.container_id]);
+      return;
+    }
+    case Kind::kExit: {
+      auto it = by_runtime_id_.find(event.container_id);
+      if (it == by_runtime_id_.end()) return;  // Not ours (or removed already).
+      TaskState* task = Find(it->second.first);
+      if (task == nullptr) return;
+      OnContainerExit(*task, it->second.second, event.exit_status, event.at);
+      return;
+    }
+  }
+}
+
+void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_status,
+                                  absl::Time /*at*/) {
+  ContainerState& cs = task.containers[index];
+  if (cs.exited) return;
+  cs.exited = true;
+  cs.started = true;
+  v1::Task& t = task.record.task;
+  v1::Container* c = t.mutable_containers(static_cast<int>(index));
+  c->set_last_status("STOPPED");
+  c->set_exit_code(static_cast<int32_t>(exit_status));
+  if (auto oom = oom_.find(cs.runtime_id); oom != oom_.end()) {
+    c->set_reason(oom->second);
+    oom_.erase(oom);
+  }
+  if (task.launching) {
+    Save(task);
+    return;  // OnLaunched decides.
+  }
+  if (t.desired_status() == "RUNNING" && cs.essential) {
+    BeginStop(task, "EssentialContainerExited", "Essential container in task exited");
+    return;
+  }
+  const bool all_exited = absl::c_all_of(task.containers, [](const ContainerState& s) {
+    return s.exited || !s.started;
+  });
+  if (t.desired_status() == "RUNNING" && all_exited) {
+    BeginStop(task, "EssentialContainerExited", "All containers in task exited");
+    return;
+  }
+  Save(task);
+  MaybeDeprovision(task);
+}
+
+void TaskManager::MaybeDeprovision(TaskState& task) {
+  v1::Task& t = task.record.task;
+  if (t.desired_status() != "STOPPED" || task.launching || task.deprovisioning || IsStopped(t)) {
+    return;
+  }
+  const bool all_exited = absl::c_all_of(task.containers, [](const ContainerState& s) {
+    return s.exited || !s.started;
+  });
+  if (!all_exited) return;
+  task.deprovisioning = true;
+  Advance(t, "DEPROVISIONING");
+  t.set_execution_stopped_at(Now());
+  Save(task);
+  std::vector<std::string> reap;
+  for (const ContainerState& cs : task.containers) {
+    if (cs.started) reap.push_back(cs.runtime_id);
+  }
+  const std::string id = task.record.id;
+  const bool queued = executor_->Run([this, id, reap = std::move(reap)] {
+    // The shim of an exited task holds its exit status until the task is deleted.
+    for (const std::string& runtime_id : reap) {
+      absl::StatusOr<uint32_t> deleted = runtime_->DeleteTask(runtime_id);
+      if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
+        spdlog::warn("delete task of {}: {}", runtime_id, deleted.status().ToString());
+      }
+    }
+    loop_->Post([this, id] { OnDeprovisioned(id); });
+  });
+  if (!queued) OnDeprovisioned(id);
+}
+
+void TaskManager::OnDeprovisioned(const std::string& task_id) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr) return;
+  v1::Task& t = task->record.task;
+  Advance(t, "STOPPED");
+  t.set_stopped_at(Now());
+  Save(*task);
+  ScheduleRemoval(*task);
+}
+
+void TaskManager::ScheduleRemoval(const TaskState& task) {
+  const absl::Time stopped =
+      absl::UnixEpoch() + absl::Seconds(task.record.task.stopped_at());
+  const absl::Duration left = std::max(absl::ZeroDuration(), stopped + options_.retention -
+                                                                 clock_->Now());
+  const std::string id = task.record.id;
+  loop_->PostAfter(left, [this, id] { Remove(id); });
+}
+
+void TaskManager::Remove(const std::string& task_id) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr) return;
+  std::vector<std::string> runtime_ids;
+  for (const ContainerState& cs : task->containers) {
+    runtime_ids.push_back(cs.runtime_id);
+    by_runtime_id_.erase(cs.runtime_id);
+  }
+  absl::Status deleted = store_->DeleteTask(task_id);
+  if (!deleted.ok()) spdlog::error("store: delete task {}: {}", task_id, deleted.ToString());
+  tasks_.erase(task_id);
+  const std::string dir =
+      (std::filesystem::path(options_.state_dir) / "tasks" / task_id).string();
+  executor_->Run([this, runtime_ids = std::move(runtime_ids), dir] {
+    for (const std::string& id : runtime_ids) {
+      absl::Status removed = runtime_->RemoveContainer(id);
+      if (!removed.ok()) spdlog::warn("remove container {}: {}", id, removed.ToString());
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
+}
+
+void TaskManager::Resync() {
+  if (!stream_was_lost_ && tasks_.empty()) return;
+  stream_was_lost_ = false;
+  // Exits that happened while nobody listened: what runs is asked of the runtime.
+  executor_->Run([this] {
+    absl::StatusOr<std::vector<runtime::ContainerStatus>> listed = runtime_->ListContainers();
+    loop_->Post([this, listed = std::move(listed)] {
+      if (!listed.ok()) {
+        spdlog::warn("resync: {}", listed.status().ToString());
+        return;
+      }
+      std::map<std::string, const runtime::ContainerStatus*> by_id;
+      for (const runtime::ContainerStatus& s : *listed) by_id[s.id] = &s;
+      std::vector<std::pair<std::string, size_t>> lost;
+      std::vector<std::tuple<std::string, size_t, uint32_t>> exited;
+      for (auto& [id, task] : tasks_) {
+        if (task.launching || IsStopped(task.record.task)) continue;
+        for (size_t i = 0; i < task.containers.size(); ++i) {
+          const ContainerState& cs = task.containers[i];
+          if (!cs.started || cs.exited) continue;
+          auto it = by_id.find(cs.runtime_id);
+          if (it == by_id.end()) {
+            exited.emplace_back(id, i, kUnknownExit);
+          } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
+            exited.emplace_back(id, i, it->second->exit_status);
+          }
+        }
+      }
+      for (const auto& [id, index, status] : exited) {
+        TaskState* task = Find(id);
+        if (task != nullptr) OnContainerExit(*task, index, status, clock_->Now());
+      }
+    });
+  });
+}
+
+absl::StatusOr<v1::StopTaskResponse> TaskManager::StopTask(const v1::StopTaskRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
+  absl::StatusOr<std::string> id = model::ParseTaskRef(scope_, request.task(), "task");
+  if (!id.ok()) return model::WithEcsException(id.status(), kInvalidParameterException);
+  TaskState* task = Find(*id);
+  if (task == nullptr || task->record.cluster != cluster) {
+    return model::EcsError(absl::StatusCode::kNotFound, kInvalidParameterException,
+                           absl::StrCat("The referenced task was not found: ", request.task()));
+  }
+  if (request.has_reason() && request.reason().size() > 255) {
+    return InvalidParameter("reason: at most 255 characters");
+  }
+  BeginStop(*task, "UserInitiated",
+            request.has_reason() ? request.reason() : std::string("Task stopped by user"));
+  v1::StopTaskResponse response;
+  *response.mutable_task() = task->record.task;
+  return response;
+}
+
+absl::StatusOr<v1::DescribeTasksResponse> TaskManager::DescribeTasks(
+    const v1::DescribeTasksRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
+  if (request.tasks().empty() || request.tasks().size() > 100) {
+    return InvalidParameter("tasks: between 1 and 100 tasks");
+  }
+  v1::DescribeTasksResponse response;
+  for (const std::string& ref : request.tasks()) {
+    absl::StatusOr<std::string> id = model::ParseTaskRef(scope_, ref, "tasks");
+    TaskState* task = id.ok() ? Find(*id) : nullptr;
+    if (task == nullptr || task->record.cluster != cluster) {
+      v1::Failure* failure = response.add_failures();
+      failure->set_arn(id.ok() ? model::TaskArn(scope_, cluster, *id) : ref);
+      failure->set_reason("MISSING");
+      continue;
+    }
+    v1::Task* out = response.add_tasks();
+    *out = task->record.task;
+    if (!absl::c_linear_search(request.include(), "TAGS")) out->clear_tags();
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasksRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
+  const std::string desired = request.has_desired_status() ? request.desired_status() : "RUNNING";
+  if (request.has_family() && request.has_service_name()) {
+    return InvalidParameter("family and serviceName cannot both be given");
+  }
+  // Ordered by creation, as ECS users read them.
+  std::vector<std::pair<double, std::string>> matching;
+  for (const auto& [id, task] : tasks_) {
+    const v1::Task& t = task.record.task;
+    if (task.record.cluster != cluster || t.desired_status() != desired) continue;
+    if (request.has_family() && task.definition.family() != request.family()) continue;
+    if (request.has_started_by() && t.started_by() != request.started_by()) continue;
+    if (request.has_service_name() && task.record.service != request.service_name()) continue;
+    matching.emplace_back(t.created_at(), t.task_arn());
+  }
+  absl::c_sort(matching);
+  std::vector<std::string> arns;
+  for (auto& [created, arn] : matching) arns.push_back(std::move(arn));
+  absl::StatusOr<model::Page> page = model::Paginate(
+      std::move(arns), request.has_max_results() ? std::optional<int>(request.max_results())
+                                                 : std::nullopt,
+      request.has_next_token() ? std::optional<std::string>(request.next_token()) : std::nullopt);
+  if (!page.ok()) return model::WithEcsException(page.status(), kInvalidParameterException);
+  v1::ListTasksResponse response;
+  for (std::string& arn : page->items) response.add_task_arns(std::move(arn));
+  if (page->next_token) response.set_next_token(*page->next_token);
+  return response;
+}
+
+absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
+    const std::string& cluster_ref, const std::string& task_ref, const std::string& container) {
+  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(cluster_ref));
+  absl::StatusOr<std::string> id = model::ParseTaskRef(scope_, task_ref, "task");
+  if (!id.ok()) return model::WithEcsException(id.status(), kInvalidParameterException);
+  TaskState* task = Find(*id);
+  if (task == nullptr || task->record.cluster != cluster) {
+    return model::EcsError(absl::StatusCode::kNotFound, kInvalidParameterException,
+                           absl::StrCat("The referenced task was not found: ", task_ref));
+  }
+  const std::filesystem::path dir = std::filesystem::path(options_.state_dir) / "tasks" / *id;
+  std::vector<ContainerLocation> out;
+  for (size_t i = 0; i < task->containers.size(); ++i) {
+    const v1::Container& c = task->record.task.containers(static_cast<int>(i));
+    if (!container.empty() && c.name() != container) continue;
+    out.push_back({.task_id = *id,
+                   .name = c.name(),
+                   .runtime_id = task->containers[i].runtime_id,
+                   .log_path = (dir / (c.name() + ".log")).string(),
+                   .running = task->containers[i].started && !task->containers[i].exited});
+  }
+  if (out.empty()) {
+    return model::EcsError(absl::StatusCode::kNotFound, kInvalidParameterException,
+                           absl::StrCat("container: task ", *id, " has no container ",
+                                        model::QuoteValue(container)));
+  }
+  return out;
+}
+
+void TaskManager::StartLogRotation() {
+  loop_->PostAfter(options_.log_check_interval, [this] {
+    RotateLogs();
+    StartLogRotation();
+  });
+}
+
+void TaskManager::RotateLogs() {
+  std::vector<std::string> paths;
+  for (const auto& [id, task] : tasks_) {
+    if (IsStopped(task.record.task)) continue;
+    const std::filesystem::path dir = std::filesystem::path(options_.state_dir) / "tasks" / id;
+    for (const v1::Container& c : task.record.task.containers()) {
+      paths.push_back((dir / (c.name() + ".log")).string());
+    }
+  }
+  if (paths.empty()) return;
+  executor_->Run([paths = std::move(paths), policy = options_.log_rotation] {
+    for (const std::string& path : paths) {
+      absl::StatusOr<bool> rotated = logs::RotateIfLarger(path, policy);
+      if (!rotated.ok() && rotated.status().code() != absl::StatusCode::kUnimplemented) {
+        spdlog::warn("log rotation of {}: {}", path, rotated.status().ToString());
+      }
+    }
+  });
+}
+
+}  // namespace skiff::scheduler

@@ -39,6 +39,14 @@ constexpr const char* kMigrations[] = {
     ) WITHOUT ROWID;
     CREATE INDEX task_definitions_by_status ON task_definitions (status, family, revision);
     )sql",
+    R"sql(
+    CREATE TABLE tasks (
+      id         TEXT    NOT NULL PRIMARY KEY,  -- 32 hex digits, also in the ARN
+      cluster    TEXT    NOT NULL,
+      service    TEXT    NOT NULL,              -- '' for standalone tasks
+      body       TEXT    NOT NULL               -- ECS JSON of the Task
+    ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -277,6 +285,35 @@ absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& 
     families.push_back(stmt->Text(0));
   }
   return families;
+}
+
+absl::Status Store::PutTask(const StoredTask& record) {
+  return db_->Run("INSERT OR REPLACE INTO tasks (id, cluster, service, body) VALUES (?, ?, ?, ?)",
+                  {record.id, record.cluster, record.service,
+                   model::EncodeMessageCompact(record.task)});
+}
+
+absl::Status Store::DeleteTask(const std::string& id) {
+  return db_->Run("DELETE FROM tasks WHERE id = ?", {id});
+}
+
+absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
+  SKIFF_ASSIGN_OR_RETURN(auto stmt,
+                         db_->Prepare("SELECT id, cluster, service, body FROM tasks ORDER BY id"));
+  std::vector<StoredTask> out;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    StoredTask& record = out.emplace_back();
+    record.id = stmt->Text(0);
+    record.cluster = stmt->Text(1);
+    record.service = stmt->Text(2);
+    absl::Status s = model::DecodeMessageText(stmt->Text(3), &record.task, kStoredLimits);
+    if (!s.ok()) {
+      return absl::DataLossError(absl::StrCat("stored task ", record.id, ": ", s.message()));
+    }
+  }
+  return out;
 }
 
 }  // namespace skiff::store

@@ -14,8 +14,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "grpcpp/impl/codegen/service_type.h"
+#include "skiff/api/watch_hub.h"
+#include "skiff/logs/log_file.h"
+#include "skiff/model/arn.h"
+#include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/scheduler/task_manager.h"
 
 namespace skiff::api {
 
@@ -30,6 +36,12 @@ class ApiServer {
   struct Backends {
     scheduler::EventLoop* loop;
     scheduler::TaskDefinitionRegistry* task_definitions;
+    scheduler::TaskManager* task_manager;
+    runtime::ContainerRuntime* runtime;  // Thread-safe: images and exec are called directly.
+    WatchHub* watch_hub;
+    model::ArnScope scope;
+    std::string upload_dir;  // Image uploads are spooled here before import.
+    logs::RotationPolicy log_rotation;
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,
@@ -45,6 +57,7 @@ class ApiServer {
   ApiServer() = default;
 
   std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Service> node_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string socket_path_;
 };

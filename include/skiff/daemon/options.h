@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "absl/time/time.h"
 #include "skiff/model/arn.h"
 
 namespace skiff::daemon {
@@ -19,6 +20,12 @@ struct Options {
   std::optional<std::string> socket_group;
   std::string log_level = "info";
   model::ArnScope arn_scope;
+  // runc's state root (runc's own default when empty); tests point it into their temp dir.
+  std::string runc_root;
+  // How long stopped tasks stay visible before their containers, snapshots and logs go.
+  absl::Duration task_retention = absl::Hours(1);
+  // Container log files are rotated past this size (one rotated file is kept).
+  int64_t log_max_bytes = 10 << 20;
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

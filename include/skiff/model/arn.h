@@ -36,6 +36,19 @@ absl::StatusOr<TaskDefinitionRef> ParseTaskDefinitionRef(const ArnScope& scope,
                                                          absl::string_view text,
                                                          absl::string_view field);
 
+std::string ClusterArn(const ArnScope& scope, absl::string_view cluster);
+std::string TaskArn(const ArnScope& scope, absl::string_view cluster, absl::string_view task_id);
+std::string ContainerArn(const ArnScope& scope, absl::string_view cluster,
+                         absl::string_view task_id, absl::string_view container);
+
+// A task id from what users type: the 32-hex id or the task ARN (of any cluster; the caller
+// checks that it matches). InvalidArgument naming `field` otherwise.
+absl::StatusOr<std::string> ParseTaskRef(const ArnScope& scope, absl::string_view text,
+                                         absl::string_view field);
+
+// A cluster name from a name or cluster ARN; "" means "default".
+absl::StatusOr<std::string> ParseClusterRef(const ArnScope& scope, absl::string_view text);
+
 // True when name is 1-255 of [A-Za-z0-9_-], the charset of families and container names.
 bool IsValidName(absl::string_view name);
 

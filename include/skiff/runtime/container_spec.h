@@ -64,6 +64,8 @@ struct ContainerSpec {
   NetworkMode network = NetworkMode::kHost;
 
   std::string log_path;  // Absolute host file that receives stdout and stderr.
+  // The container's cgroup ("" lets the containerd adapter choose "/<namespace>/<id>").
+  std::string cgroups_path;
 };
 
 }  // namespace skiff::runtime

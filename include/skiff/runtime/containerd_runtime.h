@@ -10,6 +10,7 @@
 
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/runtime/containerd_connection.h"
+#include "skiff/runtime/oci_spec.h"
 
 namespace skiff::runtime {
 
@@ -54,9 +55,11 @@ class ContainerdRuntime final : public ContainerRuntime {
   const ContainerdConnection& connection() const { return connection_; }
 
  private:
-  // The image's /etc/passwd and /etc/group, read from a read-only view of its snapshot.
-  absl::StatusOr<std::pair<std::string, std::string>> ReadAccounts(const ImageInfo& image,
-                                                                   const std::string& key);
+  class Lease;
+
+  // The image's /etc/passwd and /etc/group, read through a short read-only mount of the new
+  // container's snapshot (before its task mounts it).
+  absl::StatusOr<ImageAccounts> ReadAccounts(const std::vector<MountSpec>& mounts);
 
   ContainerdRuntimeOptions options_;
   ContainerdConnection connection_;

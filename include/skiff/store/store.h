@@ -29,6 +29,14 @@ struct StoredTaskDefinition {
   std::vector<skiff::v1::Tag> tags;
 };
 
+// A task with the columns its queries need; the ECS JSON of the Task is the record.
+struct StoredTask {
+  std::string id;
+  std::string cluster;
+  std::string service;  // "" for a standalone task.
+  skiff::v1::Task task;
+};
+
 struct TaskDefinitionQuery {
   std::optional<std::string> family;  // Exact family.
   std::string family_prefix;          // Families starting with this ("" for all).
@@ -40,7 +48,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.
@@ -61,6 +69,12 @@ class Store {
   // Families starting with prefix; status ACTIVE (some revision active), INACTIVE (none) or ALL.
   absl::StatusOr<std::vector<std::string>> ListFamilies(const std::string& prefix,
                                                         const std::string& status);
+
+  // Inserts or replaces the task with this id (every state change writes the whole task).
+  absl::Status PutTask(const StoredTask& record);
+  absl::Status DeleteTask(const std::string& id);
+  // Every task, by id. The control loop keeps them in memory; this is for startup.
+  absl::StatusOr<std::vector<StoredTask>> LoadTasks();
 
   int schema_version() const { return schema_version_; }
 

@@ -1,0 +1,144 @@
+// TaskManager: the life of tasks, from RunTask to their removal. It owns every task of the node
+// (standalone and, later, service tasks) in memory and in the store, turns each into runtime
+// containers, follows their exits from the runtime's event stream and stops them on request.
+//
+// States only move forward: PROVISIONING → PENDING → RUNNING → DEACTIVATING → STOPPING →
+// DEPROVISIONING → STOPPED. A task is persisted, with the names of its containers, before
+// anything is created in the runtime, so a crash leaves nothing the store does not name. Stopped
+// tasks stay visible for `retention`, then their containers, snapshots and files are removed.
+//
+// Thread contract: owned by the control loop; every public method runs on the loop thread.
+// Runtime calls and file I/O go to the Executor and post their results back to the loop.
+#ifndef SKIFF_SCHEDULER_TASK_MANAGER_H_
+#define SKIFF_SCHEDULER_TASK_MANAGER_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "skiff/base/clock.h"
+#include "skiff/logs/log_file.h"
+#include "skiff/model/arn.h"
+#include "skiff/runtime/container_runtime.h"
+#include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/executor.h"
+#include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/store/store.h"
+#include "skiff/v1/ecs.pb.h"
+
+namespace skiff::scheduler {
+
+struct TaskManagerOptions {
+  std::string state_dir;                            // Tasks' files live in state_dir/tasks/<id>.
+  absl::Duration retention = absl::Hours(1);        // How long stopped tasks stay visible.
+  absl::Duration default_stop_timeout = absl::Seconds(30);  // SIGTERM to SIGKILL.
+  logs::RotationPolicy log_rotation;
+  absl::Duration log_check_interval = absl::Seconds(2);
+};
+
+// Where a container of a task is, for logs and exec.
+struct ContainerLocation {
+  std::string task_id;
+  std::string name;
+  std::string runtime_id;
+  std::string log_path;
+  bool running = false;
+};
+
+class TaskManager {
+ public:
+  using TaskListener = std::function<void(const v1::Task&)>;
+
+  TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
+              store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
+              model::ArnScope scope, TaskManagerOptions options);
+
+  // Loads the stored tasks. Tasks that were not STOPPED are marked for a check against the
+  // runtime at the next resync. Call once, before the loop serves requests.
+  absl::Status Load();
+
+  // Called with every task as it changes (after it is persisted). Loop thread.
+  void AddListener(TaskListener listener) { listeners_.push_back(std::move(listener)); }
+
+  absl::StatusOr<v1::RunTaskResponse> RunTask(const v1::RunTaskRequest& request);
+  absl::StatusOr<v1::StopTaskResponse> StopTask(const v1::StopTaskRequest& request);
+  absl::StatusOr<v1::DescribeTasksResponse> DescribeTasks(const v1::DescribeTasksRequest& request);
+  absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request);
+
+  // The containers of a task ("" container: all of them, in definition order). NotFound for an
+  // unknown task or container name.
+  absl::StatusOr<std::vector<ContainerLocation>> FindContainers(const std::string& cluster,
+                                                                const std::string& task,
+                                                                const std::string& container);
+
+  // From the runtime's event stream (posted to the loop).
+  void OnRuntimeEvent(const runtime::RuntimeEvent& event);
+
+  // Starts the periodic log rotation. Loop thread.
+  void StartLogRotation();
+
+ private:
+  struct ContainerState {
+    std::string runtime_id;
+    bool essential = true;
+    int stop_timeout_seconds = 0;  // 0: the default.
+    bool created = false;          // The runtime has the container.
+    bool started = false;          // Its process ran at some point.
+    bool exited = false;
+  };
+  struct TaskState {
+    store::StoredTask record;  // record.task is the ECS view.
+    v1::TaskDefinition definition;
+    std::vector<ContainerState> containers;  // Parallel to record.task.containers().
+    bool launching = false;                   // A launch is in flight on the executor.
+    bool deprovisioning = false;
+    uint64_t stop_generation = 0;  // Tells stale SIGKILL timers apart.
+  };
+
+  absl::StatusOr<std::string> Cluster(const std::string& requested) const;
+  TaskState* Find(const std::string& task_id);
+  // Persists the task and tells the listeners. A store failure is logged; the loop goes on
+  // with the in-memory state (the next change retries the write).
+  void Save(TaskState& task);
+  double Now() const;
+
+  absl::StatusOr<TaskState> NewTask(const store::StoredTaskDefinition& definition,
+                                    const std::string& cluster, const v1::RunTaskRequest& request);
+  void Launch(const std::string& task_id);
+  struct LaunchResult;
+  void OnLaunched(const std::string& task_id, LaunchResult result);
+  // Moves a task towards STOPPED: signals what runs, or deprovisions when nothing does.
+  void BeginStop(TaskState& task, const std::string& stop_code, const std::string& reason);
+  void SignalContainers(TaskState& task, int signal);
+  void OnStopTimeout(const std::string& task_id, uint64_t generation);
+  void OnContainerExit(TaskState& task, size_t index, uint32_t exit_status, absl::Time at);
+  void MaybeDeprovision(TaskState& task);
+  void OnDeprovisioned(const std::string& task_id);
+  void ScheduleRemoval(const TaskState& task);
+  void Remove(const std::string& task_id);
+  void Resync();
+  void RotateLogs();
+
+  EventLoop* loop_;
+  Executor* executor_;
+  runtime::ContainerRuntime* runtime_;
+  store::Store* store_;
+  TaskDefinitionRegistry* registry_;
+  const Clock* clock_;
+  model::ArnScope scope_;
+  TaskManagerOptions options_;
+
+  std::map<std::string, TaskState> tasks_;                 // By task id.
+  std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
+  std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
+  std::vector<TaskListener> listeners_;
+  bool stream_was_lost_ = false;
+};
+
+}  // namespace skiff::scheduler
+
+#endif  // SKIFF_SCHEDULER_TASK_MANAGER_H_

@@ -1,0 +1,326 @@
+#include "node_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "skiff/api/errors.h"
+#include "skiff/logs/log_file.h"
+#include "skiff/model/arn.h"
+#include "skiff/model/errors.h"
+#include "spdlog/spdlog.h"
+
+namespace skiff::api {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;
+constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
+constexpr absl::Duration kFollowPoll = absl::Milliseconds(200);
+constexpr absl::Duration kExecTimeout = absl::Minutes(10);
+constexpr int64_t kMaxImageUpload = int64_t{16} << 30;
+
+grpc::Status Fail(grpc::ServerContext* context, const absl::Status& status) {
+  context->AddTrailingMetadata(model::kExceptionMetadataKey, model::EcsExceptionName(status));
+  return ToGrpcStatus(status);
+}
+
+// Runs fn on the control loop and waits for its result on this (gRPC) thread.
+template <typename Fn>
+auto RunOnLoop(scheduler::EventLoop* loop, Fn fn) -> decltype(fn()) {
+  using Result = decltype(fn());
+  std::optional<Result> result;
+  absl::Notification done;
+  if (!loop->Post([&] {
+        result.emplace(fn());
+        done.Notify();
+      })) {
+    return absl::UnavailableError("skiffd is shutting down");
+  }
+  done.WaitForNotification();
+  return *std::move(result);
+}
+
+v1::Image ToImage(const runtime::ImageInfo& info) {
+  v1::Image image;
+  image.set_name(info.name);
+  image.set_digest(info.digest);
+  image.set_image_id(info.config_digest);
+  image.set_size(info.size);
+  image.set_created_at(absl::ToDoubleSeconds(info.created - absl::UnixEpoch()));
+  return image;
+}
+
+// Writes data in chunks no larger than kChunkBytes; false when the client is gone.
+bool WriteLog(grpc::ServerWriter<v1::LogChunk>* writer, const std::string& container,
+              const std::string& data) {
+  for (size_t at = 0; at < data.size(); at += kChunkBytes) {
+    v1::LogChunk chunk;
+    chunk.set_container(container);
+    chunk.set_data(data.substr(at, kChunkBytes));
+    if (!writer->Write(chunk)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> SplitCommand(const std::string& command) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < command.size(); ++i) {
+    const char c = command[i];
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < command.size() &&
+                 (command[i + 1] == '"' || command[i + 1] == '\\')) {
+        word += command[++i];
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < command.size()) {
+      word += command[++i];
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) {
+    return model::EcsError(absl::StatusCode::kInvalidArgument, model::kInvalidParameterException,
+                           "command: unbalanced quote");
+  }
+  if (in_word) words.push_back(std::move(word));
+  if (words.empty()) {
+    return model::EcsError(absl::StatusCode::kInvalidArgument, model::kInvalidParameterException,
+                           "command: empty");
+  }
+  return words;
+}
+
+grpc::Status NodeService::Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+                                grpc::ServerWriter<v1::WatchEvent>* writer) {
+  absl::StatusOr<std::string> cluster = model::ParseClusterRef(b_.scope, request->cluster());
+  if (!cluster.ok()) return Fail(context, cluster.status());
+  std::set<std::string> arns;
+  for (const std::string& ref : request->tasks()) {
+    absl::StatusOr<std::string> id = model::ParseTaskRef(b_.scope, ref, "tasks");
+    if (!id.ok()) return Fail(context, id.status());
+    arns.insert(model::TaskArn(b_.scope, *cluster, *id));
+  }
+  std::shared_ptr<WatchHub::Subscription> subscription;
+  // Subscribing and reading the current state in one loop step: no change falls in between.
+  absl::StatusOr<v1::DescribeTasksResponse> now =
+      RunOnLoop(b_.loop, [&]() -> absl::StatusOr<v1::DescribeTasksResponse> {
+        subscription = b_.watch_hub->Subscribe(model::ClusterArn(b_.scope, *cluster), arns);
+        if (arns.empty()) return v1::DescribeTasksResponse();
+        v1::DescribeTasksRequest describe;
+        describe.set_cluster(*cluster);
+        for (const std::string& arn : arns) describe.add_tasks(arn);
+        return b_.task_manager->DescribeTasks(describe);
+      });
+  absl::Cleanup unsubscribe = [&] {
+    if (subscription) b_.watch_hub->Unsubscribe(subscription);
+  };
+  if (!now.ok()) return Fail(context, now.status());
+  for (const v1::Task& task : now->tasks()) {
+    v1::WatchEvent event;
+    *event.mutable_task() = task;
+    if (!writer->Write(event)) return grpc::Status::OK;
+  }
+  for (const v1::Failure& failure : now->failures()) {
+    v1::WatchEvent event;
+    *event.mutable_failure() = failure;
+    if (!writer->Write(event)) return grpc::Status::OK;
+  }
+  while (!context->IsCancelled()) {
+    std::optional<v1::Task> task = subscription->Next(kWatchPoll);
+    if (!task) {
+      if (subscription->overflowed()) {
+        return Fail(context, absl::ResourceExhaustedError("watch: the client fell behind"));
+      }
+      continue;
+    }
+    v1::WatchEvent event;
+    *event.mutable_task() = *std::move(task);
+    if (!writer->Write(event)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLogsRequest* request,
+                                  grpc::ServerWriter<v1::LogChunk>* writer) {
+  auto find = [&] {
+    return RunOnLoop(b_.loop, [&] {
+      return b_.task_manager->FindContainers(request->cluster(), request->task(),
+                                             request->container());
+    });
+  };
+  absl::StatusOr<std::vector<scheduler::ContainerLocation>> containers = find();
+  if (!containers.ok()) return Fail(context, containers.status());
+  if (request->has_tail() && request->tail() < 0) {
+    return Fail(context, model::EcsError(absl::StatusCode::kInvalidArgument,
+                                         model::kInvalidParameterException,
+                                         "tail: must be 0 or more"));
+  }
+  std::vector<logs::LogFollower> followers;
+  for (const scheduler::ContainerLocation& c : *containers) {
+    // Follow from where the tail ends; a write landing in between may show twice, never not.
+    followers.emplace_back(c.log_path, logs::LogFollower::SizeOf(c.log_path));
+    absl::StatusOr<std::string> tail =
+        logs::ReadTail(c.log_path, request->has_tail() ? request->tail() : -1,
+                       b_.log_rotation.keep);
+    if (!tail.ok() && tail.status().code() != absl::StatusCode::kNotFound) {
+      return Fail(context, tail.status());
+    }
+    if (tail.ok() && !WriteLog(writer, c.name, *tail)) return grpc::Status::OK;
+  }
+  if (!request->follow()) return grpc::Status::OK;
+  absl::Time next_check = absl::Now() + absl::Seconds(1);
+  bool any_running = true;
+  while (!context->IsCancelled()) {
+    bool wrote = false;
+    for (size_t i = 0; i < followers.size(); ++i) {
+      absl::StatusOr<std::string> data = followers[i].ReadNew(kChunkBytes);
+      if (!data.ok() || data->empty()) continue;
+      wrote = true;
+      if (!WriteLog(writer, (*containers)[i].name, *data)) return grpc::Status::OK;
+    }
+    if (wrote) continue;
+    if (!any_running) break;  // Stopped, and everything it wrote has been sent.
+    if (absl::Now() >= next_check) {
+      next_check = absl::Now() + absl::Seconds(1);
+      absl::StatusOr<std::vector<scheduler::ContainerLocation>> now = find();
+      any_running = now.ok() && std::any_of(now->begin(), now->end(),
+                                            [](const auto& c) { return c.running; });
+      continue;  // One more read after the last check.
+    }
+    absl::SleepFor(kFollowPoll);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::ExecuteCommand(grpc::ServerContext* context,
+                                         const v1::ExecuteCommandRequest* request,
+                                         grpc::ServerWriter<v1::ExecOutput>* writer) {
+  absl::StatusOr<std::vector<std::string>> argv = SplitCommand(request->command());
+  if (!argv.ok()) return Fail(context, argv.status());
+  absl::StatusOr<std::vector<scheduler::ContainerLocation>> containers =
+      RunOnLoop(b_.loop, [&] {
+        return b_.task_manager->FindContainers(request->cluster(), request->task(),
+                                               request->container());
+      });
+  if (!containers.ok()) return Fail(context, containers.status());
+  if (containers->size() > 1) {
+    return Fail(context, model::EcsError(
+                             absl::StatusCode::kInvalidArgument, model::kInvalidParameterException,
+                             absl::StrCat("container: the task has ", containers->size(),
+                                          " containers; name one with --container")));
+  }
+  const scheduler::ContainerLocation& target = containers->front();
+  if (!target.running) {
+    return Fail(context, model::EcsError(absl::StatusCode::kFailedPrecondition,
+                                         model::kInvalidParameterException,
+                                         absl::StrCat("container ", target.name, " of task ",
+                                                      target.task_id, " is not running")));
+  }
+  absl::StatusOr<runtime::ExecResult> result =
+      b_.runtime->Exec(target.runtime_id, *argv, kExecTimeout);
+  if (!result.ok()) return Fail(context, result.status());
+  v1::ExecOutput output;
+  output.set_stdout(std::move(result->stdout_data));
+  output.set_stderr(std::move(result->stderr_data));
+  output.set_exit_code(result->exit_code);
+  writer->Write(output);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::LoadImage(grpc::ServerContext* context,
+                                    grpc::ServerReader<v1::LoadImageChunk>* reader,
+                                    v1::LoadImageResponse* response) {
+  std::error_code ec;
+  std::filesystem::create_directories(b_.upload_dir, ec);
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::string path = absl::StrCat(b_.upload_dir, "/image-", absl::StrFormat("%016x", rng()),
+                                        ".tar");
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Fail(context, absl::UnavailableError(
+                             absl::StrCat("create ", path, ": ", std::strerror(errno))));
+  }
+  absl::Cleanup remove = [&] { unlink(path.c_str()); };
+  int64_t total = 0;
+  v1::LoadImageChunk chunk;
+  absl::Status written;
+  while (reader->Read(&chunk)) {
+    total += static_cast<int64_t>(chunk.data().size());
+    if (total > kMaxImageUpload) {
+      written = absl::InvalidArgumentError("input: larger than 16 GiB");
+      break;
+    }
+    const char* data = chunk.data().data();
+    size_t left = chunk.data().size();
+    while (left > 0 && written.ok()) {
+      const ssize_t n = write(fd, data, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        written = absl::UnavailableError(absl::StrCat("write ", path, ": ", std::strerror(errno)));
+        break;
+      }
+      data += n;
+      left -= static_cast<size_t>(n);
+    }
+    if (!written.ok()) break;
+  }
+  close(fd);
+  if (!written.ok()) return Fail(context, written);
+  if (context->IsCancelled()) return grpc::Status::CANCELLED;
+  absl::StatusOr<std::vector<runtime::ImageInfo>> images = b_.runtime->ImportImage(path);
+  if (!images.ok()) return Fail(context, images.status());
+  for (const runtime::ImageInfo& info : *images) {
+    *response->add_images() = ToImage(info);
+    spdlog::info("loaded image {} ({})", info.name, info.digest);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::ListImages(grpc::ServerContext* context, const v1::ListImagesRequest*,
+                                     v1::ListImagesResponse* response) {
+  absl::StatusOr<std::vector<runtime::ImageInfo>> images = b_.runtime->ListImages();
+  if (!images.ok()) return Fail(context, images.status());
+  for (const runtime::ImageInfo& info : *images) *response->add_images() = ToImage(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::RemoveImage(grpc::ServerContext* context,
+                                      const v1::RemoveImageRequest* request,
+                                      v1::RemoveImageResponse* response) {
+  absl::StatusOr<runtime::ImageInfo> image = b_.runtime->GetImage(request->image());
+  if (!image.ok()) return Fail(context, image.status());
+  absl::Status removed = b_.runtime->RemoveImage(image->name);
+  if (!removed.ok()) return Fail(context, removed);
+  *response->mutable_image() = ToImage(*image);
+  return grpc::Status::OK;
+}
+
+}  // namespace skiff::api

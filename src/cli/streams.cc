@@ -1,0 +1,206 @@
+#include "streams.h"
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "skiff/cli/app.h"
+#include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+
+namespace skiff::cli {
+namespace {
+
+constexpr size_t kUploadChunk = 1 << 20;
+constexpr int kDefaultWaitSeconds = 600;  // The aws waiters: 100 attempts, 6 s apart.
+
+std::string TaskIdOf(const std::string& ref) {
+  const size_t slash = ref.rfind('/');
+  return slash == std::string::npos ? ref : ref.substr(slash + 1);
+}
+
+// What a waiter decides from the tasks' latest states.
+enum class Verdict { kWaiting, kDone, kFailed };
+
+// Watches the tasks until decide() says done or failed, or the timeout passes.
+int WaitTasks(const Connection& connection, const v1::WaitTasksRequest& request,
+              const std::string& waiter,
+              const std::function<Verdict(const std::map<std::string, v1::Task>&,
+                                          const std::map<std::string, v1::Failure>&,
+                                          std::string* why)>& decide) {
+  if (request.tasks().empty()) {
+    std::cerr << "error: --tasks: at least one task\n";
+    return kExitUsage;
+  }
+  const int timeout = request.has_timeout() ? request.timeout() : kDefaultWaitSeconds;
+  if (timeout <= 0) {
+    std::cerr << "error: --timeout: must be a positive number of seconds\n";
+    return kExitUsage;
+  }
+  v1::Node::Stub stub(connection.channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(timeout)));
+  v1::WatchRequest watch;
+  watch.set_cluster(request.cluster());
+  for (const std::string& task : request.tasks()) watch.add_tasks(task);
+  auto reader = stub.Watch(&context, watch);
+  std::set<std::string> wanted;
+  for (const std::string& task : request.tasks()) wanted.insert(TaskIdOf(task));
+  std::map<std::string, v1::Task> tasks;
+  std::map<std::string, v1::Failure> failures;
+  v1::WatchEvent event;
+  while (reader->Read(&event)) {
+    if (event.has_task()) tasks[TaskIdOf(event.task().task_arn())] = event.task();
+    if (event.has_failure()) failures[TaskIdOf(event.failure().arn())] = event.failure();
+    // The first answer covers every task (state or failure); decide once all are known.
+    if (tasks.size() + failures.size() < wanted.size()) continue;
+    std::string why;
+    const Verdict verdict = decide(tasks, failures, &why);
+    if (verdict == Verdict::kWaiting) continue;
+    context.TryCancel();
+    reader->Finish();
+    if (verdict == Verdict::kDone) return kExitOk;
+    std::cerr << "error: Waiter " << waiter << " failed: " << why << "\n";
+    return kExitDaemonError;
+  }
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    std::cerr << "error: Waiter " << waiter << " failed: not reached within " << timeout
+              << " seconds\n";
+    return kExitDaemonError;
+  }
+  return ReportError(connection, context, status);
+}
+
+}  // namespace
+
+int ReportError(const Connection& connection, const grpc::ClientContext& context,
+                const grpc::Status& status) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto exception = trailers.find(model::kExceptionMetadataKey);
+  // Without the exception trailer the daemon never answered: it is down, or hangs.
+  if (exception == trailers.end() &&
+      (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+    std::cerr << "error: cannot reach skiffd at " << connection.socket << ": "
+              << status.error_message() << "\n";
+    return kExitUnreachable;
+  }
+  const std::string name = exception != trailers.end()
+                               ? std::string(exception->second.data(), exception->second.size())
+                               : "ServerException";
+  std::cerr << "error: (" << name << ") " << status.error_message() << "\n";
+  return kExitDaemonError;
+}
+
+int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& request) {
+  if (!request.has_input() || request.input().empty()) {
+    std::cerr << "error: --input: the tarball to load\n";
+    return kExitUsage;
+  }
+  std::ifstream in(request.input(), std::ios::binary);
+  if (!in) {
+    std::cerr << "error: --input: cannot open " << request.input() << "\n";
+    return kExitUsage;
+  }
+  v1::Node::Stub stub(connection.channel);
+  grpc::ClientContext context;
+  v1::LoadImageResponse response;
+  auto writer = stub.LoadImage(&context, &response);
+  std::string buffer(kUploadChunk, '\0');
+  v1::LoadImageChunk chunk;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto n = in.gcount();
+    if (n <= 0) break;
+    chunk.set_data(buffer.data(), static_cast<size_t>(n));
+    if (!writer->Write(chunk)) break;  // The daemon ended the call; Finish says why.
+  }
+  if (in.bad()) {
+    context.TryCancel();
+    writer->Finish();
+    std::cerr << "error: --input: read error on " << request.input() << "\n";
+    return kExitUsage;
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return ReportError(connection, context, status);
+  std::cout << model::EncodeMessagePretty(response);
+  return kExitOk;
+}
+
+int RunLogs(const Connection& connection, const v1::GetLogsRequest& request) {
+  v1::Node::Stub stub(connection.channel);
+  grpc::ClientContext context;
+  auto reader = stub.GetLogs(&context, request);
+  v1::LogChunk chunk;
+  while (reader->Read(&chunk)) {
+    std::cout.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    std::cout.flush();
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReportError(connection, context, status);
+  return kExitOk;
+}
+
+int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequest& request) {
+  v1::Node::Stub stub(connection.channel);
+  grpc::ClientContext context;
+  auto reader = stub.ExecuteCommand(&context, request);
+  v1::ExecOutput output;
+  int exit_code = kExitOk;
+  while (reader->Read(&output)) {
+    std::cout.write(output.stdout().data(), static_cast<std::streamsize>(output.stdout().size()));
+    std::cerr.write(output.stderr().data(), static_cast<std::streamsize>(output.stderr().size()));
+    if (output.has_exit_code()) exit_code = output.exit_code();
+  }
+  std::cout.flush();
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReportError(connection, context, status);
+  return exit_code;
+}
+
+int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest& request) {
+  // As the aws waiter: every task RUNNING; any STOPPED or MISSING is a failure.
+  return WaitTasks(connection, request, "TasksRunning",
+                   [](const std::map<std::string, v1::Task>& tasks,
+                      const std::map<std::string, v1::Failure>& failures, std::string* why) {
+                     if (!failures.empty()) {
+                       *why = absl::StrCat("task ", failures.begin()->first, ": ",
+                                           failures.begin()->second.reason());
+                       return Verdict::kFailed;
+                     }
+                     bool all_running = true;
+                     for (const auto& [id, task] : tasks) {
+                       if (task.last_status() == "STOPPED") {
+                         *why = absl::StrCat("task ", id, " is STOPPED: ", task.stopped_reason());
+                         return Verdict::kFailed;
+                       }
+                       all_running = all_running && task.last_status() == "RUNNING";
+                     }
+                     return all_running ? Verdict::kDone : Verdict::kWaiting;
+                   });
+}
+
+int RunWaitTasksStopped(const Connection& connection, const v1::WaitTasksRequest& request) {
+  return WaitTasks(connection, request, "TasksStopped",
+                   [](const std::map<std::string, v1::Task>& tasks,
+                      const std::map<std::string, v1::Failure>& failures, std::string* why) {
+                     if (!failures.empty()) {
+                       *why = absl::StrCat("task ", failures.begin()->first, ": ",
+                                           failures.begin()->second.reason());
+                       return Verdict::kFailed;
+                     }
+                     for (const auto& [id, task] : tasks) {
+                       if (task.last_status() != "STOPPED") return Verdict::kWaiting;
+                     }
+                     return Verdict::kDone;
+                   });
+}
+
+}  // namespace skiff::cli

@@ -1,0 +1,398 @@
+#include "skiff/scheduler/task_manager.h"
+
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fakes/fake_runtime.h"
+#include "fakes/manual_event_loop.h"
+#include "fakes/manual_executor.h"
+#include "fakes/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+
+namespace skiff::scheduler {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+constexpr char kImage[] = "skiff.local/busybox:test";
+
+class TaskManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runtime_.AddImage(kImage);
+    Open();
+    Register(R"({"family": "web", "containerDefinitions": [
+        {"name": "app", "image": "skiff.local/busybox:test", "memory": 32},
+        {"name": "sidecar", "image": "skiff.local/busybox:test", "memory": 16,
+         "essential": false, "stopTimeout": 5}]})");
+  }
+
+  void Open() {
+    tasks_.reset();
+    registry_.reset();
+    store_.reset();
+    auto store = store::Store::Open(dir_.path() + "/state");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
+    tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
+                                           registry_.get(), &clock_, model::ArnScope{},
+                                           TaskManagerOptions{.state_dir = dir_.path() + "/state"});
+    ASSERT_TRUE(tasks_->Load().ok());
+    tasks_->AddListener([this](const v1::Task& t) { changes_.push_back(t.last_status()); });
+    runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
+      loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
+    });
+  }
+
+  void Register(const std::string& json) {
+    v1::RegisterTaskDefinitionRequest request;
+    ASSERT_TRUE(model::DecodeMessageText(json, &request).ok());
+    ASSERT_TRUE(registry_->Register(request).ok());
+  }
+
+  // Lets the loop and the executor answer each other until both are idle.
+  void Settle() {
+    while (loop_.RunPending() + executor_.RunAll() > 0) {
+    }
+  }
+
+  absl::StatusOr<v1::RunTaskResponse> Run(const std::string& json = R"({"taskDefinition": "web"})") {
+    v1::RunTaskRequest request;
+    absl::Status decoded = model::DecodeMessageText(json, &request);
+    if (!decoded.ok()) return decoded;
+    return tasks_->RunTask(request);
+  }
+
+  std::string RunOne(const std::string& json = R"({"taskDefinition": "web"})") {
+    auto response = Run(json);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok() || response->tasks().empty()) return "";
+    const std::string arn = response->tasks(0).task_arn();
+    return arn.substr(arn.rfind('/') + 1);
+  }
+
+  v1::Task Describe(const std::string& id) {
+    v1::DescribeTasksRequest request;
+    request.add_tasks(id);
+    auto response = tasks_->DescribeTasks(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok() || response->tasks().empty()) return v1::Task();
+    return response->tasks(0);
+  }
+
+  absl::Status Stop(const std::string& id, const std::string& reason = "") {
+    v1::StopTaskRequest request;
+    request.set_task(id);
+    if (!reason.empty()) request.set_reason(reason);
+    return tasks_->StopTask(request).status();
+  }
+
+  fakes::TempDir dir_;
+  SimulatedClock clock_;
+  fakes::ManualEventLoop loop_{&clock_};
+  fakes::ManualExecutor executor_;
+  fakes::FakeRuntime runtime_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<TaskDefinitionRegistry> registry_;
+  std::unique_ptr<TaskManager> tasks_;
+  std::vector<std::string> changes_;
+};
+
+TEST_F(TaskManagerTest, TaskIsPersistedBeforeTheRuntimeIsAsked) {
+  auto response = Run();
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->tasks_size(), 1);
+  const v1::Task& task = response->tasks(0);
+  EXPECT_EQ(task.desired_status(), "RUNNING");
+  EXPECT_THAT(task.task_arn(),
+              testing::StartsWith("arn:aws:ecs:local:000000000000:task/default/"));
+  EXPECT_EQ(task.containers_size(), 2);
+  // Nothing has reached the runtime yet, but the store already has the task.
+  EXPECT_THAT(runtime_.calls(), IsEmpty());
+  auto stored = store_->LoadTasks();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].task.containers(1).name(), "sidecar");
+  EXPECT_THAT(changes_, ElementsAre("PROVISIONING", "PENDING"));
+}
+
+TEST_F(TaskManagerTest, LaunchCreatesThenStartsEveryContainer) {
+  const std::string id = RunOne();
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "RUNNING");
+  EXPECT_TRUE(task.has_started_at());
+  EXPECT_EQ(task.containers(0).last_status(), "RUNNING");
+  EXPECT_EQ(task.containers(0).runtime_id(), id + "-app");
+  EXPECT_THAT(runtime_.calls(),
+              ElementsAre(absl::StrCat("GetImage ", kImage), absl::StrCat("GetImage ", kImage),
+                          "CreateContainer " + id + "-app", "CreateContainer " + id + "-sidecar",
+                          "StartContainer " + id + "-app", "StartContainer " + id + "-sidecar"));
+  EXPECT_EQ(runtime_.SpecOf(id + "-app").labels.at("skiff.task"), id);
+  EXPECT_EQ(runtime_.SpecOf(id + "-app").labels.at("skiff.cluster"), "default");
+}
+
+TEST_F(TaskManagerTest, MissingImageFailsTheTaskWithoutCreatingAnything) {
+  Register(R"({"family": "ghost", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/nothing:here", "memory": 32}]})");
+  const std::string id = RunOne(R"({"taskDefinition": "ghost"})");
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "TaskFailedToStart");
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("CannotPullContainerError"));
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("skiff load-image"));
+  EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr("CreateContainer"))));
+  EXPECT_EQ(task.containers(0).last_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, StartFailureStopsWhatAlreadyRuns) {
+  runtime_.FailNext("StartContainer", absl::OkStatus());
+  runtime_.FailNext("StartContainer", absl::InternalError("runc: exec format error"));
+  const std::string id = RunOne();
+  Settle();
+  v1::Task task = Describe(id);
+  EXPECT_EQ(task.stop_code(), "TaskFailedToStart");
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("CannotStartContainerError"));
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-app 15"));
+  EXPECT_EQ(task.last_status(), "STOPPING");
+  runtime_.Exit(id + "-app", 143, clock_.Now());
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, EssentialExitStopsTheTask) {
+  const std::string id = RunOne();
+  Settle();
+  runtime_.Exit(id + "-app", 3, clock_.Now());
+  Settle();
+  v1::Task task = Describe(id);
+  EXPECT_EQ(task.desired_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "EssentialContainerExited");
+  EXPECT_EQ(task.stopped_reason(), "Essential container in task exited");
+  EXPECT_EQ(task.containers(0).exit_code(), 3);
+  EXPECT_EQ(task.last_status(), "STOPPING");  // The sidecar still runs.
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-sidecar 15"));
+  runtime_.Exit(id + "-sidecar", 0, clock_.Now());
+  Settle();
+  task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_TRUE(task.has_stopped_at());
+  EXPECT_TRUE(task.has_execution_stopped_at());
+  EXPECT_THAT(runtime_.calls(), Contains("DeleteTask " + id + "-app"));
+  // Every stage was observed, in order.
+  EXPECT_THAT(changes_, Contains("DEPROVISIONING"));
+  EXPECT_EQ(changes_.back(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, NonEssentialExitLeavesTheTaskRunning) {
+  const std::string id = RunOne();
+  Settle();
+  runtime_.Exit(id + "-sidecar", 1, clock_.Now());
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "RUNNING");
+  EXPECT_EQ(task.containers(1).last_status(), "STOPPED");
+  EXPECT_EQ(task.containers(1).exit_code(), 1);
+}
+
+TEST_F(TaskManagerTest, StopSendsSigtermThenSigkillAfterTheStopTimeout) {
+  const std::string id = RunOne();
+  Settle();
+  ASSERT_TRUE(Stop(id, "maintenance").ok());
+  Settle();
+  v1::Task task = Describe(id);
+  EXPECT_EQ(task.desired_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "UserInitiated");
+  EXPECT_EQ(task.stopped_reason(), "maintenance");
+  EXPECT_EQ(task.last_status(), "STOPPING");
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-app 15"));
+  EXPECT_THAT(runtime_.calls(), Not(Contains("SignalContainer " + id + "-app 9")));
+  // The longest stopTimeout of the task (app: the 30 s default) decides.
+  loop_.AdvanceTime(absl::Seconds(29));
+  Settle();
+  EXPECT_THAT(runtime_.calls(), Not(Contains("SignalContainer " + id + "-app 9")));
+  loop_.AdvanceTime(absl::Seconds(1));
+  Settle();
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-app 9"));
+  runtime_.Exit(id + "-app", 137, clock_.Now());
+  runtime_.Exit(id + "-sidecar", 137, clock_.Now());
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, StopOfAnExitedTaskSendsNoSigkill) {
+  const std::string id = RunOne();
+  Settle();
+  ASSERT_TRUE(Stop(id).ok());
+  runtime_.Exit(id + "-app", 0, clock_.Now());
+  runtime_.Exit(id + "-sidecar", 0, clock_.Now());
+  Settle();
+  EXPECT_EQ(Describe(id).stopped_reason(), "Task stopped by user");
+  loop_.AdvanceTime(absl::Seconds(60));
+  Settle();
+  EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr(" 9"))));
+}
+
+TEST_F(TaskManagerTest, OomIsTheContainersReason) {
+  const std::string id = RunOne();
+  Settle();
+  runtime_.Oom(id + "-app", clock_.Now());
+  runtime_.Exit(id + "-app", 137, clock_.Now());
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_THAT(task.containers(0).reason(), HasSubstr("OutOfMemoryError"));
+  EXPECT_EQ(task.containers(0).exit_code(), 137);
+  EXPECT_EQ(task.stop_code(), "EssentialContainerExited");
+}
+
+TEST_F(TaskManagerTest, ExitDuringLaunchIsNotLost) {
+  const std::string id = RunOne();
+  // The launch runs; the app exits before the loop hears that it started.
+  executor_.RunAll();
+  runtime_.Exit(id + "-app", 0, clock_.Now());
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.containers(0).last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "EssentialContainerExited");
+  runtime_.Exit(id + "-sidecar", 0, clock_.Now());
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, StoppedTasksAreRemovedAfterTheRetention) {
+  const std::string id = RunOne();
+  Settle();
+  runtime_.Exit(id + "-app", 0, clock_.Now());
+  runtime_.Exit(id + "-sidecar", 0, clock_.Now());
+  Settle();
+  ASSERT_EQ(Describe(id).last_status(), "STOPPED");
+  loop_.AdvanceTime(absl::Minutes(59));
+  Settle();
+  EXPECT_TRUE(runtime_.HasContainer(id + "-app"));
+  loop_.AdvanceTime(absl::Minutes(1));
+  Settle();
+  EXPECT_FALSE(runtime_.HasContainer(id + "-app"));
+  EXPECT_FALSE(runtime_.HasContainer(id + "-sidecar"));
+  v1::DescribeTasksRequest request;
+  request.add_tasks(id);
+  auto response = tasks_->DescribeTasks(request);
+  ASSERT_TRUE(response.ok());
+  ASSERT_EQ(response->failures_size(), 1);
+  EXPECT_EQ(response->failures(0).reason(), "MISSING");
+  EXPECT_THAT(*store_->LoadTasks(), IsEmpty());
+}
+
+TEST_F(TaskManagerTest, TasksSurviveARestartOfTheManager) {
+  const std::string id = RunOne();
+  Settle();
+  Open();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "RUNNING");
+  // Exits still find their task after the restart.
+  runtime_.Exit(id + "-app", 2, clock_.Now());
+  Settle();
+  EXPECT_EQ(Describe(id).stop_code(), "EssentialContainerExited");
+}
+
+TEST_F(TaskManagerTest, ResyncAfterALostStreamFindsExitsThatWereMissed) {
+  const std::string id = RunOne();
+  Settle();
+  ASSERT_TRUE(runtime_.RemoveContainer(id + "-app").ok());  // Gone while nobody listened.
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.containers(0).last_status(), "STOPPED");
+  EXPECT_EQ(task.containers(0).exit_code(), 255);
+  EXPECT_EQ(task.desired_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, RunTaskRejectsBadInputNamingTheField) {
+  auto zero = Run(R"({"taskDefinition": "web", "count": 0})");
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(zero.status().message(), HasSubstr("count"));
+  auto eleven = Run(R"({"taskDefinition": "web", "count": 11})");
+  EXPECT_EQ(eleven.status().code(), absl::StatusCode::kInvalidArgument);
+  auto missing = Run(R"({"taskDefinition": "nope"})");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  auto bad_override = Run(R"({"taskDefinition": "web",
+      "overrides": {"containerOverrides": [{"name": "other"}]}})");
+  EXPECT_EQ(bad_override.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_override.status().message(),
+              HasSubstr("overrides.containerOverrides[0].name"));
+  EXPECT_EQ(model::EcsExceptionName(bad_override.status()), "InvalidParameterException");
+  EXPECT_THAT(runtime_.calls(), IsEmpty());
+}
+
+TEST_F(TaskManagerTest, StopOfAnUnknownTaskIsNotFound) {
+  absl::Status status = Stop("0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Stop("not-a-task").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TaskManagerTest, ListTasksFiltersAndPages) {
+  Register(R"({"family": "api", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  auto three = Run(R"({"taskDefinition": "web", "count": 3, "startedBy": "ci"})");
+  ASSERT_TRUE(three.ok()) << three.status();
+  const std::string api = RunOne(R"({"taskDefinition": "api"})");
+  Settle();
+  v1::ListTasksRequest request;
+  request.set_family("web");
+  auto web = tasks_->ListTasks(request);
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(web->task_arns_size(), 3);
+  request.Clear();
+  request.set_started_by("ci");
+  request.set_max_results(2);
+  auto page = tasks_->ListTasks(request);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->task_arns_size(), 2);
+  ASSERT_TRUE(page->has_next_token());
+  request.set_next_token(page->next_token());
+  auto rest = tasks_->ListTasks(request);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->task_arns_size(), 1);
+  // Stopped tasks only show with desiredStatus STOPPED.
+  ASSERT_TRUE(Stop(api).ok());
+  request.Clear();
+  request.set_family("api");
+  EXPECT_EQ(tasks_->ListTasks(request)->task_arns_size(), 0);
+  request.set_desired_status("STOPPED");
+  EXPECT_EQ(tasks_->ListTasks(request)->task_arns_size(), 1);
+}
+
+TEST_F(TaskManagerTest, OverridesAreRecordedOnTheTask) {
+  const std::string id = RunOne(R"({"taskDefinition": "web", "group": "g1",
+      "overrides": {"cpu": "512", "containerOverrides": [{"name": "app", "command": ["true"]}]}})");
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.group(), "g1");
+  EXPECT_EQ(task.cpu(), "512");
+  EXPECT_EQ(task.overrides().container_overrides(0).command(0), "true");
+}
+
+TEST_F(TaskManagerTest, FindContainersForLogsAndExec) {
+  const std::string id = RunOne();
+  Settle();
+  auto all = tasks_->FindContainers("", id, "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_TRUE((*all)[0].running);
+  EXPECT_THAT((*all)[0].log_path, testing::EndsWith("/tasks/" + id + "/app.log"));
+  EXPECT_EQ(tasks_->FindContainers("", id, "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(tasks_->FindContainers("other", id, "").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace skiff::scheduler
