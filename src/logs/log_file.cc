@@ -58,12 +58,13 @@ class ScopedFd {
   int fd_ = -1;
 };
 
-// Opens path read-only; an invalid ScopedFd (not an error) when it does not exist, because every
-// caller here treats a missing rotated file as "nothing there".
+// Opens path (read-only unless flags say otherwise; created 0600 with O_CREAT, the caller sets
+// the mode it wants); an invalid ScopedFd, not an error, when it does not exist, because every
+// caller here treats a missing file as "nothing there".
 absl::StatusOr<ScopedFd> OpenIfExists(const std::string& path, int flags = O_RDONLY) {
   int fd;
   do {
-    fd = open(path.c_str(), flags | O_CLOEXEC);
+    fd = open(path.c_str(), flags | O_CLOEXEC, 0600);
   } while (fd < 0 && errno == EINTR);
   if (fd >= 0) return ScopedFd(fd);
   if (errno == ENOENT) return ScopedFd();
@@ -145,8 +146,7 @@ absl::Status CopyToEnd(int src, const std::string& src_path, int dst, const std:
 // written: a reader that finds the live file truncated finds the whole copy in path.1.
 absl::Status CopyToFirstRotated(int live, const std::string& path, mode_t mode) {
   std::string tmp = absl::StrCat(path, ".1.tmp");
-  SKIFF_ASSIGN_OR_RETURN(ScopedFd out,
-                         OpenIfExists(tmp, O_WRONLY | O_CREAT | O_TRUNC));  // Creates it.
+  SKIFF_ASSIGN_OR_RETURN(ScopedFd out, OpenIfExists(tmp, O_WRONLY | O_CREAT | O_TRUNC));
   // The copy holds the same output as the original; the umask must not widen or narrow who
   // may read it.
   if (fchmod(out.get(), mode & 07777) != 0) return IoError("chmod", tmp, errno);
@@ -180,7 +180,8 @@ absl::StatusOr<std::string> TailOf(const std::vector<std::pair<ScopedFd, std::st
       int64_t start = std::max<int64_t>(0, pos - kBlockBytes);
       SKIFF_ASSIGN_OR_RETURN(std::string block, ReadAt(fd.get(), path, start, pos - start));
       if (static_cast<int64_t>(block.size()) < pos - start) {
-        // Truncated under us by a rotation; what we have is still a tail, just a shorter one.
+        // Truncated under us by a rotation: what we have is still the end of the stream,
+        // just fewer lines than asked.
         done = true;
         break;
       }
@@ -229,8 +230,8 @@ absl::StatusOr<bool> RotateIfLarger(const std::string& path, const RotationPolic
 }
 
 absl::StatusOr<std::string> ReadTail(const std::string& path, int64_t lines, int keep) {
-  // Open everything before reading anything, newest first: a rotation that runs meanwhile
-  // then at worst shows a line twice or drops one, never a whole file.
+  // Open everything before reading anything: that narrows the window in which a concurrent
+  // rotation makes the tail repeat or miss lines to the opens themselves.
   std::vector<std::pair<ScopedFd, std::string>> files;  // Oldest first once reversed.
   for (int n = 0; n <= std::max(keep, 0); ++n) {
     std::string name = n == 0 ? path : Rotated(path, n);

@@ -32,7 +32,7 @@ absl::StatusOr<bool> RotateIfLarger(const std::string& path, const RotationPolic
 // The last `lines` lines of path.<keep>, ..., path.1, path read as one stream (oldest first, so a
 // line split by a rotation is one line); lines < 0 for all, 0 for "". A last line without '\n'
 // counts as a line. Reads backwards in blocks, so a short tail of a big file reads little.
-// Concurrent with a rotation it may show a line twice or miss one. NotFound when neither path
+// Concurrent with a rotation it may repeat or miss lines. NotFound when neither path
 // nor path.1 exists; Unavailable on I/O errors.
 absl::StatusOr<std::string> ReadTail(const std::string& path, int64_t lines, int keep = 1);
 
