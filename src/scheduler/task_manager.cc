@@ -703,7 +703,7 @@ void TaskManager::RotateLogs() {
   executor_->Run([paths = std::move(paths), policy = options_.log_rotation] {
     for (const std::string& path : paths) {
       absl::StatusOr<bool> rotated = logs::RotateIfLarger(path, policy);
-      if (!rotated.ok() && rotated.status().code() != absl::StatusCode::kUnimplemented) {
+      if (!rotated.ok()) {
         spdlog::warn("log rotation of {}: {}", path, rotated.status().ToString());
       }
     }
