@@ -61,6 +61,20 @@ v1::Image ToImage(const runtime::ImageInfo& info) {
   return image;
 }
 
+// With several containers in one stream, each line says whose it is ("app | ..."), as
+// `docker compose logs` does. at_line_start carries over between chunks of one container.
+std::string PrefixLines(const std::string& container, const std::string& data,
+                        bool* at_line_start) {
+  std::string out;
+  out.reserve(data.size() + 16);
+  for (char c : data) {
+    if (*at_line_start) absl::StrAppend(&out, container, " | ");
+    out += c;
+    *at_line_start = c == '\n';
+  }
+  return out;
+}
+
 // Writes data in chunks no larger than kChunkBytes; false when the client is gone.
 bool WriteLog(grpc::ServerWriter<v1::LogChunk>* writer, const std::string& container,
               const std::string& data) {
@@ -184,7 +198,18 @@ grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLog
                                          "tail: must be 0 or more"));
   }
   std::vector<logs::LogFollower> followers;
-  for (const scheduler::ContainerLocation& c : *containers) {
+  const bool prefix = containers->size() > 1;
+  std::vector<char> at_line_start(containers->size(), 1);
+  auto send = [&](size_t i, const std::string& data) {
+    const std::string& name = (*containers)[i].name;
+    if (!prefix) return WriteLog(writer, name, data);
+    bool start = at_line_start[i] != 0;
+    const bool ok = WriteLog(writer, name, PrefixLines(name, data, &start));
+    at_line_start[i] = start;
+    return ok;
+  };
+  for (size_t i = 0; i < containers->size(); ++i) {
+    const scheduler::ContainerLocation& c = (*containers)[i];
     // Follow from where the tail ends; a write landing in between may show twice, never not.
     followers.emplace_back(c.log_path, logs::LogFollower::SizeOf(c.log_path));
     absl::StatusOr<std::string> tail =
@@ -193,7 +218,7 @@ grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLog
     if (!tail.ok() && tail.status().code() != absl::StatusCode::kNotFound) {
       return Fail(context, tail.status());
     }
-    if (tail.ok() && !WriteLog(writer, c.name, *tail)) return grpc::Status::OK;
+    if (tail.ok() && !send(i, *tail)) return grpc::Status::OK;
   }
   if (!request->follow()) return grpc::Status::OK;
   absl::Time next_check = absl::Now() + absl::Seconds(1);
@@ -204,7 +229,7 @@ grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLog
       absl::StatusOr<std::string> data = followers[i].ReadNew(kChunkBytes);
       if (!data.ok() || data->empty()) continue;
       wrote = true;
-      if (!WriteLog(writer, (*containers)[i].name, *data)) return grpc::Status::OK;
+      if (!send(i, *data)) return grpc::Status::OK;
     }
     if (wrote) continue;
     if (!any_running) break;  // Stopped, and everything it wrote has been sent.
@@ -223,6 +248,12 @@ grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLog
 grpc::Status NodeService::ExecuteCommand(grpc::ServerContext* context,
                                          const v1::ExecuteCommandRequest* request,
                                          grpc::ServerWriter<v1::ExecOutput>* writer) {
+  if (request->interactive()) {
+    return Fail(context, model::EcsError(absl::StatusCode::kFailedPrecondition,
+                                         model::kInvalidParameterException,
+                                         "interactive: sessions with a terminal are not supported "
+                                         "yet; run the command without --interactive"));
+  }
   absl::StatusOr<std::vector<std::string>> argv = SplitCommand(request->command());
   if (!argv.ok()) return Fail(context, argv.status());
   absl::StatusOr<std::vector<scheduler::ContainerLocation>> containers =

@@ -304,6 +304,10 @@ class App {
     for (const auto& [name, values] : lists_[command.name]) {
       if (!values.empty()) input[name] = FlagValue(field_named(name), Kebab(name), values);
     }
+    // ECS requires `interactive` (its sessions go through SSM); here a plain run is the default.
+    if (command.name == "execute-command" && !input.contains("interactive")) {
+      input["interactive"] = false;
+    }
     if (command.request->FindFieldByName("cluster") != nullptr && !input.contains("cluster")) {
       input["cluster"] = cluster_;
     }
