@@ -1,0 +1,253 @@
+// Tasks as a user runs them: `skiff load-image`, `run-task`, `wait`, `logs`, `execute-command`
+// and `stop-task` against a real skiffd and a private containerd with real runc.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "skiffd_process.h"
+#include "support/containerd_fixture.h"
+
+namespace skiff::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class TasksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
+    auto containerd = skiff::testing::PrivateContainerd::Start();
+    ASSERT_TRUE(containerd.ok()) << containerd.status();
+    containerd_ = *std::move(containerd);
+    auto skiffd = SkiffdProcess::Create();
+    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
+    skiffd_ = *std::move(skiffd);
+    ns_ = containerd_->UniqueNamespace("skiff-tasks");
+  }
+
+  void StartSkiffd(std::vector<std::string> extra = {}) {
+    std::vector<std::string> flags = {"--containerd-address", containerd_->socket_path(),
+                                      "--namespace", ns_, "--runc-root",
+                                      containerd_->runc_root()};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(skiffd_->Start(flags).ok());
+    absl::Status ready = skiffd_->WaitReady();
+    ASSERT_TRUE(ready.ok()) << ready;
+  }
+
+  void LoadTestImage() {
+    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
+    ASSERT_TRUE(tarball.ok()) << tarball.status();
+    json loaded = Ok({"load-image", "--input", *tarball});
+    ASSERT_EQ(loaded["images"].size(), 1u) << loaded.dump();
+    EXPECT_EQ(loaded["images"][0]["name"], skiff::testing::kTestImageRef);
+  }
+
+  json Ok(const std::vector<std::string>& args) {
+    skiff::testing::CommandResult r = skiffd_->Skiff(args);
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
+    json out = json::parse(r.stdout_text, nullptr, false);
+    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
+    return out;
+  }
+
+  // Registers a one-container definition (host network) and runs it; returns the task id.
+  std::string Run(const std::string& family, const json& container, const json& extra = {}) {
+    json definition = {{"family", family},
+                       {"networkMode", "host"},
+                       {"containerDefinitions", json::array({container})}};
+    for (auto& [key, value] : extra.items()) definition[key] = value;
+    Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+    json run = Ok({"run-task", "--task-definition", family});
+    if (run["tasks"].size() != 1) return "";
+    const std::string arn = run["tasks"][0]["taskArn"];
+    return arn.substr(arn.rfind('/') + 1);
+  }
+
+  json Describe(const std::string& id) {
+    json out = Ok({"describe-tasks", "--tasks", id});
+    return out["tasks"].empty() ? json::object() : out["tasks"][0];
+  }
+
+  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
+  std::unique_ptr<SkiffdProcess> skiffd_;
+  std::string ns_;
+};
+
+json Busybox(const std::string& name, const std::string& script) {
+  return {{"name", name},
+          {"image", skiff::testing::kTestImageRef},
+          {"memory", 64},
+          {"command", json::array({"sh", "-c", script})}};
+}
+
+TEST_F(TasksTest, RunLogsExecAndStop) {
+  StartSkiffd();
+  LoadTestImage();
+  json container = Busybox("app", "echo hello from $(id -u); exec sleep 1000");
+  container["stopTimeout"] = 5;
+  const std::string id = Run("hello", container);
+  ASSERT_FALSE(id.empty());
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  json task = Describe(id);
+  EXPECT_EQ(task["lastStatus"], "RUNNING");
+  EXPECT_EQ(task["containers"][0]["lastStatus"], "RUNNING");
+  EXPECT_EQ(task["containers"][0]["runtimeId"], id + "-app");
+  EXPECT_TRUE(task.contains("startedAt"));
+
+  // The container's output reaches its log file (the shim writes it); give the shell a moment.
+  std::string logs;
+  for (int i = 0; i < 50 && logs.find("hello from 0") == std::string::npos; ++i) {
+    logs = skiffd_->Skiff({"logs", "--task", id}).stdout_text;
+    if (logs.empty()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(logs, "hello from 0\n");
+
+  skiff::testing::CommandResult exec = skiffd_->Skiff(
+      {"execute-command", "--task", id, "--command", "sh -c 'echo out; echo err >&2; exit 7'"});
+  EXPECT_EQ(exec.exit_code, 7);
+  EXPECT_EQ(exec.stdout_text, "out\n");
+  EXPECT_EQ(exec.stderr_text, "err\n");
+
+  json stopped = Ok({"stop-task", "--task", id, "--reason", "done here"});
+  EXPECT_EQ(stopped["task"]["desiredStatus"], "STOPPED");
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  task = Describe(id);
+  EXPECT_EQ(task["lastStatus"], "STOPPED");
+  EXPECT_EQ(task["stopCode"], "UserInitiated");
+  EXPECT_EQ(task["stoppedReason"], "done here");
+  // sleep dies of SIGTERM: 128 + 15.
+  EXPECT_EQ(task["containers"][0]["exitCode"], 143);
+  json listed = Ok({"list-tasks", "--desired-status", "STOPPED"});
+  EXPECT_EQ(listed["taskArns"].size(), 1u);
+}
+
+TEST_F(TasksTest, AProcessThatIgnoresSigtermIsKilledAfterTheStopTimeout) {
+  StartSkiffd();
+  LoadTestImage();
+  json container = Busybox("app", "trap '' TERM; while true; do sleep 1; done");
+  container["stopTimeout"] = 2;
+  const std::string id = Run("stubborn", container);
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  const absl::Time start = absl::Now();
+  Ok({"stop-task", "--task", id});
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_GE(took, absl::Seconds(2));
+  EXPECT_LT(took, absl::Seconds(15));
+  EXPECT_EQ(Describe(id)["containers"][0]["exitCode"], 137);  // SIGKILL.
+}
+
+TEST_F(TasksTest, EssentialContainerExitStopsTheTask) {
+  StartSkiffd();
+  LoadTestImage();
+  json sidecar = Busybox("sidecar", "exec sleep 1000");
+  sidecar["essential"] = false;
+  json definition = {{"family", "short"},
+                     {"networkMode", "host"},
+                     {"containerDefinitions", json::array({Busybox("app", "exit 3"), sidecar})}};
+  Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+  json run = Ok({"run-task", "--task-definition", "short"});
+  const std::string arn = run["tasks"][0]["taskArn"];
+  Ok({"wait", "tasks-stopped", "--tasks", arn, "--timeout", "60"});
+  json task = Describe(arn);
+  EXPECT_EQ(task["stopCode"], "EssentialContainerExited");
+  EXPECT_EQ(task["containers"][0]["exitCode"], 3);
+  EXPECT_EQ(task["containers"][1]["exitCode"], 143);
+  // The waiter for running fails at once on a stopped task.
+  skiff::testing::CommandResult waited =
+      skiffd_->Skiff({"wait", "tasks-running", "--tasks", arn, "--timeout", "60"});
+  EXPECT_EQ(waited.exit_code, 1);
+  EXPECT_THAT(waited.stderr_text, HasSubstr("STOPPED"));
+}
+
+TEST_F(TasksTest, AContainerPastItsMemoryLimitIsAnOutOfMemoryError) {
+  StartSkiffd();
+  LoadTestImage();
+  // tail buffers its input until a newline, which /dev/zero never sends: it grows until the
+  // 16 MiB limit stops it (this host has no swap to hide in).
+  json container = Busybox("hog", "exec tail /dev/zero");
+  container["memory"] = 16;
+  const std::string id = Run("hog", container);
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  json task = Describe(id);
+  EXPECT_EQ(task["containers"][0]["exitCode"], 137);
+  EXPECT_THAT(task["containers"][0]["reason"].get<std::string>(), HasSubstr("OutOfMemoryError"));
+}
+
+TEST_F(TasksTest, AMissingImageFailsTheTaskWithAReason) {
+  StartSkiffd();
+  const std::string id = Run("ghost", Busybox("app", "true"));  // Nothing loaded.
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  json task = Describe(id);
+  EXPECT_EQ(task["stopCode"], "TaskFailedToStart");
+  EXPECT_THAT(task["stoppedReason"].get<std::string>(), HasSubstr("skiff load-image"));
+}
+
+TEST_F(TasksTest, BridgeNetworkingFailsClearlyUntilItIsSupported) {
+  StartSkiffd();
+  LoadTestImage();
+  const std::string id = Run("bridged", Busybox("app", "true"), {{"networkMode", "bridge"}});
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  json task = Describe(id);
+  EXPECT_EQ(task["stopCode"], "TaskFailedToStart");
+  EXPECT_THAT(task["stoppedReason"].get<std::string>(), HasSubstr("bridge"));
+}
+
+TEST_F(TasksTest, ABrokenTarballIsRefusedAndLeavesNothing) {
+  StartSkiffd();
+  const std::string path = skiffd_->dir() + "/broken.tar";
+  std::ofstream(path) << std::string(5000, 'x');
+  skiff::testing::CommandResult r = skiffd_->Skiff({"load-image", "--input", path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.stderr_text, HasSubstr("error:"));
+  EXPECT_EQ(Ok({"list-images"}).value("images", json::array()).size(), 0u);
+  // The upload's spool file is gone too.
+  const std::string uploads = skiffd_->state_dir() + "/uploads";
+  if (std::filesystem::exists(uploads)) EXPECT_TRUE(std::filesystem::is_empty(uploads));
+}
+
+TEST_F(TasksTest, LogsAreRotatedPastTheirCap) {
+  StartSkiffd({"--log-max-bytes", "65536"});
+  LoadTestImage();
+  // About 1 MiB of output at once, then quiet.
+  const std::string id =
+      Run("chatty", Busybox("app", "head -c 1048576 /dev/zero | tr '\\0' x; exec sleep 1000"));
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  const std::string log = skiffd_->state_dir() + "/tasks/" + id + "/app.log";
+  bool rotated = false;
+  for (int i = 0; i < 100 && !rotated; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    rotated = std::filesystem::exists(log + ".1") && std::filesystem::file_size(log) < 65536;
+  }
+  EXPECT_TRUE(rotated) << "live log " << std::filesystem::file_size(log) << " bytes";
+  Ok({"stop-task", "--task", id});
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+}
+
+TEST_F(TasksTest, RunningTasksSurviveARestartOfSkiffd) {
+  StartSkiffd();
+  LoadTestImage();
+  const std::string id = Run("durable", Busybox("app", "exec sleep 1000"));
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  absl::StatusOr<int> exited = skiffd_->Signal(SIGTERM);
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_EQ(*exited, 0);
+  StartSkiffd();
+  EXPECT_EQ(Describe(id)["lastStatus"], "RUNNING");
+  Ok({"stop-task", "--task", id});
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  EXPECT_EQ(Describe(id)["containers"][0]["exitCode"], 143);
+}
+
+}  // namespace
+}  // namespace skiff::e2e
