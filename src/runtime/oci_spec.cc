@@ -292,7 +292,9 @@ absl::Status AppendMounts(const ContainerSpec& spec, json* mounts) {
                                                          " must be an absolute host path"));
       }
       // Recursive by default, as Docker binds volumes; writable unless asked otherwise.
-      if (!Contains(options, "bind") && !Contains(options, "rbind")) options.insert(options.begin(), "rbind");
+      if (!Contains(options, "bind") && !Contains(options, "rbind")) {
+        options.insert(options.begin(), "rbind");
+      }
       if (!Contains(options, "ro") && !Contains(options, "rw")) options.push_back("rw");
       mounts->push_back({{"destination", destination},
                          {"type", "bind"},

@@ -109,11 +109,15 @@ absl::Status ReadEnvironmentFile(const std::string& path, const v1::EnvironmentF
     absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
     if (trimmed.empty() || trimmed.front() == '#') continue;
     const size_t eq = trimmed.find('=');
-    if (eq == 0 || eq == absl::string_view::npos) {
+    const absl::string_view key = trimmed.substr(0, eq);
+    const bool bad_key = std::any_of(key.begin(), key.end(), [](char ch) {
+      return absl::ascii_isspace(static_cast<unsigned char>(ch));
+    });
+    if (eq == 0 || eq == absl::string_view::npos || bad_key) {
       return Invalid(path, absl::StrCat(model::QuoteValue(local), " line ", line_number,
                                         ": expected KEY=VALUE"));
     }
-    SetEnv(std::string(trimmed.substr(0, eq)), std::string(trimmed.substr(eq + 1)), env);
+    SetEnv(std::string(key), std::string(trimmed.substr(eq + 1)), env);
   }
   return absl::OkStatus();
 }
@@ -184,7 +188,9 @@ absl::Status ApplyResources(const TaskDefinition& definition, const ContainerDef
   if (task_cpu_overridden || definition.has_cpu()) {
     const std::string& text = task_cpu_overridden ? overrides.cpu() : definition.cpu();
     absl::StatusOr<int> units = model::ParseCpuUnits(text);
-    if (!units.ok()) return Invalid(task_cpu_overridden ? "overrides.cpu" : "cpu", units.status().message());
+    if (!units.ok()) {
+      return Invalid(task_cpu_overridden ? "overrides.cpu" : "cpu", units.status().message());
+    }
     spec->cpu_period_us = kCfsPeriodUs;
     spec->cpu_quota_us = static_cast<int64_t>(*units) * static_cast<int64_t>(kCfsPeriodUs) / 1024;
   }
@@ -198,7 +204,9 @@ absl::Status ApplyResources(const TaskDefinition& definition, const ContainerDef
     const bool overridden = overrides.has_memory();
     absl::StatusOr<int> mib =
         model::ParseMemoryMiB(overridden ? overrides.memory() : definition.memory());
-    if (!mib.ok()) return Invalid(overridden ? "overrides.memory" : "memory", mib.status().message());
+    if (!mib.ok()) {
+      return Invalid(overridden ? "overrides.memory" : "memory", mib.status().message());
+    }
     spec->memory_limit_bytes = *mib * kMiB;
   }
   if (o != nullptr && o->has_memory_reservation()) {
@@ -277,7 +285,8 @@ absl::StatusOr<std::string> CreatedDirectory(const std::string& dir) {
   }
   if (ec) {
     // The host's problem (disk, permissions), not the definition's: worth retrying.
-    return absl::UnavailableError(absl::StrCat("create volume directory ", dir, ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("create volume directory ", dir, ": ", ec.message()));
   }
   return dir;
 }

@@ -105,11 +105,12 @@ TEST(OciSpecDefaultsTest, LinuxDefaults) {
   const json& devices = linux["resources"]["devices"];
   ASSERT_EQ(devices.size(), 10u);
   EXPECT_EQ(devices[0], json::parse(R"({"allow": false, "access": "rwm"})"));
-  EXPECT_EQ(devices[1],
-            json::parse(R"({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})"));
-  EXPECT_EQ(devices[8], json::parse(R"({"allow": true, "type": "c", "major": 136, "access": "rwm"})"));
-  EXPECT_EQ(devices[9],
-            json::parse(R"({"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"})"));
+  EXPECT_EQ(devices[1], json::parse(R"({"allow": true, "type": "c", "major": 1, "minor": 3,
+                                        "access": "rwm"})"));
+  EXPECT_EQ(devices[8], json::parse(R"({"allow": true, "type": "c", "major": 136,
+                                        "access": "rwm"})"));
+  EXPECT_EQ(devices[9], json::parse(R"({"allow": true, "type": "c", "major": 5, "minor": 2,
+                                        "access": "rwm"})"));
   EXPECT_FALSE(linux.contains("cgroupsPath"));
   EXPECT_FALSE(linux["resources"].contains("cpu"));
   EXPECT_FALSE(linux["resources"].contains("memory"));

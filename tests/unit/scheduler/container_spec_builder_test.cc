@@ -195,6 +195,8 @@ TEST_F(ContainerSpecBuilderTest, EnvironmentFileErrorsNameTheField) {
   EXPECT_EQ(Error(with_file("file://host/x.env")).code(), absl::StatusCode::kInvalidArgument);
   s = Error(with_file(WriteFile("bad.env", "A=1\njustaword\n")));
   EXPECT_THAT(s.message(), HasSubstr("line 2: expected KEY=VALUE"));
+  s = Error(with_file(WriteFile("export.env", "export A=1\n")));
+  EXPECT_THAT(s.message(), HasSubstr("line 1: expected KEY=VALUE"));
   s = Error(with_file(dir_.path()));  // A directory is no environment file.
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
 }
@@ -328,8 +330,9 @@ TEST_F(ContainerSpecBuilderTest, Volumes) {
                                     {"rbind", "rw"}},
                           MountSpec{"bind", task_.volumes_dir + "/shared", "/shared",
                                     {"rbind", "rw"}}));
-  for (const std::string& dir : {task_.task_dir + "/volumes/scratch",
-                                 task_.task_dir + "/volumes/cache", task_.volumes_dir + "/shared"}) {
+  for (const std::string& dir :
+       {task_.task_dir + "/volumes/scratch", task_.task_dir + "/volumes/cache",
+        task_.volumes_dir + "/shared"}) {
     struct stat st;
     ASSERT_EQ(stat(dir.c_str(), &st), 0) << dir;
     EXPECT_TRUE(S_ISDIR(st.st_mode)) << dir;
