@@ -303,6 +303,13 @@ absl::StatusOr<std::string> VolumeSource(const TaskDefinition& definition, int k
                                          const TaskContext& task) {
   const v1::Volume& v = definition.volumes(k);
   const std::string vpath = absl::StrCat("volumes[", k, "]");
+  // The name becomes a directory under the state dir; registration allows only [A-Za-z0-9_-],
+  // and a stored definition must not lead anywhere else either.
+  if (v.name().empty() || v.name() == "." || v.name() == ".." ||
+      absl::StrContains(v.name(), '/')) {
+    return Invalid(vpath + ".name", absl::StrCat(model::QuoteValue(v.name()),
+                                                 " cannot name a directory"));
+  }
   if (v.has_efs_volume_configuration() || v.has_fsx_windows_file_server_volume_configuration()) {
     return Invalid(vpath, "EFS and FSx volumes are not supported on this host");
   }

@@ -389,6 +389,10 @@ TEST_F(ContainerSpecBuilderTest, VolumeErrorsNameTheField) {
                            "rexray"}}], )"));
   EXPECT_THAT(s.message(), HasSubstr("volumes[0].dockerVolumeConfiguration.driver"));
   s = Error(Definition(R"({"name": "app", "image": "i", "memory": 8,
+      "mountPoints": [{"sourceVolume": "..", "containerPath": "/x"}]})",
+                       R"("volumes": [{"name": ".."}], )"));
+  EXPECT_EQ(s.message(), "volumes[0].name: \"..\" cannot name a directory");
+  s = Error(Definition(R"({"name": "app", "image": "i", "memory": 8,
       "volumesFrom": [{"sourceContainer": "ghost"}]})"));
   EXPECT_EQ(s.message(), "containerDefinitions[0].volumesFrom[0].sourceContainer: no container "
                          "named \"ghost\"");
