@@ -20,8 +20,8 @@ packages=(
   # containerd's API protos, taken at build time
   golang-github-containerd-containerd-dev golang-github-gogo-googleapis-dev
   golang-github-containerd-cgroups-dev
-  # runtime
-  containerd runc busybox-static iproute2 procps util-linux ca-certificates
+  # runtime (tini gives /usr/bin/tini-static, the init for initProcessEnabled)
+  containerd runc tini busybox-static iproute2 procps util-linux ca-certificates
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "skiff/base/status_macros.h"
+#include "skiff/model/container_checks.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/resources.h"
@@ -214,8 +215,8 @@ class Validator {
         return Invalid(mp + ".sourceVolume",
                        absl::StrCat("no volume named ", QuoteValue(m.source_volume()), " in volumes"));
       }
-      if (!absl::StartsWith(m.container_path(), "/")) {
-        return Invalid(mp + ".containerPath", "must be an absolute path");
+      if (auto problem = ContainerMountPathProblem(m.container_path())) {
+        return Invalid(mp + ".containerPath", *problem);
       }
     }
     for (int j = 0; j < c.volumes_from_size(); ++j) {
@@ -239,9 +240,8 @@ class Validator {
       }
     }
     for (const auto& [key, value] : c.docker_labels()) {
-      if (absl::StartsWith(key, "skiff.") || absl::StartsWith(key, "io.containerd.")) {
-        return Invalid(absl::StrCat(path, ".dockerLabels.", key),
-                       "the skiff. and io.containerd. prefixes are reserved");
+      if (IsReservedLabelKey(key)) {
+        return Invalid(absl::StrCat(path, ".dockerLabels.", key), kReservedLabelsProblem);
       }
     }
     for (int j = 0; j < c.environment_size(); ++j) {
@@ -251,6 +251,12 @@ class Validator {
                        "must be non-empty and must not contain '='");
       }
     }
+    if (c.has_working_directory()) {
+      if (auto problem = WorkingDirectoryProblem(c.working_directory())) {
+        return Invalid(path + ".workingDirectory", *problem);
+      }
+    }
+    if (auto problem = UserProblem(c.user())) return Invalid(path + ".user", *problem);
     if (c.has_start_timeout()) {
       SKIFF_RETURN_IF_ERROR(CheckRange(path + ".startTimeout", c.start_timeout(), 2, 120));
     }
@@ -366,8 +372,8 @@ class Validator {
     for (int j = 0; j < lp.tmpfs_size(); ++j) {
       const auto& t = lp.tmpfs(j);
       const std::string tp = absl::StrCat(path, ".tmpfs[", j, "]");
-      if (!absl::StartsWith(t.container_path(), "/")) {
-        return Invalid(tp + ".containerPath", "must be an absolute path");
+      if (auto problem = ContainerMountPathProblem(t.container_path())) {
+        return Invalid(tp + ".containerPath", *problem);
       }
       if (t.size() <= 0) return Invalid(tp + ".size", "must be a positive number of MiB");
     }

@@ -58,13 +58,16 @@ struct ContainerSpec {
   bool privileged = false;                // All capabilities and host devices.
   std::vector<std::string> cap_add;       // "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL" allowed.
   std::vector<std::string> cap_drop;
-  bool init = false;  // Run an init (tini-like) as pid 1: uses the host's docker-init if present.
+  // Run an init as pid 1, as Docker's --init: the host's /usr/bin/tini-static (Debian package
+  // tini) bound read-only at /sbin/docker-init, running "/sbin/docker-init -- <args>".
+  bool init = false;
 
   std::vector<MountSpec> mounts;  // Volumes, tmpfs; in this order, after the defaults.
   NetworkMode network = NetworkMode::kHost;
 
   std::string log_path;  // Absolute host file that receives stdout and stderr.
-  // The container's cgroup ("" lets the containerd adapter choose "/<namespace>/<id>").
+  // The container's cgroup, linux.cgroupsPath; "" lets the runtime choose. The containerd
+  // adapter sets "/<namespace>/<id>", as containerd's own clients do.
   std::string cgroups_path;
 };
 

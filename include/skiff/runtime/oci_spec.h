@@ -27,11 +27,15 @@ struct ResolvedUser {
   std::vector<uint32_t> additional_gids;  // From /etc/group membership of the user's name.
 };
 
-// True when resolving `user` needs the image's /etc/passwd or /etc/group (it names a user or a
-// group rather than only numbers), so the adapter can skip reading the image otherwise.
+// True when resolving `user` needs the image's /etc/passwd or /etc/group, so the adapter can
+// skip reading the image otherwise. Only "uid:gid" with both numeric resolves without them: ""
+// (root) and a bare uid take their primary gid and supplementary groups from the files, as with
+// Docker (ADR 0006).
 bool UserNeedsAccounts(const std::string& user);
 
-// Resolves "name", "uid", "uid:gid", "name:group", "uid:group", "name:gid" as Docker does.
+// Resolves "name", "uid", "uid:gid", "name:group", "uid:group", "name:gid" as Docker does
+// (runc's user.GetExecUser): a number is always an id; a uid without a passwd entry gets gid 0;
+// supplementary groups come from /etc/group membership unless a group is given explicitly.
 // InvalidArgument naming the user when a name is unknown or an id is outside 0..2^31-1.
 absl::StatusOr<ResolvedUser> ResolveUser(const std::string& user, const ImageAccounts& accounts);
 

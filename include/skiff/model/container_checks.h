@@ -1,0 +1,37 @@
+// Checks on the container settings that reach the host: paths in the container (working
+// directory, mount and tmpfs targets), the user, and label keys. Register-time validation
+// (task_definition.h) and the scheduler's container spec builder both use them, so a definition
+// is refused with the same words whether it is new or was stored before a check existed.
+// Pure functions; safe from any thread. Each returns the problem ("must be an absolute path"),
+// for the caller to prefix with the field path, or nullopt when the value is fine.
+#ifndef SKIFF_MODEL_CONTAINER_CHECKS_H_
+#define SKIFF_MODEL_CONTAINER_CHECKS_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace skiff::model {
+
+// workingDirectory: absolute, and not /proc or under it (a process started there could reach
+// the host through /proc/<pid>/root of processes it sees).
+std::optional<std::string> WorkingDirectoryProblem(absl::string_view path);
+
+// mountPoints[].containerPath and tmpfs[].containerPath: absolute, not "/", and not /proc, /sys,
+// /dev or under them: the runtime mounts those, and a volume there could unmask what it hides.
+std::optional<std::string> ContainerMountPathProblem(absl::string_view path);
+
+// user: "", name, uid, uid:gid, name:group...; numeric ids must lie in 0..2^31-1 (runc's range).
+// Names are resolved later against the image.
+std::optional<std::string> UserProblem(absl::string_view user);
+
+// dockerLabels keys that Skiff and containerd keep for themselves: "skiff.", "containerd.io/",
+// "io.containerd.".
+bool IsReservedLabelKey(absl::string_view key);
+inline constexpr char kReservedLabelsProblem[] =
+    "the skiff., containerd.io/ and io.containerd. prefixes are reserved";
+
+}  // namespace skiff::model
+
+#endif  // SKIFF_MODEL_CONTAINER_CHECKS_H_
