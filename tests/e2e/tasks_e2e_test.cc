@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -213,7 +214,9 @@ TEST_F(TasksTest, ABrokenTarballIsRefusedAndLeavesNothing) {
   EXPECT_EQ(Ok({"list-images"}).value("images", json::array()).size(), 0u);
   // The upload's spool file is gone too.
   const std::string uploads = skiffd_->state_dir() + "/uploads";
-  if (std::filesystem::exists(uploads)) EXPECT_TRUE(std::filesystem::is_empty(uploads));
+  if (std::filesystem::exists(uploads)) {
+    EXPECT_TRUE(std::filesystem::is_empty(uploads));
+  }
 }
 
 TEST_F(TasksTest, LogsAreRotatedPastTheirCap) {

@@ -30,7 +30,7 @@ class TaskManagerTest : public ::testing::Test {
   void SetUp() override {
     runtime_.AddImage(kImage);
     Open();
-    Register(R"({"family": "web", "containerDefinitions": [
+    Register(R"({"family": "web", "networkMode": "host", "containerDefinitions": [
         {"name": "app", "image": "skiff.local/busybox:test", "memory": 32},
         {"name": "sidecar", "image": "skiff.local/busybox:test", "memory": 16,
          "essential": false, "stopTimeout": 5}]})");
@@ -143,7 +143,7 @@ TEST_F(TaskManagerTest, LaunchCreatesThenStartsEveryContainer) {
 }
 
 TEST_F(TaskManagerTest, MissingImageFailsTheTaskWithoutCreatingAnything) {
-  Register(R"({"family": "ghost", "containerDefinitions": [
+  Register(R"({"family": "ghost", "networkMode": "host", "containerDefinitions": [
       {"name": "app", "image": "skiff.local/nothing:here", "memory": 32}]})");
   const std::string id = RunOne(R"({"taskDefinition": "ghost"})");
   Settle();
@@ -342,7 +342,7 @@ TEST_F(TaskManagerTest, StopOfAnUnknownTaskIsNotFound) {
 }
 
 TEST_F(TaskManagerTest, ListTasksFiltersAndPages) {
-  Register(R"({"family": "api", "containerDefinitions": [
+  Register(R"({"family": "api", "networkMode": "host", "containerDefinitions": [
       {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
   auto three = Run(R"({"taskDefinition": "web", "count": 3, "startedBy": "ci"})");
   ASSERT_TRUE(three.ok()) << three.status();
