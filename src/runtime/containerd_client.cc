@@ -111,6 +111,8 @@ absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descripto
   // The server answers every request; a failed Read means it ended the stream with a status.
   auto finish = [&]() -> absl::Status {
     stream->WritesDone();
+    while (stream->Read(&response)) {
+    }
     grpc::Status status = stream->Finish();
     // Already stored: containerd has added it to our lease, nothing to write.
     if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
@@ -167,6 +169,10 @@ absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descripto
   request.set_expected(expected.digest);
   if (!stream->Write(request) || !stream->Read(&response)) return finish();
   stream->WritesDone();
+  // containerd sends the commit's answer a second time as it ends the call; Finish() waits
+  // until every incoming message has been read.
+  while (stream->Read(&response)) {
+  }
   return connection_->ToStatus(stream->Finish(), absl::StrCat("Content.Write of ", what));
 }
 
