@@ -255,7 +255,7 @@ TEST_F(ImageArchiveTest, AMissingFileIsNotFound) {
   EXPECT_EQ(archive.status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(CleanArchivePathTest, Cleans) {
+TEST(ImageArchivePathTest, CleanArchivePathCleans) {
   EXPECT_EQ(*CleanArchivePath("./a//b/./c/"), "a/b/c");
   EXPECT_EQ(*CleanArchivePath("."), "");
   EXPECT_FALSE(CleanArchivePath("a/../b").ok());
