@@ -2,7 +2,12 @@
 # Builds the busybox image the integration tests run, as an OCI image-layout tarball that
 # `ctr images import` accepts, from Debian's busybox-static and without any network.
 #
-#   scripts/build-test-image.sh OUT.tar [REF]     (REF defaults to skiff.local/busybox:test)
+#   scripts/build-test-image.sh [--docker-archive] OUT.tar [REF]
+#                                   (REF defaults to skiff.local/busybox:test)
+#
+# --docker-archive writes the same image the way `docker save` did before Docker 25 instead:
+# manifest.json, <config hex>.json and an uncompressed <diff id hex>/layer.tar. The config and
+# the layer's content are the same as in the OCI tarball, so both import to the same chain id.
 #
 # The output is reproducible: the same busybox binary gives the same bytes, so image and layer
 # digests are stable across runs and machines with the same package versions. Everything that
@@ -10,9 +15,14 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 OUT.tar [REF]" >&2
+  echo "usage: $0 [--docker-archive] OUT.tar [REF]" >&2
   exit 2
 }
+format=oci
+if [[ ${1:-} == --docker-archive ]]; then
+  format=docker
+  shift
+fi
 [[ $# -ge 1 && $# -le 2 ]] || usage
 
 out=$1
@@ -128,6 +138,7 @@ put_blob() {
 }
 
 diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
+cp "$work/layer.tar" "$work/layer-uncompressed.tar"
 gzip -n -9 "$work/layer.tar"
 layer_size=$(stat -c %s "$work/layer.tar.gz")
 layer_hex=$(put_blob "$work/layer.tar.gz")
@@ -226,12 +237,33 @@ with open(layout + "/oci-layout", "w") as f:
 PY
 
 chmod 0644 "$layout/index.json" "$layout/oci-layout" "$blobs"/*
+contents=(oci-layout index.json blobs)
+if [[ $format == docker ]]; then
+  layout=$work/docker
+  mkdir -p "$layout/$diff_id"
+  cp "$blobs/$config_hex" "$layout/$config_hex.json"
+  mv "$work/layer-uncompressed.tar" "$layout/$diff_id/layer.tar"
+  python3 - "$layout" "$config_hex" "$diff_id" "$ref" <<'PY'
+import json, sys
+
+layout, config_hex, diff_id, ref = sys.argv[1:]
+manifest = [{
+    "Config": config_hex + ".json",
+    "RepoTags": [ref],
+    "Layers": [diff_id + "/layer.tar"],
+}]
+with open(layout + "/manifest.json", "w") as f:
+    f.write(json.dumps(manifest, separators=(",", ":")))
+PY
+  chmod 0644 "$layout/manifest.json" "$layout/$config_hex.json" "$layout/$diff_id/layer.tar"
+  contents=(manifest.json "$config_hex.json" "$diff_id")
+fi
 mkdir -p "$(dirname "$out")"
 # Written beside OUT and renamed, so a reader never sees a half-written tarball.
 tmp_out=$(mktemp "$(dirname "$out")/.build-test-image.XXXXXX")
 tar -C "$layout" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
-  --format=gnu -cf "$tmp_out" oci-layout index.json blobs
+  --format=gnu -cf "$tmp_out" "${contents[@]}"
 chmod 0644 "$tmp_out"
 mv "$tmp_out" "$out"
 tmp_out=""
-echo "build-test-image: wrote $out ($ref, manifest sha256:$manifest_hex)" >&2
+echo "build-test-image: wrote $out ($format, $ref, manifest sha256:$manifest_hex)" >&2

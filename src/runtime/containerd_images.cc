@@ -1,23 +1,149 @@
 #include "containerd_images.h"
 
+#include <random>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "runtime/containerd_client.h"
+#include "runtime/digest.h"
+#include "runtime/image_archive.h"
+#include "runtime/image_importer.h"
+#include "runtime/image_manifest.h"
+
 namespace skiff::runtime {
+namespace {
+
+// Long enough for any import; short enough that a lease left by a crashed skiffd goes soon.
+constexpr absl::Duration kLeaseExpiry = absl::Hours(1);
+
+std::string NewLeaseId() {
+  std::random_device random;
+  return absl::StrFormat("skiff-import-%08x%08x", random(), random());
+}
+
+// What Get and List report for a stored image: its manifest for this platform, config and
+// layers, read back from the content store.
+absl::StatusOr<ImageInfo> Describe(ContainerdClient& client, const ImageRecord& record) {
+  ImageInfo info;
+  info.name = record.name;
+  info.digest = record.target.digest;
+  info.created = record.created;
+  info.size = record.target.size;
+  auto data = client.ReadBlob(record.target.digest, kMaxMetadataSize);
+  if (!data.ok()) return data.status();
+  std::string media_type = record.target.media_type;
+  if (media_type.empty()) media_type = SniffMediaType(*data);
+  if (IsIndexMediaType(media_type)) {
+    auto index = ParseImageIndex(*data, absl::StrCat("index ", record.target.digest));
+    if (!index.ok()) return index.status();
+    const Platform host = HostPlatform();
+    const Descriptor* chosen = nullptr;
+    for (const Descriptor& child : index->manifests) {
+      if (PlatformMatches(host, child.platform)) {
+        chosen = &child;
+        break;
+      }
+    }
+    if (chosen == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "image ", record.name, " has no manifest for ", PlatformString(host)));
+    }
+    info.size += chosen->size;
+    auto manifest_data = client.ReadBlob(chosen->digest, kMaxMetadataSize);
+    if (!manifest_data.ok()) return manifest_data.status();
+    data = std::move(manifest_data);
+  }
+  auto manifest = ParseImageManifest(*data, absl::StrCat("manifest of ", record.name));
+  if (!manifest.ok()) return manifest.status();
+  info.config_digest = manifest->config.digest;
+  info.size += manifest->config.size;
+  for (const Descriptor& layer : manifest->layers) info.size += layer.size;
+  auto config_data = client.ReadBlob(manifest->config.digest, kMaxMetadataSize);
+  if (!config_data.ok()) return config_data.status();
+  auto config = ParseImageConfig(*config_data, absl::StrCat("config of ", record.name));
+  if (!config.ok()) return config.status();
+  info.chain_id = ChainId(config->diff_ids);
+  info.config = std::move(config->config);
+  return info;
+}
+
+}  // namespace
 
 ContainerdImages::ContainerdImages(const ContainerdConnection* connection, std::string snapshotter)
     : connection_(connection), snapshotter_(std::move(snapshotter)) {}
 
-absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Import(const std::string&) {
-  return absl::UnimplementedError("image import: not yet");
+absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Import(const std::string& tarball_path) {
+  // The whole archive is checked before containerd sees any of it.
+  auto archive = TarArchive::Open(tarball_path);
+  if (!archive.ok()) return archive.status();
+
+  ContainerdClient client(connection_, NewLeaseId());
+  if (absl::Status status = client.CreateLease(kLeaseExpiry); !status.ok()) return status;
+  ImageImporter importer(&client, snapshotter_, archive->get());
+  auto records = importer.Run();
+  std::vector<ImageInfo> infos;
+  if (records.ok()) {
+    for (const ImageRecord& record : *records) {
+      auto info = Describe(client, record);
+      if (!info.ok()) {
+        records = info.status();
+        break;
+      }
+      infos.push_back(*std::move(info));
+    }
+  }
+  if (!records.ok()) {
+    importer.Rollback();
+    // Synchronous, so that the content and snapshots of the failed import are gone (not just
+    // unreferenced) by the time the caller sees the error.
+    client.DeleteLease(/*sync=*/true).IgnoreError();
+    return records.status();
+  }
+  // The image records now hold everything through their gc labels.
+  if (absl::Status status = client.DeleteLease(/*sync=*/false); !status.ok()) return status;
+  return infos;
 }
+
 absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::List() {
-  return absl::UnimplementedError("image list: not yet");
+  ContainerdClient client(connection_, "");
+  auto records = client.ListImages();
+  if (!records.ok()) return records.status();
+  std::vector<ImageInfo> infos;
+  for (const ImageRecord& record : *records) {
+    auto info = Describe(client, record);
+    if (info.ok()) {
+      infos.push_back(*std::move(info));
+      continue;
+    }
+    if (info.status().code() == absl::StatusCode::kUnavailable) return info.status();
+    // An image whose content is incomplete (another platform, a pull in progress) is still
+    // listed, with what its record says.
+    infos.push_back(ImageInfo{.name = record.name, .digest = record.target.digest,
+                              .size = record.target.size, .created = record.created});
+  }
+  return infos;
 }
-absl::StatusOr<ImageInfo> ContainerdImages::Get(const std::string&) {
-  return absl::UnimplementedError("image get: not yet");
+
+absl::StatusOr<ImageInfo> ContainerdImages::Get(const std::string& reference) {
+  ContainerdClient client(connection_, "");
+  const std::string name = NormalizeImageReference(reference);
+  auto record = client.GetImage(name);
+  if (record.status().code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat("image ", reference, " not found (as ", name, ")"));
+  }
+  if (!record.ok()) return record.status();
+  return Describe(client, *record);
 }
-absl::Status ContainerdImages::Remove(const std::string&) {
-  return absl::UnimplementedError("image remove: not yet");
+
+absl::Status ContainerdImages::Remove(const std::string& reference) {
+  ContainerdClient client(connection_, "");
+  const std::string name = NormalizeImageReference(reference);
+  absl::Status status = client.DeleteImage(name, /*sync=*/true);
+  if (status.code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat("image ", reference, " not found (as ", name, ")"));
+  }
+  return status;
 }
 
 }  // namespace skiff::runtime
