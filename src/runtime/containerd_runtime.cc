@@ -132,6 +132,12 @@ class ContainerdRuntime::Lease {
 };
 
 absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) {
+  // runc would say only "stat ... no such file" from deep inside container init.
+  if (requested.init && !std::filesystem::exists("/usr/bin/tini-static")) {
+    return absl::FailedPreconditionError(
+        "linuxParameters.initProcessEnabled: this host has no /usr/bin/tini-static; install "
+        "Debian's tini package");
+  }
   SKIFF_ASSIGN_OR_RETURN(ImageInfo image, images_->Get(requested.image));
   ContainerSpec spec = requested;
   if (spec.cgroups_path.empty()) spec.cgroups_path = absl::StrCat("/", options_.ns, "/", spec.id);

@@ -56,6 +56,7 @@ class TasksTest : public ::testing::Test {
   json Ok(const std::vector<std::string>& args) {
     skiff::testing::CommandResult r = skiffd_->Skiff(args);
     EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
+    if (r.stdout_text.empty()) return json();  // The waiters print nothing, as aws's do.
     json out = json::parse(r.stdout_text, nullptr, false);
     EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
     return out;
@@ -84,8 +85,11 @@ class TasksTest : public ::testing::Test {
   std::string ns_;
 };
 
-json Busybox(const std::string& name, const std::string& script) {
+// A busybox container running script. A shell or sleep as pid 1 ignores SIGTERM (the kernel
+// gives pid 1 no default action), so containers meant to die of SIGTERM run under init.
+json Busybox(const std::string& name, const std::string& script, bool init = false) {
   return {{"name", name},
+          {"linuxParameters", {{"initProcessEnabled", init}}},
           {"image", skiff::testing::kTestImageRef},
           {"memory", 64},
           {"command", json::array({"sh", "-c", script})}};
@@ -94,7 +98,7 @@ json Busybox(const std::string& name, const std::string& script) {
 TEST_F(TasksTest, RunLogsExecAndStop) {
   StartSkiffd();
   LoadTestImage();
-  json container = Busybox("app", "echo hello from $(id -u); exec sleep 1000");
+  json container = Busybox("app", "echo hello from $(id -u); exec sleep 1000", /*init=*/true);
   container["stopTimeout"] = 5;
   const std::string id = Run("hello", container);
   ASSERT_FALSE(id.empty());
@@ -151,7 +155,7 @@ TEST_F(TasksTest, AProcessThatIgnoresSigtermIsKilledAfterTheStopTimeout) {
 TEST_F(TasksTest, EssentialContainerExitStopsTheTask) {
   StartSkiffd();
   LoadTestImage();
-  json sidecar = Busybox("sidecar", "exec sleep 1000");
+  json sidecar = Busybox("sidecar", "exec sleep 1000", /*init=*/true);
   sidecar["essential"] = false;
   json definition = {{"family", "short"},
                      {"networkMode", "host"},
@@ -224,7 +228,8 @@ TEST_F(TasksTest, LogsAreRotatedPastTheirCap) {
   LoadTestImage();
   // About 1 MiB of output at once, then quiet.
   const std::string id =
-      Run("chatty", Busybox("app", "head -c 1048576 /dev/zero | tr '\\0' x; exec sleep 1000"));
+      Run("chatty", Busybox("app", "head -c 1048576 /dev/zero | tr '\\0' x; exec sleep 1000",
+                            /*init=*/true));
   Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
   const std::string log = skiffd_->state_dir() + "/tasks/" + id + "/app.log";
   bool rotated = false;
@@ -240,7 +245,7 @@ TEST_F(TasksTest, LogsAreRotatedPastTheirCap) {
 TEST_F(TasksTest, RunningTasksSurviveARestartOfSkiffd) {
   StartSkiffd();
   LoadTestImage();
-  const std::string id = Run("durable", Busybox("app", "exec sleep 1000"));
+  const std::string id = Run("durable", Busybox("app", "exec sleep 1000", /*init=*/true));
   Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
   absl::StatusOr<int> exited = skiffd_->Signal(SIGTERM);
   ASSERT_TRUE(exited.ok()) << exited.status();

@@ -101,7 +101,7 @@ TEST_F(ContainerSpecBuilderTest, NamesAndPaths) {
 TEST_F(ContainerSpecBuilderTest, MinimalContainer) {
   ContainerSpec spec = Build(Definition(R"({"name": "app", "image": "busybox", "memory": 64})"));
   EXPECT_EQ(spec.id, kTaskId + "-app");
-  EXPECT_EQ(spec.image, "busybox");  // NormalizeImageReference's result (identity for now).
+  EXPECT_EQ(spec.image, "docker.io/library/busybox:latest");  // Normalized as docker does.
   EXPECT_EQ(spec.log_path, task_.task_dir + "/app.log");
   EXPECT_FALSE(spec.entrypoint.has_value());
   EXPECT_FALSE(spec.command.has_value());
