@@ -106,7 +106,21 @@ absl::Status TaskManager::Load() {
       by_runtime_id_[cs.runtime_id] = {id, state.containers.size() - 1};
     }
     auto [it, inserted] = tasks_.emplace(id, std::move(state));
-    if (IsStopped(it->second.record.task)) ScheduleRemoval(it->second);
+    TaskState& loaded = it->second;
+    v1::Task& t = loaded.record.task;
+    if (IsStopped(t)) {
+      ScheduleRemoval(loaded);
+    } else if (StageOf(t.last_status()) < StageOf("RUNNING") && t.desired_status() == "RUNNING") {
+      // skiffd stopped while this task was starting: whatever got started is stopped again (the
+      // resync below finds it), and the task fails as it would have on a failed start.
+      for (ContainerState& cs : loaded.containers) cs.started = !cs.exited;
+      t.set_desired_status("STOPPED");
+      t.set_stop_code("TaskFailedToStart");
+      t.set_stopped_reason("skiffd restarted while the task was starting");
+      t.set_stopping_at(Now());
+      Advance(t, "STOPPING");
+    }
+    if (!IsStopped(t)) stream_was_lost_ = true;  // Check it against the runtime first thing.
   }
   spdlog::info("loaded {} tasks from the store", tasks_.size());
   return absl::OkStatus();
@@ -568,12 +582,22 @@ void TaskManager::Resync() {
             exited.emplace_back(id, i, kUnknownExit);
           } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
             exited.emplace_back(id, i, it->second->exit_status);
+          } else if (it->second->state == runtime::ContainerStatus::State::kCreated) {
+            exited.emplace_back(id, i, kUnknownExit);  // Its process never ran, and never will.
           }
         }
       }
       for (const auto& [id, index, status] : exited) {
         TaskState* task = Find(id);
         if (task != nullptr) OnContainerExit(*task, index, status, clock_->Now());
+      }
+      // Stops that were under way when the stream (or skiffd) went away: signal again and
+      // restart their timers; both are harmless when repeated.
+      for (auto& [id, task] : tasks_) {
+        v1::Task& t = task.record.task;
+        if (task.launching || IsStopped(t) || t.desired_status() != "STOPPED") continue;
+        if (task.deprovisioning) continue;
+        BeginStop(task, t.stop_code(), t.stopped_reason());
       }
     });
   });

@@ -52,6 +52,11 @@ class ManualEventLoop final : public scheduler::EventLoop {
   }
 
   size_t pending_timers() const { return timers_.size(); }
+  // Forgets posted work and timers, as a crash would.
+  void DropPending() {
+    ready_.clear();
+    timers_.clear();
+  }
   // When the next timer is due, or InfiniteFuture.
   absl::Time next_deadline() const {
     return timers_.empty() ? absl::InfiniteFuture() : timers_.begin()->first.first;

@@ -29,6 +29,8 @@ class ManualExecutor final : public scheduler::Executor {
     return ran;
   }
   size_t pending() const { return queue_.size(); }
+  // Forgets queued work, as a crash would.
+  void DropPending() { queue_.clear(); }
 
  private:
   std::deque<scheduler::Work> queue_;

@@ -241,7 +241,8 @@ TEST_F(TaskManagerTest, StopOfAnExitedTaskSendsNoSigkill) {
   EXPECT_EQ(Describe(id).stopped_reason(), "Task stopped by user");
   loop_.AdvanceTime(absl::Seconds(60));
   Settle();
-  EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr(" 9"))));
+  EXPECT_THAT(runtime_.calls(), Not(Contains("SignalContainer " + id + "-app 9")));
+  EXPECT_THAT(runtime_.calls(), Not(Contains("SignalContainer " + id + "-sidecar 9")));
 }
 
 TEST_F(TaskManagerTest, OomIsTheContainersReason) {
@@ -303,6 +304,38 @@ TEST_F(TaskManagerTest, TasksSurviveARestartOfTheManager) {
   runtime_.Exit(id + "-app", 2, clock_.Now());
   Settle();
   EXPECT_EQ(Describe(id).stop_code(), "EssentialContainerExited");
+}
+
+TEST_F(TaskManagerTest, ARestartDuringLaunchFailsTheTaskAndStopsWhatStarted) {
+  const std::string id = RunOne();
+  executor_.RunAll();  // Both containers start...
+  loop_.DropPending();  // ...and skiffd dies before the loop hears of it.
+  Open();
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  v1::Task task = Describe(id);
+  EXPECT_EQ(task.stop_code(), "TaskFailedToStart");
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("restarted"));
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-app 15"));
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-sidecar 15"));
+  runtime_.Exit(id + "-app", 143, clock_.Now());
+  runtime_.Exit(id + "-sidecar", 143, clock_.Now());
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, AStopInterruptedByARestartIsFinished) {
+  const std::string id = RunOne();
+  Settle();
+  ASSERT_TRUE(Stop(id).ok());
+  Settle();
+  loop_.DropPending();  // The SIGKILL timer dies with skiffd.
+  Open();
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  loop_.AdvanceTime(absl::Seconds(30));
+  Settle();
+  EXPECT_THAT(runtime_.calls(), Contains("SignalContainer " + id + "-app 9"));
 }
 
 TEST_F(TaskManagerTest, ResyncAfterALostStreamFindsExitsThatWereMissed) {
