@@ -21,7 +21,7 @@ packages=(
   golang-github-containerd-containerd-dev golang-github-gogo-googleapis-dev
   golang-github-containerd-cgroups-dev
   # runtime (tini gives /usr/bin/tini-static, the init for initProcessEnabled)
-  containerd runc tini busybox-static iproute2 procps util-linux ca-certificates
+  containerd runc tini busybox-static iproute2 procps util-linux ca-certificates curl
 )
 
 missing=()

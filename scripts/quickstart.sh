@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine, as root: install every dependency, build skiffd and
 # skiff, make sure containerd runs, start skiffd on its embedded defaults, register the example
-# task definitions and list them. Safe to run again: what already runs is reused.
+# task definitions, load the example image and run two of the examples as tasks (a one-off job
+# without network, and a metrics agent on the host network). Safe to run again: what already
+# runs is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,6 +65,36 @@ skiff list-task-definition-families --output table
 echo
 echo "quickstart: the web-frontend task definition, as ECS returns it"
 skiff describe-task-definition --task-definition web-frontend
+echo
+echo "quickstart: loading the example image (busybox from Debian's busybox-static)"
+./scripts/build-test-image.sh build/busybox-image.tar >/dev/null
+skiff load-image --input build/busybox-image.tar --output table
+
+echo
+echo "quickstart: a one-off task without network: offline-integrity-check"
+job=$(skiff run-task --task-definition offline-integrity-check --started-by quickstart \
+  --output table | awk '$1 == "tasks.0.taskArn" { print $2 }')
+skiff wait tasks-stopped --tasks "$job" --timeout 120
+skiff logs --task "$job"
+skiff describe-tasks --tasks "$job" --output table |
+  awk '$1 ~ /^tasks\.0\.(lastStatus|stopCode|containers\.0\.exitCode)$/'
+
+echo
+echo "quickstart: a long-running task on the host network: node-metrics-agent (port 19100)"
+agent=$(skiff list-tasks --family node-metrics-agent --output table |
+  awk '$1 ~ /^taskArns\./ { print $2; exit }')
+if [[ -z $agent ]]; then
+  agent=$(skiff run-task --task-definition node-metrics-agent --started-by quickstart \
+    --output table | awk '$1 == "tasks.0.taskArn" { print $2 }')
+fi
+skiff wait tasks-running --tasks "$agent" --timeout 120
+for _ in $(seq 1 50); do
+  curl -fsS http://127.0.0.1:19100/metrics 2>/dev/null | grep -q node_load1 && break
+  sleep 0.2
+done
+curl -fsS http://127.0.0.1:19100/metrics | head -3
+echo "  (task $agent; stop it with: build/bin/skiff stop-task --task $agent)"
+
 echo
 echo "skiffd runs in the background (pid $(pgrep -xo skiffd || echo '?'), log $LOG_DIR/skiffd.log)."
 echo "Try: build/bin/skiff list-task-definitions; stop it with: pkill -TERM -x skiffd"
