@@ -73,19 +73,18 @@ skiff load-image --input build/busybox-image.tar --output table
 echo
 echo "quickstart: a one-off task without network: offline-integrity-check"
 job=$(skiff run-task --task-definition offline-integrity-check --started-by quickstart \
-  --output table | awk '$1 == "tasks.0.taskArn" { print $2 }')
+  --output table | awk '$1 == "tasks[0].taskArn" { print $2 }')
 skiff wait tasks-stopped --tasks "$job" --timeout 120
 skiff logs --task "$job"
 skiff describe-tasks --tasks "$job" --output table |
-  awk '$1 ~ /^tasks\.0\.(lastStatus|stopCode|containers\.0\.exitCode)$/'
+  awk '$1 ~ /^tasks\[0\]\.(lastStatus|stopCode|containers\[0\]\.exitCode)$/'
 
 echo
 echo "quickstart: a long-running task on the host network: node-metrics-agent (port 19100)"
-agent=$(skiff list-tasks --family node-metrics-agent --output table |
-  awk '$1 ~ /^taskArns\./ { print $2; exit }')
+agent=$(skiff list-tasks --family node-metrics-agent --output table | head -1)
 if [[ -z $agent ]]; then
   agent=$(skiff run-task --task-definition node-metrics-agent --started-by quickstart \
-    --output table | awk '$1 == "tasks.0.taskArn" { print $2 }')
+    --output table | awk '$1 == "tasks[0].taskArn" { print $2 }')
 fi
 skiff wait tasks-running --tasks "$agent" --timeout 120
 for _ in $(seq 1 50); do

@@ -328,15 +328,14 @@ class App {
     }
     const Connection connection{
         grpc::CreateChannel(absl::StrCat("unix:", socket_), grpc::InsecureChannelCredentials()),
-        socket_};
+        socket_, output_};
     if (command.run) return command.run(connection, *request);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
     std::unique_ptr<Message> response;
     grpc::Status status = command.call(connection, &context, *request, &response);
     if (!status.ok()) return ReportError(connection, context, status);
-    std::cout << (output_ == "table" ? RenderTable(model::EncodeMessage(*response))
-                                     : model::EncodeMessagePretty(*response));
+    PrintResponse(connection, *response);
     return kExitOk;
   }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "skiff/cli/app.h"
+#include "skiff/cli/output.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 
@@ -98,6 +99,11 @@ int ReportError(const Connection& connection, const grpc::ClientContext& context
   return kExitDaemonError;
 }
 
+void PrintResponse(const Connection& connection, const google::protobuf::Message& response) {
+  std::cout << (connection.output == "table" ? RenderTable(model::EncodeMessage(response))
+                                             : model::EncodeMessagePretty(response));
+}
+
 int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& request) {
   if (!request.has_input() || request.input().empty()) {
     std::cerr << "error: --input: the tarball to load\n";
@@ -130,7 +136,7 @@ int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& reque
   writer->WritesDone();
   grpc::Status status = writer->Finish();
   if (!status.ok()) return ReportError(connection, context, status);
-  std::cout << model::EncodeMessagePretty(response);
+  PrintResponse(connection, response);
   return kExitOk;
 }
 

@@ -16,7 +16,11 @@ namespace skiff::cli {
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::string socket;  // For messages.
+  std::string output;  // "json" or "table".
 };
+
+// Prints a response as --output asks.
+void PrintResponse(const Connection& connection, const google::protobuf::Message& response);
 
 // Prints a failed call as `error: (Exception) message` and returns 1, or 3 when the daemon never
 // answered.
