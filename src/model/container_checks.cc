@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "skiff/base/paths.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,24 +11,6 @@
 
 namespace skiff::model {
 namespace {
-
-// Lexically cleaned absolute path, so "/x/../proc" and "//proc/" are seen as /proc.
-std::string CleanAbsolutePath(absl::string_view path) {
-  std::vector<absl::string_view> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(part);
-  }
-  return absl::StrCat("/", absl::StrJoin(parts, "/"));
-}
-
-bool IsAtOrUnder(absl::string_view path, absl::string_view root) {
-  return path == root || absl::StartsWith(path, absl::StrCat(root, "/"));
-}
 
 std::optional<std::string> IdProblem(absl::string_view what, absl::string_view text) {
   if (text.empty()) return std::nullopt;

@@ -1,4 +1,4 @@
-#include "containerd_events.h"
+#include "runtime/containerd_events.h"
 
 #include <utility>
 

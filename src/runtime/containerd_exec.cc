@@ -24,11 +24,11 @@
 #include "google/protobuf/empty.pb.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/runtime/containerd_runtime.h"
+#include "runtime/containerd_containers.h"
 
 namespace skiff::runtime {
 namespace {
 
-namespace containers_api = containerd::services::containers::v1;
 namespace tasks_api = containerd::services::tasks::v1;
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
@@ -126,14 +126,10 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
                                                    const std::vector<std::string>& argv,
                                                    absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  auto containers = containers_api::Containers::NewStub(connection_.channel());
-  containers_api::GetContainerRequest get;
-  get.set_id(id);
-  containers_api::GetContainerResponse got;
-  grpc::Status status = containers->Get(connection_.NewContext(kCallTimeout).get(), get, &got);
-  if (!status.ok()) return connection_.ToStatus(status, "Containers.Get " + id);
+  SKIFF_ASSIGN_OR_RETURN(const containerd::services::containers::v1::Container container,
+                         GetContainer(connection_, id, kCallTimeout));
   SKIFF_ASSIGN_OR_RETURN(std::string process,
-                         BuildExecProcessSpec(got.container().spec().value(), argv));
+                         BuildExecProcessSpec(container.spec().value(), argv));
 
   const std::string exec_id = absl::StrCat("exec-", RandomHex(8));
   const std::string dir = absl::StrCat(options_.work_dir, "/", exec_id);
@@ -164,7 +160,7 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
   exec.mutable_spec()->set_type_url(kProcessTypeUrl);
   exec.mutable_spec()->set_value(process);
   google::protobuf::Empty empty;
-  status = tasks->Exec(connection_.NewContext(kCallTimeout).get(), exec, &empty);
+  grpc::Status status = tasks->Exec(connection_.NewContext(kCallTimeout).get(), exec, &empty);
   if (!status.ok()) return connection_.ToStatus(status, "Tasks.Exec " + id);
   absl::Cleanup delete_process = [&] {
     tasks_api::DeleteProcessRequest remove;

@@ -1,4 +1,4 @@
-#include "containerd_images.h"
+#include "runtime/containerd_images.h"
 
 #include <random>
 #include <utility>

@@ -1,7 +1,8 @@
 #include "skiff/runtime/containerd_runtime.h"
 
-#include "containerd_events.h"
-#include "containerd_images.h"
+#include "runtime/containerd_containers.h"
+#include "runtime/containerd_events.h"
+#include "runtime/containerd_images.h"
 
 #include <csignal>
 #include <filesystem>
@@ -89,6 +90,18 @@ bool IsNotFound(const grpc::Status& status) {
 }
 
 }  // namespace
+
+absl::StatusOr<containers_api::Container> GetContainer(const ContainerdConnection& connection,
+                                                      const std::string& id,
+                                                      absl::Duration timeout) {
+  auto containers = containers_api::Containers::NewStub(connection.channel());
+  containers_api::GetContainerRequest get;
+  get.set_id(id);
+  containers_api::GetContainerResponse got;
+  grpc::Status status = containers->Get(connection.NewContext(timeout).get(), get, &got);
+  if (!status.ok()) return connection.ToStatus(status, "Containers.Get " + id);
+  return std::move(*got.mutable_container());
+}
 
 // A lease for the multi-step creation: until the container record references the snapshot, only
 // the lease keeps containerd's GC from taking it. The lease expires on its own if skiffd dies.
@@ -201,20 +214,15 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
 }
 
 absl::StatusOr<uint32_t> ContainerdRuntime::StartContainer(const std::string& id) {
-  auto containers = containers_api::Containers::NewStub(connection_.channel());
-  containers_api::GetContainerRequest get;
-  get.set_id(id);
-  containers_api::GetContainerResponse got;
-  grpc::Status status = containers->Get(connection_.NewContext(kCallTimeout).get(), get, &got);
-  if (!status.ok()) return connection_.ToStatus(status, "Containers.Get " + id);
-  const containers_api::Container& container = got.container();
+  SKIFF_ASSIGN_OR_RETURN(const containers_api::Container container,
+                         GetContainer(connection_, id, kCallTimeout));
 
   auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
   snapshots_api::MountsRequest mounts_request;
   mounts_request.set_snapshotter(container.snapshotter());
   mounts_request.set_key(container.snapshot_key());
   snapshots_api::MountsResponse mounts;
-  status = snapshots->Mounts(connection_.NewContext(kCallTimeout).get(), mounts_request, &mounts);
+  grpc::Status status = snapshots->Mounts(connection_.NewContext(kCallTimeout).get(), mounts_request, &mounts);
   if (!status.ok()) return connection_.ToStatus(status, "Snapshots.Mounts " + id);
 
   auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
@@ -294,13 +302,10 @@ absl::Status ContainerdRuntime::RemoveContainer(const std::string& id) {
   status = tasks->Delete(connection_.NewContext(kCallTimeout).get(), remove_task, &removed);
   if (!status.ok() && !IsNotFound(status)) return connection_.ToStatus(status, "Tasks.Delete " + id);
 
+  absl::StatusOr<containers_api::Container> container = GetContainer(connection_, id, kCallTimeout);
+  if (absl::IsNotFound(container.status())) return absl::OkStatus();
+  if (!container.ok()) return container.status();
   auto containers = containers_api::Containers::NewStub(connection_.channel());
-  containers_api::GetContainerRequest get;
-  get.set_id(id);
-  containers_api::GetContainerResponse got;
-  status = containers->Get(connection_.NewContext(kCallTimeout).get(), get, &got);
-  if (IsNotFound(status)) return absl::OkStatus();
-  if (!status.ok()) return connection_.ToStatus(status, "Containers.Get " + id);
   containers_api::DeleteContainerRequest remove_container;
   remove_container.set_id(id);
   status = containers->Delete(connection_.NewContext(kCallTimeout).get(), remove_container, &empty);
@@ -309,8 +314,8 @@ absl::Status ContainerdRuntime::RemoveContainer(const std::string& id) {
   }
   auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
   snapshots_api::RemoveSnapshotRequest remove_snapshot;
-  remove_snapshot.set_snapshotter(got.container().snapshotter());
-  remove_snapshot.set_key(got.container().snapshot_key());
+  remove_snapshot.set_snapshotter(container->snapshotter());
+  remove_snapshot.set_key(container->snapshot_key());
   status = snapshots->Remove(connection_.NewContext(kCallTimeout).get(), remove_snapshot, &empty);
   if (!status.ok() && !IsNotFound(status)) {
     return connection_.ToStatus(status, "Snapshots.Remove " + id);

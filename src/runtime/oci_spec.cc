@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "skiff/base/paths.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,31 +31,13 @@ absl::Status Invalid(absl::string_view setting, absl::string_view message) {
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
-// Lexical clean-up, so that "/x/../proc" and "//proc/" are seen as the /proc they are.
-std::string CleanPath(absl::string_view path) {
-  std::vector<absl::string_view> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(part);
-  }
-  return absl::StrCat("/", absl::StrJoin(parts, "/"));
-}
-
-bool IsAtOrUnder(absl::string_view path, absl::string_view root) {
-  return path == root || absl::StartsWith(path, absl::StrCat(root, "/"));
-}
-
 // Mount destinations: the kernel filesystems are the runtime's, and a mount there could hide
 // masked paths or expose the host (a bind of the host's /proc onto /proc/sys, say).
 absl::StatusOr<std::string> CheckedDestination(absl::string_view setting, absl::string_view path) {
   if (!absl::StartsWith(path, "/")) {
     return Invalid(setting, absl::StrCat(Quote(path), " must be an absolute path"));
   }
-  std::string clean = CleanPath(path);
+  std::string clean = CleanAbsolutePath(path);
   if (clean == "/") return Invalid(setting, "must not be the container's root directory");
   for (absl::string_view root : {"/proc", "/sys", "/dev"}) {
     if (IsAtOrUnder(clean, root)) {
@@ -68,7 +51,7 @@ absl::StatusOr<std::string> CheckedWorkingDir(absl::string_view setting, absl::s
   if (!absl::StartsWith(dir, "/")) {
     return Invalid(setting, absl::StrCat(Quote(dir), " must be an absolute path"));
   }
-  std::string clean = CleanPath(dir);
+  std::string clean = CleanAbsolutePath(dir);
   if (IsAtOrUnder(clean, "/proc")) {
     return Invalid(setting, absl::StrCat(Quote(dir), " must not be /proc or under it"));
   }
