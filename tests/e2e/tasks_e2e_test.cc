@@ -136,6 +136,39 @@ TEST_F(TasksTest, RunLogsExecAndStop) {
   EXPECT_EQ(listed["taskArns"].size(), 1u);
 }
 
+TEST_F(TasksTest, LogsFollowTailAndNameTheirContainers) {
+  StartSkiffd();
+  LoadTestImage();
+  // "late" comes after `logs --follow` has started; the stream ends when the task stops.
+  const std::string id =
+      Run("talker", Busybox("app", "for i in 1 2 3 4 5; do echo line $i; done; sleep 2; "
+                                   "echo late; sleep 1"));
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  const absl::Time start = absl::Now();
+  skiff::testing::CommandResult follow = skiffd_->Skiff({"logs", "--task", id, "--follow"});
+  EXPECT_EQ(follow.exit_code, 0) << follow.stderr_text;
+  EXPECT_EQ(follow.stdout_text, "line 1\nline 2\nline 3\nline 4\nline 5\nlate\n");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  EXPECT_EQ(skiffd_->Skiff({"logs", "--task", id, "--tail", "2"}).stdout_text,
+            "line 5\nlate\n");
+
+  json definition = {{"family", "pair"},
+                     {"networkMode", "host"},
+                     {"containerDefinitions",
+                      json::array({Busybox("a", "echo from a"), Busybox("b", "echo from b")})}};
+  Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+  const std::string pair = Ok({"run-task", "--task-definition", "pair"})["tasks"][0]["taskArn"];
+  Ok({"wait", "tasks-stopped", "--tasks", pair, "--timeout", "60"});
+  EXPECT_EQ(skiffd_->Skiff({"logs", "--task", pair}).stdout_text, "a | from a\nb | from b\n");
+  EXPECT_EQ(skiffd_->Skiff({"logs", "--task", pair, "--container", "b"}).stdout_text,
+            "from b\n");
+  skiff::testing::CommandResult unknown =
+      skiffd_->Skiff({"logs", "--task", pair, "--container", "c"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.stderr_text, HasSubstr("no container"));
+}
+
 TEST_F(TasksTest, AProcessThatIgnoresSigtermIsKilledAfterTheStopTimeout) {
   StartSkiffd();
   LoadTestImage();
