@@ -190,6 +190,16 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
     if (d.has_cpu()) c->set_cpu(absl::StrCat(d.cpu()));
     if (d.has_memory()) c->set_memory(absl::StrCat(d.memory()));
     if (d.has_memory_reservation()) c->set_memory_reservation(absl::StrCat(d.memory_reservation()));
+    // On the host network a container's ports are the host's, as ECS reports them.
+    if (definition.network_mode() == "host") {
+      for (const v1::PortMapping& p : d.port_mappings()) {
+        v1::NetworkBinding* b = c->add_network_bindings();
+        b->set_bind_ip("0.0.0.0");
+        b->set_container_port(p.container_port());
+        b->set_host_port(p.has_host_port() ? p.host_port() : p.container_port());
+        b->set_protocol(p.has_protocol() ? p.protocol() : "tcp");
+      }
+    }
     ContainerState& cs = state.containers.emplace_back();
     cs.runtime_id = c->runtime_id();
     cs.essential = !d.has_essential() || d.essential();

@@ -415,6 +415,17 @@ TEST_F(TaskManagerTest, OverridesAreRecordedOnTheTask) {
   EXPECT_EQ(task.overrides().container_overrides(0).command(0), "true");
 }
 
+TEST_F(TaskManagerTest, HostPortsAreTheContainersNetworkBindings) {
+  Register(R"({"family": "served", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32,
+       "portMappings": [{"containerPort": 8080}, {"containerPort": 53, "protocol": "udp"}]}]})");
+  const v1::Task task = Describe(RunOne(R"({"taskDefinition": "served"})"));
+  ASSERT_EQ(task.containers(0).network_bindings_size(), 2);
+  EXPECT_EQ(task.containers(0).network_bindings(0).host_port(), 8080);
+  EXPECT_EQ(task.containers(0).network_bindings(0).protocol(), "tcp");
+  EXPECT_EQ(task.containers(0).network_bindings(1).protocol(), "udp");
+}
+
 TEST_F(TaskManagerTest, FindContainersForLogsAndExec) {
   const std::string id = RunOne();
   Settle();
