@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -158,9 +159,9 @@ class Bench {
   absl::StatusOr<SteadyClock::duration> SkiffCliRun(std::string& task_arn);
   absl::StatusOr<SteadyClock::duration> CtrRun(const std::string& id);
 
-  // Watches the task until its lastStatus is `want`; a STOPPED task (when RUNNING is wanted) or
-  // a missing one is an error.
-  absl::Status WaitForStatus(const std::string& task_arn, absl::string_view want);
+  // Watches the task until its lastStatus is `want` and returns it then; a STOPPED task (when
+  // RUNNING is wanted) or a missing one is an error.
+  absl::StatusOr<v1::Task> WaitForStatus(const std::string& task_arn, absl::string_view want);
   // Untimed: StopTask, watch to STOPPED, remove the container skiffd leaves for its retention.
   absl::Status StopSkiffTask(const std::string& task_arn);
   absl::Status RemoveCtrContainer(const std::string& id);
@@ -172,6 +173,7 @@ class Bench {
   void PrintMachine();
   void PrintTable();
   void PrintProfile();
+  void PrintShimSplit();
 
   Options options_;
   std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
@@ -186,6 +188,26 @@ class Bench {
   Row api_{"skiff API (RunTask+Watch)", {}};
   Row cli_{"skiff CLI (run-task+wait)", {}};
   Row ctr_{"ctr run -d", {}};
+  // --profile: the API run's phases, from the task's timestamps; see PrintProfile.
+  std::vector<double> last_phases_;
+  double last_created_at_ = 0;
+  // --profile: when each counted run began and ended (wall clock) and its containerd container,
+  // to line up with containerd's own log ("starting signal loop" = the shim is up).
+  struct Mark {
+    std::string container_id;
+    absl::Time start;
+    absl::Time end;
+  };
+  std::vector<Mark> api_marks_;
+  std::vector<Mark> ctr_marks_;
+  std::vector<Row> phases_ = {
+      {"request -> createdAt", {}},
+      {"createdAt -> pullStartedAt", {}},
+      {"pullStartedAt -> pullStoppedAt", {}},
+      {"pullStoppedAt -> startedAt", {}},
+      {"startedAt -> RUNNING seen", {}},
+      {"(RunTask answered)", {}},
+  };
   std::string profile_task_;  // The last API-run task, for --profile.
 };
 
@@ -271,13 +293,15 @@ absl::Status Bench::RegisterTaskDefinition() {
                   "RegisterTaskDefinition");
 }
 
-absl::Status Bench::WaitForStatus(const std::string& task_arn, absl::string_view want) {
+absl::StatusOr<v1::Task> Bench::WaitForStatus(const std::string& task_arn,
+                                              absl::string_view want) {
   grpc::ClientContext context;
   context.set_deadline(Deadline(kStateTimeout));
   v1::WatchRequest request;
   request.add_tasks(task_arn);
   auto reader = node_->Watch(&context, request);
   v1::WatchEvent event;
+  v1::Task reached;
   absl::Status result = absl::DeadlineExceededError(
       absl::StrCat("task ", task_arn, " not ", want, " within ", absl::FormatDuration(kStateTimeout)));
   while (reader->Read(&event)) {
@@ -288,6 +312,7 @@ absl::Status Bench::WaitForStatus(const std::string& task_arn, absl::string_view
     const v1::Task& task = event.task();
     if (task.last_status() == want) {
       result = absl::OkStatus();
+      reached = task;
       break;
     }
     if (task.last_status() == "STOPPED") {
@@ -302,10 +327,12 @@ absl::Status Bench::WaitForStatus(const std::string& task_arn, absl::string_view
       finished.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
     return FromGrpc(finished, "Watch");
   }
-  return result;
+  if (!result.ok()) return result;
+  return reached;
 }
 
 absl::StatusOr<SteadyClock::duration> Bench::SkiffApiRun(std::string& task_arn) {
+  const absl::Time wall_start = absl::Now();
   const SteadyClock::time_point start = SteadyClock::now();
   grpc::ClientContext context;
   context.set_deadline(Deadline(kRpcTimeout));
@@ -320,9 +347,24 @@ absl::StatusOr<SteadyClock::duration> Bench::SkiffApiRun(std::string& task_arn) 
     return absl::InternalError(absl::StrCat("RunTask: ", response.tasks_size(), " tasks, ",
                                             response.failures_size(), " failures"));
   }
+  const SteadyClock::time_point answered = SteadyClock::now();
   task_arn = response.tasks(0).task_arn();
-  if (absl::Status s = WaitForStatus(task_arn, "RUNNING"); !s.ok()) return s;
-  return SteadyClock::now() - start;
+  absl::StatusOr<v1::Task> running = WaitForStatus(task_arn, "RUNNING");
+  if (!running.ok()) return running.status();
+  const SteadyClock::time_point end = SteadyClock::now();
+  // The task's own timestamps (skiffd's wall clock, same host) split the time into phases.
+  const double t0 = absl::ToDoubleSeconds(wall_start - absl::UnixEpoch());
+  const double t_end = t0 + Ms(end - start) / 1000;
+  last_created_at_ = running->created_at();
+  last_phases_ = {
+      (running->created_at() - t0) * 1000,
+      (running->pull_started_at() - running->created_at()) * 1000,
+      (running->pull_stopped_at() - running->pull_started_at()) * 1000,
+      (running->started_at() - running->pull_stopped_at()) * 1000,
+      (t_end - running->started_at()) * 1000,
+      Ms(answered - start),
+  };
+  return end - start;
 }
 
 absl::StatusOr<SteadyClock::duration> Bench::SkiffCliRun(std::string& task_arn) {
@@ -365,7 +407,7 @@ absl::Status Bench::StopSkiffTask(const std::string& task_arn) {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = WaitForStatus(task_arn, "STOPPED"); !s.ok()) return s;
+  if (absl::Status s = WaitForStatus(task_arn, "STOPPED").status(); !s.ok()) return s;
   // skiffd keeps a stopped task's container for --task-retention (at least a minute) and would
   // remove it in the middle of later timed runs; remove it now, as the ctr side does.
   absl::StatusOr<std::string> removed =
@@ -415,11 +457,17 @@ absl::Status Bench::Run() {
     if (interrupted) return absl::CancelledError("interrupted");
     const bool counted = round > 0;
     std::string arn;
+    absl::Time wall_start = absl::Now();
     absl::StatusOr<SteadyClock::duration> took = SkiffApiRun(arn);
+    absl::Time wall_end = absl::Now();
     absl::Status stopped = StopSkiffTask(arn);
     if (!took.ok()) return took.status();
     if (!stopped.ok()) return stopped;
-    if (counted) api_.samples.push_back(Ms(*took));
+    if (counted) {
+      api_.samples.push_back(Ms(*took));
+      for (size_t i = 0; i < phases_.size(); ++i) phases_[i].samples.push_back(last_phases_[i]);
+      api_marks_.push_back({absl::StrCat(TaskId(arn), "-", kContainerName), wall_start, wall_end});
+    }
     profile_task_ = TaskId(arn);
 
     arn.clear();
@@ -430,11 +478,16 @@ absl::Status Bench::Run() {
     if (counted) cli_.samples.push_back(Ms(*took));
 
     const std::string id = absl::StrCat("bench-ctr-", round);
+    wall_start = absl::Now();
     took = CtrRun(id);
+    wall_end = absl::Now();
     absl::Status removed = RemoveCtrContainer(id);
     if (!took.ok()) return took.status();
     if (!removed.ok()) return removed;
-    if (counted) ctr_.samples.push_back(Ms(*took));
+    if (counted) {
+      ctr_.samples.push_back(Ms(*took));
+      ctr_marks_.push_back({id, wall_start, wall_end});
+    }
   }
   std::cout << "took " << absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Seconds(1)))
             << " (setup excluded)\n\n";
@@ -493,14 +546,76 @@ void Bench::PrintTable() {
       ratio, ratio <= 1.10 ? "met" : "NOT met");
 }
 
-// skiffd's log lines (spdlog's default pattern carries ms timestamps) that name the last
-// API-run task: what happened between RunTask and RUNNING, as skiffd saw it.
+// Where the API row's time goes, from each task's own timestamps (skiffd's clock, this host):
+//   request -> createdAt            RPC transport, the loop picking the call up
+//   createdAt -> pullStartedAt      store write (PROVISIONING), container spec, store write (PENDING)
+//   pullStartedAt -> pullStoppedAt  GetImage on an executor thread
+//   pullStoppedAt -> startedAt      CreateContainer + StartContainer (containerd, shim, runc),
+//                                   then the post back to the loop
+//   startedAt -> RUNNING seen       store write (RUNNING), watch delivery to this process
+// Then skiffd's own log lines for the last task (debug level).
 void Bench::PrintProfile() {
-  std::cout << "\nskiffd log lines for task " << profile_task_ << " (last API round):\n";
+  std::cout << "\nwhere the API row's time goes (ms, from the tasks' timestamps):\n"
+            << absl::StrFormat("%-32s %9s %9s %9s\n", "", "min", "median", "p90");
+  for (const Row& row : phases_) {
+    std::cout << absl::StrFormat("%-32s %9.1f %9.1f %9.1f\n", row.name, row.Min(), row.Median(),
+                                 row.Quantile(0.9));
+  }
+  PrintShimSplit();
+  std::cout << "\nskiffd and containerd log lines for task " << profile_task_
+            << " (last API round; createdAt " << absl::StrFormat("%.3f", last_created_at_)
+            << "):\n";
   std::istringstream log(skiffd_->Log());
   for (std::string line; std::getline(log, line);) {
-    if (absl::StrContains(line, profile_task_)) std::cout << "  " << line << "\n";
+    if (absl::StrContains(line, profile_task_)) std::cout << "  skiffd: " << line << "\n";
   }
+  std::ifstream containerd_log(containerd_->log_path());
+  for (std::string line; std::getline(containerd_log, line);) {
+    if (absl::StrContains(line, profile_task_)) std::cout << "  containerd: " << line << "\n";
+  }
+}
+
+// Splits both rows at the moment containerd logs that the container's shim is up, the same
+// point for skiffd and ctr: before it, each client's own work plus containerd's container and
+// snapshot calls and the shim's start; after it, runc create/start and the client seeing it.
+void Bench::PrintShimSplit() {
+  std::map<std::string, absl::Time> shim_up;
+  std::ifstream log(containerd_->log_path());
+  for (std::string line; std::getline(log, line);) {
+    if (!absl::StrContains(line, "starting signal loop")) continue;
+    const size_t time_at = line.find("time=\"");
+    const size_t path_at = line.find(" path=");
+    if (time_at == std::string::npos || path_at == std::string::npos) continue;
+    const size_t time_end = line.find('"', time_at + 6);
+    absl::Time t;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, line.substr(time_at + 6, time_end - time_at - 6), &t,
+                         &error)) {
+      continue;
+    }
+    const size_t path_end = line.find(' ', path_at + 6);
+    const std::string path = line.substr(path_at + 6, path_end - path_at - 6);
+    shim_up[path.substr(path.rfind('/') + 1)] = t;
+  }
+  std::cout << "\nsplit at containerd's \"starting signal loop\" (shim up), ms:\n"
+            << absl::StrFormat("%-32s %9s %9s %9s\n", "", "min", "median", "p90");
+  auto print = [&](absl::string_view name, const std::vector<Mark>& marks) {
+    Row before{absl::StrCat(name, ": start -> shim up"), {}};
+    Row after{absl::StrCat(name, ": shim up -> done"), {}};
+    for (const Mark& mark : marks) {
+      auto it = shim_up.find(mark.container_id);
+      if (it == shim_up.end()) continue;
+      before.samples.push_back(absl::ToDoubleMilliseconds(it->second - mark.start));
+      after.samples.push_back(absl::ToDoubleMilliseconds(mark.end - it->second));
+    }
+    for (const Row* row : {&before, &after}) {
+      if (row->samples.empty()) continue;
+      std::cout << absl::StrFormat("%-32s %9.1f %9.1f %9.1f\n", row->name, row->Min(),
+                                   row->Median(), row->Quantile(0.9));
+    }
+  };
+  print("skiff API", api_marks_);
+  print("ctr run -d", ctr_marks_);
 }
 
 void Bench::Shutdown() {
