@@ -13,7 +13,8 @@
 // containerd holds the same (empty) state before every timed run. One warm-up round is not
 // counted. Every wait is bounded. Everything is removed on exit, failure included.
 //
-// Run as root: build/bin/run_task_bench [--runs N] [--profile]. See docs/benchmarks.md.
+// Run as root: build/bin/run_task_bench [--runs N] [--profile]. See docs/benchmarks.md. Main
+// thread only, apart from the SIGINT/SIGTERM flag.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -74,8 +75,9 @@ struct Options {
 void Usage(std::ostream& out) {
   out << "usage: run_task_bench [--runs N] [--profile]\n"
          "  --runs N    timed runs per row (default 25, at least 1); one extra warm-up round\n"
-         "  --profile   run skiffd at --log-level debug and print its log lines of the last\n"
-         "              round with their timestamps (where skiff's time goes)\n"
+         "  --profile   also print where the time goes: the API row split by the tasks'\n"
+         "              timestamps, both rows split at containerd's shim-up log line, and the\n"
+         "              log lines of the last task (skiffd runs at --log-level debug)\n"
          "Needs root, containerd, ctr and runc. Prints a table of min/median/p90 in ms.\n";
 }
 
