@@ -1,0 +1,667 @@
+// run_task_bench: how long a one-container task takes from RunTask to RUNNING through skiffd,
+// side by side with `ctr run -d` of the same image on the same private containerd, in one run.
+//
+// Setup: a private containerd (tests/support), a skiffd on it in its own namespace, the busybox
+// test image loaded through skiffd (LoadImage) and imported with ctr into a second namespace,
+// and one host-network task definition (sleep 3600, 64 MiB, stopTimeout 1).
+//
+// Each round runs, in this order: skiff through the API (RunTask, then Watch on the returned ARN
+// until RUNNING), skiff through the CLI (`skiff run-task` + `skiff wait tasks-running` as
+// processes), and `ctr run -d` (a process that returns once the task started). Interleaving puts
+// machine drift on every row alike. Cleanup happens between the timed parts: skiff tasks are
+// stopped with StopTask and watched to STOPPED, then their container is removed with ctr, so
+// containerd holds the same (empty) state before every timed run. One warm-up round is not
+// counted. Every wait is bounded. Everything is removed on exit, failure included.
+//
+// Run as root: build/bin/run_task_bench [--runs N] [--profile]. See docs/benchmarks.md. Main
+// thread only, apart from the SIGINT/SIGTERM flag.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
+#include "skiff/v1/skiff.grpc.pb.h"
+#include "skiffd_process.h"
+#include "support/containerd_fixture.h"
+
+namespace skiff::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr char kFamily[] = "bench";
+constexpr char kContainerName[] = "app";
+constexpr int kMemoryMiB = 64;
+constexpr absl::Duration kRpcTimeout = absl::Seconds(30);
+constexpr absl::Duration kStateTimeout = absl::Seconds(30);
+constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
+constexpr size_t kImageChunk = 1 << 20;
+
+volatile sig_atomic_t interrupted = 0;
+void OnSignal(int) { interrupted = 1; }
+
+struct Options {
+  int runs = 25;
+  bool profile = false;
+};
+
+void Usage(std::ostream& out) {
+  out << "usage: run_task_bench [--runs N] [--profile]\n"
+         "  --runs N    timed runs per row (default 25, at least 1); one extra warm-up round\n"
+         "  --profile   also print where the time goes: the API row split by the tasks'\n"
+         "              timestamps, both rows split at containerd's shim-up log line, and the\n"
+         "              log lines of the last task (skiffd runs at --log-level debug)\n"
+         "Needs root, containerd, ctr and runc. Prints a table of min/median/p90 in ms.\n";
+}
+
+// Returns 0 to go on, else the exit code.
+int ParseArgs(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      Usage(std::cout);
+      return -1;
+    }
+    if (arg == "--profile") {
+      options.profile = true;
+    } else if (arg == "--runs" && i + 1 < argc && absl::SimpleAtoi(argv[i + 1], &options.runs) &&
+               options.runs >= 1) {
+      ++i;
+    } else {
+      std::cerr << "run_task_bench: bad argument " << arg << "\n";
+      Usage(std::cerr);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+double Ms(SteadyClock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
+}
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+// The id at the end of a task ARN (.../task/default/<id>).
+std::string TaskId(const std::string& arn) { return arn.substr(arn.rfind('/') + 1); }
+
+// A row of the table: one sample per timed run, in ms.
+struct Row {
+  std::string name;
+  std::vector<double> samples;
+
+  double Quantile(double q) const {  // Nearest rank.
+    std::vector<double> s = samples;
+    std::sort(s.begin(), s.end());
+    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(s.size())));
+    return s[std::clamp<size_t>(rank, 1, s.size()) - 1];
+  }
+  double Median() const {
+    std::vector<double> s = samples;
+    std::sort(s.begin(), s.end());
+    const size_t n = s.size();
+    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+  double Min() const { return *std::min_element(samples.begin(), samples.end()); }
+};
+
+// Everything the benchmark starts; the destructor stops skiffd (SIGTERM) before containerd, whose
+// Stop() removes every task, container, snapshot and file it made.
+class Bench {
+ public:
+  explicit Bench(Options options) : options_(options) {}
+  ~Bench() { Shutdown(); }
+
+  absl::Status Setup();
+  absl::Status Run();
+  void Shutdown();
+
+ private:
+  absl::Status StartSkiffd();
+  absl::Status LoadImageThroughSkiffd();
+  absl::Status RegisterTaskDefinition();
+
+  // The timed parts. Each returns the elapsed time and the id of what it started.
+  absl::StatusOr<SteadyClock::duration> SkiffApiRun(std::string& task_arn);
+  absl::StatusOr<SteadyClock::duration> SkiffCliRun(std::string& task_arn);
+  absl::StatusOr<SteadyClock::duration> CtrRun(const std::string& id);
+
+  // Watches the task until its lastStatus is `want` and returns it then; a STOPPED task (when
+  // RUNNING is wanted) or a missing one is an error.
+  absl::StatusOr<v1::Task> WaitForStatus(const std::string& task_arn, absl::string_view want);
+  // Untimed: StopTask, watch to STOPPED, remove the container skiffd leaves for its retention.
+  absl::Status StopSkiffTask(const std::string& task_arn);
+  absl::Status RemoveCtrContainer(const std::string& id);
+  // `skiff --socket S args...`; stdout on exit 0.
+  absl::StatusOr<std::string> Skiff(const std::vector<std::string>& args);
+  // `ctr -a SOCK -n ns args...`; stdout on exit 0.
+  absl::StatusOr<std::string> Ctr(const std::string& ns, const std::vector<std::string>& args);
+
+  void PrintMachine();
+  void PrintTable();
+  void PrintProfile();
+  void PrintShimSplit();
+
+  Options options_;
+  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
+  std::unique_ptr<e2e::SkiffdProcess> skiffd_;
+  std::string skiff_ns_;
+  std::string ctr_ns_;
+  std::string tarball_;
+  std::string log_dir_;  // ctr's container logs, like skiffd's task logs.
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Ecs::Stub> ecs_;
+  std::unique_ptr<v1::Node::Stub> node_;
+  Row api_{"skiff API (RunTask+Watch)", {}};
+  Row cli_{"skiff CLI (run-task+wait)", {}};
+  Row ctr_{"ctr run -d", {}};
+  // --profile: the API run's phases, from the task's timestamps; see PrintProfile.
+  std::vector<double> last_phases_;
+  double last_created_at_ = 0;
+  // --profile: when each counted run began and ended (wall clock) and its containerd container,
+  // to line up with containerd's own log ("starting signal loop" = the shim is up).
+  struct Mark {
+    std::string container_id;
+    absl::Time start;
+    absl::Time end;
+  };
+  std::vector<Mark> api_marks_;
+  std::vector<Mark> ctr_marks_;
+  std::vector<Row> phases_ = {
+      {"request -> createdAt", {}},
+      {"createdAt -> pullStartedAt", {}},
+      {"pullStartedAt -> pullStoppedAt", {}},
+      {"pullStoppedAt -> startedAt", {}},
+      {"startedAt -> RUNNING seen", {}},
+      {"(RunTask answered)", {}},
+  };
+  std::string profile_task_;  // The last API-run task, for --profile.
+};
+
+absl::Status Bench::Setup() {
+  if (std::string missing = skiff::testing::MissingRootOrContainerd(); !missing.empty()) {
+    return absl::FailedPreconditionError(missing);
+  }
+  absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
+  if (!tarball.ok()) return tarball.status();
+  tarball_ = *tarball;
+  absl::StatusOr<std::unique_ptr<skiff::testing::PrivateContainerd>> containerd =
+      skiff::testing::PrivateContainerd::Start();
+  if (!containerd.ok()) return containerd.status();
+  containerd_ = *std::move(containerd);
+  skiff_ns_ = containerd_->UniqueNamespace("bench-skiff");
+  ctr_ns_ = containerd_->UniqueNamespace("bench-ctr");
+  log_dir_ = containerd_->dir() + "/ctr-logs";
+  if (mkdir(log_dir_.c_str(), 0700) != 0) return absl::ErrnoToStatus(errno, "mkdir " + log_dir_);
+  if (absl::Status s = StartSkiffd(); !s.ok()) return s;
+  if (absl::Status s = LoadImageThroughSkiffd(); !s.ok()) return s;
+  if (absl::StatusOr<std::string> ref = containerd_->ImportTestImage(ctr_ns_); !ref.ok()) {
+    return ref.status();
+  }
+  return RegisterTaskDefinition();
+}
+
+absl::Status Bench::StartSkiffd() {
+  absl::StatusOr<std::unique_ptr<e2e::SkiffdProcess>> skiffd = e2e::SkiffdProcess::Create();
+  if (!skiffd.ok()) return skiffd.status();
+  skiffd_ = *std::move(skiffd);
+  std::vector<std::string> flags = {"--containerd-address", containerd_->socket_path(),
+                                    "--namespace", skiff_ns_, "--runc-root",
+                                    containerd_->runc_root()};
+  if (options_.profile) flags.insert(flags.end(), {"--log-level", "debug"});
+  if (absl::Status s = skiffd_->Start(flags); !s.ok()) return s;
+  if (absl::Status s = skiffd_->WaitReady(); !s.ok()) return s;
+  channel_ = grpc::CreateChannel("unix:" + skiffd_->socket(), grpc::InsecureChannelCredentials());
+  ecs_ = v1::Ecs::NewStub(channel_);
+  node_ = v1::Node::NewStub(channel_);
+  return absl::OkStatus();
+}
+
+absl::Status Bench::LoadImageThroughSkiffd() {
+  std::ifstream in(tarball_, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot open " + tarball_);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(absl::Seconds(120)));
+  v1::LoadImageResponse response;
+  auto writer = node_->LoadImage(&context, &response);
+  std::string buffer(kImageChunk, '\0');
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() <= 0) break;
+    v1::LoadImageChunk chunk;
+    chunk.set_data(buffer.data(), static_cast<size_t>(in.gcount()));
+    if (!writer->Write(chunk)) break;  // Finish() says why.
+  }
+  writer->WritesDone();
+  if (absl::Status s = FromGrpc(writer->Finish(), "LoadImage"); !s.ok()) return s;
+  for (const v1::Image& image : response.images()) {
+    if (image.name() == skiff::testing::kTestImageRef) return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("LoadImage did not load ", skiff::testing::kTestImageRef));
+}
+
+absl::Status Bench::RegisterTaskDefinition() {
+  v1::RegisterTaskDefinitionRequest request;
+  request.set_family(kFamily);
+  request.set_network_mode("host");
+  v1::ContainerDefinition* c = request.add_container_definitions();
+  c->set_name(kContainerName);
+  c->set_image(skiff::testing::kTestImageRef);
+  c->add_command("sleep");
+  c->add_command("3600");
+  c->set_memory(kMemoryMiB);
+  // sleep as pid 1 ignores SIGTERM: StopTask then kills it after 1 s, outside the timed part.
+  // (initProcessEnabled would stop it at once, but would also time tini, which ctr does not run.)
+  c->set_stop_timeout(1);
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(kRpcTimeout));
+  v1::RegisterTaskDefinitionResponse response;
+  return FromGrpc(ecs_->RegisterTaskDefinition(&context, request, &response),
+                  "RegisterTaskDefinition");
+}
+
+absl::StatusOr<v1::Task> Bench::WaitForStatus(const std::string& task_arn,
+                                              absl::string_view want) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(kStateTimeout));
+  v1::WatchRequest request;
+  request.add_tasks(task_arn);
+  auto reader = node_->Watch(&context, request);
+  v1::WatchEvent event;
+  v1::Task reached;
+  absl::Status result = absl::DeadlineExceededError(
+      absl::StrCat("task ", task_arn, " not ", want, " within ", absl::FormatDuration(kStateTimeout)));
+  while (reader->Read(&event)) {
+    if (event.has_failure()) {
+      result = absl::NotFoundError(absl::StrCat("watch ", task_arn, ": ", event.failure().reason()));
+      break;
+    }
+    const v1::Task& task = event.task();
+    if (task.last_status() == want) {
+      result = absl::OkStatus();
+      reached = task;
+      break;
+    }
+    if (task.last_status() == "STOPPED") {
+      result = absl::AbortedError(
+          absl::StrCat("task ", task_arn, " stopped: ", task.stopped_reason()));
+      break;
+    }
+  }
+  context.TryCancel();
+  grpc::Status finished = reader->Finish();
+  if (result.code() == absl::StatusCode::kDeadlineExceeded && !finished.ok() &&
+      finished.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return FromGrpc(finished, "Watch");
+  }
+  if (!result.ok()) return result;
+  return reached;
+}
+
+absl::StatusOr<SteadyClock::duration> Bench::SkiffApiRun(std::string& task_arn) {
+  const absl::Time wall_start = absl::Now();
+  const SteadyClock::time_point start = SteadyClock::now();
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(kRpcTimeout));
+  v1::RunTaskRequest request;
+  request.set_task_definition(kFamily);
+  v1::RunTaskResponse response;
+  if (absl::Status s = FromGrpc(ecs_->RunTask(&context, request, &response), "RunTask");
+      !s.ok()) {
+    return s;
+  }
+  if (response.tasks_size() != 1) {
+    return absl::InternalError(absl::StrCat("RunTask: ", response.tasks_size(), " tasks, ",
+                                            response.failures_size(), " failures"));
+  }
+  const SteadyClock::time_point answered = SteadyClock::now();
+  task_arn = response.tasks(0).task_arn();
+  absl::StatusOr<v1::Task> running = WaitForStatus(task_arn, "RUNNING");
+  if (!running.ok()) return running.status();
+  const SteadyClock::time_point end = SteadyClock::now();
+  // The task's own timestamps (skiffd's wall clock, same host) split the time into phases.
+  const double t0 = absl::ToDoubleSeconds(wall_start - absl::UnixEpoch());
+  const double t_end = t0 + Ms(end - start) / 1000;
+  last_created_at_ = running->created_at();
+  last_phases_ = {
+      (running->created_at() - t0) * 1000,
+      (running->pull_started_at() - running->created_at()) * 1000,
+      (running->pull_stopped_at() - running->pull_started_at()) * 1000,
+      (running->started_at() - running->pull_stopped_at()) * 1000,
+      (t_end - running->started_at()) * 1000,
+      Ms(answered - start),
+  };
+  return end - start;
+}
+
+absl::StatusOr<SteadyClock::duration> Bench::SkiffCliRun(std::string& task_arn) {
+  const SteadyClock::time_point start = SteadyClock::now();
+  absl::StatusOr<std::string> out = Skiff({"run-task", "--task-definition", kFamily});
+  if (!out.ok()) return out.status();
+  nlohmann::json run = nlohmann::json::parse(*out, nullptr, /*allow_exceptions=*/false);
+  if (run.is_discarded() || !run.contains("tasks") || run["tasks"].size() != 1) {
+    return absl::InternalError("skiff run-task printed: " + *out);
+  }
+  task_arn = run["tasks"][0].value("taskArn", "");
+  out = Skiff({"wait", "tasks-running", "--tasks", task_arn, "--timeout",
+               absl::StrCat(absl::ToInt64Seconds(kStateTimeout))});
+  if (!out.ok()) return out.status();
+  return SteadyClock::now() - start;
+}
+
+absl::StatusOr<SteadyClock::duration> Bench::CtrRun(const std::string& id) {
+  // The same work as skiffd's: host network, the memory limit, runc state under the fixture's
+  // runc root, stdout/stderr appended to a file by the shim.
+  const std::vector<std::string> args = {
+      "run", "-d", "--runc-root", containerd_->runc_root(), "--net-host", "--memory-limit",
+      absl::StrCat(int64_t{kMemoryMiB} << 20), "--log-uri",
+      absl::StrCat("file://", log_dir_, "/", id, ".log"), skiff::testing::kTestImageRef, id,
+      "sleep", "3600"};
+  const SteadyClock::time_point start = SteadyClock::now();
+  absl::StatusOr<std::string> out = Ctr(ctr_ns_, args);
+  if (!out.ok()) return out.status();
+  return SteadyClock::now() - start;
+}
+
+absl::Status Bench::StopSkiffTask(const std::string& task_arn) {
+  if (task_arn.empty()) return absl::OkStatus();
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(kRpcTimeout));
+  v1::StopTaskRequest request;
+  request.set_task(task_arn);
+  v1::StopTaskResponse response;
+  if (absl::Status s = FromGrpc(ecs_->StopTask(&context, request, &response), "StopTask");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = WaitForStatus(task_arn, "STOPPED").status(); !s.ok()) return s;
+  // skiffd keeps a stopped task's container for --task-retention (at least a minute) and would
+  // remove it in the middle of later timed runs; remove it now, as the ctr side does.
+  absl::StatusOr<std::string> removed =
+      Ctr(skiff_ns_, {"containers", "rm", absl::StrCat(TaskId(task_arn), "-", kContainerName)});
+  return removed.status();
+}
+
+absl::Status Bench::RemoveCtrContainer(const std::string& id) {
+  absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"tasks", "rm", "-f", id});
+  if (!out.ok()) return out.status();
+  return Ctr(ctr_ns_, {"containers", "rm", id}).status();
+}
+
+absl::StatusOr<std::string> Bench::Skiff(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {SKIFF_BINARY, "--socket", skiffd_->socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<skiff::testing::CommandResult> r =
+      skiff::testing::RunCommand(argv, kCommandTimeout);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::InternalError(absl::StrCat("skiff ", absl::StrJoin(args, " "), " exited ",
+                                            r->exit_code, ": ", r->stderr_text));
+  }
+  return std::move(r->stdout_text);
+}
+
+absl::StatusOr<std::string> Bench::Ctr(const std::string& ns,
+                                       const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ctr", "-a", containerd_->socket_path(), "-n", ns};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<skiff::testing::CommandResult> r =
+      skiff::testing::RunCommand(argv, kCommandTimeout);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::InternalError(absl::StrCat("ctr ", absl::StrJoin(args, " "), " exited ",
+                                            r->exit_code, ": ", r->stderr_text));
+  }
+  return std::move(r->stdout_text);
+}
+
+absl::Status Bench::Run() {
+  PrintMachine();
+  std::cout << "runs: " << options_.runs << " per row, after 1 warm-up round; rows interleaved\n"
+            << std::flush;
+  const absl::Time started = absl::Now();
+  for (int round = 0; round <= options_.runs; ++round) {
+    if (interrupted) return absl::CancelledError("interrupted");
+    const bool counted = round > 0;
+    std::string arn;
+    absl::Time wall_start = absl::Now();
+    absl::StatusOr<SteadyClock::duration> took = SkiffApiRun(arn);
+    absl::Time wall_end = absl::Now();
+    absl::Status stopped = StopSkiffTask(arn);
+    if (!took.ok()) return took.status();
+    if (!stopped.ok()) return stopped;
+    if (counted) {
+      api_.samples.push_back(Ms(*took));
+      for (size_t i = 0; i < phases_.size(); ++i) phases_[i].samples.push_back(last_phases_[i]);
+      api_marks_.push_back({absl::StrCat(TaskId(arn), "-", kContainerName), wall_start, wall_end});
+    }
+    profile_task_ = TaskId(arn);
+
+    arn.clear();
+    took = SkiffCliRun(arn);
+    stopped = StopSkiffTask(arn);
+    if (!took.ok()) return took.status();
+    if (!stopped.ok()) return stopped;
+    if (counted) cli_.samples.push_back(Ms(*took));
+
+    const std::string id = absl::StrCat("bench-ctr-", round);
+    wall_start = absl::Now();
+    took = CtrRun(id);
+    wall_end = absl::Now();
+    absl::Status removed = RemoveCtrContainer(id);
+    if (!took.ok()) return took.status();
+    if (!removed.ok()) return removed;
+    if (counted) {
+      ctr_.samples.push_back(Ms(*took));
+      ctr_marks_.push_back({id, wall_start, wall_end});
+    }
+  }
+  std::cout << "took " << absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Seconds(1)))
+            << " (setup excluded)\n\n";
+  PrintTable();
+  if (options_.profile) PrintProfile();
+  return absl::OkStatus();
+}
+
+void Bench::PrintMachine() {
+  utsname u{};
+  uname(&u);
+  std::string cpu = "?";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (absl::StartsWith(line, "model name")) {
+      cpu = std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
+      break;
+    }
+  }
+  std::string version = "?";
+  if (absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"version"}); out.ok()) {
+    // The second "Version:" line is the server's.
+    std::vector<std::string> found;
+    for (absl::string_view line : absl::StrSplit(*out, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (absl::ConsumePrefix(&line, "Version:")) {
+        found.emplace_back(absl::StripAsciiWhitespace(line));
+      }
+    }
+    if (!found.empty()) version = found.back();
+  }
+  std::string load;
+  std::ifstream("/proc/loadavg") >> load;
+  std::cout << "date:       " << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(),
+                                                     absl::UTCTimeZone())
+            << "\nmachine:    " << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs (" << cpu << "), "
+            << u.sysname << " " << u.release << " " << u.machine
+            << "\ncontainerd: " << version << " (private instance, overlayfs)"
+            << "\nload (1m):  " << load << "\n";
+}
+
+void Bench::PrintTable() {
+  const double ctr_median = ctr_.Median();
+  std::cout << absl::StrFormat("%-28s %5s %9s %9s %9s %12s\n", "", "runs", "min ms", "median ms",
+                               "p90 ms", "median/ctr");
+  for (const Row* row : {&api_, &cli_, &ctr_}) {
+    std::cout << absl::StrFormat("%-28s %5d %9.1f %9.1f %9.1f %12.2f\n", row->name,
+                                 row->samples.size(), row->Min(), row->Median(),
+                                 row->Quantile(0.9), row->Median() / ctr_median);
+  }
+  const double ratio = api_.Median() / ctr_median;
+  std::cout << absl::StrFormat(
+      "\nratio skiff/ctr (medians, API row): %.2f  (goal <= 1.10: %s)\n"
+      "The CLI row adds two process starts (skiff run-task, skiff wait) to the API path; ctr's\n"
+      "row is one process. Noisy machine: compare rows of the same run only.\n",
+      ratio, ratio <= 1.10 ? "met" : "NOT met");
+}
+
+// Where the API row's time goes, from each task's own timestamps (skiffd's clock, this host):
+//   request -> createdAt            RPC transport, the loop picking the call up
+//   createdAt -> pullStartedAt      store write (PROVISIONING), container spec, store write (PENDING)
+//   pullStartedAt -> pullStoppedAt  GetImage on an executor thread
+//   pullStoppedAt -> startedAt      CreateContainer + StartContainer (containerd, shim, runc),
+//                                   then the post back to the loop
+//   startedAt -> RUNNING seen       store write (RUNNING), watch delivery to this process
+// Then skiffd's own log lines for the last task (debug level).
+void Bench::PrintProfile() {
+  std::cout << "\nwhere the API row's time goes (ms, from the tasks' timestamps):\n"
+            << absl::StrFormat("%-32s %9s %9s %9s\n", "", "min", "median", "p90");
+  for (const Row& row : phases_) {
+    std::cout << absl::StrFormat("%-32s %9.1f %9.1f %9.1f\n", row.name, row.Min(), row.Median(),
+                                 row.Quantile(0.9));
+  }
+  PrintShimSplit();
+  std::cout << "\nskiffd and containerd log lines for task " << profile_task_
+            << " (last API round; createdAt " << absl::StrFormat("%.3f", last_created_at_)
+            << "):\n";
+  std::istringstream log(skiffd_->Log());
+  for (std::string line; std::getline(log, line);) {
+    if (absl::StrContains(line, profile_task_)) std::cout << "  skiffd: " << line << "\n";
+  }
+  std::ifstream containerd_log(containerd_->log_path());
+  for (std::string line; std::getline(containerd_log, line);) {
+    if (absl::StrContains(line, profile_task_)) std::cout << "  containerd: " << line << "\n";
+  }
+}
+
+// Splits both rows at the moment containerd logs that the container's shim is up, the same
+// point for skiffd and ctr: before it, each client's own work plus containerd's container and
+// snapshot calls and the shim's start; after it, runc create/start and the client seeing it.
+void Bench::PrintShimSplit() {
+  std::map<std::string, absl::Time> shim_up;
+  std::ifstream log(containerd_->log_path());
+  for (std::string line; std::getline(log, line);) {
+    if (!absl::StrContains(line, "starting signal loop")) continue;
+    const size_t time_at = line.find("time=\"");
+    const size_t path_at = line.find(" path=");
+    if (time_at == std::string::npos || path_at == std::string::npos) continue;
+    const size_t time_end = line.find('"', time_at + 6);
+    absl::Time t;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, line.substr(time_at + 6, time_end - time_at - 6), &t,
+                         &error)) {
+      continue;
+    }
+    const size_t path_end = line.find(' ', path_at + 6);
+    const std::string path = line.substr(path_at + 6, path_end - path_at - 6);
+    shim_up[path.substr(path.rfind('/') + 1)] = t;
+  }
+  std::cout << "\nsplit at containerd's \"starting signal loop\" (shim up), ms:\n"
+            << absl::StrFormat("%-32s %9s %9s %9s\n", "", "min", "median", "p90");
+  auto print = [&](absl::string_view name, const std::vector<Mark>& marks) {
+    Row before{absl::StrCat(name, ": start -> shim up"), {}};
+    Row after{absl::StrCat(name, ": shim up -> done"), {}};
+    for (const Mark& mark : marks) {
+      auto it = shim_up.find(mark.container_id);
+      if (it == shim_up.end()) continue;
+      before.samples.push_back(absl::ToDoubleMilliseconds(it->second - mark.start));
+      after.samples.push_back(absl::ToDoubleMilliseconds(mark.end - it->second));
+    }
+    for (const Row* row : {&before, &after}) {
+      if (row->samples.empty()) continue;
+      std::cout << absl::StrFormat("%-32s %9.1f %9.1f %9.1f\n", row->name, row->Min(),
+                                   row->Median(), row->Quantile(0.9));
+    }
+  };
+  print("skiff API", api_marks_);
+  print("ctr run -d", ctr_marks_);
+}
+
+void Bench::Shutdown() {
+  if (skiffd_ != nullptr) {
+    // As a user stops it: SIGTERM, exit 0. Its containers are gone already or go with containerd.
+    if (skiffd_->pid() > 0) {
+      absl::StatusOr<int> code = skiffd_->Signal(SIGTERM, absl::Seconds(15));
+      if (!code.ok() || *code != 0) {
+        std::cerr << "run_task_bench: skiffd did not exit cleanly: "
+                  << (code.ok() ? absl::StrCat("exit ", *code) : code.status().ToString()) << "\n";
+      }
+    }
+    skiffd_.reset();  // SIGKILLs it if still there, removes its state dir.
+  }
+  if (containerd_ != nullptr) {
+    if (absl::Status s = containerd_->Stop(); !s.ok()) {
+      std::cerr << "run_task_bench: containerd cleanup: " << s << "\n";
+    }
+    containerd_.reset();
+  }
+}
+
+}  // namespace
+}  // namespace skiff::bench
+
+int main(int argc, char** argv) {
+  skiff::bench::Options options;
+  if (int code = skiff::bench::ParseArgs(argc, argv, options); code != 0) {
+    return code < 0 ? 0 : code;
+  }
+  // Ctrl-C ends the current round, then cleans up; children live in their own process groups.
+  struct sigaction action {};
+  action.sa_handler = skiff::bench::OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  skiff::bench::Bench bench(options);
+  absl::Status status = bench.Setup();
+  if (status.ok()) status = bench.Run();
+  bench.Shutdown();
+  if (!status.ok()) {
+    std::cerr << "run_task_bench: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}
