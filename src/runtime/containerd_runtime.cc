@@ -6,10 +6,14 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
@@ -84,6 +88,20 @@ constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec
 constexpr char kRuncOptionsTypeUrl[] = "containerd.runc.v1.Options";
 // Where the container's log file is recorded, so a later Start (or a later skiffd) finds it.
 constexpr char kLogPathLabel[] = "skiff.log-path";
+
+// This process's effective capabilities (CapEff in /proc/self/status), what privileged containers
+// may get (oci_spec.h); every capability if that cannot be read.
+uint64_t CurrentCapabilities() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "CapEff:")) continue;
+    uint64_t mask = 0;
+    if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(rest), &mask)) return mask;
+  }
+  return ~uint64_t{0};
+}
 
 bool IsNotFound(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::NOT_FOUND;
@@ -186,7 +204,8 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
   }
   absl::StatusOr<ResolvedUser> resolved = ResolveUser(user, accounts);
   if (!resolved.ok()) return resolved.status();
-  SKIFF_ASSIGN_OR_RETURN(std::string oci_spec, BuildOciSpec(spec, image.config, *resolved));
+  SKIFF_ASSIGN_OR_RETURN(std::string oci_spec, BuildOciSpec(spec, image.config, *resolved,
+                                                                CurrentCapabilities()));
 
   containers_api::CreateContainerRequest create;
   containers_api::Container* container = create.mutable_container();

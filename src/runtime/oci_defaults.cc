@@ -87,8 +87,12 @@ std::vector<std::string> DefaultCapabilities() {
   return {kDefaultCapabilities.begin(), kDefaultCapabilities.end()};
 }
 
-std::vector<std::string> AllCapabilities() {
-  return {kAllCapabilities.begin(), kAllCapabilities.end()};
+std::vector<std::string> AllCapabilities(uint64_t available) {
+  std::vector<std::string> out;
+  for (size_t bit = 0; bit < kAllCapabilities.size(); ++bit) {
+    if ((available >> bit) & 1) out.emplace_back(kAllCapabilities[bit]);
+  }
+  return out;
 }
 
 std::optional<std::string> CanonicalCapability(absl::string_view name) {

@@ -5,6 +5,7 @@
 #ifndef SKIFF_SRC_RUNTIME_OCI_DEFAULTS_H_
 #define SKIFF_SRC_RUNTIME_OCI_DEFAULTS_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,8 +32,9 @@ nlohmann::json DefaultSpec();
 // The capabilities containerd gives a container by default ("CAP_CHOWN", ...).
 std::vector<std::string> DefaultCapabilities();
 
-// Every capability Linux knows, CAP_CHOWN (0) to CAP_CHECKPOINT_RESTORE (40), in number order.
-std::vector<std::string> AllCapabilities();
+// Every capability Linux knows, CAP_CHOWN (0) to CAP_CHECKPOINT_RESTORE (40), in number order,
+// that is also in `available` (bit N for capability N).
+std::vector<std::string> AllCapabilities(uint64_t available = ~uint64_t{0});
 
 // "NET_ADMIN", "net_admin" and "CAP_NET_ADMIN" -> "CAP_NET_ADMIN"; "ALL" -> "ALL";
 // nullopt for a name Linux does not know.

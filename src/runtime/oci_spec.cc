@@ -145,14 +145,15 @@ bool Contains(const std::vector<std::string>& list, absl::string_view value) {
 
 // Docker's TweakCapabilities: privileged gets everything; add ALL means all but the dropped ones;
 // drop ALL means only the added ones; otherwise the defaults minus drops plus adds.
-absl::Status ApplyCapabilities(const ContainerSpec& spec, json* process) {
+absl::Status ApplyCapabilities(const ContainerSpec& spec, uint64_t host_capabilities,
+                               json* process) {
   SKIFF_ASSIGN_OR_RETURN(auto add, CanonicalCapabilities("cap_add", spec.cap_add));
   SKIFF_ASSIGN_OR_RETURN(auto drop, CanonicalCapabilities("cap_drop", spec.cap_drop));
   std::vector<std::string> caps;
   if (spec.privileged) {
-    caps = oci::AllCapabilities();
+    caps = oci::AllCapabilities(host_capabilities);
   } else if (Contains(add, "ALL")) {
-    for (std::string& cap : oci::AllCapabilities()) {
+    for (std::string& cap : oci::AllCapabilities(host_capabilities)) {
       if (!Contains(drop, cap)) caps.push_back(std::move(cap));
     }
   } else {
@@ -317,11 +318,11 @@ void ApplyNetwork(NetworkMode mode, json* linux) {
 }  // namespace
 
 absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageConfig& image,
-                                         const ResolvedUser& user) {
+                                         const ResolvedUser& user, uint64_t host_capabilities) {
   json s = oci::DefaultSpec();
   json& process = s["process"];
   SKIFF_RETURN_IF_ERROR(ApplyProcess(spec, image, user, &process));
-  SKIFF_RETURN_IF_ERROR(ApplyCapabilities(spec, &process));
+  SKIFF_RETURN_IF_ERROR(ApplyCapabilities(spec, host_capabilities, &process));
   SKIFF_RETURN_IF_ERROR(ApplyRlimits(spec.ulimits, &process));
   if (!spec.hostname.empty()) s["hostname"] = spec.hostname;
   if (spec.readonly_rootfs) s["root"]["readonly"] = true;

@@ -42,8 +42,16 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::string& user, const ImageAcc
 // The spec as JSON text. `user` is the effective user (spec.user, else the image's); the caller
 // resolves it first. InvalidArgument, naming the setting, for what cannot be applied (an unknown
 // capability, a relative working directory, a mount onto /proc...).
+//
+// `host_capabilities` (bit N for capability N) bounds what "every capability" means for
+// privileged and cap_add ALL: the caller passes the capabilities it holds itself, as containerd's
+// clients and Docker do (WithAllCurrentCapabilities). runc cannot grant more than it holds, and a
+// spec asking for more fails the start with "unable to apply caps", e.g. on a host whose
+// bounding set lacks CAP_SYS_RESOURCE. Explicitly added capabilities are not filtered: asking for
+// one the host lacks is an error the user should see.
 absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageConfig& image,
-                                         const ResolvedUser& user);
+                                         const ResolvedUser& user,
+                                         uint64_t host_capabilities = ~uint64_t{0});
 
 // The process spec (JSON text) for an exec in a container whose OCI spec is container_spec_json:
 // its user, env and cwd, with args = argv and no terminal.

@@ -393,6 +393,39 @@ TEST(OciSpecSecurityTest, Privileged) {
   EXPECT_THAT((*MountAt(s, "/sys/fs/cgroup"))["options"].get<Strings>(), Not(Contains("ro")));
 }
 
+// A host whose bounding set lacks CAP_SYS_RESOURCE (24), as some sandboxes: runc could not
+// grant it and the start failed with "unable to apply caps". "All" means all the host holds.
+TEST(OciSpecSecurityTest, PrivilegedAndAddAllGetOnlyTheHostsCapabilities) {
+  const uint64_t host = ((uint64_t{1} << 41) - 1) & ~(uint64_t{1} << 24);
+  ContainerSpec spec = MinimalSpec();
+  spec.privileged = true;
+  absl::StatusOr<std::string> text = BuildOciSpec(spec, BusyboxImage(), {}, host);
+  ASSERT_TRUE(text.ok()) << text.status();
+  json s = json::parse(*text);
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    Strings caps = s["process"]["capabilities"][set].get<Strings>();
+    EXPECT_EQ(caps.size(), 40u) << set;
+    EXPECT_THAT(caps, Not(Contains("CAP_SYS_RESOURCE"))) << set;
+    EXPECT_THAT(caps, Contains("CAP_SYS_ADMIN")) << set;
+  }
+  spec.privileged = false;
+  spec.cap_add = {"ALL"};
+  spec.cap_drop = {"NET_RAW"};
+  text = BuildOciSpec(spec, BusyboxImage(), {}, host);
+  ASSERT_TRUE(text.ok()) << text.status();
+  Strings caps = json::parse(*text)["process"]["capabilities"]["effective"].get<Strings>();
+  EXPECT_EQ(caps.size(), 39u);
+  EXPECT_THAT(caps, Not(Contains("CAP_SYS_RESOURCE")));
+  EXPECT_THAT(caps, Not(Contains("CAP_NET_RAW")));
+  // What the definition names explicitly is not filtered: runc's error then names the problem.
+  spec.cap_add = {"SYS_RESOURCE"};
+  spec.cap_drop.clear();
+  text = BuildOciSpec(spec, BusyboxImage(), {}, host);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_THAT(json::parse(*text)["process"]["capabilities"]["effective"].get<Strings>(),
+              Contains("CAP_SYS_RESOURCE"));
+}
+
 // --- mounts ------------------------------------------------------------------------------------
 
 TEST(OciSpecMountsTest, AppendedInOrder) {
