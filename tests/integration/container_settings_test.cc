@@ -6,8 +6,6 @@
 // One private containerd and one image import per test process (a suite fixture); every test
 // works in its own directory below the daemon's and removes its containers in TearDown, whether
 // or not it passed, then checks that nothing of it is left in the namespace or mounted.
-#include <sys/stat.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
