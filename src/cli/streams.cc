@@ -32,7 +32,6 @@ enum class Verdict { kWaiting, kDone, kFailed };
 int WaitTasks(const Connection& connection, const v1::WaitTasksRequest& request,
               const std::string& waiter,
               const std::function<Verdict(const std::map<std::string, v1::Task>&,
-                                          const std::map<std::string, v1::Failure>&,
                                           std::string* why)>& decide) {
   if (request.tasks().empty()) {
     std::cerr << "error: --tasks: at least one task\n";
@@ -61,7 +60,13 @@ int WaitTasks(const Connection& connection, const v1::WaitTasksRequest& request,
     // The first answer covers every task (state or failure); decide once all are known.
     if (tasks.size() + failures.size() < wanted.size()) continue;
     std::string why;
-    const Verdict verdict = decide(tasks, failures, &why);
+    Verdict verdict = Verdict::kFailed;
+    if (!failures.empty()) {
+      // As the aws waiters: a task that does not exist (MISSING) fails either waiter.
+      why = absl::StrCat("task ", failures.begin()->first, ": ", failures.begin()->second.reason());
+    } else {
+      verdict = decide(tasks, &why);
+    }
     if (verdict == Verdict::kWaiting) continue;
     context.TryCancel();
     reader->Finish();
@@ -172,15 +177,9 @@ int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequ
 }
 
 int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest& request) {
-  // As the aws waiter: every task RUNNING; any STOPPED or MISSING is a failure.
+  // As the aws waiter: every task RUNNING; any STOPPED is a failure.
   return WaitTasks(connection, request, "TasksRunning",
-                   [](const std::map<std::string, v1::Task>& tasks,
-                      const std::map<std::string, v1::Failure>& failures, std::string* why) {
-                     if (!failures.empty()) {
-                       *why = absl::StrCat("task ", failures.begin()->first, ": ",
-                                           failures.begin()->second.reason());
-                       return Verdict::kFailed;
-                     }
+                   [](const std::map<std::string, v1::Task>& tasks, std::string* why) {
                      bool all_running = true;
                      for (const auto& [id, task] : tasks) {
                        if (task.last_status() == "STOPPED") {
@@ -195,13 +194,7 @@ int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest
 
 int RunWaitTasksStopped(const Connection& connection, const v1::WaitTasksRequest& request) {
   return WaitTasks(connection, request, "TasksStopped",
-                   [](const std::map<std::string, v1::Task>& tasks,
-                      const std::map<std::string, v1::Failure>& failures, std::string* why) {
-                     if (!failures.empty()) {
-                       *why = absl::StrCat("task ", failures.begin()->first, ": ",
-                                           failures.begin()->second.reason());
-                       return Verdict::kFailed;
-                     }
+                   [](const std::map<std::string, v1::Task>& tasks, std::string*) {
                      for (const auto& [id, task] : tasks) {
                        if (task.last_status() != "STOPPED") return Verdict::kWaiting;
                      }
