@@ -476,7 +476,8 @@ TEST(OciSpecMountsTest, ImageConfigNeverMountsTheHost) {
   image.labels["com.example.volume"] = "/var/lib/data";  // Volumes are not even in ImageConfig.
   ContainerSpec spec = MinimalSpec();
   spec.network = NetworkMode::kNone;
-  for (const json& m : Build(spec, image)["mounts"]) {
+  const json oci = Build(spec, image);  // Iterating a member of a temporary would dangle.
+  for (const json& m : oci["mounts"]) {
     EXPECT_NE(m["type"], "bind") << m.dump();
   }
 }
