@@ -12,6 +12,7 @@
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/pagination.h"
+#include "skiff/model/resources.h"
 #include "skiff/scheduler/container_spec_builder.h"
 #include "spdlog/spdlog.h"
 
@@ -231,6 +232,42 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
                                            model::QuoteValue(overrides[i].name()),
                                            " in task definition ", stored.definition.family(), ":",
                                            stored.definition.revision()));
+    }
+  }
+  // Overrides that could never run are refused now, naming the field, rather than failing the
+  // task later.
+  const v1::TaskOverride& o = request.overrides();
+  if (o.has_cpu()) {
+    if (absl::StatusOr<int> cpu = model::ParseCpuUnits(o.cpu()); !cpu.ok() || *cpu <= 0) {
+      return InvalidParameter(absl::StrCat("overrides.cpu: not a cpu size such as 256 or "
+                                           "\"0.25 vCPU\"; got ", model::QuoteValue(o.cpu())));
+    }
+  }
+  if (o.has_memory()) {
+    if (absl::StatusOr<int> mib = model::ParseMemoryMiB(o.memory()); !mib.ok() || *mib < 6) {
+      return InvalidParameter(absl::StrCat("overrides.memory: not a memory size of at least 6 "
+                                           "MiB such as 512 or \"1 GB\"; got ",
+                                           model::QuoteValue(o.memory())));
+    }
+  }
+  for (int i = 0; i < overrides.size(); ++i) {
+    const v1::ContainerOverride& c = overrides[i];
+    const std::string path = absl::StrCat("overrides.containerOverrides[", i, "]");
+    if (c.has_cpu() && c.cpu() < 0) {
+      return InvalidParameter(absl::StrCat(path, ".cpu: must not be negative; got ", c.cpu()));
+    }
+    if (c.has_memory() && c.memory() < 6) {
+      return InvalidParameter(absl::StrCat(path, ".memory: must be at least 6 MiB; got ",
+                                           c.memory()));
+    }
+    if (c.has_memory_reservation() && c.memory_reservation() < 6) {
+      return InvalidParameter(absl::StrCat(path, ".memoryReservation: must be at least 6 MiB; got ",
+                                           c.memory_reservation()));
+    }
+    for (int k = 0; k < c.environment_size(); ++k) {
+      if (c.environment(k).name().empty()) {
+        return InvalidParameter(absl::StrCat(path, ".environment[", k, "].name: required"));
+      }
     }
   }
   if (request.has_started_by() && request.started_by().size() > 128) {

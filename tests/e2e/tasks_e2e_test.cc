@@ -134,6 +134,25 @@ TEST_F(TasksTest, RunLogsExecAndStop) {
   EXPECT_EQ(task["containers"][0]["exitCode"], 143);
   json listed = Ok({"list-tasks", "--desired-status", "STOPPED"});
   EXPECT_EQ(listed["taskArns"].size(), 1u);
+
+  // Bad input: a clear error naming what is wrong, exit 1, and nothing new anywhere.
+  auto refused = [&](const std::vector<std::string>& args, const std::string& says) {
+    skiff::testing::CommandResult r = skiffd_->Skiff(args);
+    EXPECT_EQ(r.exit_code, 1) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
+    EXPECT_THAT(r.stderr_text, HasSubstr(says)) << absl::StrJoin(args, " ");
+  };
+  refused({"execute-command", "--task", id, "--command", "true"}, "is not running");
+  refused({"execute-command", "--task", id, "--command", "echo 'open"}, "command: unbalanced");
+  refused({"stop-task", "--task", "nope"}, "task: a task is its 32-hex-digit id");
+  refused({"logs", "--task", id, "--tail", "-1"}, "tail: must be 0 or more");
+  refused({"remove-image", "--image", "skiff.local/none:here"}, "skiff.local/none:here");
+  refused({"run-task", "--task-definition", "hello", "--overrides",
+           R"({"containerOverrides": [{"name": "app", "memory": 1}]})"},
+          "overrides.containerOverrides[0].memory");
+  refused({"run-task", "--task-definition", "hello", "--count", "11"}, "count");
+  EXPECT_EQ(Ok({"list-tasks", "--desired-status", "STOPPED"})["taskArns"].size(), 1u);
+  EXPECT_EQ(Ok({"list-tasks"}).value("taskArns", json::array()).size(), 0u);
+  EXPECT_EQ(Ok({"list-images"})["images"].size(), 1u);
 }
 
 TEST_F(TasksTest, LogsFollowTailAndNameTheirContainers) {

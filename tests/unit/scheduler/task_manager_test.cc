@@ -365,6 +365,24 @@ TEST_F(TaskManagerTest, RunTaskRejectsBadInputNamingTheField) {
   EXPECT_THAT(bad_override.status().message(),
               HasSubstr("overrides.containerOverrides[0].name"));
   EXPECT_EQ(model::EcsExceptionName(bad_override.status()), "InvalidParameterException");
+  const std::pair<const char*, const char*> kBadOverrides[] = {
+      {R"({"cpu": "lots"})", "overrides.cpu"},
+      {R"({"memory": "2"})", "overrides.memory"},
+      {R"({"containerOverrides": [{"name": "app", "cpu": -1}]})",
+       "overrides.containerOverrides[0].cpu"},
+      {R"({"containerOverrides": [{"name": "app", "memory": 1}]})",
+       "overrides.containerOverrides[0].memory"},
+      {R"({"containerOverrides": [{"name": "app", "memoryReservation": 0}]})",
+       "overrides.containerOverrides[0].memoryReservation"},
+      {R"({"containerOverrides": [{"name": "app", "environment": [{"value": "x"}]}]})",
+       "overrides.containerOverrides[0].environment[0].name"},
+  };
+  for (const auto& [overrides, field] : kBadOverrides) {
+    auto bad = Run(absl::StrCat(R"({"taskDefinition": "web", "overrides": )", overrides, "}"));
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << overrides;
+    EXPECT_THAT(bad.status().message(), HasSubstr(field)) << overrides;
+  }
+  EXPECT_THAT(*store_->LoadTasks(), IsEmpty());  // Nothing was persisted for refused requests.
   EXPECT_THAT(runtime_.calls(), IsEmpty());
 }
 
