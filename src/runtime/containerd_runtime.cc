@@ -1,5 +1,6 @@
 #include "skiff/runtime/containerd_runtime.h"
 
+#include "runtime/containerd_client.h"
 #include "runtime/containerd_containers.h"
 #include "runtime/containerd_events.h"
 #include "runtime/containerd_images.h"
@@ -16,7 +17,6 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
-#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/types/task/task.pb.h"
@@ -81,7 +81,6 @@ namespace {
 namespace containers_api = containerd::services::containers::v1;
 namespace tasks_api = containerd::services::tasks::v1;
 namespace snapshots_api = containerd::services::snapshots::v1;
-namespace leases_api = containerd::services::leases::v1;
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -121,47 +120,6 @@ absl::StatusOr<containers_api::Container> GetContainer(const ContainerdConnectio
   return std::move(*got.mutable_container());
 }
 
-// A lease for the multi-step creation: until the container record references the snapshot, only
-// the lease keeps containerd's GC from taking it. The lease expires on its own if skiffd dies.
-class ContainerdRuntime::Lease {
- public:
-  static absl::StatusOr<Lease> Create(const ContainerdConnection& connection) {
-    auto stub = leases_api::Leases::NewStub(connection.channel());
-    auto context = connection.NewContext(kCallTimeout);
-    leases_api::CreateRequest request;
-    (*request.mutable_labels())["containerd.io/gc.expire"] =
-        absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
-    leases_api::CreateResponse response;
-    grpc::Status status = stub->Create(context.get(), request, &response);
-    if (!status.ok()) return connection.ToStatus(status, "Leases.Create");
-    return Lease(&connection, response.lease().id());
-  }
-  Lease(Lease&& other) noexcept : connection_(other.connection_), id_(std::move(other.id_)) {
-    other.id_.clear();
-  }
-  ~Lease() {
-    if (id_.empty()) return;
-    auto stub = leases_api::Leases::NewStub(connection_->channel());
-    auto context = connection_->NewContext(kCallTimeout);
-    leases_api::DeleteRequest request;
-    request.set_id(id_);
-    google::protobuf::Empty empty;
-    // Best effort: an undeleted lease expires by its label.
-    stub->Delete(context.get(), request, &empty);
-  }
-  std::unique_ptr<grpc::ClientContext> NewContext() const {
-    auto context = connection_->NewContext(kCallTimeout);
-    context->AddMetadata("containerd-lease", id_);
-    return context;
-  }
-
- private:
-  Lease(const ContainerdConnection* connection, std::string id)
-      : connection_(connection), id_(std::move(id)) {}
-  const ContainerdConnection* connection_;
-  std::string id_;
-};
-
 absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) {
   // runc would say only "stat ... no such file" from deep inside container init.
   if (requested.init && !std::filesystem::exists("/usr/bin/tini-static")) {
@@ -172,40 +130,35 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
   SKIFF_ASSIGN_OR_RETURN(ImageInfo image, images_->Get(requested.image));
   ContainerSpec spec = requested;
   if (spec.cgroups_path.empty()) spec.cgroups_path = absl::StrCat("/", options_.ns, "/", spec.id);
-  SKIFF_ASSIGN_OR_RETURN(Lease lease, Lease::Create(connection_));
-
-  auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
-  snapshots_api::PrepareSnapshotRequest prepare;
-  prepare.set_snapshotter(options_.snapshotter);
-  prepare.set_key(spec.id);
-  prepare.set_parent(image.chain_id);
-  snapshots_api::PrepareSnapshotResponse prepared;
-  grpc::Status status = snapshots->Prepare(lease.NewContext().get(), prepare, &prepared);
-  if (!status.ok()) return connection_.ToStatus(status, "Snapshots.Prepare " + spec.id);
+  // Until the container record references the snapshot, only a lease keeps containerd's GC
+  // from taking it; the lease expires by itself should skiffd die in between.
+  ContainerdClient client(&connection_,
+                          absl::StrCat("skiff-create-", spec.id, "-", absl::ToUnixNanos(absl::Now())));
+  SKIFF_RETURN_IF_ERROR(client.CreateLease(absl::Hours(1)));
+  absl::Cleanup drop_lease = [&client] { client.DeleteLease(/*sync=*/false).IgnoreError(); };
+  SKIFF_ASSIGN_OR_RETURN(const Mounts prepared,
+                         client.PrepareSnapshot(options_.snapshotter, spec.id, image.chain_id));
   // From here on a failure removes the snapshot again; the container record is the last step.
   bool created = false;
   absl::Cleanup remove_snapshot = [&] {
-    if (created) return;
-    snapshots_api::RemoveSnapshotRequest remove;
-    remove.set_snapshotter(options_.snapshotter);
-    remove.set_key(spec.id);
-    google::protobuf::Empty empty;
-    snapshots->Remove(connection_.NewContext(kCallTimeout).get(), remove, &empty);
+    if (!created) client.RemoveSnapshot(options_.snapshotter, spec.id).IgnoreError();
   };
 
   const std::string& user = spec.user.empty() ? image.config.user : spec.user;
   ImageAccounts accounts;
   if (UserNeedsAccounts(user)) {
     std::vector<MountSpec> mounts;
-    for (const auto& m : prepared.mounts()) {
+    for (const auto& m : prepared) {
       mounts.push_back({m.type(), m.source(), "", {m.options().begin(), m.options().end()}});
     }
     SKIFF_ASSIGN_OR_RETURN(accounts, ReadAccounts(mounts));
   }
   absl::StatusOr<ResolvedUser> resolved = ResolveUser(user, accounts);
   if (!resolved.ok()) return resolved.status();
-  SKIFF_ASSIGN_OR_RETURN(std::string oci_spec, BuildOciSpec(spec, image.config, *resolved,
-                                                                CurrentCapabilities()));
+  // A process's capabilities do not change: read them once.
+  static const uint64_t kOwnCapabilities = CurrentCapabilities();
+  SKIFF_ASSIGN_OR_RETURN(std::string oci_spec,
+                         BuildOciSpec(spec, image.config, *resolved, kOwnCapabilities));
 
   containers_api::CreateContainerRequest create;
   containers_api::Container* container = create.mutable_container();
@@ -226,7 +179,8 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
   container->set_snapshot_key(spec.id);
   auto containers = containers_api::Containers::NewStub(connection_.channel());
   containers_api::CreateContainerResponse response;
-  status = containers->Create(lease.NewContext().get(), create, &response);
+  grpc::Status status =
+      containers->Create(connection_.NewContext(kCallTimeout).get(), create, &response);
   if (!status.ok()) return connection_.ToStatus(status, "Containers.Create " + spec.id);
   created = true;
   return absl::OkStatus();

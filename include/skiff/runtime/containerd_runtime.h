@@ -55,8 +55,6 @@ class ContainerdRuntime final : public ContainerRuntime {
   const ContainerdConnection& connection() const { return connection_; }
 
  private:
-  class Lease;
-
   // The image's /etc/passwd and /etc/group, read through a short read-only mount of the new
   // container's snapshot (before its task mounts it).
   absl::StatusOr<ImageAccounts> ReadAccounts(const std::vector<MountSpec>& mounts);
