@@ -80,6 +80,10 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
       scope_(std::move(scope)),
       options_(std::move(options)) {}
 
+std::string TaskManager::TaskDir(const std::string& task_id) const {
+  return (std::filesystem::path(options_.state_dir) / "tasks" / task_id).string();
+}
+
 double TaskManager::Now() const { return absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch()); }
 
 absl::Status TaskManager::Load() {
@@ -294,12 +298,11 @@ void TaskManager::Launch(const std::string& task_id) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   v1::Task& t = task->record.task;
-  std::filesystem::path dir = std::filesystem::path(options_.state_dir) / "tasks" / task_id;
   TaskContext context{.task_id = task_id,
                       .task_arn = t.task_arn(),
                       .cluster = task->record.cluster,
                       .service_name = task->record.service,
-                      .task_dir = dir.string(),
+                      .task_dir = TaskDir(task_id),
                       .volumes_dir = (std::filesystem::path(options_.state_dir) / "volumes").string()};
   std::vector<runtime::ContainerSpec> specs;
   for (const v1::Container& c : t.containers()) {
@@ -592,8 +595,7 @@ void TaskManager::Remove(const std::string& task_id) {
   absl::Status deleted = store_->DeleteTask(task_id);
   if (!deleted.ok()) spdlog::error("store: delete task {}: {}", task_id, deleted.ToString());
   tasks_.erase(task_id);
-  const std::string dir =
-      (std::filesystem::path(options_.state_dir) / "tasks" / task_id).string();
+  const std::string dir = TaskDir(task_id);
   executor_->Run([this, runtime_ids = std::move(runtime_ids), dir] {
     for (const std::string& id : runtime_ids) {
       absl::Status removed = runtime_->RemoveContainer(id);
@@ -661,9 +663,9 @@ void TaskManager::RotateLogs() {
   std::vector<std::string> paths;
   for (const auto& [id, task] : tasks_) {
     if (IsStopped(task.record.task)) continue;
-    const std::filesystem::path dir = std::filesystem::path(options_.state_dir) / "tasks" / id;
+    const TaskContext context{.task_dir = TaskDir(id)};
     for (const v1::Container& c : task.record.task.containers()) {
-      paths.push_back((dir / (c.name() + ".log")).string());
+      paths.push_back(ContainerLogPath(context, c.name()));
     }
   }
   if (paths.empty()) return;

@@ -8,6 +8,7 @@
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/pagination.h"
+#include "skiff/scheduler/container_spec_builder.h"
 #include "skiff/scheduler/task_manager.h"
 
 namespace skiff::scheduler {
@@ -110,7 +111,7 @@ absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
   if (task == nullptr || task->record.cluster != cluster) {
     return TaskNotFound(task_ref);
   }
-  const std::filesystem::path dir = std::filesystem::path(options_.state_dir) / "tasks" / *id;
+  const TaskContext context{.task_dir = TaskDir(*id)};
   std::vector<ContainerLocation> out;
   for (size_t i = 0; i < task->containers.size(); ++i) {
     const v1::Container& c = task->record.task.containers(static_cast<int>(i));
@@ -118,7 +119,7 @@ absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
     out.push_back({.task_id = *id,
                    .name = c.name(),
                    .runtime_id = task->containers[i].runtime_id,
-                   .log_path = (dir / (c.name() + ".log")).string(),
+                   .log_path = ContainerLogPath(context, c.name()),
                    .running = task->containers[i].started && !task->containers[i].exited});
   }
   if (out.empty()) {

@@ -100,6 +100,8 @@ class TaskManager {
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
+  // STATE_DIR/tasks/<id>: the task's logs and task-scoped volumes.
+  std::string TaskDir(const std::string& task_id) const;
   TaskState* Find(const std::string& task_id);
   // Persists the task and tells the listeners. A store failure is logged; the loop goes on
   // with the in-memory state (the next change retries the write).
