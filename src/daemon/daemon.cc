@@ -77,7 +77,7 @@ int Run(const Options& options) {
     return 1;
   }
   api::WatchHub watch_hub;
-  tasks.AddListener([&watch_hub](const v1::Task& task) { watch_hub.Publish(task); });
+  tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
   runtime.StartEvents([&loop, &tasks](const runtime::RuntimeEvent& event) {

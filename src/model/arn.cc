@@ -32,6 +32,35 @@ std::string ContainerArn(const ArnScope& scope, absl::string_view cluster,
   return absl::StrCat(scope.Prefix(), "container/", cluster, "/", task_id, "/", container);
 }
 
+std::string ServiceArn(const ArnScope& scope, absl::string_view cluster,
+                       absl::string_view service) {
+  return absl::StrCat(scope.Prefix(), "service/", cluster, "/", service);
+}
+
+std::string ContainerInstanceArn(const ArnScope& scope, absl::string_view cluster) {
+  return absl::StrCat(scope.Prefix(), "container-instance/", cluster, "/", scope.instance_id);
+}
+
+absl::StatusOr<std::string> ParseServiceRef(const ArnScope& scope, absl::string_view text,
+                                            absl::string_view field) {
+  absl::string_view name = text;
+  if (absl::StartsWith(name, "arn:")) {
+    const std::string prefix = absl::StrCat(scope.Prefix(), "service/");
+    if (!absl::StartsWith(name, prefix)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": a service ARN must start with ", prefix, "; got ", QuoteValue(text)));
+    }
+    name.remove_prefix(prefix.size());
+    const size_t slash = name.rfind('/');
+    if (slash != absl::string_view::npos) name.remove_prefix(slash + 1);
+  }
+  if (!IsValidName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": must be 1-255 letters, digits, hyphens or underscores; got ", QuoteValue(text)));
+  }
+  return std::string(name);
+}
+
 absl::StatusOr<std::string> ParseTaskRef(const ArnScope& scope, absl::string_view text,
                                          absl::string_view field) {
   absl::string_view id = text;

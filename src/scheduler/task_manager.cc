@@ -52,6 +52,36 @@ void Advance(v1::Task& task, absl::string_view status) {
   if (StageOf(status) > StageOf(task.last_status())) task.set_last_status(std::string(status));
 }
 
+// What a task reserves of the node, as ECS's placement counts it: the task-level cpu and memory
+// when given, else the sum of its containers' (memoryReservation before memory).
+Resources ReservationOf(const v1::Task& task, const v1::TaskDefinition& definition) {
+  Resources r;
+  if (task.has_cpu()) {
+    if (absl::StatusOr<int> cpu = model::ParseCpuUnits(task.cpu()); cpu.ok()) r.cpu = *cpu;
+  }
+  if (task.has_memory()) {
+    if (absl::StatusOr<int> mib = model::ParseMemoryMiB(task.memory()); mib.ok()) r.memory = *mib;
+  }
+  Resources sum;
+  for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+    const v1::ContainerOverride* o = nullptr;
+    for (const v1::ContainerOverride& c : task.overrides().container_overrides()) {
+      if (c.name() == d.name()) o = &c;
+    }
+    sum.cpu += o != nullptr && o->has_cpu() ? o->cpu() : d.cpu();
+    if (o != nullptr && o->has_memory_reservation()) {
+      sum.memory += o->memory_reservation();
+    } else if (o != nullptr && o->has_memory()) {
+      sum.memory += o->memory();
+    } else {
+      sum.memory += d.has_memory_reservation() ? d.memory_reservation() : d.memory();
+    }
+  }
+  if (!task.has_cpu()) r.cpu = sum.cpu;
+  if (!task.has_memory()) r.memory = sum.memory;
+  return r;
+}
+
 }  // namespace
 
 // What the executor found while creating and starting a task's containers.
@@ -125,13 +155,19 @@ absl::Status TaskManager::Load() {
       t.set_stopping_at(Now());
       Advance(t, "STOPPING");
     }
-    if (!IsStopped(t)) stream_was_lost_ = true;  // Check it against the runtime first thing.
+    if (!IsStopped(t)) {
+      loaded.reservation = ReservationOf(t, loaded.definition);
+      reserved_.cpu += loaded.reservation.cpu;
+      reserved_.memory += loaded.reservation.memory;
+      stream_was_lost_ = true;  // Check it against the runtime first thing.
+    }
   }
   spdlog::info("loaded {} tasks from the store", tasks_.size());
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> TaskManager::Cluster(const std::string& requested) const {
+  if (resolve_cluster_) return resolve_cluster_(requested);
   absl::StatusOr<std::string> cluster = model::ParseClusterRef(scope_, requested);
   if (!cluster.ok()) return model::WithEcsException(cluster.status(), kInvalidParameterException);
   return cluster;
@@ -147,7 +183,7 @@ void TaskManager::Save(TaskState& task) {
   t.set_version(t.version() + 1);
   absl::Status saved = store_->PutTask(task.record);
   if (!saved.ok()) spdlog::error("store: task {}: {}", task.record.id, saved.ToString());
-  for (const TaskListener& listener : listeners_) listener(t);
+  for (const TaskListener& listener : listeners_) listener(task.record);
 }
 
 absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
@@ -183,6 +219,7 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
     task.set_memory(definition.memory());
   }
   *task.mutable_overrides() = request.overrides();
+  state.reservation = ReservationOf(task, definition);
   for (const v1::Tag& tag : request.tags()) *task.add_tags() = tag;
   for (const v1::ContainerDefinition& d : definition.container_definitions()) {
     v1::Container* c = task.add_containers();
@@ -281,17 +318,65 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   v1::RunTaskResponse response;
   for (int i = 0; i < count; ++i) {
     SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, cluster, request));
-    const std::string id = state.record.id;
-    for (size_t k = 0; k < state.containers.size(); ++k) {
-      by_runtime_id_[state.containers[k].runtime_id] = {id, k};
+    if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
+      // As ECS: the tasks that fit start, the others come back as failures.
+      v1::Failure* f = response.add_failures();
+      f->set_arn(model::ContainerInstanceArn(scope_, cluster));
+      f->set_reason(failure);
+      continue;
     }
-    TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
-    // Persisted before anything exists in the runtime: a crash leaves only what the store names.
-    Save(task);
-    *response.add_tasks() = task.record.task;
-    Launch(id);
+    *response.add_tasks() = Place(std::move(state)).record.task;
   }
   return response;
+}
+
+std::string TaskManager::PlacementFailure(const Resources& need) const {
+  if (reserved_.cpu + need.cpu > options_.capacity.cpu) return "RESOURCE:CPU";
+  if (reserved_.memory + need.memory > options_.capacity.memory) return "RESOURCE:MEMORY";
+  return "";
+}
+
+TaskManager::TaskState& TaskManager::Place(TaskState state) {
+  const std::string id = state.record.id;
+  for (size_t k = 0; k < state.containers.size(); ++k) {
+    by_runtime_id_[state.containers[k].runtime_id] = {id, k};
+  }
+  reserved_.cpu += state.reservation.cpu;
+  reserved_.memory += state.reservation.memory;
+  TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
+  // Persisted before anything exists in the runtime: a crash leaves only what the store names.
+  Save(task);
+  Launch(id);
+  return task;
+}
+
+absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
+  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored,
+                         registry_->Resolve(start.task_definition, "taskDefinition"));
+  v1::RunTaskRequest request;
+  request.set_started_by(start.started_by);
+  request.set_group(absl::StrCat("service:", start.service));
+  if (start.enable_execute_command) request.set_enable_execute_command(true);
+  for (const v1::Tag& tag : start.tags) *request.add_tags() = tag;
+  SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, start.cluster, request));
+  state.record.service = start.service;
+  if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
+    return absl::ResourceExhaustedError(failure);
+  }
+  const TaskState& task = Place(std::move(state));
+  // Launch may have failed the task already (a spec that cannot run): still a task of the
+  // service, which sees it stop.
+  return task.record.task;
+}
+
+void TaskManager::StopTask(const std::string& task_id, const std::string& reason) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr) return;
+  BeginStop(*task, "ServiceSchedulerInitiated", reason);
+}
+
+void TaskManager::ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const {
+  for (const auto& [id, task] : tasks_) fn(task.record);
 }
 
 void TaskManager::Launch(const std::string& task_id) {
@@ -571,6 +656,8 @@ void TaskManager::OnDeprovisioned(const std::string& task_id) {
   v1::Task& t = task->record.task;
   Advance(t, "STOPPED");
   t.set_stopped_at(Now());
+  reserved_.cpu -= task->reservation.cpu;
+  reserved_.memory -= task->reservation.memory;
   Save(*task);
   ScheduleRemoval(*task);
 }

@@ -47,6 +47,20 @@ constexpr const char* kMigrations[] = {
       body       TEXT    NOT NULL               -- ECS JSON of the Task
     ) WITHOUT ROWID;
     )sql",
+    R"sql(
+    CREATE TABLE clusters (
+      name       TEXT    NOT NULL PRIMARY KEY,
+      body       TEXT    NOT NULL               -- ECS JSON of the Cluster
+    ) WITHOUT ROWID;
+    CREATE TABLE services (
+      cluster         TEXT    NOT NULL,
+      name            TEXT    NOT NULL,
+      body            TEXT    NOT NULL,         -- ECS JSON of the Service
+      launch_failures INTEGER NOT NULL,         -- tasks in a row that failed to start
+      next_launch_at  REAL    NOT NULL,         -- no launch before this (epoch seconds)
+      PRIMARY KEY (cluster, name)
+    ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -295,6 +309,63 @@ absl::Status Store::PutTask(const StoredTask& record) {
 
 absl::Status Store::DeleteTask(const std::string& id) {
   return db_->Run("DELETE FROM tasks WHERE id = ?", {id});
+}
+
+absl::Status Store::PutService(const StoredService& record) {
+  return db_->Run(
+      "INSERT OR REPLACE INTO services (cluster, name, body, launch_failures, next_launch_at) "
+      "VALUES (?, ?, ?, ?, ?)",
+      {record.cluster, record.service.service_name(), model::EncodeMessageCompact(record.service),
+       static_cast<int64_t>(record.launch_failures), record.next_launch_at});
+}
+
+absl::Status Store::DeleteService(const std::string& cluster, const std::string& name) {
+  return db_->Run("DELETE FROM services WHERE cluster = ? AND name = ?", {cluster, name});
+}
+
+absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
+  SKIFF_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT cluster, name, body, launch_failures, next_launch_at "
+                              "FROM services ORDER BY cluster, name"));
+  std::vector<StoredService> out;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    StoredService& record = out.emplace_back();
+    record.cluster = stmt->Text(0);
+    absl::Status s = model::DecodeMessageText(stmt->Text(2), &record.service, kStoredLimits);
+    if (!s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("stored service ", record.cluster, "/", stmt->Text(1), ": ", s.message()));
+    }
+    record.launch_failures = static_cast<int>(stmt->Int(3));
+    record.next_launch_at = stmt->Double(4);
+  }
+  return out;
+}
+
+absl::Status Store::PutCluster(const skiff::v1::Cluster& cluster) {
+  return db_->Run("INSERT OR REPLACE INTO clusters (name, body) VALUES (?, ?)",
+                  {cluster.cluster_name(), model::EncodeMessageCompact(cluster)});
+}
+
+absl::Status Store::DeleteCluster(const std::string& name) {
+  return db_->Run("DELETE FROM clusters WHERE name = ?", {name});
+}
+
+absl::StatusOr<std::vector<skiff::v1::Cluster>> Store::LoadClusters() {
+  SKIFF_ASSIGN_OR_RETURN(auto stmt,
+                         db_->Prepare("SELECT name, body FROM clusters ORDER BY name"));
+  std::vector<skiff::v1::Cluster> out;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    absl::Status s = model::DecodeMessageText(stmt->Text(1), &out.emplace_back(), kStoredLimits);
+    if (!s.ok()) {
+      return absl::DataLossError(absl::StrCat("stored cluster ", stmt->Text(0), ": ", s.message()));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {

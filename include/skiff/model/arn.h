@@ -19,6 +19,8 @@ struct ArnScope {
   std::string partition = "aws";
   std::string region = "local";
   std::string account = "000000000000";
+  // This node as a container instance: its machine id (32 hex digits) where it has one.
+  std::string instance_id = "00000000000000000000000000000000";
 
   std::string Prefix() const;  // "arn:aws:ecs:local:000000000000:"
 };
@@ -40,6 +42,16 @@ std::string ClusterArn(const ArnScope& scope, absl::string_view cluster);
 std::string TaskArn(const ArnScope& scope, absl::string_view cluster, absl::string_view task_id);
 std::string ContainerArn(const ArnScope& scope, absl::string_view cluster,
                          absl::string_view task_id, absl::string_view container);
+
+std::string ServiceArn(const ArnScope& scope, absl::string_view cluster,
+                       absl::string_view service);
+// This node, the one container instance of every cluster.
+std::string ContainerInstanceArn(const ArnScope& scope, absl::string_view cluster);
+
+// A service name from a name or service ARN (".../service/CLUSTER/NAME" or the older
+// ".../service/NAME"). InvalidArgument naming `field` otherwise.
+absl::StatusOr<std::string> ParseServiceRef(const ArnScope& scope, absl::string_view text,
+                                            absl::string_view field);
 
 // A task id from what users type: the 32-hex id or the task ARN (of any cluster; the caller
 // checks that it matches). InvalidArgument naming `field` otherwise.

@@ -12,6 +12,7 @@
 #ifndef SKIFF_SCHEDULER_TASK_MANAGER_H_
 #define SKIFF_SCHEDULER_TASK_MANAGER_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -32,12 +33,34 @@
 
 namespace skiff::scheduler {
 
+// CPU units (1024 per core) and MiB of memory, as ECS counts them for placement.
+struct Resources {
+  int64_t cpu = 0;
+  int64_t memory = 0;
+};
+
+// Turns a cluster reference (name, ARN, "" for default) into the name of an existing cluster,
+// or fails with the ECS error for it.
+using ClusterResolver = std::function<absl::StatusOr<std::string>(const std::string& reference)>;
+
+// A task that a service asks for (see TaskManager::StartTask).
+struct TaskStart {
+  std::string cluster;             // Name of an existing cluster.
+  std::string service;             // Service name.
+  std::string task_definition;     // ARN of the revision.
+  std::string started_by;          // The deployment's id, as ECS sets it.
+  std::vector<v1::Tag> tags;
+  bool enable_execute_command = false;
+};
+
 struct TaskManagerOptions {
   std::string state_dir;                            // Tasks' files live in state_dir/tasks/<id>.
   absl::Duration retention = absl::Hours(1);        // How long stopped tasks stay visible.
   absl::Duration default_stop_timeout = absl::Seconds(30);  // SIGTERM to SIGKILL.
   logs::RotationPolicy log_rotation;
   absl::Duration log_check_interval = absl::Seconds(2);
+  // The node's registered resources (the daemon measures them); unlimited by default.
+  Resources capacity{.cpu = INT32_MAX, .memory = INT32_MAX};
 };
 
 // Where a container of a task is, for logs and exec.
@@ -51,7 +74,7 @@ struct ContainerLocation {
 
 class TaskManager {
  public:
-  using TaskListener = std::function<void(const v1::Task&)>;
+  using TaskListener = std::function<void(const store::StoredTask&)>;
 
   TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
               store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
@@ -64,10 +87,27 @@ class TaskManager {
   // Called with every task as it changes (after it is persisted). Loop thread.
   void AddListener(TaskListener listener) { listeners_.push_back(std::move(listener)); }
 
+  // By default a cluster reference only has to be well formed; the cluster registry installs
+  // a resolver that also requires the cluster to exist. Call before serving.
+  void SetClusterResolver(ClusterResolver resolver) { resolve_cluster_ = std::move(resolver); }
+
   absl::StatusOr<v1::RunTaskResponse> RunTask(const v1::RunTaskRequest& request);
   absl::StatusOr<v1::StopTaskResponse> StopTask(const v1::StopTaskRequest& request);
   absl::StatusOr<v1::DescribeTasksResponse> DescribeTasks(const v1::DescribeTasksRequest& request);
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request);
+
+  // A task for a service. ResourceExhausted with "RESOURCE:CPU" or "RESOURCE:MEMORY" when the
+  // node's remaining resources cannot hold it; NotFound when the revision is gone.
+  absl::StatusOr<v1::Task> StartTask(const TaskStart& start);
+  // Stops a task for the scheduler (stop code ServiceSchedulerInitiated). Unknown ids are ignored.
+  void StopTask(const std::string& task_id, const std::string& reason);
+
+  // Every task, in id order.
+  void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const;
+
+  // The node's registered resources and what tasks that are not STOPPED reserve of them.
+  const Resources& capacity() const { return options_.capacity; }
+  const Resources& reserved() const { return reserved_; }
 
   // The containers of a task ("" container: all of them, in definition order). NotFound for an
   // unknown task or container name.
@@ -97,6 +137,7 @@ class TaskManager {
     bool launching = false;                   // A launch is in flight on the executor.
     bool deprovisioning = false;
     uint64_t stop_generation = 0;  // Tells stale SIGKILL timers apart.
+    Resources reservation;         // Counted in reserved_ until the task is STOPPED.
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
@@ -110,6 +151,10 @@ class TaskManager {
 
   absl::StatusOr<TaskState> NewTask(const store::StoredTaskDefinition& definition,
                                     const std::string& cluster, const v1::RunTaskRequest& request);
+  // Empty when `need` fits in what the node has left, else ECS's reason (RESOURCE:MEMORY, ...).
+  std::string PlacementFailure(const Resources& need) const;
+  // Registers, persists and launches a task made by NewTask.
+  TaskState& Place(TaskState state);
   void Launch(const std::string& task_id);
   struct LaunchResult;
   void OnLaunched(const std::string& task_id, LaunchResult result);
@@ -138,6 +183,8 @@ class TaskManager {
   std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
   std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
   std::vector<TaskListener> listeners_;
+  ClusterResolver resolve_cluster_;
+  Resources reserved_;
   bool stream_was_lost_ = false;
 };
 

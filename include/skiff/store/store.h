@@ -37,6 +37,14 @@ struct StoredTask {
   skiff::v1::Task task;
 };
 
+// A service with the scheduler's launch back-off, which must survive a restart of skiffd.
+struct StoredService {
+  std::string cluster;
+  skiff::v1::Service service;  // The ECS view, deployments and events included.
+  int launch_failures = 0;     // Tasks in a row that failed to start.
+  double next_launch_at = 0;   // No launch before this, in epoch seconds.
+};
+
 struct TaskDefinitionQuery {
   std::optional<std::string> family;  // Exact family.
   std::string family_prefix;          // Families starting with this ("" for all).
@@ -48,7 +56,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.
@@ -75,6 +83,16 @@ class Store {
   absl::Status DeleteTask(const std::string& id);
   // Every task, by id. The control loop keeps them in memory; this is for startup.
   absl::StatusOr<std::vector<StoredTask>> LoadTasks();
+
+  // Inserts or replaces the service (cluster, service.serviceName).
+  absl::Status PutService(const StoredService& record);
+  absl::Status DeleteService(const std::string& cluster, const std::string& name);
+  absl::StatusOr<std::vector<StoredService>> LoadServices();
+
+  // Inserts or replaces the cluster named cluster.clusterName.
+  absl::Status PutCluster(const skiff::v1::Cluster& cluster);
+  absl::Status DeleteCluster(const std::string& name);
+  absl::StatusOr<std::vector<skiff::v1::Cluster>> LoadClusters();
 
   int schema_version() const { return schema_version_; }
 

@@ -48,7 +48,8 @@ class TaskManagerTest : public ::testing::Test {
                                            registry_.get(), &clock_, model::ArnScope{},
                                            TaskManagerOptions{.state_dir = dir_.path() + "/state"});
     ASSERT_TRUE(tasks_->Load().ok());
-    tasks_->AddListener([this](const v1::Task& t) { changes_.push_back(t.last_status()); });
+    tasks_->AddListener(
+        [this](const store::StoredTask& t) { changes_.push_back(t.task.last_status()); });
     runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
       loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
     });
