@@ -157,6 +157,71 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
     });
   }
 
+  grpc::ServerUnaryReactor* CreateService(grpc::CallbackServerContext* context,
+      const v1::CreateServiceRequest* request, v1::CreateServiceResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.services->CreateService(*request); });
+  }
+
+  grpc::ServerUnaryReactor* UpdateService(grpc::CallbackServerContext* context,
+      const v1::UpdateServiceRequest* request, v1::UpdateServiceResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.services->UpdateService(*request); });
+  }
+
+  grpc::ServerUnaryReactor* DeleteService(grpc::CallbackServerContext* context,
+      const v1::DeleteServiceRequest* request, v1::DeleteServiceResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.services->DeleteService(*request); });
+  }
+
+  grpc::ServerUnaryReactor* DescribeServices(grpc::CallbackServerContext* context,
+      const v1::DescribeServicesRequest* request, v1::DescribeServicesResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.services->DescribeServices(*request); });
+  }
+
+  grpc::ServerUnaryReactor* ListServices(grpc::CallbackServerContext* context,
+      const v1::ListServicesRequest* request, v1::ListServicesResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.services->ListServices(*request); });
+  }
+
+  grpc::ServerUnaryReactor* CreateCluster(grpc::CallbackServerContext* context,
+      const v1::CreateClusterRequest* request, v1::CreateClusterResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->CreateCluster(*request); });
+  }
+
+  grpc::ServerUnaryReactor* DescribeClusters(grpc::CallbackServerContext* context,
+      const v1::DescribeClustersRequest* request, v1::DescribeClustersResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->DescribeClusters(*request); });
+  }
+
+  grpc::ServerUnaryReactor* ListClusters(grpc::CallbackServerContext* context,
+      const v1::ListClustersRequest* request, v1::ListClustersResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->ListClusters(*request); });
+  }
+
+  grpc::ServerUnaryReactor* DeleteCluster(grpc::CallbackServerContext* context,
+      const v1::DeleteClusterRequest* request, v1::DeleteClusterResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->DeleteCluster(*request); });
+  }
+
+  grpc::ServerUnaryReactor* DescribeContainerInstances(grpc::CallbackServerContext* context,
+      const v1::DescribeContainerInstancesRequest* request, v1::DescribeContainerInstancesResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->DescribeContainerInstances(*request); });
+  }
+
+  grpc::ServerUnaryReactor* TagResource(grpc::CallbackServerContext* context,
+      const v1::TagResourceRequest* request, v1::TagResourceResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->TagResource(*request); });
+  }
+
+  grpc::ServerUnaryReactor* UntagResource(grpc::CallbackServerContext* context,
+      const v1::UntagResourceRequest* request, v1::UntagResourceResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->UntagResource(*request); });
+  }
+
+  grpc::ServerUnaryReactor* ListTagsForResource(grpc::CallbackServerContext* context,
+      const v1::ListTagsForResourceRequest* request, v1::ListTagsForResourceResponse* response) override {
+    return OnLoop(context, response, [this, request] { return b_.clusters->ListTagsForResource(*request); });
+  }
+
  private:
   // Runs op on the loop thread, then finishes the call with its response or error. The request
   // and response outlive the call's Finish, so the loop may use them until then.

@@ -12,7 +12,9 @@
 #include "skiff/base/clock.h"
 #include "skiff/runtime/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
+#include "skiff/scheduler/cluster_registry.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/task_manager.h"
 #include "skiff/scheduler/runtime_monitor.h"
@@ -71,13 +73,33 @@ int Run(const Options& options) {
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
                                 .log_rotation = log_rotation});
-  // The loop thread has not started, so main may act for it.
-  if (absl::Status loaded = tasks.Load(); !loaded.ok()) {
-    spdlog::error("cannot load tasks: {}", loaded.ToString());
-    return 1;
-  }
+  scheduler::ServiceManager services(&loop, &tasks, &task_definitions, store->get(), &clock,
+                                     options.arn_scope);
+  const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
+  scheduler::ClusterRegistry clusters(
+      store->get(), &tasks, &services, &task_definitions, &clock, options.arn_scope,
+      {.agent_version = SKIFF_VERSION,
+       .runtime_version =
+           [&monitor] {
+             return monitor == nullptr ? std::string()
+                                       : "containerd " + monitor->version().version;
+           },
+       .runtime_connected = [&monitor] { return monitor != nullptr && monitor->available(); }});
+  const scheduler::ClusterResolver resolve_cluster = [&clusters](const std::string& ref) {
+    return clusters.Resolve(ref);
+  };
+  tasks.SetClusterResolver(resolve_cluster);
+  services.SetClusterResolver(resolve_cluster);
   api::WatchHub watch_hub;
   tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
+  // The loop thread has not started, so main may act for it. Tasks first: services index them.
+  for (auto [what, loaded] : {std::pair{"tasks", tasks.Load()}, {"clusters", clusters.Load()},
+                              {"services", services.Load()}}) {
+    if (!loaded.ok()) {
+      spdlog::error("cannot load {}: {}", what, loaded.ToString());
+      return 1;
+    }
+  }
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
   runtime.StartEvents([&loop, &tasks](const runtime::RuntimeEvent& event) {
@@ -90,6 +112,8 @@ int Run(const Options& options) {
       {.loop = &loop,
        .task_definitions = &task_definitions,
        .task_manager = &tasks,
+       .services = &services,
+       .clusters = &clusters,
        .runtime = &runtime,
        .watch_hub = &watch_hub,
        .scope = options.arn_scope,
@@ -110,6 +134,7 @@ int Run(const Options& options) {
         spdlog::info("skiffd ready: API on unix:{}", options.socket);
         sd_notify(0, "READY=1\nSTATUS=serving");
       });
+  monitor = &runtime_monitor;
   // The loop thread has not started, so main may act for it. Wait for a containerd that is
   // starting (its socket exists), not for one that is absent.
   runtime_monitor.Start(std::filesystem::exists(options.containerd_address)

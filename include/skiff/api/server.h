@@ -19,7 +19,9 @@
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
 #include "skiff/runtime/container_runtime.h"
+#include "skiff/scheduler/cluster_registry.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_manager.h"
 
@@ -37,6 +39,8 @@ class ApiServer {
     scheduler::EventLoop* loop;
     scheduler::TaskDefinitionRegistry* task_definitions;
     scheduler::TaskManager* task_manager;
+    scheduler::ServiceManager* services;
+    scheduler::ClusterRegistry* clusters;
     runtime::ContainerRuntime* runtime;  // Thread-safe: images and exec are called directly.
     WatchHub* watch_hub;
     model::ArnScope scope;

@@ -1,0 +1,152 @@
+// ServiceManager: ECS services on one node. It keeps each service's desired count of tasks
+// running: a level-triggered control loop in which API writes, task changes and timers mark a
+// service dirty, and a reconcile pass compares what is desired with what runs and starts or
+// stops tasks through the TaskManager. A task that stops is replaced by a new one, never
+// restarted in place.
+//
+// Launches that keep failing (tasks that stop before RUNNING or soon after) back off
+// exponentially up to a cap; the back-off is stored with the service, so a restart of skiffd
+// does not reset it, and a new deployment does. A task that does not fit in the node's remaining
+// resources is not placed; the service says so in ECS's words and retries when resources free.
+//
+// Deployments: a new task definition (or forceNewDeployment) makes a new PRIMARY deployment and
+// the previous ones ACTIVE; old tasks drain within minimumHealthyPercent / maximumPercent.
+//
+// Thread contract: owned by the control loop; every public method runs on the loop thread.
+#ifndef SKIFF_SCHEDULER_SERVICE_MANAGER_H_
+#define SKIFF_SCHEDULER_SERVICE_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "skiff/base/clock.h"
+#include "skiff/model/arn.h"
+#include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/scheduler/task_manager.h"
+#include "skiff/store/store.h"
+#include "skiff/v1/ecs.pb.h"
+
+namespace skiff::scheduler {
+
+struct ServiceManagerOptions {
+  // Launch back-off: the first failure retries at once, then base, 2 x base, ... up to cap.
+  absl::Duration backoff_base = absl::Seconds(1);
+  absl::Duration backoff_cap = absl::Minutes(5);
+  // A task that stops sooner than this after it started counts as a failed launch; one that
+  // runs this long clears the back-off.
+  absl::Duration min_healthy_runtime = absl::Seconds(10);
+  // Failures in a row after which the service says it "is unable to consistently start tasks".
+  int unstable_after = 3;
+  // How long a deleted (INACTIVE) service stays visible.
+  absl::Duration retention = absl::Hours(1);
+  // How often a service that cannot be placed tries again (task stops retry at once).
+  absl::Duration placement_retry = absl::Seconds(30);
+};
+
+class ServiceManager {
+ public:
+  using ServiceListener = std::function<void(const store::StoredService&)>;
+
+  ServiceManager(EventLoop* loop, TaskManager* tasks, TaskDefinitionRegistry* registry,
+                 store::Store* store, const Clock* clock, model::ArnScope scope,
+                 ServiceManagerOptions options = {});
+
+  // Loads the stored services and indexes the TaskManager's tasks by service (call after
+  // TaskManager::Load), then subscribes to task changes and schedules a pass over every
+  // service. Call once, before the loop serves requests.
+  absl::Status Load();
+
+  void SetClusterResolver(ClusterResolver resolver) { resolve_cluster_ = std::move(resolver); }
+  // Called with every service as it changes (after it is persisted). Loop thread.
+  void AddListener(ServiceListener listener) { listeners_.push_back(std::move(listener)); }
+
+  absl::StatusOr<v1::CreateServiceResponse> CreateService(const v1::CreateServiceRequest& request);
+  absl::StatusOr<v1::UpdateServiceResponse> UpdateService(const v1::UpdateServiceRequest& request);
+  absl::StatusOr<v1::DeleteServiceResponse> DeleteService(const v1::DeleteServiceRequest& request);
+  absl::StatusOr<v1::DescribeServicesResponse> DescribeServices(
+      const v1::DescribeServicesRequest& request);
+  absl::StatusOr<v1::ListServicesResponse> ListServices(const v1::ListServicesRequest& request);
+
+  // For the cluster registry: services of a cluster that are ACTIVE or DRAINING, and tags.
+  int ActiveServiceCount(const std::string& cluster) const;
+  // NotFound when the cluster has no such (non-INACTIVE) service.
+  absl::StatusOr<std::vector<v1::Tag>> Tags(const std::string& cluster,
+                                            const std::string& service) const;
+  absl::Status SetTags(const std::string& cluster, const std::string& service,
+                       std::vector<v1::Tag> tags);
+
+  // Runs the reconcile pass over every dirty service now (the loop runs it on its own after any
+  // change; this is for tests and benchmarks). Returns how many services it looked at.
+  int ReconcileNow();
+
+  // Marks every service dirty (e.g. after the runtime came back).
+  void MarkAllDirty();
+
+ private:
+  // What the scheduler needs to know of one task of a service.
+  struct TaskView {
+    std::string deployment_id;
+    std::string last_status;
+    std::string desired_status;
+    std::string health_status;
+    double created_at = 0;
+    double started_at = 0;  // 0 until RUNNING.
+    bool failure_counted = false;
+  };
+  struct ServiceState {
+    store::StoredService record;  // record.service is the ECS view.
+    std::map<std::string, TaskView> tasks;  // Tasks not yet removed, by id.
+    bool dirty = false;
+    bool timer_pending = false;      // A back-off or placement timer is queued.
+    bool steady = false;             // "has reached a steady state." was said for this state.
+    bool waiting_for_capacity = false;
+  };
+  using Key = std::pair<std::string, std::string>;  // (cluster, service name).
+
+  absl::StatusOr<std::string> Cluster(const std::string& requested) const;
+  // An ACTIVE or DRAINING service; ServiceNotFoundException otherwise.
+  absl::StatusOr<ServiceState*> FindLive(const std::string& cluster, const std::string& ref,
+                                         absl::string_view field);
+  ServiceState* Find(const Key& key);
+  void Save(ServiceState& state);
+  double Now() const;
+
+  void OnTaskChanged(const store::StoredTask& task);
+  void MarkDirty(const Key& key);
+  void ScheduleAt(const Key& key, absl::Time when);
+  void Reconcile(const Key& key);
+  // Adds an event unless the newest one says the same. Returns true when added.
+  bool AddEvent(ServiceState& state, const std::string& message);
+  void RecordFailure(ServiceState& state, TaskView& task);
+  void ScheduleRemoval(const Key& key);
+  void Remove(const Key& key);
+  v1::Deployment NewDeployment(const std::string& task_definition_arn, int desired) const;
+
+  EventLoop* loop_;
+  TaskManager* tasks_;
+  TaskDefinitionRegistry* registry_;
+  store::Store* store_;
+  const Clock* clock_;
+  model::ArnScope scope_;
+  ServiceManagerOptions options_;
+  ClusterResolver resolve_cluster_;
+
+  std::map<Key, ServiceState> services_;
+  std::map<std::string, Key> service_of_task_;  // Task id → its service.
+  std::set<Key> dirty_;
+  bool pass_posted_ = false;
+  std::vector<ServiceListener> listeners_;
+};
+
+}  // namespace skiff::scheduler
+
+#endif  // SKIFF_SCHEDULER_SERVICE_MANAGER_H_
