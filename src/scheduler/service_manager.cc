@@ -166,9 +166,8 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   const bool stopped = task.last_status() == "STOPPED";
   if (stopped) {
     // Resources came free: services that could not place a task try again.
-    for (auto& [key, state] : services_) {
-      if (state.waiting_for_capacity) MarkDirty(key);
-    }
+    for (const Key& key : waiting_for_capacity_) MarkDirty(key);
+    waiting_for_capacity_.clear();
   }
   if (record.service.empty()) return;
   const Key key{record.cluster, record.service};
@@ -352,7 +351,6 @@ void ServiceManager::Reconcile(const Key& key) {
       ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(r.next_launch_at));
     } else if (room > 0) {
       std::vector<std::string> started;
-      state->waiting_for_capacity = false;
       for (int i = 0; i < room; ++i) {
         absl::StatusOr<v1::Task> task = tasks_->StartTask(
             {.cluster = r.cluster,
@@ -368,7 +366,7 @@ void ServiceManager::Reconcile(const Key& key) {
           continue;
         }
         if (task.status().code() == absl::StatusCode::kResourceExhausted) {
-          state->waiting_for_capacity = true;
+          waiting_for_capacity_.insert(key);
           const std::string resource =
               task.status().message() == "RESOURCE:CPU" ? "CPU units" : "memory";
           changed |= AddEvent(

@@ -108,7 +108,6 @@ class ServiceManager {
     bool dirty = false;
     bool timer_pending = false;      // A back-off or placement timer is queued.
     bool steady = false;             // "has reached a steady state." was said for this state.
-    bool waiting_for_capacity = false;
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
@@ -148,6 +147,7 @@ class ServiceManager {
   std::map<Key, ServiceState> services_;
   std::map<std::string, Key> service_of_task_;  // Task id → its service.
   std::set<Key> dirty_;
+  std::set<Key> waiting_for_capacity_;  // Could not place a task; retried when one stops.
   bool pass_posted_ = false;
   std::vector<ServiceListener> listeners_;
 };
