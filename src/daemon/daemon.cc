@@ -114,8 +114,11 @@ int Run(const Options& options) {
   }
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
-  runtime.StartEvents([&loop, &tasks](const runtime::RuntimeEvent& event) {
-    loop.Post([&tasks, event] { tasks.OnRuntimeEvent(event); });
+  runtime.StartEvents([&loop, &tasks, &services](const runtime::RuntimeEvent& event) {
+    loop.Post([&tasks, &services, event] {
+      tasks.OnRuntimeEvent(event);
+      if (event.kind == runtime::RuntimeEvent::Kind::kStreamUp) services.MarkAllDirty();
+    });
   });
 
   // The API serves from here on; calls queue on the loop until it starts below.
@@ -152,6 +155,9 @@ int Run(const Options& options) {
   runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
                             ? kFirstContact
                             : scheduler::RuntimeMonitor::kProbeTimeout);
+  // Until the event stream is up (it says so on the loop), launches fail fast if the first
+  // probe found no containerd.
+  tasks.SetRuntimeAvailable(ready);
   if (!ready) {
     spdlog::info("serving the API on unix:{} without containerd; ready once it answers",
                  options.socket);
