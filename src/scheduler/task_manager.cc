@@ -737,7 +737,10 @@ void TaskManager::Resync() {
     absl::StatusOr<std::vector<runtime::ContainerStatus>> listed = runtime_->ListContainers();
     loop_->Post([this, listed = std::move(listed)] {
       if (!listed.ok()) {
-        spdlog::warn("resync: {}", listed.status().ToString());
+        // Try again shortly: until a resync succeeds, what runs is not known.
+        spdlog::warn("resync: {}; retrying in 1 s", listed.status().ToString());
+        stream_was_lost_ = true;
+        loop_->PostAfter(absl::Seconds(1), [this] { Resync(); });
         return;
       }
       std::map<std::string, const runtime::ContainerStatus*> by_id;
@@ -780,6 +783,7 @@ void TaskManager::Resync() {
         if (task.deprovisioning) continue;
         BeginStop(task, t.stop_code(), t.stopped_reason());
       }
+      if (on_resync_) on_resync_();
     });
   });
 }

@@ -2,6 +2,11 @@
 // SKIFF_CRASH_AT) and a restart must leave every workload as it was: same container processes,
 // no task lost or duplicated, the store and skiff's containers matching one to one.
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <map>
@@ -343,6 +348,63 @@ TEST_F(CrashTest, ACrashInsideAStoreTransactionLeavesAStoreThatOpens) {
   Setup();
   ASSERT_TRUE(CreateService("web", 1).ok());
   WaitStable("web");
+}
+
+// The test owns NOTIFY_SOCKET, as systemd would: READY=1 comes only once the state is reconciled
+// (an exit missed while skiffd was down is already recorded and replaced), STOPPING=1 on SIGTERM.
+TEST_F(CrashTest, ReadyIsSentOnlyAfterTheStateIsReconciled) {
+  Start();
+  Setup();
+  ASSERT_TRUE(CreateService("web", 1).ok());
+  WaitStable("web");
+  const std::vector<std::string> tasks = Tasks("RUNNING");
+  ASSERT_THAT(tasks, SizeIs(1));
+  Kill9();
+  const int pid = Pids()[tasks[0] + "-app"];
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 50 && Pids().count(tasks[0] + "-app"); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+
+  const std::string path = skiffd_->dir() + "/notify.sock";
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval timeout{.tv_sec = 30, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  auto next_message = [fd] {
+    char buffer[4096];
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
+  };
+  Start({"NOTIFY_SOCKET=" + path}, /*wait=*/false);
+  std::string message;
+  for (int i = 0; i < 10 && !absl::StrContains(message, "READY=1"); ++i) message = next_message();
+  ASSERT_THAT(message, ::testing::HasSubstr("READY=1")) << skiffd_->Log();
+  // At READY the missed exit is recorded and the replacement decided, without waiting.
+  const v1::Task dead = DescribeTask(tasks[0]);
+  EXPECT_EQ(dead.desired_status(), "STOPPED");
+  ASSERT_EQ(dead.containers_size(), 1);
+  EXPECT_EQ(dead.containers(0).exit_code(), 137);
+  const std::vector<std::string> now = Tasks("RUNNING");
+  ASSERT_THAT(now, SizeIs(1));
+  EXPECT_NE(now[0], tasks[0]);
+
+  ASSERT_EQ(kill(skiffd_->pid(), SIGTERM), 0);
+  for (int i = 0; i < 10 && !absl::StrContains(message, "STOPPING=1"); ++i) {
+    message = next_message();
+  }
+  EXPECT_THAT(message, ::testing::HasSubstr("STOPPING=1"));
+  close(fd);
+  absl::StatusOr<int> exit = skiffd_->WaitExit();
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(*exit, 0);
+  // SIGTERM leaves containers running.
+  EXPECT_THAT(Pids(), SizeIs(1));
 }
 
 }  // namespace

@@ -119,6 +119,9 @@ class TaskManager {
   // From the runtime's event stream (posted to the loop). A lost stream means "runtime
   // unavailable": RunTask and StartTask fail fast with Unavailable until it is back.
   void OnRuntimeEvent(const runtime::RuntimeEvent& event);
+  // Called on the loop each time a resync with the runtime (at startup, after a lost stream) has
+  // been applied: exits missed meanwhile recorded, orphans sent for removal.
+  void SetResyncListener(std::function<void()> listener) { on_resync_ = std::move(listener); }
   // Whether the runtime answered at startup; the stream's events take over from there.
   void SetRuntimeAvailable(bool available) { runtime_available_ = available; }
   bool runtime_available() const { return runtime_available_; }
@@ -203,6 +206,7 @@ class TaskManager {
   bool stream_was_lost_ = false;
   bool runtime_available_ = true;
   bool resynced_ = false;  // The first resync (after startup) has run.
+  std::function<void()> on_resync_;
 };
 
 }  // namespace skiff::scheduler
