@@ -8,6 +8,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
@@ -437,6 +438,13 @@ void TaskManager::Launch(const std::string& task_id) {
     // Every image first: a task whose image is missing fails before anything is created.
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
       absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
+      // The first calls on a connection to a containerd that just restarted can fail (broken
+      // pipe) while gRPC reconnects. The lookup is a read: ask again, briefly, before failing.
+      for (absl::Duration wait = absl::Milliseconds(50);
+           absl::IsUnavailable(image.status()) && wait <= absl::Milliseconds(800); wait *= 2) {
+        absl::SleepFor(wait);
+        image = runtime_->GetImage(specs[i].image);
+      }
       if (!image.ok()) {
         result.status = image.status();
         result.failure_reason =

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include <algorithm>
 #include <map>
@@ -405,6 +407,99 @@ TEST_F(CrashTest, ReadyIsSentOnlyAfterTheStateIsReconciled) {
   EXPECT_EQ(*exit, 0);
   // SIGTERM leaves containers running.
   EXPECT_THAT(Pids(), SizeIs(1));
+}
+
+TEST_F(CrashTest, ContainerdRestartsNeitherStopNorReplaceAnything) {
+  Start();
+  Setup();
+  ASSERT_TRUE(CreateService("web", 2).ok());
+  WaitStable("web");
+  const std::map<std::string, int> before = Pids();
+  const std::vector<std::string> tasks = Tasks("RUNNING", "web");
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(absl::StrCat("restart ", round));
+    ASSERT_TRUE(containerd_->Restart().ok());
+    // skiffd notices by itself; a RunTask works again within seconds (bounded).
+    grpc::Status ran;
+    v1::RunTaskResponse response;
+    for (int i = 0; i < 100; ++i) {
+      v1::RunTaskRequest run;
+      run.set_task_definition("sleeper:1");
+      grpc::ClientContext context;
+      ran = stub_->RunTask(&context, run, &response);
+      if (ran.ok() || ran.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ASSERT_TRUE(ran.ok()) << ran.error_message();
+    // And it runs (before the next restart, which would otherwise cut its launch short).
+    const std::string arn = response.tasks(0).task_arn();
+    const std::string id = arn.substr(arn.rfind('/') + 1);
+    std::string status;
+    for (int i = 0; i < 100 && status != "RUNNING"; ++i) {
+      status = DescribeTask(id).last_status();
+      if (status != "RUNNING") absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_EQ(status, "RUNNING") << DescribeTask(id).stopped_reason();
+  }
+  WaitStable("web");
+  EXPECT_EQ(Tasks("RUNNING", "web"), tasks) << "no service task may be replaced";
+  for (const std::string& id : Tasks("STOPPED")) {
+    const v1::Task t = DescribeTask(id);
+    ADD_FAILURE() << "task " << id << " stopped: " << t.stop_code() << " " << t.stopped_reason()
+                  << " exit " << t.containers(0).exit_code() << " group " << t.group();
+  }
+  for (const auto& [container, pid] : before) EXPECT_EQ(Pids()[container], pid) << container;
+}
+
+// /proc/PID/stat utime + stime, in seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::vector<std::string> f = absl::StrSplit(text.substr(paren + 2), ' ');
+  double utime = 0, stime = 0;
+  if (f.size() < 13 || !absl::SimpleAtod(f[11], &utime) || !absl::SimpleAtod(f[12], &stime)) {
+    return -1;
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST_F(CrashTest, AContainerdOutageIsServedFromTheStoreAndResyncedAfter) {
+  Start();
+  Setup();
+  ASSERT_TRUE(CreateService("web", 2).ok());
+  WaitStable("web");
+  const std::map<std::string, int> before = Pids();
+  ASSERT_TRUE(containerd_->Pause().ok());
+  const double cpu_before = CpuSeconds(skiffd_->pid());
+  const absl::Time outage_end = absl::Now() + absl::Seconds(30);
+  bool refused_clearly = false;
+  while (absl::Now() < outage_end) {
+    // Reads keep being served from what skiffd knows.
+    absl::StatusOr<v1::Service> s = DescribeService("web");
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->desired_count(), 2);
+    v1::RunTaskRequest run;
+    run.set_task_definition("sleeper:1");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::RunTaskResponse response;
+    grpc::Status ran = stub_->RunTask(&context, run, &response);
+    EXPECT_FALSE(ran.ok());
+    if (ran.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        absl::StrContains(ran.error_message(), "containerd unavailable")) {
+      refused_clearly = true;
+    }
+    absl::SleepFor(absl::Seconds(1));
+  }
+  const double cpu = CpuSeconds(skiffd_->pid()) - cpu_before;
+  EXPECT_TRUE(refused_clearly);
+  EXPECT_LT(cpu, 3.0) << "skiffd used " << cpu << " s of CPU in a 30 s outage";
+  ASSERT_TRUE(containerd_->Resume().ok());
+  WaitStable("web");
+  EXPECT_TRUE(Tasks("STOPPED").empty()) << "the outage must not stop anything";
+  for (const auto& [container, pid] : before) EXPECT_EQ(Pids()[container], pid) << container;
 }
 
 }  // namespace
