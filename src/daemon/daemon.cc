@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -47,6 +48,20 @@ int WaitForSignal() {
   }
 }
 
+// What the node registers as its container instance's resources, as the ECS agent counts
+// them: 1024 CPU units per online CPU and the physical memory in MiB. Tasks are placed against
+// it (TaskManager refuses what does not fit with RESOURCE:CPU or RESOURCE:MEMORY).
+scheduler::Resources MeasureCapacity() {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  // What cannot be measured is not limited.
+  scheduler::Resources capacity = scheduler::TaskManagerOptions{}.capacity;
+  if (cpus > 0) capacity.cpu = int64_t{cpus} * 1024;
+  if (pages > 0 && page_size > 0) capacity.memory = int64_t{pages} * page_size / (1024 * 1024);
+  return capacity;
+}
+
 }  // namespace
 
 int Run(const Options& options) {
@@ -68,11 +83,14 @@ int Run(const Options& options) {
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
   const logs::RotationPolicy log_rotation{.max_bytes = options.log_max_bytes, .keep = 1};
+  const scheduler::Resources capacity = MeasureCapacity();
+  spdlog::info("node resources: {} CPU units, {} MiB of memory", capacity.cpu, capacity.memory);
   scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions, &clock,
                                options.arn_scope,
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
-                                .log_rotation = log_rotation});
+                                .log_rotation = log_rotation,
+                                .capacity = capacity});
   scheduler::ServiceManager services(&loop, &tasks, &task_definitions, store->get(), &clock,
                                      options.arn_scope);
   const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
@@ -81,8 +99,9 @@ int Run(const Options& options) {
       {.agent_version = SKIFF_VERSION,
        .runtime_version =
            [&monitor] {
-             return monitor == nullptr ? std::string()
-                                       : "containerd " + monitor->version().version;
+             // Empty until containerd has answered once, so no bare "containerd " shows.
+             if (monitor == nullptr || monitor->version().version.empty()) return std::string();
+             return "containerd " + monitor->version().version;
            },
        .runtime_connected = [&monitor] { return monitor != nullptr && monitor->available(); }});
   const scheduler::ClusterResolver resolve_cluster = [&clusters](const std::string& ref) {
