@@ -1,8 +1,8 @@
 #include "skiff/daemon/daemon.h"
 
 #include <signal.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <cstring>
@@ -31,6 +31,16 @@ constexpr absl::Duration kFirstContact = absl::Seconds(5);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 constexpr int kRuntimeThreads = 4;
 
+// The node's resources as ECS registers a container instance's: 1024 CPU units per core and
+// the memory the kernel reports, in MiB.
+scheduler::Resources NodeCapacity() {
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  return {.cpu = 1024 * std::max(1L, cores),
+          .memory = static_cast<int64_t>(pages) * page_size / (1024 * 1024)};
+}
+
 int WaitForSignal() {
   sigset_t set;
   sigemptyset(&set);
@@ -46,20 +56,6 @@ int WaitForSignal() {
     }
     return signal;
   }
-}
-
-// What the node registers as its container instance's resources, as the ECS agent counts
-// them: 1024 CPU units per online CPU and the physical memory in MiB. Tasks are placed against
-// it (TaskManager refuses what does not fit with RESOURCE:CPU or RESOURCE:MEMORY).
-scheduler::Resources MeasureCapacity() {
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGE_SIZE);
-  // What cannot be measured is not limited.
-  scheduler::Resources capacity = scheduler::TaskManagerOptions{}.capacity;
-  if (cpus > 0) capacity.cpu = int64_t{cpus} * 1024;
-  if (pages > 0 && page_size > 0) capacity.memory = int64_t{pages} * page_size / (1024 * 1024);
-  return capacity;
 }
 
 }  // namespace
@@ -83,14 +79,12 @@ int Run(const Options& options) {
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
   const logs::RotationPolicy log_rotation{.max_bytes = options.log_max_bytes, .keep = 1};
-  const scheduler::Resources capacity = MeasureCapacity();
-  spdlog::info("node resources: {} CPU units, {} MiB of memory", capacity.cpu, capacity.memory);
   scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions, &clock,
                                options.arn_scope,
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
                                 .log_rotation = log_rotation,
-                                .capacity = capacity});
+                                .capacity = NodeCapacity()});
   scheduler::ServiceManager services(&loop, &tasks, &task_definitions, store->get(), &clock,
                                      options.arn_scope);
   const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
@@ -121,8 +115,11 @@ int Run(const Options& options) {
   }
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
-  runtime.StartEvents([&loop, &tasks](const runtime::RuntimeEvent& event) {
-    loop.Post([&tasks, event] { tasks.OnRuntimeEvent(event); });
+  runtime.StartEvents([&loop, &tasks, &services](const runtime::RuntimeEvent& event) {
+    loop.Post([&tasks, &services, event] {
+      tasks.OnRuntimeEvent(event);
+      if (event.kind == runtime::RuntimeEvent::Kind::kStreamUp) services.MarkAllDirty();
+    });
   });
 
   // The API serves from here on; calls queue on the loop until it starts below.
@@ -159,6 +156,9 @@ int Run(const Options& options) {
   runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
                             ? kFirstContact
                             : scheduler::RuntimeMonitor::kProbeTimeout);
+  // Until the event stream is up (it says so on the loop), launches fail fast if the first
+  // probe found no containerd.
+  tasks.SetRuntimeAvailable(ready);
   if (!ready) {
     spdlog::info("serving the API on unix:{} without containerd; ready once it answers",
                  options.socket);

@@ -8,6 +8,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
@@ -124,16 +125,16 @@ absl::Status TaskManager::Load() {
     state.record = std::move(record);
     // The definition is immutable; a task's containers were fixed when it was created.
     const v1::Task& task = state.record.task;
-    absl::StatusOr<store::StoredTaskDefinition> definition =
-        registry_->Resolve(task.task_definition_arn(), "taskDefinitionArn");
-    if (definition.ok()) state.definition = definition->definition;
+    absl::StatusOr<DefinitionPtr> definition =
+        Definition(task.task_definition_arn(), "taskDefinitionArn");
+    state.definition = definition.ok() ? *definition : std::make_shared<v1::TaskDefinition>();
     for (const v1::Container& c : task.containers()) {
       ContainerState& cs = state.containers.emplace_back();
       cs.runtime_id = c.runtime_id().empty() ? RuntimeContainerId(id, c.name()) : c.runtime_id();
       cs.created = true;  // Unknown: removal tolerates containers that never were.
       cs.started = c.last_status() != "PENDING";
       cs.exited = c.last_status() == "STOPPED";
-      for (const v1::ContainerDefinition& d : state.definition.container_definitions()) {
+      for (const v1::ContainerDefinition& d : state.definition->container_definitions()) {
         if (d.name() != c.name()) continue;
         cs.essential = !d.has_essential() || d.essential();
         cs.stop_timeout_seconds = d.stop_timeout();
@@ -156,7 +157,7 @@ absl::Status TaskManager::Load() {
       Advance(t, "STOPPING");
     }
     if (!IsStopped(t)) {
-      loaded.reservation = ReservationOf(t, loaded.definition);
+      loaded.reservation = ReservationOf(t, *loaded.definition);
       reserved_.cpu += loaded.reservation.cpu;
       reserved_.memory += loaded.reservation.memory;
       stream_was_lost_ = true;  // Check it against the runtime first thing.
@@ -186,12 +187,27 @@ void TaskManager::Save(TaskState& task) {
   for (const TaskListener& listener : listeners_) listener(task.record);
 }
 
+absl::StatusOr<TaskManager::DefinitionPtr> TaskManager::Definition(absl::string_view reference,
+                                                                   absl::string_view field) {
+  // A revision never changes but for its status, which tasks do not look at: tasks of one
+  // revision share one copy, and a full ARN that is cached needs no trip to the store.
+  if (auto it = definitions_.find(reference); it != definitions_.end()) {
+    if (DefinitionPtr cached = it->second.lock()) return cached;
+  }
+  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored, registry_->Resolve(reference, field));
+  std::weak_ptr<const v1::TaskDefinition>& slot =
+      definitions_[stored.definition.task_definition_arn()];
+  if (DefinitionPtr cached = slot.lock()) return cached;
+  auto definition = std::make_shared<const v1::TaskDefinition>(std::move(stored.definition));
+  slot = definition;
+  return definition;
+}
+
 absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
-    const store::StoredTaskDefinition& stored, const std::string& cluster,
-    const v1::RunTaskRequest& request) {
-  const v1::TaskDefinition& definition = stored.definition;
+    DefinitionPtr shared, const std::string& cluster, const v1::RunTaskRequest& request) {
+  const v1::TaskDefinition& definition = *shared;
   TaskState state;
-  state.definition = definition;
+  state.definition = std::move(shared);
   const std::string id = NewTaskId();
   state.record.id = id;
   state.record.cluster = cluster;
@@ -261,18 +277,19 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   if (!request.has_task_definition()) {
     return InvalidParameter("taskDefinition: required");
   }
-  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored,
-                         registry_->Resolve(request.task_definition(), "taskDefinition"));
+  SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
+  SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
+                         Definition(request.task_definition(), "taskDefinition"));
   const auto& overrides = request.overrides().container_overrides();
   for (int i = 0; i < overrides.size(); ++i) {
     const bool known = absl::c_any_of(
-        stored.definition.container_definitions(),
+        definition->container_definitions(),
         [&](const v1::ContainerDefinition& d) { return d.name() == overrides[i].name(); });
     if (!known) {
       return InvalidParameter(absl::StrCat("overrides.containerOverrides[", i, "].name: no container ",
                                            model::QuoteValue(overrides[i].name()),
-                                           " in task definition ", stored.definition.family(), ":",
-                                           stored.definition.revision()));
+                                           " in task definition ", definition->family(), ":",
+                                           definition->revision()));
     }
   }
   // Overrides that could never run are refused now, naming the field, rather than failing the
@@ -317,7 +334,7 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
 
   v1::RunTaskResponse response;
   for (int i = 0; i < count; ++i) {
-    SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, cluster, request));
+    SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(definition, cluster, request));
     if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
       // As ECS: the tasks that fit start, the others come back as failures.
       v1::Failure* f = response.add_failures();
@@ -346,19 +363,28 @@ TaskManager::TaskState& TaskManager::Place(TaskState state) {
   TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
   // Persisted before anything exists in the runtime: a crash leaves only what the store names.
   Save(task);
+  CrashPoint("task-persisted");
   Launch(id);
   return task;
 }
 
+absl::Status TaskManager::CheckRuntimeAvailable() const {
+  if (runtime_available_) return absl::OkStatus();
+  return model::EcsError(absl::StatusCode::kUnavailable, model::kServerException,
+                         "containerd unavailable: skiffd cannot reach the container runtime; "
+                         "try again once it is back (skiffd reconnects by itself)");
+}
+
 absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
-  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored,
-                         registry_->Resolve(start.task_definition, "taskDefinition"));
+  SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
+  SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
+                         Definition(start.task_definition, "taskDefinition"));
   v1::RunTaskRequest request;
   request.set_started_by(start.started_by);
   request.set_group(absl::StrCat("service:", start.service));
   if (start.enable_execute_command) request.set_enable_execute_command(true);
   for (const v1::Tag& tag : start.tags) *request.add_tags() = tag;
-  SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, start.cluster, request));
+  SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(std::move(definition), start.cluster, request));
   state.record.service = start.service;
   if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
     return absl::ResourceExhaustedError(failure);
@@ -392,7 +418,7 @@ void TaskManager::Launch(const std::string& task_id) {
   std::vector<runtime::ContainerSpec> specs;
   for (const v1::Container& c : t.containers()) {
     absl::StatusOr<runtime::ContainerSpec> spec =
-        BuildContainerSpec(task->definition, c.name(), t.overrides(), context);
+        BuildContainerSpec(*task->definition, c.name(), t.overrides(), context);
     if (!spec.ok()) {
       BeginStop(*task, "TaskFailedToStart",
                 absl::StrCat("CannotCreateContainerError: ", spec.status().message()));
@@ -431,6 +457,7 @@ void TaskManager::Launch(const std::string& task_id) {
         break;
       }
       result.containers[i].created = true;
+      CrashPoint("container-created");
     }
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
       absl::StatusOr<uint32_t> pid = runtime_->StartContainer(specs[i].id);
@@ -440,6 +467,7 @@ void TaskManager::Launch(const std::string& task_id) {
         break;
       }
       result.containers[i].pid = *pid;
+      CrashPoint("container-started");
     }
     loop_->Post([this, task_id, result = std::move(result)]() mutable {
       OnLaunched(task_id, std::move(result));
@@ -561,8 +589,10 @@ void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
   switch (event.kind) {
     case Kind::kStreamLost:
       stream_was_lost_ = true;
+      runtime_available_ = false;
       return;
     case Kind::kStreamUp:
+      runtime_available_ = true;
       Resync();
       return;
     case Kind::kOom: {
@@ -587,10 +617,12 @@ void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
 }
 
 void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_status,
-                                  absl::Time /*at*/) {
+                                  absl::Time at) {
   ContainerState& cs = task.containers[index];
   if (cs.exited) return;
   cs.exited = true;
+  // When it really exited, which may be long before skiffd heard of it (it was down).
+  if (at != absl::Time() && at > absl::UnixEpoch()) task.last_exit = std::max(task.last_exit, at);
   cs.started = true;
   v1::Task& t = task.record.task;
   v1::Container* c = t.mutable_containers(static_cast<int>(index));
@@ -630,7 +662,9 @@ void TaskManager::MaybeDeprovision(TaskState& task) {
   if (!all_exited) return;
   task.deprovisioning = true;
   Advance(t, "DEPROVISIONING");
-  t.set_execution_stopped_at(Now());
+  t.set_execution_stopped_at(task.last_exit > absl::UnixEpoch()
+                                 ? absl::ToDoubleSeconds(task.last_exit - absl::UnixEpoch())
+                                 : Now());
   Save(task);
   std::vector<std::string> reap;
   for (const ContainerState& cs : task.containers) {
@@ -694,7 +728,9 @@ void TaskManager::Remove(const std::string& task_id) {
 }
 
 void TaskManager::Resync() {
-  if (!stream_was_lost_ && tasks_.empty()) return;
+  // The first time (startup) and after every loss: the runtime may hold what the store does not.
+  if (!stream_was_lost_ && resynced_) return;
+  resynced_ = true;
   stream_was_lost_ = false;
   // Exits that happened while nobody listened: what runs is asked of the runtime.
   executor_->Run([this] {
@@ -705,9 +741,17 @@ void TaskManager::Resync() {
         return;
       }
       std::map<std::string, const runtime::ContainerStatus*> by_id;
-      for (const runtime::ContainerStatus& s : *listed) by_id[s.id] = &s;
+      std::vector<std::string> orphans;
+      for (const runtime::ContainerStatus& s : *listed) {
+        by_id[s.id] = &s;
+        // Skiff's label on a container of no task the store knows: skiffd died between creating
+        // it and recording that (or while removing it). Objects without the label are not ours.
+        auto label = s.labels.find("skiff.task");
+        if (label != s.labels.end() && Find(label->second) == nullptr) orphans.push_back(s.id);
+      }
+      RemoveOrphans(std::move(orphans));
       std::vector<std::pair<std::string, size_t>> lost;
-      std::vector<std::tuple<std::string, size_t, uint32_t>> exited;
+      std::vector<std::tuple<std::string, size_t, uint32_t, absl::Time>> exited;
       for (auto& [id, task] : tasks_) {
         if (task.launching || IsStopped(task.record.task)) continue;
         for (size_t i = 0; i < task.containers.size(); ++i) {
@@ -715,17 +759,18 @@ void TaskManager::Resync() {
           if (!cs.started || cs.exited) continue;
           auto it = by_id.find(cs.runtime_id);
           if (it == by_id.end()) {
-            exited.emplace_back(id, i, kUnknownExit);
+            exited.emplace_back(id, i, kUnknownExit, clock_->Now());
           } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
-            exited.emplace_back(id, i, it->second->exit_status);
+            exited.emplace_back(id, i, it->second->exit_status, it->second->exited_at);
           } else if (it->second->state == runtime::ContainerStatus::State::kCreated) {
-            exited.emplace_back(id, i, kUnknownExit);  // Its process never ran, and never will.
+            // Its process never ran, and never will.
+            exited.emplace_back(id, i, kUnknownExit, clock_->Now());
           }
         }
       }
-      for (const auto& [id, index, status] : exited) {
+      for (const auto& [id, index, status, at] : exited) {
         TaskState* task = Find(id);
-        if (task != nullptr) OnContainerExit(*task, index, status, clock_->Now());
+        if (task != nullptr) OnContainerExit(*task, index, status, at);
       }
       // Stops that were under way when the stream (or skiffd) went away: signal again and
       // restart their timers; both are harmless when repeated.
@@ -736,6 +781,19 @@ void TaskManager::Resync() {
         BeginStop(task, t.stop_code(), t.stopped_reason());
       }
     });
+  });
+}
+
+void TaskManager::RemoveOrphans(std::vector<std::string> runtime_ids) {
+  if (runtime_ids.empty()) return;
+  for (const std::string& id : runtime_ids) {
+    spdlog::warn("removing container {}: it carries skiff's labels but no task names it", id);
+  }
+  executor_->Run([this, runtime_ids = std::move(runtime_ids)] {
+    for (const std::string& id : runtime_ids) {
+      absl::Status removed = runtime_->RemoveContainer(id);
+      if (!removed.ok()) spdlog::warn("remove orphan {}: {}", id, removed.ToString());
+    }
   });
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -115,8 +116,12 @@ class TaskManager {
                                                                 const std::string& task,
                                                                 const std::string& container);
 
-  // From the runtime's event stream (posted to the loop).
+  // From the runtime's event stream (posted to the loop). A lost stream means "runtime
+  // unavailable": RunTask and StartTask fail fast with Unavailable until it is back.
   void OnRuntimeEvent(const runtime::RuntimeEvent& event);
+  // Whether the runtime answered at startup; the stream's events take over from there.
+  void SetRuntimeAvailable(bool available) { runtime_available_ = available; }
+  bool runtime_available() const { return runtime_available_; }
 
   // Starts the periodic log rotation. Loop thread.
   void StartLogRotation();
@@ -130,14 +135,16 @@ class TaskManager {
     bool started = false;          // Its process ran at some point.
     bool exited = false;
   };
+  using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
   struct TaskState {
     store::StoredTask record;  // record.task is the ECS view.
-    v1::TaskDefinition definition;
+    DefinitionPtr definition;  // Never null; shared by the tasks of one revision.
     std::vector<ContainerState> containers;  // Parallel to record.task.containers().
     bool launching = false;                   // A launch is in flight on the executor.
     bool deprovisioning = false;
     uint64_t stop_generation = 0;  // Tells stale SIGKILL timers apart.
     Resources reservation;         // Counted in reserved_ until the task is STOPPED.
+    absl::Time last_exit;          // The latest exit of one of its containers, when known.
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
@@ -148,9 +155,13 @@ class TaskManager {
   // with the in-memory state (the next change retries the write).
   void Save(TaskState& task);
   double Now() const;
+  // Unavailable (with the ECS exception) while the runtime cannot be reached.
+  absl::Status CheckRuntimeAvailable() const;
 
-  absl::StatusOr<TaskState> NewTask(const store::StoredTaskDefinition& definition,
-                                    const std::string& cluster, const v1::RunTaskRequest& request);
+  // The revision a reference names, shared with the tasks that already use it.
+  absl::StatusOr<DefinitionPtr> Definition(absl::string_view reference, absl::string_view field);
+  absl::StatusOr<TaskState> NewTask(DefinitionPtr definition, const std::string& cluster,
+                                    const v1::RunTaskRequest& request);
   // Empty when `need` fits in what the node has left, else ECS's reason (RESOURCE:MEMORY, ...).
   std::string PlacementFailure(const Resources& need) const;
   // Registers, persists and launches a task made by NewTask.
@@ -168,6 +179,8 @@ class TaskManager {
   void ScheduleRemoval(const TaskState& task);
   void Remove(const std::string& task_id);
   void Resync();
+  // Removes containers that carry skiff's task label but belong to no known task.
+  void RemoveOrphans(std::vector<std::string> runtime_ids);
   void RotateLogs();
 
   EventLoop* loop_;
@@ -180,12 +193,16 @@ class TaskManager {
   TaskManagerOptions options_;
 
   std::map<std::string, TaskState> tasks_;                 // By task id.
+  // Revisions in use, by ARN (entries of revisions no task uses any more expire).
+  std::map<std::string, std::weak_ptr<const v1::TaskDefinition>, std::less<>> definitions_;
   std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
   std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
   std::vector<TaskListener> listeners_;
   ClusterResolver resolve_cluster_;
   Resources reserved_;
   bool stream_was_lost_ = false;
+  bool runtime_available_ = true;
+  bool resynced_ = false;  // The first resync (after startup) has run.
 };
 
 }  // namespace skiff::scheduler

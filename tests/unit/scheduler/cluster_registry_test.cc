@@ -79,6 +79,7 @@ class ClusterRegistryTest : public ::testing::Test {
     tasks_.reset();
     registry_.reset();
     store_.reset();
+    loop_.DropPending();  // Work the old managers posted must not reach the new ones.
     auto store = store::Store::Open(dir_.path() + "/state");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
