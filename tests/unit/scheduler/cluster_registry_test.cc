@@ -495,6 +495,31 @@ TEST_F(ClusterRegistryTest, TheDefaultClusterCanBeDeletedAndComesBackAtTheNextSt
   EXPECT_THAT(ListAll(), ElementsAre(Arn("cluster/default")));
 }
 
+TEST_F(ClusterRegistryTest, DeleteClusterRefusesWhileItHasServices) {
+  ASSERT_TRUE(Create(R"({"clusterName": "prod"})").ok());
+  ASSERT_TRUE(services_->CreateService(Parse<v1::CreateServiceRequest>(
+      R"({"cluster": "prod", "serviceName": "api", "taskDefinition": "web",
+          "desiredCount": 0})")).ok());
+  EXPECT_EQ(DescribeOne(R"({"clusters": ["prod"]})").active_services_count(), 1);
+  EXPECT_EQ(DescribeOne("{}").active_services_count(), 0);
+  const auto request = Parse<v1::DeleteClusterRequest>(R"({"cluster": "prod"})");
+  EXPECT_EQ(ErrorOf(clusters_->DeleteCluster(request)),
+            "FAILED_PRECONDITION ClusterContainsServicesException: The Cluster cannot be deleted "
+            "while Services are active.");
+  ASSERT_TRUE(services_->DeleteService(Parse<v1::DeleteServiceRequest>(
+      R"({"cluster": "prod", "service": "api"})")).ok());
+  Settle();  // The service, with no task, goes INACTIVE.
+  EXPECT_EQ(DescribeOne(R"({"clusters": ["prod"]})").active_services_count(), 0);
+  EXPECT_TRUE(clusters_->DeleteCluster(request).ok());
+}
+
+TEST_F(ClusterRegistryTest, CreateServiceNeedsAnExistingCluster) {
+  EXPECT_EQ(ErrorOf(services_->CreateService(Parse<v1::CreateServiceRequest>(
+                R"({"cluster": "staging", "serviceName": "api", "taskDefinition": "web",
+                    "desiredCount": 0})"))),
+            "NOT_FOUND ClusterNotFoundException: Cluster not found.");
+}
+
 // --- DescribeContainerInstances ---
 
 TEST_F(ClusterRegistryTest, TheNodeIsTheContainerInstanceOfEveryCluster) {
@@ -641,6 +666,41 @@ TEST_F(ClusterRegistryTest, TaskDefinitionTagsLiveWithTheRevision) {
       R"({"taskDefinition": "web:1", "include": ["TAGS"]})"));
   ASSERT_TRUE(described.ok()) << described.status();
   EXPECT_THAT(TagsOf(described->tags()), ElementsAre("tier=front"));
+}
+
+TEST_F(ClusterRegistryTest, ServiceTagsGoThroughTheServiceManager) {
+  ASSERT_TRUE(Create(R"({"clusterName": "prod"})").ok());
+  ASSERT_TRUE(services_->CreateService(Parse<v1::CreateServiceRequest>(
+      R"({"cluster": "prod", "serviceName": "api", "taskDefinition": "web", "desiredCount": 0,
+          "tags": [{"key": "team", "value": "core"}]})")).ok());
+  const std::string arn = Arn("service/prod/api");
+  EXPECT_THAT(*ListTags(arn), ElementsAre("team=core"));
+  ASSERT_TRUE(clusters_->TagResource(Parse<v1::TagResourceRequest>(
+      R"({"resourceArn": ")" + arn + R"(", "tags": [{"key": "team", "value": "edge"},
+                                                  {"key": "tier", "value": "1"}]})")).ok());
+  ASSERT_TRUE(clusters_->UntagResource(Parse<v1::UntagResourceRequest>(
+      R"({"resourceArn": ")" + arn + R"(", "tagKeys": ["tier"]})")).ok());
+  EXPECT_THAT(*ListTags(arn), ElementsAre("team=edge"));
+  // DescribeServices shows what TagResource wrote.
+  auto described = services_->DescribeServices(Parse<v1::DescribeServicesRequest>(
+      R"({"cluster": "prod", "services": ["api"], "include": ["TAGS"]})"));
+  ASSERT_TRUE(described.ok()) << described.status();
+  ASSERT_EQ(described->services_size(), 1);
+  EXPECT_THAT(TagsOf(described->services(0).tags()), ElementsAre("team=edge"));
+
+  // The older ARN form without a cluster names a service of default.
+  ASSERT_TRUE(services_->CreateService(Parse<v1::CreateServiceRequest>(
+      R"({"serviceName": "old", "taskDefinition": "web", "desiredCount": 0,
+          "tags": [{"key": "k", "value": "v"}]})")).ok());
+  EXPECT_THAT(*ListTags(Arn("service/old")), ElementsAre("k=v"));
+
+  const std::string missing = Arn("service/prod/nope");
+  EXPECT_EQ(ErrorOf(ListTags(missing)),
+            "NOT_FOUND InvalidParameterException: The specified resource wasn't found: " + missing);
+  EXPECT_EQ(ErrorOf(clusters_->TagResource(Parse<v1::TagResourceRequest>(
+                R"({"resourceArn": ")" + missing + R"(", "tags": [{"key": "k"}]})"))),
+            "NOT_FOUND ResourceNotFoundException: The specified resource wasn't found: " +
+                missing);
 }
 
 TEST_F(ClusterRegistryTest, TagOperationsOnMissingResources) {
