@@ -99,6 +99,21 @@ std::vector<Command> Commands() {
       MakeCommand("stop-task", "Stop a task (SIGTERM, stopTimeout, then SIGKILL)", &S::StopTask),
       MakeCommand("describe-tasks", "Describe tasks by id or ARN", &S::DescribeTasks),
       MakeCommand("list-tasks", "List task ARNs", &S::ListTasks),
+      MakeCommand("create-cluster", "Create a cluster (an existing one is returned as it is)",
+                  &S::CreateCluster),
+      MakeCommand("describe-clusters", "Describe clusters by name or ARN (none: default)",
+                  &S::DescribeClusters),
+      MakeCommand("list-clusters", "List cluster ARNs", &S::ListClusters),
+      MakeCommand("delete-cluster", "Delete a cluster without services or unstopped tasks",
+                  &S::DeleteCluster),
+      MakeCommand("describe-container-instances",
+                  "Describe this node as a container instance of the cluster",
+                  &S::DescribeContainerInstances),
+      MakeCommand("tag-resource", "Add or overwrite tags of a cluster, service or task definition",
+                  &S::TagResource),
+      MakeCommand("untag-resource", "Remove tags by key", &S::UntagResource),
+      MakeCommand("list-tags-for-resource", "List the tags of a resource",
+                  &S::ListTagsForResource),
       MakeCommand("list-images", "List the images in skiffd's containerd namespace",
                   &N::ListImages),
       MakeCommand("remove-image", "Remove an image by reference", &N::RemoveImage),
@@ -224,7 +239,7 @@ class App {
     app.add_option("--output", output_, "json or table")
         ->check(CLI::IsMember({"json", "table"}))
         ->capture_default_str();
-    app.add_option("--cluster", cluster_, "cluster name")->capture_default_str();
+    cluster_flag_ = app.add_option("--cluster", cluster_, "cluster name")->capture_default_str();
 
     const std::vector<Command> commands = Commands();
     std::map<std::string, CLI::App*> parents;
@@ -308,7 +323,10 @@ class App {
     if (command.name == "execute-command" && !input.contains("interactive")) {
       input["interactive"] = false;
     }
-    if (command.request->FindFieldByName("cluster") != nullptr && !input.contains("cluster")) {
+    // A cluster to delete is named on purpose, as aws requires, never taken from the default.
+    const bool fill_cluster = command.name != "delete-cluster" || cluster_flag_->count() > 0;
+    if (command.request->FindFieldByName("cluster") != nullptr && !input.contains("cluster") &&
+        fill_cluster) {
       input["cluster"] = cluster_;
     }
     std::unique_ptr<Message> request(
@@ -342,6 +360,7 @@ class App {
   std::string socket_ = kDefaultSocket;
   std::string output_ = "json";
   std::string cluster_ = "default";
+  CLI::Option* cluster_flag_ = nullptr;
   std::map<std::string, std::optional<std::string>> cli_input_;
   // Per command, per ECS member: the flag's value(s) as typed.
   std::map<std::string, std::map<std::string, std::optional<std::string>>> flags_;

@@ -93,8 +93,9 @@ int Run(const Options& options) {
       {.agent_version = SKIFF_VERSION,
        .runtime_version =
            [&monitor] {
-             return monitor == nullptr ? std::string()
-                                       : "containerd " + monitor->version().version;
+             // Empty until containerd has answered once, so no bare "containerd " shows.
+             if (monitor == nullptr || monitor->version().version.empty()) return std::string();
+             return "containerd " + monitor->version().version;
            },
        .runtime_connected = [&monitor] { return monitor != nullptr && monitor->available(); }});
   const scheduler::ClusterResolver resolve_cluster = [&clusters](const std::string& ref) {

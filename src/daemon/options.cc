@@ -1,5 +1,6 @@
 #include "skiff/daemon/options.h"
 
+#include <fstream>
 #include <iostream>
 #include <istream>
 #include <iterator>
@@ -42,6 +43,18 @@ class JsonConfig final : public CLI::Config {
     return items;
   }
 };
+
+// The machine id (machine-id(5): 32 lower-case hex digits and a newline), or "" when the file
+// is missing or holds anything else. It is this node's container-instance id, so the ARN stays
+// the same across restarts and reinstalls of skiffd.
+std::string ReadMachineId(const std::string& path) {
+  std::ifstream in(path);
+  std::string id;
+  if (!std::getline(in, id)) return "";
+  const bool valid =
+      id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return valid ? id : "";
+}
 
 }  // namespace
 
@@ -106,6 +119,9 @@ ParseResult ParseOptions(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   absl::ParseDuration(retention, &o.task_retention);
+  if (std::string id = ReadMachineId("/etc/machine-id"); !id.empty()) {
+    o.arn_scope.instance_id = std::move(id);
+  }
   if (o.ns.empty()) {
     std::cerr << "skiffd: --namespace must not be empty\n";
     return 2;

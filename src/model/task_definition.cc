@@ -19,6 +19,7 @@
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/resources.h"
+#include "skiff/model/tags.h"
 
 namespace skiff::model {
 namespace {
@@ -449,25 +450,7 @@ class Validator {
     return absl::OkStatus();
   }
 
-  absl::Status CheckTags() {
-    if (r_.tags_size() > 50) return Invalid("tags", "at most 50 tags");
-    absl::flat_hash_set<std::string> keys;
-    for (int i = 0; i < r_.tags_size(); ++i) {
-      const auto& t = r_.tags(i);
-      const std::string path = absl::StrCat("tags[", i, "]");
-      if (!t.has_key() || t.key().empty() || t.key().size() > 128) {
-        return Invalid(path + ".key", "must be 1-128 characters");
-      }
-      if (t.value().size() > 256) return Invalid(path + ".value", "must be at most 256 characters");
-      if (absl::StartsWithIgnoreCase(t.key(), "aws:")) {
-        return Invalid(path + ".key", "the aws: prefix is reserved");
-      }
-      if (!keys.insert(t.key()).second) {
-        return Invalid(path + ".key", absl::StrCat("duplicate tag key ", QuoteValue(t.key())));
-      }
-    }
-    return absl::OkStatus();
-  }
+  absl::Status CheckTags() { return ValidateTags(r_.tags(), "tags"); }
 
   const RegisterTaskDefinitionRequest& r_;
   std::optional<int> task_cpu_;

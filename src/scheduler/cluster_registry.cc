@@ -1,11 +1,119 @@
+// Clusters and the node as their container instance. The tag operations are in
+// cluster_tags.cc. Loop thread only (see the header).
 #include "skiff/scheduler/cluster_registry.h"
 
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/str_cat.h"
+#include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+#include "skiff/model/pagination.h"
+#include "skiff/model/tags.h"
+#include "skiff/model/task_definition.h"
 
 namespace skiff::scheduler {
 namespace {
 
-absl::Status NotYet() { return absl::UnimplementedError("not implemented yet"); }
+using model::kClientException;
+using model::kInvalidParameterException;
+
+constexpr char kDefaultCluster[] = "default";
+constexpr int kMaxDescribed = 100;  // ECS's limit for clusters and container instances.
+
+absl::Status InvalidParameter(absl::string_view message) {
+  return model::EcsError(absl::StatusCode::kInvalidArgument, kInvalidParameterException, message);
+}
+
+absl::Status ClusterNotFound() {
+  return model::EcsError(absl::StatusCode::kNotFound, model::kClusterNotFoundException,
+                         "Cluster not found.");
+}
+
+// ECS's names for the machine types it knows; others pass through as uname says them.
+std::string CpuArchitecture() {
+  struct utsname name {};
+  if (uname(&name) != 0) return "unknown";
+  const std::string machine = name.machine;
+  if (machine == "aarch64") return "arm64";
+  return machine;
+}
+
+// Tasks that should run and have not got there yet.
+bool IsPending(absl::string_view last_status) {
+  return last_status == "PROVISIONING" || last_status == "PENDING" || last_status == "ACTIVATING";
+}
+
+int32_t ClampToInt32(int64_t value) {
+  return static_cast<int32_t>(std::clamp<int64_t>(value, 0, std::numeric_limits<int32_t>::max()));
+}
+
+void AddIntegerResource(google::protobuf::RepeatedPtrField<v1::Resource>* out,
+                        absl::string_view name, int64_t value) {
+  v1::Resource* r = out->Add();
+  r->set_name(std::string(name));
+  r->set_type("INTEGER");
+  r->set_integer_value(ClampToInt32(value));
+}
+
+// CPU and MEMORY as ECS counts them, and the port sets (no host port is registered as taken).
+void AddResources(google::protobuf::RepeatedPtrField<v1::Resource>* out, const Resources& r) {
+  AddIntegerResource(out, "CPU", r.cpu);
+  AddIntegerResource(out, "MEMORY", r.memory);
+  for (const char* ports : {"PORTS", "PORTS_UDP"}) {
+    v1::Resource* set = out->Add();
+    set->set_name(ports);
+    set->set_type("STRINGSET");
+  }
+}
+
+void AddStatistic(v1::Cluster* cluster, absl::string_view name, int value) {
+  v1::KeyValuePair* pair = cluster->add_statistics();
+  pair->set_name(std::string(name));
+  pair->set_value(absl::StrCat(value));
+}
+
+// What CreateCluster accepts beyond the shape: names, tags, settings, strategy ranges.
+absl::Status ValidateCreateCluster(const v1::CreateClusterRequest& request,
+                                   const std::string& name) {
+  if (!model::IsValidName(name)) {
+    return InvalidParameter(
+        absl::StrCat("clusterName: must be 1-255 letters, digits, hyphens or underscores; got ",
+                     model::QuoteValue(name)));
+  }
+  absl::Status tags = model::ValidateTags(request.tags(), "tags");
+  if (!tags.ok()) return model::WithEcsException(tags, kInvalidParameterException);
+  for (int i = 0; i < request.settings_size(); ++i) {
+    const v1::ClusterSetting& setting = request.settings(i);
+    if (!setting.has_name()) {
+      return InvalidParameter(absl::StrCat("settings[", i, "].name: must be containerInsights"));
+    }
+    if (setting.value() != "enabled" && setting.value() != "disabled") {
+      return InvalidParameter(absl::StrCat("settings[", i,
+                                           "].value: must be enabled or disabled; got ",
+                                           model::QuoteValue(setting.value())));
+    }
+  }
+  for (int i = 0; i < request.default_capacity_provider_strategy_size(); ++i) {
+    const v1::CapacityProviderStrategyItem& item = request.default_capacity_provider_strategy(i);
+    const std::string path = absl::StrCat("defaultCapacityProviderStrategy[", i, "]");
+    if (item.weight() < 0 || item.weight() > 1000) {
+      return InvalidParameter(absl::StrCat(path, ".weight: must be between 0 and 1000; got ",
+                                           item.weight()));
+    }
+    if (item.base() < 0 || item.base() > 100000) {
+      return InvalidParameter(absl::StrCat(path, ".base: must be between 0 and 100000; got ",
+                                           item.base()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -18,29 +126,274 @@ ClusterRegistry::ClusterRegistry(store::Store* store, TaskManager* tasks, Servic
       task_definitions_(task_definitions),
       clock_(clock),
       scope_(std::move(scope)),
-      node_(std::move(node)) {}
+      node_(std::move(node)),
+      cpu_architecture_(CpuArchitecture()) {}
 
-absl::Status ClusterRegistry::Load() { return absl::OkStatus(); }
+double ClusterRegistry::Now() const { return model::ToEpochSeconds(clock_->Now()); }
+
+store::StoredCluster ClusterRegistry::NewCluster(const std::string& name) const {
+  store::StoredCluster record;
+  v1::Cluster& c = record.cluster;
+  c.set_cluster_arn(model::ClusterArn(scope_, name));
+  c.set_cluster_name(name);
+  c.set_status("ACTIVE");
+  // ECS writes the account's default when the request has no settings.
+  v1::ClusterSetting* insights = c.add_settings();
+  insights->set_name("containerInsights");
+  insights->set_value("disabled");
+  record.registered_at = Now();
+  return record;
+}
+
+absl::Status ClusterRegistry::Load() {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::StoredCluster> stored, store_->LoadClusters());
+  for (store::StoredCluster& record : stored) {
+    if (record.registered_at == 0) {  // Written before schema version 4.
+      record.registered_at = Now();
+      SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
+    }
+    std::string name = record.cluster.cluster_name();
+    clusters_.insert_or_assign(std::move(name), std::move(record));
+  }
+  if (!clusters_.contains(kDefaultCluster)) {
+    store::StoredCluster record = NewCluster(kDefaultCluster);
+    SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
+    clusters_.emplace(kDefaultCluster, std::move(record));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> ClusterRegistry::Resolve(const std::string& reference) const {
-  return model::ParseClusterRef(scope_, reference);
+  absl::StatusOr<std::string> name = model::ParseClusterRef(scope_, reference);
+  if (!name.ok()) return model::WithEcsException(name.status(), kInvalidParameterException);
+  if (!clusters_.contains(*name)) return ClusterNotFound();
+  return name;
+}
+
+std::map<std::string, ClusterRegistry::TaskCounts> ClusterRegistry::CountTasks() const {
+  std::map<std::string, TaskCounts> counts;
+  tasks_->ForEachTask([&counts](const store::StoredTask& record) {
+    const v1::Task& task = record.task;
+    if (task.desired_status() != "RUNNING") return;
+    const bool fargate = task.launch_type() == "FARGATE";
+    TaskCounts& c = counts[record.cluster];
+    if (task.last_status() == "RUNNING") {
+      ++c.running;
+      if (fargate) ++c.running_fargate;
+    } else if (IsPending(task.last_status())) {
+      ++c.pending;
+      if (fargate) ++c.pending_fargate;
+    }
+  });
+  return counts;
+}
+
+ClusterRegistry::TaskCounts ClusterRegistry::CountsOf(
+    const std::map<std::string, TaskCounts>& all, const std::string& cluster) {
+  const auto it = all.find(cluster);
+  return it == all.end() ? TaskCounts{} : it->second;
+}
+
+v1::Cluster ClusterRegistry::View(const store::StoredCluster& record, const ClusterParts& parts,
+                                  const std::map<std::string, TaskCounts>& all_counts) const {
+  v1::Cluster c = record.cluster;
+  const std::string& name = c.cluster_name();
+  // From the scope in force, so a changed --region shows in every ARN alike.
+  c.set_cluster_arn(model::ClusterArn(scope_, name));
+  c.set_status("ACTIVE");
+  c.set_registered_container_instances_count(1);
+  const TaskCounts counts = CountsOf(all_counts, name);
+  c.set_running_tasks_count(counts.running);
+  c.set_pending_tasks_count(counts.pending);
+  c.set_active_services_count(services_->ActiveServiceCount(name));
+  if (!parts.tags) c.clear_tags();
+  if (!parts.settings) c.clear_settings();
+  if (!parts.configurations) c.clear_configuration();
+  if (parts.statistics) {
+    AddStatistic(&c, "runningEC2TasksCount", counts.running - counts.running_fargate);
+    AddStatistic(&c, "runningFargateTasksCount", counts.running_fargate);
+    AddStatistic(&c, "pendingEC2TasksCount", counts.pending - counts.pending_fargate);
+    AddStatistic(&c, "pendingFargateTasksCount", counts.pending_fargate);
+  }
+  return c;
 }
 
 absl::StatusOr<v1::CreateClusterResponse> ClusterRegistry::CreateCluster(
-    const v1::CreateClusterRequest&) { return NotYet(); }
+    const v1::CreateClusterRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  const std::string name = request.has_cluster_name() ? request.cluster_name() : kDefaultCluster;
+  SKIFF_RETURN_IF_ERROR(ValidateCreateCluster(request, name));
+  const ClusterParts all_parts{.tags = true, .settings = true, .configurations = true};
+  v1::CreateClusterResponse response;
+  // As ECS: creating a cluster that exists returns it as it is.
+  if (auto it = clusters_.find(name); it != clusters_.end()) {
+    *response.mutable_cluster() = View(it->second, all_parts, CountTasks());
+    return response;
+  }
+  store::StoredCluster record = NewCluster(name);
+  v1::Cluster& c = record.cluster;
+  *c.mutable_tags() = request.tags();
+  if (!request.settings().empty()) *c.mutable_settings() = request.settings();
+  if (request.has_configuration()) *c.mutable_configuration() = request.configuration();
+  // Capacity providers and Service Connect mean nothing on one node; they are kept and echoed.
+  *c.mutable_capacity_providers() = request.capacity_providers();
+  *c.mutable_default_capacity_provider_strategy() = request.default_capacity_provider_strategy();
+  if (request.has_service_connect_defaults()) {
+    c.mutable_service_connect_defaults()->set_namespace_(
+        request.service_connect_defaults().namespace_());
+  }
+  SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
+  const auto [it, inserted] = clusters_.emplace(name, std::move(record));
+  *response.mutable_cluster() = View(it->second, all_parts, CountTasks());
+  return response;
+}
+
 absl::StatusOr<v1::DescribeClustersResponse> ClusterRegistry::DescribeClusters(
-    const v1::DescribeClustersRequest&) { return NotYet(); }
+    const v1::DescribeClustersRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  if (request.clusters_size() > kMaxDescribed) {
+    return InvalidParameter(
+        absl::StrCat("clusters: at most 100 clusters; got ", request.clusters_size()));
+  }
+  const auto& include = request.include();
+  const ClusterParts parts{.tags = absl::c_linear_search(include, "TAGS"),
+                           .settings = absl::c_linear_search(include, "SETTINGS"),
+                           .configurations = absl::c_linear_search(include, "CONFIGURATIONS"),
+                           .statistics = absl::c_linear_search(include, "STATISTICS")};
+  std::vector<std::string> refs(request.clusters().begin(), request.clusters().end());
+  if (refs.empty()) refs.emplace_back();  // The default cluster.
+  const std::map<std::string, TaskCounts> counts = CountTasks();
+  v1::DescribeClustersResponse response;
+  for (const std::string& ref : refs) {
+    absl::StatusOr<std::string> name = model::ParseClusterRef(scope_, ref);
+    const auto it = name.ok() ? clusters_.find(*name) : clusters_.end();
+    if (it == clusters_.end()) {
+      v1::Failure* failure = response.add_failures();
+      failure->set_arn(name.ok() ? model::ClusterArn(scope_, *name) : ref);
+      failure->set_reason("MISSING");
+      continue;
+    }
+    *response.add_clusters() = View(it->second, parts, counts);
+  }
+  return response;
+}
+
 absl::StatusOr<v1::ListClustersResponse> ClusterRegistry::ListClusters(
-    const v1::ListClustersRequest&) { return NotYet(); }
+    const v1::ListClustersRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  std::vector<std::string> arns;
+  for (const auto& [name, record] : clusters_) arns.push_back(model::ClusterArn(scope_, name));
+  absl::StatusOr<model::Page> page = model::Paginate(
+      std::move(arns),
+      request.has_max_results() ? std::optional<int>(request.max_results()) : std::nullopt,
+      request.has_next_token() ? std::optional<std::string>(request.next_token()) : std::nullopt);
+  if (!page.ok()) return model::WithEcsException(page.status(), kInvalidParameterException);
+  v1::ListClustersResponse response;
+  for (std::string& arn : page->items) response.add_cluster_arns(std::move(arn));
+  if (page->next_token) response.set_next_token(*page->next_token);
+  return response;
+}
+
 absl::StatusOr<v1::DeleteClusterResponse> ClusterRegistry::DeleteCluster(
-    const v1::DeleteClusterRequest&) { return NotYet(); }
+    const v1::DeleteClusterRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  SKIFF_ASSIGN_OR_RETURN(const std::string name, Resolve(request.cluster()));
+  if (services_->ActiveServiceCount(name) > 0) {
+    return model::EcsError(absl::StatusCode::kFailedPrecondition,
+                           model::kClusterContainsServicesException,
+                           "The Cluster cannot be deleted while Services are active.");
+  }
+  bool has_tasks = false;
+  tasks_->ForEachTask([&](const store::StoredTask& task) {
+    if (task.cluster == name && task.task.last_status() != "STOPPED") has_tasks = true;
+  });
+  if (has_tasks) {
+    return model::EcsError(absl::StatusCode::kFailedPrecondition,
+                           model::kClusterContainsTasksException,
+                           "The Cluster cannot be deleted while Tasks are active.");
+  }
+  SKIFF_RETURN_IF_ERROR(store_->DeleteCluster(name));
+  const auto it = clusters_.find(name);
+  v1::DeleteClusterResponse response;
+  v1::Cluster* c = response.mutable_cluster();
+  *c = View(it->second, {.tags = true, .settings = true, .configurations = true}, CountTasks());
+  c->set_status("INACTIVE");
+  c->set_registered_container_instances_count(0);
+  clusters_.erase(it);
+  return response;
+}
+
+v1::ContainerInstance ClusterRegistry::Instance(const store::StoredCluster& record,
+                                                bool health) const {
+  const std::string& cluster = record.cluster.cluster_name();
+  const bool connected = node_.runtime_connected && node_.runtime_connected();
+  v1::ContainerInstance ci;
+  ci.set_container_instance_arn(model::ContainerInstanceArn(scope_, cluster));
+  ci.set_status("ACTIVE");
+  ci.set_agent_connected(connected);
+  v1::VersionInfo* version = ci.mutable_version_info();
+  version->set_agent_version(node_.agent_version);
+  const std::string runtime = node_.runtime_version ? node_.runtime_version() : std::string();
+  if (!runtime.empty()) version->set_docker_version(runtime);
+  // The node is the one instance of every cluster, so what remains is what tasks of all
+  // clusters leave.
+  const Resources& capacity = tasks_->capacity();
+  const Resources& reserved = tasks_->reserved();
+  AddResources(ci.mutable_registered_resources(), capacity);
+  AddResources(ci.mutable_remaining_resources(),
+               {.cpu = capacity.cpu - reserved.cpu, .memory = capacity.memory - reserved.memory});
+  const TaskCounts counts = CountsOf(CountTasks(), cluster);
+  ci.set_running_tasks_count(counts.running);
+  ci.set_pending_tasks_count(counts.pending);
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"ecs.os-type", "linux"},
+                                    {"ecs.cpu-architecture", cpu_architecture_}}) {
+    v1::Attribute* attribute = ci.add_attributes();
+    attribute->set_name(name);
+    attribute->set_value(value);
+  }
+  ci.set_registered_at(record.registered_at);
+  if (health) {
+    const std::string status = connected ? "OK" : "IMPAIRED";
+    v1::ContainerInstanceHealthStatus* h = ci.mutable_health_status();
+    h->set_overall_status(status);
+    v1::InstanceHealthCheckResult* runtime_check = h->add_details();
+    runtime_check->set_type("CONTAINER_RUNTIME");
+    runtime_check->set_status(status);
+    runtime_check->set_last_updated(Now());
+  }
+  return ci;
+}
+
 absl::StatusOr<v1::DescribeContainerInstancesResponse> ClusterRegistry::DescribeContainerInstances(
-    const v1::DescribeContainerInstancesRequest&) { return NotYet(); }
-absl::StatusOr<v1::TagResourceResponse> ClusterRegistry::TagResource(
-    const v1::TagResourceRequest&) { return NotYet(); }
-absl::StatusOr<v1::UntagResourceResponse> ClusterRegistry::UntagResource(
-    const v1::UntagResourceRequest&) { return NotYet(); }
-absl::StatusOr<v1::ListTagsForResourceResponse> ClusterRegistry::ListTagsForResource(
-    const v1::ListTagsForResourceRequest&) { return NotYet(); }
+    const v1::DescribeContainerInstancesRequest& request) {
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  if (request.container_instances_size() > kMaxDescribed) {
+    return InvalidParameter(
+        absl::StrCat("containerInstances: at most 100 container instances; got ",
+                     request.container_instances_size()));
+  }
+  SKIFF_ASSIGN_OR_RETURN(const std::string cluster, Resolve(request.cluster()));
+  const std::string arn = model::ContainerInstanceArn(scope_, cluster);
+  // ECS also takes the older ARN form without the cluster.
+  const std::string short_arn =
+      absl::StrCat(scope_.Prefix(), "container-instance/", scope_.instance_id);
+  const bool health = absl::c_linear_search(request.include(), "CONTAINER_INSTANCE_HEALTH");
+  v1::DescribeContainerInstancesResponse response;
+  bool described = false;
+  for (const std::string& ref : request.container_instances()) {
+    if (ref == arn || ref == short_arn || ref == scope_.instance_id) {
+      if (!described) *response.add_container_instances() = Instance(clusters_.at(cluster), health);
+      described = true;
+      continue;
+    }
+    v1::Failure* failure = response.add_failures();
+    const bool is_id =
+        ref.size() == 32 && ref.find_first_not_of("0123456789abcdef") == std::string::npos;
+    failure->set_arn(is_id ? absl::StrCat(scope_.Prefix(), "container-instance/", cluster, "/", ref)
+                           : ref);
+    failure->set_reason("MISSING");
+  }
+  return response;
+}
 
 }  // namespace skiff::scheduler

@@ -156,4 +156,18 @@ absl::StatusOr<v1::DeregisterTaskDefinitionResponse> TaskDefinitionRegistry::Der
   return response;
 }
 
+absl::StatusOr<std::vector<v1::Tag>> TaskDefinitionRegistry::Tags(const std::string& family,
+                                                                  int revision) {
+  SKIFF_ASSIGN_OR_RETURN(auto record, store_->GetTaskDefinition(family, revision));
+  if (!record) {
+    return absl::NotFoundError(absl::StrCat("no task definition ", family, ":", revision));
+  }
+  return std::move(record->tags);
+}
+
+absl::Status TaskDefinitionRegistry::SetTags(const std::string& family, int revision,
+                                             const std::vector<v1::Tag>& tags) {
+  return store_->UpdateTaskDefinitionTags(family, revision, tags);
+}
+
 }  // namespace skiff::scheduler

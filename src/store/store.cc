@@ -62,6 +62,9 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (cluster, name)
     ) WITHOUT ROWID;
     )sql",
+    R"sql(
+    ALTER TABLE clusters ADD COLUMN registered_at REAL NOT NULL DEFAULT 0;  -- epoch seconds
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -241,6 +244,17 @@ absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
   return absl::OkStatus();
 }
 
+absl::Status Store::UpdateTaskDefinitionTags(const std::string& family, int revision,
+                                             const std::vector<skiff::v1::Tag>& tags) {
+  SKIFF_RETURN_IF_ERROR(
+      db_->Run("UPDATE task_definitions SET tags = ? WHERE family = ? AND revision = ?",
+               {EncodeTags(tags), family, int64_t{revision}}));
+  if (db_->changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("store: no task definition ", family, ":", revision));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<StoredTaskDefinition>> Store::QueryOne(
     const std::string& sql, const std::vector<SqlValue>& params) {
   SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql, params));
@@ -346,26 +360,30 @@ absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
   return out;
 }
 
-absl::Status Store::PutCluster(const skiff::v1::Cluster& cluster) {
-  return db_->Run("INSERT OR REPLACE INTO clusters (name, body) VALUES (?, ?)",
-                  {cluster.cluster_name(), model::EncodeMessageCompact(cluster)});
+absl::Status Store::PutCluster(const StoredCluster& record) {
+  return db_->Run(
+      "INSERT OR REPLACE INTO clusters (name, body, registered_at) VALUES (?, ?, ?)",
+      {record.cluster.cluster_name(), model::EncodeMessageCompact(record.cluster),
+       record.registered_at});
 }
 
 absl::Status Store::DeleteCluster(const std::string& name) {
   return db_->Run("DELETE FROM clusters WHERE name = ?", {name});
 }
 
-absl::StatusOr<std::vector<skiff::v1::Cluster>> Store::LoadClusters() {
-  SKIFF_ASSIGN_OR_RETURN(auto stmt,
-                         db_->Prepare("SELECT name, body FROM clusters ORDER BY name"));
-  std::vector<skiff::v1::Cluster> out;
+absl::StatusOr<std::vector<StoredCluster>> Store::LoadClusters() {
+  SKIFF_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT name, body, registered_at FROM clusters ORDER BY name"));
+  std::vector<StoredCluster> out;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
     if (!has_row) break;
-    absl::Status s = model::DecodeMessageText(stmt->Text(1), &out.emplace_back(), kStoredLimits);
+    StoredCluster& record = out.emplace_back();
+    absl::Status s = model::DecodeMessageText(stmt->Text(1), &record.cluster, kStoredLimits);
     if (!s.ok()) {
       return absl::DataLossError(absl::StrCat("stored cluster ", stmt->Text(0), ": ", s.message()));
     }
+    record.registered_at = stmt->Double(2);
   }
   return out;
 }

@@ -14,6 +14,12 @@ namespace skiff::model {
 inline constexpr absl::string_view kClientException = "ClientException";
 inline constexpr absl::string_view kInvalidParameterException = "InvalidParameterException";
 inline constexpr absl::string_view kServerException = "ServerException";
+// Clusters and tags (DeleteCluster, TagResource, ...).
+inline constexpr absl::string_view kClusterNotFoundException = "ClusterNotFoundException";
+inline constexpr absl::string_view kClusterContainsServicesException =
+    "ClusterContainsServicesException";
+inline constexpr absl::string_view kClusterContainsTasksException = "ClusterContainsTasksException";
+inline constexpr absl::string_view kResourceNotFoundException = "ResourceNotFoundException";
 
 // The gRPC trailing-metadata key that carries the ECS exception name of a failed call.
 inline constexpr char kExceptionMetadataKey[] = "skiff-exception";

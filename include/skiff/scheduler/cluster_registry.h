@@ -11,8 +11,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "skiff/base/clock.h"
 #include "skiff/model/arn.h"
 #include "skiff/scheduler/service_manager.h"
@@ -59,6 +61,48 @@ class ClusterRegistry {
       const v1::ListTagsForResourceRequest& request);
 
  private:
+  // What a tag operation's resourceArn names.
+  struct TaggedResource {
+    enum class Kind { kCluster, kService, kTaskDefinition };
+    Kind kind = Kind::kCluster;
+    std::string cluster;   // kCluster, kService.
+    std::string name;      // Service name or task-definition family.
+    int revision = 0;      // kTaskDefinition.
+  };
+  // Tasks of one cluster that should run: RUNNING, and not yet RUNNING.
+  struct TaskCounts {
+    int running = 0;
+    int pending = 0;
+    int running_fargate = 0;
+    int pending_fargate = 0;
+  };
+  // Which optional parts of a cluster a response carries (DescribeClusters' include).
+  struct ClusterParts {
+    bool tags = false;
+    bool settings = false;
+    bool configurations = false;
+    bool statistics = false;
+  };
+
+  // The ECS view of a stored cluster with its live counts (all_counts: CountTasks()).
+  v1::Cluster View(const store::StoredCluster& record, const ClusterParts& parts,
+                   const std::map<std::string, TaskCounts>& all_counts) const;
+  // By cluster name, in one pass over the tasks.
+  std::map<std::string, TaskCounts> CountTasks() const;
+  static TaskCounts CountsOf(const std::map<std::string, TaskCounts>& all,
+                             const std::string& cluster);
+  store::StoredCluster NewCluster(const std::string& name) const;
+  v1::ContainerInstance Instance(const store::StoredCluster& record, bool health) const;
+  double Now() const;
+
+  // resourceArn of TagResource and friends. `missing` is the ECS exception for a service or
+  // task definition that does not exist (it differs by operation).
+  absl::StatusOr<TaggedResource> ParseResource(const std::string& arn) const;
+  absl::StatusOr<std::vector<v1::Tag>> GetTags(const TaggedResource& resource,
+                                               const std::string& arn,
+                                               absl::string_view missing) const;
+  absl::Status SetTags(const TaggedResource& resource, std::vector<v1::Tag> tags);
+
   store::Store* store_;
   TaskManager* tasks_;
   ServiceManager* services_;
@@ -66,7 +110,8 @@ class ClusterRegistry {
   const Clock* clock_;
   model::ArnScope scope_;
   NodeInfo node_;
-  std::map<std::string, v1::Cluster> clusters_;  // By name.
+  std::string cpu_architecture_;                         // ecs.cpu-architecture, from uname.
+  std::map<std::string, store::StoredCluster> clusters_;  // The ACTIVE clusters, by name.
 };
 
 }  // namespace skiff::scheduler

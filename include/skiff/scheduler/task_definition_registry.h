@@ -7,6 +7,9 @@
 #ifndef SKIFF_SCHEDULER_TASK_DEFINITION_REGISTRY_H_
 #define SKIFF_SCHEDULER_TASK_DEFINITION_REGISTRY_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 #include "skiff/base/clock.h"
@@ -35,6 +38,11 @@ class TaskDefinitionRegistry {
   // ACTIVE one. For later callers such as RunTask and CreateService.
   absl::StatusOr<store::StoredTaskDefinition> Resolve(absl::string_view reference,
                                                       absl::string_view field);
+
+  // The tags of one revision, for the cluster registry's tag operations. NotFound (with no ECS
+  // exception name: the caller picks the one of its operation) when the revision does not exist.
+  absl::StatusOr<std::vector<v1::Tag>> Tags(const std::string& family, int revision);
+  absl::Status SetTags(const std::string& family, int revision, const std::vector<v1::Tag>& tags);
 
  private:
   store::Store* store_;

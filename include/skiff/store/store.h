@@ -45,6 +45,13 @@ struct StoredService {
   double next_launch_at = 0;   // No launch before this, in epoch seconds.
 };
 
+// A cluster: the ECS record (name, ARN, tags, settings; not the counts, which are live) and
+// when the node joined it, which DescribeContainerInstances shows as registeredAt.
+struct StoredCluster {
+  skiff::v1::Cluster cluster;
+  double registered_at = 0;  // Epoch seconds; 0 for a row older than schema version 4.
+};
+
 struct TaskDefinitionQuery {
   std::optional<std::string> family;  // Exact family.
   std::string family_prefix;          // Families starting with this ("" for all).
@@ -56,7 +63,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.
@@ -69,6 +76,9 @@ class Store {
   absl::Status InsertTaskDefinition(const StoredTaskDefinition& record);
   // Replaces the definition of an existing (family, revision), e.g. on deregistration.
   absl::Status UpdateTaskDefinition(const skiff::v1::TaskDefinition& definition);
+  // Replaces the tags of an existing (family, revision); NotFound when there is none.
+  absl::Status UpdateTaskDefinitionTags(const std::string& family, int revision,
+                                        const std::vector<skiff::v1::Tag>& tags);
   absl::StatusOr<std::optional<StoredTaskDefinition>> GetTaskDefinition(const std::string& family,
                                                                         int revision);
   absl::StatusOr<std::optional<StoredTaskDefinition>> LatestActiveTaskDefinition(
@@ -89,10 +99,11 @@ class Store {
   absl::Status DeleteService(const std::string& cluster, const std::string& name);
   absl::StatusOr<std::vector<StoredService>> LoadServices();
 
-  // Inserts or replaces the cluster named cluster.clusterName.
-  absl::Status PutCluster(const skiff::v1::Cluster& cluster);
+  // Inserts or replaces the cluster named record.cluster.clusterName.
+  absl::Status PutCluster(const StoredCluster& record);
   absl::Status DeleteCluster(const std::string& name);
-  absl::StatusOr<std::vector<skiff::v1::Cluster>> LoadClusters();
+  // Every cluster, by name.
+  absl::StatusOr<std::vector<StoredCluster>> LoadClusters();
 
   int schema_version() const { return schema_version_; }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "fakes/temp_dir.h"
@@ -143,6 +144,71 @@ TEST_F(StoreTest, ListsByFamilyStatusAndOrder) {
   EXPECT_THAT(*(*store)->ListFamilies("%", "ALL"), ElementsAre());
 }
 
+TEST_F(StoreTest, TaskDefinitionTagsAreReplacedInPlace) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
+  std::vector<v1::Tag> tags(2);
+  tags[0].set_key("a");
+  tags[1].set_key("b");
+  tags[1].set_value("2");
+  ASSERT_TRUE((*store)->UpdateTaskDefinitionTags("web", 1, tags).ok());
+  auto got = (*store)->GetTaskDefinition("web", 1);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ASSERT_EQ((*got)->tags.size(), 2u);
+  EXPECT_EQ((*got)->tags[1].value(), "2");
+  EXPECT_EQ((*got)->definition.family(), "web");  // The body is untouched.
+  EXPECT_EQ((*store)->UpdateTaskDefinitionTags("web", 2, tags).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ClustersSurviveReopeningAndDeletion) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    for (const char* name : {"prod", "default"}) {
+      StoredCluster record;
+      record.cluster.set_cluster_name(name);
+      record.cluster.set_status("ACTIVE");
+      v1::Tag* tag = record.cluster.add_tags();
+      tag->set_key("env");
+      tag->set_value(name);
+      record.registered_at = 1700000000.5;
+      ASSERT_TRUE((*store)->PutCluster(record).ok());
+    }
+    ASSERT_TRUE((*store)->DeleteCluster("prod").ok());
+  }
+  auto store = Store::Open(dir_);
+  auto clusters = (*store)->LoadClusters();
+  ASSERT_TRUE(clusters.ok()) << clusters.status();
+  ASSERT_EQ(clusters->size(), 1u);
+  EXPECT_EQ((*clusters)[0].cluster.cluster_name(), "default");
+  EXPECT_EQ((*clusters)[0].cluster.tags(0).value(), "default");
+  EXPECT_EQ((*clusters)[0].registered_at, 1700000000.5);
+}
+
+TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    StoredCluster record;
+    record.cluster.set_cluster_name("default");
+    record.registered_at = 5;
+    ASSERT_TRUE((*store)->PutCluster(record).ok());
+  }
+  // Back to what schema version 3 wrote.
+  const std::string cmd = "sqlite3 " + dir_ +
+                          "/skiff.db 'ALTER TABLE clusters DROP COLUMN registered_at; "
+                          "PRAGMA user_version = 3' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), 4);
+  auto clusters = (*store)->LoadClusters();
+  ASSERT_TRUE(clusters.ok()) << clusters.status();
+  ASSERT_EQ(clusters->size(), 1u);
+  EXPECT_EQ((*clusters)[0].registered_at, 0);
+}
+
 TEST_F(StoreTest, SecondOpenerOfTheSameStateDirIsRefused) {
   auto first = Store::Open(dir_);
   ASSERT_TRUE(first.ok());
@@ -218,14 +284,14 @@ TEST_F(StoreTest, ServicesKeepTheirBackOffAcrossReopening) {
 TEST_F(StoreTest, ClustersArePutLoadedAndDeleted) {
   auto store = Store::Open(dir_);
   ASSERT_TRUE(store.ok());
-  v1::Cluster cluster;
-  cluster.set_cluster_name("staging");
-  cluster.set_status("ACTIVE");
+  StoredCluster cluster;
+  cluster.cluster.set_cluster_name("staging");
+  cluster.cluster.set_status("ACTIVE");
   ASSERT_TRUE((*store)->PutCluster(cluster).ok());
   auto clusters = (*store)->LoadClusters();
   ASSERT_TRUE(clusters.ok());
   ASSERT_EQ(clusters->size(), 1u);
-  EXPECT_EQ((*clusters)[0].status(), "ACTIVE");
+  EXPECT_EQ((*clusters)[0].cluster.status(), "ACTIVE");
   ASSERT_TRUE((*store)->DeleteCluster("staging").ok());
   clusters = (*store)->LoadClusters();
   ASSERT_TRUE(clusters.ok());
