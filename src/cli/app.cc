@@ -114,16 +114,23 @@ std::vector<Command> Commands() {
   };
 }
 
-// "containerDefinitions" -> "container-definitions", as the aws CLI names its flags.
+// "containerDefinitions" -> "container-definitions", as the aws CLI names its flags (botocore's
+// xform_name): a run of capitals is one word, "enableECSManagedTags" -> "enable-ecs-managed-tags".
 std::string Kebab(absl::string_view camel) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   std::string out;
-  for (char c : camel) {
-    if (c >= 'A' && c <= 'Z') {
-      out += '-';
-      out += static_cast<char>(c - 'A' + 'a');
-    } else {
+  for (size_t i = 0; i < camel.size(); ++i) {
+    const char c = camel[i];
+    if (!upper(c)) {
       out += c;
+      continue;
     }
+    const bool after_word = i > 0 && lower_or_digit(camel[i - 1]);
+    const bool ends_acronym = i > 0 && upper(camel[i - 1]) && i + 1 < camel.size() &&
+                              camel[i + 1] >= 'a' && camel[i + 1] <= 'z';
+    if (after_word || ends_acronym) out += '-';
+    out += static_cast<char>(c - 'A' + 'a');
   }
   return out;
 }
