@@ -99,6 +99,16 @@ std::vector<Command> Commands() {
       MakeCommand("stop-task", "Stop a task (SIGTERM, stopTimeout, then SIGKILL)", &S::StopTask),
       MakeCommand("describe-tasks", "Describe tasks by id or ARN", &S::DescribeTasks),
       MakeCommand("list-tasks", "List task ARNs", &S::ListTasks),
+      MakeCommand("create-service", "Create a service that keeps desiredCount tasks running",
+                  &S::CreateService),
+      MakeCommand("update-service",
+                  "Change a service's desired count, task definition or deployment settings",
+                  &S::UpdateService),
+      MakeCommand("delete-service", "Delete a service (--force when its desired count is not 0)",
+                  &S::DeleteService),
+      MakeCommand("describe-services", "Describe services, with deployments and events",
+                  &S::DescribeServices),
+      MakeCommand("list-services", "List service ARNs", &S::ListServices),
       MakeCommand("list-images", "List the images in skiffd's containerd namespace",
                   &N::ListImages),
       MakeCommand("remove-image", "Remove an image by reference", &N::RemoveImage),
@@ -111,6 +121,10 @@ std::vector<Command> Commands() {
                         &RunWaitTasksRunning),
       MakeStreamCommand("wait", "tasks-stopped", "Wait until the tasks are STOPPED",
                         &RunWaitTasksStopped),
+      MakeStreamCommand("wait", "services-stable",
+                        "Wait until the services have one deployment and run as many tasks as "
+                        "they want",
+                        &RunWaitServicesStable),
   };
 }
 
