@@ -1,6 +1,7 @@
 #include "skiff/daemon/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -29,6 +30,16 @@ namespace {
 constexpr absl::Duration kFirstContact = absl::Seconds(5);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 constexpr int kRuntimeThreads = 4;
+
+// The node's resources as ECS registers a container instance's: 1024 CPU units per core and
+// the memory the kernel reports, in MiB.
+scheduler::Resources NodeCapacity() {
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  return {.cpu = 1024 * std::max(1L, cores),
+          .memory = static_cast<int64_t>(pages) * page_size / (1024 * 1024)};
+}
 
 int WaitForSignal() {
   sigset_t set;
@@ -72,7 +83,8 @@ int Run(const Options& options) {
                                options.arn_scope,
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
-                                .log_rotation = log_rotation});
+                                .log_rotation = log_rotation,
+                                .capacity = NodeCapacity()});
   scheduler::ServiceManager services(&loop, &tasks, &task_definitions, store->get(), &clock,
                                      options.arn_scope);
   const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.

@@ -124,16 +124,16 @@ absl::Status TaskManager::Load() {
     state.record = std::move(record);
     // The definition is immutable; a task's containers were fixed when it was created.
     const v1::Task& task = state.record.task;
-    absl::StatusOr<store::StoredTaskDefinition> definition =
-        registry_->Resolve(task.task_definition_arn(), "taskDefinitionArn");
-    if (definition.ok()) state.definition = definition->definition;
+    absl::StatusOr<DefinitionPtr> definition =
+        Definition(task.task_definition_arn(), "taskDefinitionArn");
+    state.definition = definition.ok() ? *definition : std::make_shared<v1::TaskDefinition>();
     for (const v1::Container& c : task.containers()) {
       ContainerState& cs = state.containers.emplace_back();
       cs.runtime_id = c.runtime_id().empty() ? RuntimeContainerId(id, c.name()) : c.runtime_id();
       cs.created = true;  // Unknown: removal tolerates containers that never were.
       cs.started = c.last_status() != "PENDING";
       cs.exited = c.last_status() == "STOPPED";
-      for (const v1::ContainerDefinition& d : state.definition.container_definitions()) {
+      for (const v1::ContainerDefinition& d : state.definition->container_definitions()) {
         if (d.name() != c.name()) continue;
         cs.essential = !d.has_essential() || d.essential();
         cs.stop_timeout_seconds = d.stop_timeout();
@@ -156,7 +156,7 @@ absl::Status TaskManager::Load() {
       Advance(t, "STOPPING");
     }
     if (!IsStopped(t)) {
-      loaded.reservation = ReservationOf(t, loaded.definition);
+      loaded.reservation = ReservationOf(t, *loaded.definition);
       reserved_.cpu += loaded.reservation.cpu;
       reserved_.memory += loaded.reservation.memory;
       stream_was_lost_ = true;  // Check it against the runtime first thing.
@@ -186,12 +186,27 @@ void TaskManager::Save(TaskState& task) {
   for (const TaskListener& listener : listeners_) listener(task.record);
 }
 
+absl::StatusOr<TaskManager::DefinitionPtr> TaskManager::Definition(absl::string_view reference,
+                                                                   absl::string_view field) {
+  // A revision never changes but for its status, which tasks do not look at: tasks of one
+  // revision share one copy, and a full ARN that is cached needs no trip to the store.
+  if (auto it = definitions_.find(reference); it != definitions_.end()) {
+    if (DefinitionPtr cached = it->second.lock()) return cached;
+  }
+  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored, registry_->Resolve(reference, field));
+  std::weak_ptr<const v1::TaskDefinition>& slot =
+      definitions_[stored.definition.task_definition_arn()];
+  if (DefinitionPtr cached = slot.lock()) return cached;
+  auto definition = std::make_shared<const v1::TaskDefinition>(std::move(stored.definition));
+  slot = definition;
+  return definition;
+}
+
 absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
-    const store::StoredTaskDefinition& stored, const std::string& cluster,
-    const v1::RunTaskRequest& request) {
-  const v1::TaskDefinition& definition = stored.definition;
+    DefinitionPtr shared, const std::string& cluster, const v1::RunTaskRequest& request) {
+  const v1::TaskDefinition& definition = *shared;
   TaskState state;
-  state.definition = definition;
+  state.definition = std::move(shared);
   const std::string id = NewTaskId();
   state.record.id = id;
   state.record.cluster = cluster;
@@ -261,18 +276,18 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   if (!request.has_task_definition()) {
     return InvalidParameter("taskDefinition: required");
   }
-  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored,
-                         registry_->Resolve(request.task_definition(), "taskDefinition"));
+  SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
+                         Definition(request.task_definition(), "taskDefinition"));
   const auto& overrides = request.overrides().container_overrides();
   for (int i = 0; i < overrides.size(); ++i) {
     const bool known = absl::c_any_of(
-        stored.definition.container_definitions(),
+        definition->container_definitions(),
         [&](const v1::ContainerDefinition& d) { return d.name() == overrides[i].name(); });
     if (!known) {
       return InvalidParameter(absl::StrCat("overrides.containerOverrides[", i, "].name: no container ",
                                            model::QuoteValue(overrides[i].name()),
-                                           " in task definition ", stored.definition.family(), ":",
-                                           stored.definition.revision()));
+                                           " in task definition ", definition->family(), ":",
+                                           definition->revision()));
     }
   }
   // Overrides that could never run are refused now, naming the field, rather than failing the
@@ -317,7 +332,7 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
 
   v1::RunTaskResponse response;
   for (int i = 0; i < count; ++i) {
-    SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, cluster, request));
+    SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(definition, cluster, request));
     if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
       // As ECS: the tasks that fit start, the others come back as failures.
       v1::Failure* f = response.add_failures();
@@ -351,14 +366,14 @@ TaskManager::TaskState& TaskManager::Place(TaskState state) {
 }
 
 absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
-  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition stored,
-                         registry_->Resolve(start.task_definition, "taskDefinition"));
+  SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
+                         Definition(start.task_definition, "taskDefinition"));
   v1::RunTaskRequest request;
   request.set_started_by(start.started_by);
   request.set_group(absl::StrCat("service:", start.service));
   if (start.enable_execute_command) request.set_enable_execute_command(true);
   for (const v1::Tag& tag : start.tags) *request.add_tags() = tag;
-  SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(stored, start.cluster, request));
+  SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(std::move(definition), start.cluster, request));
   state.record.service = start.service;
   if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
     return absl::ResourceExhaustedError(failure);
@@ -392,7 +407,7 @@ void TaskManager::Launch(const std::string& task_id) {
   std::vector<runtime::ContainerSpec> specs;
   for (const v1::Container& c : t.containers()) {
     absl::StatusOr<runtime::ContainerSpec> spec =
-        BuildContainerSpec(task->definition, c.name(), t.overrides(), context);
+        BuildContainerSpec(*task->definition, c.name(), t.overrides(), context);
     if (!spec.ok()) {
       BeginStop(*task, "TaskFailedToStart",
                 absl::StrCat("CannotCreateContainerError: ", spec.status().message()));

@@ -83,7 +83,7 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasks
   for (const auto& [id, task] : tasks_) {
     const v1::Task& t = task.record.task;
     if (task.record.cluster != cluster || t.desired_status() != desired) continue;
-    if (request.has_family() && task.definition.family() != request.family()) continue;
+    if (request.has_family() && task.definition->family() != request.family()) continue;
     if (request.has_started_by() && t.started_by() != request.started_by()) continue;
     if (request.has_service_name() && task.record.service != request.service_name()) continue;
     matching.emplace_back(t.created_at(), t.task_arn());

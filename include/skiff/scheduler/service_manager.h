@@ -108,10 +108,13 @@ class ServiceManager {
     bool dirty = false;
     bool timer_pending = false;      // A back-off or placement timer is queued.
     bool steady = false;             // "has reached a steady state." was said for this state.
-    bool waiting_for_capacity = false;
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
+  // ACTIVE or DRAINING: not yet deleted for good.
+  static bool Live(const v1::Service& service) {
+    return service.status() == "ACTIVE" || service.status() == "DRAINING";
+  }
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
   // An ACTIVE or DRAINING service; ServiceNotFoundException otherwise.
   absl::StatusOr<ServiceState*> FindLive(const std::string& cluster, const std::string& ref,
@@ -124,8 +127,9 @@ class ServiceManager {
   void MarkDirty(const Key& key);
   void ScheduleAt(const Key& key, absl::Time when);
   void Reconcile(const Key& key);
-  // Adds an event unless the newest one says the same. Returns true when added.
-  bool AddEvent(ServiceState& state, const std::string& message);
+  // Adds an event (newest first, at most 100) unless `repeat` is false and the same message was
+  // added in the last 15 minutes. Returns true when added.
+  bool AddEvent(ServiceState& state, const std::string& message, bool repeat = false);
   void RecordFailure(ServiceState& state, TaskView& task);
   void ScheduleRemoval(const Key& key);
   void Remove(const Key& key);
@@ -143,6 +147,7 @@ class ServiceManager {
   std::map<Key, ServiceState> services_;
   std::map<std::string, Key> service_of_task_;  // Task id → its service.
   std::set<Key> dirty_;
+  std::set<Key> waiting_for_capacity_;  // Could not place a task; retried when one stops.
   bool pass_posted_ = false;
   std::vector<ServiceListener> listeners_;
 };

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,9 +131,10 @@ class TaskManager {
     bool started = false;          // Its process ran at some point.
     bool exited = false;
   };
+  using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
   struct TaskState {
     store::StoredTask record;  // record.task is the ECS view.
-    v1::TaskDefinition definition;
+    DefinitionPtr definition;  // Never null; shared by the tasks of one revision.
     std::vector<ContainerState> containers;  // Parallel to record.task.containers().
     bool launching = false;                   // A launch is in flight on the executor.
     bool deprovisioning = false;
@@ -149,8 +151,10 @@ class TaskManager {
   void Save(TaskState& task);
   double Now() const;
 
-  absl::StatusOr<TaskState> NewTask(const store::StoredTaskDefinition& definition,
-                                    const std::string& cluster, const v1::RunTaskRequest& request);
+  // The revision a reference names, shared with the tasks that already use it.
+  absl::StatusOr<DefinitionPtr> Definition(absl::string_view reference, absl::string_view field);
+  absl::StatusOr<TaskState> NewTask(DefinitionPtr definition, const std::string& cluster,
+                                    const v1::RunTaskRequest& request);
   // Empty when `need` fits in what the node has left, else ECS's reason (RESOURCE:MEMORY, ...).
   std::string PlacementFailure(const Resources& need) const;
   // Registers, persists and launches a task made by NewTask.
@@ -180,6 +184,8 @@ class TaskManager {
   TaskManagerOptions options_;
 
   std::map<std::string, TaskState> tasks_;                 // By task id.
+  // Revisions in use, by ARN (entries of revisions no task uses any more expire).
+  std::map<std::string, std::weak_ptr<const v1::TaskDefinition>, std::less<>> definitions_;
   std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
   std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
   std::vector<TaskListener> listeners_;

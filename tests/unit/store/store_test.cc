@@ -177,5 +177,60 @@ TEST_F(StoreTest, ReportsACorruptDatabase) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
 }
 
+TEST_F(StoreTest, ServicesKeepTheirBackOffAcrossReopening) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    StoredService web;
+    web.cluster = "default";
+    web.service.set_service_name("web");
+    web.service.set_desired_count(3);
+    web.service.add_events()->set_message("(service web) has reached a steady state.");
+    web.launch_failures = 4;
+    web.next_launch_at = 1234.5;
+    ASSERT_TRUE((*store)->PutService(web).ok());
+    StoredService other = web;
+    other.cluster = "staging";  // Same name, another cluster: another service.
+    other.launch_failures = 0;
+    ASSERT_TRUE((*store)->PutService(other).ok());
+    web.service.set_desired_count(5);  // Replaces the first.
+    ASSERT_TRUE((*store)->PutService(web).ok());
+  }
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto services = (*store)->LoadServices();
+  ASSERT_TRUE(services.ok()) << services.status();
+  ASSERT_EQ(services->size(), 2u);
+  const StoredService& web = (*services)[0];
+  EXPECT_EQ(web.cluster, "default");
+  EXPECT_EQ(web.service.desired_count(), 5);
+  EXPECT_EQ(web.launch_failures, 4);
+  EXPECT_DOUBLE_EQ(web.next_launch_at, 1234.5);
+  EXPECT_EQ(web.service.events(0).message(), "(service web) has reached a steady state.");
+  EXPECT_EQ((*services)[1].cluster, "staging");
+  ASSERT_TRUE((*store)->DeleteService("default", "web").ok());
+  services = (*store)->LoadServices();
+  ASSERT_TRUE(services.ok());
+  ASSERT_EQ(services->size(), 1u);
+  EXPECT_EQ((*services)[0].cluster, "staging");
+}
+
+TEST_F(StoreTest, ClustersArePutLoadedAndDeleted) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  v1::Cluster cluster;
+  cluster.set_cluster_name("staging");
+  cluster.set_status("ACTIVE");
+  ASSERT_TRUE((*store)->PutCluster(cluster).ok());
+  auto clusters = (*store)->LoadClusters();
+  ASSERT_TRUE(clusters.ok());
+  ASSERT_EQ(clusters->size(), 1u);
+  EXPECT_EQ((*clusters)[0].status(), "ACTIVE");
+  ASSERT_TRUE((*store)->DeleteCluster("staging").ok());
+  clusters = (*store)->LoadClusters();
+  ASSERT_TRUE(clusters.ok());
+  EXPECT_TRUE(clusters->empty());
+}
+
 }  // namespace
 }  // namespace skiff::store
