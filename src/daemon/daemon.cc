@@ -116,8 +116,11 @@ int Run(const Options& options) {
   }
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
-  runtime.StartEvents([&loop, &tasks](const runtime::RuntimeEvent& event) {
-    loop.Post([&tasks, event] { tasks.OnRuntimeEvent(event); });
+  runtime.StartEvents([&loop, &tasks, &services](const runtime::RuntimeEvent& event) {
+    loop.Post([&tasks, &services, event] {
+      tasks.OnRuntimeEvent(event);
+      if (event.kind == runtime::RuntimeEvent::Kind::kStreamUp) services.MarkAllDirty();
+    });
   });
 
   // The API serves from here on; calls queue on the loop until it starts below.
@@ -138,26 +141,53 @@ int Run(const Options& options) {
     return 1;
   }
 
-  // SPEC: ready means store open, containerd reachable, API serving. The first time containerd
-  // answers (now, or later from the loop) systemd hears READY=1.
+  // SPEC: ready means store open, containerd reachable, state reconciled with what runs, API
+  // serving. containerd answering (the monitor) and the first resync of the tasks with it,
+  // followed by a pass over every service, may come in either order, now or later on the loop;
+  // when both have, systemd hears READY=1.
+  bool reachable = false;
+  bool reconciled = false;
   bool ready = false;
-  scheduler::RuntimeMonitor runtime_monitor(
-      &loop, &runtime, options.containerd_address, [&ready, &options] {
-        if (ready) return;
-        ready = true;
-        spdlog::info("skiffd ready: API on unix:{}", options.socket);
-        sd_notify(0, "READY=1\nSTATUS=serving");
-      });
+  auto maybe_ready = [&] {
+    if (ready || !reachable || !reconciled) return;
+    ready = true;
+    spdlog::info("skiffd ready: API on unix:{}", options.socket);
+    sd_notify(0, "READY=1\nSTATUS=serving");
+  };
+  tasks.SetResyncListener([&] {
+    services.ReconcileNow();
+    reconciled = true;
+    maybe_ready();
+  });
+  scheduler::RuntimeMonitor runtime_monitor(&loop, &runtime, options.containerd_address, [&] {
+    reachable = true;
+    maybe_ready();
+  });
   monitor = &runtime_monitor;
   // The loop thread has not started, so main may act for it. Wait for a containerd that is
   // starting (its socket exists), not for one that is absent.
   runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
                             ? kFirstContact
                             : scheduler::RuntimeMonitor::kProbeTimeout);
-  if (!ready) {
+  // Until the event stream is up (it says so on the loop), launches fail fast if the first
+  // probe found no containerd.
+  tasks.SetRuntimeAvailable(reachable);
+  if (!reachable) {
     spdlog::info("serving the API on unix:{} without containerd; ready once it answers",
                  options.socket);
     sd_notify(0, "STATUS=waiting for containerd");
+  }
+  // With WatchdogSec= in the unit, the loop itself pets the watchdog: a stuck loop gets skiffd
+  // restarted (its containers keep running and are adopted).
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    std::function<void()> pet;
+    pet = [&loop, &pet, interval = absl::Microseconds(watchdog_usec) / 2] {
+      sd_notify(0, "WATCHDOG=1");
+      loop.PostAfter(interval, [&pet] { pet(); });
+    };
+    loop.Post([&pet] { pet(); });
+    spdlog::info("systemd watchdog: every {} ms", watchdog_usec / 2000);
   }
   tasks.StartLogRotation();
   loop.Start();

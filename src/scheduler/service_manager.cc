@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -365,6 +366,11 @@ void ServiceManager::Reconcile(const Key& key) {
           started.push_back(task->task_arn().substr(task->task_arn().rfind('/') + 1));
           continue;
         }
+        if (task.status().code() == absl::StatusCode::kUnavailable) {
+          // Not the service's fault and not a failed launch: every service is looked at again
+          // when the runtime is back (MarkAllDirty).
+          break;
+        }
         if (task.status().code() == absl::StatusCode::kResourceExhausted) {
           waiting_for_capacity_.insert(key);
           const std::string resource =
@@ -407,6 +413,7 @@ void ServiceManager::Reconcile(const Key& key) {
     }
   }
 
+  if (draining_old && total_pending > 0) CrashPoint("rolling-update");
   // 2. Older deployments drain while the healthy floor holds.
   int may_stop_running = std::max(0, total_running - floor);
   for (int d = 1; d < s.deployments_size(); ++d) {

@@ -8,6 +8,8 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
@@ -276,6 +278,7 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   if (!request.has_task_definition()) {
     return InvalidParameter("taskDefinition: required");
   }
+  SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
   SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
                          Definition(request.task_definition(), "taskDefinition"));
   const auto& overrides = request.overrides().container_overrides();
@@ -361,11 +364,20 @@ TaskManager::TaskState& TaskManager::Place(TaskState state) {
   TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
   // Persisted before anything exists in the runtime: a crash leaves only what the store names.
   Save(task);
+  CrashPoint("task-persisted");
   Launch(id);
   return task;
 }
 
+absl::Status TaskManager::CheckRuntimeAvailable() const {
+  if (runtime_available_) return absl::OkStatus();
+  return model::EcsError(absl::StatusCode::kUnavailable, model::kServerException,
+                         "containerd unavailable: skiffd cannot reach the container runtime; "
+                         "try again once it is back (skiffd reconnects by itself)");
+}
+
 absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
+  SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
   SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
                          Definition(start.task_definition, "taskDefinition"));
   v1::RunTaskRequest request;
@@ -426,6 +438,13 @@ void TaskManager::Launch(const std::string& task_id) {
     // Every image first: a task whose image is missing fails before anything is created.
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
       absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
+      // The first calls on a connection to a containerd that just restarted can fail (broken
+      // pipe) while gRPC reconnects. The lookup is a read: ask again, briefly, before failing.
+      for (absl::Duration wait = absl::Milliseconds(50);
+           absl::IsUnavailable(image.status()) && wait <= absl::Milliseconds(800); wait *= 2) {
+        absl::SleepFor(wait);
+        image = runtime_->GetImage(specs[i].image);
+      }
       if (!image.ok()) {
         result.status = image.status();
         result.failure_reason =
@@ -446,6 +465,7 @@ void TaskManager::Launch(const std::string& task_id) {
         break;
       }
       result.containers[i].created = true;
+      CrashPoint("container-created");
     }
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
       absl::StatusOr<uint32_t> pid = runtime_->StartContainer(specs[i].id);
@@ -455,6 +475,7 @@ void TaskManager::Launch(const std::string& task_id) {
         break;
       }
       result.containers[i].pid = *pid;
+      CrashPoint("container-started");
     }
     loop_->Post([this, task_id, result = std::move(result)]() mutable {
       OnLaunched(task_id, std::move(result));
@@ -576,8 +597,10 @@ void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
   switch (event.kind) {
     case Kind::kStreamLost:
       stream_was_lost_ = true;
+      runtime_available_ = false;
       return;
     case Kind::kStreamUp:
+      runtime_available_ = true;
       Resync();
       return;
     case Kind::kOom: {
@@ -602,10 +625,12 @@ void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
 }
 
 void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_status,
-                                  absl::Time /*at*/) {
+                                  absl::Time at) {
   ContainerState& cs = task.containers[index];
   if (cs.exited) return;
   cs.exited = true;
+  // When it really exited, which may be long before skiffd heard of it (it was down).
+  if (at != absl::Time() && at > absl::UnixEpoch()) task.last_exit = std::max(task.last_exit, at);
   cs.started = true;
   v1::Task& t = task.record.task;
   v1::Container* c = t.mutable_containers(static_cast<int>(index));
@@ -645,7 +670,9 @@ void TaskManager::MaybeDeprovision(TaskState& task) {
   if (!all_exited) return;
   task.deprovisioning = true;
   Advance(t, "DEPROVISIONING");
-  t.set_execution_stopped_at(Now());
+  t.set_execution_stopped_at(task.last_exit > absl::UnixEpoch()
+                                 ? absl::ToDoubleSeconds(task.last_exit - absl::UnixEpoch())
+                                 : Now());
   Save(task);
   std::vector<std::string> reap;
   for (const ContainerState& cs : task.containers) {
@@ -709,20 +736,33 @@ void TaskManager::Remove(const std::string& task_id) {
 }
 
 void TaskManager::Resync() {
-  if (!stream_was_lost_ && tasks_.empty()) return;
+  // The first time (startup) and after every loss: the runtime may hold what the store does not.
+  if (!stream_was_lost_ && resynced_) return;
+  resynced_ = true;
   stream_was_lost_ = false;
   // Exits that happened while nobody listened: what runs is asked of the runtime.
   executor_->Run([this] {
     absl::StatusOr<std::vector<runtime::ContainerStatus>> listed = runtime_->ListContainers();
     loop_->Post([this, listed = std::move(listed)] {
       if (!listed.ok()) {
-        spdlog::warn("resync: {}", listed.status().ToString());
+        // Try again shortly: until a resync succeeds, what runs is not known.
+        spdlog::warn("resync: {}; retrying in 1 s", listed.status().ToString());
+        stream_was_lost_ = true;
+        loop_->PostAfter(absl::Seconds(1), [this] { Resync(); });
         return;
       }
       std::map<std::string, const runtime::ContainerStatus*> by_id;
-      for (const runtime::ContainerStatus& s : *listed) by_id[s.id] = &s;
+      std::vector<std::string> orphans;
+      for (const runtime::ContainerStatus& s : *listed) {
+        by_id[s.id] = &s;
+        // Skiff's label on a container of no task the store knows: skiffd died between creating
+        // it and recording that (or while removing it). Objects without the label are not ours.
+        auto label = s.labels.find("skiff.task");
+        if (label != s.labels.end() && Find(label->second) == nullptr) orphans.push_back(s.id);
+      }
+      RemoveOrphans(std::move(orphans));
       std::vector<std::pair<std::string, size_t>> lost;
-      std::vector<std::tuple<std::string, size_t, uint32_t>> exited;
+      std::vector<std::tuple<std::string, size_t, uint32_t, absl::Time>> exited;
       for (auto& [id, task] : tasks_) {
         if (task.launching || IsStopped(task.record.task)) continue;
         for (size_t i = 0; i < task.containers.size(); ++i) {
@@ -730,17 +770,18 @@ void TaskManager::Resync() {
           if (!cs.started || cs.exited) continue;
           auto it = by_id.find(cs.runtime_id);
           if (it == by_id.end()) {
-            exited.emplace_back(id, i, kUnknownExit);
+            exited.emplace_back(id, i, kUnknownExit, clock_->Now());
           } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
-            exited.emplace_back(id, i, it->second->exit_status);
+            exited.emplace_back(id, i, it->second->exit_status, it->second->exited_at);
           } else if (it->second->state == runtime::ContainerStatus::State::kCreated) {
-            exited.emplace_back(id, i, kUnknownExit);  // Its process never ran, and never will.
+            // Its process never ran, and never will.
+            exited.emplace_back(id, i, kUnknownExit, clock_->Now());
           }
         }
       }
-      for (const auto& [id, index, status] : exited) {
+      for (const auto& [id, index, status, at] : exited) {
         TaskState* task = Find(id);
-        if (task != nullptr) OnContainerExit(*task, index, status, clock_->Now());
+        if (task != nullptr) OnContainerExit(*task, index, status, at);
       }
       // Stops that were under way when the stream (or skiffd) went away: signal again and
       // restart their timers; both are harmless when repeated.
@@ -750,7 +791,21 @@ void TaskManager::Resync() {
         if (task.deprovisioning) continue;
         BeginStop(task, t.stop_code(), t.stopped_reason());
       }
+      if (on_resync_) on_resync_();
     });
+  });
+}
+
+void TaskManager::RemoveOrphans(std::vector<std::string> runtime_ids) {
+  if (runtime_ids.empty()) return;
+  for (const std::string& id : runtime_ids) {
+    spdlog::warn("removing container {}: it carries skiff's labels but no task names it", id);
+  }
+  executor_->Run([this, runtime_ids = std::move(runtime_ids)] {
+    for (const std::string& id : runtime_ids) {
+      absl::Status removed = runtime_->RemoveContainer(id);
+      if (!removed.ok()) spdlog::warn("remove orphan {}: {}", id, removed.ToString());
+    }
   });
 }
 

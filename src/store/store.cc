@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "skiff/base/status_macros.h"
+#include "skiff/base/crash_point.h"
 #include "skiff/model/json_codec.h"
 #include "sqlite.h"
 
@@ -202,6 +203,7 @@ absl::Status Store::Migrate() {
     SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
     absl::Status s = db_->Exec(kMigrations[version]);
     if (s.ok()) s = db_->Exec(absl::StrCat("PRAGMA user_version = ", version + 1));
+    CrashPoint("store-transaction");  // Uncommitted: the next open must find the old version.
     if (s.ok()) s = db_->Exec("COMMIT");
     if (!s.ok()) {
       db_->Exec("ROLLBACK").IgnoreError();

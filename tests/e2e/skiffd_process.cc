@@ -37,7 +37,8 @@ SkiffdProcess::~SkiffdProcess() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags) {
+absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
+                                  const std::vector<std::string>& env) {
   if (pid_ > 0) return absl::FailedPreconditionError("skiffd already running");
   ++starts_;
   const std::string log = absl::StrCat(dir_, "/skiffd.", starts_, ".log");
@@ -50,6 +51,7 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags) {
   spec.stdout_fd = fd;
   spec.stderr_fd = fd;
   spec.die_with_parent = true;
+  spec.env = env;
   absl::StatusOr<pid_t> pid = skiff::testing::Spawn(spec);
   close(fd);
   if (!pid.ok()) return pid.status();

@@ -22,8 +22,10 @@ class SkiffdProcess {
   static absl::StatusOr<std::unique_ptr<SkiffdProcess>> Create();
   ~SkiffdProcess();
 
-  // Starts skiffd with --state-dir, --socket and extra flags. Does not wait for readiness.
-  absl::Status Start(const std::vector<std::string>& extra_flags);
+  // Starts skiffd with --state-dir, --socket and extra flags, and `env` ("NAME=value") added to
+  // its environment. Does not wait for readiness.
+  absl::Status Start(const std::vector<std::string>& extra_flags,
+                     const std::vector<std::string>& env = {});
   // Waits (bounded) until the log has `marker` (by default the ready line); fails with the log if
   // the daemon exits first.
   absl::Status WaitReady(absl::string_view marker = "skiffd ready",

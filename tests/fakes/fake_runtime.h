@@ -61,6 +61,13 @@ class FakeRuntime final : public runtime::ContainerRuntime {
                                           runtime::ContainerStatus::State::kRunning;
   }
 
+  // While true, Exit() changes the container but no event reaches the handler, as when skiffd
+  // is down or its stream is broken.
+  void DropEvents(bool drop) {
+    absl::MutexLock lock(&mu_);
+    drop_events_ = drop;
+  }
+
   // Plays an event, as the stream thread would: the process of `id` exited.
   void Exit(const std::string& id, uint32_t status, absl::Time at) {
     EventHandler handler;
@@ -72,7 +79,7 @@ class FakeRuntime final : public runtime::ContainerRuntime {
         it->second.status.exit_status = status;
         it->second.status.exited_at = at;
       }
-      handler = handler_;
+      if (!drop_events_) handler = handler_;
     }
     if (handler) handler({.kind = runtime::RuntimeEvent::Kind::kExit, .container_id = id,
                           .exit_status = status, .at = at});
@@ -214,6 +221,7 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, runtime::ImageInfo> images_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Container> containers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  bool drop_events_ = false;
   EventHandler handler_ ABSL_GUARDED_BY(mu_);
   uint32_t next_pid_ ABSL_GUARDED_BY(mu_) = 100;
 };

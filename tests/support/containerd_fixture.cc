@@ -378,6 +378,17 @@ absl::Status PrivateContainerd::StopDaemon() {
   return absl::InternalError(absl::StrCat("containerd ", group, " survived SIGKILL"));
 }
 
+absl::Status PrivateContainerd::Pause() {
+  if (stopped_) return absl::FailedPreconditionError("PrivateContainerd already stopped");
+  return StopDaemon();
+}
+
+absl::Status PrivateContainerd::Resume() {
+  if (stopped_) return absl::FailedPreconditionError("PrivateContainerd already stopped");
+  if (DaemonAlive()) return absl::OkStatus();
+  return StartDaemon();
+}
+
 absl::Status PrivateContainerd::Restart() {
   if (stopped_) return absl::FailedPreconditionError("PrivateContainerd already stopped");
   absl::Status stopped = StopDaemon();

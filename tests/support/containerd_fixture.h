@@ -72,6 +72,10 @@ class PrivateContainerd {
   // Stops the daemon (SIGTERM, then SIGKILL) and starts it again on the same directories. Shims
   // and their tasks keep running across the restart, as with a real containerd upgrade.
   absl::Status Restart();
+  // Restart() in two steps, for an outage of a chosen length: Pause() stops the daemon (shims and
+  // their tasks keep running), Resume() starts it again and waits until it answers.
+  absl::Status Pause();
+  absl::Status Resume();
 
   // Runs `ctr --address socket_path() ARGS...`. Returns OK if ctr exited 0 and stores its stdout
   // in *output (if not null). Otherwise Internal with ctr's exit status and stderr, or

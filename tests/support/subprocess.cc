@@ -34,6 +34,11 @@ absl::StatusOr<pid_t> Spawn(const ChildSpec& spec) {
   std::vector<char*> argv;
   for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  // The environment is built before fork: the child of a threaded process must not allocate.
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (const std::string& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
@@ -53,7 +58,7 @@ absl::StatusOr<pid_t> Spawn(const ChildSpec& spec) {
     dup2(spec.stdout_fd, STDOUT_FILENO);
     dup2(spec.stderr_fd, STDERR_FILENO);
     close_range(3, ~0U, 0);
-    execv(spec.path.c_str(), argv.data());
+    execve(spec.path.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   // Also in the parent, so the group exists before we might signal it.

@@ -41,6 +41,8 @@ struct ChildSpec {
   // killed by ctest's timeout does not leave a daemon behind. Spawn from a thread that lives
   // as long as the child should.
   bool die_with_parent = false;
+  // Added to the parent's environment ("NAME=value").
+  std::vector<std::string> env;
 };
 
 // Starts a child in its own process group (pgid == pid) and returns its pid without waiting.

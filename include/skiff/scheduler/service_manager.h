@@ -88,7 +88,8 @@ class ServiceManager {
   // change; this is for tests and benchmarks). Returns how many services it looked at.
   int ReconcileNow();
 
-  // Marks every service dirty (e.g. after the runtime came back).
+  // Marks every service dirty. The daemon calls it when the runtime is back after an outage,
+  // since launches are not attempted (and not counted as failures) while it is away.
   void MarkAllDirty();
 
  private:

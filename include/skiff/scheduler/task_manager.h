@@ -116,8 +116,15 @@ class TaskManager {
                                                                 const std::string& task,
                                                                 const std::string& container);
 
-  // From the runtime's event stream (posted to the loop).
+  // From the runtime's event stream (posted to the loop). A lost stream means "runtime
+  // unavailable": RunTask and StartTask fail fast with Unavailable until it is back.
   void OnRuntimeEvent(const runtime::RuntimeEvent& event);
+  // Called on the loop each time a resync with the runtime (at startup, after a lost stream) has
+  // been applied: exits missed meanwhile recorded, orphans sent for removal.
+  void SetResyncListener(std::function<void()> listener) { on_resync_ = std::move(listener); }
+  // Whether the runtime answered at startup; the stream's events take over from there.
+  void SetRuntimeAvailable(bool available) { runtime_available_ = available; }
+  bool runtime_available() const { return runtime_available_; }
 
   // Starts the periodic log rotation. Loop thread.
   void StartLogRotation();
@@ -140,6 +147,7 @@ class TaskManager {
     bool deprovisioning = false;
     uint64_t stop_generation = 0;  // Tells stale SIGKILL timers apart.
     Resources reservation;         // Counted in reserved_ until the task is STOPPED.
+    absl::Time last_exit;          // The latest exit of one of its containers, when known.
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
@@ -150,6 +158,8 @@ class TaskManager {
   // with the in-memory state (the next change retries the write).
   void Save(TaskState& task);
   double Now() const;
+  // Unavailable (with the ECS exception) while the runtime cannot be reached.
+  absl::Status CheckRuntimeAvailable() const;
 
   // The revision a reference names, shared with the tasks that already use it.
   absl::StatusOr<DefinitionPtr> Definition(absl::string_view reference, absl::string_view field);
@@ -172,6 +182,8 @@ class TaskManager {
   void ScheduleRemoval(const TaskState& task);
   void Remove(const std::string& task_id);
   void Resync();
+  // Removes containers that carry skiff's task label but belong to no known task.
+  void RemoveOrphans(std::vector<std::string> runtime_ids);
   void RotateLogs();
 
   EventLoop* loop_;
@@ -192,6 +204,9 @@ class TaskManager {
   ClusterResolver resolve_cluster_;
   Resources reserved_;
   bool stream_was_lost_ = false;
+  bool runtime_available_ = true;
+  bool resynced_ = false;  // The first resync (after startup) has run.
+  std::function<void()> on_resync_;
 };
 
 }  // namespace skiff::scheduler

@@ -491,6 +491,21 @@ TEST_F(ServiceManagerTest, DaemonServicesRunOneTaskOnTheNode) {
   EXPECT_THAT(TaskIds("agent"), SizeIs(1));
 }
 
+TEST_F(ServiceManagerTest, NoLaunchAndNoFailureWhileTheRuntimeIsAway) {
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web", "desiredCount": 2})").ok());
+  Advance(absl::Minutes(2));
+  EXPECT_TRUE(TaskIds().empty());
+  auto stored = store_->LoadServices();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)[0].launch_failures, 0);
+  EXPECT_FALSE(HasEvent(Events(), "unable"));
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  services_->MarkAllDirty();  // As the daemon does when the stream is back.
+  Settle();
+  EXPECT_EQ(Describe().running_count(), 2);
+}
+
 TEST_F(ServiceManagerTest, BadInputIsRefusedNamingTheField) {
   struct Case {
     std::string json;

@@ -352,6 +352,60 @@ TEST_F(TaskManagerTest, ResyncAfterALostStreamFindsExitsThatWereMissed) {
   EXPECT_EQ(task.desired_status(), "STOPPED");
 }
 
+TEST_F(TaskManagerTest, ResyncRemovesLabelledOrphansAndLeavesOthersAlone) {
+  const std::string id = RunOne();
+  Settle();
+  // A container skiffd created but never recorded (it died in between), and one that is not ours.
+  runtime::ContainerSpec orphan{.id = "0123456789abcdef0123456789abcdef-app", .image = kImage};
+  orphan.labels = {{"skiff.task", "0123456789abcdef0123456789abcdef"}};
+  ASSERT_TRUE(runtime_.CreateContainer(orphan).ok());
+  ASSERT_TRUE(runtime_.StartContainer(orphan.id).ok());
+  runtime::ContainerSpec foreign{.id = "someone-elses", .image = kImage};
+  ASSERT_TRUE(runtime_.CreateContainer(foreign).ok());
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  EXPECT_FALSE(runtime_.HasContainer(orphan.id));
+  EXPECT_TRUE(runtime_.HasContainer("someone-elses"));
+  EXPECT_TRUE(runtime_.IsRunning(id + "-app"));  // Known tasks are adopted, not touched.
+  EXPECT_EQ(Describe(id).last_status(), "RUNNING");
+}
+
+TEST_F(TaskManagerTest, AnExitMissedWhileAwayKeepsItsRealCodeAndTime) {
+  const std::string id = RunOne();
+  Settle();
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  const absl::Time exited = clock_.Now() + absl::Seconds(5);
+  runtime_.DropEvents(true);
+  runtime_.Exit(id + "-app", 42, exited);
+  runtime_.Exit(id + "-sidecar", 0, exited);
+  runtime_.DropEvents(false);
+  clock_.Advance(absl::Minutes(1));
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.containers(0).exit_code(), 42);
+  EXPECT_EQ(task.stop_code(), "EssentialContainerExited");
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_DOUBLE_EQ(task.execution_stopped_at(),
+                   absl::ToDoubleSeconds(exited - absl::UnixEpoch()));
+}
+
+TEST_F(TaskManagerTest, WhileTheRuntimeIsAwayLaunchesFailFastAndNothingIsStopped) {
+  const std::string id = RunOne();
+  Settle();
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  auto refused = Run();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("containerd unavailable"));
+  EXPECT_EQ(Describe(id).last_status(), "RUNNING");
+  EXPECT_EQ(Describe(id).desired_status(), "RUNNING");
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "RUNNING");  // Still running: adopted, not restarted.
+  EXPECT_TRUE(Run().ok());
+}
+
 TEST_F(TaskManagerTest, RunTaskRejectsBadInputNamingTheField) {
   auto zero = Run(R"({"taskDefinition": "web", "count": 0})");
   EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
