@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine, as root: install every dependency, build skiffd and
 # skiff, make sure containerd runs, start skiffd on its embedded defaults, register the example
-# task definitions, load the example image and run two of the examples as tasks (a one-off job
-# without network, and a metrics agent on the host network). Safe to run again: what already
-# runs is reused.
+# task definitions, load the example image, run two of the examples as tasks (a one-off job
+# without network, and a metrics agent on the host network) and one as a service of 3 tasks
+# (heartbeat-worker, no network). Safe to run again: what already runs is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,6 +93,25 @@ for _ in $(seq 1 50); do
 done
 curl -fsS http://127.0.0.1:19100/metrics | head -3
 echo "  (task $agent; stop it with: build/bin/skiff stop-task --task $agent)"
+
+echo
+echo "quickstart: a service that keeps 3 tasks of heartbeat-worker running (no network)"
+status=$(skiff describe-services --services heartbeat --output table |
+  awk '$1 == "services[0].status" { print $2 }')
+if [[ $status == ACTIVE ]]; then
+  skiff update-service --service heartbeat --desired-count 3 >/dev/null
+else
+  skiff create-service --service-name heartbeat --task-definition heartbeat-worker \
+    --desired-count 3 --deployment-configuration \
+    '{"maximumPercent": 200, "minimumHealthyPercent": 50}' >/dev/null
+fi
+skiff wait services-stable --services heartbeat --timeout 180
+skiff describe-services --services heartbeat --output table |
+  awk '$1 ~ /^services\[0\]\.(serviceArn|status|desiredCount|runningCount|pendingCount)$/ ||
+       $1 ~ /^services\[0\]\.deployments\[[0-9]+\]\.(status|rolloutState)$/ ||
+       $1 == "services[0].events[0].message"'
+echo "  (scale it with: build/bin/skiff update-service --service heartbeat --desired-count N;"
+echo "   remove it with: build/bin/skiff delete-service --service heartbeat --force)"
 
 echo
 echo "skiffd runs in the background (pid $(pgrep -xo skiffd || echo '?'), log $LOG_DIR/skiffd.log)."

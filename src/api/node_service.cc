@@ -136,50 +136,74 @@ grpc::Status NodeService::Watch(grpc::ServerContext* context, const v1::WatchReq
                                 grpc::ServerWriter<v1::WatchEvent>* writer) {
   absl::StatusOr<std::string> cluster = model::ParseClusterRef(b_.scope, request->cluster());
   if (!cluster.ok()) return Fail(context, cluster.status());
-  std::set<std::string> arns;
+  WatchFilter filter{.cluster_arn = model::ClusterArn(b_.scope, *cluster)};
   for (const std::string& ref : request->tasks()) {
     absl::StatusOr<std::string> id = model::ParseTaskRef(b_.scope, ref, "tasks");
     if (!id.ok()) return Fail(context, id.status());
-    arns.insert(model::TaskArn(b_.scope, *cluster, *id));
+    filter.task_arns.insert(model::TaskArn(b_.scope, *cluster, *id));
+  }
+  std::set<std::string> service_names;
+  for (const std::string& ref : request->services()) {
+    absl::StatusOr<std::string> name = model::ParseServiceRef(b_.scope, ref, "services");
+    if (!name.ok()) return Fail(context, name.status());
+    service_names.insert(*name);
+    filter.service_arns.insert(model::ServiceArn(b_.scope, *cluster, *name));
   }
   std::shared_ptr<WatchHub::Subscription> subscription;
   // Subscribing and reading the current state in one loop step: no change falls in between.
-  absl::StatusOr<v1::DescribeTasksResponse> now =
-      RunOnLoop(b_.loop, [&]() -> absl::StatusOr<v1::DescribeTasksResponse> {
-        subscription = b_.watch_hub->Subscribe(model::ClusterArn(b_.scope, *cluster), arns);
-        if (arns.empty()) return v1::DescribeTasksResponse();
-        v1::DescribeTasksRequest describe;
-        describe.set_cluster(*cluster);
-        for (const std::string& arn : arns) describe.add_tasks(arn);
-        return b_.task_manager->DescribeTasks(describe);
+  absl::StatusOr<std::vector<v1::WatchEvent>> now =
+      RunOnLoop(b_.loop, [&]() -> absl::StatusOr<std::vector<v1::WatchEvent>> {
+        subscription = b_.watch_hub->Subscribe(filter);
+        return Snapshot(*cluster, filter.task_arns, service_names);
       });
   absl::Cleanup unsubscribe = [&] {
     if (subscription) b_.watch_hub->Unsubscribe(subscription);
   };
   if (!now.ok()) return Fail(context, now.status());
-  for (const v1::Task& task : now->tasks()) {
-    v1::WatchEvent event;
-    *event.mutable_task() = task;
-    if (!writer->Write(event)) return grpc::Status::OK;
-  }
-  for (const v1::Failure& failure : now->failures()) {
-    v1::WatchEvent event;
-    *event.mutable_failure() = failure;
+  for (const v1::WatchEvent& event : *now) {
     if (!writer->Write(event)) return grpc::Status::OK;
   }
   while (!context->IsCancelled()) {
-    std::optional<v1::Task> task = subscription->Next(kWatchPoll);
-    if (!task) {
+    std::optional<v1::WatchEvent> event = subscription->Next(kWatchPoll);
+    if (!event) {
       if (subscription->overflowed()) {
         return Fail(context, absl::ResourceExhaustedError("watch: the client fell behind"));
       }
       continue;
     }
-    v1::WatchEvent event;
-    *event.mutable_task() = *std::move(task);
-    if (!writer->Write(event)) break;
+    if (!writer->Write(*event)) break;
   }
   return grpc::Status::OK;
+}
+
+absl::StatusOr<std::vector<v1::WatchEvent>> NodeService::Snapshot(
+    const std::string& cluster, const std::set<std::string>& task_arns,
+    const std::set<std::string>& service_names) {
+  std::vector<v1::WatchEvent> events;
+  std::vector<v1::Failure> failures;
+  if (!task_arns.empty()) {
+    v1::DescribeTasksRequest describe;
+    describe.set_cluster(cluster);
+    for (const std::string& arn : task_arns) describe.add_tasks(arn);
+    absl::StatusOr<v1::DescribeTasksResponse> tasks = b_.task_manager->DescribeTasks(describe);
+    if (!tasks.ok()) return tasks.status();
+    for (const v1::Task& task : tasks->tasks()) *events.emplace_back().mutable_task() = task;
+    failures.insert(failures.end(), tasks->failures().begin(), tasks->failures().end());
+  }
+  if (!service_names.empty()) {
+    v1::DescribeServicesRequest describe;
+    describe.set_cluster(cluster);
+    for (const std::string& name : service_names) describe.add_services(name);
+    absl::StatusOr<v1::DescribeServicesResponse> services =
+        b_.services->DescribeServices(describe);
+    if (!services.ok()) return services.status();
+    for (const v1::Service& service : services->services()) {
+      *events.emplace_back().mutable_service() = service;
+    }
+    failures.insert(failures.end(), services->failures().begin(), services->failures().end());
+  }
+  for (const v1::Failure& failure : failures) *events.emplace_back().mutable_failure() = failure;
+  return events;
 }
 
 grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLogsRequest* request,

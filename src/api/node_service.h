@@ -5,7 +5,9 @@
 #ifndef SKIFF_SRC_API_NODE_SERVICE_H_
 #define SKIFF_SRC_API_NODE_SERVICE_H_
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "skiff/api/server.h"
 #include "skiff/v1/skiff.grpc.pb.h"
@@ -32,6 +34,12 @@ class NodeService final : public v1::Node::Service {
                            v1::RemoveImageResponse* response) override;
 
  private:
+  // Loop thread: the current state of the watched tasks and services, as watch events (tasks,
+  // then services, then a Failure for each one that does not exist).
+  absl::StatusOr<std::vector<v1::WatchEvent>> Snapshot(const std::string& cluster,
+                                                       const std::set<std::string>& task_arns,
+                                                       const std::set<std::string>& service_names);
+
   ApiServer::Backends b_;
 };
 

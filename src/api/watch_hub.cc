@@ -5,15 +5,25 @@
 
 namespace skiff::api {
 
-std::optional<v1::Task> WatchHub::Subscription::Next(absl::Duration timeout) {
+bool WatchFilter::Wants(const v1::Task& task) const {
+  if (task.cluster_arn() != cluster_arn) return false;
+  if (task_arns.empty()) return service_arns.empty();
+  return task_arns.count(task.task_arn()) > 0;
+}
+
+bool WatchFilter::Wants(const v1::Service& service) const {
+  return service.cluster_arn() == cluster_arn && service_arns.count(service.service_arn()) > 0;
+}
+
+std::optional<v1::WatchEvent> WatchHub::Subscription::Next(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(
-                           +[](std::deque<v1::Task>* q) { return !q->empty(); }, &queue_),
-                       timeout);
+  mu_.AwaitWithTimeout(
+      absl::Condition(+[](std::deque<v1::WatchEvent>* q) { return !q->empty(); }, &queue_),
+      timeout);
   if (queue_.empty()) return std::nullopt;
-  v1::Task task = std::move(queue_.front());
+  v1::WatchEvent event = std::move(queue_.front());
   queue_.pop_front();
-  return task;
+  return event;
 }
 
 bool WatchHub::Subscription::overflowed() const {
@@ -21,11 +31,18 @@ bool WatchHub::Subscription::overflowed() const {
   return overflowed_;
 }
 
-std::shared_ptr<WatchHub::Subscription> WatchHub::Subscribe(std::string cluster_arn,
-                                                            std::set<std::string> task_arns) {
+void WatchHub::Subscription::Push(v1::WatchEvent event) {
+  absl::MutexLock lock(&mu_);
+  if (queue_.size() >= kMaxQueued) {
+    overflowed_ = true;
+    return;
+  }
+  queue_.push_back(std::move(event));
+}
+
+std::shared_ptr<WatchHub::Subscription> WatchHub::Subscribe(WatchFilter filter) {
   auto subscription = std::make_shared<Subscription>();
-  subscription->cluster_arn_ = std::move(cluster_arn);
-  subscription->task_arns_ = std::move(task_arns);
+  subscription->filter_ = std::move(filter);
   absl::MutexLock lock(&mu_);
   subscriptions_.push_back(subscription);
   return subscription;
@@ -40,14 +57,20 @@ void WatchHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
 void WatchHub::Publish(const v1::Task& task) {
   absl::MutexLock lock(&mu_);
   for (const std::shared_ptr<Subscription>& s : subscriptions_) {
-    if (s->cluster_arn_ != task.cluster_arn()) continue;
-    if (!s->task_arns_.empty() && !s->task_arns_.count(task.task_arn())) continue;
-    absl::MutexLock sub_lock(&s->mu_);
-    if (s->queue_.size() >= Subscription::kMaxQueued) {
-      s->overflowed_ = true;
-      continue;
-    }
-    s->queue_.push_back(task);
+    if (!s->filter_.Wants(task)) continue;
+    v1::WatchEvent event;
+    *event.mutable_task() = task;
+    s->Push(std::move(event));
+  }
+}
+
+void WatchHub::Publish(const v1::Service& service) {
+  absl::MutexLock lock(&mu_);
+  for (const std::shared_ptr<Subscription>& s : subscriptions_) {
+    if (!s->filter_.Wants(service)) continue;
+    v1::WatchEvent event;
+    *event.mutable_service() = service;
+    s->Push(std::move(event));
   }
 }
 

@@ -114,6 +114,16 @@ std::vector<Command> Commands() {
       MakeCommand("untag-resource", "Remove tags by key", &S::UntagResource),
       MakeCommand("list-tags-for-resource", "List the tags of a resource",
                   &S::ListTagsForResource),
+      MakeCommand("create-service", "Create a service that keeps desiredCount tasks running",
+                  &S::CreateService),
+      MakeCommand("update-service",
+                  "Change a service's desired count, task definition or deployment settings",
+                  &S::UpdateService),
+      MakeCommand("delete-service", "Delete a service (--force when its desired count is not 0)",
+                  &S::DeleteService),
+      MakeCommand("describe-services", "Describe services, with deployments and events",
+                  &S::DescribeServices),
+      MakeCommand("list-services", "List service ARNs", &S::ListServices),
       MakeCommand("list-images", "List the images in skiffd's containerd namespace",
                   &N::ListImages),
       MakeCommand("remove-image", "Remove an image by reference", &N::RemoveImage),
@@ -126,19 +136,30 @@ std::vector<Command> Commands() {
                         &RunWaitTasksRunning),
       MakeStreamCommand("wait", "tasks-stopped", "Wait until the tasks are STOPPED",
                         &RunWaitTasksStopped),
+      MakeStreamCommand("wait", "services-stable",
+                        "Wait until the services have one deployment and run as many tasks as "
+                        "they want",
+                        &RunWaitServicesStable),
   };
 }
 
-// "containerDefinitions" -> "container-definitions", as the aws CLI names its flags.
+// "containerDefinitions" -> "container-definitions", as the aws CLI names its flags (botocore's
+// xform_name): a run of capitals is one word, "enableECSManagedTags" -> "enable-ecs-managed-tags".
 std::string Kebab(absl::string_view camel) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   std::string out;
-  for (char c : camel) {
-    if (c >= 'A' && c <= 'Z') {
-      out += '-';
-      out += static_cast<char>(c - 'A' + 'a');
-    } else {
+  for (size_t i = 0; i < camel.size(); ++i) {
+    const char c = camel[i];
+    if (!upper(c)) {
       out += c;
+      continue;
     }
+    const bool after_word = i > 0 && lower_or_digit(camel[i - 1]);
+    const bool ends_acronym = i > 0 && upper(camel[i - 1]) && i + 1 < camel.size() &&
+                              camel[i + 1] >= 'a' && camel[i + 1] <= 'z';
+    if (after_word || ends_acronym) out += '-';
+    out += static_cast<char>(c - 'A' + 'a');
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "streams.h"
 
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -18,54 +19,68 @@ namespace skiff::cli {
 namespace {
 
 constexpr size_t kUploadChunk = 1 << 20;
-constexpr int kDefaultWaitSeconds = 600;  // The aws waiters: 100 attempts, 6 s apart.
+// The aws waiters: tasks 100 attempts 6 s apart, services 40 attempts 15 s apart.
+constexpr int kDefaultWaitSeconds = 600;
 
-std::string TaskIdOf(const std::string& ref) {
+// The short form of what users type: a task id or service name from an ARN, or the text itself.
+std::string ShortName(const std::string& ref) {
   const size_t slash = ref.rfind('/');
   return slash == std::string::npos ? ref : ref.substr(slash + 1);
 }
 
-// What a waiter decides from the tasks' latest states.
+// What a waiter decides from the latest states.
 enum class Verdict { kWaiting, kDone, kFailed };
 
-// Watches the tasks until decide() says done or failed, or the timeout passes.
-int WaitTasks(const Connection& connection, const v1::WaitTasksRequest& request,
-              const std::string& waiter,
-              const std::function<Verdict(const std::map<std::string, v1::Task>&,
-                                          std::string* why)>& decide) {
-  if (request.tasks().empty()) {
-    std::cerr << "error: --tasks: at least one task\n";
-    return kExitUsage;
-  }
-  const int timeout = request.has_timeout() ? request.timeout() : kDefaultWaitSeconds;
-  if (timeout <= 0) {
-    std::cerr << "error: --timeout: must be a positive number of seconds\n";
-    return kExitUsage;
-  }
+// The latest state of each watched task and service, by task id or service name.
+struct Watched {
+  std::map<std::string, v1::Task> tasks;
+  std::map<std::string, v1::Service> services;
+};
+
+using Decide = std::function<Verdict(const Watched&, std::string* why)>;
+
+// A waiter request's --timeout in seconds, or 0 after printing a usage error.
+template <typename WaitRequest>
+int WaitSeconds(const WaitRequest& request) {
+  const int seconds = request.has_timeout() ? request.timeout() : kDefaultWaitSeconds;
+  if (seconds > 0) return seconds;
+  std::cerr << "error: --timeout: must be a positive number of seconds\n";
+  return 0;
+}
+
+// Watches what `watch` names (of one kind, `noun`: "task" or "service") until decide() says done
+// or failed, or `timeout` seconds pass. The daemon first sends every named one's state or a
+// Failure, then each change, so the waiter returns the moment the condition holds.
+int WaitFor(const Connection& connection, const v1::WatchRequest& watch, int timeout,
+            const std::string& waiter, const std::string& noun, const Decide& decide) {
   v1::Node::Stub stub(connection.channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(timeout)));
-  v1::WatchRequest watch;
-  watch.set_cluster(request.cluster());
-  for (const std::string& task : request.tasks()) watch.add_tasks(task);
   auto reader = stub.Watch(&context, watch);
   std::set<std::string> wanted;
-  for (const std::string& task : request.tasks()) wanted.insert(TaskIdOf(task));
-  std::map<std::string, v1::Task> tasks;
+  for (const std::string& ref : watch.tasks()) wanted.insert(ShortName(ref));
+  for (const std::string& ref : watch.services()) wanted.insert(ShortName(ref));
+  Watched watched;
   std::map<std::string, v1::Failure> failures;
   v1::WatchEvent event;
   while (reader->Read(&event)) {
-    if (event.has_task()) tasks[TaskIdOf(event.task().task_arn())] = event.task();
-    if (event.has_failure()) failures[TaskIdOf(event.failure().arn())] = event.failure();
-    // The first answer covers every task (state or failure); decide once all are known.
-    if (tasks.size() + failures.size() < wanted.size()) continue;
+    if (event.has_task()) watched.tasks[ShortName(event.task().task_arn())] = event.task();
+    if (event.has_service()) {
+      watched.services[ShortName(event.service().service_arn())] = event.service();
+    }
+    if (event.has_failure()) failures[ShortName(event.failure().arn())] = event.failure();
+    // The first answer covers every one named (state or failure); decide once all are known.
+    if (watched.tasks.size() + watched.services.size() + failures.size() < wanted.size()) {
+      continue;
+    }
     std::string why;
     Verdict verdict = Verdict::kFailed;
     if (!failures.empty()) {
-      // As the aws waiters: a task that does not exist (MISSING) fails either waiter.
-      why = absl::StrCat("task ", failures.begin()->first, ": ", failures.begin()->second.reason());
+      // As the aws waiters: one that does not exist (MISSING) fails the waiter.
+      why = absl::StrCat(noun, " ", failures.begin()->first, ": ",
+                         failures.begin()->second.reason());
     } else {
-      verdict = decide(tasks, &why);
+      verdict = decide(watched, &why);
     }
     if (verdict == Verdict::kWaiting) continue;
     context.TryCancel();
@@ -81,6 +96,20 @@ int WaitTasks(const Connection& connection, const v1::WaitTasksRequest& request,
     return kExitDaemonError;
   }
   return ReportError(connection, context, status);
+}
+
+int WaitTasks(const Connection& connection, const v1::WaitTasksRequest& request,
+              const std::string& waiter, const Decide& decide) {
+  if (request.tasks().empty()) {
+    std::cerr << "error: --tasks: at least one task\n";
+    return kExitUsage;
+  }
+  const int timeout = WaitSeconds(request);
+  if (timeout == 0) return kExitUsage;
+  v1::WatchRequest watch;
+  watch.set_cluster(request.cluster());
+  for (const std::string& task : request.tasks()) watch.add_tasks(task);
+  return WaitFor(connection, watch, timeout, waiter, "task", decide);
 }
 
 }  // namespace
@@ -179,9 +208,9 @@ int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequ
 int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest& request) {
   // As the aws waiter: every task RUNNING; any STOPPED is a failure.
   return WaitTasks(connection, request, "TasksRunning",
-                   [](const std::map<std::string, v1::Task>& tasks, std::string* why) {
+                   [](const Watched& watched, std::string* why) {
                      bool all_running = true;
-                     for (const auto& [id, task] : tasks) {
+                     for (const auto& [id, task] : watched.tasks) {
                        if (task.last_status() == "STOPPED") {
                          *why = absl::StrCat("task ", id, " is STOPPED: ", task.stopped_reason());
                          return Verdict::kFailed;
@@ -194,12 +223,42 @@ int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest
 
 int RunWaitTasksStopped(const Connection& connection, const v1::WaitTasksRequest& request) {
   return WaitTasks(connection, request, "TasksStopped",
-                   [](const std::map<std::string, v1::Task>& tasks, std::string*) {
-                     for (const auto& [id, task] : tasks) {
+                   [](const Watched& watched, std::string*) {
+                     for (const auto& [id, task] : watched.tasks) {
                        if (task.last_status() != "STOPPED") return Verdict::kWaiting;
                      }
                      return Verdict::kDone;
                    });
+}
+
+int RunWaitServicesStable(const Connection& connection, const v1::WaitServicesRequest& request) {
+  if (request.services().empty()) {
+    std::cerr << "error: --services: at least one service\n";
+    return kExitUsage;
+  }
+  const int timeout = WaitSeconds(request);
+  if (timeout == 0) return kExitUsage;
+  v1::WatchRequest watch;
+  watch.set_cluster(request.cluster());
+  for (const std::string& service : request.services()) watch.add_services(service);
+  // As the aws waiter's acceptors, in their order: a DRAINING or INACTIVE service fails it;
+  // it succeeds when every service has one deployment and runs as many tasks as it wants.
+  return WaitFor(connection, watch, timeout, "ServicesStable", "service",
+                 [](const Watched& watched, std::string* why) {
+                   for (const auto& [name, service] : watched.services) {
+                     if (service.status() == "DRAINING" || service.status() == "INACTIVE") {
+                       *why = absl::StrCat("service ", name, " is ", service.status());
+                       return Verdict::kFailed;
+                     }
+                   }
+                   for (const auto& [name, service] : watched.services) {
+                     if (service.deployments_size() != 1 ||
+                         service.running_count() != service.desired_count()) {
+                       return Verdict::kWaiting;
+                     }
+                   }
+                   return Verdict::kDone;
+                 });
 }
 
 }  // namespace skiff::cli

@@ -33,6 +33,7 @@ int RunLogs(const Connection& connection, const v1::GetLogsRequest& request);
 int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequest& request);
 int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest& request);
 int RunWaitTasksStopped(const Connection& connection, const v1::WaitTasksRequest& request);
+int RunWaitServicesStable(const Connection& connection, const v1::WaitServicesRequest& request);
 
 }  // namespace skiff::cli
 

@@ -105,6 +105,8 @@ int Run(const Options& options) {
   services.SetClusterResolver(resolve_cluster);
   api::WatchHub watch_hub;
   tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
+  services.AddListener(
+      [&watch_hub](const store::StoredService& service) { watch_hub.Publish(service.service); });
   // The loop thread has not started, so main may act for it. Tasks first: services index them.
   for (auto [what, loaded] : {std::pair{"tasks", tasks.Load()}, {"clusters", clusters.Load()},
                               {"services", services.Load()}}) {
