@@ -1,8 +1,8 @@
 // service_bench: services through skiffd on a private containerd, against plain `ctr`, in one run.
 //
 // (a) scale-out: the time from CreateService with desiredCount N (30) until all N tasks are
-//     RUNNING, next to starting the same N containers with `ctr run -d`, two at a time, on the
-//     same containerd. Rounds interleave the two (and swap which goes first), with everything
+//     RUNNING, next to starting the same N containers with `ctr run -d`, two at a time (skiffd
+//     itself launches up to four at once, on its executor's threads), on the same containerd. Rounds interleave the two (and swap which goes first), with everything
 //     removed between them; one small warm-up round is not counted.
 // (b) replacement: the time from kill -9 of a service task's container process (its pid from
 //     `ctr tasks ls`) until skiffd's replacement task is RUNNING. A task that stops less than
@@ -61,7 +61,6 @@ constexpr char kFamily[] = "bench";
 constexpr char kContainerName[] = "app";
 constexpr int kMemoryMiB = 32;
 constexpr int kWarmupCount = 4;
-constexpr int kCtrConcurrency = 2;
 // A task younger than this is not killed: 10 s is skiffd's min_healthy_runtime.
 constexpr absl::Duration kMinAgeBeforeKill = absl::Seconds(11);
 constexpr absl::Duration kStateTimeout = absl::Seconds(120);
@@ -75,15 +74,18 @@ struct Options {
   int count = 30;
   int kills = 20;
   int kill_service_tasks = 5;
+  int ctr_concurrency = 2;  // skiffd's executor runs up to 4 launches at once.
   bool run_a = true;
   bool run_b = true;
 };
 
 void Usage(std::ostream& out) {
-  out << "usage: service_bench [--rounds N] [--count N] [--kills N] [--only a|b]\n"
+  out << "usage: service_bench [--rounds N] [--count N] [--kills N] [--ctr-concurrency N]\n"
+         "                     [--only a|b]\n"
          "  --rounds N  (a) rounds, each one skiff service and one ctr batch (default 3)\n"
          "  --count N   (a) tasks per service / containers per batch (default 30)\n"
          "  --kills N   (b) kill -9 and replacement runs (default 20)\n"
+         "  --ctr-concurrency N  (a) ctr run -d processes at a time (default 2)\n"
          "  --only a|b  run one part only\n"
          "Needs root, containerd, ctr and runc. Prints min/median/p90 in ms and ratios.\n";
 }
@@ -103,6 +105,7 @@ int ParseArgs(int argc, char** argv, Options& options) {
     if (arg == "--rounds" && number(options.rounds, 1)) continue;
     if (arg == "--count" && number(options.count, 1)) continue;
     if (arg == "--kills" && number(options.kills, 1)) continue;
+    if (arg == "--ctr-concurrency" && number(options.ctr_concurrency, 1)) continue;
     if (arg == "--only" && has_value &&
         (std::string(argv[i + 1]) == "a" || std::string(argv[i + 1]) == "b")) {
       options.run_a = std::string(argv[i + 1]) == "a";
@@ -337,7 +340,7 @@ absl::StatusOr<double> Bench::CtrBatch(const std::string& prefix, int count) {
   };
   const SteadyClock::time_point start = SteadyClock::now();
   std::vector<std::thread> workers;
-  for (int w = 0; w < kCtrConcurrency; ++w) workers.emplace_back(worker);
+  for (int w = 0; w < options_.ctr_concurrency; ++w) workers.emplace_back(worker);
   for (std::thread& t : workers) t.join();
   const double took = Ms(SteadyClock::now() - start);
   absl::Status removed = RemoveCtrContainers(ids);
@@ -348,7 +351,7 @@ absl::StatusOr<double> Bench::CtrBatch(const std::string& prefix, int count) {
 
 absl::Status Bench::RunScaleOut() {
   skiff_scale_.name = absl::StrCat("(a) CreateService ", options_.count, " -> RUNNING");
-  ctr_scale_.name = absl::StrCat("(a) ctr run -d x", options_.count, ", ", kCtrConcurrency,
+  ctr_scale_.name = absl::StrCat("(a) ctr run -d x", options_.count, ", ", options_.ctr_concurrency,
                                  " at a time");
   std::cout << "(a) warm-up (" << kWarmupCount << " tasks each, not counted)\n" << std::flush;
   if (absl::StatusOr<double> s = ServiceScaleOut("warmup", kWarmupCount); !s.ok()) {
