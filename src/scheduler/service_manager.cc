@@ -277,11 +277,14 @@ int ServiceManager::ReconcileNow() {
 void ServiceManager::ScheduleAt(const Key& key, absl::Time when) {
   ServiceState* state = Find(key);
   if (state == nullptr) return;
-  if (state->timer_pending) return;  // An earlier wake-up re-plans; at worst it comes early.
-  state->timer_pending = true;
-  loop_->PostAfter(std::max(absl::ZeroDuration(), when - clock_->Now()), [this, key] {
+  // A timer that fires no later will re-plan (at worst it comes early). One that fires later
+  // must not hold this wake-up back: a short back-off behind a 30 s placement retry.
+  if (state->wake_at <= when) return;
+  state->wake_at = when;
+  loop_->PostAfter(std::max(absl::ZeroDuration(), when - clock_->Now()), [this, key, when] {
     if (ServiceState* state = Find(key); state != nullptr) {
-      state->timer_pending = false;
+      // A later timer overtaken by this one still fires; it only marks the service dirty.
+      if (state->wake_at == when) state->wake_at = absl::InfiniteFuture();
       MarkDirty(key);
     }
   });

@@ -107,7 +107,8 @@ class ServiceManager {
     store::StoredService record;  // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet removed, by id.
     bool dirty = false;
-    bool timer_pending = false;      // A back-off or placement timer is queued.
+    // When the earliest queued back-off or placement timer fires; InfiniteFuture when none is.
+    absl::Time wake_at = absl::InfiniteFuture();
     bool steady = false;             // "has reached a steady state." was said for this state.
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).

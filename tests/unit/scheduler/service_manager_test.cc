@@ -368,6 +368,23 @@ TEST_F(ServiceManagerTest, CapacityFreedByAStoppedTaskIsUsedAtOnce) {
   EXPECT_EQ(Describe().running_count(), 2);
 }
 
+// A service waiting for capacity has its 30 s placement retry queued. A back-off that ends
+// sooner must still wake it then, not when the placement retry comes.
+TEST_F(ServiceManagerTest, AShortBackOffIsNotHeldUpByAPendingPlacementRetry) {
+  Open({.cpu = 4096, .memory = 80});  // Room for two of the three 32 MiB tasks.
+  ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web", "desiredCount": 3})").ok());
+  Settle();
+  ASSERT_THAT(TaskIds(), SizeIs(2));  // The third waits, its retry 30 s away.
+  // Two tasks die right after starting: the first failure retries at once (and that task
+  // fits), the second waits out 1 s of back-off.
+  Kill(TaskIds()[0], 1);
+  ASSERT_THAT(TaskIds(), SizeIs(2));
+  Kill(TaskIds()[0], 1);
+  EXPECT_THAT(TaskIds(), SizeIs(1));
+  Advance(absl::Milliseconds(1100));
+  EXPECT_THAT(TaskIds(), SizeIs(2)) << "the launch waited for the placement retry";
+}
+
 TEST_F(ServiceManagerTest, DeleteNeedsZeroOrForceThenDrainsToInactive) {
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web", "desiredCount": 2})").ok());
   Settle();
