@@ -176,6 +176,17 @@ class CrashTest : public ::testing::Test {
     return pids;
   }
 
+  // SIGKILLs the process of the task's container from outside and waits (bounded) until
+  // containerd no longer reports it running.
+  void KillContainer(const std::string& task_id) {
+    const int pid = Pids()[task_id + "-app"];
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 50 && Pids().count(task_id + "-app"); ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
   std::set<std::string> Lines(const std::vector<std::string>& args) {
     std::string out;
     EXPECT_TRUE(containerd_->Ctr(args, &out).ok());
@@ -255,12 +266,7 @@ TEST_F(CrashTest, AContainerKilledWhileSkiffdIsDownIsRecordedAndReplacedOnce) {
   const std::vector<std::string> tasks = Tasks("RUNNING");
   ASSERT_THAT(tasks, SizeIs(2));
   Kill9();
-  const int pid = Pids()[tasks[0] + "-app"];
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  for (int i = 0; i < 50 && Pids().count(tasks[0] + "-app"); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  KillContainer(tasks[0]);
   Start();
   WaitStable("web");
   const v1::Task dead = DescribeTask(tasks[0]);
@@ -362,12 +368,7 @@ TEST_F(CrashTest, ReadyIsSentOnlyAfterTheStateIsReconciled) {
   const std::vector<std::string> tasks = Tasks("RUNNING");
   ASSERT_THAT(tasks, SizeIs(1));
   Kill9();
-  const int pid = Pids()[tasks[0] + "-app"];
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  for (int i = 0; i < 50 && Pids().count(tasks[0] + "-app"); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  KillContainer(tasks[0]);
 
   const std::string path = skiffd_->dir() + "/notify.sock";
   const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
