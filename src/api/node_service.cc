@@ -300,7 +300,7 @@ grpc::Status NodeService::ExecuteCommand(grpc::ServerContext* context,
                                                       target.task_id, " is not running")));
   }
   absl::StatusOr<runtime::ExecResult> result =
-      b_.runtime->Exec(target.runtime_id, *argv, kExecTimeout);
+      b_.runtime->Exec(target.runtime_id, *argv, kExecTimeout, runtime::kDefaultExecOutputLimit);
   if (!result.ok()) return Fail(context, result.status());
   v1::ExecOutput output;
   output.set_stdout(std::move(result->stdout_data));
@@ -375,6 +375,16 @@ grpc::Status NodeService::RemoveImage(grpc::ServerContext* context,
   absl::Status removed = b_.runtime->RemoveImage(image->name);
   if (!removed.ok()) return Fail(context, removed);
   *response->mutable_image() = ToImage(*image);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::DescribeContainerHealth(
+    grpc::ServerContext* context, const v1::DescribeContainerHealthRequest* request,
+    v1::DescribeContainerHealthResponse* response) {
+  absl::StatusOr<std::vector<v1::ContainerHealth>> health = RunOnLoop(
+      b_.loop, [&] { return b_.task_manager->ContainerHealth(request->cluster(), request->task()); });
+  if (!health.ok()) return Fail(context, health.status());
+  for (v1::ContainerHealth& h : *health) *response->add_containers() = std::move(h);
   return grpc::Status::OK;
 }
 

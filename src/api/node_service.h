@@ -32,6 +32,9 @@ class NodeService final : public v1::Node::Service {
                           v1::ListImagesResponse* response) override;
   grpc::Status RemoveImage(grpc::ServerContext* context, const v1::RemoveImageRequest* request,
                            v1::RemoveImageResponse* response) override;
+  grpc::Status DescribeContainerHealth(grpc::ServerContext* context,
+                                       const v1::DescribeContainerHealthRequest* request,
+                                       v1::DescribeContainerHealthResponse* response) override;
 
  private:
   // Loop thread: the current state of the watched tasks and services, as watch events (tasks,

@@ -17,6 +17,7 @@
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/executor.h"
+#include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/task_manager.h"
 #include "skiff/scheduler/runtime_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
@@ -30,6 +31,9 @@ namespace {
 constexpr absl::Duration kFirstContact = absl::Seconds(5);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 constexpr int kRuntimeThreads = 4;
+// Health checks run on threads of their own, so that a slow check never holds up a launch or a
+// stop; two bound how many check processes run at once, whatever the number of containers.
+constexpr int kHealthCheckThreads = 2;
 
 // The node's resources as ECS registers a container instance's: 1024 CPU units per core and
 // the memory the kernel reports, in MiB.
@@ -77,6 +81,8 @@ int Run(const Options& options) {
   scheduler::ThreadEventLoop loop(&clock);
   // Runtime calls block; a few threads keep one slow call from holding up every task.
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
+  scheduler::ThreadPoolExecutor health_executor(kHealthCheckThreads);
+  scheduler::HealthMonitor health(&loop, &health_executor, &runtime, &clock);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
   const logs::RotationPolicy log_rotation{.max_bytes = options.log_max_bytes, .keep = 1};
   scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions, &clock,
@@ -84,7 +90,8 @@ int Run(const Options& options) {
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
                                 .log_rotation = log_rotation,
-                                .capacity = NodeCapacity()});
+                                .capacity = NodeCapacity()},
+                               &health);
   scheduler::ServiceManager services(&loop, &tasks, &task_definitions, store->get(), &clock,
                                      options.arn_scope);
   const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
@@ -200,6 +207,7 @@ int Run(const Options& options) {
   // then finishes whatever was posted; the store closes last.
   (*server)->Shutdown(kShutdownGrace);
   runtime.StopEvents();
+  health_executor.Stop(/*finish_queued=*/false);  // Checks not started yet are moot now.
   executor.Stop();  // Finishes runtime calls in flight; their results still reach the loop.
   loop.Stop();
   spdlog::info("skiffd stopped");

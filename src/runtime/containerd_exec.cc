@@ -13,11 +13,17 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
@@ -33,8 +39,6 @@ namespace tasks_api = containerd::services::tasks::v1;
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr char kProcessTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Process";
-// Exec output beyond this is dropped (and said so): a command's result, not a log stream.
-constexpr size_t kMaxExecOutput = 4 << 20;
 constexpr size_t kMaxAccountFile = 1 << 20;
 
 std::string RandomHex(int bytes) {
@@ -44,13 +48,14 @@ std::string RandomHex(int bytes) {
   return out;
 }
 
-// Reads what is available on fd into out (capped); false on EOF or error.
-bool Drain(int fd, std::string* out, bool* truncated) {
+// Reads what is available on fd into out, keeping at most `cap` bytes (the rest is read and
+// dropped, so the process never blocks on a full pipe); false on EOF or error.
+bool Drain(int fd, size_t cap, std::string* out, bool* truncated) {
   std::array<char, 65536> buffer;
   while (true) {
     const ssize_t n = read(fd, buffer.data(), buffer.size());
     if (n > 0) {
-      const size_t room = kMaxExecOutput - std::min(kMaxExecOutput, out->size());
+      const size_t room = cap - std::min(cap, out->size());
       out->append(buffer.data(), std::min(room, static_cast<size_t>(n)));
       if (static_cast<size_t>(n) > room) *truncated = true;
       continue;
@@ -58,6 +63,40 @@ bool Drain(int fd, std::string* out, bool* truncated) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
     return false;
   }
+}
+
+// The parent of each process on the host, from /proc/<pid>/stat (fields after the command name,
+// which may itself hold spaces and parentheses).
+std::map<pid_t, std::vector<pid_t>> ChildrenOnHost() {
+  std::map<pid_t, std::vector<pid_t>> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(name, &pid)) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(absl::string_view(stat).substr(close_paren + 1), ' ', absl::SkipEmpty());
+    pid_t ppid = 0;
+    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &ppid)) children[ppid].push_back(pid);
+  }
+  return children;
+}
+
+// SIGKILLs pid and everything it started. An exec'd command that timed out may have forked
+// (`sh -c "a | b"`, a daemonizing check); killing only its pid would leave the rest running
+// inside the container. Children are collected first, so none is reparented away meanwhile.
+void KillProcessTree(pid_t root) {
+  const std::map<pid_t, std::vector<pid_t>> children = ChildrenOnHost();
+  std::vector<pid_t> tree{root};
+  for (size_t i = 0; i < tree.size(); ++i) {
+    auto it = children.find(tree[i]);
+    if (it != children.end()) tree.insert(tree.end(), it->second.begin(), it->second.end());
+  }
+  for (pid_t pid : tree) kill(pid, SIGKILL);
 }
 
 // A file of the mounted image root, resolved inside that root (an image's symlink to
@@ -124,7 +163,7 @@ absl::StatusOr<ImageAccounts> ContainerdRuntime::ReadAccounts(const std::vector<
 
 absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
                                                    const std::vector<std::string>& argv,
-                                                   absl::Duration timeout) {
+                                                   absl::Duration timeout, size_t max_output) {
   const absl::Time deadline = absl::Now() + timeout;
   SKIFF_ASSIGN_OR_RETURN(const containerd::services::containers::v1::Container container,
                          GetContainer(connection_, id, kCallTimeout));
@@ -195,13 +234,14 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
     if (ready < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, "poll exec output");
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      if (!Drain(fds[i].fd, sinks[i], &truncated)) {
+      if (!Drain(fds[i].fd, max_output, sinks[i], &truncated)) {
         fds[i].fd = -1;
         --open_streams;
       }
     }
   }
   if (timed_out) {
+    if (started.pid() > 0) KillProcessTree(static_cast<pid_t>(started.pid()));
     tasks_api::KillRequest kill;
     kill.set_container_id(id);
     kill.set_exec_id(exec_id);
@@ -219,7 +259,10 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
   }
   if (!status.ok()) return connection_.ToStatus(status, "Tasks.Wait (exec) " + id);
   result.exit_code = static_cast<int>(waited.exit_status());
-  if (truncated) absl::StrAppend(&result.stderr_data, "\n[skiff: output truncated at 4 MiB]\n");
+  if (truncated) {
+    absl::StrAppend(&result.stderr_data, "\n[skiff: output truncated at ", max_output,
+                    " bytes]\n");
+  }
   return result;
 }
 

@@ -10,10 +10,12 @@ ThreadPoolExecutor::ThreadPoolExecutor(int threads) {
 
 ThreadPoolExecutor::~ThreadPoolExecutor() { Stop(); }
 
-void ThreadPoolExecutor::Stop() {
+void ThreadPoolExecutor::Stop(bool finish_queued) {
+  std::deque<Work> dropped;  // Destroyed outside the lock.
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (!finish_queued) dropped.swap(queue_);
   }
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();

@@ -7,6 +7,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -47,6 +48,7 @@ std::string TaskList(const std::vector<std::string>& ids) {
 // The per-deployment counts of one pass.
 struct Count {
   int running = 0;  // Desired RUNNING and RUNNING.
+  int healthy = 0;  // Of those, the ones that pass their health checks (or have none).
   int pending = 0;  // Desired RUNNING, not yet RUNNING.
   int live = 0;     // Not STOPPED yet, whatever is desired (stopping tasks included).
   int active() const { return running + pending; }
@@ -177,7 +179,8 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   auto it = state->tasks.find(record.id);
   if (it == state->tasks.end()) {
     if (stopped) return;  // Nothing to count.
-    it = state->tasks.emplace(record.id, TaskView{}).first;
+    it = state->tasks.emplace(record.id, TaskView{.health_checked = tasks_->HealthChecked(record.id)})
+             .first;
     service_of_task_[record.id] = key;
   }
   TaskView& view = it->second;
@@ -301,14 +304,26 @@ void ServiceManager::Reconcile(const Key& key) {
   bool changed = false;
 
   std::map<std::string, Count> counts;
+  // Tasks of the primary deployment that failed their health checks, once the grace period
+  // after their start is over, are replaced.
+  const std::string primary_id = s.deployments(0).id();
+  const double grace = s.health_check_grace_period_seconds();
+  std::vector<std::string> unhealthy;
   for (const auto& [id, t] : state->tasks) {
     Count& c = counts[t.deployment_id];
     ++c.live;
     if (t.desired_status != "RUNNING") continue;
-    if (t.last_status == "RUNNING") {
-      ++c.running;
-    } else {
+    if (t.last_status != "RUNNING") {
       ++c.pending;
+      continue;
+    }
+    ++c.running;
+    if (t.Healthy()) ++c.healthy;
+    if (t.health_status != "UNHEALTHY" || t.deployment_id != primary_id) continue;
+    if (now < t.started_at + grace) {
+      ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(t.started_at + grace));
+    } else {
+      unhealthy.push_back(id);
     }
   }
   const int desired = s.status() == "ACTIVE" ? s.desired_count() : 0;
@@ -318,23 +333,25 @@ void ServiceManager::Reconcile(const Key& key) {
                                                                 : 100;
   const int ceiling = desired * max_percent / 100;               // Rounded down, as ECS.
   const int floor = (desired * min_percent + 99) / 100;          // Rounded up, as ECS.
-  int total_active = 0, total_running = 0, total_pending = 0;
+  int total_active = 0, total_running = 0, total_healthy = 0, total_pending = 0;
   for (const auto& [id, c] : counts) {
     total_active += c.active();
     total_running += c.running;
+    total_healthy += c.healthy;
     total_pending += c.pending;
   }
   v1::Deployment* primary = s.mutable_deployments(0);
   Count& mine = counts[primary->id()];
   const bool draining_old = s.deployments_size() > 1;
 
-  // Pick what to stop first: tasks not running yet, then unhealthy ones, then the newest.
+  // Pick what to stop first: tasks not running yet, then those not healthy, then the newest.
   auto stop_order = [&](const std::string& deployment) {
     std::vector<std::pair<std::tuple<int, int, double>, std::string>> candidates;
     for (const auto& [id, t] : state->tasks) {
       if (t.deployment_id != deployment || t.desired_status != "RUNNING") continue;
-      candidates.push_back({{t.last_status == "RUNNING" ? 1 : 0,
-                             t.health_status == "UNHEALTHY" ? 0 : 1, -t.created_at},
+      if (absl::c_linear_search(unhealthy, id)) continue;  // Replaced below.
+      candidates.push_back({{t.last_status == "RUNNING" ? 1 : 0, t.Healthy() ? 1 : 0,
+                             -t.created_at},
                             id});
     }
     std::sort(candidates.begin(), candidates.end());
@@ -347,10 +364,13 @@ void ServiceManager::Reconcile(const Key& key) {
                                       ")"));
   };
 
-  // 1. The primary deployment towards the desired count.
-  const int need = desired - mine.active();
+  // 1. The primary deployment towards the desired count; an unhealthy task counts as gone.
+  const int replacing = static_cast<int>(unhealthy.size());
+  const int need = desired - (mine.active() - replacing);
+  int started_now = 0;
   if (need > 0) {
-    const int room = draining_old ? std::min(need, std::max(0, ceiling - total_active)) : need;
+    const bool capped = draining_old || replacing > 0;
+    const int room = capped ? std::min(need, std::max(0, ceiling - total_active)) : need;
     if (room > 0 && now < r.next_launch_at) {
       ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(r.next_launch_at));
     } else if (room > 0) {
@@ -400,9 +420,10 @@ void ServiceManager::Reconcile(const Key& key) {
         changed |= AddEvent(*state, absl::StrCat("(service ", name, ") has started ",
                                                  started.size(), " tasks: ", TaskList(started),
                                                  "."));
-        mine.pending += static_cast<int>(started.size());
-        total_pending += static_cast<int>(started.size());
-        total_active += static_cast<int>(started.size());
+        started_now = static_cast<int>(started.size());
+        mine.pending += started_now;
+        total_pending += started_now;
+        total_active += started_now;
       }
     }
   } else if (need < 0) {
@@ -413,19 +434,40 @@ void ServiceManager::Reconcile(const Key& key) {
       stop(id, running, primary->id());
       (running ? mine.running : mine.pending)--;
       (running ? total_running : total_pending)--;
+      if (running && std::get<1>(rank) == 1) --mine.healthy;
     }
   }
 
+  // An unhealthy task stops once a replacement is healthy in its place, or at once when the
+  // ceiling leaves no room to start the replacement first.
+  int stop_unhealthy = std::min(replacing, std::max(0, mine.healthy + replacing - desired));
+  const bool replacements_blocked = need > started_now && total_active >= ceiling &&
+                                    now >= r.next_launch_at;
+  if (replacements_blocked) stop_unhealthy = std::max(stop_unhealthy, std::min(replacing, need - started_now));
+  for (int i = 0; i < stop_unhealthy; ++i) {
+    const std::string& id = unhealthy[i];
+    stopped_running.push_back(id);
+    tasks_->StopTask(id, "Task failed container health checks");
+    changed |= AddEvent(*state, absl::StrCat("(service ", name, ") (task ", id,
+                                             ") failed container health checks."),
+                        /*repeat=*/true);
+    primary->set_failed_tasks(primary->failed_tasks() + 1);
+    --mine.running;
+    --total_running;
+  }
+
   if (draining_old && total_pending > 0) CrashPoint("rolling-update");
-  // 2. Older deployments drain while the healthy floor holds.
-  int may_stop_running = std::max(0, total_running - floor);
+  // 2. Older deployments drain while the healthy floor holds: a task that is not healthy may
+  // always go, a healthy one only while enough others stay healthy.
+  int may_stop_healthy = std::max(0, total_healthy - floor);
   for (int d = 1; d < s.deployments_size(); ++d) {
     const std::string deployment = s.deployments(d).id();
     Count& c = counts[deployment];
     for (const auto& [rank, id] : stop_order(deployment)) {
       const bool running = std::get<0>(rank) == 1;
-      if (running && may_stop_running == 0) break;
-      if (running) --may_stop_running;
+      const bool healthy = running && std::get<1>(rank) == 1;
+      if (healthy && may_stop_healthy == 0) break;  // The rest are healthy too.
+      if (healthy) --may_stop_healthy;
       stop(id, running, deployment);
       (running ? c.running : c.pending)--;
       (running ? total_running : total_pending)--;
@@ -456,7 +498,8 @@ void ServiceManager::Reconcile(const Key& key) {
   Set(&s, &v1::Service::has_pending_count, &v1::Service::pending_count,
       &v1::Service::set_pending_count, total_pending, &changed);
 
-  const bool steady = s.deployments_size() == 1 && mine.running == desired && mine.pending == 0 &&
+  const bool steady = s.deployments_size() == 1 && mine.running == desired &&
+                      mine.healthy == desired && mine.pending == 0 &&
                       counts[primary->id()].live == desired;
   if (steady && primary->rollout_state() != "COMPLETED") {
     primary->set_rollout_state("COMPLETED");

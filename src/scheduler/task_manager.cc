@@ -8,6 +8,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
@@ -102,7 +103,8 @@ struct TaskManager::LaunchResult {
 
 TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
                          store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
-                         model::ArnScope scope, TaskManagerOptions options)
+                         model::ArnScope scope, TaskManagerOptions options,
+                         HealthMonitor* health)
     : loop_(loop),
       executor_(executor),
       runtime_(runtime),
@@ -110,7 +112,41 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
       registry_(registry),
       clock_(clock),
       scope_(std::move(scope)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      health_(health) {
+  if (health_ != nullptr) {
+    health_->SetListener([this](const std::string& runtime_id, HealthStatus status) {
+      OnHealthChanged(runtime_id, status);
+    });
+  }
+}
+
+std::vector<TaskManager::ContainerState> TaskManager::ContainersOf(
+    const std::string& task_id, const v1::Task& task, const v1::TaskDefinition& definition) {
+  std::map<std::string, size_t, std::less<>> index;
+  std::vector<ContainerState> out(task.containers_size());
+  for (int i = 0; i < task.containers_size(); ++i) {
+    const v1::Container& c = task.containers(i);
+    index[c.name()] = static_cast<size_t>(i);
+    out[i].runtime_id = c.runtime_id().empty() ? RuntimeContainerId(task_id, c.name())
+                                               : c.runtime_id();
+  }
+  for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+    auto it = index.find(d.name());
+    if (it == index.end()) continue;
+    ContainerState& cs = out[it->second];
+    cs.essential = !d.has_essential() || d.essential();
+    cs.stop_timeout_seconds = d.stop_timeout();
+    cs.start_timeout_seconds = d.start_timeout();
+    for (const v1::ContainerDependency& dep : d.depends_on()) {
+      if (auto target = index.find(dep.container_name()); target != index.end()) {
+        cs.depends_on.push_back({.container = target->second, .condition = dep.condition()});
+      }
+    }
+    if (d.has_health_check()) cs.health_check = HealthCheckSpecOf(d.health_check());
+  }
+  return out;
+}
 
 std::string TaskManager::TaskDir(const std::string& task_id) const {
   return (std::filesystem::path(options_.state_dir) / "tasks" / task_id).string();
@@ -129,18 +165,14 @@ absl::Status TaskManager::Load() {
     absl::StatusOr<DefinitionPtr> definition =
         Definition(task.task_definition_arn(), "taskDefinitionArn");
     state.definition = definition.ok() ? *definition : std::make_shared<v1::TaskDefinition>();
-    for (const v1::Container& c : task.containers()) {
-      ContainerState& cs = state.containers.emplace_back();
-      cs.runtime_id = c.runtime_id().empty() ? RuntimeContainerId(id, c.name()) : c.runtime_id();
+    state.containers = ContainersOf(id, task, *state.definition);
+    for (size_t i = 0; i < state.containers.size(); ++i) {
+      const v1::Container& c = task.containers(static_cast<int>(i));
+      ContainerState& cs = state.containers[i];
       cs.created = true;  // Unknown: removal tolerates containers that never were.
       cs.started = c.last_status() != "PENDING";
       cs.exited = c.last_status() == "STOPPED";
-      for (const v1::ContainerDefinition& d : state.definition->container_definitions()) {
-        if (d.name() != c.name()) continue;
-        cs.essential = !d.has_essential() || d.essential();
-        cs.stop_timeout_seconds = d.stop_timeout();
-      }
-      by_runtime_id_[cs.runtime_id] = {id, state.containers.size() - 1};
+      by_runtime_id_[cs.runtime_id] = {id, i};
     }
     auto [it, inserted] = tasks_.emplace(id, std::move(state));
     TaskState& loaded = it->second;
@@ -156,6 +188,10 @@ absl::Status TaskManager::Load() {
       t.set_stopped_reason("skiffd restarted while the task was starting");
       t.set_stopping_at(Now());
       Advance(t, "STOPPING");
+    }
+    if (t.desired_status() == "RUNNING") {
+      // Adopted containers are checked again; they keep the status they had.
+      for (size_t i = 0; i < loaded.containers.size(); ++i) WatchHealth(loaded, i);
     }
     if (!IsStopped(t)) {
       loaded.reservation = ReservationOf(t, *loaded.definition);
@@ -259,11 +295,14 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
         b->set_protocol(p.has_protocol() ? p.protocol() : "tcp");
       }
     }
-    ContainerState& cs = state.containers.emplace_back();
-    cs.runtime_id = c->runtime_id();
-    cs.essential = !d.has_essential() || d.essential();
-    cs.stop_timeout_seconds = d.stop_timeout();
+    if (d.has_health_check() && HealthCheckSpecOf(d.health_check())) {
+      c->set_health_status("UNKNOWN");
+    }
   }
+  // As ECS: UNKNOWN until the essential containers' checks say otherwise (and for good when
+  // none has a check).
+  task.set_health_status("UNKNOWN");
+  state.containers = ContainersOf(id, task, definition);
   return state;
 }
 
@@ -431,7 +470,11 @@ void TaskManager::Launch(const std::string& task_id) {
   Save(*task);
   task->launching = true;
   const double pull_started = Now();
-  const bool queued = executor_->Run([this, task_id, specs = std::move(specs), pull_started] {
+  // Containers with dependencies are created now and started when those are met.
+  std::vector<bool> start_now;
+  for (const ContainerState& cs : task->containers) start_now.push_back(cs.depends_on.empty());
+  const bool queued = executor_->Run([this, task_id, specs = std::move(specs), pull_started,
+                                      start_now = std::move(start_now)] {
     LaunchResult result;
     result.containers.resize(specs.size());
     result.pull_started_at = pull_started;
@@ -468,6 +511,7 @@ void TaskManager::Launch(const std::string& task_id) {
       CrashPoint("container-created");
     }
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+      if (!start_now[i]) continue;
       absl::StatusOr<uint32_t> pid = runtime_->StartContainer(specs[i].id);
       if (!pid.ok()) {
         result.status = pid.status();
@@ -493,16 +537,12 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   t.set_pull_stopped_at(result.pull_stopped_at);
   for (size_t i = 0; i < result.containers.size(); ++i) {
     ContainerState& cs = task->containers[i];
-    v1::Container* c = t.mutable_containers(static_cast<int>(i));
     cs.created = result.containers[i].created;
     if (!result.containers[i].image_digest.empty()) {
-      c->set_image_digest(result.containers[i].image_digest);
+      t.mutable_containers(static_cast<int>(i))->set_image_digest(result.containers[i].image_digest);
     }
-    if (result.containers[i].pid) {
-      cs.started = true;
-      // An exit may have been seen already (a short-lived process): keep STOPPED.
-      if (!cs.exited) c->set_last_status("RUNNING");
-    }
+    if (result.containers[i].pid) OnContainerStarted(*task, i);
+    cs.waiting = result.status.ok() && cs.created && !cs.started;
   }
   if (!result.status.ok()) {
     spdlog::warn("task {} failed to start: {}", task_id, result.status.ToString());
@@ -514,18 +554,166 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
     BeginStop(*task, t.stop_code(), t.stopped_reason());
     return;
   }
-  Advance(t, "RUNNING");
-  if (!t.has_started_at()) t.set_started_at(Now());
-  Save(*task);
   // Containers that exited while the launch was in flight end the task now.
+  if (StopIfExited(*task)) return;
   for (size_t i = 0; i < task->containers.size(); ++i) {
-    const ContainerState& cs = task->containers[i];
-    if (cs.exited && cs.essential && t.desired_status() == "RUNNING") {
-      BeginStop(*task, "EssentialContainerExited", "Essential container in task exited");
-      return;
+    const int timeout = task->containers[i].start_timeout_seconds;
+    if (!task->containers[i].waiting || timeout <= 0) continue;
+    loop_->PostAfter(absl::Seconds(timeout), [this, task_id, i] { OnStartTimeout(task_id, i); });
+  }
+  AdvanceDependencies(*task);
+}
+
+void TaskManager::OnContainerStarted(TaskState& task, size_t index) {
+  ContainerState& cs = task.containers[index];
+  cs.started = true;
+  cs.waiting = false;
+  // An exit may have been seen already (a short-lived process): keep STOPPED.
+  if (cs.exited) return;
+  task.record.task.mutable_containers(static_cast<int>(index))->set_last_status("RUNNING");
+  WatchHealth(task, index);
+}
+
+bool TaskManager::StopIfExited(TaskState& task) {
+  if (task.record.task.desired_status() != "RUNNING") return false;
+  for (const ContainerState& cs : task.containers) {
+    if (cs.exited && cs.essential) {
+      BeginStop(task, "EssentialContainerExited", "Essential container in task exited");
+      return true;
     }
   }
-  MaybeDeprovision(*task);
+  // Containers waiting for their dependencies will still run.
+  const bool all_exited = absl::c_all_of(task.containers, [](const ContainerState& s) {
+    return s.exited || (!s.started && !s.waiting);
+  });
+  if (all_exited) {
+    BeginStop(task, "EssentialContainerExited", "All containers in task exited");
+    return true;
+  }
+  return false;
+}
+
+bool TaskManager::DependenciesMet(const TaskState& task, size_t index, std::string* never) const {
+  const v1::Task& t = task.record.task;
+  const std::string& name = t.containers(static_cast<int>(index)).name();
+  bool met = true;
+  for (const Dependency& d : task.containers[index].depends_on) {
+    const ContainerState& dep = task.containers[d.container];
+    const v1::Container& c = t.containers(static_cast<int>(d.container));
+    const std::string wants = absl::StrCat("container ", name, " depends on ", c.name(),
+                                           " with condition ", d.condition);
+    if (d.condition == "START") {
+      met &= dep.started;
+    } else if (d.condition == "COMPLETE") {
+      met &= dep.exited;
+    } else if (d.condition == "SUCCESS") {
+      if (dep.exited && c.exit_code() != 0) {
+        *never = absl::StrCat("DependencyError: ", wants, ", but ", c.name(),
+                              " exited with code ", c.exit_code());
+        return false;
+      }
+      met &= dep.exited;
+    } else if (d.condition == "HEALTHY") {
+      if (dep.exited) {
+        *never = absl::StrCat("DependencyError: ", wants, ", but ", c.name(),
+                              " exited before it was HEALTHY");
+        return false;
+      }
+      met &= c.health_status() == "HEALTHY";
+    }
+  }
+  return met;
+}
+
+void TaskManager::AdvanceDependencies(TaskState& task) {
+  v1::Task& t = task.record.task;
+  if (task.launching || t.desired_status() != "RUNNING") return;
+  std::vector<size_t> ready;
+  bool waiting = false;
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    if (!task.containers[i].waiting) continue;
+    std::string never;
+    if (DependenciesMet(task, i, &never)) {
+      ready.push_back(i);
+    } else if (!never.empty()) {
+      BeginStop(task, "TaskFailedToStart", never);
+      return;
+    } else {
+      waiting = true;
+    }
+  }
+  if (!ready.empty()) {
+    StartWaiting(task, std::move(ready));
+    return;
+  }
+  if (waiting || StageOf(t.last_status()) >= StageOf("RUNNING")) {
+    Save(task);
+    return;
+  }
+  Advance(t, "RUNNING");
+  if (!t.has_started_at()) t.set_started_at(Now());
+  Save(task);
+}
+
+void TaskManager::StartWaiting(TaskState& task, std::vector<size_t> indices) {
+  std::vector<std::string> ids;
+  for (size_t i : indices) {
+    task.containers[i].waiting = false;
+    ids.push_back(task.containers[i].runtime_id);
+  }
+  task.launching = true;
+  const std::string task_id = task.record.id;
+  const bool queued = executor_->Run([this, task_id, indices = std::move(indices),
+                                      ids = std::move(ids)] {
+    std::vector<absl::StatusOr<uint32_t>> pids;
+    for (const std::string& id : ids) {
+      pids.push_back(runtime_->StartContainer(id));
+      if (!pids.back().ok()) break;
+    }
+    loop_->Post([this, task_id, indices, pids = std::move(pids)] {
+      TaskState* task = Find(task_id);
+      if (task == nullptr) return;
+      task->launching = false;
+      absl::Status failed;
+      for (size_t k = 0; k < pids.size(); ++k) {
+        if (pids[k].ok()) {
+          OnContainerStarted(*task, indices[k]);
+        } else {
+          failed = pids[k].status();
+        }
+      }
+      v1::Task& t = task->record.task;
+      if (!failed.ok()) {
+        spdlog::warn("task {} failed to start: {}", task_id, failed.ToString());
+        BeginStop(*task, "TaskFailedToStart",
+                  absl::StrCat("CannotStartContainerError: ", failed.message()));
+      } else if (t.desired_status() == "STOPPED") {
+        BeginStop(*task, t.stop_code(), t.stopped_reason());
+      } else if (!StopIfExited(*task)) {
+        AdvanceDependencies(*task);
+      }
+    });
+  });
+  if (!queued) task.launching = false;
+}
+
+void TaskManager::OnStartTimeout(const std::string& task_id, size_t index) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr || !task->containers[index].waiting ||
+      task->record.task.desired_status() != "RUNNING") {
+    return;
+  }
+  const v1::Task& t = task->record.task;
+  std::vector<std::string> pending;
+  for (const Dependency& d : task->containers[index].depends_on) {
+    pending.push_back(absl::StrCat(t.containers(static_cast<int>(d.container)).name(), " (",
+                                   d.condition, ")"));
+  }
+  BeginStop(*task, "TaskFailedToStart",
+            absl::StrCat("DependencyError: container ", t.containers(static_cast<int>(index)).name(),
+                         " was still waiting for ", absl::StrJoin(pending, ", "),
+                         " after its startTimeout of ",
+                         task->containers[index].start_timeout_seconds, " s"));
 }
 
 void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
@@ -547,33 +735,49 @@ void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
   Advance(t, "DEACTIVATING");  // Nothing to drain yet (no load balancers): straight on.
   Advance(t, "STOPPING");
   for (size_t i = 0; i < task.containers.size(); ++i) {
+    ContainerState& cs = task.containers[i];
     v1::Container* c = t.mutable_containers(static_cast<int>(i));
     // Containers that never started never will.
-    if (!task.containers[i].started && c->last_status() == "PENDING") c->set_last_status("STOPPED");
+    cs.waiting = false;
+    if (!cs.started && c->last_status() == "PENDING") c->set_last_status("STOPPED");
+    if (health_ != nullptr) health_->Unwatch(cs.runtime_id);
+    cs.signalled = false;  // A stop sent again (after a resync) signals again.
   }
   Save(task);
-  SignalContainers(task, SIGTERM);
-  const uint64_t generation = ++task.stop_generation;
-  int timeout = 0;
-  for (const ContainerState& cs : task.containers) {
-    timeout = std::max(timeout, cs.stop_timeout_seconds > 0
-                                    ? cs.stop_timeout_seconds
-                                    : static_cast<int>(absl::ToInt64Seconds(
-                                          options_.default_stop_timeout)));
-  }
-  const std::string id = task.record.id;
-  loop_->PostAfter(absl::Seconds(timeout), [this, id, generation] { OnStopTimeout(id, generation); });
+  ++task.stop_generation;
+  SignalNextStopWave(task);
   MaybeDeprovision(task);
 }
 
-void TaskManager::SignalContainers(TaskState& task, int signal) {
-  std::vector<std::string> running;
-  for (const ContainerState& cs : task.containers) {
-    if (cs.started && !cs.exited) running.push_back(cs.runtime_id);
+void TaskManager::SignalNextStopWave(TaskState& task) {
+  const auto running = [](const ContainerState& cs) { return cs.started && !cs.exited; };
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    ContainerState& cs = task.containers[i];
+    if (!running(cs) || cs.signalled) continue;
+    // A container others depend on outlives them, as it started before them.
+    const bool needed = absl::c_any_of(task.containers, [&](const ContainerState& other) {
+      return running(other) &&
+             absl::c_any_of(other.depends_on, [&](const Dependency& d) { return d.container == i; });
+    });
+    if (needed) continue;
+    cs.signalled = true;
+    ids.push_back(cs.runtime_id);
+    const int timeout = cs.stop_timeout_seconds > 0
+                            ? cs.stop_timeout_seconds
+                            : static_cast<int>(absl::ToInt64Seconds(options_.default_stop_timeout));
+    loop_->PostAfter(absl::Seconds(timeout),
+                     [this, id = task.record.id, generation = task.stop_generation, i] {
+                       OnStopTimeout(id, generation, i);
+                     });
   }
-  if (running.empty()) return;
-  executor_->Run([this, running = std::move(running), signal] {
-    for (const std::string& id : running) {
+  SignalContainers(ids, SIGTERM);
+}
+
+void TaskManager::SignalContainers(const std::vector<std::string>& runtime_ids, int signal) {
+  if (runtime_ids.empty()) return;
+  executor_->Run([this, runtime_ids, signal] {
+    for (const std::string& id : runtime_ids) {
       absl::Status s = runtime_->SignalContainer(id, signal);
       // NotFound: it exited meanwhile; its exit event is on the way.
       if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
@@ -583,13 +787,51 @@ void TaskManager::SignalContainers(TaskState& task, int signal) {
   });
 }
 
-void TaskManager::OnStopTimeout(const std::string& task_id, uint64_t generation) {
+void TaskManager::OnStopTimeout(const std::string& task_id, uint64_t generation, size_t index) {
   TaskState* task = Find(task_id);
   if (task == nullptr || task->stop_generation != generation || IsStopped(task->record.task)) {
     return;
   }
-  spdlog::info("task {}: stop timeout passed; sending SIGKILL", task_id);
-  SignalContainers(*task, SIGKILL);
+  const ContainerState& cs = task->containers[index];
+  if (cs.exited) return;
+  spdlog::info("task {}: container {} outlived its stop timeout; sending SIGKILL", task_id,
+               task->record.task.containers(static_cast<int>(index)).name());
+  SignalContainers({cs.runtime_id}, SIGKILL);
+}
+
+void TaskManager::WatchHealth(const TaskState& task, size_t index) {
+  const ContainerState& cs = task.containers[index];
+  if (health_ == nullptr || !cs.health_check || !cs.started || cs.exited) return;
+  health_->Watch(cs.runtime_id, *cs.health_check,
+                 ParseHealthStatus(task.record.task.containers(static_cast<int>(index))
+                                       .health_status()));
+}
+
+void TaskManager::OnHealthChanged(const std::string& runtime_id, HealthStatus status) {
+  auto it = by_runtime_id_.find(runtime_id);
+  if (it == by_runtime_id_.end()) return;
+  TaskState* task = Find(it->second.first);
+  if (task == nullptr || IsStopped(task->record.task)) return;
+  v1::Task& t = task->record.task;
+  t.mutable_containers(static_cast<int>(it->second.second))
+      ->set_health_status(std::string(HealthStatusName(status)));
+  // As ECS: from the essential containers that have a check; UNKNOWN when none has.
+  bool any = false, unknown = false, unhealthy = false;
+  for (size_t i = 0; i < task->containers.size(); ++i) {
+    const ContainerState& cs = task->containers[i];
+    if (!cs.essential || !cs.health_check) continue;
+    any = true;
+    const std::string& h = t.containers(static_cast<int>(i)).health_status();
+    unhealthy |= h == "UNHEALTHY";
+    unknown |= h != "HEALTHY" && h != "UNHEALTHY";
+  }
+  t.set_health_status(!any || (unknown && !unhealthy) ? "UNKNOWN"
+                      : unhealthy                     ? "UNHEALTHY"
+                                                      : "HEALTHY");
+  spdlog::info("task {}: container {} is {}", task->record.id,
+               t.containers(static_cast<int>(it->second.second)).name(),
+               std::string(HealthStatusName(status)));
+  AdvanceDependencies(*task);  // Saves.
 }
 
 void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
@@ -640,22 +882,18 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
     c->set_reason(oom->second);
     oom_.erase(oom);
   }
+  if (health_ != nullptr) health_->Unwatch(cs.runtime_id);
   if (task.launching) {
     Save(task);
     return;  // OnLaunched decides.
   }
-  if (t.desired_status() == "RUNNING" && cs.essential) {
-    BeginStop(task, "EssentialContainerExited", "Essential container in task exited");
-    return;
-  }
-  const bool all_exited = absl::c_all_of(task.containers, [](const ContainerState& s) {
-    return s.exited || !s.started;
-  });
-  if (t.desired_status() == "RUNNING" && all_exited) {
-    BeginStop(task, "EssentialContainerExited", "All containers in task exited");
+  if (StopIfExited(task)) return;
+  if (t.desired_status() == "RUNNING") {
+    AdvanceDependencies(task);  // A COMPLETE or SUCCESS dependency may be met now; saves.
     return;
   }
   Save(task);
+  SignalNextStopWave(task);  // The containers it depended on may stop now.
   MaybeDeprovision(task);
 }
 

@@ -10,6 +10,7 @@
 #include "skiff/model/pagination.h"
 #include "skiff/scheduler/container_spec_builder.h"
 #include "skiff/scheduler/task_manager.h"
+#include "skiff/v1/skiff.pb.h"
 
 namespace skiff::scheduler {
 namespace {
@@ -128,6 +129,39 @@ absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
                                         model::QuoteValue(container)));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<v1::ContainerHealth>> TaskManager::ContainerHealth(
+    const std::string& cluster, const std::string& task_ref) {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<ContainerLocation> containers,
+                         FindContainers(cluster, task_ref, ""));
+  const TaskState& task = *Find(containers.front().task_id);
+  std::vector<v1::ContainerHealth> out;
+  for (size_t i = 0; i < task.containers.size(); ++i) {
+    if (!task.containers[i].health_check) continue;
+    const v1::Container& c = task.record.task.containers(static_cast<int>(i));
+    v1::ContainerHealth& h = out.emplace_back();
+    h.set_container_name(c.name());
+    h.set_health_status(c.has_health_status() ? c.health_status() : "UNKNOWN");
+    const HealthReport* report =
+        health_ == nullptr ? nullptr : health_->Find(task.containers[i].runtime_id);
+    if (report == nullptr) continue;  // Not running (or not yet): the stored status only.
+    h.set_consecutive_failures(report->consecutive_failures);
+    if (report->last) {
+      h.set_last_check_at(absl::ToDoubleSeconds(report->last->at - absl::UnixEpoch()));
+      h.set_last_exit_code(report->last->exit_code);
+      h.set_last_output(report->last->output);
+    }
+  }
+  return out;
+}
+
+bool TaskManager::HealthChecked(const std::string& task_id) const {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return false;
+  return absl::c_any_of(it->second.containers, [](const ContainerState& cs) {
+    return cs.essential && cs.health_check.has_value();
+  });
 }
 
 }  // namespace skiff::scheduler

@@ -179,14 +179,27 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     for (const auto& [id, c] : containers_) out.push_back(c.status);
     return out;
   }
+  // From now on, Exec in container `id` answers `answer` (by default: exit 0, argv echoed).
+  void ScriptExec(const std::string& id, absl::StatusOr<runtime::ExecResult> answer) {
+    absl::MutexLock lock(&mu_);
+    exec_answers_.insert_or_assign(id, std::move(answer));
+  }
+
   absl::StatusOr<runtime::ExecResult> Exec(const std::string& id,
                                            const std::vector<std::string>& argv,
-                                           absl::Duration) override {
+                                           absl::Duration, size_t max_output) override {
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = Call("Exec", id); !s.ok()) return s;
     std::string joined;
     for (const std::string& a : argv) absl::StrAppend(&joined, joined.empty() ? "" : " ", a);
-    return runtime::ExecResult{.exit_code = 0, .stdout_data = joined};
+    if (absl::Status s = Call("Exec", absl::StrCat(id, " ", joined)); !s.ok()) return s;
+    absl::StatusOr<runtime::ExecResult> answer = runtime::ExecResult{.stdout_data = joined};
+    if (auto it = exec_answers_.find(id); it != exec_answers_.end()) answer = it->second;
+    if (answer.ok()) {
+      // As the real runtime: output past the limit is dropped.
+      if (answer->stdout_data.size() > max_output) answer->stdout_data.resize(max_output);
+      if (answer->stderr_data.size() > max_output) answer->stderr_data.resize(max_output);
+    }
+    return answer;
   }
 
   void StartEvents(EventHandler handler) override {
@@ -220,6 +233,7 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, std::deque<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, runtime::ImageInfo> images_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Container> containers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::StatusOr<runtime::ExecResult>> exec_answers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   bool drop_events_ = false;
   EventHandler handler_ ABSL_GUARDED_BY(mu_);

@@ -714,7 +714,7 @@ TEST_F(ContainerSettingsTest, ExecRunsAsTheContainersUserInItsDirectory) {
   absl::StatusOr<runtime::ExecResult> result = runtime_->Exec(
       spec.id, {"sh", "-c", "echo $(id -un) $(id -u):$(id -g); pwd; echo FOO=$FOO; "
                             "echo oops >&2; exit 3"},
-      absl::Seconds(20));
+      absl::Seconds(20), runtime::kDefaultExecOutputLimit);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->stdout_data, "app 1000:1000\n/home/app\nFOO=bar\n");
   EXPECT_EQ(result->stderr_data, "oops\n");
@@ -722,13 +722,33 @@ TEST_F(ContainerSettingsTest, ExecRunsAsTheContainersUserInItsDirectory) {
 
   // A command that outlives its timeout is killed; the container keeps running.
   const absl::Time start = absl::Now();
-  absl::StatusOr<runtime::ExecResult> slow =
-      runtime_->Exec(spec.id, {"sleep", "30"}, absl::Milliseconds(500));
+  absl::StatusOr<runtime::ExecResult> slow = runtime_->Exec(
+      spec.id, {"sleep", "30"}, absl::Milliseconds(500), runtime::kDefaultExecOutputLimit);
   EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded) << slow.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-  absl::StatusOr<runtime::ExecResult> after = runtime_->Exec(spec.id, {"true"}, absl::Seconds(20));
+  absl::StatusOr<runtime::ExecResult> after =
+      runtime_->Exec(spec.id, {"true"}, absl::Seconds(20), runtime::kDefaultExecOutputLimit);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->exit_code, 0);
+
+  // What a timed-out command started dies with it: no background child is left holding on.
+  absl::StatusOr<runtime::ExecResult> forked =
+      runtime_->Exec(spec.id, {"sh", "-c", "sleep 997 & sleep 998 & wait"},
+                     absl::Milliseconds(500), runtime::kDefaultExecOutputLimit);
+  EXPECT_EQ(forked.status().code(), absl::StatusCode::kDeadlineExceeded) << forked.status();
+  absl::StatusOr<runtime::ExecResult> ps =
+      runtime_->Exec(spec.id, {"ps"}, absl::Seconds(20), runtime::kDefaultExecOutputLimit);
+  ASSERT_TRUE(ps.ok()) << ps.status();
+  EXPECT_THAT(ps->stdout_data, Not(HasSubstr("sleep 99")));
+
+  // Output past the limit is read and dropped (the command still finishes), and said so.
+  absl::StatusOr<runtime::ExecResult> loud = runtime_->Exec(
+      spec.id, {"sh", "-c", "yes | head -c 3000000; echo done >&2"}, absl::Seconds(20), 4096);
+  ASSERT_TRUE(loud.ok()) << loud.status();
+  EXPECT_EQ(loud->exit_code, 0);
+  EXPECT_EQ(loud->stdout_data.size(), 4096u);
+  EXPECT_THAT(loud->stderr_data, HasSubstr("done"));
+  EXPECT_THAT(loud->stderr_data, HasSubstr("truncated at 4096 bytes"));
 }
 
 TEST_F(ContainerSettingsTest, AnUnknownUserLeavesNoContainerAndNoSnapshot) {

@@ -53,6 +53,9 @@ struct ContainerStatus {
   absl::Time exited_at;
 };
 
+// How much of an exec's stdout and stderr (each) is kept when the caller does not say.
+inline constexpr size_t kDefaultExecOutputLimit = 4 << 20;
+
 struct ExecResult {
   int exit_code = 0;
   std::string stdout_data;
@@ -93,10 +96,11 @@ class ContainerRuntime {
   // Removes the container, its task (killed first) and its snapshot. Ok when already gone.
   virtual absl::Status RemoveContainer(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<ContainerStatus>> ListContainers() = 0;
-  // Runs argv in the running container (as its user, cwd and env) and collects its output,
-  // killing it after timeout (DeadlineExceeded).
+  // Runs argv in the running container (as its user, cwd and env) and collects at most
+  // max_output bytes of each of stdout and stderr (the rest is read and dropped, and a note says
+  // so). After timeout the process and everything it started are killed (DeadlineExceeded).
   virtual absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
-                                          absl::Duration timeout) = 0;
+                                          absl::Duration timeout, size_t max_output) = 0;
 
   // --- Events ---
   // Starts delivering events to handler, on a runtime thread, until StopEvents(). The handler

@@ -47,7 +47,7 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::Status RemoveContainer(const std::string& id) override;
   absl::StatusOr<std::vector<ContainerStatus>> ListContainers() override;
   absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
-                                  absl::Duration timeout) override;
+                                  absl::Duration timeout, size_t max_output) override;
 
   void StartEvents(EventHandler handler) override;
   void StopEvents() override;

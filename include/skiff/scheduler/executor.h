@@ -28,8 +28,9 @@ class ThreadPoolExecutor final : public Executor {
   explicit ThreadPoolExecutor(int threads);
   ~ThreadPoolExecutor() override;  // Stops.
 
-  // Finishes the work already queued, then joins the threads; later Run() calls return false.
-  void Stop();
+  // Finishes the work already queued (or, with finish_queued false, only the work already
+  // running, dropping the rest), then joins the threads; later Run() calls return false.
+  void Stop(bool finish_queued = true);
   bool Run(Work work) override;
 
  private:

@@ -10,7 +10,12 @@
 // resources is not placed; the service says so in ECS's words and retries when resources free.
 //
 // Deployments: a new task definition (or forceNewDeployment) makes a new PRIMARY deployment and
-// the previous ones ACTIVE; old tasks drain within minimumHealthyPercent / maximumPercent.
+// the previous ones ACTIVE; old tasks drain within minimumHealthyPercent / maximumPercent, where
+// a task counts as healthy when it is RUNNING and passes its health checks (if it has any).
+//
+// A task that fails its container health checks (after healthCheckGracePeriodSeconds from its
+// start) is replaced: the replacement starts first where maximumPercent leaves room, and the
+// unhealthy task stops once the replacement is healthy; at the ceiling it stops first.
 //
 // Thread contract: owned by the control loop; every public method runs on the loop thread.
 #ifndef SKIFF_SCHEDULER_SERVICE_MANAGER_H_
@@ -99,9 +104,15 @@ class ServiceManager {
     std::string last_status;
     std::string desired_status;
     std::string health_status;
+    bool health_checked = false;  // An essential container has a health check.
     double created_at = 0;
     double started_at = 0;  // 0 until RUNNING.
     bool failure_counted = false;
+    // RUNNING and, when it has health checks, HEALTHY: what counts for minimumHealthyPercent.
+    bool Healthy() const {
+      return last_status == "RUNNING" &&
+             (health_checked ? health_status == "HEALTHY" : health_status != "UNHEALTHY");
+    }
   };
   struct ServiceState {
     store::StoredService record;  // record.service is the ECS view.

@@ -28,9 +28,11 @@
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/executor.h"
+#include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
+#include "skiff/v1/skiff.pb.h"
 
 namespace skiff::scheduler {
 
@@ -77,9 +79,11 @@ class TaskManager {
  public:
   using TaskListener = std::function<void(const store::StoredTask&)>;
 
+  // `health` runs the containers' health checks; without one (tests that do not look at
+  // health) checks are not run and checked containers stay UNKNOWN.
   TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
               store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
-              model::ArnScope scope, TaskManagerOptions options);
+              model::ArnScope scope, TaskManagerOptions options, HealthMonitor* health = nullptr);
 
   // Loads the stored tasks. Tasks that were not STOPPED are marked for a check against the
   // runtime at the next resync. Call once, before the loop serves requests.
@@ -103,12 +107,19 @@ class TaskManager {
   // Stops a task for the scheduler (stop code ServiceSchedulerInitiated). Unknown ids are ignored.
   void StopTask(const std::string& task_id, const std::string& reason);
 
+  // Whether the task's health comes from checks: one of its essential containers has one.
+  bool HealthChecked(const std::string& task_id) const;
+
   // Every task, in id order.
   void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const;
 
   // The node's registered resources and what tasks that are not STOPPED reserve of them.
   const Resources& capacity() const { return options_.capacity; }
   const Resources& reserved() const { return reserved_; }
+
+  // The health-check details of a task's checked containers. NotFound for an unknown task.
+  absl::StatusOr<std::vector<v1::ContainerHealth>> ContainerHealth(const std::string& cluster,
+                                                                   const std::string& task);
 
   // The containers of a task ("" container: all of them, in definition order). NotFound for an
   // unknown task or container name.
@@ -130,13 +141,22 @@ class TaskManager {
   void StartLogRotation();
 
  private:
+  struct Dependency {
+    size_t container = 0;   // Index in the task.
+    std::string condition;  // START, COMPLETE, SUCCESS or HEALTHY.
+  };
   struct ContainerState {
     std::string runtime_id;
     bool essential = true;
     int stop_timeout_seconds = 0;  // 0: the default.
+    int start_timeout_seconds = 0;  // 0: wait for dependencies as long as it takes.
+    std::vector<Dependency> depends_on;
+    std::optional<HealthCheckSpec> health_check;
     bool created = false;          // The runtime has the container.
     bool started = false;          // Its process ran at some point.
     bool exited = false;
+    bool waiting = false;          // Created, waiting for its dependencies before it starts.
+    bool signalled = false;        // Sent SIGTERM by the stop under way.
   };
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
   struct TaskState {
@@ -165,6 +185,10 @@ class TaskManager {
   absl::StatusOr<DefinitionPtr> Definition(absl::string_view reference, absl::string_view field);
   absl::StatusOr<TaskState> NewTask(DefinitionPtr definition, const std::string& cluster,
                                     const v1::RunTaskRequest& request);
+  // What the definition says of each container of a task (dependencies, timeouts, checks), in
+  // the order of task.containers().
+  static std::vector<ContainerState> ContainersOf(const std::string& task_id, const v1::Task& task,
+                                                  const v1::TaskDefinition& definition);
   // Empty when `need` fits in what the node has left, else ECS's reason (RESOURCE:MEMORY, ...).
   std::string PlacementFailure(const Resources& need) const;
   // Registers, persists and launches a task made by NewTask.
@@ -172,10 +196,28 @@ class TaskManager {
   void Launch(const std::string& task_id);
   struct LaunchResult;
   void OnLaunched(const std::string& task_id, LaunchResult result);
+  // Records a container whose process the runtime started.
+  void OnContainerStarted(TaskState& task, size_t index);
+  // Starts the waiting containers whose dependencies are met, fails the task when one can no
+  // longer be, and makes the task RUNNING once nothing waits. After every change that can
+  // satisfy a dependency (a start, an exit, a health change).
+  void AdvanceDependencies(TaskState& task);
+  // True when container `index` may start now. False otherwise, with *never set to why it never
+  // will (left empty while it still may).
+  bool DependenciesMet(const TaskState& task, size_t index, std::string* never) const;
+  void StartWaiting(TaskState& task, std::vector<size_t> indices);
+  void OnStartTimeout(const std::string& task_id, size_t index);
+  // Stops the task when an essential container has exited (or every container has); true then.
+  bool StopIfExited(TaskState& task);
   // Moves a task towards STOPPED: signals what runs, or deprovisions when nothing does.
   void BeginStop(TaskState& task, const std::string& stop_code, const std::string& reason);
-  void SignalContainers(TaskState& task, int signal);
-  void OnStopTimeout(const std::string& task_id, uint64_t generation);
+  // SIGTERM to each running container that no running container depends on, each with its own
+  // SIGKILL timer; called again as containers exit, so dependencies stop after their dependents.
+  void SignalNextStopWave(TaskState& task);
+  void SignalContainers(const std::vector<std::string>& runtime_ids, int signal);
+  void OnStopTimeout(const std::string& task_id, uint64_t generation, size_t index);
+  void WatchHealth(const TaskState& task, size_t index);
+  void OnHealthChanged(const std::string& runtime_id, HealthStatus status);
   void OnContainerExit(TaskState& task, size_t index, uint32_t exit_status, absl::Time at);
   void MaybeDeprovision(TaskState& task);
   void OnDeprovisioned(const std::string& task_id);
@@ -194,6 +236,7 @@ class TaskManager {
   const Clock* clock_;
   model::ArnScope scope_;
   TaskManagerOptions options_;
+  HealthMonitor* health_;  // May be null.
 
   std::map<std::string, TaskState> tasks_;                 // By task id.
   // Revisions in use, by ARN (entries of revisions no task uses any more expire).
