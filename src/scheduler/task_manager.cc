@@ -17,6 +17,7 @@
 #include "skiff/model/pagination.h"
 #include "skiff/model/resources.h"
 #include "skiff/scheduler/container_spec_builder.h"
+#include "scheduler/task_states.h"
 #include "spdlog/spdlog.h"
 
 namespace skiff::scheduler {
@@ -36,23 +37,6 @@ absl::Status InvalidParameter(absl::string_view message) {
 std::string NewTaskId() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return absl::StrFormat("%016x%016x", rng(), rng());
-}
-
-bool IsStopped(const v1::Task& task) { return task.last_status() == "STOPPED"; }
-
-// The stage order; a task's lastStatus only moves to a later one.
-int StageOf(absl::string_view status) {
-  static constexpr absl::string_view kOrder[] = {"PROVISIONING", "PENDING",        "ACTIVATING",
-                                                 "RUNNING",      "DEACTIVATING",   "STOPPING",
-                                                 "DEPROVISIONING", "STOPPED"};
-  for (size_t i = 0; i < std::size(kOrder); ++i) {
-    if (kOrder[i] == status) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-void Advance(v1::Task& task, absl::string_view status) {
-  if (StageOf(status) > StageOf(task.last_status())) task.set_last_status(std::string(status));
 }
 
 // What a task reserves of the node, as ECS's placement counts it: the task-level cpu and memory
@@ -119,33 +103,6 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
       OnHealthChanged(runtime_id, status);
     });
   }
-}
-
-std::vector<TaskManager::ContainerState> TaskManager::ContainersOf(
-    const std::string& task_id, const v1::Task& task, const v1::TaskDefinition& definition) {
-  std::map<std::string, size_t, std::less<>> index;
-  std::vector<ContainerState> out(task.containers_size());
-  for (int i = 0; i < task.containers_size(); ++i) {
-    const v1::Container& c = task.containers(i);
-    index[c.name()] = static_cast<size_t>(i);
-    out[i].runtime_id = c.runtime_id().empty() ? RuntimeContainerId(task_id, c.name())
-                                               : c.runtime_id();
-  }
-  for (const v1::ContainerDefinition& d : definition.container_definitions()) {
-    auto it = index.find(d.name());
-    if (it == index.end()) continue;
-    ContainerState& cs = out[it->second];
-    cs.essential = !d.has_essential() || d.essential();
-    cs.stop_timeout_seconds = d.stop_timeout();
-    cs.start_timeout_seconds = d.start_timeout();
-    for (const v1::ContainerDependency& dep : d.depends_on()) {
-      if (auto target = index.find(dep.container_name()); target != index.end()) {
-        cs.depends_on.push_back({.container = target->second, .condition = dep.condition()});
-      }
-    }
-    if (d.has_health_check()) cs.health_check = HealthCheckSpecOf(d.health_check());
-  }
-  return out;
 }
 
 std::string TaskManager::TaskDir(const std::string& task_id) const {
@@ -593,129 +550,6 @@ bool TaskManager::StopIfExited(TaskState& task) {
   return false;
 }
 
-bool TaskManager::DependenciesMet(const TaskState& task, size_t index, std::string* never) const {
-  const v1::Task& t = task.record.task;
-  const std::string& name = t.containers(static_cast<int>(index)).name();
-  bool met = true;
-  for (const Dependency& d : task.containers[index].depends_on) {
-    const ContainerState& dep = task.containers[d.container];
-    const v1::Container& c = t.containers(static_cast<int>(d.container));
-    const std::string wants = absl::StrCat("container ", name, " depends on ", c.name(),
-                                           " with condition ", d.condition);
-    if (d.condition == "START") {
-      met &= dep.started;
-    } else if (d.condition == "COMPLETE") {
-      met &= dep.exited;
-    } else if (d.condition == "SUCCESS") {
-      if (dep.exited && c.exit_code() != 0) {
-        *never = absl::StrCat("DependencyError: ", wants, ", but ", c.name(),
-                              " exited with code ", c.exit_code());
-        return false;
-      }
-      met &= dep.exited;
-    } else if (d.condition == "HEALTHY") {
-      if (dep.exited) {
-        *never = absl::StrCat("DependencyError: ", wants, ", but ", c.name(),
-                              " exited before it was HEALTHY");
-        return false;
-      }
-      met &= c.health_status() == "HEALTHY";
-    }
-  }
-  return met;
-}
-
-void TaskManager::AdvanceDependencies(TaskState& task) {
-  v1::Task& t = task.record.task;
-  if (task.launching || t.desired_status() != "RUNNING") return;
-  std::vector<size_t> ready;
-  bool waiting = false;
-  for (size_t i = 0; i < task.containers.size(); ++i) {
-    if (!task.containers[i].waiting) continue;
-    std::string never;
-    if (DependenciesMet(task, i, &never)) {
-      ready.push_back(i);
-    } else if (!never.empty()) {
-      BeginStop(task, "TaskFailedToStart", never);
-      return;
-    } else {
-      waiting = true;
-    }
-  }
-  if (!ready.empty()) {
-    StartWaiting(task, std::move(ready));
-    return;
-  }
-  if (waiting || StageOf(t.last_status()) >= StageOf("RUNNING")) {
-    Save(task);
-    return;
-  }
-  Advance(t, "RUNNING");
-  if (!t.has_started_at()) t.set_started_at(Now());
-  Save(task);
-}
-
-void TaskManager::StartWaiting(TaskState& task, std::vector<size_t> indices) {
-  std::vector<std::string> ids;
-  for (size_t i : indices) {
-    task.containers[i].waiting = false;
-    ids.push_back(task.containers[i].runtime_id);
-  }
-  task.launching = true;
-  const std::string task_id = task.record.id;
-  const bool queued = executor_->Run([this, task_id, indices = std::move(indices),
-                                      ids = std::move(ids)] {
-    std::vector<absl::StatusOr<uint32_t>> pids;
-    for (const std::string& id : ids) {
-      pids.push_back(runtime_->StartContainer(id));
-      if (!pids.back().ok()) break;
-    }
-    loop_->Post([this, task_id, indices, pids = std::move(pids)] {
-      TaskState* task = Find(task_id);
-      if (task == nullptr) return;
-      task->launching = false;
-      absl::Status failed;
-      for (size_t k = 0; k < pids.size(); ++k) {
-        if (pids[k].ok()) {
-          OnContainerStarted(*task, indices[k]);
-        } else {
-          failed = pids[k].status();
-        }
-      }
-      v1::Task& t = task->record.task;
-      if (!failed.ok()) {
-        spdlog::warn("task {} failed to start: {}", task_id, failed.ToString());
-        BeginStop(*task, "TaskFailedToStart",
-                  absl::StrCat("CannotStartContainerError: ", failed.message()));
-      } else if (t.desired_status() == "STOPPED") {
-        BeginStop(*task, t.stop_code(), t.stopped_reason());
-      } else if (!StopIfExited(*task)) {
-        AdvanceDependencies(*task);
-      }
-    });
-  });
-  if (!queued) task.launching = false;
-}
-
-void TaskManager::OnStartTimeout(const std::string& task_id, size_t index) {
-  TaskState* task = Find(task_id);
-  if (task == nullptr || !task->containers[index].waiting ||
-      task->record.task.desired_status() != "RUNNING") {
-    return;
-  }
-  const v1::Task& t = task->record.task;
-  std::vector<std::string> pending;
-  for (const Dependency& d : task->containers[index].depends_on) {
-    pending.push_back(absl::StrCat(t.containers(static_cast<int>(d.container)).name(), " (",
-                                   d.condition, ")"));
-  }
-  BeginStop(*task, "TaskFailedToStart",
-            absl::StrCat("DependencyError: container ", t.containers(static_cast<int>(index)).name(),
-                         " was still waiting for ", absl::StrJoin(pending, ", "),
-                         " after its startTimeout of ",
-                         task->containers[index].start_timeout_seconds, " s"));
-}
-
 void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
                             const std::string& reason) {
   v1::Task& t = task.record.task;
@@ -747,91 +581,6 @@ void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
   ++task.stop_generation;
   SignalNextStopWave(task);
   MaybeDeprovision(task);
-}
-
-void TaskManager::SignalNextStopWave(TaskState& task) {
-  const auto running = [](const ContainerState& cs) { return cs.started && !cs.exited; };
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < task.containers.size(); ++i) {
-    ContainerState& cs = task.containers[i];
-    if (!running(cs) || cs.signalled) continue;
-    // A container others depend on outlives them, as it started before them.
-    const bool needed = absl::c_any_of(task.containers, [&](const ContainerState& other) {
-      return running(other) &&
-             absl::c_any_of(other.depends_on, [&](const Dependency& d) { return d.container == i; });
-    });
-    if (needed) continue;
-    cs.signalled = true;
-    ids.push_back(cs.runtime_id);
-    const int timeout = cs.stop_timeout_seconds > 0
-                            ? cs.stop_timeout_seconds
-                            : static_cast<int>(absl::ToInt64Seconds(options_.default_stop_timeout));
-    loop_->PostAfter(absl::Seconds(timeout),
-                     [this, id = task.record.id, generation = task.stop_generation, i] {
-                       OnStopTimeout(id, generation, i);
-                     });
-  }
-  SignalContainers(ids, SIGTERM);
-}
-
-void TaskManager::SignalContainers(const std::vector<std::string>& runtime_ids, int signal) {
-  if (runtime_ids.empty()) return;
-  executor_->Run([this, runtime_ids, signal] {
-    for (const std::string& id : runtime_ids) {
-      absl::Status s = runtime_->SignalContainer(id, signal);
-      // NotFound: it exited meanwhile; its exit event is on the way.
-      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
-        spdlog::warn("signal {} to {}: {}", signal, id, s.ToString());
-      }
-    }
-  });
-}
-
-void TaskManager::OnStopTimeout(const std::string& task_id, uint64_t generation, size_t index) {
-  TaskState* task = Find(task_id);
-  if (task == nullptr || task->stop_generation != generation || IsStopped(task->record.task)) {
-    return;
-  }
-  const ContainerState& cs = task->containers[index];
-  if (cs.exited) return;
-  spdlog::info("task {}: container {} outlived its stop timeout; sending SIGKILL", task_id,
-               task->record.task.containers(static_cast<int>(index)).name());
-  SignalContainers({cs.runtime_id}, SIGKILL);
-}
-
-void TaskManager::WatchHealth(const TaskState& task, size_t index) {
-  const ContainerState& cs = task.containers[index];
-  if (health_ == nullptr || !cs.health_check || !cs.started || cs.exited) return;
-  health_->Watch(cs.runtime_id, *cs.health_check,
-                 ParseHealthStatus(task.record.task.containers(static_cast<int>(index))
-                                       .health_status()));
-}
-
-void TaskManager::OnHealthChanged(const std::string& runtime_id, HealthStatus status) {
-  auto it = by_runtime_id_.find(runtime_id);
-  if (it == by_runtime_id_.end()) return;
-  TaskState* task = Find(it->second.first);
-  if (task == nullptr || IsStopped(task->record.task)) return;
-  v1::Task& t = task->record.task;
-  t.mutable_containers(static_cast<int>(it->second.second))
-      ->set_health_status(std::string(HealthStatusName(status)));
-  // As ECS: from the essential containers that have a check; UNKNOWN when none has.
-  bool any = false, unknown = false, unhealthy = false;
-  for (size_t i = 0; i < task->containers.size(); ++i) {
-    const ContainerState& cs = task->containers[i];
-    if (!cs.essential || !cs.health_check) continue;
-    any = true;
-    const std::string& h = t.containers(static_cast<int>(i)).health_status();
-    unhealthy |= h == "UNHEALTHY";
-    unknown |= h != "HEALTHY" && h != "UNHEALTHY";
-  }
-  t.set_health_status(!any || (unknown && !unhealthy) ? "UNKNOWN"
-                      : unhealthy                     ? "UNHEALTHY"
-                                                      : "HEALTHY");
-  spdlog::info("task {}: container {} is {}", task->record.id,
-               t.containers(static_cast<int>(it->second.second)).name(),
-               std::string(HealthStatusName(status)));
-  AdvanceDependencies(*task);  // Saves.
 }
 
 void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
