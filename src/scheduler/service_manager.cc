@@ -103,6 +103,14 @@ absl::Status ServiceManager::Load() {
     const v1::Service& s = state.record.service;
     // Said before the restart; not said again for the same state.
     state.steady = s.events_size() > 0 && absl::EndsWith(s.events(0).message(), kSteadyState);
+    if (state.record.last_completed_task_definition.empty()) {
+      // A row from before schema version 5: its completed deployment, if it still has one.
+      for (const v1::Deployment& d : s.deployments()) {
+        if (d.rollout_state() == "COMPLETED") {
+          state.record.last_completed_task_definition = d.task_definition();
+        }
+      }
+    }
     if (s.status() == "INACTIVE") ScheduleRemoval(key);
   }
   tasks_->ForEachTask([this](const store::StoredTask& task) { OnTaskChanged(task); });
@@ -218,6 +226,11 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
                           Now() - view.started_at >= absl::ToDoubleSeconds(options_.min_healthy_runtime);
     if (code == "TaskFailedToStart" || (code == "EssentialContainerExited" && !ran_long)) {
       RecordFailure(*state, view);
+    } else if (code == "EssentialContainerExited" && InProgress(*state, view.deployment_id)) {
+      // A crash after a good start fails the rollout as much as a failed launch does; once the
+      // deployment has completed, a crash is only replaced.
+      CountFailedTask(*state, view.deployment_id);
+      Save(*state);
     }
   }
   if (stopped) {
@@ -238,12 +251,7 @@ void ServiceManager::RecordFailure(ServiceState& state, TaskView& task) {
     delay = std::min(delay, options_.backoff_cap);
   }
   r.next_launch_at = Now() + absl::ToDoubleSeconds(delay);
-  for (v1::Deployment& d : *r.service.mutable_deployments()) {
-    if (d.id() == task.deployment_id) {
-      d.set_failed_tasks(d.failed_tasks() + 1);
-      d.set_updated_at(Now());
-    }
-  }
+  CountFailedTask(state, task.deployment_id);
   const std::string& name = r.service.service_name();
   if (r.launch_failures >= options_.unstable_after) {
     AddEvent(state, absl::StrCat("(service ", name,
@@ -252,6 +260,57 @@ void ServiceManager::RecordFailure(ServiceState& state, TaskView& task) {
                                  "Developer Guide."));
   }
   Save(state);
+}
+
+bool ServiceManager::InProgress(const ServiceState& state, const std::string& deployment_id) {
+  for (const v1::Deployment& d : state.record.service.deployments()) {
+    if (d.id() == deployment_id) return d.rollout_state() == "IN_PROGRESS";
+  }
+  return false;
+}
+
+void ServiceManager::CountFailedTask(ServiceState& state, const std::string& deployment_id) {
+  for (v1::Deployment& d : *state.record.service.mutable_deployments()) {
+    if (d.id() == deployment_id) {
+      d.set_failed_tasks(d.failed_tasks() + 1);
+      d.set_updated_at(Now());
+    }
+  }
+}
+
+void ServiceManager::FailDeployment(ServiceState& state, const std::string& why) {
+  store::StoredService& r = state.record;
+  v1::Service& s = r.service;
+  v1::Deployment* failed = s.mutable_deployments(0);
+  const std::string& name = s.service_name();
+  failed->set_rollout_state("FAILED");
+  failed->set_rollout_state_reason(absl::StrCat("ECS deployment circuit breaker: ", why));
+  failed->set_updated_at(Now());
+  AddEvent(state, absl::StrCat("(service ", name, ") (deployment ", failed->id(),
+                               ") deployment failed: ", why),
+           /*repeat=*/true);
+  const std::string& target = r.last_completed_task_definition;
+  if (!s.deployment_configuration().deployment_circuit_breaker().rollback() || target.empty() ||
+      target == failed->task_definition()) {
+    return;  // Nothing launches for it any more; the older tasks keep serving.
+  }
+  failed->set_status("ACTIVE");
+  v1::Deployment rollback = NewDeployment(target, s.desired_count());
+  rollback.set_rollout_state_reason(absl::StrCat("ECS deployment ", rollback.id(),
+                                                 " in progress: rolling back from ",
+                                                 failed->id(), "."));
+  const std::string failed_id = failed->id();
+  s.mutable_deployments()->Add(std::move(rollback));
+  for (int i = s.deployments_size() - 1; i > 0; --i) s.mutable_deployments()->SwapElements(i, i - 1);
+  s.set_task_definition(target);
+  // The new deployment starts afresh, as one the user asked for does.
+  r.launch_failures = 0;
+  r.next_launch_at = 0;
+  AddEvent(state, absl::StrCat("(service ", name, ") (deployment ", s.deployments(0).id(),
+                               ") rolling back to ", target.substr(target.rfind('/') + 1),
+                               ", the task definition of the last deployment that completed, "
+                               "after deployment ", failed_id, " failed."),
+           /*repeat=*/true);
 }
 
 void ServiceManager::MarkDirty(const Key& key) {
@@ -340,9 +399,30 @@ void ServiceManager::Reconcile(const Key& key) {
     total_healthy += c.healthy;
     total_pending += c.pending;
   }
+  // 0. The circuit breaker and the progress deadline.
+  if (s.deployments(0).rollout_state() == "IN_PROGRESS" && s.status() == "ACTIVE") {
+    const v1::Deployment& d = s.deployments(0);
+    const int threshold = std::max(3, std::min(200, (s.desired_count() + 1) / 2));
+    const absl::Duration deadline = options_.progress_deadline;
+    if (config.deployment_circuit_breaker().enable() && d.failed_tasks() >= threshold) {
+      FailDeployment(*state, absl::StrCat("tasks failed to start or keep running (", d.failed_tasks(),
+                                          " failed; the threshold is ", threshold, ")."));
+      changed = true;
+    } else if (deadline > absl::ZeroDuration() &&
+               now >= d.created_at() + absl::ToDoubleSeconds(deadline)) {
+      FailDeployment(*state, absl::StrCat("the deployment did not complete within the progress "
+                                          "deadline of ", absl::FormatDuration(deadline), "."));
+      changed = true;
+    } else if (deadline > absl::ZeroDuration()) {
+      ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(d.created_at()) + deadline);
+    }
+  }
   v1::Deployment* primary = s.mutable_deployments(0);
   Count& mine = counts[primary->id()];
   const bool draining_old = s.deployments_size() > 1;
+  // A failed deployment without rollback launches nothing more and drains nothing: what runs of
+  // the older deployments keeps serving until the next update.
+  const bool halted = primary->rollout_state() == "FAILED";
 
   // Pick what to stop first: tasks not running yet, then those not healthy, then the newest.
   auto stop_order = [&](const std::string& deployment) {
@@ -368,7 +448,7 @@ void ServiceManager::Reconcile(const Key& key) {
   const int replacing = static_cast<int>(unhealthy.size());
   const int need = desired - (mine.active() - replacing);
   int started_now = 0;
-  if (need > 0) {
+  if (need > 0 && !halted) {
     const bool capped = draining_old || replacing > 0;
     const int room = capped ? std::min(need, std::max(0, ceiling - total_active)) : need;
     if (room > 0 && now < r.next_launch_at) {
@@ -440,10 +520,10 @@ void ServiceManager::Reconcile(const Key& key) {
 
   // An unhealthy task stops once a replacement is healthy in its place, or at once when the
   // ceiling leaves no room to start the replacement first.
-  int stop_unhealthy = std::min(replacing, std::max(0, mine.healthy + replacing - desired));
+  int stop_unhealthy = halted ? 0 : std::min(replacing, std::max(0, mine.healthy + replacing - desired));
   const bool replacements_blocked = need > started_now && total_active >= ceiling &&
                                     now >= r.next_launch_at;
-  if (replacements_blocked) stop_unhealthy = std::max(stop_unhealthy, std::min(replacing, need - started_now));
+  if (replacements_blocked && !halted) stop_unhealthy = std::max(stop_unhealthy, std::min(replacing, need - started_now));
   for (int i = 0; i < stop_unhealthy; ++i) {
     const std::string& id = unhealthy[i];
     stopped_running.push_back(id);
@@ -460,7 +540,7 @@ void ServiceManager::Reconcile(const Key& key) {
   // 2. Older deployments drain while the healthy floor holds: a task that is not healthy may
   // always go, a healthy one only while enough others stay healthy.
   int may_stop_healthy = std::max(0, total_healthy - floor);
-  for (int d = 1; d < s.deployments_size(); ++d) {
+  for (int d = 1; d < s.deployments_size() && !halted; ++d) {
     const std::string deployment = s.deployments(d).id();
     Count& c = counts[deployment];
     for (const auto& [rank, id] : stop_order(deployment)) {
@@ -501,8 +581,9 @@ void ServiceManager::Reconcile(const Key& key) {
   const bool steady = s.deployments_size() == 1 && mine.running == desired &&
                       mine.healthy == desired && mine.pending == 0 &&
                       counts[primary->id()].live == desired;
-  if (steady && primary->rollout_state() != "COMPLETED") {
+  if (steady && primary->rollout_state() == "IN_PROGRESS") {
     primary->set_rollout_state("COMPLETED");
+    r.last_completed_task_definition = primary->task_definition();
     primary->set_rollout_state_reason(absl::StrCat("ECS deployment ", primary->id(),
                                                    " completed."));
     primary->set_updated_at(now);

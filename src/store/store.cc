@@ -65,6 +65,10 @@ constexpr const char* kMigrations[] = {
     R"sql(
     ALTER TABLE clusters ADD COLUMN registered_at REAL NOT NULL DEFAULT 0;  -- epoch seconds
     )sql",
+    R"sql(
+    -- the task definition of the service's last deployment that completed: a rollback's target
+    ALTER TABLE services ADD COLUMN last_completed TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -329,10 +333,11 @@ absl::Status Store::DeleteTask(const std::string& id) {
 
 absl::Status Store::PutService(const StoredService& record) {
   return db_->Run(
-      "INSERT OR REPLACE INTO services (cluster, name, body, launch_failures, next_launch_at) "
-      "VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO services (cluster, name, body, launch_failures, next_launch_at, "
+      "last_completed) VALUES (?, ?, ?, ?, ?, ?)",
       {record.cluster, record.service.service_name(), model::EncodeMessageCompact(record.service),
-       static_cast<int64_t>(record.launch_failures), record.next_launch_at});
+       static_cast<int64_t>(record.launch_failures), record.next_launch_at,
+       record.last_completed_task_definition});
 }
 
 absl::Status Store::DeleteService(const std::string& cluster, const std::string& name) {
@@ -341,8 +346,8 @@ absl::Status Store::DeleteService(const std::string& cluster, const std::string&
 
 absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
   SKIFF_ASSIGN_OR_RETURN(
-      auto stmt, db_->Prepare("SELECT cluster, name, body, launch_failures, next_launch_at "
-                              "FROM services ORDER BY cluster, name"));
+      auto stmt, db_->Prepare("SELECT cluster, name, body, launch_failures, next_launch_at, "
+                              "last_completed FROM services ORDER BY cluster, name"));
   std::vector<StoredService> out;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
@@ -356,6 +361,7 @@ absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
     }
     record.launch_failures = static_cast<int>(stmt->Int(3));
     record.next_launch_at = stmt->Double(4);
+    record.last_completed_task_definition = stmt->Text(5);
   }
   return out;
 }

@@ -13,6 +13,13 @@
 // the previous ones ACTIVE; old tasks drain within minimumHealthyPercent / maximumPercent, where
 // a task counts as healthy when it is RUNNING and passes its health checks (if it has any).
 //
+// The deployment circuit breaker (deploymentConfiguration.deploymentCircuitBreaker): once
+// max(3, min(200, ceil(desiredCount / 2))) tasks of the PRIMARY deployment have failed (stopped
+// before RUNNING, exited, or failed their health checks) while it is IN_PROGRESS, its rollout is
+// FAILED. With rollback a new deployment of the last task definition that completed starts at
+// once; without, the failed deployment launches nothing more and the older tasks keep serving.
+// The progress deadline (an option, off by default) fails a deployment the same way.
+//
 // A task that fails its container health checks (after healthCheckGracePeriodSeconds from its
 // start) is replaced: the replacement starts first where maximumPercent leaves room, and the
 // unhealthy task stops once the replacement is healthy; at the ceiling it stops first.
@@ -55,6 +62,9 @@ struct ServiceManagerOptions {
   absl::Duration retention = absl::Hours(1);
   // How often a service that cannot be placed tries again (task stops retry at once).
   absl::Duration placement_retry = absl::Seconds(30);
+  // A deployment still IN_PROGRESS this long after it was created fails (and rolls back when
+  // its circuit breaker says so). Zero: no deadline, as on ECS.
+  absl::Duration progress_deadline = absl::ZeroDuration();
 };
 
 class ServiceManager {
@@ -144,6 +154,11 @@ class ServiceManager {
   // added in the last 15 minutes. Returns true when added.
   bool AddEvent(ServiceState& state, const std::string& message, bool repeat = false);
   void RecordFailure(ServiceState& state, TaskView& task);
+  static bool InProgress(const ServiceState& state, const std::string& deployment_id);
+  // Counts a failed task against its deployment (the circuit breaker's count).
+  void CountFailedTask(ServiceState& state, const std::string& deployment_id);
+  // Fails the PRIMARY deployment's rollout with `why`, and rolls back when asked to and possible.
+  void FailDeployment(ServiceState& state, const std::string& why);
   void ScheduleRemoval(const Key& key);
   void Remove(const Key& key);
   v1::Deployment NewDeployment(const std::string& task_definition_arn, int desired) const;

@@ -43,6 +43,9 @@ struct StoredService {
   skiff::v1::Service service;  // The ECS view, deployments and events included.
   int launch_failures = 0;     // Tasks in a row that failed to start.
   double next_launch_at = 0;   // No launch before this, in epoch seconds.
+  // The task definition ARN of the last deployment that completed ("" before the first, and in
+  // rows older than schema version 5): where the circuit breaker rolls back to.
+  std::string last_completed_task_definition;
 };
 
 // A cluster: the ECS record (name, ARN, tags, settings; not the counts, which are live) and
@@ -63,7 +66,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.

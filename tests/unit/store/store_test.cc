@@ -198,15 +198,45 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   // Back to what schema version 3 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'ALTER TABLE clusters DROP COLUMN registered_at; "
+                          "ALTER TABLE services DROP COLUMN last_completed; "
                           "PRAGMA user_version = 3' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->schema_version(), 4);
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
   auto clusters = (*store)->LoadClusters();
   ASSERT_TRUE(clusters.ok()) << clusters.status();
   ASSERT_EQ(clusters->size(), 1u);
   EXPECT_EQ((*clusters)[0].registered_at, 0);
+}
+
+TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    StoredService record;
+    record.cluster = "default";
+    record.service.set_service_name("web");
+    record.launch_failures = 2;
+    record.last_completed_task_definition = "arn:aws:ecs:local:000000000000:task-definition/web:2";
+    ASSERT_TRUE((*store)->PutService(record).ok());
+    auto loaded = (*store)->LoadServices();
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ASSERT_EQ(loaded->size(), 1u);
+    EXPECT_EQ((*loaded)[0].last_completed_task_definition, record.last_completed_task_definition);
+  }
+  const std::string cmd = "sqlite3 " + dir_ +
+                          "/skiff.db 'ALTER TABLE services DROP COLUMN last_completed; "
+                          "PRAGMA user_version = 4' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), 5);
+  auto services = (*store)->LoadServices();
+  ASSERT_TRUE(services.ok()) << services.status();
+  ASSERT_EQ(services->size(), 1u);
+  EXPECT_EQ((*services)[0].launch_failures, 2);
+  EXPECT_EQ((*services)[0].last_completed_task_definition, "");
 }
 
 TEST_F(StoreTest, SecondOpenerOfTheSameStateDirIsRefused) {
