@@ -160,12 +160,14 @@ class HealthTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && skiffd_ != nullptr) {
       const std::string log = skiffd_->Log();
-      size_t at = log.size();
-      for (int n = 0; n <= 60 && at != std::string::npos && at > 0; ++n) {
-        at = log.rfind('\n', at - 1);
+      // The start of the last 60 lines (the whole log if it has fewer).
+      size_t start = log.size();
+      for (int n = 0; n <= 60 && start > 0; ++n) {
+        const size_t nl = log.rfind('\n', start - 1);
+        start = nl == std::string::npos ? 0 : nl;
       }
-      std::cerr << "--- skiffd log (tail) ---\n"
-                << (at == std::string::npos ? log : log.substr(at + 1));
+      std::cerr << "--- skiffd log (tail, " << log.size() << " bytes in all) ---\n"
+                << log.substr(start) << "\n";
     }
   }
 
@@ -398,6 +400,7 @@ TEST_F(HealthTest, APassingCheckMakesTheContainerAndTaskHealthy) {
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   const absl::Duration took = absl::Now() - started;
   EXPECT_GE(took, absl::Seconds(kInterval) - kSlack) << "the first check came too early";
+  EXPECT_LE(took, absl::Seconds(kInterval) + 3 * kSlack) << "the first check came too late";
   EXPECT_EQ(ContainerHealthStatus(*healthy, "app"), "HEALTHY") << TaskText(*healthy);
   // A standalone task runs on, whatever its non-essential container's health.
   EXPECT_TRUE(AllRunning(*healthy)) << TaskText(*healthy);
@@ -554,6 +557,7 @@ TEST_F(HealthTest, AHangingCheckIsKilledWithItsProcessesAndCountsAsAFailure) {
   ASSERT_FALSE(id.empty());
   absl::StatusOr<v1::Task> running = WaitForTask(id, AllRunning, "RUNNING", kStartTimeout);
   ASSERT_TRUE(running.ok()) << running.status();
+  const absl::Time running_at = absl::Now();
 
   // Right after a check timed out (the next one is `interval` away), none of its processes
   // may be left: neither the shell, nor the sleep in front, nor the one it put in background.
@@ -569,6 +573,8 @@ TEST_F(HealthTest, AHangingCheckIsKilledWithItsProcessesAndCountsAsAFailure) {
     } while (!left.empty() && absl::Now() < deadline);
     EXPECT_THAT(left, ::testing::IsEmpty()) << when << ": processes of a killed check remain";
   };
+  // A check ends at its timeout, and the next one starts `interval` after that end.
+  absl::Time previous_end = running_at;
   for (int failures = 1; failures <= kRetries; ++failures) {
     absl::StatusOr<v1::DescribeContainerHealthResponse> health = WaitForHealth(
         id,
@@ -580,6 +586,10 @@ TEST_F(HealthTest, AHangingCheckIsKilledWithItsProcessesAndCountsAsAFailure) {
         absl::StrCat(failures, " timed-out checks"),
         absl::Seconds(kInterval + kTimeout) + absl::Seconds(10));
     ASSERT_TRUE(health.ok()) << health.status();
+    const absl::Time ended = absl::Now();
+    EXPECT_GE(ended - previous_end, absl::Seconds(kInterval + kTimeout) - kSlack)
+        << "check " << failures << " ended too soon after the previous one (or the start)";
+    previous_end = ended;
     expect_no_leftovers(absl::StrCat("after ", failures, " checks"));
   }
 
@@ -680,8 +690,8 @@ TEST_F(HealthTest, AnAppWaitsForItsInitContainerToSucceed) {
           if (violations++ == 0) violation = TaskText(t);
         }
       });
-  ASSERT_TRUE(ready.ok()) << ready.status();
   EXPECT_EQ(violations, 0) << "app RUNNING while init was not done, first: " << violation;
+  ASSERT_TRUE(ready.ok()) << ready.status();
   const v1::Container* init = FindContainer(*ready, "init");
   ASSERT_TRUE(init->has_exit_code()) << TaskText(*ready);
   EXPECT_EQ(init->exit_code(), 0);
@@ -758,8 +768,8 @@ TEST_F(HealthTest, AnAppWaitsForAHealthySidecarAndStopsBeforeIt) {
           if (violations++ == 0) violation = TaskText(t);
         }
       });
-  ASSERT_TRUE(ready.ok()) << ready.status();
   EXPECT_EQ(violations, 0) << "app RUNNING before the sidecar was HEALTHY, first: " << violation;
+  ASSERT_TRUE(ready.ok()) << ready.status();
   EXPECT_GE(absl::Now() - run_at, absl::Seconds(kInterval) - kSlack);
   EXPECT_THAT(WaitForLog(id, "app", "app-"), HasSubstr("app-after-healthy"));
   EXPECT_EQ(ready->health_status(), "HEALTHY") << TaskText(*ready);
