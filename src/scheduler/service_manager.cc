@@ -368,6 +368,7 @@ void ServiceManager::Reconcile(const Key& key) {
   const std::string primary_id = s.deployments(0).id();
   const double grace = s.health_check_grace_period_seconds();
   std::vector<std::string> unhealthy;
+  int unhealthy_in_grace = 0;  // Of the primary deployment: failing, but not acted on yet.
   for (const auto& [id, t] : state->tasks) {
     Count& c = counts[t.deployment_id];
     ++c.live;
@@ -380,6 +381,7 @@ void ServiceManager::Reconcile(const Key& key) {
     if (t.Healthy()) ++c.healthy;
     if (t.health_status != "UNHEALTHY" || t.deployment_id != primary_id) continue;
     if (now < t.started_at + grace) {
+      ++unhealthy_in_grace;
       ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(t.started_at + grace));
     } else {
       unhealthy.push_back(id);
@@ -518,9 +520,12 @@ void ServiceManager::Reconcile(const Key& key) {
     }
   }
 
-  // An unhealthy task stops once a replacement is healthy in its place, or at once when the
-  // ceiling leaves no room to start the replacement first.
-  int stop_unhealthy = halted ? 0 : std::min(replacing, std::max(0, mine.healthy + replacing - desired));
+  // An unhealthy task stops once a replacement has a verdict in its place (healthy, or failing
+  // too: then keeping both helps nothing), or at once when the ceiling leaves no room to start
+  // the replacement first.
+  const int decided = mine.healthy + unhealthy_in_grace;
+  int stop_unhealthy =
+      halted ? 0 : std::min(replacing, std::max(0, decided + replacing - desired));
   const bool replacements_blocked = need > started_now && total_active >= ceiling &&
                                     now >= r.next_launch_at;
   if (replacements_blocked && !halted) stop_unhealthy = std::max(stop_unhealthy, std::min(replacing, need - started_now));

@@ -241,6 +241,25 @@ TEST_F(ServiceHealthTest, TheGracePeriodDelaysActingOnAFailure) {
   EXPECT_THAT(TaskIds(), testing::Not(testing::Contains(sick)));
 }
 
+TEST_F(ServiceHealthTest, AReplacementThatFailsTooEndsTheWaitForIt) {
+  Register(R"({"family": "checked", "networkMode": "host",
+      "containerDefinitions": [{"name": "app", "image": "skiff.local/busybox:test", "memory": 32,
+        "healthCheck": {"command": ["CMD", "false"], "interval": 5, "retries": 1}}]})");
+  ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "checked", "desiredCount": 1,
+      "healthCheckGracePeriodSeconds": 20})")
+                  .ok());
+  Settle();
+  const std::string first = TaskIds()[0];
+  Fail(first);
+  Advance(absl::Seconds(21));
+  ASSERT_THAT(TaskIds(), SizeIs(2));  // Its replacement runs beside it.
+  const std::string second = TaskIds()[0] == first ? TaskIds()[1] : TaskIds()[0];
+  Fail(second);
+  Advance(absl::Seconds(5));  // The replacement fails its first check too.
+  EXPECT_THAT(TaskIds(), ElementsAre(second));
+  EXPECT_EQ(StoppedReason(first), "Task failed container health checks");
+}
+
 TEST_F(ServiceHealthTest, ARolloutKeepsTheOldTasksUntilTheNewOnesAreHealthy) {
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web", "desiredCount": 2})").ok());
   Settle();
