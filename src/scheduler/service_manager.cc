@@ -3,6 +3,7 @@
 #include "skiff/scheduler/service_manager.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <random>
 #include <utility>
@@ -425,6 +426,8 @@ void ServiceManager::Reconcile(const Key& key) {
   // A failed deployment without rollback launches nothing more and drains nothing: what runs of
   // the older deployments keeps serving until the next update.
   const bool halted = primary->rollout_state() == "FAILED";
+  // Not replaced: nothing of a failed revision launches, and after a rollback its tasks drain.
+  if (halted || primary->id() != primary_id) unhealthy.clear();
 
   // Pick what to stop first: tasks not running yet, then those not healthy, then the newest.
   auto stop_order = [&](const std::string& deployment) {
@@ -524,11 +527,10 @@ void ServiceManager::Reconcile(const Key& key) {
   // too: then keeping both helps nothing), or at once when the ceiling leaves no room to start
   // the replacement first.
   const int decided = mine.healthy + unhealthy_in_grace;
-  int stop_unhealthy =
-      halted ? 0 : std::min(replacing, std::max(0, decided + replacing - desired));
+  int stop_unhealthy = std::min(replacing, std::max(0, decided + replacing - desired));
   const bool replacements_blocked = need > started_now && total_active >= ceiling &&
                                     now >= r.next_launch_at;
-  if (replacements_blocked && !halted) stop_unhealthy = std::max(stop_unhealthy, std::min(replacing, need - started_now));
+  if (replacements_blocked) stop_unhealthy = std::max(stop_unhealthy, std::min(replacing, need - started_now));
   for (int i = 0; i < stop_unhealthy; ++i) {
     const std::string& id = unhealthy[i];
     stopped_running.push_back(id);
@@ -536,7 +538,7 @@ void ServiceManager::Reconcile(const Key& key) {
     changed |= AddEvent(*state, absl::StrCat("(service ", name, ") (task ", id,
                                              ") failed container health checks."),
                         /*repeat=*/true);
-    primary->set_failed_tasks(primary->failed_tasks() + 1);
+    CountFailedTask(*state, primary->id());
     --mine.running;
     --total_running;
   }
@@ -544,15 +546,19 @@ void ServiceManager::Reconcile(const Key& key) {
   if (draining_old && total_pending > 0) CrashPoint("rolling-update");
   // 2. Older deployments drain while the healthy floor holds: a task that is not healthy may
   // always go, a healthy one only while enough others stay healthy.
+  // Behind a failed deployment (without rollback) only tasks beyond the desired count go (a
+  // scale-down, a delete): the rest keep serving.
   int may_stop_healthy = std::max(0, total_healthy - floor);
-  for (int d = 1; d < s.deployments_size() && !halted; ++d) {
+  int may_stop = halted ? std::max(0, total_running + total_pending - desired) : INT_MAX;
+  for (int d = 1; d < s.deployments_size(); ++d) {
     const std::string deployment = s.deployments(d).id();
     Count& c = counts[deployment];
     for (const auto& [rank, id] : stop_order(deployment)) {
       const bool running = std::get<0>(rank) == 1;
       const bool healthy = running && std::get<1>(rank) == 1;
-      if (healthy && may_stop_healthy == 0) break;  // The rest are healthy too.
+      if (may_stop == 0 || (healthy && may_stop_healthy == 0)) break;  // The rest are healthy too.
       if (healthy) --may_stop_healthy;
+      --may_stop;
       stop(id, running, deployment);
       (running ? c.running : c.pending)--;
       (running ? total_running : total_pending)--;

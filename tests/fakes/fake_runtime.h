@@ -185,6 +185,13 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     exec_answers_.insert_or_assign(id, std::move(answer));
   }
 
+  // From now on, Exec of exactly this command line (argv joined by spaces) in any container
+  // answers `answer`, unless the container has its own ScriptExec.
+  void ScriptExecCommand(const std::string& command, absl::StatusOr<runtime::ExecResult> answer) {
+    absl::MutexLock lock(&mu_);
+    exec_command_answers_.insert_or_assign(command, std::move(answer));
+  }
+
   absl::StatusOr<runtime::ExecResult> Exec(const std::string& id,
                                            const std::vector<std::string>& argv,
                                            absl::Duration, size_t max_output) override {
@@ -193,7 +200,11 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     for (const std::string& a : argv) absl::StrAppend(&joined, joined.empty() ? "" : " ", a);
     if (absl::Status s = Call("Exec", absl::StrCat(id, " ", joined)); !s.ok()) return s;
     absl::StatusOr<runtime::ExecResult> answer = runtime::ExecResult{.stdout_data = joined};
-    if (auto it = exec_answers_.find(id); it != exec_answers_.end()) answer = it->second;
+    if (auto it = exec_answers_.find(id); it != exec_answers_.end()) {
+      answer = it->second;
+    } else if (auto c = exec_command_answers_.find(joined); c != exec_command_answers_.end()) {
+      answer = c->second;
+    }
     if (answer.ok()) {
       // As the real runtime: output past the limit is dropped.
       if (answer->stdout_data.size() > max_output) answer->stdout_data.resize(max_output);
@@ -234,6 +245,8 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, runtime::ImageInfo> images_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Container> containers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::StatusOr<runtime::ExecResult>> exec_answers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::StatusOr<runtime::ExecResult>> exec_command_answers_
+      ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   bool drop_events_ = false;
   EventHandler handler_ ABSL_GUARDED_BY(mu_);

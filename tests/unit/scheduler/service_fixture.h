@@ -1,0 +1,151 @@
+// ServiceManagerTest: a ServiceManager on a real TaskManager, HealthMonitor and store, with the
+// fake runtime, a manual loop and executor, and simulated time. Shared by the ServiceManager
+// test files; test thread only.
+#ifndef SKIFF_TESTS_UNIT_SCHEDULER_SERVICE_FIXTURE_H_
+#define SKIFF_TESTS_UNIT_SCHEDULER_SERVICE_FIXTURE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "fakes/fake_runtime.h"
+#include "fakes/manual_event_loop.h"
+#include "fakes/manual_executor.h"
+#include "fakes/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "skiff/model/json_codec.h"
+#include "skiff/scheduler/health_monitor.h"
+#include "skiff/scheduler/service_manager.h"
+
+namespace skiff::scheduler {
+
+inline constexpr char kImage[] = "skiff.local/busybox:test";
+
+class ServiceManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runtime_.AddImage(kImage);
+    Open();
+    Register(R"({"family": "web", "networkMode": "host", "containerDefinitions": [
+        {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  }
+
+  // (Re)opens the store and builds the managers on it, as a restart of skiffd does.
+  void Open(Resources capacity = {.cpu = 4096, .memory = 4096}) {
+    services_.reset();
+    tasks_.reset();
+    registry_.reset();
+    store_.reset();
+    loop_.DropPending();
+    auto store = store::Store::Open(dir_.path() + "/state");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
+    health_ = std::make_unique<HealthMonitor>(&loop_, &executor_, &runtime_, &clock_);
+    tasks_ = std::make_unique<TaskManager>(
+        &loop_, &executor_, &runtime_, store_.get(), registry_.get(), &clock_, model::ArnScope{},
+        TaskManagerOptions{.state_dir = dir_.path() + "/state", .capacity = capacity},
+        health_.get());
+    ASSERT_TRUE(tasks_->Load().ok());
+    services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
+                                                 store_.get(), &clock_, model::ArnScope{});
+    services_->AddListener([this](const store::StoredService&) { ++saves_; });
+    ASSERT_TRUE(services_->Load().ok());
+    runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
+      loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
+    });
+  }
+
+  void Register(const std::string& json) {
+    v1::RegisterTaskDefinitionRequest request;
+    ASSERT_TRUE(model::DecodeMessageText(json, &request).ok());
+    ASSERT_TRUE(registry_->Register(request).ok());
+  }
+
+  void Settle() {
+    while (loop_.RunPending() + executor_.RunAll() > 0) {
+    }
+  }
+  // Moves simulated time on, letting every timer that falls due run (and what it causes).
+  void Advance(absl::Duration d) {
+    const absl::Duration step = absl::Milliseconds(100);
+    for (absl::Duration done; done < d; done += step) {
+      loop_.AdvanceTime(std::min(step, d - done));
+      Settle();
+    }
+  }
+
+  template <typename Request>
+  static Request Parse(const std::string& json) {
+    Request request;
+    absl::Status decoded = model::DecodeMessageText(json, &request);
+    EXPECT_TRUE(decoded.ok()) << decoded;
+    return request;
+  }
+
+  absl::Status Create(const std::string& json) {
+    return services_->CreateService(Parse<v1::CreateServiceRequest>(json)).status();
+  }
+  absl::Status Update(const std::string& json) {
+    return services_->UpdateService(Parse<v1::UpdateServiceRequest>(json)).status();
+  }
+
+  v1::Service Describe(const std::string& name = "web") {
+    v1::DescribeServicesRequest request;
+    request.add_services(name);
+    auto response = services_->DescribeServices(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok() || response->services().empty()) return v1::Service();
+    return response->services(0);
+  }
+
+  // Ids of the service's tasks whose desired status is `desired`.
+  std::vector<std::string> TaskIds(const std::string& service = "web",
+                                   const std::string& desired = "RUNNING") {
+    std::vector<std::string> ids;
+    tasks_->ForEachTask([&](const store::StoredTask& t) {
+      if (t.service == service && t.task.desired_status() == desired) ids.push_back(t.id);
+    });
+    return ids;
+  }
+  int Launches() const {
+    int n = 0;
+    for (const std::string& call : runtime_.calls()) n += absl::StartsWith(call, "StartContainer");
+    return n;
+  }
+  // Exits every running container of the task (its process died).
+  void Kill(const std::string& task_id, uint32_t status = 137) {
+    runtime_.Exit(task_id + "-app", status, clock_.Now());
+    Settle();
+  }
+  std::vector<std::string> Events(const std::string& name = "web") {
+    std::vector<std::string> out;
+    const v1::Service service = Describe(name);
+    for (const v1::ServiceEvent& e : service.events()) out.push_back(e.message());
+    return out;
+  }
+  static bool HasEvent(const std::vector<std::string>& events, absl::string_view text) {
+    for (const std::string& e : events) {
+      if (absl::StrContains(e, text)) return true;
+    }
+    return false;
+  }
+
+  fakes::TempDir dir_;
+  SimulatedClock clock_;
+  fakes::ManualEventLoop loop_{&clock_};
+  fakes::ManualExecutor executor_;
+  fakes::FakeRuntime runtime_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<TaskDefinitionRegistry> registry_;
+  std::unique_ptr<HealthMonitor> health_;
+  std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<ServiceManager> services_;
+  int saves_ = 0;
+};
+
+}  // namespace skiff::scheduler
+
+#endif  // SKIFF_TESTS_UNIT_SCHEDULER_SERVICE_FIXTURE_H_
