@@ -92,8 +92,9 @@ int Run(const Options& options) {
                                 .log_rotation = log_rotation,
                                 .capacity = NodeCapacity()},
                                &health);
-  scheduler::ServiceManager services(&loop, &tasks, &task_definitions, store->get(), &clock,
-                                     options.arn_scope);
+  scheduler::ServiceManager services(
+      &loop, &tasks, &task_definitions, store->get(), &clock, options.arn_scope,
+      {.progress_deadline = options.deployment_progress_deadline});
   const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
   scheduler::ClusterRegistry clusters(
       store->get(), &tasks, &services, &task_definitions, &clock, options.arn_scope,

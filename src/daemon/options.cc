@@ -107,6 +107,17 @@ ParseResult ParseOptions(int argc, char** argv) {
                    : std::string("must be a duration of at least 1m, such as 1h or 90m");
       })
       ->capture_default_str();
+  std::string deadline = "0";
+  app.add_option("--deployment-progress-deadline", deadline,
+                 "fail a service deployment still in progress this long after it started, "
+                 "e.g. 30m (0: never, as on ECS)")
+      ->check([](const std::string& v) {
+        absl::Duration d;
+        return absl::ParseDuration(v, &d) && (d == absl::ZeroDuration() || d >= absl::Minutes(1))
+                   ? std::string()
+                   : std::string("must be 0 or a duration of at least 1m, such as 30m");
+      })
+      ->capture_default_str();
   app.add_option("--log-max-bytes", o.log_max_bytes,
                  "rotate a container's log file past this many bytes (at least 4096)")
       ->check(CLI::Range(int64_t{4096}, int64_t{1} << 40))
@@ -119,6 +130,7 @@ ParseResult ParseOptions(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   absl::ParseDuration(retention, &o.task_retention);
+  absl::ParseDuration(deadline, &o.deployment_progress_deadline);
   if (std::string id = ReadMachineId("/etc/machine-id"); !id.empty()) {
     o.arn_scope.instance_id = std::move(id);
   }

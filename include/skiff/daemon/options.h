@@ -24,6 +24,8 @@ struct Options {
   std::string runc_root;
   // How long stopped tasks stay visible before their containers, snapshots and logs go.
   absl::Duration task_retention = absl::Hours(1);
+  // A service deployment still IN_PROGRESS this long after it was created fails; 0: never.
+  absl::Duration deployment_progress_deadline = absl::ZeroDuration();
   // Container log files are rotated past this size (one rotated file is kept).
   int64_t log_max_bytes = 10 << 20;
 };
