@@ -181,6 +181,24 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
       const v1::ListServicesRequest* request, v1::ListServicesResponse* response) override {
     return OnLoop(context, response, [this, request] { return b_.services->ListServices(*request); });
   }
+  grpc::ServerUnaryReactor* ListServiceDeployments(grpc::CallbackServerContext* context,
+      const v1::ListServiceDeploymentsRequest* request,
+      v1::ListServiceDeploymentsResponse* response) override {
+    return OnLoop(context, response,
+                  [this, request] { return b_.services->ListServiceDeployments(*request); });
+  }
+  grpc::ServerUnaryReactor* DescribeServiceDeployments(grpc::CallbackServerContext* context,
+      const v1::DescribeServiceDeploymentsRequest* request,
+      v1::DescribeServiceDeploymentsResponse* response) override {
+    return OnLoop(context, response,
+                  [this, request] { return b_.services->DescribeServiceDeployments(*request); });
+  }
+  grpc::ServerUnaryReactor* DescribeServiceRevisions(grpc::CallbackServerContext* context,
+      const v1::DescribeServiceRevisionsRequest* request,
+      v1::DescribeServiceRevisionsResponse* response) override {
+    return OnLoop(context, response,
+                  [this, request] { return b_.services->DescribeServiceRevisions(*request); });
+  }
 
   grpc::ServerUnaryReactor* CreateCluster(grpc::CallbackServerContext* context,
       const v1::CreateClusterRequest* request, v1::CreateClusterResponse* response) override {

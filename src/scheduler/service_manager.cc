@@ -285,7 +285,7 @@ void ServiceManager::FailDeployment(ServiceState& state, const std::string& why)
   v1::Deployment* failed = s.mutable_deployments(0);
   const std::string& name = s.service_name();
   failed->set_rollout_state("FAILED");
-  failed->set_rollout_state_reason(absl::StrCat("ECS deployment circuit breaker: ", why));
+  failed->set_rollout_state_reason(absl::StrCat("ECS deployment ", why));
   failed->set_updated_at(Now());
   AddEvent(state, absl::StrCat("(service ", name, ") (deployment ", failed->id(),
                                ") deployment failed: ", why),
@@ -293,8 +293,10 @@ void ServiceManager::FailDeployment(ServiceState& state, const std::string& why)
   const std::string& target = r.last_completed_task_definition;
   if (!s.deployment_configuration().deployment_circuit_breaker().rollback() || target.empty() ||
       target == failed->task_definition()) {
+    RecordDeploymentFailed(state, failed->id(), why, /*rolling_back=*/false);
     return;  // Nothing launches for it any more; the older tasks keep serving.
   }
+  RecordDeploymentFailed(state, failed->id(), why, /*rolling_back=*/true);
   failed->set_status("ACTIVE");
   v1::Deployment rollback = NewDeployment(target, s.desired_count());
   rollback.set_rollout_state_reason(absl::StrCat("ECS deployment ", rollback.id(),
@@ -307,6 +309,7 @@ void ServiceManager::FailDeployment(ServiceState& state, const std::string& why)
   // The new deployment starts afresh, as one the user asked for does.
   r.launch_failures = 0;
   r.next_launch_at = 0;
+  RecordDeploymentStart(state, failed_id);
   AddEvent(state, absl::StrCat("(service ", name, ") (deployment ", s.deployments(0).id(),
                                ") rolling back to ", target.substr(target.rfind('/') + 1),
                                ", the task definition of the last deployment that completed, "
@@ -370,6 +373,16 @@ void ServiceManager::Reconcile(const Key& key) {
   const double grace = s.health_check_grace_period_seconds();
   std::vector<std::string> unhealthy;
   int unhealthy_in_grace = 0;  // Of the primary deployment: failing, but not acted on yet.
+  // Healthy, and past the first moments in which a broken revision dies (a task with health
+  // checks has proven itself by passing one). Only then does a task count towards the floor,
+  // so that old tasks are never drained against new ones that are about to exit.
+  const double ready_after = absl::ToDoubleSeconds(options_.ready_after);
+  auto ready = [&](const TaskView& t) {
+    if (!t.Healthy()) return false;
+    if (t.health_checked || now >= t.started_at + ready_after) return true;
+    ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(t.started_at + ready_after));
+    return false;
+  };
   for (const auto& [id, t] : state->tasks) {
     Count& c = counts[t.deployment_id];
     ++c.live;
@@ -379,7 +392,7 @@ void ServiceManager::Reconcile(const Key& key) {
       continue;
     }
     ++c.running;
-    if (t.Healthy()) ++c.healthy;
+    if (ready(t)) ++c.healthy;
     if (t.health_status != "UNHEALTHY" || t.deployment_id != primary_id) continue;
     if (now < t.started_at + grace) {
       ++unhealthy_in_grace;
@@ -408,13 +421,15 @@ void ServiceManager::Reconcile(const Key& key) {
     const int threshold = std::max(3, std::min(200, (s.desired_count() + 1) / 2));
     const absl::Duration deadline = options_.progress_deadline;
     if (config.deployment_circuit_breaker().enable() && d.failed_tasks() >= threshold) {
-      FailDeployment(*state, absl::StrCat("tasks failed to start or keep running (", d.failed_tasks(),
-                                          " failed; the threshold is ", threshold, ")."));
+      FailDeployment(*state, absl::StrCat("circuit breaker: tasks failed to start or keep running (",
+                                          d.failed_tasks(), " failed; the threshold is ", threshold,
+                                          ")."));
       changed = true;
     } else if (deadline > absl::ZeroDuration() &&
                now >= d.created_at() + absl::ToDoubleSeconds(deadline)) {
-      FailDeployment(*state, absl::StrCat("the deployment did not complete within the progress "
-                                          "deadline of ", absl::FormatDuration(deadline), "."));
+      FailDeployment(*state, absl::StrCat("progress deadline: the deployment did not complete "
+                                          "within the progress deadline of ",
+                                          absl::FormatDuration(deadline), "."));
       changed = true;
     } else if (deadline > absl::ZeroDuration()) {
       ScheduleAt(key, absl::UnixEpoch() + absl::Seconds(d.created_at()) + deadline);
@@ -595,6 +610,7 @@ void ServiceManager::Reconcile(const Key& key) {
   if (steady && primary->rollout_state() == "IN_PROGRESS") {
     primary->set_rollout_state("COMPLETED");
     r.last_completed_task_definition = primary->task_definition();
+    RecordDeploymentCompleted(*state, primary->id());
     primary->set_rollout_state_reason(absl::StrCat("ECS deployment ", primary->id(),
                                                    " completed."));
     primary->set_updated_at(now);

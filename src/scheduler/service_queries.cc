@@ -178,6 +178,7 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   const Key key{cluster, name};
   services_[key] = std::move(state);
   ServiceState& stored = services_[key];
+  RecordDeploymentStart(stored, "");
   Save(stored);  // Durable before the answer, and before any task exists.
   MarkDirty(key);
   v1::CreateServiceResponse response;
@@ -250,6 +251,7 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
     // A new revision deserves a fresh start.
     state->record.launch_failures = 0;
     state->record.next_launch_at = 0;
+    RecordDeploymentStart(*state, "");
   } else if (request.has_desired_count()) {
     s.mutable_deployments(0)->set_desired_count(s.desired_count());
   }

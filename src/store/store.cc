@@ -68,6 +68,8 @@ constexpr const char* kMigrations[] = {
     R"sql(
     -- the task definition of the service's last deployment that completed: a rollback's target
     ALTER TABLE services ADD COLUMN last_completed TEXT NOT NULL DEFAULT '';
+    -- the service's deployments with their outcome, newest first (JSON)
+    ALTER TABLE services ADD COLUMN history TEXT NOT NULL DEFAULT '{}';
     )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
@@ -334,10 +336,10 @@ absl::Status Store::DeleteTask(const std::string& id) {
 absl::Status Store::PutService(const StoredService& record) {
   return db_->Run(
       "INSERT OR REPLACE INTO services (cluster, name, body, launch_failures, next_launch_at, "
-      "last_completed) VALUES (?, ?, ?, ?, ?, ?)",
+      "last_completed, history) VALUES (?, ?, ?, ?, ?, ?, ?)",
       {record.cluster, record.service.service_name(), model::EncodeMessageCompact(record.service),
        static_cast<int64_t>(record.launch_failures), record.next_launch_at,
-       record.last_completed_task_definition});
+       record.last_completed_task_definition, model::EncodeMessageCompact(record.history)});
 }
 
 absl::Status Store::DeleteService(const std::string& cluster, const std::string& name) {
@@ -347,7 +349,7 @@ absl::Status Store::DeleteService(const std::string& cluster, const std::string&
 absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
   SKIFF_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("SELECT cluster, name, body, launch_failures, next_launch_at, "
-                              "last_completed FROM services ORDER BY cluster, name"));
+                              "last_completed, history FROM services ORDER BY cluster, name"));
   std::vector<StoredService> out;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
@@ -362,6 +364,11 @@ absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
     record.launch_failures = static_cast<int>(stmt->Int(3));
     record.next_launch_at = stmt->Double(4);
     record.last_completed_task_definition = stmt->Text(5);
+    s = model::DecodeMessageText(stmt->Text(6), &record.history, kStoredLimits);
+    if (!s.ok()) {
+      return absl::DataLossError(absl::StrCat("stored deployments of service ", record.cluster,
+                                              "/", stmt->Text(1), ": ", s.message()));
+    }
   }
   return out;
 }

@@ -46,6 +46,7 @@
 #include "skiff/scheduler/task_manager.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
+#include "skiff/v1/skiff.pb.h"
 
 namespace skiff::scheduler {
 
@@ -62,6 +63,10 @@ struct ServiceManagerOptions {
   absl::Duration retention = absl::Hours(1);
   // How often a service that cannot be placed tries again (task stops retry at once).
   absl::Duration placement_retry = absl::Seconds(30);
+  // A RUNNING task without health checks counts towards minimumHealthyPercent (and a rollout's
+  // completion) once it has run this long: a revision that exits at once never drains the old
+  // tasks it was meant to replace. Tasks with checks count once HEALTHY.
+  absl::Duration ready_after = absl::Seconds(1);
   // A deployment still IN_PROGRESS this long after it was created fails (and rolls back when
   // its circuit breaker says so). Zero: no deadline, as on ECS.
   absl::Duration progress_deadline = absl::ZeroDuration();
@@ -90,6 +95,14 @@ class ServiceManager {
   absl::StatusOr<v1::DescribeServicesResponse> DescribeServices(
       const v1::DescribeServicesRequest& request);
   absl::StatusOr<v1::ListServicesResponse> ListServices(const v1::ListServicesRequest& request);
+  // The deployment history (service_deployments.cc): every deployment a service has had, newest
+  // first (the last 100), with its outcome.
+  absl::StatusOr<v1::ListServiceDeploymentsResponse> ListServiceDeployments(
+      const v1::ListServiceDeploymentsRequest& request);
+  absl::StatusOr<v1::DescribeServiceDeploymentsResponse> DescribeServiceDeployments(
+      const v1::DescribeServiceDeploymentsRequest& request);
+  absl::StatusOr<v1::DescribeServiceRevisionsResponse> DescribeServiceRevisions(
+      const v1::DescribeServiceRevisionsRequest& request);
 
   // For the cluster registry: services of a cluster that are ACTIVE or DRAINING, and tags.
   int ActiveServiceCount(const std::string& cluster) const;
@@ -157,8 +170,18 @@ class ServiceManager {
   static bool InProgress(const ServiceState& state, const std::string& deployment_id);
   // Counts a failed task against its deployment (the circuit breaker's count).
   void CountFailedTask(ServiceState& state, const std::string& deployment_id);
-  // Fails the PRIMARY deployment's rollout with `why`, and rolls back when asked to and possible.
+  // Fails the PRIMARY deployment's rollout with `why` ("circuit breaker: ...", "progress
+  // deadline: ..."), and rolls back when asked to and possible.
   void FailDeployment(ServiceState& state, const std::string& why);
+  // The history: the PRIMARY deployment just made (a rollback from `rollback_of` when not ""),
+  // one that completed, one that failed.
+  void RecordDeploymentStart(ServiceState& state, const std::string& rollback_of);
+  void RecordDeploymentCompleted(ServiceState& state, const std::string& deployment_id);
+  void RecordDeploymentFailed(ServiceState& state, const std::string& deployment_id,
+                              const std::string& why, bool rolling_back);
+  // The live view of a history entry: the counts of its deployment while it still runs.
+  v1::ServiceDeployment Live(const ServiceState& state,
+                             const v1::ServiceDeploymentHistory::Entry& entry) const;
   void ScheduleRemoval(const Key& key);
   void Remove(const Key& key);
   v1::Deployment NewDeployment(const std::string& task_definition_arn, int desired) const;

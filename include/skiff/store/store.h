@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "skiff/v1/ecs.pb.h"
+#include "skiff/v1/skiff.pb.h"
 
 namespace skiff::store {
 
@@ -46,6 +47,8 @@ struct StoredService {
   // The task definition ARN of the last deployment that completed ("" before the first, and in
   // rows older than schema version 5): where the circuit breaker rolls back to.
   std::string last_completed_task_definition;
+  // Its deployments with their outcome, newest first (schema version 5).
+  skiff::v1::ServiceDeploymentHistory history;
 };
 
 // A cluster: the ECS record (name, ARN, tags, settings; not the counts, which are live) and

@@ -38,6 +38,7 @@ std::string RevisionName(Revision r) {
 class DeploymentTest : public ServiceManagerTest {
  protected:
   void SetUp() override {
+    service_options_ = ServiceManagerOptions{};  // The daemon's: tasks count after 1 s.
     ServiceManagerTest::SetUp();
     runtime_.ScriptExecCommand("/bin/sh -c exit 1", runtime::ExecResult{.exit_code = 1});
   }
@@ -157,7 +158,7 @@ TEST_F(DeploymentTest, TheBreakerTripsAtExactlyItsThreshold) {
                                     R"(, "deploymentCircuitBreaker": {"enable": true,
                                           "rollback": false}}})"))
                     .ok());
-    Advance(absl::Seconds(1));
+    Advance(absl::Seconds(2));
     const std::string broken = RegisterRevision(Revision::kNeverStarts);
     ASSERT_TRUE(Update(absl::StrCat(R"({"service": ")", name, R"(", "taskDefinition": ")", broken,
                                     R"("})"))
@@ -190,7 +191,7 @@ TEST_F(DeploymentTest, WithoutRollbackTheFailedRevisionStopsLaunchingAndTheOldTa
       "deploymentConfiguration": {"minimumHealthyPercent": 100,
         "deploymentCircuitBreaker": {"enable": true, "rollback": false}}})")
                   .ok());
-  Advance(absl::Seconds(1));
+  Advance(absl::Seconds(2));
   ASSERT_TRUE(Update(absl::StrCat(R"({"service": "web", "taskDefinition": ")",
                                   RegisterRevision(Revision::kNeverStarts), R"("})"))
                   .ok());
@@ -219,7 +220,7 @@ TEST_F(DeploymentTest, RollbackGoesToTheLastCompletedRevision) {
       "deploymentConfiguration": {
         "deploymentCircuitBreaker": {"enable": true, "rollback": true}}})")
                   .ok());
-  Advance(absl::Seconds(1));
+  Advance(absl::Seconds(2));
   const std::string good = RegisterRevision(Revision::kGood);  // web:2
   ASSERT_TRUE(Update(absl::StrCat(R"({"service": "web", "taskDefinition": ")", good, R"("})")).ok());
   std::mt19937_64 rng(1);
@@ -238,6 +239,80 @@ TEST_F(DeploymentTest, RollbackGoesToTheLastCompletedRevision) {
   EXPECT_THAT(s.task_definition(), testing::EndsWith("task-definition/web:2"));
   EXPECT_TRUE(HasEvent(Events(), "rolling back to web:2"));
   EXPECT_EQ(Look().running_by_revision[2], 2);
+
+  // The history, newest first: the rollback, the failed deployment, web:2, the first one.
+  auto list = services_->ListServiceDeployments(
+      Parse<v1::ListServiceDeploymentsRequest>(R"({"service": "web"})"));
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->service_deployments_size(), 4);
+  std::vector<std::string> statuses;
+  for (const auto& d : list->service_deployments()) statuses.push_back(d.status());
+  EXPECT_THAT(statuses, testing::ElementsAre("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "SUCCESSFUL",
+                                             "SUCCESSFUL"));
+  EXPECT_THAT(list->service_deployments(0).service_deployment_arn(),
+              testing::StartsWith("arn:aws:ecs:local:000000000000:service-deployment/default/web/"));
+  v1::DescribeServiceDeploymentsRequest describe;
+  describe.add_service_deployment_arns(list->service_deployments(1).service_deployment_arn());
+  describe.add_service_deployment_arns(
+      "arn:aws:ecs:local:000000000000:service-deployment/default/web/1");
+  auto described = services_->DescribeServiceDeployments(describe);
+  ASSERT_TRUE(described.ok()) << described.status();
+  ASSERT_EQ(described->service_deployments_size(), 1);
+  ASSERT_EQ(described->failures_size(), 1);
+  EXPECT_EQ(described->failures(0).reason(), "MISSING");
+  const v1::ServiceDeployment& failed = described->service_deployments(0);
+  EXPECT_EQ(failed.deployment_circuit_breaker().status(), "TRIGGERED");
+  EXPECT_EQ(failed.deployment_circuit_breaker().threshold(), 3);
+  EXPECT_GE(failed.deployment_circuit_breaker().failure_count(), 3);
+  EXPECT_THAT(failed.status_reason(), testing::HasSubstr("circuit breaker"));
+  EXPECT_EQ(failed.rollback().service_revision_arn(),
+            list->service_deployments(0).target_service_revision_arn());
+  ASSERT_EQ(failed.source_service_revisions_size(), 1);
+  EXPECT_EQ(failed.source_service_revisions(0).arn(),
+            list->service_deployments(2).target_service_revision_arn());
+
+  v1::DescribeServiceRevisionsRequest revisions;
+  revisions.add_service_revision_arns(failed.target_service_revision().arn());
+  revisions.add_service_revision_arns(failed.rollback().service_revision_arn());
+  auto revs = services_->DescribeServiceRevisions(revisions);
+  ASSERT_TRUE(revs.ok()) << revs.status();
+  ASSERT_EQ(revs->service_revisions_size(), 2);
+  EXPECT_THAT(revs->service_revisions(0).task_definition(), testing::EndsWith("web:3"));
+  EXPECT_THAT(revs->service_revisions(1).task_definition(), testing::EndsWith("web:2"));
+
+  // Filters, and the history survives a restart.
+  Open();
+  auto failed_only = services_->ListServiceDeployments(Parse<v1::ListServiceDeploymentsRequest>(
+      R"({"service": "web", "status": ["ROLLBACK_SUCCESSFUL"]})"));
+  ASSERT_TRUE(failed_only.ok()) << failed_only.status();
+  ASSERT_EQ(failed_only->service_deployments_size(), 1);
+  EXPECT_EQ(failed_only->service_deployments(0).service_deployment_arn(),
+            failed.service_deployment_arn());
+}
+
+TEST_F(DeploymentTest, DeploymentHistoryRefusesBadInputNamingTheField) {
+  ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})").ok());
+  auto unknown = services_->ListServiceDeployments(
+      Parse<v1::ListServiceDeploymentsRequest>(R"({"service": "nope"})"));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  auto none = services_->DescribeServiceDeployments(v1::DescribeServiceDeploymentsRequest());
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(none.status().message()), testing::HasSubstr("serviceDeploymentArns"));
+  auto page = services_->ListServiceDeployments(
+      Parse<v1::ListServiceDeploymentsRequest>(R"({"service": "web", "nextToken": "junk"})"));
+  EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+  // A superseded deployment is STOPPED, the newest IN_PROGRESS until it completes.
+  ASSERT_TRUE(Update(absl::StrCat(R"({"service": "web", "taskDefinition": ")",
+                                  RegisterRevision(Revision::kGood), R"("})"))
+                  .ok());
+  ASSERT_TRUE(Update(R"({"service": "web", "forceNewDeployment": true})").ok());
+  auto list = services_->ListServiceDeployments(
+      Parse<v1::ListServiceDeploymentsRequest>(R"({"service": "web"})"));
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->service_deployments_size(), 3);
+  EXPECT_EQ(list->service_deployments(0).status(), "IN_PROGRESS");
+  EXPECT_EQ(list->service_deployments(1).status(), "STOPPED");
+  EXPECT_THAT(list->service_deployments(1).status_reason(), testing::HasSubstr("Superseded"));
 }
 
 TEST_F(DeploymentTest, ASupersededRolloutRollsBackPastTheUnfinishedOne) {
@@ -245,7 +320,7 @@ TEST_F(DeploymentTest, ASupersededRolloutRollsBackPastTheUnfinishedOne) {
       "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 200,
         "deploymentCircuitBreaker": {"enable": true, "rollback": true}}})")
                   .ok());
-  Advance(absl::Seconds(1));
+  Advance(absl::Seconds(2));
   // web:2 is healthy-checked and never passes: it cannot complete before web:3 supersedes it.
   const std::string slow = RegisterRevision(Revision::kTurnsUnhealthy);
   ASSERT_TRUE(Update(absl::StrCat(R"({"service": "web", "taskDefinition": ")", slow, R"("})")).ok());
@@ -282,13 +357,13 @@ TEST_F(DeploymentTest, TheProgressDeadlineFailsAStuckRollout) {
   services_.reset();
   services_ = std::make_unique<ServiceManager>(
       &loop_, tasks_.get(), registry_.get(), store_.get(), &clock_, model::ArnScope{},
-      ServiceManagerOptions{.progress_deadline = absl::Minutes(2)});
+      ServiceManagerOptions{.progress_deadline = absl::Minutes(2)});  // ready_after: 1 s.
   ASSERT_TRUE(services_->Load().ok());
   // 100/100 with one task cannot move: neither a start above nor a stop below is allowed.
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1,
       "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 100}})")
                   .ok());
-  Advance(absl::Seconds(1));
+  Advance(absl::Seconds(2));
   ASSERT_TRUE(Update(absl::StrCat(R"({"service": "web", "taskDefinition": ")",
                                   RegisterRevision(Revision::kGood), R"("})"))
                   .ok());

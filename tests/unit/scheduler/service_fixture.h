@@ -50,7 +50,8 @@ class ServiceManagerTest : public ::testing::Test {
         health_.get());
     ASSERT_TRUE(tasks_->Load().ok());
     services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
-                                                 store_.get(), &clock_, model::ArnScope{});
+                                                 store_.get(), &clock_, model::ArnScope{},
+                                                 service_options_);
     services_->AddListener([this](const store::StoredService&) { ++saves_; });
     ASSERT_TRUE(services_->Load().ok());
     runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
@@ -140,6 +141,9 @@ class ServiceManagerTest : public ::testing::Test {
   fakes::FakeRuntime runtime_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;
+  // Most tests look at one pass at a time: a RUNNING task counts as healthy at once. The
+  // deployment tests use the daemon's defaults (a task counts after 1 s).
+  ServiceManagerOptions service_options_{.ready_after = absl::ZeroDuration()};
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<ServiceManager> services_;

@@ -199,6 +199,7 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'ALTER TABLE clusters DROP COLUMN registered_at; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
+                          "ALTER TABLE services DROP COLUMN history; "
                           "PRAGMA user_version = 3' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
@@ -219,14 +220,20 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
     record.service.set_service_name("web");
     record.launch_failures = 2;
     record.last_completed_task_definition = "arn:aws:ecs:local:000000000000:task-definition/web:2";
+    auto* entry = record.history.add_entries();
+    entry->set_deployment_id("ecs-svc/1");
+    entry->mutable_deployment()->set_status("SUCCESSFUL");
     ASSERT_TRUE((*store)->PutService(record).ok());
     auto loaded = (*store)->LoadServices();
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     ASSERT_EQ(loaded->size(), 1u);
     EXPECT_EQ((*loaded)[0].last_completed_task_definition, record.last_completed_task_definition);
+    ASSERT_EQ((*loaded)[0].history.entries_size(), 1);
+    EXPECT_EQ((*loaded)[0].history.entries(0).deployment().status(), "SUCCESSFUL");
   }
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'ALTER TABLE services DROP COLUMN last_completed; "
+                          "ALTER TABLE services DROP COLUMN history; "
                           "PRAGMA user_version = 4' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
@@ -237,6 +244,7 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
   ASSERT_EQ(services->size(), 1u);
   EXPECT_EQ((*services)[0].launch_failures, 2);
   EXPECT_EQ((*services)[0].last_completed_task_definition, "");
+  EXPECT_EQ((*services)[0].history.entries_size(), 0);
 }
 
 TEST_F(StoreTest, SecondOpenerOfTheSameStateDirIsRefused) {
