@@ -179,10 +179,12 @@ int Run(const Options& options) {
     sd_notify(0, "STATUS=waiting for containerd");
   }
   // With WatchdogSec= in the unit, the loop itself pets the watchdog: a stuck loop gets skiffd
-  // restarted (its containers keep running and are adopted).
+  // restarted (its containers keep running and are adopted). The timer chain calls `pet` by
+  // reference from the loop thread, so it lives in this scope, destroyed only after loop.Stop()
+  // has joined that thread.
+  std::function<void()> pet;
   uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    std::function<void()> pet;
     pet = [&loop, &pet, interval = absl::Microseconds(watchdog_usec) / 2] {
       sd_notify(0, "WATCHDOG=1");
       loop.PostAfter(interval, [&pet] { pet(); });

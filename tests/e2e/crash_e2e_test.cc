@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -186,6 +187,52 @@ TEST_F(CrashTest, ReadyIsSentOnlyAfterTheStateIsReconciled) {
   EXPECT_EQ(*exit, 0);
   // SIGTERM leaves containers running.
   EXPECT_THAT(Pids(), SizeIs(1));
+  // Without WATCHDOG_USEC there is no watchdog to pet.
+  for (const NotifySocket::Message& m : (*notify)->seen()) {
+    EXPECT_THAT(m.text, ::testing::Not(::testing::HasSubstr("WATCHDOG=1")));
+  }
+}
+
+// With WATCHDOG_USEC set, as systemd sets it for WatchdogSec=, the control loop itself sends
+// WATCHDOG=1 every half interval, so a loop that stops turning gets skiffd restarted and one
+// that turns never does. No WATCHDOG_PID: systemd sets it to the service's pid, which the test
+// cannot know before the fork, and sd_watchdog_enabled() accepts its absence.
+TEST_F(CrashTest, TheControlLoopPetsTheWatchdogAtHalfItsInterval) {
+  constexpr absl::Duration kInterval = absl::Seconds(1);
+  constexpr int kPets = 6;
+  auto notify = NotifySocket::Bind(skiffd_->dir() + "/notify.sock");
+  ASSERT_TRUE(notify.ok()) << notify.status();
+  Start({"NOTIFY_SOCKET=" + (*notify)->path(),
+         absl::StrCat("WATCHDOG_USEC=", absl::ToInt64Microseconds(kInterval))},
+        /*wait=*/false);
+  absl::StatusOr<NotifySocket::Message> ready = (*notify)->WaitFor("READY=1", absl::Seconds(30));
+  ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << skiffd_->Log();
+  EXPECT_THAT(skiffd_->Log(), ::testing::HasSubstr("systemd watchdog: every 500 ms"));
+
+  // Counted from READY on, kPets pets, bounded by what kPets half-intervals take plus slack.
+  std::vector<absl::Time> pets;
+  const absl::Time deadline = absl::Now() + kPets * kInterval / 2 + absl::Seconds(5);
+  while (pets.size() < static_cast<size_t>(kPets) && absl::Now() < deadline) {
+    absl::StatusOr<NotifySocket::Message> m = (*notify)->Next(deadline - absl::Now());
+    if (!m.ok()) break;
+    if (m->text == "WATCHDOG=1") pets.push_back(m->at);
+  }
+  ASSERT_EQ(pets.size(), static_cast<size_t>(kPets)) << skiffd_->Log();
+  absl::Duration longest;
+  for (size_t i = 1; i < pets.size(); ++i) longest = std::max(longest, pets[i] - pets[i - 1]);
+  const absl::Duration mean = (pets.back() - pets.front()) / (kPets - 1);
+  // Half the interval, with room for a loaded machine, and always well inside the interval:
+  // systemd kills the service when a whole interval passes without a pet.
+  EXPECT_LE(mean, kInterval * 0.6) << "mean gap " << mean;
+  EXPECT_LT(longest, kInterval * 0.8) << "longest gap " << longest;
+
+  ASSERT_EQ(kill(skiffd_->pid(), SIGTERM), 0);
+  absl::StatusOr<NotifySocket::Message> stopping =
+      (*notify)->WaitFor("STOPPING=1", absl::Seconds(30));
+  EXPECT_TRUE(stopping.ok()) << stopping.status();
+  absl::StatusOr<int> exit = skiffd_->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
 }
 
 TEST_F(CrashTest, ContainerdRestartsNeitherStopNorReplaceAnything) {
