@@ -163,6 +163,17 @@ int Run(const Options& options) {
   scheduler::RuntimeMonitor runtime_monitor(&loop, &runtime, options.containerd_address, [&] {
     reachable = true;
     maybe_ready();
+    // A skiffd killed while creating a container left its snapshot under a creation lease;
+    // dropping those leases lets containerd collect such snapshots now. Off the loop: it waits
+    // for containerd's garbage collection.
+    executor.Run([&runtime] {
+      absl::StatusOr<int> dropped = runtime.DropLeasesOfEarlierRuns();
+      if (!dropped.ok()) {
+        spdlog::warn("leases of earlier runs: {}", dropped.status().ToString());
+      } else if (*dropped > 0) {
+        spdlog::info("dropped {} container-creation leases of earlier runs", *dropped);
+      }
+    });
   });
   monitor = &runtime_monitor;
   // The loop thread has not started, so main may act for it. Wait for a containerd that is

@@ -16,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "absl/strings/match.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/types/task/task.pb.h"
@@ -81,12 +83,15 @@ namespace {
 namespace containers_api = containerd::services::containers::v1;
 namespace tasks_api = containerd::services::tasks::v1;
 namespace snapshots_api = containerd::services::snapshots::v1;
+namespace leases_api = containerd::services::leases::v1;
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 constexpr char kRuncOptionsTypeUrl[] = "containerd.runc.v1.Options";
 // Where the container's log file is recorded, so a later Start (or a later skiffd) finds it.
 constexpr char kLogPathLabel[] = "skiff.log-path";
+// The lease that holds a new container's snapshot until the container record references it.
+constexpr char kCreateLeasePrefix[] = "skiff-create-";
 
 // This process's effective capabilities (CapEff in /proc/self/status), what privileged containers
 // may get (oci_spec.h); every capability if that cannot be read.
@@ -133,7 +138,7 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
   // Until the container record references the snapshot, only a lease keeps containerd's GC
   // from taking it; the lease expires by itself should skiffd die in between.
   ContainerdClient client(&connection_,
-                          absl::StrCat("skiff-create-", spec.id, "-", absl::ToUnixNanos(absl::Now())));
+                          absl::StrCat(kCreateLeasePrefix, spec.id, "-", absl::ToUnixNanos(absl::Now())));
   SKIFF_RETURN_IF_ERROR(client.CreateLease(absl::Hours(1)));
   absl::Cleanup drop_lease = [&client] { client.DeleteLease(/*sync=*/false).IgnoreError(); };
   SKIFF_ASSIGN_OR_RETURN(const Mounts prepared,
@@ -335,6 +340,33 @@ absl::StatusOr<std::vector<ContainerStatus>> ContainerdRuntime::ListContainers()
     }
   }
   return out;
+}
+
+absl::StatusOr<int> ContainerdRuntime::DropLeasesOfEarlierRuns() {
+  auto leases = leases_api::Leases::NewStub(connection_.channel());
+  leases_api::ListRequest list;
+  leases_api::ListResponse listed;
+  grpc::Status status = leases->List(connection_.NewContext(kCallTimeout).get(), list, &listed);
+  if (!status.ok()) return connection_.ToStatus(status, "Leases.List");
+  std::vector<std::string> stale;
+  for (const leases_api::Lease& lease : listed.leases()) {
+    const absl::Time created = absl::FromUnixSeconds(lease.created_at().seconds()) +
+                               absl::Nanoseconds(lease.created_at().nanos());
+    if (absl::StartsWith(lease.id(), kCreateLeasePrefix) && created < started_) {
+      stale.push_back(lease.id());
+    }
+  }
+  for (size_t i = 0; i < stale.size(); ++i) {
+    leases_api::DeleteRequest remove;
+    remove.set_id(stale[i]);
+    remove.set_sync(i + 1 == stale.size());  // One garbage collection, after the last.
+    google::protobuf::Empty empty;
+    status = leases->Delete(connection_.NewContext(kCallTimeout).get(), remove, &empty);
+    if (!status.ok() && !IsNotFound(status)) {
+      return connection_.ToStatus(status, "Leases.Delete " + stale[i]);
+    }
+  }
+  return static_cast<int>(stale.size());
 }
 
 void ContainerdRuntime::StartEvents(EventHandler handler) {

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -233,6 +235,132 @@ TEST_F(CrashTest, TheControlLoopPetsTheWatchdogAtHalfItsInterval) {
   absl::StatusOr<int> exit = skiffd_->WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(*exit, 0);
+}
+
+absl::StatusOr<v1::TaskDefinition> DescribeTaskDefinition(v1::Ecs::Stub& stub,
+                                                          const std::string& ref) {
+  v1::DescribeTaskDefinitionRequest request;
+  request.set_task_definition(ref);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::DescribeTaskDefinitionResponse response;
+  grpc::Status s = stub.DescribeTaskDefinition(&context, request, &response);
+  if (!s.ok()) return absl::NotFoundError(s.error_message());
+  return response.task_definition();
+}
+
+// An acknowledged write is durable: the store commits (synchronous=FULL) before the API
+// answers, so a SIGKILL straight after the answer, with no pause at all, loses nothing. Each kind
+// of write is followed at once by kill -9 and a restart, for a few rounds.
+TEST_F(CrashTest, AnAcknowledgedWriteSurvivesAnImmediateKill9) {
+  Start();
+  Setup();
+  auto restart = [this] {
+    Kill9();
+    Start();
+  };
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    const std::string service = absl::StrCat("svc", round);
+
+    absl::StatusOr<int> revision = RegisterSleeper(absl::StrCat("round", round));
+    ASSERT_TRUE(revision.ok()) << revision.status();
+    const std::string definition = absl::StrCat(kFamily, ":", *revision);
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::TaskDefinition> registered = DescribeTaskDefinition(*stub_, definition);
+    ASSERT_TRUE(registered.ok()) << "RegisterTaskDefinition lost: " << registered.status();
+    ASSERT_EQ(registered->container_definitions_size(), 1);
+    ASSERT_EQ(registered->container_definitions(0).environment_size(), 1);
+    EXPECT_EQ(registered->container_definitions(0).environment(0).value(),
+              absl::StrCat("round", round));
+
+    grpc::Status s = CreateService(service, 1, definition);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> created = DescribeService(service);
+    ASSERT_TRUE(created.ok()) << "CreateService lost: " << created.status();
+    EXPECT_EQ(created->status(), "ACTIVE");
+    EXPECT_EQ(created->desired_count(), 1);
+    EXPECT_THAT(created->task_definition(), ::testing::EndsWith(definition));
+
+    s = UpdateService(service, /*desired_count=*/3);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> scaled = DescribeService(service);
+    ASSERT_TRUE(scaled.ok()) << scaled.status();
+    EXPECT_EQ(scaled->desired_count(), 3) << "UpdateService(desiredCount) lost";
+
+    s = UpdateService(service, std::nullopt, "sleeper:1");
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> rolled = DescribeService(service);
+    ASSERT_TRUE(rolled.ok()) << rolled.status();
+    EXPECT_THAT(rolled->task_definition(), ::testing::EndsWith("sleeper:1"))
+        << "UpdateService(taskDefinition) lost";
+    EXPECT_EQ(rolled->desired_count(), 3);
+
+    v1::RunTaskRequest run;
+    run.set_task_definition("sleeper:1");
+    v1::RunTaskResponse ran;
+    {
+      grpc::ClientContext context;
+      s = stub_->RunTask(&context, run, &ran);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(ran.tasks_size(), 1);
+    const std::string task = ran.tasks(0).task_arn().substr(ran.tasks(0).task_arn().rfind('/') + 1);
+    ASSERT_NO_FATAL_FAILURE(restart());
+    EXPECT_EQ(DescribeTask(task).task_arn(), ran.tasks(0).task_arn()) << "RunTask lost";
+
+    v1::StopTaskRequest stop;
+    stop.set_task(task);
+    {
+      grpc::ClientContext context;
+      v1::StopTaskResponse stopped;
+      s = stub_->StopTask(&context, stop, &stopped);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    EXPECT_EQ(DescribeTask(task).desired_status(), "STOPPED") << "StopTask lost";
+
+    v1::DeregisterTaskDefinitionRequest deregister;
+    deregister.set_task_definition(definition);
+    {
+      grpc::ClientContext context;
+      v1::DeregisterTaskDefinitionResponse deregistered;
+      s = stub_->DeregisterTaskDefinition(&context, deregister, &deregistered);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::TaskDefinition> inactive = DescribeTaskDefinition(*stub_, definition);
+    ASSERT_TRUE(inactive.ok()) << inactive.status();
+    EXPECT_EQ(inactive->status(), "INACTIVE") << "DeregisterTaskDefinition lost";
+
+    v1::DeleteServiceRequest remove;
+    remove.set_service(service);
+    remove.set_force(true);
+    {
+      grpc::ClientContext context;
+      v1::DeleteServiceResponse removed;
+      s = stub_->DeleteService(&context, remove, &removed);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> deleted = DescribeService(service);
+    if (deleted.ok()) {
+      EXPECT_THAT(deleted->status(), ::testing::AnyOf("DRAINING", "INACTIVE"))
+          << "DeleteService lost";
+    } else {
+      EXPECT_EQ(deleted.status().code(), absl::StatusCode::kNotFound) << deleted.status();
+    }
+  }
+  // Every service is deleted and the one-off tasks stopped: nothing may keep running, and
+  // whatever the kills interrupted is accounted for.
+  for (int i = 0; i < 100 && !Tasks("RUNNING").empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_THAT(Tasks("RUNNING"), ::testing::IsEmpty());
+  ExpectStoreMatchesContainerd();
 }
 
 TEST_F(CrashTest, ContainerdRestartsNeitherStopNorReplaceAnything) {
