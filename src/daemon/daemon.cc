@@ -74,6 +74,14 @@ int Run(const Options& options) {
                                       .ns = options.ns,
                                       .work_dir = options.state_dir + "/runtime",
                                       .runc_root = options.runc_root});
+  // Before any container call: a skiffd killed while reading an image's users left its mount.
+  absl::StatusOr<int> cleared = runtime.ClearWorkDir();
+  if (!cleared.ok()) {
+    spdlog::warn("{}/runtime: {}", options.state_dir, cleared.status().ToString());
+  } else if (*cleared > 0) {
+    spdlog::info("removed {} leftovers of an earlier skiffd from {}/runtime", *cleared,
+                 options.state_dir);
+  }
   scheduler::ThreadEventLoop loop(&clock);
   // Runtime calls block; a few threads keep one slow call from holding up every task.
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);

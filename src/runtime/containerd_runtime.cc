@@ -5,10 +5,15 @@
 #include "runtime/containerd_events.h"
 #include "runtime/containerd_images.h"
 
+#include <sys/mount.h>
+
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
@@ -16,7 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
@@ -367,6 +374,47 @@ absl::StatusOr<int> ContainerdRuntime::DropLeasesOfEarlierRuns() {
     }
   }
   return static_cast<int>(stale.size());
+}
+
+absl::StatusOr<int> ContainerdRuntime::ClearWorkDir() {
+  std::error_code ec;
+  const std::string prefix = std::filesystem::absolute(options_.work_dir, ec).string() + "/";
+  // Mount points are field 5 of mountinfo, absolute; work_dir has no characters it escapes.
+  std::vector<std::string> mounted;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    if (fields >> id >> parent >> device >> root >> point && absl::StartsWith(point, prefix)) {
+      mounted.push_back(point);
+    }
+  }
+  // Deepest first, so that nested mounts come off before their parents.
+  std::sort(mounted.rbegin(), mounted.rend());
+  std::vector<std::string> stuck;   // Mount points that stayed.
+  std::vector<std::string> errors;  // Why, for the message.
+  for (const std::string& point : mounted) {
+    if (umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+      stuck.push_back(point);
+      errors.push_back(absl::StrCat(point, ": ", strerror(errno)));
+    }
+  }
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.work_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, "accounts-") && !absl::StartsWith(name, "exec-")) continue;
+    // Never through a mount that stayed: remove_all would delete inside the image.
+    const std::string path = entry.path().string();
+    auto under = [&path](const std::string& point) { return absl::StartsWith(point, path); };
+    if (absl::c_any_of(stuck, under)) continue;
+    std::error_code remove_ec;
+    std::filesystem::remove_all(entry.path(), remove_ec);
+    if (!remove_ec) ++removed;
+  }
+  if (!stuck.empty()) {
+    return absl::InternalError(absl::StrCat("cannot unmount ", absl::StrJoin(errors, "; ")));
+  }
+  return removed;
 }
 
 void ContainerdRuntime::StartEvents(EventHandler handler) {

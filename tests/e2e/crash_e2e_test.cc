@@ -2,10 +2,15 @@
 // SKIFF_CRASH_AT) and a restart must leave every workload as it was: same container processes,
 // no task lost or duplicated, the store and skiff's containers matching one to one.
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -360,6 +365,30 @@ TEST_F(CrashTest, AnAcknowledgedWriteSurvivesAnImmediateKill9) {
     absl::SleepFor(absl::Milliseconds(200));
   }
   EXPECT_THAT(Tasks("RUNNING"), ::testing::IsEmpty());
+  ExpectStoreMatchesContainerd();
+}
+
+// ContainerdRuntime mounts a new container's image read-only for a moment to read its users; a
+// skiffd killed meanwhile leaves the mount (and so the snapshot pinned). The next skiffd takes
+// it off before it creates anything. The leftover here is a read-only tmpfs at the same place.
+TEST_F(CrashTest, AnImageMountLeftByAKilledSkiffdIsRemovedAtStart) {
+  const std::string work_dir = skiffd_->state_dir() + "/runtime";
+  const std::string leftover = work_dir + "/accounts-0123456789abcdef";
+  const std::string exec_dir = work_dir + "/exec-0123456789abcdef";
+  for (const std::string& dir : {skiffd_->state_dir(), work_dir, leftover, exec_dir}) {
+    ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir << ": " << strerror(errno);
+  }
+  ASSERT_EQ(mount("tmpfs", leftover.c_str(), "tmpfs", MS_RDONLY, "size=1m"), 0) << strerror(errno);
+  ASSERT_THAT(SkiffdProcess::MountsUnder(skiffd_->state_dir()), ::testing::ElementsAre(leftover));
+  Start();
+  EXPECT_THAT(SkiffdProcess::MountsUnder(skiffd_->state_dir()), ::testing::IsEmpty());
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_FALSE(std::filesystem::exists(exec_dir));
+  EXPECT_THAT(skiffd_->Log(), ::testing::HasSubstr("removed 2 leftovers of an earlier skiffd"));
+  // And containers are still created there.
+  Setup();
+  ASSERT_TRUE(CreateService("web", 1).ok());
+  WaitStable("web");
   ExpectStoreMatchesContainerd();
 }
 

@@ -367,6 +367,10 @@ std::string CrashTest::StoreVersusContainerd() {
     std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (f.size() >= 2 && f.back() == "Active") active.insert(f[0]);
   }
+  // A skiffd killed while it had an image mounted left the mount; the next one removes it.
+  for (const std::string& point : SkiffdProcess::MountsUnder(skiffd_->state_dir())) {
+    problems.push_back(absl::StrCat("mount left in the state dir: ", point));
+  }
   if (active != snapshot_keys) {
     problems.push_back(absl::StrCat("active snapshots [", absl::StrJoin(active, " "),
                                     "] != the containers' [", absl::StrJoin(snapshot_keys, " "),

@@ -107,7 +107,8 @@ class CrashTest : public ::testing::Test {
   // - every container of the namespace that carries skiff.task belongs to a task the store knows
   //   (a task that failed before its container was created has none), under that task's name;
   // - no process runs for a task the store holds STOPPED;
-  // - the active snapshots are exactly the containers' snapshot keys, one each.
+  // - the active snapshots are exactly the containers' snapshot keys, one each;
+  // - nothing is mounted in skiffd's state dir (a killed skiffd's leftovers are cleared).
   void ExpectStoreMatchesContainerd();
 
   std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;

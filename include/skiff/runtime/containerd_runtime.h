@@ -61,6 +61,12 @@ class ContainerdRuntime final : public ContainerRuntime {
   // keep until the lease expires (an hour); deleted, the GC takes it now. Leases made since this
   // object was constructed are left alone. Returns how many it deleted.
   absl::StatusOr<int> DropLeasesOfEarlierRuns();
+  // Not part of ContainerRuntime: unmounts and removes what a killed skiffd left in work_dir,
+  // the read-only image mounts that ReadAccounts makes for milliseconds and exec FIFO
+  // directories. Call it at startup, before any container call: one skiffd per state dir, so
+  // nothing there is in use yet. Returns how many entries it removed; what it cannot unmount
+  // stays, and is named in the error.
+  absl::StatusOr<int> ClearWorkDir();
 
  private:
   // The image's /etc/passwd and /etc/group, read through a short read-only mount of the new
