@@ -17,6 +17,8 @@ packages=(
   libsystemd-dev libabsl-dev libcurl4-openssl-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
+  # systemd-analyze, which verifies the installed unit (tests/packaging)
+  systemd
   # containerd's API protos, taken at build time
   golang-github-containerd-containerd-dev golang-github-gogo-googleapis-dev
   golang-github-containerd-cgroups-dev

@@ -78,6 +78,14 @@ int Run(const Options& options) {
                                       .ns = options.ns,
                                       .work_dir = options.state_dir + "/runtime",
                                       .runc_root = options.runc_root});
+  // Before any container call: a skiffd killed while reading an image's users left its mount.
+  absl::StatusOr<int> cleared = runtime.ClearWorkDir();
+  if (!cleared.ok()) {
+    spdlog::warn("{}/runtime: {}", options.state_dir, cleared.status().ToString());
+  } else if (*cleared > 0) {
+    spdlog::info("removed {} leftovers of an earlier skiffd from {}/runtime", *cleared,
+                 options.state_dir);
+  }
   scheduler::ThreadEventLoop loop(&clock);
   // Runtime calls block; a few threads keep one slow call from holding up every task.
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
@@ -171,6 +179,17 @@ int Run(const Options& options) {
   scheduler::RuntimeMonitor runtime_monitor(&loop, &runtime, options.containerd_address, [&] {
     reachable = true;
     maybe_ready();
+    // A skiffd killed while creating a container left its snapshot under a creation lease;
+    // dropping those leases lets containerd collect such snapshots now. Off the loop: it waits
+    // for containerd's garbage collection.
+    executor.Run([&runtime] {
+      absl::StatusOr<int> dropped = runtime.DropLeasesOfEarlierRuns();
+      if (!dropped.ok()) {
+        spdlog::warn("leases of earlier runs: {}", dropped.status().ToString());
+      } else if (*dropped > 0) {
+        spdlog::info("dropped {} container-creation leases of earlier runs", *dropped);
+      }
+    });
   });
   monitor = &runtime_monitor;
   // The loop thread has not started, so main may act for it. Wait for a containerd that is
@@ -187,10 +206,12 @@ int Run(const Options& options) {
     sd_notify(0, "STATUS=waiting for containerd");
   }
   // With WatchdogSec= in the unit, the loop itself pets the watchdog: a stuck loop gets skiffd
-  // restarted (its containers keep running and are adopted).
+  // restarted (its containers keep running and are adopted). The timer chain calls `pet` by
+  // reference from the loop thread, so it lives in this scope, destroyed only after loop.Stop()
+  // has joined that thread.
+  std::function<void()> pet;
   uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    std::function<void()> pet;
     pet = [&loop, &pet, interval = absl::Microseconds(watchdog_usec) / 2] {
       sd_notify(0, "WATCHDOG=1");
       loop.PostAfter(interval, [&pet] { pet(); });

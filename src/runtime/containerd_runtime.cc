@@ -5,10 +5,15 @@
 #include "runtime/containerd_events.h"
 #include "runtime/containerd_images.h"
 
+#include <sys/mount.h>
+
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
@@ -16,7 +21,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/types/task/task.pb.h"
@@ -81,12 +90,15 @@ namespace {
 namespace containers_api = containerd::services::containers::v1;
 namespace tasks_api = containerd::services::tasks::v1;
 namespace snapshots_api = containerd::services::snapshots::v1;
+namespace leases_api = containerd::services::leases::v1;
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 constexpr char kRuncOptionsTypeUrl[] = "containerd.runc.v1.Options";
 // Where the container's log file is recorded, so a later Start (or a later skiffd) finds it.
 constexpr char kLogPathLabel[] = "skiff.log-path";
+// The lease that holds a new container's snapshot until the container record references it.
+constexpr char kCreateLeasePrefix[] = "skiff-create-";
 
 // This process's effective capabilities (CapEff in /proc/self/status), what privileged containers
 // may get (oci_spec.h); every capability if that cannot be read.
@@ -133,7 +145,7 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
   // Until the container record references the snapshot, only a lease keeps containerd's GC
   // from taking it; the lease expires by itself should skiffd die in between.
   ContainerdClient client(&connection_,
-                          absl::StrCat("skiff-create-", spec.id, "-", absl::ToUnixNanos(absl::Now())));
+                          absl::StrCat(kCreateLeasePrefix, spec.id, "-", absl::ToUnixNanos(absl::Now())));
   SKIFF_RETURN_IF_ERROR(client.CreateLease(absl::Hours(1)));
   absl::Cleanup drop_lease = [&client] { client.DeleteLease(/*sync=*/false).IgnoreError(); };
   SKIFF_ASSIGN_OR_RETURN(const Mounts prepared,
@@ -335,6 +347,74 @@ absl::StatusOr<std::vector<ContainerStatus>> ContainerdRuntime::ListContainers()
     }
   }
   return out;
+}
+
+absl::StatusOr<int> ContainerdRuntime::DropLeasesOfEarlierRuns() {
+  auto leases = leases_api::Leases::NewStub(connection_.channel());
+  leases_api::ListRequest list;
+  leases_api::ListResponse listed;
+  grpc::Status status = leases->List(connection_.NewContext(kCallTimeout).get(), list, &listed);
+  if (!status.ok()) return connection_.ToStatus(status, "Leases.List");
+  std::vector<std::string> stale;
+  for (const leases_api::Lease& lease : listed.leases()) {
+    const absl::Time created = absl::FromUnixSeconds(lease.created_at().seconds()) +
+                               absl::Nanoseconds(lease.created_at().nanos());
+    if (absl::StartsWith(lease.id(), kCreateLeasePrefix) && created < started_) {
+      stale.push_back(lease.id());
+    }
+  }
+  for (size_t i = 0; i < stale.size(); ++i) {
+    leases_api::DeleteRequest remove;
+    remove.set_id(stale[i]);
+    remove.set_sync(i + 1 == stale.size());  // One garbage collection, after the last.
+    google::protobuf::Empty empty;
+    status = leases->Delete(connection_.NewContext(kCallTimeout).get(), remove, &empty);
+    if (!status.ok() && !IsNotFound(status)) {
+      return connection_.ToStatus(status, "Leases.Delete " + stale[i]);
+    }
+  }
+  return static_cast<int>(stale.size());
+}
+
+absl::StatusOr<int> ContainerdRuntime::ClearWorkDir() {
+  std::error_code ec;
+  const std::string prefix = std::filesystem::absolute(options_.work_dir, ec).string() + "/";
+  // Mount points are field 5 of mountinfo, absolute; work_dir has no characters it escapes.
+  std::vector<std::string> mounted;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    if (fields >> id >> parent >> device >> root >> point && absl::StartsWith(point, prefix)) {
+      mounted.push_back(point);
+    }
+  }
+  // Deepest first, so that nested mounts come off before their parents.
+  std::sort(mounted.rbegin(), mounted.rend());
+  std::vector<std::string> stuck;   // Mount points that stayed.
+  std::vector<std::string> errors;  // Why, for the message.
+  for (const std::string& point : mounted) {
+    if (umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+      stuck.push_back(point);
+      errors.push_back(absl::StrCat(point, ": ", strerror(errno)));
+    }
+  }
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.work_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, "accounts-") && !absl::StartsWith(name, "exec-")) continue;
+    // Never through a mount that stayed: remove_all would delete inside the image.
+    const std::string path = entry.path().string();
+    auto under = [&path](const std::string& point) { return absl::StartsWith(point, path); };
+    if (absl::c_any_of(stuck, under)) continue;
+    std::error_code remove_ec;
+    std::filesystem::remove_all(entry.path(), remove_ec);
+    if (!remove_ec) ++removed;
+  }
+  if (!stuck.empty()) {
+    return absl::InternalError(absl::StrCat("cannot unmount ", absl::StrJoin(errors, "; ")));
+  }
+  return removed;
 }
 
 void ContainerdRuntime::StartEvents(EventHandler handler) {

@@ -155,6 +155,12 @@ absl::Status TaskManager::Load() {
       reserved_.cpu += loaded.reservation.cpu;
       reserved_.memory += loaded.reservation.memory;
       stream_was_lost_ = true;  // Check it against the runtime first thing.
+      // A launch that skiffd did not see finish (a stop may have come meanwhile) can have started
+      // containers that the record still calls PENDING: they count as started until the resync
+      // finds out what runs, so that whatever runs of a stopping task is stopped.
+      if (t.desired_status() == "STOPPED") {
+        for (ContainerState& cs : loaded.containers) cs.started = !cs.exited;
+      }
     }
   }
   spdlog::info("loaded {} tasks from the store", tasks_.size());
@@ -750,6 +756,7 @@ void TaskManager::Resync() {
       RemoveOrphans(std::move(orphans));
       std::vector<std::pair<std::string, size_t>> lost;
       std::vector<std::tuple<std::string, size_t, uint32_t, absl::Time>> exited;
+      std::vector<std::string> never_ran;
       for (auto& [id, task] : tasks_) {
         if (task.launching || IsStopped(task.record.task)) continue;
         for (size_t i = 0; i < task.containers.size(); ++i) {
@@ -761,10 +768,17 @@ void TaskManager::Resync() {
           } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
             exited.emplace_back(id, i, it->second->exit_status, it->second->exited_at);
           } else if (it->second->state == runtime::ContainerStatus::State::kCreated) {
-            // Its process never ran, and never will.
+            // Its process never ran, and never will: a start that a killed skiffd left in
+            // flight in containerd could still run it, so its init is killed first.
             exited.emplace_back(id, i, kUnknownExit, clock_->Now());
+            never_ran.push_back(cs.runtime_id);
           }
         }
+      }
+      for (const std::string& runtime_id : never_ran) {
+        executor_->Run([this, runtime_id] {
+          runtime_->SignalContainer(runtime_id, SIGKILL).IgnoreError();  // NotFound: no task.
+        });
       }
       for (const auto& [id, index, status, at] : exited) {
         TaskState* task = Find(id);

@@ -2,237 +2,38 @@
 // SKIFF_CRASH_AT) and a restart must leave every workload as it was: same container processes,
 // no task lost or duplicated, the store and skiff's containers matching one to one.
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
-
-#include <algorithm>
 #include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "crash_fixture.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "skiff/v1/skiff.grpc.pb.h"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
 
 using ::testing::SizeIs;
-
-class CrashTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    NewSkiffd();
-  }
-
-  // A fresh skiffd (own state dir and namespace) on the same containerd.
-  void NewSkiffd() {
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace(absl::StrCat("skiff-crash", ++instances_));
-  }
-
-  void Start(const std::vector<std::string>& env = {}, bool wait = true) {
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace", ns_,
-                             "--runc-root", containerd_->runc_root()},
-                            env)
-                    .ok());
-    stub_ = v1::Ecs::NewStub(
-        grpc::CreateChannel("unix:" + skiffd_->socket(), grpc::InsecureChannelCredentials()));
-    if (!wait) return;
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-  }
-
-  void Kill9() {
-    absl::StatusOr<int> code = skiffd_->Signal(SIGKILL);
-    ASSERT_TRUE(code.ok()) << code.status();
-  }
-
-  void Setup(int revisions = 1) {
-    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-    ASSERT_TRUE(tarball.ok()) << tarball.status();
-    skiff::testing::CommandResult loaded = skiffd_->Skiff({"load-image", "--input", *tarball});
-    ASSERT_EQ(loaded.exit_code, 0) << loaded.stderr_text;
-    for (int i = 0; i < revisions; ++i) {
-      v1::RegisterTaskDefinitionRequest request;
-      request.set_family("sleeper");
-      request.set_network_mode("none");
-      v1::ContainerDefinition* c = request.add_container_definitions();
-      c->set_name("app");
-      c->set_image(skiff::testing::kTestImageRef);
-      c->set_memory(16);
-      c->add_command("sleep");
-      c->add_command(absl::StrCat(3600 + i));
-      c->set_stop_timeout(1);
-      grpc::ClientContext context;
-      v1::RegisterTaskDefinitionResponse response;
-      grpc::Status s = stub_->RegisterTaskDefinition(&context, request, &response);
-      ASSERT_TRUE(s.ok()) << s.error_message();
-    }
-  }
-
-  grpc::Status CreateService(const std::string& name, int count) {
-    v1::CreateServiceRequest request;
-    request.set_service_name(name);
-    request.set_task_definition("sleeper:1");
-    request.set_desired_count(count);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::CreateServiceResponse response;
-    return stub_->CreateService(&context, request, &response);
-  }
-
-  absl::StatusOr<v1::Service> DescribeService(const std::string& name) {
-    v1::DescribeServicesRequest request;
-    request.add_services(name);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::DescribeServicesResponse response;
-    grpc::Status s = stub_->DescribeServices(&context, request, &response);
-    if (!s.ok()) return absl::UnavailableError(s.error_message());
-    if (response.services().empty()) return absl::NotFoundError(name);
-    return response.services(0);
-  }
-
-  // Bounded: polls every 100 ms until one deployment runs exactly the desired count.
-  void WaitStable(const std::string& name, absl::Duration timeout = absl::Seconds(60)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    std::string last;
-    while (absl::Now() < deadline) {
-      absl::StatusOr<v1::Service> s = DescribeService(name);
-      if (s.ok()) {
-        last = absl::StrCat("running ", s->running_count(), " pending ", s->pending_count(),
-                            " desired ", s->desired_count(), " deployments ",
-                            s->deployments_size());
-        if (s->deployments_size() == 1 && s->running_count() == s->desired_count() &&
-            s->pending_count() == 0) {
-          return;
-        }
-      } else {
-        last = s.status().ToString();
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    FAIL() << "service " << name << " not stable: " << last << "\n" << skiffd_->Log();
-  }
-
-  // Task ids of the cluster by desired status.
-  std::vector<std::string> Tasks(const std::string& desired, const std::string& service = "") {
-    v1::ListTasksRequest request;
-    request.set_desired_status(desired);
-    if (!service.empty()) request.set_service_name(service);
-    grpc::ClientContext context;
-    v1::ListTasksResponse response;
-    grpc::Status s = stub_->ListTasks(&context, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    std::vector<std::string> ids;
-    for (const std::string& arn : response.task_arns()) ids.push_back(arn.substr(arn.rfind('/') + 1));
-    return ids;
-  }
-
-  v1::Task DescribeTask(const std::string& id) {
-    v1::DescribeTasksRequest request;
-    request.add_tasks(id);
-    grpc::ClientContext context;
-    v1::DescribeTasksResponse response;
-    grpc::Status s = stub_->DescribeTasks(&context, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response.tasks().empty() ? v1::Task() : response.tasks(0);
-  }
-
-  // Container id → pid of the running tasks in skiffd's namespace, from ctr.
-  std::map<std::string, int> Pids() {
-    std::string out;
-    EXPECT_TRUE(containerd_->Ctr({"-n", ns_, "tasks", "ls"}, &out).ok());
-    std::map<std::string, int> pids;
-    for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      int pid = 0;
-      if (f.size() >= 3 && f[2] == "RUNNING" && absl::SimpleAtoi(f[1], &pid)) pids[f[0]] = pid;
-    }
-    return pids;
-  }
-
-  // SIGKILLs the process of the task's container from outside and waits (bounded) until
-  // containerd no longer reports it running.
-  void KillContainer(const std::string& task_id) {
-    const int pid = Pids()[task_id + "-app"];
-    ASSERT_GT(pid, 0);
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    for (int i = 0; i < 50 && Pids().count(task_id + "-app"); ++i) {
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-  }
-
-  std::set<std::string> Lines(const std::vector<std::string>& args) {
-    std::string out;
-    EXPECT_TRUE(containerd_->Ctr(args, &out).ok());
-    std::set<std::string> lines;
-    for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-      lines.emplace(line);
-    }
-    return lines;
-  }
-
-  // The store and containerd agree: every running task has its container, every container of
-  // the namespace belongs to a task the store knows (a task that failed before its container was
-  // created has none), and each container has exactly one active snapshot.
-  void ExpectStoreMatchesContainerd() {
-    std::set<std::string> running, known;
-    for (const std::string& id : Tasks("RUNNING")) running.insert(id + "-app");
-    known = running;
-    for (const std::string& id : Tasks("STOPPED")) known.insert(id + "-app");
-    // Orphans are removed asynchronously after the resync; allow it a moment (bounded).
-    std::set<std::string> containers;
-    auto agree = [&] {
-      return std::includes(known.begin(), known.end(), containers.begin(), containers.end()) &&
-             std::includes(containers.begin(), containers.end(), running.begin(), running.end());
-    };
-    for (int i = 0; i < 50; ++i) {
-      containers = Lines({"-n", ns_, "containers", "ls", "-q"});
-      if (agree()) break;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    EXPECT_TRUE(agree()) << "containers: " << absl::StrJoin(containers, " ")
-                         << "\nstore: " << absl::StrJoin(known, " ");
-    std::string snapshots;
-    ASSERT_TRUE(containerd_->Ctr({"-n", ns_, "snapshots", "ls"}, &snapshots).ok());
-    int active = 0;
-    for (absl::string_view line : absl::StrSplit(snapshots, '\n', absl::SkipEmpty())) {
-      active += absl::StrContains(line, "Active");
-    }
-    EXPECT_EQ(active, static_cast<int>(containers.size())) << snapshots;
-  }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::unique_ptr<v1::Ecs::Stub> stub_;
-  std::string ns_;
-  int instances_ = 0;
-};
 
 TEST_F(CrashTest, KillNineLeavesEveryTaskRunningWithTheSamePid) {
   Start();
@@ -370,24 +171,11 @@ TEST_F(CrashTest, ReadyIsSentOnlyAfterTheStateIsReconciled) {
   Kill9();
   KillContainer(tasks[0]);
 
-  const std::string path = skiffd_->dir() + "/notify.sock";
-  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  timeval timeout{.tv_sec = 30, .tv_usec = 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  auto next_message = [fd] {
-    char buffer[4096];
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : std::string();
-  };
-  Start({"NOTIFY_SOCKET=" + path}, /*wait=*/false);
-  std::string message;
-  for (int i = 0; i < 10 && !absl::StrContains(message, "READY=1"); ++i) message = next_message();
-  ASSERT_THAT(message, ::testing::HasSubstr("READY=1")) << skiffd_->Log();
+  auto notify = NotifySocket::Bind(skiffd_->dir() + "/notify.sock");
+  ASSERT_TRUE(notify.ok()) << notify.status();
+  Start({"NOTIFY_SOCKET=" + (*notify)->path()}, /*wait=*/false);
+  absl::StatusOr<NotifySocket::Message> ready = (*notify)->WaitFor("READY=1", absl::Seconds(30));
+  ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << skiffd_->Log();
   // At READY the missed exit is recorded and the replacement decided, without waiting.
   const v1::Task dead = DescribeTask(tasks[0]);
   EXPECT_EQ(dead.desired_status(), "STOPPED");
@@ -398,16 +186,210 @@ TEST_F(CrashTest, ReadyIsSentOnlyAfterTheStateIsReconciled) {
   EXPECT_NE(now[0], tasks[0]);
 
   ASSERT_EQ(kill(skiffd_->pid(), SIGTERM), 0);
-  for (int i = 0; i < 10 && !absl::StrContains(message, "STOPPING=1"); ++i) {
-    message = next_message();
-  }
-  EXPECT_THAT(message, ::testing::HasSubstr("STOPPING=1"));
-  close(fd);
+  absl::StatusOr<NotifySocket::Message> stopping =
+      (*notify)->WaitFor("STOPPING=1", absl::Seconds(30));
+  EXPECT_TRUE(stopping.ok()) << stopping.status();
   absl::StatusOr<int> exit = skiffd_->WaitExit();
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(*exit, 0);
   // SIGTERM leaves containers running.
   EXPECT_THAT(Pids(), SizeIs(1));
+  // Without WATCHDOG_USEC there is no watchdog to pet.
+  for (const NotifySocket::Message& m : (*notify)->seen()) {
+    EXPECT_THAT(m.text, ::testing::Not(::testing::HasSubstr("WATCHDOG=1")));
+  }
+}
+
+// With WATCHDOG_USEC set, as systemd sets it for WatchdogSec=, the control loop itself sends
+// WATCHDOG=1 every half interval, so a loop that stops turning gets skiffd restarted and one
+// that turns never does. No WATCHDOG_PID: systemd sets it to the service's pid, which the test
+// cannot know before the fork, and sd_watchdog_enabled() accepts its absence.
+TEST_F(CrashTest, TheControlLoopPetsTheWatchdogAtHalfItsInterval) {
+  constexpr absl::Duration kInterval = absl::Seconds(1);
+  constexpr int kPets = 6;
+  auto notify = NotifySocket::Bind(skiffd_->dir() + "/notify.sock");
+  ASSERT_TRUE(notify.ok()) << notify.status();
+  Start({"NOTIFY_SOCKET=" + (*notify)->path(),
+         absl::StrCat("WATCHDOG_USEC=", absl::ToInt64Microseconds(kInterval))},
+        /*wait=*/false);
+  absl::StatusOr<NotifySocket::Message> ready = (*notify)->WaitFor("READY=1", absl::Seconds(30));
+  ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << skiffd_->Log();
+  EXPECT_THAT(skiffd_->Log(), ::testing::HasSubstr("systemd watchdog: every 500 ms"));
+
+  // Counted from READY on, kPets pets, bounded by what kPets half-intervals take plus slack.
+  std::vector<absl::Time> pets;
+  const absl::Time deadline = absl::Now() + kPets * kInterval / 2 + absl::Seconds(5);
+  while (pets.size() < static_cast<size_t>(kPets) && absl::Now() < deadline) {
+    absl::StatusOr<NotifySocket::Message> m = (*notify)->Next(deadline - absl::Now());
+    if (!m.ok()) break;
+    if (m->text == "WATCHDOG=1") pets.push_back(m->at);
+  }
+  ASSERT_EQ(pets.size(), static_cast<size_t>(kPets)) << skiffd_->Log();
+  absl::Duration longest;
+  for (size_t i = 1; i < pets.size(); ++i) longest = std::max(longest, pets[i] - pets[i - 1]);
+  const absl::Duration mean = (pets.back() - pets.front()) / (kPets - 1);
+  // Half the interval, with room for a loaded machine, and always well inside the interval:
+  // systemd kills the service when a whole interval passes without a pet.
+  EXPECT_LE(mean, kInterval * 0.6) << "mean gap " << mean;
+  EXPECT_LT(longest, kInterval * 0.8) << "longest gap " << longest;
+
+  ASSERT_EQ(kill(skiffd_->pid(), SIGTERM), 0);
+  absl::StatusOr<NotifySocket::Message> stopping =
+      (*notify)->WaitFor("STOPPING=1", absl::Seconds(30));
+  EXPECT_TRUE(stopping.ok()) << stopping.status();
+  absl::StatusOr<int> exit = skiffd_->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
+}
+
+absl::StatusOr<v1::TaskDefinition> DescribeTaskDefinition(v1::Ecs::Stub& stub,
+                                                          const std::string& ref) {
+  v1::DescribeTaskDefinitionRequest request;
+  request.set_task_definition(ref);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::DescribeTaskDefinitionResponse response;
+  grpc::Status s = stub.DescribeTaskDefinition(&context, request, &response);
+  if (!s.ok()) return absl::NotFoundError(s.error_message());
+  return response.task_definition();
+}
+
+// An acknowledged write is durable: the store commits (synchronous=FULL) before the API
+// answers, so a SIGKILL straight after the answer, with no pause at all, loses nothing. Each kind
+// of write is followed at once by kill -9 and a restart, for a few rounds.
+TEST_F(CrashTest, AnAcknowledgedWriteSurvivesAnImmediateKill9) {
+  Start();
+  Setup();
+  auto restart = [this] {
+    Kill9();
+    Start();
+  };
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    const std::string service = absl::StrCat("svc", round);
+
+    absl::StatusOr<int> revision = RegisterSleeper(absl::StrCat("round", round));
+    ASSERT_TRUE(revision.ok()) << revision.status();
+    const std::string definition = absl::StrCat(kFamily, ":", *revision);
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::TaskDefinition> registered = DescribeTaskDefinition(*stub_, definition);
+    ASSERT_TRUE(registered.ok()) << "RegisterTaskDefinition lost: " << registered.status();
+    ASSERT_EQ(registered->container_definitions_size(), 1);
+    ASSERT_EQ(registered->container_definitions(0).environment_size(), 1);
+    EXPECT_EQ(registered->container_definitions(0).environment(0).value(),
+              absl::StrCat("round", round));
+
+    grpc::Status s = CreateService(service, 1, definition);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> created = DescribeService(service);
+    ASSERT_TRUE(created.ok()) << "CreateService lost: " << created.status();
+    EXPECT_EQ(created->status(), "ACTIVE");
+    EXPECT_EQ(created->desired_count(), 1);
+    EXPECT_THAT(created->task_definition(), ::testing::EndsWith(definition));
+
+    s = UpdateService(service, /*desired_count=*/3);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> scaled = DescribeService(service);
+    ASSERT_TRUE(scaled.ok()) << scaled.status();
+    EXPECT_EQ(scaled->desired_count(), 3) << "UpdateService(desiredCount) lost";
+
+    s = UpdateService(service, std::nullopt, "sleeper:1");
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> rolled = DescribeService(service);
+    ASSERT_TRUE(rolled.ok()) << rolled.status();
+    EXPECT_THAT(rolled->task_definition(), ::testing::EndsWith("sleeper:1"))
+        << "UpdateService(taskDefinition) lost";
+    EXPECT_EQ(rolled->desired_count(), 3);
+
+    v1::RunTaskRequest run;
+    run.set_task_definition("sleeper:1");
+    v1::RunTaskResponse ran;
+    {
+      grpc::ClientContext context;
+      s = stub_->RunTask(&context, run, &ran);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(ran.tasks_size(), 1);
+    const std::string task = ran.tasks(0).task_arn().substr(ran.tasks(0).task_arn().rfind('/') + 1);
+    ASSERT_NO_FATAL_FAILURE(restart());
+    EXPECT_EQ(DescribeTask(task).task_arn(), ran.tasks(0).task_arn()) << "RunTask lost";
+
+    v1::StopTaskRequest stop;
+    stop.set_task(task);
+    {
+      grpc::ClientContext context;
+      v1::StopTaskResponse stopped;
+      s = stub_->StopTask(&context, stop, &stopped);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    EXPECT_EQ(DescribeTask(task).desired_status(), "STOPPED") << "StopTask lost";
+
+    v1::DeregisterTaskDefinitionRequest deregister;
+    deregister.set_task_definition(definition);
+    {
+      grpc::ClientContext context;
+      v1::DeregisterTaskDefinitionResponse deregistered;
+      s = stub_->DeregisterTaskDefinition(&context, deregister, &deregistered);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::TaskDefinition> inactive = DescribeTaskDefinition(*stub_, definition);
+    ASSERT_TRUE(inactive.ok()) << inactive.status();
+    EXPECT_EQ(inactive->status(), "INACTIVE") << "DeregisterTaskDefinition lost";
+
+    v1::DeleteServiceRequest remove;
+    remove.set_service(service);
+    remove.set_force(true);
+    {
+      grpc::ClientContext context;
+      v1::DeleteServiceResponse removed;
+      s = stub_->DeleteService(&context, remove, &removed);
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_NO_FATAL_FAILURE(restart());
+    absl::StatusOr<v1::Service> deleted = DescribeService(service);
+    if (deleted.ok()) {
+      EXPECT_THAT(deleted->status(), ::testing::AnyOf("DRAINING", "INACTIVE"))
+          << "DeleteService lost";
+    } else {
+      EXPECT_EQ(deleted.status().code(), absl::StatusCode::kNotFound) << deleted.status();
+    }
+  }
+  // Every service is deleted and the one-off tasks stopped: nothing may keep running, and
+  // whatever the kills interrupted is accounted for.
+  for (int i = 0; i < 100 && !Tasks("RUNNING").empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_THAT(Tasks("RUNNING"), ::testing::IsEmpty());
+  ExpectStoreMatchesContainerd();
+}
+
+// ContainerdRuntime mounts a new container's image read-only for a moment to read its users; a
+// skiffd killed meanwhile leaves the mount (and so the snapshot pinned). The next skiffd takes
+// it off before it creates anything. The leftover here is a read-only tmpfs at the same place.
+TEST_F(CrashTest, AnImageMountLeftByAKilledSkiffdIsRemovedAtStart) {
+  const std::string work_dir = skiffd_->state_dir() + "/runtime";
+  const std::string leftover = work_dir + "/accounts-0123456789abcdef";
+  const std::string exec_dir = work_dir + "/exec-0123456789abcdef";
+  for (const std::string& dir : {skiffd_->state_dir(), work_dir, leftover, exec_dir}) {
+    ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir << ": " << strerror(errno);
+  }
+  ASSERT_EQ(mount("tmpfs", leftover.c_str(), "tmpfs", MS_RDONLY, "size=1m"), 0) << strerror(errno);
+  ASSERT_THAT(SkiffdProcess::MountsUnder(skiffd_->state_dir()), ::testing::ElementsAre(leftover));
+  Start();
+  EXPECT_THAT(SkiffdProcess::MountsUnder(skiffd_->state_dir()), ::testing::IsEmpty());
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_FALSE(std::filesystem::exists(exec_dir));
+  EXPECT_THAT(skiffd_->Log(), ::testing::HasSubstr("removed 2 leftovers of an earlier skiffd"));
+  // And containers are still created there.
+  Setup();
+  ASSERT_TRUE(CreateService("web", 1).ok());
+  WaitStable("web");
+  ExpectStoreMatchesContainerd();
 }
 
 TEST_F(CrashTest, ContainerdRestartsNeitherStopNorReplaceAnything) {

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -33,8 +35,25 @@ SkiffdProcess::~SkiffdProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  // A skiffd killed while it had an image mounted (to read its users) leaves the mount; detach
+  // it first, or remove_all would stop at the read-only mount and leave both behind.
+  for (const std::string& point : MountsUnder(dir_)) umount2(point.c_str(), MNT_DETACH);
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
+}
+
+std::vector<std::string> SkiffdProcess::MountsUnder(const std::string& dir) {
+  std::vector<std::string> points;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    if (fields >> id >> parent >> device >> root >> point && absl::StartsWith(point, dir + "/")) {
+      points.push_back(point);
+    }
+  }
+  std::sort(points.rbegin(), points.rend());  // Deepest first.
+  return points;
 }
 
 absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,

@@ -1,6 +1,6 @@
 // SkiffdProcess: a real skiffd started by a test, with its own state dir and socket in a temp
-// dir, stderr captured to a log file. Destroying it SIGKILLs the daemon if it still runs and
-// removes the temp dir. Test-thread only.
+// dir, stderr captured to a log file. Destroying it SIGKILLs the daemon if it still runs, detaches
+// any mount a killed daemon left below the temp dir and removes the dir. Test-thread only.
 #ifndef SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
 #define SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
 
@@ -45,6 +45,9 @@ class SkiffdProcess {
   void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
   std::string socket() const { return dir_ + "/skiffd.sock"; }
   pid_t pid() const { return pid_; }
+
+  // The mount points below `dir`, deepest first (from /proc/self/mountinfo).
+  static std::vector<std::string> MountsUnder(const std::string& dir);
 
  private:
   explicit SkiffdProcess(std::string dir) : dir_(std::move(dir)) {}

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/runtime/containerd_connection.h"
 #include "skiff/runtime/oci_spec.h"
@@ -54,12 +55,26 @@ class ContainerdRuntime final : public ContainerRuntime {
 
   const ContainerdConnection& connection() const { return connection_; }
 
+  // Not part of ContainerRuntime: deletes the container-creation leases that earlier skiffd
+  // processes left in the namespace. One that died between preparing a container's snapshot and
+  // creating the container left the snapshot held by such a lease, which containerd's GC would
+  // keep until the lease expires (an hour); deleted, the GC takes it now. Leases made since this
+  // object was constructed are left alone. Returns how many it deleted.
+  absl::StatusOr<int> DropLeasesOfEarlierRuns();
+  // Not part of ContainerRuntime: unmounts and removes what a killed skiffd left in work_dir,
+  // the read-only image mounts that ReadAccounts makes for milliseconds and exec FIFO
+  // directories. Call it at startup, before any container call: one skiffd per state dir, so
+  // nothing there is in use yet. Returns how many entries it removed; what it cannot unmount
+  // stays, and is named in the error.
+  absl::StatusOr<int> ClearWorkDir();
+
  private:
   // The image's /etc/passwd and /etc/group, read through a short read-only mount of the new
   // container's snapshot (before its task mounts it).
   absl::StatusOr<ImageAccounts> ReadAccounts(const std::vector<MountSpec>& mounts);
 
   ContainerdRuntimeOptions options_;
+  const absl::Time started_ = absl::Now();
   ContainerdConnection connection_;
   std::unique_ptr<ContainerdImages> images_;
   std::unique_ptr<ContainerdEvents> events_;
