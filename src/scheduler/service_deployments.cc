@@ -4,6 +4,7 @@
 // IN_PROGRESS, then SUCCESSFUL, STOPPED (failed without rollback, or superseded by a newer
 // one), or ROLLBACK_IN_PROGRESS and ROLLBACK_SUCCESSFUL / ROLLBACK_FAILED. Same thread contract
 // as the rest of the class (loop thread only).
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,13 +46,29 @@ Entry* FindEntry(v1::ServiceDeploymentHistory& history, const std::string& deplo
   return nullptr;
 }
 
-// Whether the ARN names a resource of `kind` ("service-deployment", "service-revision") of this
-// scope.
-bool ParseChildArn(const model::ArnScope& scope, absl::string_view arn, absl::string_view kind) {
-  return absl::StartsWith(arn, absl::StrCat(scope.Prefix(), kind, "/"));
+v1::Failure Missing(const std::string& arn) {
+  v1::Failure f;
+  f.set_arn(arn);
+  f.set_reason("MISSING");
+  return f;
 }
 
 }  // namespace
+
+const Entry* ServiceManager::FindHistoryEntry(const std::string& arn, absl::string_view kind,
+                                              const ServiceState** owner,
+                                              const std::function<bool(const Entry&)>& match) const {
+  // Only ARNs of this scope and kind can name one (and a look through every history is skipped).
+  if (!absl::StartsWith(arn, absl::StrCat(scope_.Prefix(), kind, "/"))) return nullptr;
+  for (const auto& [key, state] : services_) {
+    for (const Entry& e : state.record.history.entries()) {
+      if (!match(e)) continue;
+      *owner = &state;
+      return &e;
+    }
+  }
+  return nullptr;
+}
 
 void ServiceManager::RecordDeploymentStart(ServiceState& state, const std::string& rollback_of) {
   store::StoredService& r = state.record;
@@ -240,19 +257,12 @@ absl::StatusOr<v1::DescribeServiceDeploymentsResponse> ServiceManager::DescribeS
   }
   v1::DescribeServiceDeploymentsResponse response;
   for (const std::string& arn : request.service_deployment_arns()) {
-    const Entry* found = nullptr;
     const ServiceState* owner = nullptr;
-    if (ParseChildArn(scope_, arn, "service-deployment")) {
-      for (const auto& [key, state] : services_) {
-        for (const Entry& e : state.record.history.entries()) {
-          if (e.deployment().service_deployment_arn() == arn) found = &e, owner = &state;
-        }
-      }
-    }
+    const Entry* found = FindHistoryEntry(arn, "service-deployment", &owner, [&](const Entry& e) {
+      return e.deployment().service_deployment_arn() == arn;
+    });
     if (found == nullptr) {
-      v1::Failure* f = response.add_failures();
-      f->set_arn(arn);
-      f->set_reason("MISSING");
+      *response.add_failures() = Missing(arn);
       continue;
     }
     *response.add_service_deployments() = Live(*owner, *found);
@@ -271,21 +281,15 @@ absl::StatusOr<v1::DescribeServiceRevisionsResponse> ServiceManager::DescribeSer
   }
   v1::DescribeServiceRevisionsResponse response;
   for (const std::string& arn : request.service_revision_arns()) {
-    const v1::ServiceRevision* found = nullptr;
-    if (ParseChildArn(scope_, arn, "service-revision")) {
-      for (const auto& [key, state] : services_) {
-        for (const Entry& e : state.record.history.entries()) {
-          if (e.revision().service_revision_arn() == arn) found = &e.revision();
-        }
-      }
-    }
+    const ServiceState* owner = nullptr;
+    const Entry* found = FindHistoryEntry(arn, "service-revision", &owner, [&](const Entry& e) {
+      return e.revision().service_revision_arn() == arn;
+    });
     if (found == nullptr) {
-      v1::Failure* f = response.add_failures();
-      f->set_arn(arn);
-      f->set_reason("MISSING");
+      *response.add_failures() = Missing(arn);
       continue;
     }
-    *response.add_service_revisions() = *found;
+    *response.add_service_revisions() = found->revision();
   }
   return response;
 }

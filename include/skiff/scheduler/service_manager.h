@@ -66,7 +66,7 @@ struct ServiceManagerOptions {
   // A RUNNING task without health checks counts towards minimumHealthyPercent (and a rollout's
   // completion) once it has run this long: a revision that exits at once never drains the old
   // tasks it was meant to replace. Tasks with checks count once HEALTHY.
-  absl::Duration ready_after = absl::Seconds(1);
+  absl::Duration ready_after = absl::Milliseconds(500);
   // A deployment still IN_PROGRESS this long after it was created fails (and rolls back when
   // its circuit breaker says so). Zero: no deadline, as on ECS.
   absl::Duration progress_deadline = absl::ZeroDuration();
@@ -179,6 +179,11 @@ class ServiceManager {
   void RecordDeploymentCompleted(ServiceState& state, const std::string& deployment_id);
   void RecordDeploymentFailed(ServiceState& state, const std::string& deployment_id,
                               const std::string& why, bool rolling_back);
+  // The history entry that `match` picks, if `arn` is one of this scope's of `kind`
+  // ("service-deployment", "service-revision"); *owner is its service.
+  const v1::ServiceDeploymentHistory::Entry* FindHistoryEntry(
+      const std::string& arn, absl::string_view kind, const ServiceState** owner,
+      const std::function<bool(const v1::ServiceDeploymentHistory::Entry&)>& match) const;
   // The live view of a history entry: the counts of its deployment while it still runs.
   v1::ServiceDeployment Live(const ServiceState& state,
                              const v1::ServiceDeploymentHistory::Entry& entry) const;

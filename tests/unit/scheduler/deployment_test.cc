@@ -38,7 +38,7 @@ std::string RevisionName(Revision r) {
 class DeploymentTest : public ServiceManagerTest {
  protected:
   void SetUp() override {
-    service_options_ = ServiceManagerOptions{};  // The daemon's: tasks count after 1 s.
+    service_options_ = ServiceManagerOptions{};  // The daemon's: tasks count after 500 ms.
     ServiceManagerTest::SetUp();
     runtime_.ScriptExecCommand("/bin/sh -c exit 1", runtime::ExecResult{.exit_code = 1});
   }
@@ -357,7 +357,7 @@ TEST_F(DeploymentTest, TheProgressDeadlineFailsAStuckRollout) {
   services_.reset();
   services_ = std::make_unique<ServiceManager>(
       &loop_, tasks_.get(), registry_.get(), store_.get(), &clock_, model::ArnScope{},
-      ServiceManagerOptions{.progress_deadline = absl::Minutes(2)});  // ready_after: 1 s.
+      ServiceManagerOptions{.progress_deadline = absl::Minutes(2)});  // ready_after: 500 ms.
   ASSERT_TRUE(services_->Load().ok());
   // 100/100 with one task cannot move: neither a start above nor a stop below is allowed.
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1,

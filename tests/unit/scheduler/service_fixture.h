@@ -142,7 +142,7 @@ class ServiceManagerTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;
   // Most tests look at one pass at a time: a RUNNING task counts as healthy at once. The
-  // deployment tests use the daemon's defaults (a task counts after 1 s).
+  // deployment tests use the daemon's defaults (a task counts after 500 ms).
   ServiceManagerOptions service_options_{.ready_after = absl::ZeroDuration()};
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<TaskManager> tasks_;
