@@ -49,7 +49,8 @@ std::string TaskList(const std::vector<std::string>& ids) {
 // The per-deployment counts of one pass.
 struct Count {
   int running = 0;  // Desired RUNNING and RUNNING.
-  int healthy = 0;  // Of those, the ones that pass their health checks (or have none).
+  int healthy = 0;  // Of those, the ones that count towards the floor (ready, see Reconcile).
+  int serving = 0;  // Of those, the ones that pass their health checks (or have none).
   int pending = 0;  // Desired RUNNING, not yet RUNNING.
   int live = 0;     // Not STOPPED yet, whatever is desired (stopping tasks included).
   int active() const { return running + pending; }
@@ -392,6 +393,7 @@ void ServiceManager::Reconcile(const Key& key) {
       continue;
     }
     ++c.running;
+    if (t.Healthy()) ++c.serving;
     if (ready(t)) ++c.healthy;
     if (t.health_status != "UNHEALTHY" || t.deployment_id != primary_id) continue;
     if (now < t.started_at + grace) {
@@ -534,7 +536,7 @@ void ServiceManager::Reconcile(const Key& key) {
       stop(id, running, primary->id());
       (running ? mine.running : mine.pending)--;
       (running ? total_running : total_pending)--;
-      if (running && std::get<1>(rank) == 1) --mine.healthy;
+      if (running && std::get<1>(rank) == 1) --mine.healthy, --mine.serving;
     }
   }
 
@@ -604,8 +606,10 @@ void ServiceManager::Reconcile(const Key& key) {
   Set(&s, &v1::Service::has_pending_count, &v1::Service::pending_count,
       &v1::Service::set_pending_count, total_pending, &changed);
 
+  // Complete once nothing of the older deployments is left and every task serves: the readiness
+  // window is for draining against new tasks, not for a verdict the waiter has already given.
   const bool steady = s.deployments_size() == 1 && mine.running == desired &&
-                      mine.healthy == desired && mine.pending == 0 &&
+                      mine.serving == desired && mine.pending == 0 &&
                       counts[primary->id()].live == desired;
   if (steady && primary->rollout_state() == "IN_PROGRESS") {
     primary->set_rollout_state("COMPLETED");
