@@ -354,11 +354,9 @@ TEST_F(DeploymentTest, DesiredCountChangesDuringARolloutAreHonoured) {
 }
 
 TEST_F(DeploymentTest, TheProgressDeadlineFailsAStuckRollout) {
-  services_.reset();
-  services_ = std::make_unique<ServiceManager>(
-      &loop_, tasks_.get(), registry_.get(), store_.get(), &clock_, model::ArnScope{},
-      ServiceManagerOptions{.progress_deadline = absl::Minutes(2)});  // ready_after: 500 ms.
-  ASSERT_TRUE(services_->Load().ok());
+  // A skiffd with a deadline (Open builds every manager afresh, listeners included).
+  service_options_.progress_deadline = absl::Minutes(2);
+  Open();
   // 100/100 with one task cannot move: neither a start above nor a stop below is allowed.
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1,
       "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 100}})")
