@@ -24,6 +24,10 @@ packages=(
   golang-github-containerd-cgroups-dev
   # runtime (tini gives /usr/bin/tini-static, the init for initProcessEnabled)
   containerd runc tini busybox-static iproute2 procps util-linux ca-certificates curl
+  # bridge/awsvpc networking: the CNI plugins skiffd chains, and the iptables they drive
+  containernetworking-plugins iptables
+  # registry tests: a real registry on loopback, and skopeo to push the test images into it
+  docker-registry skopeo
 )
 
 missing=()
