@@ -11,6 +11,7 @@
 
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
+#include "skiff/network/cni_network.h"
 #include "skiff/runtime/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/cluster_registry.h"
@@ -86,6 +87,17 @@ int Run(const Options& options) {
     spdlog::info("removed {} leftovers of an earlier skiffd from {}/runtime", *cleared,
                  options.state_dir);
   }
+  // bridge and awsvpc: a bad subnet or missing plugins stop skiffd here, with the flag named.
+  absl::StatusOr<std::unique_ptr<network::TaskNetwork>> task_network =
+      network::NewCniNetwork({.bridge = options.bridge,
+                              .subnet = options.subnet,
+                              .plugin_dir = options.cni_plugin_dir,
+                              .state_dir = options.state_dir + "/network",
+                              .netns_dir = options.state_dir + "/netns"});
+  if (!task_network.ok()) {
+    spdlog::error("networking: {}", std::string(task_network.status().message()));
+    return 1;
+  }
   scheduler::ThreadEventLoop loop(&clock);
   // Runtime calls block; a few threads keep one slow call from holding up every task.
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
@@ -98,8 +110,12 @@ int Run(const Options& options) {
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
                                 .log_rotation = log_rotation,
-                                .capacity = NodeCapacity()},
+                                .capacity = NodeCapacity(),
+                                .ports = {.dynamic_low = options.dynamic_port_low,
+                                          .dynamic_high = options.dynamic_port_high,
+                                          .reserved = options.reserved_ports}},
                                &health);
+  tasks.SetNetwork(task_network->get());
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, store->get(), &clock, options.arn_scope,
       {.progress_deadline = options.deployment_progress_deadline});

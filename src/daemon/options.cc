@@ -5,10 +5,15 @@
 #include <istream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
 namespace skiff::daemon {
@@ -54,6 +59,22 @@ std::string ReadMachineId(const std::string& path) {
   const bool valid =
       id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
   return valid ? id : "";
+}
+
+bool ParsePortRange(const std::string& text, int* low, int* high) {
+  std::vector<std::string> parts = absl::StrSplit(text, '-');
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], low) &&
+         absl::SimpleAtoi(parts[1], high) && *low >= 1 && *low <= *high && *high <= 65535;
+}
+
+std::optional<std::vector<int>> ParsePortList(const std::string& text) {
+  std::vector<int> ports;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    int port = 0;
+    if (!absl::SimpleAtoi(part, &port) || port < 1 || port > 65535) return std::nullopt;
+    ports.push_back(port);
+  }
+  return ports;
 }
 
 }  // namespace
@@ -122,6 +143,40 @@ ParseResult ParseOptions(int argc, char** argv) {
                  "rotate a container's log file past this many bytes (at least 4096)")
       ->check(CLI::Range(int64_t{4096}, int64_t{1} << 40))
       ->capture_default_str();
+  app.add_option("--bridge", o.bridge,
+                 "the Linux bridge of bridge and awsvpc tasks (created on first use)")
+      ->capture_default_str();
+  app.add_option("--subnet", o.subnet,
+                 "IPv4 subnet of the bridge; tasks get addresses from it")
+      ->capture_default_str();
+  app.add_option("--cni-plugin-dir", o.cni_plugin_dir,
+                 "where the CNI plugins are (Debian's containernetworking-plugins)")
+      ->capture_default_str();
+  // As ECS: the kernel's ephemeral range, else 49153-65535.
+  std::string dynamic_ports = absl::StrCat(o.dynamic_port_low, "-", o.dynamic_port_high);
+  {
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 0, high = 0;
+    if (range >> low >> high && low >= 1 && low <= high && high <= 65535) {
+      dynamic_ports = absl::StrCat(low, "-", high);
+    }
+  }
+  app.add_option("--dynamic-host-ports", dynamic_ports,
+                 "range of host ports for portMappings without a hostPort (bridge mode)")
+      ->check([](const std::string& v) {
+        int low = 0, high = 0;
+        return ParsePortRange(v, &low, &high) ? std::string()
+                                              : std::string("must be LOW-HIGH within 1-65535");
+      })
+      ->capture_default_str();
+  std::string reserved = absl::StrJoin(o.reserved_ports, ",");
+  app.add_option("--reserved-ports", reserved,
+                 "host ports no task may use, comma-separated (ECS's defaults)")
+      ->check([](const std::string& v) {
+        return ParsePortList(v).has_value() ? std::string()
+                                            : std::string("must be ports 1-65535, comma-separated");
+      })
+      ->capture_default_str();
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);
@@ -130,6 +185,8 @@ ParseResult ParseOptions(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   absl::ParseDuration(retention, &o.task_retention);
+  ParsePortRange(dynamic_ports, &o.dynamic_port_low, &o.dynamic_port_high);
+  o.reserved_ports = *ParsePortList(reserved);
   absl::ParseDuration(deadline, &o.deployment_progress_deadline);
   if (std::string id = ReadMachineId("/etc/machine-id"); !id.empty()) {
     o.arn_scope.instance_id = std::move(id);

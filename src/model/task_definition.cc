@@ -268,6 +268,9 @@ class Validator {
     if (c.has_hostname() && mode == "awsvpc") {
       return Invalid(path + ".hostname", "not supported in awsvpc network mode");
     }
+    if (c.extra_hosts_size() > 0 && mode == "awsvpc") {
+      return Invalid(path + ".extraHosts", "not supported in awsvpc network mode");
+    }
     if (c.links_size() > 0 && mode != "bridge") {
       return Invalid(path + ".links", "only supported in bridge network mode");
     }

@@ -305,14 +305,21 @@ absl::Status AppendMounts(const ContainerSpec& spec, json* mounts) {
   return absl::OkStatus();
 }
 
-void ApplyNetwork(NetworkMode mode, json* linux) {
-  if (mode != NetworkMode::kHost) return;  // kNone: the default new namespace has only lo.
+absl::Status ApplyNetwork(const ContainerSpec& spec, json* linux) {
+  if (spec.network == NetworkMode::kNone) return absl::OkStatus();  // A new namespace: only lo.
+  if (spec.network == NetworkMode::kJoin && spec.netns_path.empty()) {
+    return Invalid("netns_path", "required to join a network namespace");
+  }
   json& namespaces = (*linux)["namespaces"];
   json kept = json::array();
   for (const json& ns : namespaces) {
     if (ns["type"] != "network") kept.push_back(ns);
   }
+  if (spec.network == NetworkMode::kJoin) {
+    kept.push_back({{"type", "network"}, {"path", spec.netns_path}});
+  }
   namespaces = std::move(kept);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -337,7 +344,7 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
   }
   if (spec.privileged) ApplyPrivileged(&s);
   SKIFF_RETURN_IF_ERROR(AppendMounts(spec, &s["mounts"]));
-  ApplyNetwork(spec.network, &s["linux"]);
+  SKIFF_RETURN_IF_ERROR(ApplyNetwork(spec, &s["linux"]));
   if (!spec.cgroups_path.empty()) s["linux"]["cgroupsPath"] = spec.cgroups_path;
   return s.dump();
 }

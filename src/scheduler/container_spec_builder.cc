@@ -384,15 +384,15 @@ absl::Status AddVolumeMounts(const TaskDefinition& definition, int index,
 
 size_t Depth(const std::string& path) { return std::count(path.begin(), path.end(), '/'); }
 
-absl::StatusOr<runtime::NetworkMode> Network(const TaskDefinition& definition,
-                                             const ContainerDefinition& c) {
-  // Unset means host until CNI networking lands; then bridge becomes the default, as in ECS.
-  const std::string mode = definition.has_network_mode() ? definition.network_mode() : "host";
-  if (mode == "host") {
-    return c.disable_networking() ? runtime::NetworkMode::kNone : runtime::NetworkMode::kHost;
+runtime::NetworkMode Network(const TaskDefinition& definition, const ContainerDefinition& c) {
+  // Unset is bridge, ECS's default on Linux. The namespace to join is made at launch
+  // (task_networking.h); a container with networking disabled gets one with only lo.
+  const std::string mode = definition.has_network_mode() ? definition.network_mode() : "bridge";
+  if (mode == "none" || (c.disable_networking() && mode != "awsvpc")) {
+    return runtime::NetworkMode::kNone;
   }
-  if (mode == "none") return runtime::NetworkMode::kNone;
-  return Invalid("networkMode", absl::StrCat(mode, " is not supported yet; use host or none"));
+  if (mode == "host") return runtime::NetworkMode::kHost;
+  return runtime::NetworkMode::kJoin;
 }
 
 absl::Status ApplyLabels(const ContainerDefinition& c, const std::string& path,
@@ -441,7 +441,7 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefiniti
   spec.id = RuntimeContainerId(task.task_id, container_name);
   spec.image = runtime::NormalizeImageReference(c.image());
   spec.log_path = ContainerLogPath(task, container_name);
-  SKIFF_ASSIGN_OR_RETURN(spec.network, Network(definition, c));
+  spec.network = Network(definition, c);
   SKIFF_RETURN_IF_ERROR(ApplyLabels(c, path, task, &spec));
   SKIFF_RETURN_IF_ERROR(ApplyProcess(c, path, o, override_path, &spec));
   SKIFF_RETURN_IF_ERROR(ApplyResources(definition, c, o, overrides, &spec));

@@ -498,15 +498,19 @@ void ServiceManager::Reconcile(const Key& key) {
         }
         if (task.status().code() == absl::StatusCode::kResourceExhausted) {
           waiting_for_capacity_.insert(key);
-          const std::string resource =
-              task.status().message() == "RESOURCE:CPU" ? "CPU units" : "memory";
+          const absl::string_view reason = task.status().message();
+          const std::string why =
+              absl::StartsWith(reason, "RESOURCE:PORTS")
+                  ? "is already using a port required by your task"
+                  : absl::StrCat("has insufficient ",
+                                 reason == "RESOURCE:CPU" ? "CPU units" : "memory", " available");
           changed |= AddEvent(
               *state,
               absl::StrCat("(service ", name,
                            ") was unable to place a task because no container instance met all "
                            "of its requirements. The closest matching (container-instance ",
-                           scope_.instance_id, ") has insufficient ", resource,
-                           " available. For more information, see the Troubleshooting section "
+                           scope_.instance_id, ") ", why,
+                           ". For more information, see the Troubleshooting section "
                            "of the Amazon ECS Developer Guide."));
           ScheduleAt(key, clock_->Now() + options_.placement_retry);
         } else {

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "absl/algorithm/container.h"
@@ -17,6 +18,7 @@
 #include "skiff/model/pagination.h"
 #include "skiff/model/resources.h"
 #include "skiff/scheduler/container_spec_builder.h"
+#include "scheduler/task_networking.h"
 #include "scheduler/task_states.h"
 #include "spdlog/spdlog.h"
 
@@ -83,6 +85,7 @@ struct TaskManager::LaunchResult {
   std::string failure_reason;  // ECS-style stoppedReason for it.
   double pull_started_at = 0;
   double pull_stopped_at = 0;
+  std::vector<network::Attachment> attachments;  // Parallel to containers (bridge, awsvpc).
 };
 
 TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
@@ -97,7 +100,8 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
       clock_(clock),
       scope_(std::move(scope)),
       options_(std::move(options)),
-      health_(health) {
+      health_(health),
+      ports_(options_.ports) {
   if (health_ != nullptr) {
     health_->SetListener([this](const std::string& runtime_id, HealthStatus status) {
       OnHealthChanged(runtime_id, status);
@@ -152,6 +156,14 @@ absl::Status TaskManager::Load() {
     }
     if (!IsStopped(t)) {
       loaded.reservation = ReservationOf(t, *loaded.definition);
+      for (const v1::Container& c : t.containers()) {
+        std::vector<network::PortBinding> held;
+        for (const v1::NetworkBinding& b : c.network_bindings()) {
+          held.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
+                          .protocol = b.protocol()});
+        }
+        ports_.Hold(id, held);
+      }
       reserved_.cpu += loaded.reservation.cpu;
       reserved_.memory += loaded.reservation.memory;
       stream_was_lost_ = true;  // Check it against the runtime first thing.
@@ -248,16 +260,6 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
     if (d.has_cpu()) c->set_cpu(absl::StrCat(d.cpu()));
     if (d.has_memory()) c->set_memory(absl::StrCat(d.memory()));
     if (d.has_memory_reservation()) c->set_memory_reservation(absl::StrCat(d.memory_reservation()));
-    // On the host network a container's ports are the host's, as ECS reports them.
-    if (definition.network_mode() == "host") {
-      for (const v1::PortMapping& p : d.port_mappings()) {
-        v1::NetworkBinding* b = c->add_network_bindings();
-        b->set_bind_ip("0.0.0.0");
-        b->set_container_port(p.container_port());
-        b->set_host_port(p.has_host_port() ? p.host_port() : p.container_port());
-        b->set_protocol(p.has_protocol() ? p.protocol() : "tcp");
-      }
-    }
     if (d.has_health_check() && HealthCheckSpecOf(d.health_check())) {
       c->set_health_status("UNKNOWN");
     }
@@ -338,7 +340,7 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   v1::RunTaskResponse response;
   for (int i = 0; i < count; ++i) {
     SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(definition, cluster, request));
-    if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
+    if (std::string failure = Reserve(state); !failure.empty()) {
       // As ECS: the tasks that fit start, the others come back as failures.
       v1::Failure* f = response.add_failures();
       f->set_arn(model::ContainerInstanceArn(scope_, cluster));
@@ -350,9 +352,36 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   return response;
 }
 
-std::string TaskManager::PlacementFailure(const Resources& need) const {
+std::string TaskManager::Reserve(TaskState& state) {
+  const Resources& need = state.reservation;
   if (reserved_.cpu + need.cpu > options_.capacity.cpu) return "RESOURCE:CPU";
   if (reserved_.memory + need.memory > options_.capacity.memory) return "RESOURCE:MEMORY";
+  const TaskNetworkMode mode = NetworkModeOf(*state.definition);
+  std::vector<std::vector<network::PortRequest>> requests;
+  std::vector<network::PortRequest> all;
+  for (const v1::ContainerDefinition& d : state.definition->container_definitions()) {
+    requests.push_back(HostPortRequests(mode, d));
+    all.insert(all.end(), requests.back().begin(), requests.back().end());
+  }
+  if (std::string failure = ports_.Check(all); !failure.empty()) return failure;
+  v1::Task& t = state.record.task;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::StatusOr<std::vector<network::PortBinding>> bindings =
+        ports_.Allocate(state.record.id, requests[i]);
+    if (!bindings.ok()) {
+      ports_.Release(state.record.id);
+      for (v1::Container& c : *t.mutable_containers()) c.clear_network_bindings();
+      return std::string(bindings.status().message());
+    }
+    // As ECS reports them, on every address of the host.
+    for (const network::PortBinding& b : *bindings) {
+      v1::NetworkBinding* nb = t.mutable_containers(static_cast<int>(i))->add_network_bindings();
+      nb->set_bind_ip("0.0.0.0");
+      nb->set_container_port(b.container_port);
+      nb->set_host_port(b.host_port);
+      nb->set_protocol(b.protocol);
+    }
+  }
   return "";
 }
 
@@ -389,7 +418,7 @@ absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
   for (const v1::Tag& tag : start.tags) *request.add_tags() = tag;
   SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(std::move(definition), start.cluster, request));
   state.record.service = start.service;
-  if (std::string failure = PlacementFailure(state.reservation); !failure.empty()) {
+  if (std::string failure = Reserve(state); !failure.empty()) {
     return absl::ResourceExhaustedError(failure);
   }
   const TaskState& task = Place(std::move(state));
@@ -429,6 +458,15 @@ void TaskManager::Launch(const std::string& task_id) {
     }
     specs.push_back(*std::move(spec));
   }
+  const TaskNetworkMode mode = NetworkModeOf(*task->definition);
+  std::vector<std::vector<network::PortBinding>> bindings;
+  for (const v1::Container& c : t.containers()) {
+    std::vector<network::PortBinding>& own = bindings.emplace_back();
+    for (const v1::NetworkBinding& b : c.network_bindings()) {
+      own.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
+                     .protocol = b.protocol()});
+    }
+  }
   Advance(t, "PENDING");
   Save(*task);
   task->launching = true;
@@ -437,7 +475,10 @@ void TaskManager::Launch(const std::string& task_id) {
   std::vector<bool> start_now;
   for (const ContainerState& cs : task->containers) start_now.push_back(cs.depends_on.empty());
   const bool queued = executor_->Run([this, task_id, specs = std::move(specs), pull_started,
-                                      start_now = std::move(start_now)] {
+                                      start_now = std::move(start_now), mode,
+                                      bindings = std::move(bindings),
+                                      definition = task->definition,
+                                      task_dir = context.task_dir]() mutable {
     LaunchResult result;
     result.containers.resize(specs.size());
     result.pull_started_at = pull_started;
@@ -463,6 +504,17 @@ void TaskManager::Launch(const std::string& task_id) {
       result.containers[i].image_digest = image->digest;
     }
     result.pull_stopped_at = Now();
+    if (result.status.ok() && HasNamespaces(mode)) {
+      absl::StatusOr<std::vector<network::Attachment>> attached =
+          AttachTask(network_, mode, task_id, *definition, task_dir, bindings, specs);
+      if (attached.ok()) {
+        result.attachments = *std::move(attached);
+      } else {
+        result.status = attached.status();
+        result.failure_reason =
+            absl::StrCat("CannotCreateContainerError: network: ", attached.status().message());
+      }
+    }
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
       absl::Status created = runtime_->CreateContainer(specs[i]);
       if (!created.ok()) {
@@ -498,6 +550,7 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   v1::Task& t = task->record.task;
   t.set_pull_started_at(result.pull_started_at);
   t.set_pull_stopped_at(result.pull_stopped_at);
+  RecordAttachments(NetworkModeOf(*task->definition), result.attachments, t);
   for (size_t i = 0; i < result.containers.size(); ++i) {
     ContainerState& cs = task->containers[i];
     cs.created = result.containers[i].created;
@@ -672,13 +725,20 @@ void TaskManager::MaybeDeprovision(TaskState& task) {
     if (cs.started) reap.push_back(cs.runtime_id);
   }
   const std::string id = task.record.id;
-  const bool queued = executor_->Run([this, id, reap = std::move(reap)] {
+  const bool queued = executor_->Run([this, id, reap = std::move(reap),
+                                      attachments = AttachmentIdsOf(task)] {
     // The shim of an exited task holds its exit status until the task is deleted.
     for (const std::string& runtime_id : reap) {
       absl::StatusOr<uint32_t> deleted = runtime_->DeleteTask(runtime_id);
       if (!deleted.ok() && deleted.status().code() != absl::StatusCode::kNotFound) {
         spdlog::warn("delete task of {}: {}", runtime_id, deleted.status().ToString());
       }
+    }
+    // Nothing runs in the namespaces any more: addresses, ports and rules go now. What fails
+    // is tried again when the task is removed and at the next start.
+    for (const std::string& attachment : attachments) {
+      absl::Status detached = network_->Detach(attachment);
+      if (!detached.ok()) spdlog::warn("network {}: {}", attachment, detached.ToString());
     }
     loop_->Post([this, id] { OnDeprovisioned(id); });
   });
@@ -693,6 +753,8 @@ void TaskManager::OnDeprovisioned(const std::string& task_id) {
   t.set_stopped_at(Now());
   reserved_.cpu -= task->reservation.cpu;
   reserved_.memory -= task->reservation.memory;
+  ports_.Release(task_id);
+  for (v1::Attachment& a : *t.mutable_attachments()) a.set_status("DELETED");
   Save(*task);
   ScheduleRemoval(*task);
 }
@@ -716,12 +778,18 @@ void TaskManager::Remove(const std::string& task_id) {
   }
   absl::Status deleted = store_->DeleteTask(task_id);
   if (!deleted.ok()) spdlog::error("store: delete task {}: {}", task_id, deleted.ToString());
-  tasks_.erase(task_id);
   const std::string dir = TaskDir(task_id);
-  executor_->Run([this, runtime_ids = std::move(runtime_ids), dir] {
+  std::vector<std::string> attachments = AttachmentIdsOf(*task);
+  tasks_.erase(task_id);
+  executor_->Run([this, runtime_ids = std::move(runtime_ids), dir,
+                  attachments = std::move(attachments)] {
     for (const std::string& id : runtime_ids) {
       absl::Status removed = runtime_->RemoveContainer(id);
       if (!removed.ok()) spdlog::warn("remove container {}: {}", id, removed.ToString());
+    }
+    for (const std::string& id : attachments) {
+      absl::Status detached = network_->Detach(id);  // A no-op unless the stop's failed.
+      if (!detached.ok()) spdlog::warn("network {}: {}", id, detached.ToString());
     }
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -754,6 +822,11 @@ void TaskManager::Resync() {
         if (label != s.labels.end() && Find(label->second) == nullptr) orphans.push_back(s.id);
       }
       RemoveOrphans(std::move(orphans));
+      if (!networks_swept_) {
+        // Once per run: what no task names then is a crash's (later ones are skiffd's own).
+        networks_swept_ = true;
+        RemoveOrphanNetworks();
+      }
       std::vector<std::pair<std::string, size_t>> lost;
       std::vector<std::tuple<std::string, size_t, uint32_t, absl::Time>> exited;
       std::vector<std::string> never_ran;
@@ -807,6 +880,46 @@ void TaskManager::RemoveOrphans(std::vector<std::string> runtime_ids) {
       absl::Status removed = runtime_->RemoveContainer(id);
       if (!removed.ok()) spdlog::warn("remove orphan {}: {}", id, removed.ToString());
     }
+  });
+}
+
+std::vector<std::string> TaskManager::AttachmentIdsOf(const TaskState& task) const {
+  if (network_ == nullptr) return {};
+  std::vector<std::string> runtime_ids;
+  for (const ContainerState& cs : task.containers) runtime_ids.push_back(cs.runtime_id);
+  return AttachmentIds(NetworkModeOf(*task.definition), task.record.id, runtime_ids);
+}
+
+void TaskManager::RemoveOrphanNetworks() {
+  if (network_ == nullptr) return;
+  executor_->Run([this] {
+    absl::StatusOr<std::vector<std::string>> listed = network_->List();
+    if (!listed.ok()) {
+      spdlog::warn("network: cannot list namespaces: {}", listed.status().ToString());
+      return;
+    }
+    // Compared with the tasks on the loop, after the listing: a task placed meanwhile has an id
+    // that nothing listed can have.
+    loop_->Post([this, listed = *std::move(listed)] {
+      std::set<std::string> known;
+      for (const auto& [id, task] : tasks_) {
+        if (IsStopped(task.record.task)) continue;
+        for (std::string& a : AttachmentIdsOf(task)) known.insert(std::move(a));
+      }
+      std::vector<std::string> orphans;
+      for (const std::string& id : listed) {
+        if (!known.contains(id)) orphans.push_back(id);
+      }
+      if (orphans.empty()) return;
+      executor_->Run([this, orphans = std::move(orphans)] {
+        for (const std::string& id : orphans) {
+          spdlog::warn("network: removing namespace {}: no task that runs names it", id);
+          if (absl::Status detached = network_->Detach(id); !detached.ok()) {
+            spdlog::warn("network {}: {}", id, detached.ToString());
+          }
+        }
+      });
+    });
   });
 }
 

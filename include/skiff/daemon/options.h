@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 #include <variant>
 
 #include "absl/time/time.h"
@@ -28,6 +29,13 @@ struct Options {
   absl::Duration deployment_progress_deadline = absl::ZeroDuration();
   // Container log files are rotated past this size (one rotated file is kept).
   int64_t log_max_bytes = 10 << 20;
+  // bridge and awsvpc networking (network/cni_network.h, network/port_allocator.h).
+  std::string bridge = "skiff0";
+  std::string subnet = "10.213.0.0/16";
+  std::string cni_plugin_dir = "/usr/lib/cni";
+  int dynamic_port_low = 49153;   // hostPort 0 or absent in bridge mode takes one of these.
+  int dynamic_port_high = 65535;
+  std::vector<int> reserved_ports = {22, 2375, 2376, 51678, 51679, 51680};
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

@@ -26,7 +26,9 @@ struct UlimitSpec {
   uint64_t hard = 0;
 };
 
-enum class NetworkMode { kHost, kNone };
+// kHost: the host's namespace. kNone: a namespace of its own with only lo. kJoin: the namespace
+// bound at ContainerSpec::netns_path (bridge and awsvpc tasks; skiff's network component made it).
+enum class NetworkMode { kHost, kNone, kJoin };
 
 struct ContainerSpec {
   std::string id;     // containerd container id: "<task-id>-<container-name>".
@@ -64,6 +66,7 @@ struct ContainerSpec {
 
   std::vector<MountSpec> mounts;  // Volumes, tmpfs; in this order, after the defaults.
   NetworkMode network = NetworkMode::kHost;
+  std::string netns_path;  // For kJoin.
 
   std::string log_path;  // Absolute host file that receives stdout and stderr.
   // The container's cgroup, linux.cgroupsPath; "" lets the runtime choose. The containerd

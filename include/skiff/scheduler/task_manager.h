@@ -25,6 +25,8 @@
 #include "skiff/base/clock.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
+#include "skiff/network/port_allocator.h"
+#include "skiff/network/task_network.h"
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/executor.h"
@@ -64,6 +66,8 @@ struct TaskManagerOptions {
   absl::Duration log_check_interval = absl::Seconds(2);
   // The node's registered resources (the daemon measures them); unlimited by default.
   Resources capacity{.cpu = INT32_MAX, .memory = INT32_MAX};
+  // Host ports as a placement resource: the dynamic range and the reserved ports.
+  network::PortAllocatorOptions ports;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -133,6 +137,10 @@ class TaskManager {
   // Called on the loop each time a resync with the runtime (at startup, after a lost stream) has
   // been applied: exits missed meanwhile recorded, orphans sent for removal.
   void SetResyncListener(std::function<void()> listener) { on_resync_ = std::move(listener); }
+  // The namespaces of bridge and awsvpc tasks. Without one (skiffd run without networking,
+  // most unit tests) such tasks fail to start with a reason that says so. Call before serving.
+  void SetNetwork(network::TaskNetwork* network) { network_ = network; }
+
   // Whether the runtime answered at startup; the stream's events take over from there.
   void SetRuntimeAvailable(bool available) { runtime_available_ = available; }
   bool runtime_available() const { return runtime_available_; }
@@ -189,8 +197,9 @@ class TaskManager {
   // the order of task.containers().
   static std::vector<ContainerState> ContainersOf(const std::string& task_id, const v1::Task& task,
                                                   const v1::TaskDefinition& definition);
-  // Empty when `need` fits in what the node has left, else ECS's reason (RESOURCE:MEMORY, ...).
-  std::string PlacementFailure(const Resources& need) const;
+  // Empty when the task fits in what the node has left: then its host ports are held and its
+  // containers' networkBindings set. Else ECS's reason (RESOURCE:MEMORY, RESOURCE:PORTS, ...).
+  std::string Reserve(TaskState& state);
   // Registers, persists and launches a task made by NewTask.
   TaskState& Place(TaskState state);
   void Launch(const std::string& task_id);
@@ -226,6 +235,10 @@ class TaskManager {
   void Resync();
   // Removes containers that carry skiff's task label but belong to no known task.
   void RemoveOrphans(std::vector<std::string> runtime_ids);
+  // Detaches network namespaces that no task which is not STOPPED names (a crash left them).
+  void RemoveOrphanNetworks();
+  // The network attachment ids of a task (task_networking.h).
+  std::vector<std::string> AttachmentIdsOf(const TaskState& task) const;
   void RotateLogs();
 
   EventLoop* loop_;
@@ -237,6 +250,8 @@ class TaskManager {
   model::ArnScope scope_;
   TaskManagerOptions options_;
   HealthMonitor* health_;  // May be null.
+  network::TaskNetwork* network_ = nullptr;
+  network::PortAllocator ports_;
 
   std::map<std::string, TaskState> tasks_;                 // By task id.
   // Revisions in use, by ARN (entries of revisions no task uses any more expire).
@@ -249,6 +264,7 @@ class TaskManager {
   bool stream_was_lost_ = false;
   bool runtime_available_ = true;
   bool resynced_ = false;  // The first resync (after startup) has run.
+  bool networks_swept_ = false;
   std::function<void()> on_resync_;
 };
 

@@ -149,6 +149,22 @@ TEST(OciSpecDefaultsTest, NamespacesAndNetworkModes) {
       "type": "bind", "source": "/etc/hosts", "options": ["rbind", "ro"]})"));
 }
 
+TEST(OciSpecDefaultsTest, JoinModeJoinsTheNamedNamespace) {
+  ContainerSpec spec = MinimalSpec();
+  spec.network = NetworkMode::kJoin;
+  spec.netns_path = "/var/lib/skiff/netns/abc-web";
+  json s = Build(spec);
+  EXPECT_EQ(NamespaceTypes(s), (Strings{"pid", "ipc", "uts", "mount", "network"}));
+  for (const json& ns : s["linux"]["namespaces"]) {
+    if (ns["type"] == "network") EXPECT_EQ(ns["path"], "/var/lib/skiff/netns/abc-web");
+  }
+  // The scheduler writes the task's own hosts and resolv.conf; the host's are not bound.
+  EXPECT_EQ(MountAt(s, "/etc/resolv.conf"), nullptr);
+
+  spec.netns_path.clear();
+  EXPECT_TRUE(absl::IsInvalidArgument(BuildError(spec)));
+}
+
 TEST(OciSpecDefaultsTest, HostNetworkLeavesAMountOfTheDefinitionAlone) {
   ContainerSpec spec = MinimalSpec();
   spec.mounts = {{"bind", "/srv/hosts", "/etc/hosts", {"ro"}}};

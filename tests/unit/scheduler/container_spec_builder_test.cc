@@ -121,7 +121,7 @@ TEST_F(ContainerSpecBuilderTest, MinimalContainer) {
   EXPECT_FALSE(spec.init);
   EXPECT_EQ(spec.shm_size_bytes, 0);
   EXPECT_THAT(spec.mounts, IsEmpty());
-  EXPECT_EQ(spec.network, runtime::NetworkMode::kHost);  // Unset: host until CNI lands.
+  EXPECT_EQ(spec.network, runtime::NetworkMode::kJoin);  // Unset: bridge, as on ECS.
   EXPECT_EQ(spec.cgroups_path, "");
 }
 
@@ -404,12 +404,18 @@ TEST_F(ContainerSpecBuilderTest, NetworkModes) {
             runtime::NetworkMode::kHost);
   EXPECT_EQ(Build(Definition(c, R"("networkMode": "none", )")).network,
             runtime::NetworkMode::kNone);
+  // bridge and awsvpc join a namespace that the launch makes; disableNetworking in bridge
+  // mode gives a namespace with only lo, as Docker's --network none.
   for (const char* mode : {"bridge", "awsvpc"}) {
-    absl::Status s = Error(Definition(c, std::string(R"("networkMode": ")") + mode + "\", "));
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(s.message(),
-              std::string("networkMode: ") + mode + " is not supported yet; use host or none");
+    EXPECT_EQ(Build(Definition(c, std::string(R"("networkMode": ")") + mode + "\", ")).network,
+              runtime::NetworkMode::kJoin);
   }
+  const std::string disabled =
+      R"({"name": "app", "image": "i", "memory": 8, "disableNetworking": true})";
+  EXPECT_EQ(Build(Definition(disabled, R"("networkMode": "bridge", )")).network,
+            runtime::NetworkMode::kNone);
+  EXPECT_EQ(Build(Definition(disabled, R"("networkMode": "host", )")).network,
+            runtime::NetworkMode::kNone);
 }
 
 TEST_F(ContainerSpecBuilderTest, UnknownContainer) {

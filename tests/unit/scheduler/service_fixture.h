@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "fakes/fake_network.h"
 #include "fakes/fake_runtime.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
@@ -46,8 +47,12 @@ class ServiceManagerTest : public ::testing::Test {
     health_ = std::make_unique<HealthMonitor>(&loop_, &executor_, &runtime_, &clock_);
     tasks_ = std::make_unique<TaskManager>(
         &loop_, &executor_, &runtime_, store_.get(), registry_.get(), &clock_, model::ArnScope{},
-        TaskManagerOptions{.state_dir = dir_.path() + "/state", .capacity = capacity},
+        TaskManagerOptions{.state_dir = dir_.path() + "/state",
+                           .capacity = capacity,
+                           // No port is bound on a simulated host.
+                           .ports = {.in_use = [](int, const std::string&) { return false; }}},
         health_.get());
+    tasks_->SetNetwork(&network_);
     ASSERT_TRUE(tasks_->Load().ok());
     services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
                                                  store_.get(), &clock_, model::ArnScope{},
@@ -139,6 +144,7 @@ class ServiceManagerTest : public ::testing::Test {
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
+  fakes::FakeNetwork network_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;
   // Most tests look at one pass at a time: a RUNNING task counts as healthy at once. The

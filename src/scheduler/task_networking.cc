@@ -1,0 +1,217 @@
+#include "scheduler/task_networking.h"
+
+#include <filesystem>
+#include <optional>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "skiff/base/status_macros.h"
+#include "skiff/network/etc_files.h"
+#include "spdlog/spdlog.h"
+
+namespace skiff::scheduler {
+namespace {
+
+const v1::ContainerDefinition* FindDefinition(const v1::TaskDefinition& definition,
+                                              const std::string& name) {
+  for (const v1::ContainerDefinition& c : definition.container_definitions()) {
+    if (c.name() == name) return &c;
+  }
+  return nullptr;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+  if (!out.flush()) return absl::InternalError(absl::StrCat("write ", path));
+  return absl::OkStatus();
+}
+
+bool Mounts(const runtime::ContainerSpec& spec, const std::string& destination) {
+  for (const runtime::MountSpec& m : spec.mounts) {
+    if (m.destination == destination) return true;
+  }
+  return false;
+}
+
+// Writes hosts and resolv.conf for one attachment and binds them into the spec, unless the
+// definition mounts something of its own there.
+absl::Status AddEtcFiles(const std::string& dir, const std::string& hostname,
+                         const network::Attachment& attachment,
+                         const v1::ContainerDefinition& c, runtime::ContainerSpec& spec) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  std::vector<network::HostsEntry> extra;
+  for (const v1::HostEntry& h : c.extra_hosts()) extra.push_back({h.hostname(), h.ip_address()});
+  const std::vector<std::string> servers(c.dns_servers().begin(), c.dns_servers().end());
+  const std::vector<std::string> search(c.dns_search_domains().begin(),
+                                        c.dns_search_domains().end());
+  const std::string hosts = dir + "/hosts";
+  const std::string resolv = dir + "/resolv.conf";
+  SKIFF_RETURN_IF_ERROR(WriteFile(hosts, network::HostsFile(hostname, attachment.ip, extra)));
+  SKIFF_RETURN_IF_ERROR(WriteFile(
+      resolv, network::ResolvConf(servers, search, ReadFile("/etc/resolv.conf"))));
+  for (const auto& [source, destination] :
+       {std::pair{hosts, "/etc/hosts"}, std::pair{resolv, "/etc/resolv.conf"}}) {
+    if (Mounts(spec, destination)) continue;
+    spec.mounts.push_back({.type = "bind", .source = source, .destination = destination,
+                           .options = {"rbind", "rw"}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+TaskNetworkMode NetworkModeOf(const v1::TaskDefinition& definition) {
+  // Unset is bridge, ECS's default on Linux.
+  const std::string& mode = definition.has_network_mode() ? definition.network_mode() : "bridge";
+  if (mode == "host") return TaskNetworkMode::kHost;
+  if (mode == "none") return TaskNetworkMode::kNone;
+  if (mode == "awsvpc") return TaskNetworkMode::kAwsvpc;
+  return TaskNetworkMode::kBridge;
+}
+
+std::vector<network::PortRequest> HostPortRequests(TaskNetworkMode mode,
+                                                   const v1::ContainerDefinition& container) {
+  std::vector<network::PortRequest> out;
+  if (mode != TaskNetworkMode::kBridge && mode != TaskNetworkMode::kHost) return out;
+  if (container.disable_networking()) return out;
+  for (const v1::PortMapping& p : container.port_mappings()) {
+    network::PortRequest r;
+    r.container_port = p.container_port();
+    r.host_port = mode == TaskNetworkMode::kHost ? p.container_port() : p.host_port();
+    r.protocol = p.has_protocol() ? p.protocol() : "tcp";
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::string> AttachmentIds(TaskNetworkMode mode, const std::string& task_id,
+                                       const std::vector<std::string>& runtime_ids) {
+  if (mode == TaskNetworkMode::kAwsvpc) return {task_id};
+  if (mode == TaskNetworkMode::kBridge) return runtime_ids;
+  return {};
+}
+
+std::string AttachmentUuid(const std::string& task_id) {
+  if (task_id.size() != 32) return task_id;
+  return absl::StrCat(task_id.substr(0, 8), "-", task_id.substr(8, 4), "-", task_id.substr(12, 4),
+                      "-", task_id.substr(16, 4), "-", task_id.substr(20));
+}
+
+absl::StatusOr<std::vector<network::Attachment>> AttachTask(
+    network::TaskNetwork* network, TaskNetworkMode mode, const std::string& task_id,
+    const v1::TaskDefinition& definition, const std::string& task_dir,
+    const std::vector<std::vector<network::PortBinding>>& bindings,
+    std::vector<runtime::ContainerSpec>& specs) {
+  std::vector<network::Attachment> out(specs.size());
+  if (!HasNamespaces(mode)) return out;
+  if (network == nullptr) {
+    return absl::FailedPreconditionError(
+        "this skiffd runs without bridge networking (see skiffd --help: --bridge, --subnet)");
+  }
+  std::vector<std::string> attached;
+  auto attach = [&](const std::string& id, const std::vector<network::PortBinding>& ports)
+      -> absl::StatusOr<network::Attachment> {
+    absl::StatusOr<network::Attachment> a = network->Attach(id, ports);
+    if (a.ok()) attached.push_back(id);
+    return a;
+  };
+  absl::Status status;
+  std::optional<network::Attachment> shared;
+  if (mode == TaskNetworkMode::kAwsvpc) {
+    absl::StatusOr<network::Attachment> a = attach(task_id, {});
+    if (a.ok()) shared = *a;
+    status = a.status();
+  }
+  for (size_t i = 0; i < specs.size() && status.ok(); ++i) {
+    runtime::ContainerSpec& spec = specs[i];
+    if (spec.network != runtime::NetworkMode::kJoin) continue;
+    const std::string name = spec.labels["skiff.container"];
+    const v1::ContainerDefinition* c = FindDefinition(definition, name);
+    if (c == nullptr) {
+      status = absl::InternalError(absl::StrCat("no container definition named ", name));
+      break;
+    }
+    network::Attachment a;
+    if (shared) {
+      a = *shared;
+    } else {
+      absl::StatusOr<network::Attachment> own =
+          attach(spec.id, i < bindings.size() ? bindings[i] : std::vector<network::PortBinding>{});
+      if (!own.ok()) {
+        status = own.status();
+        break;
+      }
+      a = *own;
+    }
+    // awsvpc names every container of the task after its address, as EC2 names an ENI's host.
+    if (mode == TaskNetworkMode::kAwsvpc) {
+      spec.hostname = absl::StrCat("ip-", absl::StrReplaceAll(a.ip, {{".", "-"}}));
+    } else if (spec.hostname.empty()) {
+      spec.hostname = name;
+    }
+    spec.netns_path = a.netns_path;
+    status = AddEtcFiles(absl::StrCat(task_dir, "/network/", a.id, shared ? "-" + name : ""),
+                         spec.hostname, a, *c, spec);
+    out[i] = a;
+  }
+  if (!status.ok()) {
+    for (const std::string& id : attached) {
+      if (absl::Status undone = network->Detach(id); !undone.ok()) {
+        spdlog::warn("network {}: {}", id, undone.ToString());
+      }
+    }
+    return status;
+  }
+  return out;
+}
+
+void RecordAttachments(TaskNetworkMode mode, const std::vector<network::Attachment>& attachments,
+                       v1::Task& task) {
+  if (!HasNamespaces(mode)) return;
+  const std::string task_id = task.task_arn().substr(task.task_arn().rfind('/') + 1);
+  const std::string attachment_id = AttachmentUuid(task_id);
+  bool eni_recorded = false;
+  for (size_t i = 0; i < attachments.size() && i < static_cast<size_t>(task.containers_size());
+       ++i) {
+    const network::Attachment& a = attachments[i];
+    if (a.ip.empty()) continue;  // No namespace of its own (disableNetworking).
+    v1::Container* c = task.mutable_containers(static_cast<int>(i));
+    c->clear_network_interfaces();
+    v1::NetworkInterface* ni = c->add_network_interfaces();
+    ni->set_attachment_id(mode == TaskNetworkMode::kAwsvpc ? attachment_id : a.id);
+    ni->set_private_ipv4_address(a.ip);
+    if (mode != TaskNetworkMode::kAwsvpc || eni_recorded) continue;
+    eni_recorded = true;
+    task.clear_attachments();
+    v1::Attachment* eni = task.add_attachments();
+    eni->set_id(attachment_id);
+    eni->set_type("ElasticNetworkInterface");
+    eni->set_status("ATTACHED");
+    const std::pair<const char*, std::string> details[] = {
+        {"networkInterfaceId", a.id},
+        {"macAddress", a.mac},
+        {"privateDnsName", absl::StrCat("ip-", absl::StrReplaceAll(a.ip, {{".", "-"}}))},
+        {"privateIPv4Address", a.ip},
+        {"gatewayIPv4Address", a.gateway},
+    };
+    for (const auto& [name, value] : details) {
+      v1::KeyValuePair* kv = eni->add_details();
+      kv->set_name(name);
+      kv->set_value(value);
+    }
+  }
+}
+
+}  // namespace skiff::scheduler
