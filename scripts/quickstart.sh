@@ -95,6 +95,23 @@ curl -fsS http://127.0.0.1:19100/metrics | head -3
 echo "  (task $agent; stop it with: build/bin/skiff stop-task --task $agent)"
 
 echo
+echo "quickstart: a web server on the bridge network: web-frontend (container port 8080 on host port 18080)"
+web=$(skiff list-tasks --family web-frontend --output table | head -1)
+if [[ -z $web ]]; then
+  web=$(skiff run-task --task-definition web-frontend --started-by quickstart \
+    --output table | awk '$1 == "tasks[0].taskArn" { print $2 }')
+fi
+skiff wait tasks-running --tasks "$web" --timeout 120
+for _ in $(seq 1 50); do
+  curl -fsS http://127.0.0.1:18080/ 2>/dev/null | grep -q Storefront && break
+  sleep 0.2
+done
+curl -fsS http://127.0.0.1:18080/
+skiff describe-tasks --tasks "$web" --output table |
+  awk '$1 ~ /^tasks\[0\]\.containers\[0\]\.(networkBindings|networkInterfaces)/'
+echo "  (task $web; stop it with: build/bin/skiff stop-task --task $web)"
+
+echo
 echo "quickstart: a service that keeps 3 tasks of heartbeat-worker running (no network)"
 status=$(skiff describe-services --services heartbeat --output table |
   awk '$1 == "services[0].status" { print $2 }')

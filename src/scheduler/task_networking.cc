@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/network/etc_files.h"
 #include "spdlog/spdlog.h"
@@ -124,7 +125,10 @@ absl::StatusOr<std::vector<network::Attachment>> AttachTask(
   auto attach = [&](const std::string& id, const std::vector<network::PortBinding>& ports)
       -> absl::StatusOr<network::Attachment> {
     absl::StatusOr<network::Attachment> a = network->Attach(id, ports);
-    if (a.ok()) attached.push_back(id);
+    if (a.ok()) {
+      attached.push_back(id);
+      CrashPoint("network-attached");
+    }
     return a;
   };
   absl::Status status;

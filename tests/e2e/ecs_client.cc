@@ -200,6 +200,58 @@ absl::StatusOr<v1::Service> EcsClient::WaitForService(
                                                   state));
 }
 
+absl::StatusOr<v1::RunTaskResponse> EcsClient::RunTask(const v1::RunTaskRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kCallTimeout));
+  v1::RunTaskResponse response;
+  if (absl::Status s = FromGrpc(ecs_->RunTask(&context, request, &response), "RunTask");
+      !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Task> EcsClient::DescribeTask(const std::string& task) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kCallTimeout));
+  v1::DescribeTasksRequest request;
+  request.add_tasks(task);
+  v1::DescribeTasksResponse response;
+  if (absl::Status s = FromGrpc(ecs_->DescribeTasks(&context, request, &response),
+                                "DescribeTasks");
+      !s.ok()) {
+    return s;
+  }
+  if (response.tasks_size() != 1) return absl::NotFoundError("DescribeTasks: no task " + task);
+  return response.tasks(0);
+}
+
+absl::Status EcsClient::StopTask(const std::string& task) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kCallTimeout));
+  v1::StopTaskRequest request;
+  request.set_task(task);
+  v1::StopTaskResponse response;
+  return FromGrpc(ecs_->StopTask(&context, request, &response), "StopTask");
+}
+
+absl::StatusOr<v1::Task> EcsClient::WaitForTask(const std::string& task,
+                                                const std::function<bool(const v1::Task&)>& done,
+                                                absl::string_view what, absl::Duration timeout,
+                                                absl::Duration interval) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<v1::Task> last = absl::UnknownError("not described yet");
+  while (true) {
+    last = DescribeTask(task);
+    if (last.ok() && done(*last)) return last;
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(interval);
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "task ", task, ": not ", what, " within ", absl::FormatDuration(timeout), "; last seen: ",
+      last.ok() ? last->ShortDebugString() : last.status().ToString()));
+}
+
 bool IsSteady(const v1::Service& service) {
   return service.deployments_size() == 1 && service.running_count() == service.desired_count() &&
          service.pending_count() == 0;

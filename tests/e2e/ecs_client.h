@@ -62,6 +62,17 @@ class EcsClient {
                                              absl::string_view what, absl::Duration timeout,
                                              absl::Duration interval = absl::Milliseconds(100));
 
+  absl::StatusOr<v1::RunTaskResponse> RunTask(const v1::RunTaskRequest& request);
+  // NotFound when DescribeTasks does not know the task.
+  absl::StatusOr<v1::Task> DescribeTask(const std::string& task);
+  absl::Status StopTask(const std::string& task);
+  // Polls DescribeTasks every `interval` until `done` holds and returns the task then.
+  // DeadlineExceeded after `timeout`, with `what` and the last state seen.
+  absl::StatusOr<v1::Task> WaitForTask(const std::string& task,
+                                       const std::function<bool(const v1::Task&)>& done,
+                                       absl::string_view what, absl::Duration timeout,
+                                       absl::Duration interval = absl::Milliseconds(100));
+
   v1::Ecs::Stub& ecs() { return *ecs_; }
   v1::Node::Stub& node() { return *node_; }
 

@@ -1,6 +1,10 @@
 // SkiffdProcess: a real skiffd started by a test, with its own state dir and socket in a temp
-// dir, stderr captured to a log file. Destroying it SIGKILLs the daemon if it still runs, detaches
-// any mount a killed daemon left below the temp dir and removes the dir. Test-thread only.
+// dir, stderr captured to a log file, and a bridge and /24 subnet of its own (so that tests
+// running side by side never share addresses; a lock file under /tmp/skiff-e2e-subnets keeps
+// each subnet to one instance). Destroying it SIGKILLs the daemon if it still runs, undoes every
+// network attachment the daemon left (the CNI DEL skiffd itself runs at start), deletes the
+// bridge, detaches any mount a killed daemon left below the temp dir and removes the dir.
+// Test-thread only.
 #ifndef SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
 #define SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
 
@@ -45,14 +49,23 @@ class SkiffdProcess {
   void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
   std::string socket() const { return dir_ + "/skiffd.sock"; }
   pid_t pid() const { return pid_; }
+  // The networking skiffd is started with (--bridge, --subnet).
+  const std::string& bridge() const { return bridge_; }
+  const std::string& subnet() const { return subnet_; }
 
   // The mount points below `dir`, deepest first (from /proc/self/mountinfo).
   static std::vector<std::string> MountsUnder(const std::string& dir);
 
  private:
   explicit SkiffdProcess(std::string dir) : dir_(std::move(dir)) {}
+  // Takes the first free subnet lock; sets bridge_, subnet_ and lock_fd_.
+  absl::Status ClaimSubnet();
+  void RemoveNetwork();
 
   std::string dir_;
+  std::string bridge_;
+  std::string subnet_;
+  int lock_fd_ = -1;
   std::string state_dir_;
   pid_t pid_ = -1;
   int starts_ = 0;

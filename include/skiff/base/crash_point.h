@@ -3,7 +3,7 @@
 // power cut would: no destructor, no flush, no cleanup. Unset (always, outside those tests), a
 // crash point costs one comparison.
 //
-// Points: task-persisted, container-created, container-started, rolling-update,
+// Points: task-persisted, network-attached, container-created, container-started, rolling-update,
 // store-transaction. Safe from any thread.
 #ifndef SKIFF_BASE_CRASH_POINT_H_
 #define SKIFF_BASE_CRASH_POINT_H_
