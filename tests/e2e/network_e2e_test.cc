@@ -221,13 +221,8 @@ class NetworkTest : public ::testing::Test {
   }
 
   // The gateway: the bridge's address, the first of the subnet.
-  std::string Gateway() const {
-    std::vector<std::string> parts = absl::StrSplit(skiffd_->subnet(), '.');
-    return absl::StrCat(parts[0], ".", parts[1], ".", parts[2], ".1");
-  }
-  std::string SubnetPrefix() const {
-    return skiffd_->subnet().substr(0, skiffd_->subnet().rfind('.') + 1);
-  }
+  std::string Gateway() const { return skiffd_->network().gateway(); }
+  std::string SubnetPrefix() const { return skiffd_->network().prefix(); }
 
   NetworkObjects Count() const {
     NetworkObjects n;
@@ -463,9 +458,9 @@ TEST_F(NetworkTest, BadNetworkInputGetsClearErrors) {
   auto other = SkiffdProcess::Create();
   ASSERT_TRUE(other.ok()) << other.status();
   const std::string subnet = (*other)->subnet();
-  const std::string dummy = "skd" + (*other)->bridge().substr(3);
+  const std::string dummy = absl::StrCat("skd", (*other)->network().index());
   ASSERT_EQ(Run({"ip", "link", "add", dummy, "type", "dummy"}), "");
-  Run({"ip", "addr", "add", subnet.substr(0, subnet.rfind('.')) + ".1/24", "dev", dummy});
+  Run({"ip", "addr", "add", (*other)->network().gateway() + "/24", "dev", dummy});
   Run({"ip", "link", "set", dummy, "up"});
   absl::Status started = (*other)->Start({"--containerd-address", containerd_->socket_path(),
                                           "--namespace", ns_ + "-overlap"});

@@ -3,9 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,40 +26,19 @@ constexpr absl::Duration kPoll = absl::Milliseconds(20);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SkiffdProcess>> SkiffdProcess::Create() {
+  absl::StatusOr<std::unique_ptr<skiff::testing::TestSubnet>> subnet =
+      skiff::testing::TestSubnet::Claim();
+  if (!subnet.ok()) return subnet.status();
   char tmpl[] = "/tmp/skiffd-e2e.XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
-  std::unique_ptr<SkiffdProcess> process(new SkiffdProcess(tmpl));
-  if (absl::Status claimed = process->ClaimSubnet(); !claimed.ok()) return claimed;
-  return process;
-}
-
-absl::Status SkiffdProcess::ClaimSubnet() {
-  const std::string dir = "/tmp/skiff-e2e-subnets";
-  mkdir(dir.c_str(), 0700);
-  // 10.214.0.0/24 to 10.214.255.0/24, starting at a place of this process's own.
-  const int start = static_cast<int>(getpid() % 256);
-  for (int k = 0; k < 256; ++k) {
-    const int n = (start + k) % 256;
-    const std::string lock = absl::StrCat(dir, "/", n, ".lock");
-    const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) continue;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      close(fd);
-      continue;
-    }
-    lock_fd_ = fd;
-    bridge_ = absl::StrCat("skt", n);
-    subnet_ = absl::StrCat("10.214.", n, ".0/24");
-    return absl::OkStatus();
-  }
-  return absl::ResourceExhaustedError("no free test subnet in 10.214.0.0/16");
+  return std::unique_ptr<SkiffdProcess>(new SkiffdProcess(tmpl, *std::move(subnet)));
 }
 
 void SkiffdProcess::RemoveNetwork() {
   // What skiffd does at start for a crash's leftovers: CNI DEL in reverse, then the namespace.
   absl::StatusOr<std::unique_ptr<network::TaskNetwork>> cni =
-      network::NewCniNetwork({.bridge = bridge_,
-                              .subnet = subnet_,
+      network::NewCniNetwork({.bridge = bridge(),
+                              .subnet = subnet(),
                               .state_dir = state_dir() + "/network",
                               .netns_dir = state_dir() + "/netns"});
   if (cni.ok()) {
@@ -70,7 +47,7 @@ void SkiffdProcess::RemoveNetwork() {
       (*cni)->Detach(id).IgnoreError();
     }
   }
-  skiff::testing::RunCommand({"ip", "link", "del", bridge_}, absl::Seconds(10)).IgnoreError();
+  skiff::testing::RunCommand({"ip", "link", "del", bridge()}, absl::Seconds(10)).IgnoreError();
 }
 
 SkiffdProcess::~SkiffdProcess() {
@@ -78,8 +55,7 @@ SkiffdProcess::~SkiffdProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
-  if (!bridge_.empty()) RemoveNetwork();
-  if (lock_fd_ >= 0) close(lock_fd_);
+  RemoveNetwork();
   // A skiffd killed while it had an image mounted (to read its users) leaves the mount; detach
   // it first, or remove_all would stop at the read-only mount and leave both behind.
   for (const std::string& point : MountsUnder(dir_)) umount2(point.c_str(), MNT_DETACH);
@@ -111,7 +87,7 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   skiff::testing::ChildSpec spec;
   spec.path = SKIFFD_BINARY;
   spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket(),
-               "--bridge", bridge_, "--subnet", subnet_};
+               "--bridge", bridge(), "--subnet", subnet()};
   spec.argv.insert(spec.argv.end(), extra_flags.begin(), extra_flags.end());
   spec.stdout_fd = fd;
   spec.stderr_fd = fd;

@@ -1,7 +1,6 @@
 // SkiffdProcess: a real skiffd started by a test, with its own state dir and socket in a temp
 // dir, stderr captured to a log file, and a bridge and /24 subnet of its own (so that tests
-// running side by side never share addresses; a lock file under /tmp/skiff-e2e-subnets keeps
-// each subnet to one instance). Destroying it SIGKILLs the daemon if it still runs, undoes every
+// running side by side never share addresses: support/test_subnet.h). Destroying it SIGKILLs the daemon if it still runs, undoes every
 // network attachment the daemon left (the CNI DEL skiffd itself runs at start), deletes the
 // bridge, detaches any mount a killed daemon left below the temp dir and removes the dir.
 // Test-thread only.
@@ -17,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "support/subprocess.h"
+#include "support/test_subnet.h"
 
 namespace skiff::e2e {
 
@@ -50,22 +50,20 @@ class SkiffdProcess {
   std::string socket() const { return dir_ + "/skiffd.sock"; }
   pid_t pid() const { return pid_; }
   // The networking skiffd is started with (--bridge, --subnet).
-  const std::string& bridge() const { return bridge_; }
-  const std::string& subnet() const { return subnet_; }
+  const skiff::testing::TestSubnet& network() const { return *subnet_; }
+  const std::string& bridge() const { return subnet_->bridge(); }
+  const std::string& subnet() const { return subnet_->subnet(); }
 
   // The mount points below `dir`, deepest first (from /proc/self/mountinfo).
   static std::vector<std::string> MountsUnder(const std::string& dir);
 
  private:
-  explicit SkiffdProcess(std::string dir) : dir_(std::move(dir)) {}
-  // Takes the first free subnet lock; sets bridge_, subnet_ and lock_fd_.
-  absl::Status ClaimSubnet();
+  SkiffdProcess(std::string dir, std::unique_ptr<skiff::testing::TestSubnet> subnet)
+      : dir_(std::move(dir)), subnet_(std::move(subnet)) {}
   void RemoveNetwork();
 
   std::string dir_;
-  std::string bridge_;
-  std::string subnet_;
-  int lock_fd_ = -1;
+  std::unique_ptr<skiff::testing::TestSubnet> subnet_;
   std::string state_dir_;
   pid_t pid_ = -1;
   int starts_ = 0;

@@ -35,5 +35,36 @@ TEST(OptionsTest, AProgressDeadlineUnderAMinuteOrNotADurationIsAUsageError) {
   }
 }
 
+TEST(OptionsTest, NetworkingFlagsAndTheirDefaults) {
+  ParseResult defaults = Parse({});
+  ASSERT_TRUE(std::holds_alternative<Options>(defaults));
+  const Options& d = std::get<Options>(defaults);
+  EXPECT_EQ(d.bridge, "skiff0");
+  EXPECT_EQ(d.subnet, "10.213.0.0/16");
+  EXPECT_EQ(d.reserved_ports, (std::vector<int>{22, 2375, 2376, 51678, 51679, 51680}));
+  EXPECT_LE(d.dynamic_port_low, d.dynamic_port_high);
+
+  ParseResult parsed = Parse({"--bridge", "lab0", "--subnet", "10.99.0.0/24",
+                              "--dynamic-host-ports", "40000-40100", "--reserved-ports", "22,80"});
+  ASSERT_TRUE(std::holds_alternative<Options>(parsed));
+  const Options& o = std::get<Options>(parsed);
+  EXPECT_EQ(o.bridge, "lab0");
+  EXPECT_EQ(o.subnet, "10.99.0.0/24");
+  EXPECT_EQ(o.dynamic_port_low, 40000);
+  EXPECT_EQ(o.dynamic_port_high, 40100);
+  EXPECT_EQ(o.reserved_ports, (std::vector<int>{22, 80}));
+}
+
+TEST(OptionsTest, BadPortRangesAndListsAreUsageErrors) {
+  for (const char* bad : {"40100-40000", "0-10", "1-70000", "40000"}) {
+    ParseResult parsed = Parse({"--dynamic-host-ports", bad});
+    ASSERT_TRUE(std::holds_alternative<int>(parsed)) << bad;
+    EXPECT_EQ(std::get<int>(parsed), 2) << bad;
+  }
+  ParseResult parsed = Parse({"--reserved-ports", "22,http"});
+  ASSERT_TRUE(std::holds_alternative<int>(parsed));
+  EXPECT_EQ(std::get<int>(parsed), 2);
+}
+
 }  // namespace
 }  // namespace skiff::daemon
