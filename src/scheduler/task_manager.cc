@@ -156,14 +156,7 @@ absl::Status TaskManager::Load() {
     }
     if (!IsStopped(t)) {
       loaded.reservation = ReservationOf(t, *loaded.definition);
-      for (const v1::Container& c : t.containers()) {
-        std::vector<network::PortBinding> held;
-        for (const v1::NetworkBinding& b : c.network_bindings()) {
-          held.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
-                          .protocol = b.protocol()});
-        }
-        ports_.Hold(id, held);
-      }
+      for (const v1::Container& c : t.containers()) ports_.Hold(id, BindingsOf(c));
       reserved_.cpu += loaded.reservation.cpu;
       reserved_.memory += loaded.reservation.memory;
       stream_was_lost_ = true;  // Check it against the runtime first thing.
@@ -460,13 +453,7 @@ void TaskManager::Launch(const std::string& task_id) {
   }
   const TaskNetworkMode mode = NetworkModeOf(*task->definition);
   std::vector<std::vector<network::PortBinding>> bindings;
-  for (const v1::Container& c : t.containers()) {
-    std::vector<network::PortBinding>& own = bindings.emplace_back();
-    for (const v1::NetworkBinding& b : c.network_bindings()) {
-      own.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
-                     .protocol = b.protocol()});
-    }
-  }
+  for (const v1::Container& c : t.containers()) bindings.push_back(BindingsOf(c));
   Advance(t, "PENDING");
   Save(*task);
   task->launching = true;

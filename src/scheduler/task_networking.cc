@@ -97,6 +97,15 @@ std::vector<network::PortRequest> HostPortRequests(TaskNetworkMode mode,
   return out;
 }
 
+std::vector<network::PortBinding> BindingsOf(const v1::Container& container) {
+  std::vector<network::PortBinding> out;
+  for (const v1::NetworkBinding& b : container.network_bindings()) {
+    out.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
+                   .protocol = b.protocol()});
+  }
+  return out;
+}
+
 std::vector<std::string> AttachmentIds(TaskNetworkMode mode, const std::string& task_id,
                                        const std::vector<std::string>& runtime_ids) {
   if (mode == TaskNetworkMode::kAwsvpc) return {task_id};

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "skiff/network/port_allocator.h"
 #include "skiff/network/task_network.h"
 #include "skiff/runtime/container_spec.h"
 #include "skiff/v1/ecs.pb.h"
@@ -30,6 +31,9 @@ inline bool HasNamespaces(TaskNetworkMode mode) {
 // The host ports a container holds while its task runs (hostPort 0: a dynamic one).
 std::vector<network::PortRequest> HostPortRequests(TaskNetworkMode mode,
                                                    const v1::ContainerDefinition& container);
+
+// A container's networkBindings (the host ports it was given at placement).
+std::vector<network::PortBinding> BindingsOf(const v1::Container& container);
 
 // The attachments of a task: its containers' runtime ids (bridge), the task id (awsvpc), none.
 std::vector<std::string> AttachmentIds(TaskNetworkMode mode, const std::string& task_id,

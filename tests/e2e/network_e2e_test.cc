@@ -122,7 +122,7 @@ int FreePort() {
   return ntohs(address.sin_port);
 }
 
-std::string Run(const std::vector<std::string>& argv) {
+std::string Command(const std::vector<std::string>& argv) {
   absl::StatusOr<skiff::testing::CommandResult> r =
       skiff::testing::RunCommand(argv, absl::Seconds(20));
   return r.ok() ? r->stdout_text : "";
@@ -232,14 +232,14 @@ class NetworkTest : public ::testing::Test {
       n.nsfs_mounts += absl::StrContains(m, "/netns/");
     }
     for (absl::string_view line :
-         absl::StrSplit(Run({"ip", "-o", "link", "show", "master", skiffd_->bridge()}), '\n',
+         absl::StrSplit(Command({"ip", "-o", "link", "show", "master", skiffd_->bridge()}), '\n',
                         absl::SkipEmpty())) {
       n.veths += absl::StrContains(line, "veth");
     }
     const std::string network = "skiff-" + skiffd_->bridge();
     for (const char* table : {"nat", "filter"}) {
       for (absl::string_view line :
-           absl::StrSplit(Run({"iptables", "-t", table, "-S"}), '\n', absl::SkipEmpty())) {
+           absl::StrSplit(Command({"iptables", "-t", table, "-S"}), '\n', absl::SkipEmpty())) {
         n.rules += absl::StrContains(line, SubnetPrefix()) || absl::StrContains(line, network);
       }
     }
@@ -459,13 +459,13 @@ TEST_F(NetworkTest, BadNetworkInputGetsClearErrors) {
   ASSERT_TRUE(other.ok()) << other.status();
   const std::string subnet = (*other)->subnet();
   const std::string dummy = absl::StrCat("skd", (*other)->network().index());
-  ASSERT_EQ(Run({"ip", "link", "add", dummy, "type", "dummy"}), "");
-  Run({"ip", "addr", "add", (*other)->network().gateway() + "/24", "dev", dummy});
-  Run({"ip", "link", "set", dummy, "up"});
+  ASSERT_EQ(Command({"ip", "link", "add", dummy, "type", "dummy"}), "");
+  Command({"ip", "addr", "add", (*other)->network().gateway() + "/24", "dev", dummy});
+  Command({"ip", "link", "set", dummy, "up"});
   absl::Status started = (*other)->Start({"--containerd-address", containerd_->socket_path(),
                                           "--namespace", ns_ + "-overlap"});
   absl::StatusOr<int> code = started.ok() ? (*other)->WaitExit() : started;
-  Run({"ip", "link", "del", dummy});
+  Command({"ip", "link", "del", dummy});
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 1);
   EXPECT_THAT((*other)->Log(), HasSubstr("subnet: " + subnet + " overlaps the route " + dummy));

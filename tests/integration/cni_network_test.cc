@@ -31,7 +31,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-std::string Run(const std::vector<std::string>& argv) {
+std::string Command(const std::vector<std::string>& argv) {
   absl::StatusOr<skiff::testing::CommandResult> r =
       skiff::testing::RunCommand(argv, absl::Seconds(20));
   return r.ok() ? r->stdout_text + r->stderr_text : r.status().ToString();
@@ -63,13 +63,13 @@ class CniNetworkTest : public ::testing::Test {
         network_->Detach(id).IgnoreError();
       }
     }
-    if (subnet_ != nullptr) Run({"ip", "link", "del", subnet_->bridge()});
+    if (subnet_ != nullptr) Command({"ip", "link", "del", subnet_->bridge()});
   }
 
   std::string InNamespace(const std::string& netns, const std::vector<std::string>& argv) {
     std::vector<std::string> full = {"nsenter", "--net=" + netns};
     full.insert(full.end(), argv.begin(), argv.end());
-    return Run(full);
+    return Command(full);
   }
   std::vector<std::string> Leases() const {
     std::vector<std::string> out;
@@ -83,7 +83,7 @@ class CniNetworkTest : public ::testing::Test {
     size_t n = 0;
     for (const char* table : {"nat", "filter"}) {
       for (absl::string_view line :
-           absl::StrSplit(Run({"iptables", "-t", table, "-S"}), '\n', absl::SkipEmpty())) {
+           absl::StrSplit(Command({"iptables", "-t", table, "-S"}), '\n', absl::SkipEmpty())) {
         n += absl::StrContains(line, subnet_->prefix());
       }
     }
@@ -108,11 +108,11 @@ TEST_F(CniNetworkTest, AttachGivesAnAddressOnTheBridgeAndDetachTakesEverythingBa
   EXPECT_THAT(InNamespace(a->netns_path, {"ip", "-4", "addr", "show", "eth0"}),
               HasSubstr(a->ip + "/24"));
   EXPECT_THAT(InNamespace(a->netns_path, {"ip", "link", "show", "lo"}), HasSubstr("UP"));
-  EXPECT_THAT(Run({"ip", "-4", "addr", "show", subnet_->bridge()}),
+  EXPECT_THAT(Command({"ip", "-4", "addr", "show", subnet_->bridge()}),
               HasSubstr(subnet_->gateway() + "/24"));
   EXPECT_THAT(Leases(), ::testing::ElementsAre(a->ip));
   // portmap's DNAT for the published port, firewall's FORWARD accept for the address.
-  EXPECT_THAT(Run({"iptables", "-t", "nat", "-S"}), HasSubstr("--dport 18081"));
+  EXPECT_THAT(Command({"iptables", "-t", "nat", "-S"}), HasSubstr("--dport 18081"));
   EXPECT_GT(Rules(), 0u);
   EXPECT_THAT(*network_->List(), ::testing::ElementsAre("task1-web"));
   EXPECT_TRUE(absl::IsAlreadyExists(network_->Attach("task1-web", {}).status()));
@@ -121,8 +121,8 @@ TEST_F(CniNetworkTest, AttachGivesAnAddressOnTheBridgeAndDetachTakesEverythingBa
   EXPECT_FALSE(std::filesystem::exists(a->netns_path));
   EXPECT_THAT(Leases(), IsEmpty());
   EXPECT_EQ(Rules(), 0u);
-  EXPECT_THAT(Run({"iptables", "-t", "nat", "-S"}), Not(HasSubstr("--dport 18081")));
-  EXPECT_THAT(Run({"ip", "-o", "link", "show", "master", subnet_->bridge()}),
+  EXPECT_THAT(Command({"iptables", "-t", "nat", "-S"}), Not(HasSubstr("--dport 18081")));
+  EXPECT_THAT(Command({"ip", "-o", "link", "show", "master", subnet_->bridge()}),
               Not(HasSubstr("veth")));
   EXPECT_THAT(*network_->List(), IsEmpty());
   EXPECT_TRUE(network_->Detach("task1-web").ok());  // Twice is fine.

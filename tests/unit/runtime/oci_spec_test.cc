@@ -156,7 +156,9 @@ TEST(OciSpecDefaultsTest, JoinModeJoinsTheNamedNamespace) {
   json s = Build(spec);
   EXPECT_EQ(NamespaceTypes(s), (Strings{"pid", "ipc", "uts", "mount", "network"}));
   for (const json& ns : s["linux"]["namespaces"]) {
-    if (ns["type"] == "network") EXPECT_EQ(ns["path"], "/var/lib/skiff/netns/abc-web");
+    if (ns["type"] == "network") {
+      EXPECT_EQ(ns["path"], "/var/lib/skiff/netns/abc-web");
+    }
   }
   // The scheduler writes the task's own hosts and resolv.conf; the host's are not bound.
   EXPECT_EQ(MountAt(s, "/etc/resolv.conf"), nullptr);
