@@ -200,6 +200,19 @@ absl::StatusOr<std::string> ContainerdClient::ReadBlob(const std::string& digest
   return data;
 }
 
+absl::StatusOr<bool> ContainerdClient::HasBlob(const std::string& digest) {
+  content_api::InfoRequest request;
+  request.set_digest(digest);
+  content_api::InfoResponse response;
+  auto context = Context(kCallTimeout);
+  grpc::Status status = content_->Info(context.get(), request, &response);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return false;
+  if (absl::Status converted = connection_->ToStatus(status, "Content.Info"); !converted.ok()) {
+    return converted;
+  }
+  return true;
+}
+
 absl::Status ContainerdClient::SetBlobLabels(const std::string& digest,
                                              const std::map<std::string, std::string>& labels) {
   content_api::UpdateRequest request;

@@ -57,6 +57,8 @@ class ContainerdClient {
                          absl::string_view what);
   // The whole blob; InvalidArgument if it is larger than max_size.
   absl::StatusOr<std::string> ReadBlob(const std::string& digest, int64_t max_size);
+  // Whether the content store has the blob (committed, not just being written).
+  absl::StatusOr<bool> HasBlob(const std::string& digest);
   // Sets (merges) labels on a stored blob.
   absl::Status SetBlobLabels(const std::string& digest,
                              const std::map<std::string, std::string>& labels);
