@@ -11,6 +11,7 @@
 
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
+#include "skiff/registry/auth.h"
 #include "skiff/runtime/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/cluster_registry.h"
@@ -19,6 +20,7 @@
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/task_manager.h"
+#include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/runtime_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/store/store.h"
@@ -74,10 +76,24 @@ int Run(const Options& options) {
   spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
                (*store)->schema_version());
 
-  runtime::ContainerdRuntime runtime({.address = options.containerd_address,
-                                      .ns = options.ns,
-                                      .work_dir = options.state_dir + "/runtime",
-                                      .runc_root = options.runc_root});
+  runtime::ContainerdRuntime runtime(
+      {.address = options.containerd_address,
+       .ns = options.ns,
+       .work_dir = options.state_dir + "/runtime",
+       .runc_root = options.runc_root,
+       .registry = {.insecure_registries = options.insecure_registries}});
+  registry::CredentialsFile credentials;
+  if (!options.registry_credentials.empty()) {
+    absl::StatusOr<registry::CredentialsFile> loaded =
+        registry::CredentialsFile::Load(options.registry_credentials);
+    if (!loaded.ok()) {
+      spdlog::error("{}", std::string(loaded.status().message()));
+      return 1;
+    }
+    credentials = *std::move(loaded);
+  }
+  scheduler::ImagePuller image_puller(
+      &runtime, {.behavior = options.image_pull_behavior, .credentials = std::move(credentials)});
   // Before any container call: a skiffd killed while reading an image's users left its mount.
   absl::StatusOr<int> cleared = runtime.ClearWorkDir();
   if (!cleared.ok()) {
@@ -98,7 +114,8 @@ int Run(const Options& options) {
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
                                 .log_rotation = log_rotation,
-                                .capacity = NodeCapacity()},
+                                .capacity = NodeCapacity(),
+                                .image_puller = &image_puller},
                                &health);
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, store->get(), &clock, options.arn_scope,
@@ -149,6 +166,7 @@ int Run(const Options& options) {
        .services = &services,
        .clusters = &clusters,
        .runtime = &runtime,
+       .image_puller = &image_puller,
        .watch_hub = &watch_hub,
        .scope = options.arn_scope,
        .upload_dir = options.state_dir + "/uploads",

@@ -6,9 +6,11 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "skiff/model/arn.h"
+#include "skiff/scheduler/image_puller.h"
 
 namespace skiff::daemon {
 
@@ -28,6 +30,11 @@ struct Options {
   absl::Duration deployment_progress_deadline = absl::ZeroDuration();
   // Container log files are rotated past this size (one rotated file is kept).
   int64_t log_max_bytes = 10 << 20;
+  // Registries: when task images are pulled, which registries are plain HTTP (loopback ones
+  // always may be), and the credentials file (auth.h documents its format).
+  scheduler::PullBehavior image_pull_behavior = scheduler::PullBehavior::kDefault;
+  std::vector<std::string> insecure_registries;
+  std::string registry_credentials;
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a
