@@ -94,7 +94,9 @@ absl::StatusOr<ImageInfo> ContainerdImages::Pull(const std::string& reference,
   if (!parsed.ok()) return parsed.status();
   registry::RegistryClient registry(*parsed, registry_options_, credentials);
   ContainerdClient client(connection_, NewLeaseId("pull"));
-  RegistrySource source(&registry, &client, pull_dir_, progress);
+  RegistrySource source(&registry, &client, pull_dir_, progress, [&] {
+    return std::make_unique<registry::RegistryClient>(*parsed, registry_options_, credentials);
+  });
   auto target = source.Resolve();
   if (!target.ok()) return target.status();
   auto infos = Store(client, source, {*std::move(target)});

@@ -128,6 +128,7 @@ absl::Status ImageImporter::ImportManifest(const Descriptor& descriptor) {
         config->diff_ids.size(), " diff ids"));
   }
 
+  source_->Prefetch(manifest->layers, "layer");
   for (const Descriptor& layer : manifest->layers) {
     if (absl::Status status = WriteBlob(layer, "layer"); !status.ok()) return status;
   }

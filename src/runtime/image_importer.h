@@ -44,6 +44,8 @@ class ImageContentSource {
                                                    absl::string_view what) = 0;
   // How to read the blob, for ContainerdClient::WriteBlob.
   virtual absl::StatusOr<Blob> OpenBlob(const Descriptor& descriptor, absl::string_view what) = 0;
+  // A hint that these blobs will be opened next, in order; a source may start fetching them.
+  virtual void Prefetch(const std::vector<Descriptor>& /*blobs*/, absl::string_view /*what*/) {}
 };
 
 class ImageImporter {

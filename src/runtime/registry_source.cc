@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <thread>
+#include <atomic>
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +27,7 @@ namespace {
 constexpr int kMaxAttempts = 3;
 constexpr int64_t kProgressStep = 256 << 10;
 constexpr size_t kReadChunk = 1 << 20;
+constexpr size_t kMaxParallelDownloads = 3;
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
@@ -60,19 +64,55 @@ bool IsManifestEndpoint(const Descriptor& d) {
 }  // namespace
 
 RegistrySource::RegistrySource(registry::RegistryClient* registry, ContainerdClient* client,
-                               std::string pull_dir, PullProgressHandler progress)
+                               std::string pull_dir, PullProgressHandler progress,
+                               ClientFactory factory)
     : registry_(registry),
       client_(client),
       pull_dir_(std::move(pull_dir)),
-      progress_(std::move(progress)) {}
+      progress_(std::move(progress)),
+      factory_(std::move(factory)) {}
 
 RegistrySource::~RegistrySource() {
+  for (auto& [digest, download] : prefetched_) download.wait();
   for (const std::string& path : downloads_) unlink(path.c_str());
+}
+
+void RegistrySource::Prefetch(const std::vector<Descriptor>& layers, absl::string_view what) {
+  if (!factory_) return;
+  // ctr's default: three downloads at a time. Each layer is claimed by one worker.
+  auto next = std::make_shared<std::atomic<size_t>>(0);
+  auto todo = std::make_shared<std::vector<Descriptor>>();
+  for (const Descriptor& layer : layers) {
+    if (prefetched_.count(layer.digest) > 0 || metadata_.count(layer.digest) > 0) continue;
+    auto present = client_->HasBlob(layer.digest);
+    if (!present.ok() || *present) continue;
+    todo->push_back(layer);
+  }
+  if (todo->empty()) return;
+  std::vector<std::shared_ptr<std::promise<absl::StatusOr<std::string>>>> promises;
+  for (const Descriptor& layer : *todo) {
+    auto promise = std::make_shared<std::promise<absl::StatusOr<std::string>>>();
+    prefetched_[layer.digest] = promise->get_future().share();
+    promises.push_back(promise);
+  }
+  const std::string kind(what);
+  const size_t workers = std::min<size_t>(kMaxParallelDownloads, todo->size());
+  for (size_t w = 0; w < workers; ++w) {
+    // Made here, so a worker touches nothing of this source once its last promise is kept (the
+    // destructor waits for every promise, not for the threads).
+    std::shared_ptr<registry::RegistryClient> registry = factory_();
+    std::thread([this, next, todo, promises, kind, registry] {
+      for (size_t i = (*next)++; i < todo->size(); i = (*next)++) {
+        promises[i]->set_value(Download(registry.get(), (*todo)[i], kind));
+      }
+    }).detach();
+  }
 }
 
 void RegistrySource::Report(const Descriptor& descriptor, absl::string_view what,
                             int64_t fetched, bool present, bool done) {
   if (!progress_) return;
+  std::lock_guard<std::mutex> lock(mu_);
   progress_(PullProgress{.digest = descriptor.digest, .kind = std::string(what),
                          .fetched = fetched, .size = descriptor.size, .present = present,
                          .done = done});
@@ -150,9 +190,14 @@ absl::StatusOr<ImageContentSource::Blob> RegistrySource::OpenBlob(const Descript
     };
     return blob;
   }
-  auto present = client_->HasBlob(descriptor.digest);
-  if (!present.ok()) return present.status();
-  if (*present) Report(descriptor, what, descriptor.size, true, true);
+  std::shared_future<absl::StatusOr<std::string>> prefetch;
+  if (auto it = prefetched_.find(descriptor.digest); it != prefetched_.end()) {
+    prefetch = it->second;
+  } else {
+    auto present = client_->HasBlob(descriptor.digest);
+    if (!present.ok()) return present.status();
+    if (*present) Report(descriptor, what, descriptor.size, true, true);
+  }
   // Downloaded on the first read: containerd asks for no byte of a blob it has.
   struct File {
     std::unique_ptr<Fd> fd;
@@ -160,10 +205,10 @@ absl::StatusOr<ImageContentSource::Blob> RegistrySource::OpenBlob(const Descript
   };
   auto file = std::make_shared<File>();
   const std::string kind(what);
-  blob.read = [this, file, descriptor, kind](int64_t offset, char* buffer,
-                                             size_t size) -> absl::Status {
+  blob.read = [this, file, descriptor, kind, prefetch](int64_t offset, char* buffer,
+                                                       size_t size) -> absl::Status {
     if (file->fd == nullptr) {
-      auto path = Download(descriptor, kind);
+      auto path = prefetch.valid() ? prefetch.get() : Download(registry_, descriptor, kind);
       if (!path.ok()) return path.status();
       file->path = *path;
       file->fd = std::make_unique<Fd>(open(path->c_str(), O_RDONLY | O_CLOEXEC));
@@ -183,7 +228,8 @@ absl::StatusOr<ImageContentSource::Blob> RegistrySource::OpenBlob(const Descript
   return blob;
 }
 
-absl::StatusOr<std::string> RegistrySource::Download(const Descriptor& descriptor,
+absl::StatusOr<std::string> RegistrySource::Download(registry::RegistryClient* registry,
+                                                     const Descriptor& descriptor,
                                                      absl::string_view what) {
   std::error_code ec;
   std::filesystem::create_directories(pull_dir_, ec);
@@ -215,13 +261,13 @@ absl::StatusOr<std::string> RegistrySource::Download(const Descriptor& descripto
   }
   if (lseek(fd->fd, offset, SEEK_SET) < 0) return Errno("seek", path);
   const std::string name = absl::StrCat(what, " ", descriptor.digest, " of ",
-                                        registry_->reference().Name());
+                                        registry->reference().Name());
   Report(descriptor, what, offset, false, false);
   int64_t reported = offset;
   absl::Status status;
   for (int attempt = 1; attempt <= kMaxAttempts && offset < descriptor.size; ++attempt) {
     const int64_t start = offset;
-    status = registry_->FetchBlob(
+    status = registry->FetchBlob(
         descriptor.digest, offset, [&](absl::string_view chunk) -> absl::Status {
           if (offset + static_cast<int64_t>(chunk.size()) > descriptor.size) {
             return absl::DataLossError(absl::StrCat(name, ": the registry sends more than the ",
@@ -255,10 +301,13 @@ absl::StatusOr<std::string> RegistrySource::Download(const Descriptor& descripto
   }
   if (const std::string actual = hasher.Finish(); actual != descriptor.digest) {
     unlink(path.c_str());
-    return absl::DataLossError(absl::StrCat(name, " from ", registry_->reference().domain,
+    return absl::DataLossError(absl::StrCat(name, " from ", registry->reference().domain,
                                             " has digest ", actual, "; refused"));
   }
-  downloads_.push_back(path);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    downloads_.push_back(path);
+  }
   Report(descriptor, what, offset, false, true);
   return path;
 }

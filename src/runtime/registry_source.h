@@ -9,7 +9,11 @@
 #ifndef SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
 #define SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
 
+#include <functional>
+#include <future>
+#include <mutex>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,8 +28,12 @@ namespace skiff::runtime {
 
 class RegistrySource final : public ImageContentSource {
  public:
+  // Makes a client of the same repository, for a download on another thread.
+  using ClientFactory = std::function<std::unique_ptr<registry::RegistryClient>()>;
+
   RegistrySource(registry::RegistryClient* registry, ContainerdClient* client,
-                 std::string pull_dir, PullProgressHandler progress);
+                 std::string pull_dir, PullProgressHandler progress,
+                 ClientFactory factory = nullptr);
   // Removes the downloads that completed (the content store has them now, or the pull failed
   // for another reason and they are verified, so worth nothing more than a new fetch).
   ~RegistrySource() override;
@@ -37,10 +45,14 @@ class RegistrySource final : public ImageContentSource {
   absl::StatusOr<std::string> ReadMetadata(const Descriptor& descriptor,
                                            absl::string_view what) override;
   absl::StatusOr<Blob> OpenBlob(const Descriptor& descriptor, absl::string_view what) override;
+  // Starts downloading the layers the content store lacks, a few at a time on threads of their
+  // own (as ctr does), while the importer writes and unpacks them in order.
+  void Prefetch(const std::vector<Descriptor>& layers, absl::string_view what) override;
 
  private:
-  // Downloads the blob into a file of pull_dir, verified; returns its path.
-  absl::StatusOr<std::string> Download(const Descriptor& descriptor, absl::string_view what);
+  // Downloads the blob into a file of pull_dir, verified; returns its path. Any thread.
+  absl::StatusOr<std::string> Download(registry::RegistryClient* registry,
+                                       const Descriptor& descriptor, absl::string_view what);
   void Report(const Descriptor& descriptor, absl::string_view what, int64_t fetched, bool present,
               bool done);
 
@@ -48,7 +60,11 @@ class RegistrySource final : public ImageContentSource {
   ContainerdClient* client_;
   std::string pull_dir_;
   PullProgressHandler progress_;
+  ClientFactory factory_;
   std::map<std::string, std::string> metadata_;  // Digest -> verified bytes.
+  // Prefetches in flight or done, by digest; waited for by the destructor.
+  std::map<std::string, std::shared_future<absl::StatusOr<std::string>>> prefetched_;
+  std::mutex mu_;                                // Guards downloads_ and progress calls.
   std::vector<std::string> downloads_;           // Complete files to remove.
 };
 
