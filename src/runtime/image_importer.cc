@@ -71,7 +71,8 @@ absl::Status ImageImporter::WriteBlob(const Descriptor& descriptor, absl::string
   if (!blob.ok()) return blob.status();
   // Ingest refs are per lease, so a failed earlier import never resumes into this one.
   const std::string ref = absl::StrCat(client_->lease(), "-", descriptor.digest);
-  if (absl::Status status = client_->WriteBlob(ref, descriptor, blob->read, blob->name);
+  if (absl::Status status = client_->WriteBlob(ref, descriptor, blob->read, blob->name,
+                                                  blob->verified);
       !status.ok()) {
     return status;
   }

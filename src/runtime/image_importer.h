@@ -36,6 +36,7 @@ class ImageContentSource {
   struct Blob {
     ContainerdClient::BlobReader read;  // Called only if the content store lacks the blob.
     std::string name;                   // For error messages: "layer sha256:... (...)".
+    bool verified = false;              // The source checks the digest before handing bytes.
   };
 
   virtual ~ImageContentSource() = default;

@@ -204,6 +204,7 @@ absl::StatusOr<ImageContentSource::Blob> RegistrySource::OpenBlob(const Descript
     std::string path;
   };
   auto file = std::make_shared<File>();
+  blob.verified = true;  // Download() checks the digest before the first byte is read.
   const std::string kind(what);
   blob.read = [this, file, descriptor, kind, prefetch](int64_t offset, char* buffer,
                                                        size_t size) -> absl::Status {
