@@ -27,7 +27,7 @@ packages=(
   # bridge/awsvpc networking: the CNI plugins skiffd chains, and the iptables they drive
   containernetworking-plugins iptables
   # registry tests: a real registry on loopback, and skopeo to push the test images into it
-  docker-registry skopeo
+  docker-registry skopeo apache2-utils  # htpasswd: bcrypt entries for the registry's basic auth
 )
 
 missing=()

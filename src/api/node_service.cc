@@ -13,6 +13,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "skiff/api/errors.h"
@@ -375,6 +376,65 @@ grpc::Status NodeService::RemoveImage(grpc::ServerContext* context,
   absl::Status removed = b_.runtime->RemoveImage(image->name);
   if (!removed.ok()) return Fail(context, removed);
   *response->mutable_image() = ToImage(*image);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::PullImage(grpc::ServerContext* context,
+                                    const v1::PullImageRequest* request,
+                                    grpc::ServerWriter<v1::PullImageProgress>* writer) {
+  if (request->image().empty()) {
+    return Fail(context, model::EcsError(absl::StatusCode::kInvalidArgument,
+                                         model::kInvalidParameterException,
+                                         "image: must not be empty"));
+  }
+  absl::Mutex mu;
+  bool open = true;  // Guarded by mu: writes stop once the call is over.
+  auto progress = [&](const runtime::PullProgress& p) {
+    v1::PullImageProgress message;
+    message.set_digest(p.digest);
+    message.set_kind(p.kind);
+    message.set_fetched(p.fetched);
+    message.set_size(p.size);
+    message.set_present(p.present);
+    message.set_done(p.done);
+    absl::MutexLock lock(&mu);
+    if (open && !context->IsCancelled()) writer->Write(message);
+  };
+  absl::StatusOr<runtime::ImageInfo> image =
+      b_.image_puller->Pull(request->image(), request->credentials_parameter(), progress);
+  absl::MutexLock lock(&mu);
+  open = false;
+  if (!image.ok()) return Fail(context, image.status());
+  v1::PullImageProgress last;
+  *last.mutable_image() = ToImage(*image);
+  writer->Write(last);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::PruneImages(grpc::ServerContext* context, const v1::PruneImagesRequest*,
+                                      v1::PruneImagesResponse* response) {
+  // Every image a task that is not STOPPED names, pending ones included.
+  absl::StatusOr<std::set<std::string>> used = RunOnLoop(b_.loop, [&] {
+    std::set<std::string> names;
+    b_.task_manager->ForEachTask([&](const store::StoredTask& record) {
+      if (record.task.last_status() == "STOPPED") return;
+      for (const v1::Container& c : record.task.containers()) {
+        names.insert(runtime::NormalizeImageReference(c.image()));
+      }
+    });
+    return absl::StatusOr<std::set<std::string>>(std::move(names));
+  });
+  if (!used.ok()) return Fail(context, used.status());
+  absl::StatusOr<std::vector<runtime::ImageInfo>> images = b_.runtime->ListImages();
+  if (!images.ok()) return Fail(context, images.status());
+  for (const runtime::ImageInfo& info : *images) {
+    if (used->count(info.name) > 0) continue;
+    absl::Status removed = b_.runtime->RemoveImage(info.name);
+    if (absl::IsNotFound(removed)) continue;
+    if (!removed.ok()) return Fail(context, removed);
+    spdlog::info("pruned image {} ({})", info.name, info.digest);
+    *response->add_images() = ToImage(info);
+  }
   return grpc::Status::OK;
 }
 

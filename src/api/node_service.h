@@ -32,6 +32,10 @@ class NodeService final : public v1::Node::Service {
                           v1::ListImagesResponse* response) override;
   grpc::Status RemoveImage(grpc::ServerContext* context, const v1::RemoveImageRequest* request,
                            v1::RemoveImageResponse* response) override;
+  grpc::Status PullImage(grpc::ServerContext* context, const v1::PullImageRequest* request,
+                         grpc::ServerWriter<v1::PullImageProgress>* writer) override;
+  grpc::Status PruneImages(grpc::ServerContext* context, const v1::PruneImagesRequest* request,
+                           v1::PruneImagesResponse* response) override;
   grpc::Status DescribeContainerHealth(grpc::ServerContext* context,
                                        const v1::DescribeContainerHealthRequest* request,
                                        v1::DescribeContainerHealthResponse* response) override;

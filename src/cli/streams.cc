@@ -1,5 +1,7 @@
 #include "streams.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "skiff/cli/app.h"
@@ -136,6 +139,71 @@ int ReportError(const Connection& connection, const grpc::ClientContext& context
 void PrintResponse(const Connection& connection, const google::protobuf::Message& response) {
   std::cout << (connection.output == "table" ? RenderTable(model::EncodeMessage(response))
                                              : model::EncodeMessagePretty(response));
+}
+
+namespace {
+
+std::string Bytes(int64_t n) {
+  if (n < 1024) return absl::StrCat(n, " B");
+  if (n < (1 << 20)) return absl::StrFormat("%.1f KiB", static_cast<double>(n) / 1024);
+  return absl::StrFormat("%.1f MiB", static_cast<double>(n) / (1 << 20));
+}
+
+// Redraws one line per blob in place, as `ctr images pull` does.
+class PullDisplay {
+ public:
+  void Update(const v1::PullImageProgress& p) {
+    auto [it, inserted] = lines_.try_emplace(p.digest(), order_.size());
+    if (inserted) order_.push_back(p);
+    order_[it->second] = p;
+    if (drawn_ > 0) std::cerr << "\033[" << drawn_ << "A";
+    for (const v1::PullImageProgress& line : order_) {
+      std::string state;
+      if (line.present()) {
+        state = "already present";
+      } else if (line.done()) {
+        state = absl::StrCat("done ", Bytes(line.size()));
+      } else {
+        state = absl::StrCat(Bytes(line.fetched()), " / ", Bytes(line.size()));
+      }
+      std::cerr << "\r\033[K" << line.kind() << " " << line.digest().substr(0, 19) << ": " << state
+                << "\n";
+    }
+    drawn_ = order_.size();
+    std::cerr.flush();
+  }
+
+ private:
+  std::map<std::string, size_t> lines_;
+  std::vector<v1::PullImageProgress> order_;
+  size_t drawn_ = 0;
+};
+
+}  // namespace
+
+int RunPullImage(const Connection& connection, const v1::PullImageRequest& request) {
+  if (!request.has_image() || request.image().empty()) {
+    std::cerr << "error: --image: the image reference to pull\n";
+    return kExitUsage;
+  }
+  v1::Node::Stub stub(connection.channel);
+  grpc::ClientContext context;
+  auto reader = stub.PullImage(&context, request);
+  const bool terminal = isatty(STDERR_FILENO) == 1;
+  PullDisplay display;
+  v1::PullImageProgress message;
+  v1::PullImageProgress last;
+  while (reader->Read(&message)) {
+    if (message.has_image()) {
+      last = message;
+    } else if (terminal) {
+      display.Update(message);
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReportError(connection, context, status);
+  PrintResponse(connection, last);
+  return kExitOk;
 }
 
 int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& request) {

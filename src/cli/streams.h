@@ -28,6 +28,8 @@ int ReportError(const Connection& connection, const grpc::ClientContext& context
                 const grpc::Status& status);
 
 int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& request);
+// Per-blob progress on stderr when it is a terminal; the image's JSON on stdout at the end.
+int RunPullImage(const Connection& connection, const v1::PullImageRequest& request);
 int RunLogs(const Connection& connection, const v1::GetLogsRequest& request);
 // Exits with the command's own exit code, as `docker exec` and `kubectl exec` do.
 int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequest& request);

@@ -12,6 +12,7 @@
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
 #include "skiff/network/cni_network.h"
+#include "skiff/registry/auth.h"
 #include "skiff/runtime/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/cluster_registry.h"
@@ -20,6 +21,7 @@
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/task_manager.h"
+#include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/runtime_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/store/store.h"
@@ -75,10 +77,24 @@ int Run(const Options& options) {
   spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
                (*store)->schema_version());
 
-  runtime::ContainerdRuntime runtime({.address = options.containerd_address,
-                                      .ns = options.ns,
-                                      .work_dir = options.state_dir + "/runtime",
-                                      .runc_root = options.runc_root});
+  runtime::ContainerdRuntime runtime(
+      {.address = options.containerd_address,
+       .ns = options.ns,
+       .work_dir = options.state_dir + "/runtime",
+       .runc_root = options.runc_root,
+       .registry = {.insecure_registries = options.insecure_registries}});
+  registry::CredentialsFile credentials;
+  if (!options.registry_credentials.empty()) {
+    absl::StatusOr<registry::CredentialsFile> loaded =
+        registry::CredentialsFile::Load(options.registry_credentials);
+    if (!loaded.ok()) {
+      spdlog::error("{}", std::string(loaded.status().message()));
+      return 1;
+    }
+    credentials = *std::move(loaded);
+  }
+  scheduler::ImagePuller image_puller(
+      &runtime, {.behavior = options.image_pull_behavior, .credentials = std::move(credentials)});
   // Before any container call: a skiffd killed while reading an image's users left its mount.
   absl::StatusOr<int> cleared = runtime.ClearWorkDir();
   if (!cleared.ok()) {
@@ -113,7 +129,8 @@ int Run(const Options& options) {
                                 .capacity = NodeCapacity(),
                                 .ports = {.dynamic_low = options.dynamic_port_low,
                                           .dynamic_high = options.dynamic_port_high,
-                                          .reserved = options.reserved_ports}},
+                                          .reserved = options.reserved_ports},
+                                .image_puller = &image_puller},
                                &health);
   tasks.SetNetwork(task_network->get());
   scheduler::ServiceManager services(
@@ -165,6 +182,7 @@ int Run(const Options& options) {
        .services = &services,
        .clusters = &clusters,
        .runtime = &runtime,
+       .image_puller = &image_puller,
        .watch_hub = &watch_hub,
        .scope = options.arn_scope,
        .upload_dir = options.state_dir + "/uploads",

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
@@ -177,6 +178,19 @@ ParseResult ParseOptions(int argc, char** argv) {
                                             : std::string("must be ports 1-65535, comma-separated");
       })
       ->capture_default_str();
+  std::string pull_behavior = "default";
+  app.add_option("--image-pull-behavior", pull_behavior,
+                 "when task images are pulled: default (latest tags and missing images), "
+                 "always, once (first use after start) or prefer-cached")
+      ->check(CLI::IsMember({"default", "always", "once", "prefer-cached"}))
+      ->capture_default_str();
+  std::string insecure;
+  app.add_option("--insecure-registries", insecure,
+                 "comma-separated registries (host[:port]) reached over plain HTTP; loopback "
+                 "ones always are");
+  app.add_option("--registry-credentials", o.registry_credentials,
+                 "JSON file of registry credentials (repositoryCredentials secrets and "
+                 "per-registry logins); see the README");
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);
@@ -188,6 +202,10 @@ ParseResult ParseOptions(int argc, char** argv) {
   ParsePortRange(dynamic_ports, &o.dynamic_port_low, &o.dynamic_port_high);
   o.reserved_ports = *ParsePortList(reserved);
   absl::ParseDuration(deadline, &o.deployment_progress_deadline);
+  o.image_pull_behavior = *scheduler::ParsePullBehavior(pull_behavior);  // Checked above.
+  for (absl::string_view host : absl::StrSplit(insecure, ',', absl::SkipWhitespace())) {
+    o.insecure_registries.emplace_back(absl::StripAsciiWhitespace(host));
+  }
   if (std::string id = ReadMachineId("/etc/machine-id"); !id.empty()) {
     o.arn_scope.instance_id = std::move(id);
   }

@@ -103,7 +103,8 @@ absl::Status ContainerdClient::AddSnapshotToLease(const std::string& snapshotter
 }
 
 absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descriptor& expected,
-                                         const BlobReader& read, absl::string_view what) {
+                                         const BlobReader& read, absl::string_view what,
+                                         bool verified) {
   auto context = Context(kBulkTimeout);
   auto stream = content_->Write(context.get());
   content_api::WriteContentRequest request;
@@ -143,7 +144,7 @@ absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descripto
       stream->Finish().IgnoreError();
       return status;
     }
-    hasher.Update(buffer);
+    if (!verified) hasher.Update(buffer);
     request.Clear();
     request.set_action(content_api::WRITE);
     request.set_ref(ref);
@@ -153,7 +154,8 @@ absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descripto
     offset += static_cast<int64_t>(chunk);
   }
   // Checked here as well as by containerd's commit, to say which file of the archive is bad.
-  if (const std::string actual = hasher.Finish(); actual != expected.digest) {
+  if (const std::string actual = verified ? expected.digest : hasher.Finish();
+      actual != expected.digest) {
     stream->WritesDone();
     context->TryCancel();
     stream->Finish().IgnoreError();
@@ -198,6 +200,19 @@ absl::StatusOr<std::string> ContainerdClient::ReadBlob(const std::string& digest
     return status;
   }
   return data;
+}
+
+absl::StatusOr<bool> ContainerdClient::HasBlob(const std::string& digest) {
+  content_api::InfoRequest request;
+  request.set_digest(digest);
+  content_api::InfoResponse response;
+  auto context = Context(kCallTimeout);
+  grpc::Status status = content_->Info(context.get(), request, &response);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return false;
+  if (absl::Status converted = connection_->ToStatus(status, "Content.Info"); !converted.ok()) {
+    return converted;
+  }
+  return true;
 }
 
 absl::Status ContainerdClient::SetBlobLabels(const std::string& digest,

@@ -53,10 +53,14 @@ class ContainerdClient {
   // Content. WriteBlob streams `expected.size` bytes from `read` under ingest `ref` and
   // commits them as `expected.digest`; a blob that is already stored is left as it is (and
   // joins the lease). Bytes that do not match the digest are InvalidArgument naming `what`.
+  // `verified`: the reader's bytes were checked against the digest already (a registry
+  // download), so only containerd's commit checks them again.
   absl::Status WriteBlob(const std::string& ref, const Descriptor& expected, const BlobReader& read,
-                         absl::string_view what);
+                         absl::string_view what, bool verified = false);
   // The whole blob; InvalidArgument if it is larger than max_size.
   absl::StatusOr<std::string> ReadBlob(const std::string& digest, int64_t max_size);
+  // Whether the content store has the blob (committed, not just being written).
+  absl::StatusOr<bool> HasBlob(const std::string& digest);
   // Sets (merges) labels on a stored blob.
   absl::Status SetBlobLabels(const std::string& digest,
                              const std::map<std::string, std::string>& labels);

@@ -5,11 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runtime/archive_source.h"
 #include "runtime/containerd_client.h"
 #include "runtime/digest.h"
 #include "runtime/image_archive.h"
 #include "runtime/image_importer.h"
 #include "runtime/image_manifest.h"
+#include "runtime/registry_source.h"
+#include "skiff/registry/reference.h"
+#include "skiff/registry/registry_client.h"
 
 namespace skiff::runtime {
 namespace {
@@ -17,9 +21,9 @@ namespace {
 // Long enough for any import; short enough that a lease left by a crashed skiffd goes soon.
 constexpr absl::Duration kLeaseExpiry = absl::Hours(1);
 
-std::string NewLeaseId() {
+std::string NewLeaseId(absl::string_view what) {
   std::random_device random;
-  return absl::StrFormat("skiff-import-%08x%08x", random(), random());
+  return absl::StrFormat("skiff-%s-%08x%08x", what, random(), random());
 }
 
 // What Get and List report for a stored image: its manifest for this platform, config and
@@ -38,13 +42,7 @@ absl::StatusOr<ImageInfo> Describe(ContainerdClient& client, const ImageRecord& 
     auto index = ParseImageIndex(*data, absl::StrCat("index ", record.target.digest));
     if (!index.ok()) return index.status();
     const Platform host = HostPlatform();
-    const Descriptor* chosen = nullptr;
-    for (const Descriptor& child : index->manifests) {
-      if (PlatformMatches(host, child.platform)) {
-        chosen = &child;
-        break;
-      }
-    }
+    const Descriptor* chosen = SelectManifest(*index, host);
     if (chosen == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
           "image ", record.name, " has no manifest for ", PlatformString(host)));
@@ -70,18 +68,48 @@ absl::StatusOr<ImageInfo> Describe(ContainerdClient& client, const ImageRecord& 
 
 }  // namespace
 
-ContainerdImages::ContainerdImages(const ContainerdConnection* connection, std::string snapshotter)
-    : connection_(connection), snapshotter_(std::move(snapshotter)) {}
+ContainerdImages::ContainerdImages(const ContainerdConnection* connection, std::string snapshotter,
+                                   registry::RegistryOptions registry_options,
+                                   std::string pull_dir)
+    : connection_(connection),
+      snapshotter_(std::move(snapshotter)),
+      registry_options_(std::move(registry_options)),
+      pull_dir_(std::move(pull_dir)) {}
 
 absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Import(const std::string& tarball_path) {
   // The whole archive is checked before containerd sees any of it.
   auto archive = TarArchive::Open(tarball_path);
   if (!archive.ok()) return archive.status();
+  ArchiveSource source(archive->get());
+  auto targets = source.Targets();
+  if (!targets.ok()) return targets.status();
+  ContainerdClient client(connection_, NewLeaseId("import"));
+  return Store(client, source, *std::move(targets));
+}
 
-  ContainerdClient client(connection_, NewLeaseId());
+absl::StatusOr<ImageInfo> ContainerdImages::Pull(const std::string& reference,
+                                                 const std::optional<registry::Credentials>& credentials,
+                                                 const PullProgressHandler& progress) {
+  auto parsed = registry::ParseReference(reference);
+  if (!parsed.ok()) return parsed.status();
+  registry::RegistryClient registry(*parsed, registry_options_, credentials);
+  ContainerdClient client(connection_, NewLeaseId("pull"));
+  RegistrySource source(&registry, &client, pull_dir_, progress, [&] {
+    return std::make_unique<registry::RegistryClient>(*parsed, registry_options_, credentials);
+  });
+  auto target = source.Resolve();
+  if (!target.ok()) return target.status();
+  auto infos = Store(client, source, {*std::move(target)});
+  if (!infos.ok()) return infos.status();
+  return infos->front();
+}
+
+absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Store(ContainerdClient& client,
+                                                               ImageContentSource& source,
+                                                               std::vector<ImageTarget> targets) {
   if (absl::Status status = client.CreateLease(kLeaseExpiry); !status.ok()) return status;
-  ImageImporter importer(&client, snapshotter_, archive->get());
-  auto records = importer.Run();
+  ImageImporter importer(&client, snapshotter_, &source);
+  auto records = importer.Run(std::move(targets));
   std::vector<ImageInfo> infos;
   if (records.ok()) {
     for (const ImageRecord& record : *records) {

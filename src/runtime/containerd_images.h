@@ -1,14 +1,20 @@
 // ContainerdImages: the image half of the containerd adapter. Import of OCI-layout and
-// docker-archive tarballs (blobs into the content store under a lease, gc labels as containerd's
+// docker-archive tarballs and pulls from registries (blobs into the content store under a lease, gc labels as containerd's
 // own client sets them, unpacked layer by layer into the snapshotter), listing, lookup, removal.
 // Thread-safe.
 #ifndef SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
 #define SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/containerd_client.h"
+#include "runtime/image_importer.h"
+#include "skiff/registry/auth.h"
+#include "skiff/registry/registry_client.h"
+#include "skiff/runtime/container_runtime.h"
 #include "skiff/runtime/containerd_connection.h"
 #include "skiff/runtime/image.h"
 
@@ -16,17 +22,29 @@ namespace skiff::runtime {
 
 class ContainerdImages {
  public:
-  // snapshotter: the snapshotter layers are unpacked into ("overlayfs").
-  ContainerdImages(const ContainerdConnection* connection, std::string snapshotter);
+  // snapshotter: the snapshotter layers are unpacked into ("overlayfs"). pull_dir: where layers
+  // are downloaded to (and partial downloads kept, to resume).
+  ContainerdImages(const ContainerdConnection* connection, std::string snapshotter,
+                   registry::RegistryOptions registry_options, std::string pull_dir);
 
   absl::StatusOr<std::vector<ImageInfo>> Import(const std::string& tarball_path);
+  absl::StatusOr<ImageInfo> Pull(const std::string& reference,
+                                 const std::optional<registry::Credentials>& credentials,
+                                 const PullProgressHandler& progress);
   absl::StatusOr<std::vector<ImageInfo>> List();
   absl::StatusOr<ImageInfo> Get(const std::string& reference);
   absl::Status Remove(const std::string& reference);
 
  private:
+  // Writes what `targets` need from `source` under a new lease of `client`; on error nothing of
+  // it is left.
+  absl::StatusOr<std::vector<ImageInfo>> Store(ContainerdClient& client, ImageContentSource& source,
+                                               std::vector<ImageTarget> targets);
+
   const ContainerdConnection* connection_;
   std::string snapshotter_;
+  registry::RegistryOptions registry_options_;
+  std::string pull_dir_;
 };
 
 }  // namespace skiff::runtime

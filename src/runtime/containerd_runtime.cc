@@ -41,7 +41,9 @@ namespace version_api = containerd::services::version::v1;
 ContainerdRuntime::ContainerdRuntime(ContainerdRuntimeOptions options)
     : options_(std::move(options)),
       connection_(options_.address, options_.ns),
-      images_(std::make_unique<ContainerdImages>(&connection_, options_.snapshotter)) {}
+      images_(std::make_unique<ContainerdImages>(&connection_, options_.snapshotter,
+                                                 options_.registry,
+                                                 options_.work_dir + "/pulls")) {}
 
 ContainerdRuntime::~ContainerdRuntime() { StopEvents(); }
 
@@ -77,6 +79,12 @@ absl::StatusOr<std::vector<ImageInfo>> ContainerdRuntime::ImportImage(
     const std::string& tarball_path) {
   return images_->Import(tarball_path);
 }
+absl::StatusOr<ImageInfo> ContainerdRuntime::PullImage(
+    const std::string& reference, const std::optional<registry::Credentials>& credentials,
+    const PullProgressHandler& progress) {
+  return images_->Pull(reference, credentials, progress);
+}
+
 absl::StatusOr<std::vector<ImageInfo>> ContainerdRuntime::ListImages() { return images_->List(); }
 absl::StatusOr<ImageInfo> ContainerdRuntime::GetImage(const std::string& reference) {
   return images_->Get(reference);

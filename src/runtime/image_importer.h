@@ -1,13 +1,15 @@
-// ImageImporter: one import of an image tarball into containerd, the client work that
-// containerd 1.6 leaves to its clients. It reads an OCI image layout or a docker-archive
-// through a TarArchive, writes the blobs the host platform needs into the content store (a
-// Docker schema2 manifest is made up for docker-archive images, as containerd's importer
-// does), sets the gc labels containerd's client sets, unpacks the layers into the snapshotter
-// by chain id, and creates or updates the image records.
+// ImageImporter: the containerd half of getting an image in, shared by tarball import and
+// registry pull, the client work that containerd 1.6 leaves to its clients. Given the image
+// targets (names and the index or manifest each points at) and an ImageContentSource that can
+// produce their blobs, it writes the blobs the host platform needs into the content store
+// (verified against their digests; blobs already stored are not read again), sets the gc labels
+// containerd's client sets, unpacks the layers into the snapshotter by chain id, and creates or
+// updates the image records.
 //
 // All of that runs under the lease of the ContainerdClient it is given, so GC cannot take
 // half-imported content, and deleting the lease undoes it. The owner (ContainerdImages) makes
-// one per import, on one thread, and on failure calls Rollback() and then deletes the lease.
+// one per import or pull, on one thread, and on failure calls Rollback() and then deletes the
+// lease.
 #ifndef SKIFF_SRC_RUNTIME_IMAGE_IMPORTER_H_
 #define SKIFF_SRC_RUNTIME_IMAGE_IMPORTER_H_
 
@@ -17,58 +19,63 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/containerd_client.h"
-#include "runtime/image_archive.h"
 #include "runtime/image_manifest.h"
 
 namespace skiff::runtime {
 
+// An image name and what it points at.
+struct ImageTarget {
+  std::string name;  // Normalized reference.
+  Descriptor target;
+};
+
+// Where the bytes of an image's blobs come from: a tarball (ArchiveSource) or a registry
+// (RegistrySource). Used by one importer on one thread.
+class ImageContentSource {
+ public:
+  struct Blob {
+    ContainerdClient::BlobReader read;  // Called only if the content store lacks the blob.
+    std::string name;                   // For error messages: "layer sha256:... (...)".
+    bool verified = false;              // The source checks the digest before handing bytes.
+  };
+
+  virtual ~ImageContentSource() = default;
+  // A metadata blob (index, manifest, config), read whole and checked against its digest.
+  virtual absl::StatusOr<std::string> ReadMetadata(const Descriptor& descriptor,
+                                                   absl::string_view what) = 0;
+  // How to read the blob, for ContainerdClient::WriteBlob.
+  virtual absl::StatusOr<Blob> OpenBlob(const Descriptor& descriptor, absl::string_view what) = 0;
+  // A hint that these blobs will be opened next, in order; a source may start fetching them.
+  virtual void Prefetch(const std::vector<Descriptor>& /*blobs*/, absl::string_view /*what*/) {}
+};
+
 class ImageImporter {
  public:
   // Borrows all three; `client` must carry the import's lease.
-  ImageImporter(ContainerdClient* client, std::string snapshotter, const TarArchive* archive);
+  ImageImporter(ContainerdClient* client, std::string snapshotter, ImageContentSource* source);
 
-  // The image records the archive names for this host's platform, created or updated.
-  absl::StatusOr<std::vector<ImageRecord>> Run();
+  // The image records for `targets` on this host's platform, created or updated.
+  absl::StatusOr<std::vector<ImageRecord>> Run(std::vector<ImageTarget> targets);
 
   // Undoes the image records Run() created or re-pointed (best effort). Content and snapshots
   // are the lease's to undo.
   void Rollback();
 
  private:
-  // A blob the import can write: a regular file of the archive or bytes made up here.
-  struct BlobSource {
-    const TarEntry* entry = nullptr;
-    std::string data;
-  };
-  struct NamedTarget {
-    std::string name;
-    Descriptor target;
-  };
-
-  absl::StatusOr<std::vector<NamedTarget>> ReadOciLayout();
-  absl::StatusOr<std::vector<NamedTarget>> ReadDockerArchive();
-  // Hashes an archive file to describe it as a blob.
-  absl::StatusOr<Descriptor> DescribeEntry(const TarEntry& entry, std::string media_type);
-
   // Imports what `target` (an index or a manifest) needs on this platform.
   absl::Status ImportTarget(Descriptor& target);
   absl::Status ImportManifest(const Descriptor& manifest);
   absl::Status Unpack(const ImageManifest& manifest, const std::vector<std::string>& diff_ids);
   absl::Status UnpackLayer(const Descriptor& layer, const std::string& diff_id,
                            const std::string& parent, const std::string& chain_id);
-
-  absl::StatusOr<BlobSource> Source(const Descriptor& descriptor);
-  // A metadata blob (index, manifest, config), read whole and checked against its digest.
-  absl::StatusOr<std::string> ReadMetadata(const Descriptor& descriptor, absl::string_view what);
   absl::Status WriteBlob(const Descriptor& descriptor, absl::string_view what);
 
-  absl::StatusOr<ImageRecord> StoreImage(const NamedTarget& named);
+  absl::StatusOr<ImageRecord> StoreImage(const ImageTarget& named);
 
   ContainerdClient* client_;
   std::string snapshotter_;
-  const TarArchive* archive_;
+  ImageContentSource* source_;
   Platform platform_;
-  std::map<std::string, BlobSource> made_up_;         // Digest -> synthesized or docker blob.
   std::map<std::string, bool> written_;               // Digests already in the content store.
   std::vector<std::string> created_;                  // Image names Run() created.
   std::vector<ImageRecord> replaced_;                 // Records Run() re-pointed, as they were.

@@ -288,6 +288,18 @@ bool PlatformMatches(const Platform& host, const std::optional<Platform>& candid
   return host.architecture == "arm64" && candidate->variant == "v8";
 }
 
+const Descriptor* SelectManifest(const ImageIndex& index, const Platform& host) {
+  const Descriptor* chosen = nullptr;
+  for (const Descriptor& d : index.manifests) {
+    if (IsIndexMediaType(d.media_type) || !PlatformMatches(host, d.platform)) continue;
+    const bool exact = d.platform.has_value() && !host.variant.empty() &&
+                       d.platform->variant == host.variant;
+    if (exact) return &d;
+    if (chosen == nullptr) chosen = &d;
+  }
+  return chosen;
+}
+
 std::string PlatformString(const Platform& platform) {
   std::string out = absl::StrCat(platform.os, "/", platform.architecture);
   if (!platform.variant.empty()) absl::StrAppend(&out, "/", platform.variant);

@@ -98,6 +98,9 @@ Platform HostPlatform();
 // as in containerd's platform filter.
 bool PlatformMatches(const Platform& host, const std::optional<Platform>& candidate);
 std::string PlatformString(const Platform& platform);
+// The manifest of `index` for `host`: the first entry that is not itself an index and whose
+// platform matches, preferring one that names the host's variant exactly; nullptr when none.
+const Descriptor* SelectManifest(const ImageIndex& index, const Platform& host);
 
 }  // namespace skiff::runtime
 

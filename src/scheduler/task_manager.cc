@@ -71,6 +71,16 @@ Resources ReservationOf(const v1::Task& task, const v1::TaskDefinition& definiti
   return r;
 }
 
+// The container's repositoryCredentials.credentialsParameter, "" when it has none.
+std::string CredentialsParameterOf(const v1::TaskDefinition& definition, const std::string& name) {
+  for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+    if (d.name() == name && d.has_repository_credentials()) {
+      return d.repository_credentials().credentials_parameter();
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 // What the executor found while creating and starting a task's containers.
@@ -441,7 +451,9 @@ void TaskManager::Launch(const std::string& task_id) {
                       .task_dir = TaskDir(task_id),
                       .volumes_dir = (std::filesystem::path(options_.state_dir) / "volumes").string()};
   std::vector<runtime::ContainerSpec> specs;
+  std::vector<std::string> credentials;  // Each container's repositoryCredentials parameter.
   for (const v1::Container& c : t.containers()) {
+    credentials.push_back(CredentialsParameterOf(*task->definition, c.name()));
     absl::StatusOr<runtime::ContainerSpec> spec =
         BuildContainerSpec(*task->definition, c.name(), t.overrides(), context);
     if (!spec.ok()) {
@@ -462,6 +474,7 @@ void TaskManager::Launch(const std::string& task_id) {
   std::vector<bool> start_now;
   for (const ContainerState& cs : task->containers) start_now.push_back(cs.depends_on.empty());
   const bool queued = executor_->Run([this, task_id, specs = std::move(specs), pull_started,
+                                      credentials = std::move(credentials),
                                       start_now = std::move(start_now), mode,
                                       bindings = std::move(bindings),
                                       definition = task->definition,
@@ -471,6 +484,18 @@ void TaskManager::Launch(const std::string& task_id) {
     result.pull_started_at = pull_started;
     // Every image first: a task whose image is missing fails before anything is created.
     for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+      if (options_.image_puller != nullptr) {
+        absl::StatusOr<runtime::ImageInfo> image =
+            options_.image_puller->EnsureImage(specs[i].image, credentials[i]);
+        if (!image.ok()) {
+          result.status = image.status();
+          result.failure_reason = absl::StrCat("CannotPullContainerError: pull image ",
+                                               specs[i].image, ": ", image.status().message());
+          break;
+        }
+        result.containers[i].image_digest = image->digest;
+        continue;
+      }
       absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
       // The first calls on a connection to a containerd that just restarted can fail (broken
       // pipe) while gRPC reconnects. The lookup is a read: ask again, briefly, before failing.

@@ -40,6 +40,35 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     images_[name] = runtime::ImageInfo{.name = name, .config = std::move(config)};
   }
 
+  // An image the fake's registry serves: PullImage of `name` stores it (and NotFound, as a
+  // registry's MANIFEST_UNKNOWN, for names never added).
+  void AddRegistryImage(const std::string& name, std::string digest = "sha256:pulled") {
+    absl::MutexLock lock(&mu_);
+    registry_[name] = runtime::ImageInfo{.name = name, .digest = std::move(digest)};
+  }
+  // While held, PullImage blocks (after counting itself in pulls_waiting) until released, so a
+  // test can make pulls overlap without sleeping.
+  void HoldPulls(bool hold) {
+    absl::MutexLock lock(&mu_);
+    hold_pulls_ = hold;
+  }
+  // Blocks until `n` pulls are held.
+  void AwaitHeldPulls(int n) const {
+    absl::MutexLock lock(&mu_);
+    std::pair<const int*, int> arg(&held_pulls_, n);
+    mu_.Await(absl::Condition(
+        +[](std::pair<const int*, int>* a) { return *a->first >= a->second; }, &arg));
+  }
+  int pull_calls() const {
+    absl::MutexLock lock(&mu_);
+    return pull_calls_;
+  }
+  // The username of the last pull's credentials ("" for none).
+  std::string last_pull_username() const {
+    absl::MutexLock lock(&mu_);
+    return last_pull_username_;
+  }
+
   // Every call so far, as "Method id" (e.g. "SignalContainer abc-web 15").
   std::vector<std::string> calls() const {
     absl::MutexLock lock(&mu_);
@@ -106,6 +135,26 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     absl::MutexLock lock(&mu_);
     if (absl::Status s = Call("ImportImage", path); !s.ok()) return s;
     return std::vector<runtime::ImageInfo>{};
+  }
+  absl::StatusOr<runtime::ImageInfo> PullImage(
+      const std::string& reference, const std::optional<registry::Credentials>& credentials,
+      const runtime::PullProgressHandler& progress) override {
+    absl::MutexLock lock(&mu_);
+    ++pull_calls_;
+    last_pull_username_ = credentials ? credentials->username : "";
+    if (absl::Status s = Call("PullImage", reference); !s.ok()) return s;
+    ++held_pulls_;
+    mu_.Await(absl::Condition(+[](bool* hold) { return !*hold; }, &hold_pulls_));
+    --held_pulls_;
+    auto it = registry_.find(reference);
+    if (it == registry_.end()) {
+      return absl::NotFoundError(absl::StrCat("registry answered 404 for manifest ", reference,
+                                              ": MANIFEST_UNKNOWN: manifest unknown"));
+    }
+    if (progress) progress({.digest = "sha256:layer", .kind = "layer", .fetched = 1, .size = 1,
+                            .done = true});
+    images_[reference] = it->second;
+    return it->second;
   }
   absl::StatusOr<std::vector<runtime::ImageInfo>> ListImages() override {
     absl::MutexLock lock(&mu_);
@@ -239,6 +288,11 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   }
 
   mutable absl::Mutex mu_;
+  std::map<std::string, runtime::ImageInfo> registry_ ABSL_GUARDED_BY(mu_);
+  bool hold_pulls_ ABSL_GUARDED_BY(mu_) = false;
+  int held_pulls_ ABSL_GUARDED_BY(mu_) = 0;
+  int pull_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_pull_username_ ABSL_GUARDED_BY(mu_);
   std::deque<absl::StatusOr<runtime::RuntimeVersion>> version_answers_ ABSL_GUARDED_BY(mu_);
   int version_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::deque<absl::Status>> failures_ ABSL_GUARDED_BY(mu_);

@@ -21,6 +21,7 @@
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/cluster_registry.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_manager.h"
@@ -42,6 +43,7 @@ class ApiServer {
     scheduler::ServiceManager* services;
     scheduler::ClusterRegistry* clusters;
     runtime::ContainerRuntime* runtime;  // Thread-safe: images and exec are called directly.
+    scheduler::ImagePuller* image_puller;  // Thread-safe: pull-image shares pulls with tasks.
     WatchHub* watch_hub;
     model::ArnScope scope;
     std::string upload_dir;  // Image uploads are spooled here before import.

@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 #include <variant>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "skiff/model/arn.h"
+#include "skiff/scheduler/image_puller.h"
 
 namespace skiff::daemon {
 
@@ -36,6 +38,11 @@ struct Options {
   int dynamic_port_low = 49153;   // hostPort 0 or absent in bridge mode takes one of these.
   int dynamic_port_high = 65535;
   std::vector<int> reserved_ports = {22, 2375, 2376, 51678, 51679, 51680};
+  // Registries: when task images are pulled, which registries are plain HTTP (loopback ones
+  // always may be), and the credentials file (auth.h documents its format).
+  scheduler::PullBehavior image_pull_behavior = scheduler::PullBehavior::kDefault;
+  std::vector<std::string> insecure_registries;
+  std::string registry_credentials;
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

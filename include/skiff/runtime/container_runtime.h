@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "skiff/registry/auth.h"
 #include "skiff/runtime/container_spec.h"
 #include "skiff/runtime/image.h"
 
@@ -62,6 +63,9 @@ struct ExecResult {
   std::string stderr_data;
 };
 
+// Called on the pulling thread as blobs progress; must not block.
+using PullProgressHandler = std::function<void(const PullProgress&)>;
+
 class ContainerRuntime {
  public:
   using EventHandler = std::function<void(const RuntimeEvent&)>;
@@ -75,6 +79,16 @@ class ContainerRuntime {
   // Imports every image of an OCI-layout or docker-archive tarball and unpacks it. On any error
   // nothing of the import is left (InvalidArgument for a broken tarball).
   virtual absl::StatusOr<std::vector<ImageInfo>> ImportImage(const std::string& tarball_path) = 0;
+  // Pulls `reference` from its registry (OCI distribution API) and unpacks it, as `ctr images
+  // pull` does: the index resolved to this platform, blobs verified against their digests,
+  // blobs already stored not fetched again. `credentials` answer basic or token auth. On any
+  // error nothing of the pull is left but a partial download kept to resume. Errors:
+  // InvalidArgument (bad reference), NotFound (the registry lacks it), PermissionDenied,
+  // Unavailable (registry or containerd unreachable, connection dropped), DataLoss (content
+  // does not match its digest); messages name the image and carry the registry's words.
+  virtual absl::StatusOr<ImageInfo> PullImage(const std::string& reference,
+                                              const std::optional<registry::Credentials>& credentials,
+                                              const PullProgressHandler& progress) = 0;
   virtual absl::StatusOr<std::vector<ImageInfo>> ListImages() = 0;
   // NotFound when no image has this reference (normalized as docker does: "busybox" means
   // "docker.io/library/busybox:latest").

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "skiff/registry/registry_client.h"
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/runtime/containerd_connection.h"
 #include "skiff/runtime/oci_spec.h"
@@ -27,6 +28,8 @@ struct ContainerdRuntimeOptions {
   std::string runtime_name = "io.containerd.runc.v2";
   // Passed to runc (options.Root); empty for runc's default.
   std::string runc_root;
+  // How registries are reached (insecure ones, timeouts) by PullImage.
+  registry::RegistryOptions registry;
 };
 
 class ContainerdRuntime final : public ContainerRuntime {
@@ -37,6 +40,9 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::StatusOr<RuntimeVersion> Version(absl::Duration timeout) override;
 
   absl::StatusOr<std::vector<ImageInfo>> ImportImage(const std::string& tarball_path) override;
+  absl::StatusOr<ImageInfo> PullImage(const std::string& reference,
+                                      const std::optional<registry::Credentials>& credentials,
+                                      const PullProgressHandler& progress) override;
   absl::StatusOr<std::vector<ImageInfo>> ListImages() override;
   absl::StatusOr<ImageInfo> GetImage(const std::string& reference) override;
   absl::Status RemoveImage(const std::string& reference) override;

@@ -34,6 +34,16 @@ struct ImageInfo {
   ImageConfig config;
 };
 
+// How far a pull is with one blob (a layer or the image config), for progress displays.
+struct PullProgress {
+  std::string digest;
+  std::string kind;        // "layer" or "config".
+  int64_t fetched = 0;     // Bytes fetched (or found) so far.
+  int64_t size = 0;        // The blob's size per its descriptor.
+  bool present = false;    // Already in the content store (or fetched earlier): not fetched.
+  bool done = false;       // Fetched and verified (or present).
+};
+
 // The docker/containerd normalization of a reference: "busybox" -> "docker.io/library/busybox:latest",
 // "skiff.local/x" -> "skiff.local/x:latest". InvalidArgument for malformed references is left
 // to callers that need it; this never fails.

@@ -31,6 +31,7 @@
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/health_monitor.h"
+#include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
@@ -68,6 +69,9 @@ struct TaskManagerOptions {
   Resources capacity{.cpu = INT32_MAX, .memory = INT32_MAX};
   // Host ports as a placement resource: the dynamic range and the reserved ports.
   network::PortAllocatorOptions ports;
+  // Pulls task images from registries (pull behaviour, shared pulls). Without one, images must
+  // be in the runtime already (load-image); tests that do not pull leave it unset.
+  ImagePuller* image_puller = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.

@@ -66,5 +66,25 @@ TEST(OptionsTest, BadPortRangesAndListsAreUsageErrors) {
   EXPECT_EQ(std::get<int>(parsed), 2);
 }
 
+TEST(OptionsTest, RegistryFlags) {
+  ParseResult defaults = Parse({});
+  ASSERT_TRUE(std::holds_alternative<Options>(defaults));
+  EXPECT_EQ(std::get<Options>(defaults).image_pull_behavior, scheduler::PullBehavior::kDefault);
+  EXPECT_TRUE(std::get<Options>(defaults).insecure_registries.empty());
+  EXPECT_EQ(std::get<Options>(defaults).registry_credentials, "");
+
+  ParseResult parsed = Parse({"--image-pull-behavior", "prefer-cached", "--insecure-registries",
+                              "reg.lan:5000, 10.0.0.9", "--registry-credentials", "/etc/c.json"});
+  ASSERT_TRUE(std::holds_alternative<Options>(parsed));
+  const Options& o = std::get<Options>(parsed);
+  EXPECT_EQ(o.image_pull_behavior, scheduler::PullBehavior::kPreferCached);
+  EXPECT_EQ(o.insecure_registries, (std::vector<std::string>{"reg.lan:5000", "10.0.0.9"}));
+  EXPECT_EQ(o.registry_credentials, "/etc/c.json");
+
+  ParseResult bad = Parse({"--image-pull-behavior", "sometimes"});
+  ASSERT_TRUE(std::holds_alternative<int>(bad));
+  EXPECT_EQ(std::get<int>(bad), 2);
+}
+
 }  // namespace
 }  // namespace skiff::daemon

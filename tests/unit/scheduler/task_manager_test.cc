@@ -1,5 +1,6 @@
 #include "skiff/scheduler/task_manager.h"
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <string>
@@ -46,7 +47,8 @@ class TaskManagerTest : public ::testing::Test {
     registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
     tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
                                            registry_.get(), &clock_, model::ArnScope{},
-                                           TaskManagerOptions{.state_dir = dir_.path() + "/state"});
+                                           TaskManagerOptions{.state_dir = dir_.path() + "/state",
+                                                              .image_puller = puller_.get()});
     ASSERT_TRUE(tasks_->Load().ok());
     tasks_->AddListener(
         [this](const store::StoredTask& t) { changes_.push_back(t.task.last_status()); });
@@ -105,6 +107,7 @@ class TaskManagerTest : public ::testing::Test {
   fakes::FakeRuntime runtime_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;
+  std::unique_ptr<ImagePuller> puller_;  // Set before Open() by tests that pull.
   std::unique_ptr<TaskManager> tasks_;
   std::vector<std::string> changes_;
 };
@@ -155,6 +158,44 @@ TEST_F(TaskManagerTest, MissingImageFailsTheTaskWithoutCreatingAnything) {
   EXPECT_THAT(task.stopped_reason(), HasSubstr("skiff load-image"));
   EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr("CreateContainer"))));
   EXPECT_EQ(task.containers(0).last_status(), "STOPPED");
+}
+
+TEST_F(TaskManagerTest, ImagesArePulledBeforeTheContainersAreCreated) {
+  puller_ = std::make_unique<ImagePuller>(&runtime_, ImagePullerOptions{});
+  Open();
+  runtime_.AddRegistryImage("127.0.0.1:5000/app:latest", "sha256:pulled");
+  Register(R"({"family": "pulled", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "127.0.0.1:5000/app", "memory": 32}]})");
+  clock_.Advance(absl::Seconds(5));
+  const std::string id = RunOne(R"({"taskDefinition": "pulled"})");
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "RUNNING");
+  EXPECT_EQ(runtime_.pull_calls(), 1);
+  EXPECT_EQ(task.containers(0).image_digest(), "sha256:pulled");
+  EXPECT_GT(task.pull_started_at(), 0);
+  EXPECT_GE(task.pull_stopped_at(), task.pull_started_at());
+  const std::vector<std::string> calls = runtime_.calls();
+  const auto pull = std::find(calls.begin(), calls.end(), "PullImage 127.0.0.1:5000/app:latest");
+  const auto create = std::find(calls.begin(), calls.end(), "CreateContainer " + id + "-app");
+  ASSERT_NE(pull, calls.end());
+  EXPECT_LT(pull, create);
+}
+
+TEST_F(TaskManagerTest, AFailedPullStopsTheTaskNamingTheImageAndTheRegistrysError) {
+  puller_ = std::make_unique<ImagePuller>(&runtime_, ImagePullerOptions{});
+  Open();
+  Register(R"({"family": "ghost", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "127.0.0.1:5000/ghost:1", "memory": 32}]})");
+  const std::string id = RunOne(R"({"taskDefinition": "ghost"})");
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "TaskFailedToStart");
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("CannotPullContainerError"));
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("127.0.0.1:5000/ghost:1"));
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("MANIFEST_UNKNOWN"));
+  EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr("CreateContainer"))));
 }
 
 TEST_F(TaskManagerTest, StartFailureStopsWhatAlreadyRuns) {

@@ -1,0 +1,166 @@
+// pull_bench: how long a pull of a multi-layer image from a local registry takes through skiff's
+// registry client (ContainerdRuntime::PullImage, what skiffd runs for a task and pull-image)
+// against `ctr images pull --plain-http` of the same image on the same private containerd, in
+// one run.
+//
+// Setup: a private containerd, a Debian docker-registry on 127.0.0.1 (tests/support), and an
+// image of 5 layers (the busybox test image's layer and 4 gzipped layers of 8 MiB of random
+// data each) pushed with skopeo. Each round pulls with skiff into one namespace and with ctr into
+// another, alternating which goes first; between rounds both images are removed with --sync so
+// every pull fetches and unpacks every blob. One warm-up round is not counted.
+//
+// Run as root: build/bin/pull_bench [--runs N]. Prints min/median/max and the ratio of the
+// medians. Main thread only.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "skiff/runtime/containerd_runtime.h"
+#include "support/containerd_fixture.h"
+#include "support/local_registry.h"
+
+namespace skiff::bench {
+namespace {
+
+constexpr char kMakeLayers[] = R"PY(
+import gzip, hashlib, io, json, os, sys, tarfile
+src, dst = sys.argv[1:]
+with tarfile.open(src) as tar:
+    blobs = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isreg()}
+def put(data):
+    digest = hashlib.sha256(data).hexdigest()
+    blobs["blobs/sha256/" + digest] = data
+    return "sha256:" + digest, len(data)
+index = json.loads(blobs["index.json"])
+entry = index["manifests"][0]
+manifest = json.loads(blobs["blobs/sha256/" + entry["digest"][7:]])
+config = json.loads(blobs["blobs/sha256/" + manifest["config"]["digest"][7:]])
+for i in range(4):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        data = os.urandom(8 << 20)
+        info = tarfile.TarInfo("data/blob%d" % i)
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    layer = raw.getvalue()
+    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(layer).hexdigest())
+    digest, size = put(gzip.compress(layer, 1, mtime=0))
+    manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                               "digest": digest, "size": size})
+manifest["config"]["digest"], manifest["config"]["size"] = put(json.dumps(config).encode())
+entry["digest"], entry["size"] = put(json.dumps(manifest).encode())
+entry["annotations"] = {"org.opencontainers.image.ref.name": "layers"}
+blobs["index.json"] = json.dumps(index).encode()
+with tarfile.open(dst, "w") as out:
+    for name, data in sorted(blobs.items()):
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        out.addfile(info, io.BytesIO(data))
+)PY";
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+int Fail(const std::string& what) {
+  std::cerr << "pull_bench: " << what << "\n";
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  int runs = 5;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--runs" && i + 1 < argc && absl::SimpleAtoi(argv[i + 1], &runs)) {
+      ++i;
+    } else {
+      return Fail("usage: pull_bench [--runs N]");
+    }
+  }
+  if (std::string missing = skiff::testing::MissingRootOrContainerd(); !missing.empty()) {
+    return Fail(missing);
+  }
+  if (std::string missing = skiff::testing::MissingRegistryTools(); !missing.empty()) {
+    return Fail(missing);
+  }
+  auto containerd = skiff::testing::PrivateContainerd::Start();
+  if (!containerd.ok()) return Fail(containerd.status().ToString());
+  auto registry = skiff::testing::LocalRegistry::Start({});
+  if (!registry.ok()) return Fail(registry.status().ToString());
+  auto tarball = skiff::testing::TestImageTarball();
+  if (!tarball.ok()) return Fail(tarball.status().ToString());
+  const std::string layers = (*containerd)->dir() + "/layers.tar";
+  auto made = skiff::testing::RunCommand({"python3", "-c", kMakeLayers, *tarball, layers},
+                                         absl::Seconds(120));
+  if (!made.ok() || made->exit_code != 0) return Fail("making the multi-layer image failed");
+  if (absl::Status s = (*registry)->Push("oci-archive:" + layers, "bench/layers:1"); !s.ok()) {
+    return Fail(s.ToString());
+  }
+  const std::string ref = (*registry)->host() + "/bench/layers:1";
+  const std::string skiff_ns = (*containerd)->UniqueNamespace("bench-skiff");
+  const std::string ctr_ns = (*containerd)->UniqueNamespace("bench-ctr");
+  runtime::ContainerdRuntime runtime({.address = (*containerd)->socket_path(), .ns = skiff_ns,
+                                      .work_dir = (*containerd)->dir() + "/skiff-work"});
+  auto time_ms = [](auto fn) {
+    const auto start = std::chrono::steady_clock::now();
+    const bool ok = fn();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count();
+    return ok ? ms : -1.0;
+  };
+  auto skiff_pull = [&] {
+    auto image = runtime.PullImage(ref, std::nullopt, nullptr);
+    if (!image.ok()) std::cerr << image.status() << "\n";
+    return image.ok();
+  };
+  auto ctr_pull = [&] {
+    absl::Status s = (*containerd)->Ctr({"-n", ctr_ns, "images", "pull", "--plain-http", ref},
+                                        nullptr, absl::Seconds(300));
+    if (!s.ok()) std::cerr << s << "\n";
+    return s.ok();
+  };
+  auto clean = [&] {
+    runtime.RemoveImage(ref).IgnoreError();
+    (*containerd)->Ctr({"-n", ctr_ns, "images", "rm", "--sync", ref}).IgnoreError();
+  };
+  std::vector<double> skiff_ms, ctr_ms;
+  for (int round = 0; round <= runs; ++round) {
+    double s = 0, c = 0;
+    if (round % 2 == 0) {
+      s = time_ms(skiff_pull);
+      c = time_ms(ctr_pull);
+    } else {
+      c = time_ms(ctr_pull);
+      s = time_ms(skiff_pull);
+    }
+    clean();
+    if (s < 0 || c < 0) return Fail("a pull failed");
+    if (round == 0) continue;  // Warm-up.
+    skiff_ms.push_back(s);
+    ctr_ms.push_back(c);
+  }
+  auto row = [](const std::string& name, const std::vector<double>& v, double ratio) {
+    std::printf("    %-44s %4zu %9.1f %9.1f %9.1f %8.2f\n", name.c_str(), v.size(),
+                *std::min_element(v.begin(), v.end()), Median(v),
+                *std::max_element(v.begin(), v.end()), ratio);
+  };
+  std::printf("    %-44s %4s %9s %9s %9s %8s\n", "", "runs", "min ms", "median ms", "max ms",
+              "ratio");
+  row("skiff PullImage (5 layers, ~33 MiB)", skiff_ms, Median(skiff_ms) / Median(ctr_ms));
+  row("ctr images pull --plain-http", ctr_ms, 1.0);
+  std::printf("\nratio skiff/ctr of the medians: %.2f\n", Median(skiff_ms) / Median(ctr_ms));
+  return 0;
+}
+
+}  // namespace
+}  // namespace skiff::bench
+
+int main(int argc, char** argv) { return skiff::bench::Main(argc, argv); }

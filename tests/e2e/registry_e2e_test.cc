@@ -1,0 +1,150 @@
+// Registry pulls through skiffd and the skiff CLI, against a private containerd and a real
+// Debian docker-registry on 127.0.0.1 (behind a logging loopback proxy): a task whose image the
+// registry lacks stops with a reason naming the image and the registry's error; two tasks of
+// one image share one pull; `skiff pull-image` is quiet off a terminal; `skiff prune-images`
+// keeps what running tasks use and removes it once they stopped.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "skiffd_process.h"
+#include "support/containerd_fixture.h"
+#include "support/local_registry.h"
+
+namespace skiff::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class RegistryE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
+    if (std::string missing = skiff::testing::MissingRegistryTools(); !missing.empty()) {
+      if (skiff::testing::RunningInCi()) GTEST_FAIL() << missing;
+      GTEST_SKIP() << missing;
+    }
+    auto containerd = skiff::testing::PrivateContainerd::Start();
+    ASSERT_TRUE(containerd.ok()) << containerd.status();
+    containerd_ = *std::move(containerd);
+    auto registry = skiff::testing::LocalRegistry::Start({});
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = *std::move(registry);
+    auto proxy = skiff::testing::LoopbackProxy::Start(registry_->port());
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    proxy_ = *std::move(proxy);
+    auto tarball = skiff::testing::TestImageTarball();
+    ASSERT_TRUE(tarball.ok()) << tarball.status();
+    ASSERT_TRUE(registry_->Push("oci-archive:" + *tarball, "skiff/busybox:1").ok());
+    auto skiffd = SkiffdProcess::Create();
+    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
+    skiffd_ = *std::move(skiffd);
+    ASSERT_TRUE(skiffd_
+                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace",
+                             containerd_->UniqueNamespace("skiff-reg"), "--runc-root",
+                             containerd_->runc_root()})
+                    .ok());
+    absl::Status ready = skiffd_->WaitReady();
+    ASSERT_TRUE(ready.ok()) << ready;
+  }
+
+  json Ok(const std::vector<std::string>& args) {
+    skiff::testing::CommandResult r = skiffd_->Skiff(args);
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
+    if (r.stdout_text.empty()) return json();
+    json out = json::parse(r.stdout_text, nullptr, false);
+    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
+    return out;
+  }
+
+  std::vector<std::string> RunTask(const std::string& family, const std::string& image,
+                                   int count) {
+    json definition = {
+        {"family", family},
+        {"networkMode", "none"},
+        {"containerDefinitions",
+         json::array({{{"name", "app"}, {"image", image}, {"memory", 32},
+                       {"linuxParameters", {{"initProcessEnabled", true}}},
+                       {"command", json::array({"sleep", "1000"})}}})}};
+    Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+    json run = Ok({"run-task", "--task-definition", family, "--count", std::to_string(count)});
+    std::vector<std::string> ids;
+    for (const json& t : run["tasks"]) {
+      const std::string arn = t["taskArn"];
+      ids.push_back(arn.substr(arn.rfind('/') + 1));
+    }
+    return ids;
+  }
+
+  json Describe(const std::string& id) {
+    json out = Ok({"describe-tasks", "--tasks", id});
+    return out["tasks"].empty() ? json::object() : out["tasks"][0];
+  }
+
+  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
+  std::unique_ptr<skiff::testing::LocalRegistry> registry_;
+  std::unique_ptr<skiff::testing::LoopbackProxy> proxy_;
+  std::unique_ptr<SkiffdProcess> skiffd_;
+};
+
+TEST_F(RegistryE2eTest, AnUnknownImageStopsTheTaskWithTheRegistrysReason) {
+  const std::string image = proxy_->host() + "/skiff/nothing:here";
+  std::vector<std::string> ids = RunTask("ghost", image, 1);
+  ASSERT_EQ(ids.size(), 1u);
+  Ok({"wait", "tasks-stopped", "--tasks", ids[0], "--timeout", "60"});
+  json task = Describe(ids[0]);
+  EXPECT_EQ(task["stopCode"], "TaskFailedToStart");
+  const std::string reason = task["stoppedReason"];
+  EXPECT_THAT(reason, HasSubstr("CannotPullContainerError"));
+  EXPECT_THAT(reason, HasSubstr(image));
+  EXPECT_THAT(reason, HasSubstr("MANIFEST_UNKNOWN"));
+  EXPECT_TRUE(task.contains("pullStartedAt"));
+  EXPECT_TRUE(task.contains("pullStoppedAt"));
+}
+
+TEST_F(RegistryE2eTest, TwoTasksShareOnePullAndPruneKeepsWhatRuns) {
+  const std::string image = proxy_->host() + "/skiff/busybox:1";
+  std::vector<std::string> ids = RunTask("shared", image, 2);
+  ASSERT_EQ(ids.size(), 2u);
+  Ok({"wait", "tasks-running", "--tasks", ids[0], ids[1], "--timeout", "60"});
+  int layer_gets = 0, manifest_gets = 0;
+  for (const std::string& r : proxy_->requests()) {
+    if (absl::StrContains(r, "/blobs/")) ++layer_gets;
+    if (absl::StrContains(r, "/manifests/1")) ++manifest_gets;
+  }
+  // One config and one layer blob, one manifest: one pull for both tasks.
+  EXPECT_EQ(layer_gets, 2) << absl::StrJoin(proxy_->requests(), "\n");
+  EXPECT_EQ(manifest_gets, 1) << absl::StrJoin(proxy_->requests(), "\n");
+  json task = Describe(ids[0]);
+  EXPECT_GE(task["pullStoppedAt"].get<double>(), task["pullStartedAt"].get<double>());
+
+  // pull-image off a terminal: the image's JSON, nothing on stderr, no blob fetched again.
+  proxy_->ClearRequests();
+  skiff::testing::CommandResult pulled = skiffd_->Skiff({"pull-image", "--image", image});
+  EXPECT_EQ(pulled.exit_code, 0) << pulled.stderr_text;
+  EXPECT_EQ(pulled.stderr_text, "");
+  json out = json::parse(pulled.stdout_text, nullptr, false);
+  EXPECT_EQ(out["image"]["name"], image) << pulled.stdout_text;
+  for (const std::string& r : proxy_->requests()) EXPECT_THAT(r, ::testing::Not(HasSubstr("/blobs/")));
+
+  json pruned = Ok({"prune-images"});
+  EXPECT_TRUE(!pruned.contains("images") || pruned["images"].empty()) << pruned.dump();
+  Ok({"stop-task", "--task", ids[0]});
+  Ok({"stop-task", "--task", ids[1]});
+  Ok({"wait", "tasks-stopped", "--tasks", ids[0], ids[1], "--timeout", "60"});
+  pruned = Ok({"prune-images"});
+  ASSERT_EQ(pruned["images"].size(), 1u) << pruned.dump();
+  EXPECT_EQ(pruned["images"][0]["name"], image);
+  json listed = Ok({"list-images"});
+  EXPECT_TRUE(!listed.contains("images") || listed["images"].empty()) << listed.dump();
+}
+
+}  // namespace
+}  // namespace skiff::e2e
