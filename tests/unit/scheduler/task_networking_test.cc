@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_replace.h"
 
-#include "scheduler/task_networking.h"
+#include "skiff/network/port_allocator.h"
 #include "service_fixture.h"
 
 namespace skiff::scheduler {
@@ -65,7 +65,8 @@ class TaskNetworkingTest : public ServiceManagerTest {
     request.set_task(id);
     ASSERT_TRUE(tasks_->StopTask(request).ok());
     Settle();
-    for (const v1::Container& c : Task(id).containers()) {
+    const v1::Task task = Task(id);
+    for (const v1::Container& c : task.containers()) {
       runtime_.Exit(c.runtime_id(), 0, clock_.Now());
     }
     Settle();
