@@ -327,11 +327,12 @@ TEST_F(NetworkTest, AContainerReachesAnotherTasksPublishedPortThroughTheHost) {
                                                                 {"hostPort", port}}}))}));
   RunRunning("server");
   ASSERT_TRUE(WaitForHttp("127.0.0.1", port, "hairpin-ok").ok());
-  // The client asks the host (the bridge's address) for the published port, a few times.
+  // The client asks the host (the bridge's address) for the published port, a few times, with
+  // nc: busybox-static's wget looks the service up through NSS and crashes without it.
   Register("client", "bridge",
-           json::array({Shell("get", absl::StrCat("for i in 1 2 3 4 5; do wget -q -T 3 -O - http://",
-                                                  Gateway(), ":", port,
-                                                  "/ | grep -q hairpin-ok && exit 0; sleep 1; "
+           json::array({Shell("get", absl::StrCat("for i in 1 2 3 4 5; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | "
+                                                  "nc -w 3 ", Gateway(), " ", port,
+                                                  " | grep -q hairpin-ok && exit 0; sleep 1; "
                                                   "done; exit 1"))}));
   absl::StatusOr<v1::RunTaskResponse> ran = RunTask("client");
   ASSERT_TRUE(ran.ok() && ran->tasks_size() == 1);
@@ -345,8 +346,9 @@ TEST_F(NetworkTest, AwsvpcContainersShareLocalhostAndTheTaskHasAnEni) {
   Register("vpc", "awsvpc",
            json::array({Httpd("app", "awsvpc-ok", json::array({{{"containerPort", 8080}}}), 8080),
                         Shell("sidecar",
-                              "for i in $(seq 1 20); do wget -q -T 2 -O - http://127.0.0.1:8080/ "
-                              "| grep -q awsvpc-ok && exit 0; sleep 0.5; done; exit 1",
+                              "for i in $(seq 1 20); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | "
+                              "nc -w 2 127.0.0.1 8080 | grep -q awsvpc-ok && exit 0; sleep 0.5; "
+                              "done; exit 1",
                               /*essential=*/false)}));
   const v1::Task task = RunRunning("vpc");
   ASSERT_EQ(task.attachments_size(), 1) << task.ShortDebugString();
@@ -362,7 +364,9 @@ TEST_F(NetworkTest, AwsvpcContainersShareLocalhostAndTheTaskHasAnEni) {
       [](const v1::Task& t) { return t.containers(1).last_status() == "STOPPED"; },
       "sidecar stopped", kStartTimeout);
   ASSERT_TRUE(sidecar_done.ok()) << sidecar_done.status();
-  EXPECT_EQ(sidecar_done->containers(1).exit_code(), 0) << sidecar_done->ShortDebugString();
+  EXPECT_EQ(sidecar_done->containers(1).exit_code(), 0)
+      << skiffd_->Skiff({"logs", "--task", TaskIdOf(task.task_arn()), "--container", "sidecar"})
+             .stdout_text;
   EXPECT_EQ(sidecar_done->last_status(), "RUNNING");
   absl::Status direct = WaitForHttp(ip, 8080, "awsvpc-ok");
   EXPECT_TRUE(direct.ok()) << direct;
@@ -454,14 +458,15 @@ TEST_F(NetworkTest, BadNetworkInputGetsClearErrors) {
   EXPECT_EQ(refused->tasks_size(), 0);
 
   // A subnet that overlaps a route of the host: skiffd refuses to start and names the flag.
-  // The route is the test's own: a dummy link in another skiffd's subnet, deleted at the end.
+  // The route is the test's own: a veth pair in another skiffd's subnet, deleted at the end.
   auto other = SkiffdProcess::Create();
   ASSERT_TRUE(other.ok()) << other.status();
   const std::string subnet = (*other)->subnet();
   const std::string dummy = absl::StrCat("skd", (*other)->network().index());
-  ASSERT_EQ(Command({"ip", "link", "add", dummy, "type", "dummy"}), "");
+  ASSERT_EQ(Command({"ip", "link", "add", dummy, "type", "veth", "peer", "name", dummy + "p"}), "");
   Command({"ip", "addr", "add", (*other)->network().gateway() + "/24", "dev", dummy});
   Command({"ip", "link", "set", dummy, "up"});
+  Command({"ip", "link", "set", dummy + "p", "up"});
   absl::Status started = (*other)->Start({"--containerd-address", containerd_->socket_path(),
                                           "--namespace", ns_ + "-overlap"});
   absl::StatusOr<int> code = started.ok() ? (*other)->WaitExit() : started;
