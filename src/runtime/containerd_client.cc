@@ -102,80 +102,159 @@ absl::Status ContainerdClient::AddSnapshotToLease(const std::string& snapshotter
                                "Leases.AddResource");
 }
 
-absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descriptor& expected,
-                                         const BlobReader& read, absl::string_view what,
-                                         bool verified) {
-  auto context = Context(kBulkTimeout);
-  auto stream = content_->Write(context.get());
-  content_api::WriteContentRequest request;
-  content_api::WriteContentResponse response;
-  // The server answers every request; a failed Read means it ended the stream with a status.
-  auto finish = [&]() -> absl::Status {
-    stream->WritesDone();
-    while (stream->Read(&response)) {
-    }
-    grpc::Status status = stream->Finish();
-    // Already stored: containerd has added it to our lease, nothing to write.
-    if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
-    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": content does not match its descriptor (", expected.digest, ", ",
-          expected.size, " bytes): ", status.error_message()));
-    }
-    if (status.ok()) return absl::InternalError("containerd Content.Write ended early");
-    return connection_->ToStatus(status, absl::StrCat("Content.Write of ", what));
-  };
+ContainerdClient::ContentWriter::ContentWriter(const ContainerdConnection* connection,
+                                              std::unique_ptr<grpc::ClientContext> context,
+                                              std::string ref, Descriptor expected,
+                                              std::string what)
+    : connection_(connection),
+      context_(std::move(context)),
+      ref_(std::move(ref)),
+      expected_(std::move(expected)),
+      what_(std::move(what)) {}
 
+ContainerdClient::ContentWriter::~ContentWriter() {
+  if (finished_) return;
+  // The ingest stays in containerd, as far as it was sent.
+  stream_->WritesDone();
+  context_->TryCancel();
+  stream_->Finish().IgnoreError();
+}
+
+bool ContainerdClient::ContentWriter::Exchange(const content_api::WriteContentRequest& request) {
+  content_api::WriteContentResponse response;
+  if (!stream_->Write(request) || !stream_->Read(&response)) return false;
+  offset_ = response.offset();
+  return true;
+}
+
+absl::Status ContainerdClient::ContentWriter::Finish() {
+  finished_ = true;
+  stream_->WritesDone();
+  content_api::WriteContentResponse response;
+  while (stream_->Read(&response)) {
+  }
+  grpc::Status status = stream_->Finish();
+  if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    return absl::AlreadyExistsError(absl::StrCat(what_, " is stored already"));
+  }
+  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what_, ": content does not match its descriptor (", expected_.digest, ", ",
+        expected_.size, " bytes): ", status.error_message()));
+  }
+  if (status.ok()) return absl::InternalError("containerd Content.Write ended early");
+  return connection_->ToStatus(status, absl::StrCat("Content.Write of ", what_));
+}
+
+absl::Status ContainerdClient::ContentWriter::Flush() {
+  if (buffer_.empty()) return absl::OkStatus();
+  content_api::WriteContentRequest request;
+  request.set_action(content_api::WRITE);
+  request.set_ref(ref_);
+  request.set_offset(offset_);
+  request.mutable_data()->swap(buffer_);
+  buffer_.clear();
+  if (!Exchange(request)) return Finish();
+  return absl::OkStatus();
+}
+
+absl::Status ContainerdClient::ContentWriter::Write(absl::string_view data) {
+  if (finished_) return absl::FailedPreconditionError(absl::StrCat(what_, ": writer is closed"));
+  if (offset() + static_cast<int64_t>(data.size()) > expected_.size) {
+    return absl::InvalidArgumentError(absl::StrCat(what_, ": more than the ", expected_.size,
+                                                   " bytes of its descriptor"));
+  }
+  while (!data.empty()) {
+    if (buffer_.capacity() < kWriteChunk) buffer_.reserve(kWriteChunk);
+    const size_t n = std::min(data.size(), kWriteChunk - buffer_.size());
+    buffer_.append(data.data(), n);
+    data.remove_prefix(n);
+    if (buffer_.size() == kWriteChunk) {
+      if (absl::Status status = Flush(); !status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContainerdClient::ContentWriter::Commit() {
+  if (finished_) return absl::FailedPreconditionError(absl::StrCat(what_, ": writer is closed"));
+  if (absl::Status status = Flush(); !status.ok()) return status;
+  content_api::WriteContentRequest request;
+  request.set_action(content_api::COMMIT);
+  request.set_ref(ref_);
+  request.set_offset(offset_);
+  request.set_total(expected_.size);
+  request.set_expected(expected_.digest);
+  if (!Exchange(request)) return Finish();
+  finished_ = true;
+  stream_->WritesDone();
+  // containerd sends the commit's answer a second time as it ends the call; Finish() waits
+  // until every incoming message has been read.
+  content_api::WriteContentResponse response;
+  while (stream_->Read(&response)) {
+  }
+  return connection_->ToStatus(stream_->Finish(), absl::StrCat("Content.Write of ", what_));
+}
+
+absl::StatusOr<std::unique_ptr<ContainerdClient::ContentWriter>> ContainerdClient::OpenWriter(
+    const std::string& ref, const Descriptor& expected, absl::string_view what) {
+  std::unique_ptr<ContentWriter> writer(
+      new ContentWriter(connection_, Context(kBulkTimeout), ref, expected, std::string(what)));
+  writer->stream_ = content_->Write(writer->context_.get());
+  content_api::WriteContentRequest request;
   request.set_action(content_api::STAT);
   request.set_ref(ref);
   request.set_total(expected.size);
   request.set_expected(expected.digest);
-  if (!stream->Write(request) || !stream->Read(&response)) return finish();
+  if (!writer->Exchange(request)) return writer->Finish();
+  return writer;
+}
 
+absl::Status ContainerdClient::KeepIngest(const std::string& ref, const Descriptor& expected) {
+  ContainerdClient unleased(connection_, "");
+  auto writer = unleased.OpenWriter(ref, expected, ref);
+  if (writer.status().code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
+  return writer.status();
+}
+
+absl::Status ContainerdClient::AbortIngest(const std::string& ref) {
+  content_api::AbortRequest request;
+  request.set_ref(ref);
+  google::protobuf::Empty response;
+  auto context = Context(kCallTimeout);
+  absl::Status status =
+      connection_->ToStatus(content_->Abort(context.get(), request, &response), "Content.Abort");
+  return absl::IsNotFound(status) ? absl::OkStatus() : status;
+}
+
+absl::Status ContainerdClient::WriteBlob(const std::string& ref, const Descriptor& expected,
+                                         const BlobReader& read, absl::string_view what,
+                                         bool verified) {
+  auto writer = OpenWriter(ref, expected, what);
+  if (writer.status().code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
+  if (!writer.ok()) return writer.status();
+  // Only a fresh ingest can be checked here; a resumed one is left to containerd's commit.
+  verified = verified || (*writer)->offset() > 0;
   Sha256Hasher hasher;
   std::string buffer;
-  int64_t offset = 0;
-  while (offset < expected.size) {
-    const size_t chunk = static_cast<size_t>(std::min<int64_t>(kWriteChunk, expected.size - offset));
+  for (int64_t offset = (*writer)->offset(); offset < expected.size;) {
+    const size_t chunk =
+        static_cast<size_t>(std::min<int64_t>(kWriteChunk, expected.size - offset));
     buffer.resize(chunk);
-    if (absl::Status status = read(offset, buffer.data(), chunk); !status.ok()) {
-      stream->WritesDone();
-      context->TryCancel();
-      stream->Finish().IgnoreError();
-      return status;
-    }
+    if (absl::Status status = read(offset, buffer.data(), chunk); !status.ok()) return status;
     if (!verified) hasher.Update(buffer);
-    request.Clear();
-    request.set_action(content_api::WRITE);
-    request.set_ref(ref);
-    request.set_offset(offset);
-    request.set_data(buffer);
-    if (!stream->Write(request) || !stream->Read(&response)) return finish();
+    if (absl::Status status = (*writer)->Write(buffer); !status.ok()) return status;
     offset += static_cast<int64_t>(chunk);
   }
   // Checked here as well as by containerd's commit, to say which file of the archive is bad.
   if (const std::string actual = verified ? expected.digest : hasher.Finish();
       actual != expected.digest) {
-    stream->WritesDone();
-    context->TryCancel();
-    stream->Finish().IgnoreError();
     return absl::InvalidArgumentError(absl::StrCat(what, ": content has digest ", actual,
                                                    " but its descriptor says ",
                                                    expected.digest));
   }
-  request.Clear();
-  request.set_action(content_api::COMMIT);
-  request.set_ref(ref);
-  request.set_offset(offset);
-  request.set_total(expected.size);
-  request.set_expected(expected.digest);
-  if (!stream->Write(request) || !stream->Read(&response)) return finish();
-  stream->WritesDone();
-  // containerd sends the commit's answer a second time as it ends the call; Finish() waits
-  // until every incoming message has been read.
-  while (stream->Read(&response)) {
-  }
-  return connection_->ToStatus(stream->Finish(), absl::StrCat("Content.Write of ", what));
+  absl::Status committed = (*writer)->Commit();
+  return committed.code() == absl::StatusCode::kAlreadyExists ? absl::OkStatus() : committed;
 }
 
 absl::StatusOr<std::string> ContainerdClient::ReadBlob(const std::string& digest,

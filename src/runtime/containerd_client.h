@@ -50,11 +50,63 @@ class ContainerdClient {
   absl::Status DeleteLease(bool sync);
   absl::Status AddSnapshotToLease(const std::string& snapshotter, const std::string& key);
 
-  // Content. WriteBlob streams `expected.size` bytes from `read` under ingest `ref` and
-  // commits them as `expected.digest`; a blob that is already stored is left as it is (and
-  // joins the lease). Bytes that do not match the digest are InvalidArgument naming `what`.
-  // `verified`: the reader's bytes were checked against the digest already (a registry
-  // download), so only containerd's commit checks them again.
+  // An ingest of the content store being written over one Content.Write stream, made by
+  // OpenWriter(). It resumes what an earlier writer of the same ref left (offset() says how much
+  // that is; containerd keeps the bytes and re-hashes them). Write() buffers into 1 MiB
+  // messages; Commit() stores the bytes as the expected digest, which containerd checks.
+  // Destroying a writer that was not committed leaves the ingest as far as it was sent, for a
+  // later writer of its ref or for the garbage collector. One thread.
+  class ContentWriter {
+   public:
+    ~ContentWriter();
+    ContentWriter(const ContentWriter&) = delete;
+    ContentWriter& operator=(const ContentWriter&) = delete;
+
+    // Bytes in the ingest, counting those not sent yet.
+    int64_t offset() const { return offset_ + static_cast<int64_t>(buffer_.size()); }
+    absl::Status Write(absl::string_view data);
+    // Sends the buffered bytes, so that the ingest holds all of offset().
+    absl::Status Flush();
+    // InvalidArgument when the bytes do not match the descriptor (the ingest stays; abort it),
+    // AlreadyExists when the blob was stored meanwhile (it joins the lease all the same).
+    absl::Status Commit();
+
+   private:
+    friend class ContainerdClient;
+    ContentWriter(const ContainerdConnection* connection, std::unique_ptr<grpc::ClientContext> context,
+                  std::string ref, Descriptor expected, std::string what);
+    // Sends `request` and reads the answer; false once the stream is broken (then Finish()).
+    bool Exchange(const containerd::services::content::v1::WriteContentRequest& request);
+    // Ends the stream and says why it ended.
+    absl::Status Finish();
+
+    const ContainerdConnection* connection_;
+    std::unique_ptr<grpc::ClientContext> context_;
+    std::unique_ptr<grpc::ClientReaderWriter<containerd::services::content::v1::WriteContentRequest,
+                                             containerd::services::content::v1::WriteContentResponse>>
+        stream_;
+    std::string ref_;
+    Descriptor expected_;
+    std::string what_;
+    int64_t offset_ = 0;  // Bytes containerd has.
+    std::string buffer_;  // Bytes not sent yet.
+    bool finished_ = false;
+  };
+
+  // Content. OpenWriter starts or resumes the ingest `ref` of `expected` (`what` names it in
+  // errors); AlreadyExists if the blob is stored already (it then joins the lease).
+  absl::StatusOr<std::unique_ptr<ContentWriter>> OpenWriter(const std::string& ref,
+                                                            const Descriptor& expected,
+                                                            absl::string_view what);
+  // Re-opens the ingest `ref` outside any lease, so that it outlives this client's lease:
+  // containerd keeps an ingest no lease holds for a day, unless a writer resumes it.
+  absl::Status KeepIngest(const std::string& ref, const Descriptor& expected);
+  absl::Status AbortIngest(const std::string& ref);
+  // Streams `expected.size` bytes from `read` under ingest `ref` and commits them as
+  // `expected.digest`; a blob that is already stored is left as it is (and joins the lease).
+  // Bytes that do not match the digest are InvalidArgument naming `what`. `verified`: the
+  // reader's bytes were checked against the digest already, so only containerd's commit checks
+  // them again.
   absl::Status WriteBlob(const std::string& ref, const Descriptor& expected, const BlobReader& read,
                          absl::string_view what, bool verified = false);
   // The whole blob; InvalidArgument if it is larger than max_size.

@@ -38,19 +38,26 @@ absl::StatusOr<ImageInfo> Describe(ContainerdClient& client, const ImageRecord& 
   if (!data.ok()) return data.status();
   std::string media_type = record.target.media_type;
   if (media_type.empty()) media_type = SniffMediaType(*data);
-  if (IsIndexMediaType(media_type)) {
-    auto index = ParseImageIndex(*data, absl::StrCat("index ", record.target.digest));
+  // Down the indexes to the manifest for this platform, the way the import went.
+  const Platform host = HostPlatform();
+  for (int depth = 0; IsIndexMediaType(media_type); ++depth) {
+    auto index = ParseImageIndex(*data, absl::StrCat("index of ", record.name));
     if (!index.ok()) return index.status();
-    const Platform host = HostPlatform();
     const Descriptor* chosen = SelectManifest(*index, host);
+    for (const Descriptor& nested : index->manifests) {
+      if (chosen != nullptr || depth >= kMaxIndexDepth) break;
+      if (!IsIndexMediaType(nested.media_type) || !PlatformMatches(host, nested.platform)) continue;
+      if (auto stored = client.HasBlob(nested.digest); stored.ok() && *stored) chosen = &nested;
+    }
     if (chosen == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
           "image ", record.name, " has no manifest for ", PlatformString(host)));
     }
     info.size += chosen->size;
-    auto manifest_data = client.ReadBlob(chosen->digest, kMaxMetadataSize);
-    if (!manifest_data.ok()) return manifest_data.status();
-    data = std::move(manifest_data);
+    auto child_data = client.ReadBlob(chosen->digest, kMaxMetadataSize);
+    if (!child_data.ok()) return child_data.status();
+    data = std::move(child_data);
+    media_type = chosen->media_type.empty() ? SniffMediaType(*data) : chosen->media_type;
   }
   auto manifest = ParseImageManifest(*data, absl::StrCat("manifest of ", record.name));
   if (!manifest.ok()) return manifest.status();
@@ -69,12 +76,10 @@ absl::StatusOr<ImageInfo> Describe(ContainerdClient& client, const ImageRecord& 
 }  // namespace
 
 ContainerdImages::ContainerdImages(const ContainerdConnection* connection, std::string snapshotter,
-                                   registry::RegistryOptions registry_options,
-                                   std::string pull_dir)
+                                   registry::RegistryOptions registry_options)
     : connection_(connection),
       snapshotter_(std::move(snapshotter)),
-      registry_options_(std::move(registry_options)),
-      pull_dir_(std::move(pull_dir)) {}
+      registry_options_(std::move(registry_options)) {}
 
 absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Import(const std::string& tarball_path) {
   // The whole archive is checked before containerd sees any of it.
@@ -94,7 +99,7 @@ absl::StatusOr<ImageInfo> ContainerdImages::Pull(const std::string& reference,
   if (!parsed.ok()) return parsed.status();
   registry::RegistryClient registry(*parsed, registry_options_, credentials);
   ContainerdClient client(connection_, NewLeaseId("pull"));
-  RegistrySource source(&registry, &client, pull_dir_, progress, [&] {
+  RegistrySource source(&registry, &client, progress, [&] {
     return std::make_unique<registry::RegistryClient>(*parsed, registry_options_, credentials);
   });
   auto target = source.Resolve();

@@ -1,6 +1,7 @@
 // ContainerdImages: the image half of the containerd adapter. Import of OCI-layout and
-// docker-archive tarballs and pulls from registries (blobs into the content store under a lease, gc labels as containerd's
-// own client sets them, unpacked layer by layer into the snapshotter), listing, lookup, removal.
+// docker-archive tarballs and pulls from registries (blobs into the content store under a
+// lease, gc labels as containerd's own client sets them, unpacked layer by layer into the
+// snapshotter), listing, lookup, removal.
 // Thread-safe.
 #ifndef SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
 #define SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
@@ -22,10 +23,9 @@ namespace skiff::runtime {
 
 class ContainerdImages {
  public:
-  // snapshotter: the snapshotter layers are unpacked into ("overlayfs"). pull_dir: where layers
-  // are downloaded to (and partial downloads kept, to resume).
+  // snapshotter: the snapshotter layers are unpacked into ("overlayfs").
   ContainerdImages(const ContainerdConnection* connection, std::string snapshotter,
-                   registry::RegistryOptions registry_options, std::string pull_dir);
+                   registry::RegistryOptions registry_options);
 
   absl::StatusOr<std::vector<ImageInfo>> Import(const std::string& tarball_path);
   absl::StatusOr<ImageInfo> Pull(const std::string& reference,
@@ -44,7 +44,6 @@ class ContainerdImages {
   const ContainerdConnection* connection_;
   std::string snapshotter_;
   registry::RegistryOptions registry_options_;
-  std::string pull_dir_;
 };
 
 }  // namespace skiff::runtime

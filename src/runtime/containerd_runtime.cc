@@ -42,8 +42,7 @@ ContainerdRuntime::ContainerdRuntime(ContainerdRuntimeOptions options)
     : options_(std::move(options)),
       connection_(options_.address, options_.ns),
       images_(std::make_unique<ContainerdImages>(&connection_, options_.snapshotter,
-                                                 options_.registry,
-                                                 options_.work_dir + "/pulls")) {}
+                                                 options_.registry)) {}
 
 ContainerdRuntime::~ContainerdRuntime() { StopEvents(); }
 
@@ -410,7 +409,11 @@ absl::StatusOr<int> ContainerdRuntime::ClearWorkDir() {
   int removed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(options_.work_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!absl::StartsWith(name, "accounts-") && !absl::StartsWith(name, "exec-")) continue;
+    // "pulls": where earlier versions of skiff kept layer downloads.
+    if (!absl::StartsWith(name, "accounts-") && !absl::StartsWith(name, "exec-") &&
+        name != "pulls") {
+      continue;
+    }
     // Never through a mount that stayed: remove_all would delete inside the image.
     const std::string path = entry.path().string();
     auto under = [&path](const std::string& point) { return absl::StartsWith(point, path); };

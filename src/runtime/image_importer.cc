@@ -60,15 +60,14 @@ void ImageImporter::Rollback() {
   replaced_.clear();
 }
 
-
-
-
-
-
 absl::Status ImageImporter::WriteBlob(const Descriptor& descriptor, absl::string_view what) {
   if (written_[descriptor.digest]) return absl::OkStatus();
   auto blob = source_->OpenBlob(descriptor, what);
   if (!blob.ok()) return blob.status();
+  if (blob->stored) {
+    written_[descriptor.digest] = true;
+    return absl::OkStatus();
+  }
   // Ingest refs are per lease, so a failed earlier import never resumes into this one.
   const std::string ref = absl::StrCat(client_->lease(), "-", descriptor.digest);
   if (absl::Status status = client_->WriteBlob(ref, descriptor, blob->read, blob->name,
@@ -80,7 +79,7 @@ absl::Status ImageImporter::WriteBlob(const Descriptor& descriptor, absl::string
   return absl::OkStatus();
 }
 
-absl::Status ImageImporter::ImportTarget(Descriptor& target) {
+absl::Status ImageImporter::ImportTarget(Descriptor& target, int depth) {
   auto data = source_->ReadMetadata(target, "image target");
   if (!data.ok()) return data.status();
   if (target.media_type.empty()) target.media_type = SniffMediaType(*data);
@@ -99,17 +98,40 @@ absl::Status ImageImporter::ImportTarget(Descriptor& target) {
     if (!child_data.ok()) return child_data.status();
     child.media_type = SniffMediaType(*child_data);
   }
-  if (const Descriptor* child = SelectManifest(*index, platform_);
-      child != nullptr && IsManifestMediaType(child->media_type)) {
-    if (absl::Status status = ImportManifest(*child); !status.ok()) return status;
-    // Only the manifest for this platform is kept alive through the index.
-    if (absl::Status status = WriteBlob(target, "index"); !status.ok()) return status;
-    return client_->SetBlobLabels(target.digest,
-                                  {{absl::StrCat(kLabelContentPrefix, "m.0"), child->digest}});
+  const Descriptor* child = SelectManifest(*index, platform_);
+  if (child != nullptr && !IsManifestMediaType(child->media_type)) child = nullptr;
+  if (absl::Status status = child != nullptr ? ImportManifest(*child) : absl::OkStatus();
+      !status.ok()) {
+    return status;
   }
-  return absl::InvalidArgumentError(absl::StrCat("index ", target.digest,
-                                                 " has no image manifest for ",
-                                                 PlatformString(platform_)));
+  // An index of indexes: the first nested index with a manifest for this platform.
+  absl::Status nested_error;
+  for (Descriptor& nested : index->manifests) {
+    if (child != nullptr) break;
+    if (!IsIndexMediaType(nested.media_type) || !PlatformMatches(platform_, nested.platform)) {
+      continue;
+    }
+    if (depth >= kMaxIndexDepth) {
+      return absl::InvalidArgumentError(absl::StrCat("index ", target.digest, " nests indexes ",
+                                                     "more than ", kMaxIndexDepth, " deep"));
+    }
+    absl::Status status = ImportTarget(nested, depth + 1);
+    if (absl::IsNotFound(status)) {
+      nested_error = status;
+      continue;
+    }
+    if (!status.ok()) return status;
+    child = &nested;
+  }
+  if (child == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "index ", target.digest, " has no image manifest for ", PlatformString(platform_),
+        nested_error.ok() ? "" : absl::StrCat(" (", nested_error.message(), ")")));
+  }
+  // Only the manifest (or index) for this platform is kept alive through the index.
+  if (absl::Status status = WriteBlob(target, "index"); !status.ok()) return status;
+  return client_->SetBlobLabels(target.digest,
+                                {{absl::StrCat(kLabelContentPrefix, "m.0"), child->digest}});
 }
 
 absl::Status ImageImporter::ImportManifest(const Descriptor& descriptor) {
@@ -129,15 +151,25 @@ absl::Status ImageImporter::ImportManifest(const Descriptor& descriptor) {
         config->diff_ids.size(), " diff ids"));
   }
 
+  // Each layer is unpacked as soon as it is stored, while the source fetches the next ones.
   source_->Prefetch(manifest->layers, "layer");
-  for (const Descriptor& layer : manifest->layers) {
+  std::vector<std::string> chain;
+  std::string parent;
+  for (size_t i = 0; i < manifest->layers.size(); ++i) {
+    const Descriptor& layer = manifest->layers[i];
     if (absl::Status status = WriteBlob(layer, "layer"); !status.ok()) return status;
+    chain.push_back(config->diff_ids[i]);
+    const std::string chain_id = ChainId(chain);
+    if (absl::Status status = Unpack(layer, config->diff_ids[i], parent, chain_id);
+        !status.ok()) {
+      return status;
+    }
+    parent = chain_id;
   }
   if (absl::Status status = WriteBlob(manifest->config, "image config"); !status.ok()) {
     return status;
   }
   if (absl::Status status = WriteBlob(descriptor, "manifest"); !status.ok()) return status;
-  if (absl::Status status = Unpack(*manifest, config->diff_ids); !status.ok()) return status;
 
   // The gc references containerd's client sets: manifest -> config and layers, config -> the
   // unpacked snapshot. The image record then keeps all of it alive once the lease is gone.
@@ -156,34 +188,21 @@ absl::Status ImageImporter::ImportManifest(const Descriptor& descriptor) {
       {{absl::StrCat("containerd.io/gc.ref.snapshot.", snapshotter_), ChainId(config->diff_ids)}});
 }
 
-absl::Status ImageImporter::Unpack(const ImageManifest& manifest,
-                                   const std::vector<std::string>& diff_ids) {
-  std::vector<std::string> chain;
-  std::string parent;
-  for (size_t i = 0; i < manifest.layers.size(); ++i) {
-    chain.push_back(diff_ids[i]);
-    const std::string chain_id = ChainId(chain);
-    auto exists = client_->SnapshotExists(snapshotter_, chain_id);
-    if (!exists.ok()) return exists.status();
-    if (*exists) {
-      // Unpacked by an earlier import: hold it for the rest of this one.
-      if (absl::Status status = client_->AddSnapshotToLease(snapshotter_, chain_id);
-          !status.ok()) {
-        return status;
-      }
-    } else if (absl::Status status = UnpackLayer(manifest.layers[i], diff_ids[i], parent, chain_id);
-               !status.ok()) {
-      return status;
-    }
-    // Recorded only now that the apply has checked the uncompressed digest.
-    if (absl::Status status =
-            client_->SetBlobLabels(manifest.layers[i].digest, {{kLabelUncompressed, diff_ids[i]}});
+absl::Status ImageImporter::Unpack(const Descriptor& layer, const std::string& diff_id,
+                                   const std::string& parent, const std::string& chain_id) {
+  auto exists = client_->SnapshotExists(snapshotter_, chain_id);
+  if (!exists.ok()) return exists.status();
+  if (*exists) {
+    // Unpacked by an earlier import: hold it for the rest of this one.
+    if (absl::Status status = client_->AddSnapshotToLease(snapshotter_, chain_id);
         !status.ok()) {
       return status;
     }
-    parent = chain_id;
+  } else if (absl::Status status = UnpackLayer(layer, diff_id, parent, chain_id); !status.ok()) {
+    return status;
   }
-  return absl::OkStatus();
+  // Recorded only now that the apply has checked the uncompressed digest.
+  return client_->SetBlobLabels(layer.digest, {{kLabelUncompressed, diff_id}});
 }
 
 absl::Status ImageImporter::UnpackLayer(const Descriptor& layer, const std::string& diff_id,

@@ -37,6 +37,8 @@ class ImageContentSource {
     ContainerdClient::BlobReader read;  // Called only if the content store lacks the blob.
     std::string name;                   // For error messages: "layer sha256:... (...)".
     bool verified = false;              // The source checks the digest before handing bytes.
+    // The source has stored the blob itself, under the import's lease; `read` is unset.
+    bool stored = false;
   };
 
   virtual ~ImageContentSource() = default;
@@ -62,10 +64,14 @@ class ImageImporter {
   void Rollback();
 
  private:
-  // Imports what `target` (an index or a manifest) needs on this platform.
-  absl::Status ImportTarget(Descriptor& target);
+  // Imports what `target` (an index or a manifest) needs on this platform; `depth` counts the
+  // indexes above it.
+  absl::Status ImportTarget(Descriptor& target, int depth = 0);
   absl::Status ImportManifest(const Descriptor& manifest);
-  absl::Status Unpack(const ImageManifest& manifest, const std::vector<std::string>& diff_ids);
+  // Makes sure the snapshot `chain_id` (`layer` applied onto `parent`) exists and is held by
+  // the lease.
+  absl::Status Unpack(const Descriptor& layer, const std::string& diff_id,
+                      const std::string& parent, const std::string& chain_id);
   absl::Status UnpackLayer(const Descriptor& layer, const std::string& diff_id,
                            const std::string& parent, const std::string& chain_id);
   absl::Status WriteBlob(const Descriptor& descriptor, absl::string_view what);

@@ -35,6 +35,8 @@ inline constexpr char kAnnotationRefName[] = "org.opencontainers.image.ref.name"
 
 // Metadata documents are read whole; anything larger than this is not a real one.
 inline constexpr int64_t kMaxMetadataSize = 4 << 20;
+// How many indexes may nest below an image's own index (an index of indexes).
+inline constexpr int kMaxIndexDepth = 4;
 
 struct Platform {
   std::string os;

@@ -1,22 +1,13 @@
 #include "runtime/registry_source.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <memory>
-#include <random>
-#include <thread>
-#include <atomic>
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "runtime/digest.h"
 #include "skiff/runtime/image.h"
 
@@ -26,33 +17,10 @@ namespace {
 // Attempts per blob within one pull; each resumes where the last one was cut off.
 constexpr int kMaxAttempts = 3;
 constexpr int64_t kProgressStep = 256 << 10;
-constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kMaxParallelDownloads = 3;
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-// A file descriptor that closes itself.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("write", path);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
+// Ingests of layer downloads are named by digest, so the next pull of a blob resumes one that
+// a failed pull left.
+constexpr char kIngestPrefix[] = "skiff-pull-";
 
 // Where the data of a manifest (index or image manifest) lives in the distribution API: the
 // manifests endpoint. Everything else is a blob.
@@ -64,17 +32,14 @@ bool IsManifestEndpoint(const Descriptor& d) {
 }  // namespace
 
 RegistrySource::RegistrySource(registry::RegistryClient* registry, ContainerdClient* client,
-                               std::string pull_dir, PullProgressHandler progress,
-                               ClientFactory factory)
+                               PullProgressHandler progress, ClientFactory factory)
     : registry_(registry),
       client_(client),
-      pull_dir_(std::move(pull_dir)),
       progress_(std::move(progress)),
       factory_(std::move(factory)) {}
 
 RegistrySource::~RegistrySource() {
   for (auto& [digest, download] : prefetched_) download.wait();
-  for (const std::string& path : downloads_) unlink(path.c_str());
 }
 
 void RegistrySource::Prefetch(const std::vector<Descriptor>& layers, absl::string_view what) {
@@ -89,9 +54,9 @@ void RegistrySource::Prefetch(const std::vector<Descriptor>& layers, absl::strin
     todo->push_back(layer);
   }
   if (todo->empty()) return;
-  std::vector<std::shared_ptr<std::promise<absl::StatusOr<std::string>>>> promises;
+  std::vector<std::shared_ptr<std::promise<absl::Status>>> promises;
   for (const Descriptor& layer : *todo) {
-    auto promise = std::make_shared<std::promise<absl::StatusOr<std::string>>>();
+    auto promise = std::make_shared<std::promise<absl::Status>>();
     prefetched_[layer.digest] = promise->get_future().share();
     promises.push_back(promise);
   }
@@ -188,84 +153,46 @@ absl::StatusOr<ImageContentSource::Blob> RegistrySource::OpenBlob(const Descript
       data.copy(buffer, size, static_cast<size_t>(offset));
       return absl::OkStatus();
     };
+    blob.verified = true;
     return blob;
   }
-  std::shared_future<absl::StatusOr<std::string>> prefetch;
+  absl::Status stored = absl::OkStatus();
   if (auto it = prefetched_.find(descriptor.digest); it != prefetched_.end()) {
-    prefetch = it->second;
+    stored = it->second.get();
   } else {
-    auto present = client_->HasBlob(descriptor.digest);
-    if (!present.ok()) return present.status();
-    if (*present) Report(descriptor, what, descriptor.size, true, true);
+    stored = Download(registry_, descriptor, what);
   }
-  // Downloaded on the first read: containerd asks for no byte of a blob it has.
-  struct File {
-    std::unique_ptr<Fd> fd;
-    std::string path;
-  };
-  auto file = std::make_shared<File>();
-  blob.verified = true;  // Download() checks the digest before the first byte is read.
-  const std::string kind(what);
-  blob.read = [this, file, descriptor, kind, prefetch](int64_t offset, char* buffer,
-                                                       size_t size) -> absl::Status {
-    if (file->fd == nullptr) {
-      auto path = prefetch.valid() ? prefetch.get() : Download(registry_, descriptor, kind);
-      if (!path.ok()) return path.status();
-      file->path = *path;
-      file->fd = std::make_unique<Fd>(open(path->c_str(), O_RDONLY | O_CLOEXEC));
-      if (file->fd->fd < 0) return Errno("open", *path);
-    }
-    while (size > 0) {
-      const ssize_t n = pread(file->fd->fd, buffer, size, offset);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Errno("read", file->path);
-      if (n == 0) return absl::InternalError(absl::StrCat(file->path, ": shorter than expected"));
-      buffer += n;
-      size -= static_cast<size_t>(n);
-      offset += n;
-    }
-    return absl::OkStatus();
-  };
+  if (!stored.ok()) return stored;
+  blob.stored = true;
   return blob;
 }
 
-absl::StatusOr<std::string> RegistrySource::Download(registry::RegistryClient* registry,
-                                                     const Descriptor& descriptor,
-                                                     absl::string_view what) {
-  std::error_code ec;
-  std::filesystem::create_directories(pull_dir_, ec);
-  std::filesystem::permissions(pull_dir_, std::filesystem::perms::owner_all, ec);
-  std::string path = absl::StrCat(pull_dir_, "/", descriptor.digest.substr(7), ".partial");
-  auto fd = std::make_unique<Fd>(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd->fd < 0) return Errno("open", path);
-  if (flock(fd->fd, LOCK_EX | LOCK_NB) != 0) {
-    // Another pull is fetching the same blob: fetch a private copy rather than wait on it.
-    std::random_device random;
-    path = absl::StrFormat("%s/%s.%08x.partial", pull_dir_, descriptor.digest.substr(7), random());
-    fd = std::make_unique<Fd>(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (fd->fd < 0) return Errno("open", path);
-  }
-  struct stat st {};
-  if (fstat(fd->fd, &st) != 0) return Errno("stat", path);
-  int64_t offset = st.st_size;
-  if (offset > descriptor.size && ftruncate(fd->fd, 0) != 0) return Errno("truncate", path);
-  if (offset > descriptor.size) offset = 0;
-  // What an earlier, interrupted attempt left is hashed again: the digest covers it all.
-  Sha256Hasher hasher;
-  std::string buffer(kReadChunk, '\0');
-  for (int64_t done = 0; done < offset;) {
-    const ssize_t n = pread(fd->fd, buffer.data(), buffer.size(), done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("read", path);
-    hasher.Update(absl::string_view(buffer.data(), static_cast<size_t>(n)));
-    done += n;
-  }
-  if (lseek(fd->fd, offset, SEEK_SET) < 0) return Errno("seek", path);
+absl::Status RegistrySource::Download(registry::RegistryClient* registry,
+                                      const Descriptor& descriptor, absl::string_view what) {
   const std::string name = absl::StrCat(what, " ", descriptor.digest, " of ",
                                         registry->reference().Name());
+  const std::string shared_ref = absl::StrCat(kIngestPrefix, descriptor.digest);
+  std::string ref = shared_ref;
+  auto writer = client_->OpenWriter(ref, descriptor, name);
+  if (absl::IsUnavailable(writer.status()) &&
+      absl::StrContains(writer.status().message(), "locked")) {
+    // Another pull is fetching the same blob: fetch a private copy rather than wait on it.
+    ref = absl::StrCat(client_->lease(), "-", descriptor.digest);
+    writer = client_->OpenWriter(ref, descriptor, name);
+  }
+  if (absl::IsAlreadyExists(writer.status())) {
+    // Stored by an earlier pull or import; it has joined this pull's lease.
+    Report(descriptor, what, descriptor.size, true, true);
+    return absl::OkStatus();
+  }
+  if (!writer.ok()) return writer.status();
+  ContainerdClient::ContentWriter& ingest = **writer;
+  // What an earlier, interrupted pull left in the ingest is kept; the registry sends the rest.
+  int64_t offset = ingest.offset();
   Report(descriptor, what, offset, false, false);
   int64_t reported = offset;
   absl::Status status;
+  absl::Status write_status;
   for (int attempt = 1; attempt <= kMaxAttempts && offset < descriptor.size; ++attempt) {
     const int64_t start = offset;
     status = registry->FetchBlob(
@@ -274,8 +201,8 @@ absl::StatusOr<std::string> RegistrySource::Download(registry::RegistryClient* r
             return absl::DataLossError(absl::StrCat(name, ": the registry sends more than the ",
                                                     descriptor.size, " bytes of its descriptor"));
           }
-          if (absl::Status w = WriteAll(fd->fd, chunk, path); !w.ok()) return w;
-          hasher.Update(chunk);
+          write_status = ingest.Write(chunk);
+          if (!write_status.ok()) return write_status;
           offset += static_cast<int64_t>(chunk.size());
           if (offset - reported >= kProgressStep) {
             reported = offset;
@@ -283,34 +210,39 @@ absl::StatusOr<std::string> RegistrySource::Download(registry::RegistryClient* r
           }
           return absl::OkStatus();
         });
-    if (status.ok()) break;
+    if (status.ok() || !write_status.ok()) break;
     // Only a transfer that moved forward and then broke is worth another go at once.
     if (!absl::IsUnavailable(status) || offset == start) break;
   }
   if (!status.ok()) {
+    if (!write_status.ok()) return status;  // containerd's error, naming the blob.
+    // The bytes that arrived stay for the next pull, outside this pull's lease.
+    const bool flushed = ingest.Flush().ok();
+    const int64_t kept = ingest.offset();
+    writer->reset();
+    const bool keep = flushed && kept > 0 && ref == shared_ref &&
+                      client_->KeepIngest(ref, descriptor).ok();
     return absl::Status(status.code(),
                         absl::StrCat(name, ": ", status.message(),
-                                     offset > 0 ? absl::StrCat(" (", offset, " of ",
-                                                               descriptor.size,
-                                                               " bytes kept; the next pull "
-                                                               "resumes there)")
-                                                : ""));
+                                     keep ? absl::StrCat(" (", kept, " of ", descriptor.size,
+                                                         " bytes kept; the next pull resumes "
+                                                         "there)")
+                                          : ""));
   }
   if (offset != descriptor.size) {
     return absl::DataLossError(absl::StrCat(name, ": the registry sent ", offset, " of ",
                                             descriptor.size, " bytes"));
   }
-  if (const std::string actual = hasher.Finish(); actual != descriptor.digest) {
-    unlink(path.c_str());
+  absl::Status committed = ingest.Commit();
+  if (absl::IsInvalidArgument(committed)) {
+    client_->AbortIngest(ref).IgnoreError();
     return absl::DataLossError(absl::StrCat(name, " from ", registry->reference().domain,
-                                            " has digest ", actual, "; refused"));
+                                            " does not match its digest; refused (",
+                                            committed.message(), ")"));
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    downloads_.push_back(path);
-  }
+  if (!committed.ok() && !absl::IsAlreadyExists(committed)) return committed;
   Report(descriptor, what, offset, false, true);
-  return path;
+  return absl::OkStatus();
 }
 
 }  // namespace skiff::runtime

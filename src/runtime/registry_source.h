@@ -1,11 +1,12 @@
 // RegistrySource: the blobs of one image reference, fetched from its registry for the
 // ImageImporter. Resolve() fetches what the tag or digest names; manifests and configs are read
-// whole (from the content store when it has them, so a repeated pull fetches no blob); layers
-// are downloaded on demand into `pull_dir` and checked against their digest before containerd
-// sees a byte, so only verified content is written. A download cut off by the network is
-// resumed with HTTP Range, within the pull (a few attempts) and by the next pull (the partial
-// file stays in pull_dir); a download whose digest is wrong is deleted. Progress goes to the
-// handler. Borrows the registry client and the containerd client; one thread.
+// whole (from the content store when it has them, so a repeated pull fetches no blob) and
+// checked against their digests. Layers stream from the registry straight into a containerd
+// ingest under the pull's lease, a few at a time, and containerd's commit checks their digests:
+// a layer whose bytes do not match is aborted and refused (DataLoss). A download cut off by the
+// network is resumed with HTTP Range: within the pull (a few attempts), and by the next pull,
+// since the ingest of a failed download is handed to containerd to keep for a day. Progress
+// goes to the handler. Borrows the registry client and the containerd client.
 #ifndef SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
 #define SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
 
@@ -32,10 +33,8 @@ class RegistrySource final : public ImageContentSource {
   using ClientFactory = std::function<std::unique_ptr<registry::RegistryClient>()>;
 
   RegistrySource(registry::RegistryClient* registry, ContainerdClient* client,
-                 std::string pull_dir, PullProgressHandler progress,
-                 ClientFactory factory = nullptr);
-  // Removes the downloads that completed (the content store has them now, or the pull failed
-  // for another reason and they are verified, so worth nothing more than a new fetch).
+                 PullProgressHandler progress, ClientFactory factory = nullptr);
+  // Waits for the downloads in flight.
   ~RegistrySource() override;
 
   // The image's name and the manifest or index its tag or digest names. DataLoss when a
@@ -50,22 +49,21 @@ class RegistrySource final : public ImageContentSource {
   void Prefetch(const std::vector<Descriptor>& layers, absl::string_view what) override;
 
  private:
-  // Downloads the blob into a file of pull_dir, verified; returns its path. Any thread.
-  absl::StatusOr<std::string> Download(registry::RegistryClient* registry,
-                                       const Descriptor& descriptor, absl::string_view what);
+  // Stores the blob in the content store under the pull's lease, fetching what it lacks.
+  // Any thread.
+  absl::Status Download(registry::RegistryClient* registry, const Descriptor& descriptor,
+                        absl::string_view what);
   void Report(const Descriptor& descriptor, absl::string_view what, int64_t fetched, bool present,
               bool done);
 
   registry::RegistryClient* registry_;
   ContainerdClient* client_;
-  std::string pull_dir_;
   PullProgressHandler progress_;
   ClientFactory factory_;
   std::map<std::string, std::string> metadata_;  // Digest -> verified bytes.
   // Prefetches in flight or done, by digest; waited for by the destructor.
-  std::map<std::string, std::shared_future<absl::StatusOr<std::string>>> prefetched_;
-  std::mutex mu_;                                // Guards downloads_ and progress calls.
-  std::vector<std::string> downloads_;           // Complete files to remove.
+  std::map<std::string, std::shared_future<absl::Status>> prefetched_;
+  std::mutex mu_;  // Serializes progress calls.
 };
 
 }  // namespace skiff::runtime

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -26,7 +27,10 @@ using ::testing::StartsWith;
 //   corrupt-layer: one byte of the layer blob flipped, so it no longer matches its digest;
 //   escape: an extra "../escape" entry;
 //   wrong-diff-id: a config (and manifest, index) whose diff id does not match the layer, so
-//                  the failure comes only after blobs were committed and a snapshot prepared.
+//                  the failure comes only after blobs were committed and a snapshot prepared;
+//   nested-index: not broken: the image's index points at an index of an index of the
+//                 manifest (the manifest's platform given, as buildx pushes them);
+//   nested-foreign: the same, but the manifest is said to be for another architecture.
 constexpr char kBreakTarball[] = R"PY(
 import hashlib, io, json, sys, tarfile
 src, dst, mode = sys.argv[1:]
@@ -55,6 +59,23 @@ elif mode == "wrong-diff-id":
     config["rootfs"]["diff_ids"] = ["sha256:" + hashlib.sha256(b"not the layer").hexdigest()]
     manifest["config"]["digest"], manifest["config"]["size"] = put(config)
     entry["digest"], entry["size"] = put(manifest)
+    blobs["index.json"] = json.dumps(index).encode()
+elif mode in ("nested-index", "nested-foreign"):
+    index = json.loads(blobs["index.json"])
+    entry = dict(index["manifests"][0])
+    name = entry.pop("annotations", None)
+    manifest = json.loads(blobs["blobs/sha256/" + entry["digest"][7:]])
+    config = json.loads(blobs["blobs/sha256/" + manifest["config"]["digest"][7:]])
+    arch = config["architecture"] if mode == "nested-index" else "s390x"
+    entry["platform"] = {"os": config["os"], "architecture": arch}
+    kind = "application/vnd.oci.image.index.v1+json"
+    digest, size = put({"schemaVersion": 2, "mediaType": kind, "manifests": [entry]})
+    for _ in range(2):
+        digest, size = put({"schemaVersion": 2, "mediaType": kind,
+                            "manifests": [{"mediaType": kind, "digest": digest, "size": size}]})
+    index["manifests"] = [{"mediaType": kind, "digest": digest, "size": size}]
+    if name:
+        index["manifests"][0]["annotations"] = name
     blobs["index.json"] = json.dumps(index).encode()
 with tarfile.open(dst, "w", format=tarfile.GNU_FORMAT) as out:
     for name, data in sorted(blobs.items()):
@@ -274,6 +295,29 @@ TEST_F(ImageImportTest, BrokenTarballsAreInvalidAndLeaveNothing) {
     EXPECT_THAT(images.status().message(), HasSubstr(message));
     ExpectNamespaceEmpty(path);
   }
+}
+
+TEST_F(ImageImportTest, NestedIndexesResolveToThisPlatform) {
+  auto images = runtime_->ImportImage(BreakTarball("nested-index"));
+  ASSERT_TRUE(images.ok()) << images.status();
+  ASSERT_EQ(images->size(), 1u);
+  const ImageInfo& image = (*images)[0];
+  EXPECT_EQ(image.name, skiff::testing::kTestImageRef);
+  EXPECT_THAT(image.config.cmd, ElementsAre("sh"));
+  // The image's own index and the two below it are kept, each referencing the next.
+  int referencing = 0;
+  for (const std::string& line : CtrLines({"content", "ls"}, /*skip_header=*/true)) {
+    referencing += absl::StrContains(line, "containerd.io/gc.ref.content.m.0=");
+  }
+  EXPECT_EQ(referencing, 3);
+  EXPECT_TRUE(RunTrue(image.name, "img-nested-1").ok());
+
+  ASSERT_TRUE(runtime_->RemoveImage(image.name).ok());
+  ExpectNamespaceEmpty("after removing the nested image");
+  auto foreign = runtime_->ImportImage(BreakTarball("nested-foreign"));
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kNotFound) << foreign.status();
+  EXPECT_THAT(foreign.status().message(), HasSubstr("has no image manifest for linux/"));
+  ExpectNamespaceEmpty("after the foreign nested import");
 }
 
 TEST_F(ImageImportTest, AFailedImportLeavesEarlierImagesWhole) {

@@ -2,7 +2,8 @@
 // Debian docker-registry on 127.0.0.1, with the busybox test image pushed by skopeo: by tag and
 // by digest, a repeated pull that fetches no blob, basic auth with the credentials file, a
 // multi-platform index, a registry that serves a corrupt layer (refused, nothing left), and a
-// connection cut mid-layer (clear error; the next pull resumes and works). All traffic is
+// connection cut mid-layer (clear error; containerd keeps what arrived and the next pull
+// resumes there). All traffic is
 // loopback; the registry, the proxy and containerd are torn down by their fixtures.
 #include <sys/utsname.h>
 
@@ -27,6 +28,7 @@ namespace skiff::runtime {
 namespace {
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -193,9 +195,8 @@ TEST_F(RegistryPullTest, PullsByTagRunsItAndASecondPullFetchesNoBlob) {
   EXPECT_EQ(BlobRequests(), 0) << absl::StrJoin(proxy_->requests(), "\n");
   EXPECT_THAT(proxy_->requests(), Contains(HasSubstr("/manifests/test")));
   for (const PullProgress& p : progress) EXPECT_TRUE(p.present) << p.digest;
-  // Nothing of the downloads stays in the work dir.
-  std::error_code ec;
-  EXPECT_TRUE(std::filesystem::is_empty(work_dir_ + "/pulls", ec));
+  // No ingest of the downloads stays in containerd.
+  EXPECT_THAT(CtrLines({"content", "active"}, /*skip_header=*/true), IsEmpty());
 }
 
 TEST_F(RegistryPullTest, PullsByDigestAndAnUnknownOneIsNotFound) {
@@ -284,8 +285,7 @@ TEST_F(RegistryPullTest, ACorruptLayerIsRefusedAndNothingIsLeft) {
   EXPECT_THAT(corrupt.status().message(), HasSubstr(layer));
   EXPECT_THAT(corrupt.status().message(), HasSubstr("refused"));
   ExpectNamespaceEmpty("after the corrupt pull");
-  std::error_code ec;
-  EXPECT_TRUE(std::filesystem::is_empty(work_dir_ + "/pulls", ec));
+  EXPECT_THAT(CtrLines({"content", "active"}, /*skip_header=*/true), IsEmpty());
 }
 
 TEST_F(RegistryPullTest, ADroppedConnectionFailsClearlyAndTheNextPullResumes) {
@@ -303,8 +303,13 @@ TEST_F(RegistryPullTest, ADroppedConnectionFailsClearlyAndTheNextPullResumes) {
   EXPECT_EQ(cut.status().code(), absl::StatusCode::kUnavailable) << cut.status();
   EXPECT_THAT(cut.status().message(), HasSubstr("connection dropped"));
   EXPECT_THAT(cut.status().message(), HasSubstr(layer));
+  EXPECT_THAT(cut.status().message(), HasSubstr("196608 of"));
   EXPECT_THAT(proxy_->requests(), Contains(HasSubstr("Range: bytes=65536-")));
   EXPECT_THAT(CtrLines({"images", "ls", "-q"}), IsEmpty());
+  // What arrived is kept by containerd as an ingest of its own, outside the failed pull's lease.
+  EXPECT_THAT(CtrLines({"leases", "ls", "-q"}), IsEmpty());
+  EXPECT_THAT(CtrLines({"content", "active"}, /*skip_header=*/true),
+              ElementsAre(StartsWith("skiff-pull-" + layer)));
 
   proxy_->CutBlob("", 0);
   proxy_->ClearRequests();
@@ -313,6 +318,7 @@ TEST_F(RegistryPullTest, ADroppedConnectionFailsClearlyAndTheNextPullResumes) {
   EXPECT_EQ(retried->digest, first->digest);
   // The bytes of the failed pull were kept: this one asked only for the rest.
   EXPECT_THAT(proxy_->requests(), Contains(HasSubstr("Range: bytes=196608-")));
+  EXPECT_THAT(CtrLines({"content", "active"}, /*skip_header=*/true), IsEmpty());
   EXPECT_TRUE(RunTrue(retried->name, "resumed-1").ok());
 }
 
