@@ -1,8 +1,9 @@
 // Registry pulls through skiffd and the skiff CLI, against a private containerd and a real
 // Debian docker-registry on 127.0.0.1 (behind a logging loopback proxy): a task whose image the
 // registry lacks stops with a reason naming the image and the registry's error; two tasks of
-// one image share one pull; `skiff pull-image` is quiet off a terminal; `skiff prune-images`
-// keeps what running tasks use and removes it once they stopped.
+// one image share one pull; `skiff pull-image` shows bytes per blob on a terminal (script(1)
+// gives it one) and is quiet off one; `skiff prune-images` keeps what running tasks use and
+// removes it once they stopped.
 #include <memory>
 #include <string>
 #include <vector>
@@ -144,6 +145,31 @@ TEST_F(RegistryE2eTest, TwoTasksShareOnePullAndPruneKeepsWhatRuns) {
   EXPECT_EQ(pruned["images"][0]["name"], image);
   json listed = Ok({"list-images"});
   EXPECT_TRUE(!listed.contains("images") || listed["images"].empty()) << listed.dump();
+}
+
+TEST_F(RegistryE2eTest, PullImageShowsProgressOnATerminal) {
+  const std::string image = proxy_->host() + "/skiff/busybox:1";
+  // script(1) runs the CLI on a pseudo-terminal; its stdout is what the terminal showed.
+  auto on_terminal = [&] {
+    std::string command = absl::StrCat("'", SKIFF_BINARY, "' --socket '", skiffd_->socket(),
+                                       "' pull-image --image '", image, "'");
+    absl::StatusOr<skiff::testing::CommandResult> r = skiff::testing::RunCommand(
+        {"script", "--quiet", "--return", "--command", command, "/dev/null"}, absl::Seconds(60));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return std::string();
+    EXPECT_EQ(r->exit_code, 0) << r->stdout_text << r->stderr_text;
+    return r->stdout_text;
+  };
+  const std::string first = on_terminal();
+  // One line per blob, redrawn in place, ending with the byte count of each.
+  EXPECT_THAT(first, HasSubstr("\033[K"));
+  EXPECT_THAT(first, ::testing::ContainsRegex("layer sha256:[0-9a-f]{12}: done [0-9.]+ [KM]iB"));
+  EXPECT_THAT(first, ::testing::ContainsRegex("image config sha256:[0-9a-f]{12}: done"));
+  EXPECT_THAT(first, HasSubstr("\"name\": \"" + image + "\""));
+  // Again: every blob is there already.
+  const std::string second = on_terminal();
+  EXPECT_THAT(second, ::testing::ContainsRegex("layer sha256:[0-9a-f]{12}: already present"));
+  EXPECT_THAT(second, ::testing::Not(HasSubstr(": done")));
 }
 
 }  // namespace
