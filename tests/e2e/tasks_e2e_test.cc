@@ -211,7 +211,11 @@ TEST_F(TasksTest, EssentialContainerExitStopsTheTask) {
   sidecar["essential"] = false;
   json definition = {{"family", "short"},
                      {"networkMode", "host"},
-                     {"containerDefinitions", json::array({Busybox("app", "exit 3"), sidecar})}};
+                     // The app gives the sidecar time to start: a SIGTERM that arrives while
+                     // the sidecar's init is still being set up is lost, and the stop then
+                     // waits out the 30 s stopTimeout and kills it (137, seen under CI load).
+                     {"containerDefinitions",
+                      json::array({Busybox("app", "sleep 2; exit 3"), sidecar})}};
   Ok({"register-task-definition", "--cli-input-json", definition.dump()});
   json run = Ok({"run-task", "--task-definition", "short"});
   const std::string arn = run["tasks"][0]["taskArn"];
