@@ -28,24 +28,6 @@ std::optional<HealthCheckSpec> HealthCheckSpecOf(const v1::HealthCheck& check) {
   return spec;
 }
 
-absl::string_view HealthStatusName(HealthStatus status) {
-  switch (status) {
-    case HealthStatus::kHealthy:
-      return "HEALTHY";
-    case HealthStatus::kUnhealthy:
-      return "UNHEALTHY";
-    case HealthStatus::kUnknown:
-      break;
-  }
-  return "UNKNOWN";
-}
-
-HealthStatus ParseHealthStatus(absl::string_view name) {
-  if (name == "HEALTHY") return HealthStatus::kHealthy;
-  if (name == "UNHEALTHY") return HealthStatus::kUnhealthy;
-  return HealthStatus::kUnknown;
-}
-
 HealthTracker::HealthTracker(const HealthCheckSpec& spec, absl::Time started_at,
                              HealthStatus initial)
     : start_period_(spec.start_period),

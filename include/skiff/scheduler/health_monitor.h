@@ -29,6 +29,7 @@
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/executor.h"
+#include "skiff/scheduler/states.h"
 #include "skiff/v1/ecs.pb.h"
 
 namespace skiff::scheduler {
@@ -47,11 +48,6 @@ struct HealthCheckSpec {
 
 // The spec of a healthCheck; nullopt for ["NONE"] or an empty command (no check runs).
 std::optional<HealthCheckSpec> HealthCheckSpecOf(const v1::HealthCheck& check);
-
-enum class HealthStatus { kUnknown, kHealthy, kUnhealthy };
-// "UNKNOWN", "HEALTHY", "UNHEALTHY", as ECS spells them.
-absl::string_view HealthStatusName(HealthStatus status);
-HealthStatus ParseHealthStatus(absl::string_view name);  // kUnknown for anything else.
 
 // One check's outcome.
 struct HealthCheckResult {
