@@ -121,6 +121,7 @@ class Bench {
   Options options_;
   ScratchDir scratch_;
   SimulatedClock clock_;
+  SeededRandom random_{17};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   std::unique_ptr<fakes::FakeRuntime> runtime_ = std::make_unique<fakes::FakeRuntime>();
@@ -148,8 +149,8 @@ bool Bench::Open() {
   tasks_ = std::make_unique<scheduler::TaskManager>(
       &loop_, &executor_, runtime_.get(), store_.get(), registry_.get(), &clock_,
       model::ArnScope{}, scheduler::TaskManagerOptions{.state_dir = scratch_.path() + "/state"});
-  services_ = std::make_unique<scheduler::ServiceManager>(&loop_, tasks_.get(), registry_.get(),
-                                                          store_.get(), &clock_, model::ArnScope{});
+  services_ = std::make_unique<scheduler::ServiceManager>(
+      &loop_, tasks_.get(), registry_.get(), store_.get(), &clock_, &random_, model::ArnScope{});
   services_->AddListener([this](const store::StoredService&) { ++service_saves_; });
   if (absl::Status s = tasks_->Load(); !s.ok()) {
     std::cerr << "reconcile_bench: " << s << "\n";

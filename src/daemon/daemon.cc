@@ -11,6 +11,7 @@
 
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
+#include "skiff/base/random.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
 #include "skiff/runtime/containerd_runtime.h"
@@ -69,6 +70,7 @@ int WaitForSignal() {
 
 int Run(const Options& options) {
   RealClock clock;
+  SystemRandom random;
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Store::Open(options.state_dir);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", std::string(store.status().message()));
@@ -134,8 +136,8 @@ int Run(const Options& options) {
                                &health);
   tasks.SetNetwork(task_network->get());
   scheduler::ServiceManager services(
-      &loop, &tasks, &task_definitions, store->get(), &clock, options.arn_scope,
-      {.progress_deadline = options.deployment_progress_deadline});
+      &loop, &tasks, &task_definitions, store->get(), &clock, &random, options.arn_scope,
+      {.planner = {.progress_deadline = options.deployment_progress_deadline}});
   const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
   scheduler::ClusterRegistry clusters(
       store->get(), &tasks, &services, &task_definitions, &clock, options.arn_scope,

@@ -38,6 +38,11 @@ bool PortAllocator::Free(const Key& key) const {
 }
 
 std::string PortAllocator::Check(const std::vector<PortRequest>& requests) const {
+  const std::optional<std::string> protocol = Conflict(requests);
+  return protocol ? Reason(*protocol) : "";
+}
+
+std::optional<std::string> PortAllocator::Conflict(const std::vector<PortRequest>& requests) const {
   std::set<Key> wanted;
   std::map<std::string, int> dynamic;  // Per protocol.
   for (const PortRequest& r : requests) {
@@ -46,7 +51,7 @@ std::string PortAllocator::Check(const std::vector<PortRequest>& requests) const
       continue;
     }
     const Key key{r.protocol, r.host_port};
-    if (!wanted.insert(key).second || !Free(key)) return Reason(r.protocol);
+    if (!wanted.insert(key).second || !Free(key)) return r.protocol;
   }
   for (const auto& [protocol, count] : dynamic) {
     int found = 0;
@@ -54,9 +59,9 @@ std::string PortAllocator::Check(const std::vector<PortRequest>& requests) const
       const Key key{protocol, port};
       if (!wanted.contains(key) && Free(key)) ++found;
     }
-    if (found < count) return Reason(protocol);
+    if (found < count) return protocol;
   }
-  return "";
+  return std::nullopt;
 }
 
 absl::StatusOr<std::vector<PortBinding>> PortAllocator::Allocate(

@@ -171,7 +171,8 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   s.set_propagate_tags(request.has_propagate_tags() ? request.propagate_tags() : "NONE");
   s.set_enable_execute_command(request.enable_execute_command());
   v1::Deployment deployment =
-      NewDeployment(definition.definition.task_definition_arn(), s.desired_count());
+      planner_.NewDeployment(definition.definition.task_definition_arn(), s.desired_count(),
+                             clock_->Now());
   deployment.set_launch_type(s.launch_type());
   *s.add_deployments() = std::move(deployment);
 
@@ -242,7 +243,7 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
       d.set_status("ACTIVE");
       d.set_updated_at(Now());
     }
-    v1::Deployment deployment = NewDeployment(target, s.desired_count());
+    v1::Deployment deployment = planner_.NewDeployment(target, s.desired_count(), clock_->Now());
     deployment.set_launch_type(s.launch_type());
     auto* deployments = s.mutable_deployments();
     deployments->Add(std::move(deployment));

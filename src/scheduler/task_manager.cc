@@ -343,11 +343,11 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   v1::RunTaskResponse response;
   for (int i = 0; i < count; ++i) {
     SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(definition, cluster, request));
-    if (std::string failure = Reserve(state); !failure.empty()) {
+    if (std::optional<PlacementFailure> failure = Reserve(state)) {
       // As ECS: the tasks that fit start, the others come back as failures.
       v1::Failure* f = response.add_failures();
       f->set_arn(model::ContainerInstanceArn(scope_, cluster));
-      f->set_reason(failure);
+      f->set_reason(std::string(failure->Reason()));
       continue;
     }
     *response.add_tasks() = Place(std::move(state)).record.task;
@@ -355,10 +355,13 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
   return response;
 }
 
-std::string TaskManager::Reserve(TaskState& state) {
+std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
+  using Kind = PlacementFailure::Kind;
   const Resources& need = state.reservation;
-  if (reserved_.cpu + need.cpu > options_.capacity.cpu) return "RESOURCE:CPU";
-  if (reserved_.memory + need.memory > options_.capacity.memory) return "RESOURCE:MEMORY";
+  if (reserved_.cpu + need.cpu > options_.capacity.cpu) return PlacementFailure{Kind::kCpu};
+  if (reserved_.memory + need.memory > options_.capacity.memory) {
+    return PlacementFailure{Kind::kMemory};
+  }
   const TaskNetworkMode mode = NetworkModeOf(*state.definition);
   std::vector<std::vector<network::PortRequest>> requests;
   std::vector<network::PortRequest> all;
@@ -366,15 +369,20 @@ std::string TaskManager::Reserve(TaskState& state) {
     requests.push_back(HostPortRequests(mode, d));
     all.insert(all.end(), requests.back().begin(), requests.back().end());
   }
-  if (std::string failure = ports_.Check(all); !failure.empty()) return failure;
+  if (std::optional<std::string> protocol = ports_.Conflict(all)) {
+    return PlacementFailure{*protocol == "udp" ? Kind::kPortsUdp : Kind::kPorts};
+  }
   v1::Task& t = state.record.task;
   for (size_t i = 0; i < requests.size(); ++i) {
     absl::StatusOr<std::vector<network::PortBinding>> bindings =
         ports_.Allocate(state.record.id, requests[i]);
     if (!bindings.ok()) {
+      // Conflict() said they were free, and nothing else runs on the loop meanwhile: a port
+      // taken by a host process in between.
+      spdlog::info("task {}: {}", state.record.id, bindings.status().ToString());
       ports_.Release(state.record.id);
       for (v1::Container& c : *t.mutable_containers()) c.clear_network_bindings();
-      return std::string(bindings.status().message());
+      return PlacementFailure{Kind::kPorts};
     }
     // As ECS reports them, on every address of the host.
     for (const network::PortBinding& b : *bindings) {
@@ -385,7 +393,7 @@ std::string TaskManager::Reserve(TaskState& state) {
       nb->set_protocol(b.protocol);
     }
   }
-  return "";
+  return std::nullopt;
 }
 
 TaskManager::TaskState& TaskManager::Place(TaskState state) {
@@ -410,7 +418,7 @@ absl::Status TaskManager::CheckRuntimeAvailable() const {
                          "try again once it is back (skiffd reconnects by itself)");
 }
 
-absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
+absl::StatusOr<Placement> TaskManager::StartTask(const TaskStart& start) {
   SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
   SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
                          Definition(start.task_definition, "taskDefinition"));
@@ -421,13 +429,12 @@ absl::StatusOr<v1::Task> TaskManager::StartTask(const TaskStart& start) {
   for (const v1::Tag& tag : start.tags) *request.add_tags() = tag;
   SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(std::move(definition), start.cluster, request));
   state.record.service = start.service;
-  if (std::string failure = Reserve(state); !failure.empty()) {
-    return absl::ResourceExhaustedError(failure);
+  if (std::optional<PlacementFailure> failure = Reserve(state)) {
+    return Placement{.failure = failure};
   }
-  const TaskState& task = Place(std::move(state));
-  // Launch may have failed the task already (a spec that cannot run): still a task of the
-  // service, which sees it stop.
-  return task.record.task;
+  // Launch may fail the task at once (a spec that cannot run): still a task of the service,
+  // which sees it stop.
+  return Placement{.task_id = Place(std::move(state)).record.id};
 }
 
 void TaskManager::StopTask(const std::string& task_id, const std::string& reason) {

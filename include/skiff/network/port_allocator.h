@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -54,6 +55,9 @@ class PortAllocator {
 
   // Whether `owner` could have `requests` now (no side effect); "" or the ECS reason.
   std::string Check(const std::vector<PortRequest>& requests) const;
+  // The protocol ("tcp", "udp") of the first request that cannot be had now; nullopt when
+  // every one can (no side effect).
+  std::optional<std::string> Conflict(const std::vector<PortRequest>& requests) const;
 
  private:
   using Key = std::pair<std::string, int>;  // protocol, port.

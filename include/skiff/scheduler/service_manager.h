@@ -24,6 +24,10 @@
 // start) is replaced: the replacement starts first where maximumPercent leaves room, and the
 // unhealthy task stops once the replacement is healthy; at the ceiling it stops first.
 //
+// The decisions are ServicePlanner's (a pure function of one service's snapshot); this class
+// keeps the state, carries plans out through the TaskLauncher and the store, and says when to
+// plan again (task changes, API writes, timers).
+//
 // Thread contract: owned by the control loop; every public method runs on the loop thread.
 #ifndef SKIFF_SCHEDULER_SERVICE_MANAGER_H_
 #define SKIFF_SCHEDULER_SERVICE_MANAGER_H_
@@ -40,9 +44,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "skiff/base/clock.h"
+#include "skiff/base/random.h"
 #include "skiff/model/arn.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/scheduler/service_planner.h"
+#include "skiff/scheduler/task_launcher.h"
 #include "skiff/scheduler/task_manager.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
@@ -51,36 +58,23 @@
 namespace skiff::scheduler {
 
 struct ServiceManagerOptions {
-  // Launch back-off: the first failure retries at once, then base, 2 x base, ... up to cap.
-  absl::Duration backoff_base = absl::Seconds(1);
-  absl::Duration backoff_cap = absl::Minutes(5);
-  // A task that stops sooner than this after it started counts as a failed launch; one that
-  // runs this long clears the back-off.
-  absl::Duration min_healthy_runtime = absl::Seconds(10);
-  // Failures in a row after which the service says it "is unable to consistently start tasks".
-  int unstable_after = 3;
+  // The scheduling decisions' settings: back-off, readiness window, progress deadline,
+  // placement retry (service_planner.h).
+  ServicePlannerOptions planner;
   // How long a deleted (INACTIVE) service stays visible.
   absl::Duration retention = absl::Hours(1);
-  // How often a service that cannot be placed tries again (task stops retry at once).
-  absl::Duration placement_retry = absl::Seconds(30);
-  // A RUNNING task without health checks counts towards minimumHealthyPercent (and a rollout's
-  // completion) once it has run this long: a revision that exits at once never drains the old
-  // tasks it was meant to replace. Tasks with checks count once HEALTHY.
-  absl::Duration ready_after = absl::Milliseconds(500);
-  // A deployment still IN_PROGRESS this long after it was created fails (and rolls back when
-  // its circuit breaker says so). Zero: no deadline, as on ECS.
-  absl::Duration progress_deadline = absl::ZeroDuration();
 };
 
 class ServiceManager {
  public:
   using ServiceListener = std::function<void(const store::StoredService&)>;
 
-  ServiceManager(EventLoop* loop, TaskManager* tasks, TaskDefinitionRegistry* registry,
-                 store::Store* store, const Clock* clock, model::ArnScope scope,
-                 ServiceManagerOptions options = {});
+  // `random` makes deployment and event ids. Every pointer must outlive the manager.
+  ServiceManager(EventLoop* loop, TaskLauncher* tasks, TaskDefinitionRegistry* registry,
+                 store::Store* store, const Clock* clock, RandomSource* random,
+                 model::ArnScope scope, ServiceManagerOptions options = {});
 
-  // Loads the stored services and indexes the TaskManager's tasks by service (call after
+  // Loads the stored services and indexes the launcher's tasks by service (call after
   // TaskManager::Load), then subscribes to task changes and schedules a pass over every
   // service. Call once, before the loop serves requests.
   absl::Status Load();
@@ -121,35 +115,18 @@ class ServiceManager {
   void MarkAllDirty();
 
  private:
-  // What the scheduler needs to know of one task of a service.
-  struct TaskView {
-    std::string deployment_id;
-    std::string last_status;
-    std::string desired_status;
-    std::string health_status;
-    bool health_checked = false;  // An essential container has a health check.
-    double created_at = 0;
-    double started_at = 0;  // 0 until RUNNING.
-    bool failure_counted = false;
-    // RUNNING and, when it has health checks, HEALTHY: what counts for minimumHealthyPercent.
-    bool Healthy() const {
-      return last_status == "RUNNING" &&
-             (health_checked ? health_status == "HEALTHY" : health_status != "UNHEALTHY");
-    }
-  };
   struct ServiceState {
-    store::StoredService record;  // record.service is the ECS view.
-    std::map<std::string, TaskView> tasks;  // Tasks not yet removed, by id.
-    bool dirty = false;
-    // When the earliest queued back-off or placement timer fires; InfiniteFuture when none is.
+    store::StoredService record;            // record.service is the ECS view.
+    std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
+    // When the earliest queued wake-up timer fires; InfiniteFuture when none is.
     absl::Time wake_at = absl::InfiniteFuture();
-    bool steady = false;             // "has reached a steady state." was said for this state.
+    bool steady = false;  // "has reached a steady state." was said for this state.
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
   // ACTIVE or DRAINING: not yet deleted for good.
   static bool Live(const v1::Service& service) {
-    return service.status() == "ACTIVE" || service.status() == "DRAINING";
+    return ParseServiceStatus(service.status()) != ServiceStatus::kInactive;
   }
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
   // An ACTIVE or DRAINING service; ServiceNotFoundException otherwise.
@@ -160,19 +137,33 @@ class ServiceManager {
   double Now() const;
 
   void OnTaskChanged(const store::StoredTask& task);
+  // Updates the view of a task from its record; true when the planner would see a change.
+  static bool UpdateView(TaskView& view, const v1::Task& task);
+  // A task of the service was told to stop: counts a failed launch or a failure of its
+  // deployment, as the planner judges it.
+  void JudgeStop(const Key& key, ServiceState& state, TaskView& view, const v1::Task& task);
+  // After min_healthy_runtime of RUNNING, a task clears the launch back-off.
+  void ClearBackoffIfStillRunning(const Key& key, const std::string& task_id);
   void MarkDirty(const Key& key);
   void ScheduleAt(const Key& key, absl::Time when);
+
+  // One pass over one service: plan, then carry the plan out (the applier).
   void Reconcile(const Key& key);
+  // The record changes of a plan (deployments, counts, history): true when any.
+  bool ApplyRecordChanges(ServiceState& state, const ServicePlan& plan);
+  // Launches the plan's tasks; says what started (or why not). Corrects the counts of a launch
+  // that fell short.
+  bool ApplyLaunch(const Key& key, ServiceState& state, const ServicePlan& plan);
+  void ApplyStops(const ServicePlan& plan, TaskStop::Cause cause);
+
   // Adds an event (newest first, at most 100) unless `repeat` is false and the same message was
   // added in the last 15 minutes. Returns true when added.
   bool AddEvent(ServiceState& state, const std::string& message, bool repeat = false);
-  void RecordFailure(ServiceState& state, TaskView& task);
-  static bool InProgress(const ServiceState& state, const std::string& deployment_id);
+  bool AddEvent(ServiceState& state, const PlannedEvent& event) {
+    return AddEvent(state, event.message, event.repeat);
+  }
   // Counts a failed task against its deployment (the circuit breaker's count).
   void CountFailedTask(ServiceState& state, const std::string& deployment_id);
-  // Fails the PRIMARY deployment's rollout with `why` ("circuit breaker: ...", "progress
-  // deadline: ..."), and rolls back when asked to and possible.
-  void FailDeployment(ServiceState& state, const std::string& why);
   // The history: the PRIMARY deployment just made (a rollback from `rollback_of` when not ""),
   // one that completed, one that failed.
   void RecordDeploymentStart(ServiceState& state, const std::string& rollback_of);
@@ -189,19 +180,19 @@ class ServiceManager {
                              const v1::ServiceDeploymentHistory::Entry& entry) const;
   void ScheduleRemoval(const Key& key);
   void Remove(const Key& key);
-  v1::Deployment NewDeployment(const std::string& task_definition_arn, int desired) const;
 
-  EventLoop* loop_;
-  TaskManager* tasks_;
-  TaskDefinitionRegistry* registry_;
-  store::Store* store_;
-  const Clock* clock_;
-  model::ArnScope scope_;
-  ServiceManagerOptions options_;
+  EventLoop* const loop_;
+  TaskLauncher* const tasks_;
+  TaskDefinitionRegistry* const registry_;
+  store::Store* const store_;
+  const Clock* const clock_;
+  RandomSource* const random_;
+  const model::ArnScope scope_;
+  const ServiceManagerOptions options_;
+  ServicePlanner planner_;
   ClusterResolver resolve_cluster_;
 
   std::map<Key, ServiceState> services_;
-  std::map<std::string, Key> service_of_task_;  // Task id → its service.
   std::set<Key> dirty_;
   std::set<Key> waiting_for_capacity_;  // Could not place a task; retried when one stops.
   bool pass_posted_ = false;

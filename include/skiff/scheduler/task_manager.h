@@ -33,6 +33,7 @@
 #include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/scheduler/task_launcher.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
 #include "skiff/v1/skiff.pb.h"
@@ -48,16 +49,6 @@ struct Resources {
 // Turns a cluster reference (name, ARN, "" for default) into the name of an existing cluster,
 // or fails with the ECS error for it.
 using ClusterResolver = std::function<absl::StatusOr<std::string>(const std::string& reference)>;
-
-// A task that a service asks for (see TaskManager::StartTask).
-struct TaskStart {
-  std::string cluster;             // Name of an existing cluster.
-  std::string service;             // Service name.
-  std::string task_definition;     // ARN of the revision.
-  std::string started_by;          // The deployment's id, as ECS sets it.
-  std::vector<v1::Tag> tags;
-  bool enable_execute_command = false;
-};
 
 struct TaskManagerOptions {
   std::string state_dir;                            // Tasks' files live in state_dir/tasks/<id>.
@@ -83,10 +74,8 @@ struct ContainerLocation {
   bool running = false;
 };
 
-class TaskManager {
+class TaskManager final : public TaskLauncher {
  public:
-  using TaskListener = std::function<void(const store::StoredTask&)>;
-
   // `health` runs the containers' health checks; without one (tests that do not look at
   // health) checks are not run and checked containers stay UNKNOWN.
   TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
@@ -98,7 +87,7 @@ class TaskManager {
   absl::Status Load();
 
   // Called with every task as it changes (after it is persisted). Loop thread.
-  void AddListener(TaskListener listener) { listeners_.push_back(std::move(listener)); }
+  void AddListener(TaskListener listener) override { listeners_.push_back(std::move(listener)); }
 
   // By default a cluster reference only has to be well formed; the cluster registry installs
   // a resolver that also requires the cluster to exist. Call before serving.
@@ -109,17 +98,12 @@ class TaskManager {
   absl::StatusOr<v1::DescribeTasksResponse> DescribeTasks(const v1::DescribeTasksRequest& request);
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request);
 
-  // A task for a service. ResourceExhausted with "RESOURCE:CPU" or "RESOURCE:MEMORY" when the
-  // node's remaining resources cannot hold it; NotFound when the revision is gone.
-  absl::StatusOr<v1::Task> StartTask(const TaskStart& start);
-  // Stops a task for the scheduler (stop code ServiceSchedulerInitiated). Unknown ids are ignored.
-  void StopTask(const std::string& task_id, const std::string& reason);
-
-  // Whether the task's health comes from checks: one of its essential containers has one.
-  bool HealthChecked(const std::string& task_id) const;
-
-  // Every task, in id order.
-  void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const;
+  // TaskLauncher: tasks for services. A task that the node's remaining resources or ports
+  // cannot hold is not placed (PlacementFailure); NotFound when the revision is gone.
+  absl::StatusOr<Placement> StartTask(const TaskStart& start) override;
+  void StopTask(const std::string& task_id, const std::string& reason) override;
+  bool HealthChecked(const std::string& task_id) const override;
+  void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const override;
 
   // The node's registered resources and what tasks that are not STOPPED reserve of them.
   const Resources& capacity() const { return options_.capacity; }
@@ -201,9 +185,9 @@ class TaskManager {
   // the order of task.containers().
   static std::vector<ContainerState> ContainersOf(const std::string& task_id, const v1::Task& task,
                                                   const v1::TaskDefinition& definition);
-  // Empty when the task fits in what the node has left: then its host ports are held and its
-  // containers' networkBindings set. Else ECS's reason (RESOURCE:MEMORY, RESOURCE:PORTS, ...).
-  std::string Reserve(TaskState& state);
+  // Nothing when the task fits in what the node has left: then its host ports are held and its
+  // containers' networkBindings set. Else why not.
+  std::optional<PlacementFailure> Reserve(TaskState& state);
   // Registers, persists and launches a task made by NewTask.
   TaskState& Place(TaskState state);
   void Launch(const std::string& task_id);

@@ -89,7 +89,7 @@ class ClusterRegistryTest : public ::testing::Test {
         TaskManagerOptions{.state_dir = dir_.path() + "/state",
                            .capacity = {.cpu = 2048, .memory = 4096}});
     services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
-                                                 store_.get(), &clock_, scope_);
+                                                 store_.get(), &clock_, &random_, scope_);
     clusters_ = std::make_unique<ClusterRegistry>(
         store_.get(), tasks_.get(), services_.get(), registry_.get(), &clock_, scope_,
         NodeInfo{.agent_version = "1.2.3",
@@ -176,6 +176,7 @@ class ClusterRegistryTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
+  SeededRandom random_{17};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;

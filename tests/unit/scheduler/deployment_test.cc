@@ -355,7 +355,7 @@ TEST_F(DeploymentTest, DesiredCountChangesDuringARolloutAreHonoured) {
 
 TEST_F(DeploymentTest, TheProgressDeadlineFailsAStuckRollout) {
   // A skiffd with a deadline (Open builds every manager afresh, listeners included).
-  service_options_.progress_deadline = absl::Minutes(2);
+  service_options_.planner.progress_deadline = absl::Minutes(2);
   Open();
   // 100/100 with one task cannot move: neither a start above nor a stop below is allowed.
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1,

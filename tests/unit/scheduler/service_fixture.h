@@ -55,8 +55,8 @@ class ServiceManagerTest : public ::testing::Test {
     tasks_->SetNetwork(&network_);
     ASSERT_TRUE(tasks_->Load().ok());
     services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
-                                                 store_.get(), &clock_, model::ArnScope{},
-                                                 service_options_);
+                                                 store_.get(), &clock_, &random_,
+                                                 model::ArnScope{}, service_options_);
     services_->AddListener([this](const store::StoredService&) { ++saves_; });
     ASSERT_TRUE(services_->Load().ok());
     runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
@@ -141,6 +141,7 @@ class ServiceManagerTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
+  SeededRandom random_{17};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
@@ -149,7 +150,7 @@ class ServiceManagerTest : public ::testing::Test {
   std::unique_ptr<TaskDefinitionRegistry> registry_;
   // Most tests look at one pass at a time: a RUNNING task counts as healthy at once. The
   // deployment tests use the daemon's defaults (a task counts after 500 ms).
-  ServiceManagerOptions service_options_{.ready_after = absl::ZeroDuration()};
+  ServiceManagerOptions service_options_{.planner = {.ready_after = absl::ZeroDuration()}};
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<ServiceManager> services_;
