@@ -2,15 +2,14 @@
 
 #include <csignal>
 #include <filesystem>
-#include <random>
 #include <set>
 #include <utility>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "skiff/base/check.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
@@ -36,10 +35,8 @@ absl::Status InvalidParameter(absl::string_view message) {
   return model::EcsError(absl::StatusCode::kInvalidArgument, kInvalidParameterException, message);
 }
 
-std::string NewTaskId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrFormat("%016x%016x", rng(), rng());
-}
+// 32 lower-case hex digits, as ECS's task ids.
+std::string NewTaskId(RandomSource& random) { return RandomHex(random, 32); }
 
 // What a task reserves of the node, as ECS's placement counts it: the task-level cpu and memory
 // when given, else the sum of its containers' (memoryReservation before memory).
@@ -112,6 +109,7 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
       options_(std::move(options)),
       health_(health),
       ports_(options_.ports) {
+  SKIFF_DCHECK(options_.random != nullptr);
   if (health_ != nullptr) {
     health_->SetListener([this](const std::string& runtime_id, HealthStatus status) {
       OnHealthChanged(runtime_id, status);
@@ -223,7 +221,7 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
   const v1::TaskDefinition& definition = *shared;
   TaskState state;
   state.definition = std::move(shared);
-  const std::string id = NewTaskId();
+  const std::string id = NewTaskId(*options_.random);
   state.record.id = id;
   state.record.cluster = cluster;
   v1::Task& task = state.record.task;

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "skiff/base/clock.h"
+#include "skiff/base/random.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
 #include "skiff/network/port_allocator.h"
@@ -72,6 +73,8 @@ struct TaskManagerOptions {
   // Pulls task images from registries (pull behaviour, shared pulls). Without one, images must
   // be in the runtime already (load-image); tests that do not pull leave it unset.
   ImagePuller* image_puller = nullptr;
+  // Where task ids come from (required; it must outlive the manager). Loop thread only.
+  RandomSource* random = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.

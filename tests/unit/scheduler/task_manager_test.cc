@@ -48,7 +48,8 @@ class TaskManagerTest : public ::testing::Test {
     tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
                                            registry_.get(), &clock_, model::ArnScope{},
                                            TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                                                              .image_puller = puller_.get()});
+                                                              .image_puller = puller_.get(),
+                                                              .random = &random_});
     ASSERT_TRUE(tasks_->Load().ok());
     tasks_->AddListener(
         [this](const store::StoredTask& t) { changes_.push_back(t.task.last_status()); });
@@ -102,6 +103,7 @@ class TaskManagerTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
+  SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
@@ -550,6 +552,51 @@ TEST_F(TaskManagerTest, FindContainersForLogsAndExec) {
   EXPECT_THAT((*all)[0].log_path, testing::EndsWith("/tasks/" + id + "/app.log"));
   EXPECT_EQ(tasks_->FindContainers("", id, "nope").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(tasks_->FindContainers("other", id, "").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The ids of the tasks a fresh TaskManager (its own store, loop and runtime) runs first, with
+// ids drawn from SeededRandom(seed).
+std::vector<std::string> FirstTaskIds(uint64_t seed) {
+  fakes::TempDir dir;
+  SimulatedClock clock;
+  SeededRandom random(seed);
+  fakes::ManualEventLoop loop(&clock);
+  fakes::ManualExecutor executor;
+  fakes::FakeRuntime runtime;
+  auto store = store::Store::Open(dir.path() + "/state");
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return {};
+  TaskDefinitionRegistry registry(store->get(), &clock, model::ArnScope{});
+  v1::RegisterTaskDefinitionRequest definition;
+  EXPECT_TRUE(model::DecodeMessageText(R"({"family": "web", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})",
+                                       &definition)
+                  .ok());
+  EXPECT_TRUE(registry.Register(definition).ok());
+  TaskManager tasks(&loop, &executor, &runtime, store->get(), &registry, &clock,
+                    model::ArnScope{},
+                    TaskManagerOptions{.state_dir = dir.path() + "/state", .random = &random});
+  EXPECT_TRUE(tasks.Load().ok());
+  v1::RunTaskRequest request;
+  request.set_task_definition("web");
+  request.set_count(3);
+  auto response = tasks.RunTask(request);
+  EXPECT_TRUE(response.ok()) << response.status();
+  std::vector<std::string> ids;
+  if (!response.ok()) return ids;
+  for (const v1::Task& task : response->tasks()) {
+    ids.push_back(task.task_arn().substr(task.task_arn().rfind('/') + 1));
+  }
+  return ids;
+}
+
+TEST(TaskIdTest, TheSameSeedGivesTheSameTaskIds) {
+  const std::vector<std::string> first = FirstTaskIds(7);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(FirstTaskIds(7), first);
+  EXPECT_NE(FirstTaskIds(8), first);
+  for (const std::string& id : first) EXPECT_THAT(id, testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_NE(first[0], first[1]);
 }
 
 }  // namespace
