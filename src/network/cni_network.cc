@@ -209,16 +209,19 @@ class CniNetwork final : public TaskNetwork {
   }
 
   // ADD of one plugin of the chain, its result recorded for DEL. The bridge's result carries the
-  // address (the others pass it on as prevResult): the attachment is read from it.
+  // address and the others pass it on as prevResult, so every result must have one. A result
+  // that does not is not recorded: the plugins' DEL fails on a prevResult it cannot parse, and
+  // the namespace would be kept for ever; the last good one (or none) undoes as much.
   absl::Status AddPlugin(const std::string& id, const std::string& netns, const char* type,
                          const std::vector<PortBinding>& ports, AttachmentRecord& record,
                          Attachment& attachment) const {
     SKIFF_ASSIGN_OR_RETURN(std::string out,
                            RunPlugin(Call(id, netns, "ADD", type, ports, record.result)));
     const std::string what = absl::StrCat("CNI ", type, " ADD");
-    SKIFF_ASSIGN_OR_RETURN(record.result, ParsePluginResult(what, out));
-    if (std::string_view(type) != "bridge") return absl::OkStatus();
-    SKIFF_ASSIGN_OR_RETURN(attachment, AddressFromResult(what, record.result));
+    SKIFF_ASSIGN_OR_RETURN(json result, ParsePluginResult(what, out));
+    SKIFF_ASSIGN_OR_RETURN(Attachment address, AddressFromResult(what, result));
+    record.result = std::move(result);
+    if (std::string_view(type) == "bridge") attachment = std::move(address);
     return absl::OkStatus();
   }
 
