@@ -210,7 +210,13 @@ class TaskManager {
   // Registers, persists and launches a task made by NewTask.
   TaskState& Place(TaskState state);
   void Launch(const std::string& task_id);
+  struct LaunchWork;
   struct LaunchResult;
+  // Runs a launch's runtime calls on the executor; the result comes back to OnLaunched. False
+  // when the executor is stopping.
+  bool RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work);
+  // A launch whose image lookup found containerd unavailable, again after its back-off.
+  void RetryLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work);
   void OnLaunched(const std::string& task_id, LaunchResult result);
   // Records a container whose process the runtime started.
   void OnContainerStarted(TaskState& task, size_t index);

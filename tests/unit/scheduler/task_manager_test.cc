@@ -599,5 +599,73 @@ TEST(TaskIdTest, TheSameSeedGivesTheSameTaskIds) {
   EXPECT_NE(first[0], first[1]);
 }
 
+// containerd that has just restarted can answer the first calls Unavailable: the image lookup
+// is asked again through the loop's timers (50 ms, then 100 ms), and no thread sleeps.
+TEST_F(TaskManagerTest, AnUnavailableImageLookupIsRetriedOnTheLoopsTimers) {
+  Register(R"({"family": "solo", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  runtime_.FailNext("GetImage", absl::UnavailableError("broken pipe"));
+  runtime_.FailNext("GetImage", absl::UnavailableError("broken pipe"));
+  const absl::Time start = clock_.MonotonicNow();
+  const std::string id = RunOne(R"({"taskDefinition": "solo"})");
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "PENDING");
+  EXPECT_THAT(runtime_.calls(), ElementsAre(absl::StrCat("GetImage ", kImage)));
+  EXPECT_EQ(loop_.next_deadline(), start + absl::Milliseconds(50));
+
+  loop_.AdvanceTime(absl::Milliseconds(50));
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "PENDING");
+  EXPECT_EQ(loop_.next_deadline(), start + absl::Milliseconds(150));
+
+  loop_.AdvanceTime(absl::Milliseconds(100));
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "RUNNING");
+  EXPECT_THAT(runtime_.calls(),
+              ElementsAre(absl::StrCat("GetImage ", kImage), absl::StrCat("GetImage ", kImage),
+                          absl::StrCat("GetImage ", kImage), "CreateContainer " + id + "-app",
+                          "StartContainer " + id + "-app"));
+  EXPECT_EQ(clock_.MonotonicNow() - start, absl::Milliseconds(150));
+}
+
+TEST_F(TaskManagerTest, AnImageLookupStillUnavailableAfterTheBackOffFailsTheTask) {
+  Register(R"({"family": "solo", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  for (int i = 0; i < 6; ++i) {
+    runtime_.FailNext("GetImage", absl::UnavailableError("containerd is down"));
+  }
+  const std::string id = RunOne(R"({"taskDefinition": "solo"})");
+  Settle();
+  // 50 + 100 + 200 + 400 + 800 ms: five more lookups, then the task fails.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Describe(id).last_status(), "PENDING") << i;
+    loop_.AdvanceTime(loop_.next_deadline() - clock_.MonotonicNow());
+    Settle();
+  }
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "TaskFailedToStart");
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("CannotPullContainerError: containerd is down"));
+  EXPECT_EQ(runtime_.calls().size(), 6u);
+  EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr("CreateContainer"))));
+}
+
+TEST_F(TaskManagerTest, AStopDuringTheImageLookupsBackOffStopsTheTaskWithoutCreatingIt) {
+  Register(R"({"family": "solo", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  runtime_.FailNext("GetImage", absl::UnavailableError("broken pipe"));
+  const std::string id = RunOne(R"({"taskDefinition": "solo"})");
+  Settle();
+  ASSERT_TRUE(Stop(id, "not now").ok());
+  loop_.AdvanceTime(absl::Milliseconds(50));
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "UserInitiated");
+  EXPECT_EQ(task.stopped_reason(), "not now");
+  EXPECT_THAT(runtime_.calls(), ElementsAre(absl::StrCat("GetImage ", kImage)));
+}
+
 }  // namespace
 }  // namespace skiff::scheduler
