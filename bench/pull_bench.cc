@@ -109,8 +109,10 @@ int Main(int argc, char** argv) {
   const std::string ref = (*registry)->host() + "/bench/layers:1";
   const std::string skiff_ns = (*containerd)->UniqueNamespace("bench-skiff");
   const std::string ctr_ns = (*containerd)->UniqueNamespace("bench-ctr");
+  SystemRandom random;
   runtime::ContainerdRuntime runtime({.address = (*containerd)->socket_path(), .ns = skiff_ns,
-                                      .work_dir = (*containerd)->dir() + "/skiff-work"});
+                                      .work_dir = (*containerd)->dir() + "/skiff-work",
+                                      .random = &random});
   auto time_ms = [](auto fn) {
     const auto start = std::chrono::steady_clock::now();
     const bool ok = fn();

@@ -121,7 +121,7 @@ class Bench {
   Options options_;
   ScratchDir scratch_;
   SimulatedClock clock_;
-  SeededRandom random_{17};
+  SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   std::unique_ptr<fakes::FakeRuntime> runtime_ = std::make_unique<fakes::FakeRuntime>();
@@ -148,7 +148,8 @@ bool Bench::Open() {
                                                                   model::ArnScope{});
   tasks_ = std::make_unique<scheduler::TaskManager>(
       &loop_, &executor_, runtime_.get(), store_.get(), registry_.get(), &clock_,
-      model::ArnScope{}, scheduler::TaskManagerOptions{.state_dir = scratch_.path() + "/state"});
+      model::ArnScope{},
+      scheduler::TaskManagerOptions{.state_dir = scratch_.path() + "/state", .random = &random_});
   services_ = std::make_unique<scheduler::ServiceManager>(
       &loop_, tasks_.get(), registry_.get(), store_.get(), &clock_, &random_, model::ArnScope{});
   services_->AddListener([this](const store::StoredService&) { ++service_saves_; });

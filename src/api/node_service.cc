@@ -7,12 +7,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <random>
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -316,9 +314,8 @@ grpc::Status NodeService::LoadImage(grpc::ServerContext* context,
                                     v1::LoadImageResponse* response) {
   std::error_code ec;
   std::filesystem::create_directories(b_.upload_dir, ec);
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  const std::string path = absl::StrCat(b_.upload_dir, "/image-", absl::StrFormat("%016x", rng()),
-                                        ".tar");
+  const std::string path =
+      absl::StrCat(b_.upload_dir, "/image-", RandomHex(*b_.random, 16), ".tar");
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Fail(context, absl::UnavailableError(

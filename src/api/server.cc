@@ -1,6 +1,7 @@
 #include "skiff/api/server.h"
 
 #include "node_service.h"
+#include "on_loop.h"
 
 #include <grp.h>
 #include <sys/socket.h>
@@ -18,10 +19,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "skiff/api/errors.h"
-#include "skiff/model/errors.h"
 #include "skiff/v1/skiff.grpc.pb.h"
-#include "spdlog/spdlog.h"
 
 namespace skiff::api {
 namespace {
@@ -241,35 +239,11 @@ class ApiServer::Service final : public v1::Ecs::CallbackService {
   }
 
  private:
-  // Runs op on the loop thread, then finishes the call with its response or error. The request
-  // and response outlive the call's Finish, so the loop may use them until then.
+  // See on_loop.h.
   template <typename Response, typename Op>
   grpc::ServerUnaryReactor* OnLoop(grpc::CallbackServerContext* context, Response* response,
                                    Op op) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    const bool posted = b_.loop->Post([context, reactor, response, op = std::move(op)]() mutable {
-      absl::StatusOr<Response> result = op();
-      if (result.ok()) {
-        *response = *std::move(result);
-        reactor->Finish(grpc::Status::OK);
-        return;
-      }
-      const absl::Status& status = result.status();
-      context->AddTrailingMetadata(model::kExceptionMetadataKey, model::EcsExceptionName(status));
-      // Errors of the node, not of the request, belong in the daemon's log too.
-      if (status.code() == absl::StatusCode::kInternal ||
-          status.code() == absl::StatusCode::kDataLoss ||
-          status.code() == absl::StatusCode::kUnavailable) {
-        spdlog::error("{}", status.ToString());
-      }
-      reactor->Finish(ToGrpcStatus(status));
-    });
-    if (!posted) {
-      // The loop is stopping; without this the call would never finish and shutdown would wait.
-      context->AddTrailingMetadata(model::kExceptionMetadataKey, std::string(model::kServerException));
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "skiffd is shutting down"));
-    }
-    return reactor;
+    return api::OnLoop(b_.loop, context, response, std::move(op));
   }
 
   Backends b_;

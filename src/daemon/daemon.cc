@@ -70,7 +70,6 @@ int WaitForSignal() {
 
 int Run(const Options& options) {
   RealClock clock;
-  SystemRandom random;
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Store::Open(options.state_dir);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", std::string(store.status().message()));
@@ -79,12 +78,15 @@ int Run(const Options& options) {
   spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
                (*store)->schema_version());
 
+  // The one source of ids (tasks, deployments, events, leases, uploads): unpredictable, and shared by all threads.
+  SystemRandom random;
   runtime::ContainerdRuntime runtime(
       {.address = options.containerd_address,
        .ns = options.ns,
        .work_dir = options.state_dir + "/runtime",
        .runc_root = options.runc_root,
-       .registry = {.insecure_registries = options.insecure_registries}});
+       .registry = {.insecure_registries = options.insecure_registries},
+       .random = &random});
   registry::CredentialsFile credentials;
   if (!options.registry_credentials.empty()) {
     absl::StatusOr<registry::CredentialsFile> loaded =
@@ -132,7 +134,8 @@ int Run(const Options& options) {
                                 .ports = {.dynamic_low = options.dynamic_port_low,
                                           .dynamic_high = options.dynamic_port_high,
                                           .reserved = options.reserved_ports},
-                                .image_puller = &image_puller},
+                                .image_puller = &image_puller,
+                                .random = &random},
                                &health);
   tasks.SetNetwork(task_network->get());
   scheduler::ServiceManager services(
@@ -188,6 +191,7 @@ int Run(const Options& options) {
        .watch_hub = &watch_hub,
        .scope = options.arn_scope,
        .upload_dir = options.state_dir + "/uploads",
+       .random = &random,
        .log_rotation = log_rotation});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));

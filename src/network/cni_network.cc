@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "network/cni_result.h"
 #include "network/netns.h"
 #include "network/plugin_exec.h"
 #include "nlohmann/json.hpp"
@@ -99,61 +100,43 @@ class CniNetwork final : public TaskNetwork {
     const std::string netns = NetnsPath(id);
     SKIFF_RETURN_IF_ERROR(CreateNetns(netns));
     // Recorded before the plugins run, so that a crash halfway is undone at the next start.
-    json record = {{"netns", netns}, {"ports", PortsJson(ports)}};
+    AttachmentRecord record{.netns = netns, .ports = ports};
     absl::Status status = WriteRecord(id, record);
-    json result;
     if (status.ok()) {
       status = RunPlugin({.plugin_dir = config_.plugin_dir, .type = "loopback", .command = "ADD",
                           .container_id = id, .netns = netns, .ifname = "lo",
                           .config = PluginConfig(json{{"type", "loopback"}}, json()).dump()})
                    .status();
     }
+    Attachment attachment;
     for (const char* type : kChain) {
       if (!status.ok()) break;
-      absl::StatusOr<std::string> out = RunPlugin(Call(id, netns, "ADD", type, ports, result));
-      if (!out.ok()) {
-        status = out.status();
-        break;
-      }
-      result = json::parse(*out, nullptr, /*allow_exceptions=*/false);
-      if (!result.is_object()) {
-        status = absl::InternalError(absl::StrCat("CNI ", type, " ADD: result is not JSON"));
-      }
-      record["result"] = result;  // What DEL of the plugins so far needs.
+      status = AddPlugin(id, netns, type, ports, record, attachment);
     }
-    absl::StatusOr<Attachment> attachment =
-        status.ok() ? FromResult(id, netns, result) : absl::StatusOr<Attachment>(status);
-    if (attachment.ok()) status = WriteRecord(id, record);
-    if (!status.ok() || !attachment.ok()) {
-      if (!status.ok()) attachment = status;
+    if (status.ok()) status = WriteRecord(id, record);
+    if (!status.ok()) {
       WriteRecord(id, record).IgnoreError();
       if (absl::Status undone = Detach(id); !undone.ok()) {
         spdlog::warn("network {}: undoing a failed attach: {}", id, undone.ToString());
       }
-      return attachment.status();
+      return status;
     }
+    attachment.id = id;
+    attachment.netns_path = netns;
     return attachment;
   }
 
   absl::Status Detach(const std::string& id) override {
     const std::string netns = NetnsPath(id);
-    json record = ReadRecord(id);
-    std::vector<PortBinding> ports;
-    if (record.contains("ports") && record["ports"].is_array()) {
-      for (const json& p : record["ports"]) {
-        ports.push_back({.container_port = p.value("containerPort", 0),
-                         .host_port = p.value("hostPort", 0),
-                         .protocol = p.value("protocol", "tcp")});
-      }
-    }
-    const json result = record.contains("result") ? record["result"] : json();
+    const AttachmentRecord record = ReadRecord(id);
     // After a reboot the file is there but no longer a namespace: nothing is inside to undo.
     const std::string live_netns = IsNetns(netns) ? netns : "";
     absl::Status first;
     const bool known = fs::exists(RecordPath(id)) || fs::exists(netns);
     if (known) {
       for (auto it = std::rbegin(kChain); it != std::rend(kChain); ++it) {
-        absl::StatusOr<std::string> out = RunPlugin(Call(id, live_netns, "DEL", *it, ports, result));
+        absl::StatusOr<std::string> out =
+            RunPlugin(Call(id, live_netns, "DEL", *it, record.ports, record.result));
         if (!out.ok() && first.ok()) first = out.status();
       }
     }
@@ -181,16 +164,6 @@ class CniNetwork final : public TaskNetwork {
   std::string NetnsPath(const std::string& id) const { return config_.netns_dir + "/" + id; }
   std::string ResultsDir() const { return config_.state_dir + "/results"; }
   std::string RecordPath(const std::string& id) const { return ResultsDir() + "/" + id + ".json"; }
-
-  static json PortsJson(const std::vector<PortBinding>& ports) {
-    json out = json::array();
-    for (const PortBinding& p : ports) {
-      out.push_back({{"hostPort", p.host_port},
-                     {"containerPort", p.container_port},
-                     {"protocol", p.protocol}});
-    }
-    return out;
-  }
 
   // A plugin's configuration as libcni hands it over: the plugin's own keys, the network's
   // name and version, and the previous plugin's result.
@@ -235,34 +208,29 @@ class CniNetwork final : public TaskNetwork {
             .config = PluginConfig(PluginJson(type, ports), prev_result).dump()};
   }
 
-  absl::StatusOr<Attachment> FromResult(const std::string& id, const std::string& netns,
-                                        const json& result) const {
-    Attachment a{.id = id, .netns_path = netns};
-    if (!result.contains("ips") || !result["ips"].is_array() || result["ips"].empty()) {
-      return absl::InternalError("CNI bridge ADD: the result has no address");
-    }
-    const json& ip = result["ips"][0];
-    std::vector<std::string> cidr = absl::StrSplit(ip.value("address", ""), '/');
-    if (cidr.size() != 2 || !absl::SimpleAtoi(cidr[1], &a.prefix_length)) {
-      return absl::InternalError(absl::StrCat("CNI bridge ADD: bad address ", ip.dump()));
-    }
-    a.ip = cidr[0];
-    a.gateway = ip.value("gateway", "");
-    if (ip.contains("interface") && result.contains("interfaces")) {
-      const size_t index = ip["interface"].get<size_t>();
-      if (index < result["interfaces"].size()) {
-        a.mac = result["interfaces"][index].value("mac", "");
-      }
-    }
-    return a;
+  // ADD of one plugin of the chain, its result recorded for DEL. The bridge's result carries the
+  // address and the others pass it on as prevResult, so every result must have one. A result
+  // that does not is not recorded: the plugins' DEL fails on a prevResult it cannot parse, and
+  // the namespace would be kept for ever; the last good one (or none) undoes as much.
+  absl::Status AddPlugin(const std::string& id, const std::string& netns, const char* type,
+                         const std::vector<PortBinding>& ports, AttachmentRecord& record,
+                         Attachment& attachment) const {
+    SKIFF_ASSIGN_OR_RETURN(std::string out,
+                           RunPlugin(Call(id, netns, "ADD", type, ports, record.result)));
+    const std::string what = absl::StrCat("CNI ", type, " ADD");
+    SKIFF_ASSIGN_OR_RETURN(json result, ParsePluginResult(what, out));
+    SKIFF_ASSIGN_OR_RETURN(Attachment address, AddressFromResult(what, result));
+    record.result = std::move(result);
+    if (std::string_view(type) == "bridge") attachment = std::move(address);
+    return absl::OkStatus();
   }
 
-  absl::Status WriteRecord(const std::string& id, const json& record) const {
+  absl::Status WriteRecord(const std::string& id, const AttachmentRecord& record) const {
     const std::string path = RecordPath(id);
     const std::string tmp = path + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
-      out << record.dump();
+      out << RecordJson(record).dump();
       if (!out.flush()) return absl::InternalError(absl::StrCat("write ", tmp));
     }
     std::error_code ec;
@@ -271,11 +239,19 @@ class CniNetwork final : public TaskNetwork {
     return absl::OkStatus();
   }
 
-  json ReadRecord(const std::string& id) const {
+  // The record of `id`; empty when there is none. A damaged one is logged and read as empty:
+  // DEL without the ports and the previous result still removes what the plugins find by the
+  // container id, which beats keeping the namespace forever.
+  AttachmentRecord ReadRecord(const std::string& id) const {
     std::ifstream in(RecordPath(id));
-    if (!in) return json::object();
-    json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    return j.is_object() ? j : json::object();
+    if (!in) return {};
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    absl::StatusOr<AttachmentRecord> record = ParseAttachmentRecord(text);
+    if (!record.ok()) {
+      spdlog::warn("network {}: {}: {}", id, RecordPath(id), record.status().ToString());
+      return {};
+    }
+    return *std::move(record);
   }
 
   CniConfig config_;

@@ -13,9 +13,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "nlohmann/json.hpp"
+#include "network/cni_result.h"
 
 namespace skiff::network {
 namespace {
@@ -27,21 +26,6 @@ absl::Status Errno(const std::string& what) {
 void CloseFd(int& fd) {
   if (fd >= 0) close(fd);
   fd = -1;
-}
-
-// The message of a CNI error result, else the plugin's stderr.
-std::string ErrorMessage(const std::string& out, const std::string& err, int status) {
-  nlohmann::json j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.contains("msg") && j["msg"].is_string()) {
-    std::string msg = j["msg"];
-    if (j.contains("details") && j["details"].is_string() && !j["details"].empty()) {
-      absl::StrAppend(&msg, ": ", j["details"].get<std::string>());
-    }
-    return msg;
-  }
-  std::string text(absl::StripAsciiWhitespace(err.empty() ? out : err));
-  if (text.empty()) text = absl::StrCat("exit status ", status);
-  return text;
 }
 
 }  // namespace
@@ -136,7 +120,7 @@ absl::StatusOr<std::string> RunPlugin(const PluginCall& call) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(
-        absl::StrCat(what, ": ", ErrorMessage(stdout_data, stderr_data, status)));
+        absl::StrCat(what, ": ", PluginErrorMessage(stdout_data, stderr_data, status)));
   }
   return stdout_data;
 }

@@ -308,8 +308,13 @@ std::string DescribeRegistryError(absl::string_view body) {
   if (json.is_object() && json.contains("errors") && json["errors"].is_array()) {
     for (const nlohmann::json& e : json["errors"]) {
       if (!e.is_object()) continue;
-      const std::string code = e.value("code", "");
-      const std::string message = e.value("message", "");
+      // value() throws when a member has another type; a registry's body is not ours to trust.
+      auto text = [&e](const char* key) {
+        auto it = e.find(key);
+        return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      const std::string code = text("code");
+      const std::string message = text("message");
       parts.push_back(code.empty() ? message : absl::StrCat(code, ": ", message));
     }
   }

@@ -55,7 +55,9 @@ absl::StatusOr<std::vector<ImageTarget>> ArchiveSource::ReadOciLayout() {
   auto layout = archive_->ReadFile(*archive_->Find("oci-layout"), kMaxMetadataSize);
   if (!layout.ok()) return layout.status();
   nlohmann::json json = nlohmann::json::parse(*layout, nullptr, false);
-  if (!json.is_object() || json.value("imageLayoutVersion", "") != "1.0.0") {
+  // Compared as a json value: value("imageLayoutVersion", "") would throw on a number.
+  if (!json.is_object() || !json.contains("imageLayoutVersion") ||
+      json["imageLayoutVersion"] != "1.0.0") {
     return absl::InvalidArgumentError(
         "oci-layout: not {\"imageLayoutVersion\": \"1.0.0\"}, the only version supported");
   }

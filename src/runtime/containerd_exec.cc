@@ -16,7 +16,6 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <random>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -40,13 +39,6 @@ namespace tasks_api = containerd::services::tasks::v1;
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr char kProcessTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 constexpr size_t kMaxAccountFile = 1 << 20;
-
-std::string RandomHex(int bytes) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string out;
-  for (int i = 0; i < bytes; ++i) absl::StrAppend(&out, absl::Hex(rng() & 0xff, absl::kZeroPad2));
-  return out;
-}
 
 // Reads what is available on fd into out, keeping at most `cap` bytes (the rest is read and
 // dropped, so the process never blocks on a full pipe); false on EOF or error.
@@ -145,7 +137,8 @@ absl::StatusOr<ImageAccounts> ContainerdRuntime::ReadAccounts(const std::vector<
       data.push_back(option);
     }
   }
-  const std::string target = absl::StrCat(options_.work_dir, "/accounts-", RandomHex(8));
+  const std::string target =
+      absl::StrCat(options_.work_dir, "/accounts-", RandomHex(*options_.random, 16));
   std::error_code ec;
   std::filesystem::create_directories(target, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", target, ": ", ec.message()));
@@ -170,7 +163,7 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
   SKIFF_ASSIGN_OR_RETURN(std::string process,
                          BuildExecProcessSpec(container.spec().value(), argv));
 
-  const std::string exec_id = absl::StrCat("exec-", RandomHex(8));
+  const std::string exec_id = absl::StrCat("exec-", RandomHex(*options_.random, 16));
   const std::string dir = absl::StrCat(options_.work_dir, "/", exec_id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

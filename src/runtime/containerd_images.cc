@@ -1,10 +1,8 @@
 #include "runtime/containerd_images.h"
 
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "runtime/archive_source.h"
 #include "runtime/containerd_client.h"
 #include "runtime/digest.h"
@@ -21,9 +19,8 @@ namespace {
 // Long enough for any import; short enough that a lease left by a crashed skiffd goes soon.
 constexpr absl::Duration kLeaseExpiry = absl::Hours(1);
 
-std::string NewLeaseId(absl::string_view what) {
-  std::random_device random;
-  return absl::StrFormat("skiff-%s-%08x%08x", what, random(), random());
+std::string NewLeaseId(absl::string_view what, RandomSource& random) {
+  return absl::StrCat("skiff-", what, "-", RandomHex(random, 16));
 }
 
 // What Get and List report for a stored image: its manifest for this platform, config and
@@ -76,10 +73,12 @@ absl::StatusOr<ImageInfo> Describe(ContainerdClient& client, const ImageRecord& 
 }  // namespace
 
 ContainerdImages::ContainerdImages(const ContainerdConnection* connection, std::string snapshotter,
-                                   registry::RegistryOptions registry_options)
+                                   registry::RegistryOptions registry_options,
+                                   RandomSource* random)
     : connection_(connection),
       snapshotter_(std::move(snapshotter)),
-      registry_options_(std::move(registry_options)) {}
+      registry_options_(std::move(registry_options)),
+      random_(random) {}
 
 absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Import(const std::string& tarball_path) {
   // The whole archive is checked before containerd sees any of it.
@@ -88,7 +87,7 @@ absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Import(const std::strin
   ArchiveSource source(archive->get());
   auto targets = source.Targets();
   if (!targets.ok()) return targets.status();
-  ContainerdClient client(connection_, NewLeaseId("import"));
+  ContainerdClient client(connection_, NewLeaseId("import", *random_));
   return Store(client, source, *std::move(targets));
 }
 
@@ -98,7 +97,7 @@ absl::StatusOr<ImageInfo> ContainerdImages::Pull(const std::string& reference,
   auto parsed = registry::ParseReference(reference);
   if (!parsed.ok()) return parsed.status();
   registry::RegistryClient registry(*parsed, registry_options_, credentials);
-  ContainerdClient client(connection_, NewLeaseId("pull"));
+  ContainerdClient client(connection_, NewLeaseId("pull", *random_));
   RegistrySource source(&registry, &client, progress, [&] {
     return std::make_unique<registry::RegistryClient>(*parsed, registry_options_, credentials);
   });
@@ -113,7 +112,7 @@ absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::Store(ContainerdClient&
                                                                ImageContentSource& source,
                                                                std::vector<ImageTarget> targets) {
   if (absl::Status status = client.CreateLease(kLeaseExpiry); !status.ok()) return status;
-  ImageImporter importer(&client, snapshotter_, &source);
+  ImageImporter importer(&client, snapshotter_, &source, random_);
   auto records = importer.Run(std::move(targets));
   std::vector<ImageInfo> infos;
   if (records.ok()) {

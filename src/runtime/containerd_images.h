@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/containerd_client.h"
 #include "runtime/image_importer.h"
+#include "skiff/base/random.h"
 #include "skiff/registry/auth.h"
 #include "skiff/registry/registry_client.h"
 #include "skiff/runtime/container_runtime.h"
@@ -23,9 +24,10 @@ namespace skiff::runtime {
 
 class ContainerdImages {
  public:
-  // snapshotter: the snapshotter layers are unpacked into ("overlayfs").
+  // snapshotter: the snapshotter layers are unpacked into ("overlayfs"). `random` (thread-safe)
+  // names leases and unpack snapshots.
   ContainerdImages(const ContainerdConnection* connection, std::string snapshotter,
-                   registry::RegistryOptions registry_options);
+                   registry::RegistryOptions registry_options, RandomSource* random);
 
   absl::StatusOr<std::vector<ImageInfo>> Import(const std::string& tarball_path);
   absl::StatusOr<ImageInfo> Pull(const std::string& reference,
@@ -44,6 +46,7 @@ class ContainerdImages {
   const ContainerdConnection* connection_;
   std::string snapshotter_;
   registry::RegistryOptions registry_options_;
+  RandomSource* random_;
 };
 
 }  // namespace skiff::runtime

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "skiff/base/check.h"
 #include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
@@ -42,7 +43,9 @@ ContainerdRuntime::ContainerdRuntime(ContainerdRuntimeOptions options)
     : options_(std::move(options)),
       connection_(options_.address, options_.ns),
       images_(std::make_unique<ContainerdImages>(&connection_, options_.snapshotter,
-                                                 options_.registry)) {}
+                                                 options_.registry, options_.random)) {
+  SKIFF_DCHECK(options_.random != nullptr);
+}
 
 ContainerdRuntime::~ContainerdRuntime() { StopEvents(); }
 

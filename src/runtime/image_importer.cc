@@ -1,12 +1,10 @@
 #include "runtime/image_importer.h"
 
 #include <algorithm>
-#include <random>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "runtime/digest.h"
 #include "skiff/runtime/image.h"
@@ -18,18 +16,18 @@ constexpr char kLabelContentPrefix[] = "containerd.io/gc.ref.content.";
 constexpr char kLabelUncompressed[] = "containerd.io/uncompressed";
 
 // The unique part of an unpack snapshot key, as containerd's "extract-<unique> <chain id>".
-std::string UniqueSuffix() {
-  std::random_device random;
-  return absl::StrFormat("%d-%08x", absl::ToUnixNanos(absl::Now()) % 1000000000, random());
+std::string UniqueSuffix(RandomSource& random) {
+  return absl::StrCat(absl::ToUnixNanos(absl::Now()) % 1000000000, "-", RandomHex(random, 8));
 }
 
 }  // namespace
 
 ImageImporter::ImageImporter(ContainerdClient* client, std::string snapshotter,
-                             ImageContentSource* source)
+                             ImageContentSource* source, RandomSource* random)
     : client_(client),
       snapshotter_(std::move(snapshotter)),
       source_(source),
+      random_(random),
       platform_(HostPlatform()) {}
 
 absl::StatusOr<std::vector<ImageRecord>> ImageImporter::Run(std::vector<ImageTarget> targets) {
@@ -207,7 +205,7 @@ absl::Status ImageImporter::Unpack(const Descriptor& layer, const std::string& d
 
 absl::Status ImageImporter::UnpackLayer(const Descriptor& layer, const std::string& diff_id,
                                         const std::string& parent, const std::string& chain_id) {
-  const std::string key = absl::StrCat("extract-", UniqueSuffix(), " ", chain_id);
+  const std::string key = absl::StrCat("extract-", UniqueSuffix(*random_), " ", chain_id);
   auto mounts = client_->PrepareSnapshot(snapshotter_, key, parent);
   if (!mounts.ok()) return mounts.status();
   auto fail = [&](absl::Status status) {

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/containerd_client.h"
 #include "runtime/image_manifest.h"
+#include "skiff/base/random.h"
 
 namespace skiff::runtime {
 
@@ -53,8 +54,9 @@ class ImageContentSource {
 
 class ImageImporter {
  public:
-  // Borrows all three; `client` must carry the import's lease.
-  ImageImporter(ContainerdClient* client, std::string snapshotter, ImageContentSource* source);
+  // Borrows all four; `client` must carry the import's lease. `random` names unpack snapshots.
+  ImageImporter(ContainerdClient* client, std::string snapshotter, ImageContentSource* source,
+                RandomSource* random);
 
   // The image records for `targets` on this host's platform, created or updated.
   absl::StatusOr<std::vector<ImageRecord>> Run(std::vector<ImageTarget> targets);
@@ -81,6 +83,7 @@ class ImageImporter {
   ContainerdClient* client_;
   std::string snapshotter_;
   ImageContentSource* source_;
+  RandomSource* random_;
   Platform platform_;
   std::map<std::string, bool> written_;               // Digests already in the content store.
   std::vector<std::string> created_;                  // Image names Run() created.

@@ -2,15 +2,14 @@
 
 #include <csignal>
 #include <filesystem>
-#include <random>
 #include <set>
 #include <utility>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "skiff/base/check.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
@@ -31,15 +30,17 @@ using model::kInvalidParameterException;
 constexpr int kMaxRunCount = 10;
 // An exit whose status the runtime could not tell (the container vanished): as ECS reports.
 constexpr uint32_t kUnknownExit = 255;
+// The back-off of the image lookup at launch while containerd answers Unavailable: 50 ms
+// doubling to 800 ms, about 1.5 s in all.
+constexpr absl::Duration kFirstImageRetry = absl::Milliseconds(50);
+constexpr absl::Duration kLastImageRetry = absl::Milliseconds(800);
 
 absl::Status InvalidParameter(absl::string_view message) {
   return model::EcsError(absl::StatusCode::kInvalidArgument, kInvalidParameterException, message);
 }
 
-std::string NewTaskId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrFormat("%016x%016x", rng(), rng());
-}
+// 32 lower-case hex digits, as ECS's task ids.
+std::string NewTaskId(RandomSource& random) { return RandomHex(random, 32); }
 
 // What a task reserves of the node, as ECS's placement counts it: the task-level cpu and memory
 // when given, else the sum of its containers' (memoryReservation before memory).
@@ -96,6 +97,23 @@ struct TaskManager::LaunchResult {
   double pull_started_at = 0;
   double pull_stopped_at = 0;
   std::vector<network::Attachment> attachments;  // Parallel to containers (bridge, awsvpc).
+  // Set when the image lookup should be asked again after retry->image_retry_wait (nothing of
+  // the task was created); status then holds the Unavailable that it will be if not.
+  std::shared_ptr<LaunchWork> retry;
+};
+
+// What a launch's runtime calls need, copied off the loop; kept for a retry of the launch.
+struct TaskManager::LaunchWork {
+  std::vector<runtime::ContainerSpec> specs;
+  std::vector<std::string> credentials;  // Each container's repositoryCredentials parameter.
+  // Containers with dependencies are created now and started when those are met.
+  std::vector<bool> start_now;
+  TaskNetworkMode mode;
+  std::vector<std::vector<network::PortBinding>> bindings;
+  DefinitionPtr definition;
+  std::string task_dir;
+  double pull_started = 0;
+  absl::Duration image_retry_wait = kFirstImageRetry;
 };
 
 TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
@@ -112,6 +130,7 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
       options_(std::move(options)),
       health_(health),
       ports_(options_.ports) {
+  SKIFF_DCHECK(options_.random != nullptr);
   if (health_ != nullptr) {
     health_->SetListener([this](const std::string& runtime_id, HealthStatus status) {
       OnHealthChanged(runtime_id, status);
@@ -223,7 +242,7 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
   const v1::TaskDefinition& definition = *shared;
   TaskState state;
   state.definition = std::move(shared);
-  const std::string id = NewTaskId();
+  const std::string id = NewTaskId(*options_.random);
   state.record.id = id;
   state.record.cluster = cluster;
   v1::Task& task = state.record.task;
@@ -476,16 +495,23 @@ void TaskManager::Launch(const std::string& task_id) {
   Advance(t, "PENDING");
   Save(*task);
   task->launching = true;
-  const double pull_started = Now();
-  // Containers with dependencies are created now and started when those are met.
-  std::vector<bool> start_now;
-  for (const ContainerState& cs : task->containers) start_now.push_back(cs.depends_on.empty());
-  const bool queued = executor_->Run([this, task_id, specs = std::move(specs), pull_started,
-                                      credentials = std::move(credentials),
-                                      start_now = std::move(start_now), mode,
-                                      bindings = std::move(bindings),
-                                      definition = task->definition,
-                                      task_dir = context.task_dir]() mutable {
+  auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
+                                                      .credentials = std::move(credentials),
+                                                      .mode = mode,
+                                                      .bindings = std::move(bindings),
+                                                      .definition = task->definition,
+                                                      .task_dir = context.task_dir,
+                                                      .pull_started = Now()});
+  for (const ContainerState& cs : task->containers) {
+    work->start_now.push_back(cs.depends_on.empty());
+  }
+  if (!RunLaunch(task_id, std::move(work))) task->launching = false;
+}
+
+bool TaskManager::RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work) {
+  return executor_->Run([this, task_id, work = std::move(work)]() mutable {
+    auto& [specs, credentials, start_now, mode, bindings, definition, task_dir, pull_started,
+           image_retry_wait] = *work;
     LaunchResult result;
     result.containers.resize(specs.size());
     result.pull_started_at = pull_started;
@@ -504,13 +530,6 @@ void TaskManager::Launch(const std::string& task_id) {
         continue;
       }
       absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
-      // The first calls on a connection to a containerd that just restarted can fail (broken
-      // pipe) while gRPC reconnects. The lookup is a read: ask again, briefly, before failing.
-      for (absl::Duration wait = absl::Milliseconds(50);
-           absl::IsUnavailable(image.status()) && wait <= absl::Milliseconds(800); wait *= 2) {
-        absl::SleepFor(wait);
-        image = runtime_->GetImage(specs[i].image);
-      }
       if (!image.ok()) {
         result.status = image.status();
         result.failure_reason =
@@ -518,6 +537,12 @@ void TaskManager::Launch(const std::string& task_id) {
                 ? absl::StrCat("CannotPullContainerError: image ", specs[i].image,
                                " is not in skiffd's image store (load it with skiff load-image)")
                 : absl::StrCat("CannotPullContainerError: ", image.status().message());
+        // The first calls on a connection to a containerd that just restarted can fail (broken
+        // pipe) while gRPC reconnects. The lookup is a read and nothing is created yet: the loop
+        // asks again after a back-off (OnLaunched), so no thread sleeps.
+        if (absl::IsUnavailable(image.status()) && image_retry_wait <= kLastImageRetry) {
+          result.retry = work;
+        }
         break;
       }
       result.containers[i].image_digest = image->digest;
@@ -559,12 +584,32 @@ void TaskManager::Launch(const std::string& task_id) {
       OnLaunched(task_id, std::move(result));
     });
   });
-  if (!queued) task->launching = false;
+}
+
+// The launch stays under way (launching) through the back-off, as it would through a wait on
+// the executor: a StopTask meanwhile is taken when the timer fires.
+void TaskManager::RetryLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr) return;
+  if (task->record.task.desired_status() == "STOPPED") {
+    task->launching = false;
+    BeginStop(*task, task->record.task.stop_code(), task->record.task.stopped_reason());
+    return;
+  }
+  if (!RunLaunch(task_id, std::move(work))) task->launching = false;
 }
 
 void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
+  if (result.retry != nullptr && task->record.task.desired_status() != "STOPPED") {
+    const absl::Duration wait = result.retry->image_retry_wait;
+    result.retry->image_retry_wait *= 2;
+    loop_->PostAfter(wait, [this, task_id, work = std::move(result.retry)]() mutable {
+      RetryLaunch(task_id, std::move(work));
+    });
+    return;
+  }
   task->launching = false;
   v1::Task& t = task->record.task;
   t.set_pull_started_at(result.pull_started_at);

@@ -152,6 +152,36 @@ TEST_F(CniNetworkTest, DetachUndoesWhatACrashOrARebootLeft) {
   EXPECT_THAT(skiff::testing::MountsUnder(config_.netns_dir), IsEmpty());
 }
 
+// A plugin that answers ADD with output of the wrong shape: the attach fails with the plugin and
+// the field named (nlohmann's typed access would have thrown and ended skiffd), and is undone.
+TEST_F(CniNetworkTest, MalformedPluginOutputFailsTheAttachNamingTheField) {
+  const std::string plugins = dir_.path() + "/plugins";
+  std::filesystem::create_directories(plugins);
+  for (const char* plugin : {"loopback", "host-local", "portmap", "firewall"}) {
+    std::filesystem::create_symlink(absl::StrCat(kDefaultPluginDir, "/", plugin),
+                                    absl::StrCat(plugins, "/", plugin));
+  }
+  {
+    std::ofstream bridge(plugins + "/bridge");
+    bridge << "#!/bin/sh\ncat >/dev/null\n"
+              "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
+              "  echo '{\"cniVersion\": \"1.0.0\", \"ips\": [{\"address\": 5}]}'\n"
+              "fi\n";
+  }
+  std::filesystem::permissions(plugins + "/bridge", std::filesystem::perms::owner_all);
+  CniConfig config = config_;
+  config.plugin_dir = plugins;
+  auto network = NewCniNetwork(config);
+  ASSERT_TRUE(network.ok()) << network.status();
+
+  absl::StatusOr<Attachment> a = (*network)->Attach("broken", {});
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(a.status().message(),
+            "CNI bridge ADD: plugin result: ips[0].address: not a string but a number");
+  EXPECT_THAT(*(*network)->List(), IsEmpty());
+  EXPECT_THAT(skiff::testing::MountsUnder(config_.netns_dir), IsEmpty());
+}
+
 TEST(CniConfigTest, BadSettingsAreRefusedWithTheSettingNamed) {
   CniConfig config{.state_dir = "/nonexistent", .netns_dir = "/nonexistent"};
   for (const char* subnet : {"10.0.0.0", "10.0.0.1/24", "10.0.0.0/31", "300.0.0.0/16", "fd00::/64"}) {

@@ -138,8 +138,9 @@ class ContainerSettingsTest : public ::testing::Test {
       suite_error_ = tarball.status();
       return;
     }
+    SystemRandom random;
     runtime::ContainerdRuntime importer(
-        {.address = containerd_->socket_path(), .ns = ns_});
+        {.address = containerd_->socket_path(), .ns = ns_, .random = &random});
     auto images = importer.ImportImage(*tarball);
     if (!images.ok()) suite_error_ = images.status();
   }
@@ -158,7 +159,8 @@ class ContainerSettingsTest : public ::testing::Test {
         .address = containerd_->socket_path(),
         .ns = ns_,
         .work_dir = dir_ + "/work",
-        .runc_root = containerd_->runc_root()});
+        .runc_root = containerd_->runc_root(),
+        .random = &random_});
     runtime_->StartEvents([this](const RuntimeEvent& event) {
       if (event.kind != RuntimeEvent::Kind::kExit) return;
       absl::MutexLock lock(&mu_);
@@ -275,6 +277,7 @@ class ContainerSettingsTest : public ::testing::Test {
 
   std::string dir_;
   std::string volumes_dir_;
+  SystemRandom random_;
   std::unique_ptr<runtime::ContainerdRuntime> runtime_;
   std::vector<std::string> created_;
   absl::Mutex mu_;

@@ -12,7 +12,9 @@ TEST(ContainerdRuntimeTest, ReportsTheVersionOfARealContainerd) {
   SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
   auto containerd = skiff::testing::PrivateContainerd::Start();
   ASSERT_TRUE(containerd.ok()) << containerd.status();
-  ContainerdRuntime runtime({.address = (*containerd)->socket_path(), .ns = "skiff-test"});
+  SystemRandom random;
+  ContainerdRuntime runtime(
+      {.address = (*containerd)->socket_path(), .ns = "skiff-test", .random = &random});
   absl::StatusOr<RuntimeVersion> version = runtime.Version(absl::Seconds(10));
   ASSERT_TRUE(version.ok()) << version.status();
   EXPECT_THAT(version->version, ::testing::StartsWith("1."));
@@ -20,7 +22,9 @@ TEST(ContainerdRuntimeTest, ReportsTheVersionOfARealContainerd) {
 }
 
 TEST(ContainerdRuntimeTest, AnAbsentContainerdIsUnavailableWithinTheTimeout) {
-  ContainerdRuntime runtime({.address = "/tmp/skiff-no-such-containerd.sock", .ns = "skiff-test"});
+  SystemRandom random;
+  ContainerdRuntime runtime(
+      {.address = "/tmp/skiff-no-such-containerd.sock", .ns = "skiff-test", .random = &random});
   const absl::Time start = absl::Now();
   absl::StatusOr<RuntimeVersion> version = runtime.Version(absl::Milliseconds(300));
   EXPECT_EQ(version.status().code(), absl::StatusCode::kUnavailable);

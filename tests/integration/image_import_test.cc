@@ -97,7 +97,8 @@ class ImageImportTest : public ::testing::Test {
     containerd_ = *std::move(containerd);
     ns_ = containerd_->UniqueNamespace("skiff-img");
     runtime_ = std::make_unique<ContainerdRuntime>(
-        ContainerdRuntimeOptions{.address = containerd_->socket_path(), .ns = ns_});
+        ContainerdRuntimeOptions{
+            .address = containerd_->socket_path(), .ns = ns_, .random = &random_});
     auto tarball = skiff::testing::TestImageTarball();
     ASSERT_TRUE(tarball.ok()) << tarball.status();
     oci_tarball_ = *tarball;
@@ -176,6 +177,7 @@ class ImageImportTest : public ::testing::Test {
   // Destroyed last (declared first): stops containerd and removes what the test made in it.
   std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
   std::string ns_;
+  SystemRandom random_;
   std::unique_ptr<ContainerdRuntime> runtime_;
   std::string oci_tarball_;
 };

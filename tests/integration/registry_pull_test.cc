@@ -95,7 +95,8 @@ class RegistryPullTest : public ::testing::Test {
     ns_ = containerd_->UniqueNamespace("skiff-pull");
     work_dir_ = containerd_->dir() + "/skiff-work";
     runtime_ = std::make_unique<ContainerdRuntime>(ContainerdRuntimeOptions{
-        .address = containerd_->socket_path(), .ns = ns_, .work_dir = work_dir_});
+        .address = containerd_->socket_path(), .ns = ns_, .work_dir = work_dir_,
+        .random = &random_});
     auto tarball = skiff::testing::TestImageTarball();
     ASSERT_TRUE(tarball.ok()) << tarball.status();
     tarball_ = *tarball;
@@ -159,6 +160,7 @@ class RegistryPullTest : public ::testing::Test {
   std::unique_ptr<skiff::testing::LoopbackProxy> proxy_;
   std::string ns_;
   std::string work_dir_;
+  SystemRandom random_;
   std::unique_ptr<ContainerdRuntime> runtime_;
   std::string tarball_;
 };

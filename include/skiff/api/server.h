@@ -16,6 +16,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "skiff/api/watch_hub.h"
+#include "skiff/base/random.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
 #include "skiff/runtime/container_runtime.h"
@@ -47,6 +48,7 @@ class ApiServer {
     WatchHub* watch_hub;
     model::ArnScope scope;
     std::string upload_dir;  // Image uploads are spooled here before import.
+    RandomSource* random;    // Thread-safe (SystemRandom): names of uploads.
     logs::RotationPolicy log_rotation;
   };
 

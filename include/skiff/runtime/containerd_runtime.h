@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "skiff/base/random.h"
 #include "skiff/registry/registry_client.h"
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/runtime/containerd_connection.h"
@@ -30,6 +31,9 @@ struct ContainerdRuntimeOptions {
   std::string runc_root;
   // How registries are reached (insecure ones, timeouts) by PullImage.
   registry::RegistryOptions registry;
+  // Lease, exec and mount ids (required, thread-safe, outliving the runtime). containerd keeps
+  // leases across skiffd runs, so give it a SystemRandom: a seeded one repeats its ids.
+  RandomSource* random = nullptr;
 };
 
 class ContainerdRuntime final : public ContainerRuntime {

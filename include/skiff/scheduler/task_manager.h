@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "skiff/base/clock.h"
+#include "skiff/base/random.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
 #include "skiff/network/port_allocator.h"
@@ -63,6 +64,8 @@ struct TaskManagerOptions {
   // Pulls task images from registries (pull behaviour, shared pulls). Without one, images must
   // be in the runtime already (load-image); tests that do not pull leave it unset.
   ImagePuller* image_puller = nullptr;
+  // Where task ids come from (required; it must outlive the manager). Loop thread only.
+  RandomSource* random = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -191,7 +194,13 @@ class TaskManager final : public TaskLauncher {
   // Registers, persists and launches a task made by NewTask.
   TaskState& Place(TaskState state);
   void Launch(const std::string& task_id);
+  struct LaunchWork;
   struct LaunchResult;
+  // Runs a launch's runtime calls on the executor; the result comes back to OnLaunched. False
+  // when the executor is stopping.
+  bool RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work);
+  // A launch whose image lookup found containerd unavailable, again after its back-off.
+  void RetryLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work);
   void OnLaunched(const std::string& task_id, LaunchResult result);
   // Records a container whose process the runtime started.
   void OnContainerStarted(TaskState& task, size_t index);

@@ -89,5 +89,12 @@ TEST(DescribeRegistryErrorTest, RegistryErrorBodies) {
   EXPECT_EQ(DescribeRegistryError(""), "(no details)");
 }
 
+TEST(DescribeRegistryErrorTest, MembersOfAnotherTypeAreSkippedNotThrown) {
+  EXPECT_EQ(DescribeRegistryError(R"({"errors":[{"code":404,"message":"not here"}]})"),
+            "not here");
+  EXPECT_EQ(DescribeRegistryError(R"({"errors":[{"code":"DENIED","message":["no"]}]})"),
+            "DENIED: ");
+}
+
 }  // namespace
 }  // namespace skiff::registry

@@ -12,6 +12,7 @@
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/archive_source.h"
 
 namespace skiff::runtime {
 namespace {
@@ -248,6 +249,19 @@ TEST_F(ImageArchiveTest, CapsWholeFileReads) {
   auto data = (*archive)->ReadFile(*(*archive)->Find("manifest.json"), 1000);
   EXPECT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(data.status().message(), HasSubstr("manifest.json"));
+}
+
+// The layout's version comes from the tarball: of another type, it is an error, not a throw.
+TEST_F(ImageArchiveTest, AnOciLayoutVersionThatIsNotAStringIsInvalid) {
+  TarWriter tar;
+  tar.File("oci-layout", R"({"imageLayoutVersion": 1.0})");
+  tar.File("index.json", R"({"schemaVersion": 2, "manifests": []})");
+  auto archive = Open(tar.End().bytes());
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  ArchiveSource source(archive->get());
+  auto targets = source.Targets();
+  EXPECT_EQ(targets.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(targets.status().message(), HasSubstr("imageLayoutVersion"));
 }
 
 TEST_F(ImageArchiveTest, AMissingFileIsNotFound) {

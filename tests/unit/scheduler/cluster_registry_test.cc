@@ -87,7 +87,8 @@ class ClusterRegistryTest : public ::testing::Test {
     tasks_ = std::make_unique<TaskManager>(
         &loop_, &executor_, &runtime_, store_.get(), registry_.get(), &clock_, scope_,
         TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                           .capacity = {.cpu = 2048, .memory = 4096}});
+                           .capacity = {.cpu = 2048, .memory = 4096},
+                           .random = &random_});
     services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
                                                  store_.get(), &clock_, &random_, scope_);
     clusters_ = std::make_unique<ClusterRegistry>(
@@ -176,7 +177,7 @@ class ClusterRegistryTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
-  SeededRandom random_{17};
+  SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;

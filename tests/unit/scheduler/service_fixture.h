@@ -50,7 +50,8 @@ class ServiceManagerTest : public ::testing::Test {
         TaskManagerOptions{.state_dir = dir_.path() + "/state",
                            .capacity = capacity,
                            // No port is bound on a simulated host.
-                           .ports = {.in_use = [](int, const std::string&) { return false; }}},
+                           .ports = {.in_use = [](int, const std::string&) { return false; }},
+                           .random = &random_},
         health_.get());
     tasks_->SetNetwork(&network_);
     ASSERT_TRUE(tasks_->Load().ok());
@@ -141,7 +142,7 @@ class ServiceManagerTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
-  SeededRandom random_{17};
+  SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;

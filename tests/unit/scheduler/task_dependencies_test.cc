@@ -36,7 +36,8 @@ class TaskDependenciesTest : public ::testing::Test {
     registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
     tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
                                            registry_.get(), &clock_, model::ArnScope{},
-                                           TaskManagerOptions{.state_dir = dir_.path() + "/state"},
+                                           TaskManagerOptions{.state_dir = dir_.path() + "/state",
+                                                              .random = &random_},
                                            &health_);
     ASSERT_TRUE(tasks_->Load().ok());
     runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
@@ -110,6 +111,7 @@ class TaskDependenciesTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
+  SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;

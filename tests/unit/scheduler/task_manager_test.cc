@@ -48,7 +48,8 @@ class TaskManagerTest : public ::testing::Test {
     tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
                                            registry_.get(), &clock_, model::ArnScope{},
                                            TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                                                              .image_puller = puller_.get()});
+                                                              .image_puller = puller_.get(),
+                                                              .random = &random_});
     ASSERT_TRUE(tasks_->Load().ok());
     tasks_->AddListener(
         [this](const store::StoredTask& t) { changes_.push_back(t.task.last_status()); });
@@ -102,6 +103,7 @@ class TaskManagerTest : public ::testing::Test {
 
   fakes::TempDir dir_;
   SimulatedClock clock_;
+  SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
@@ -550,6 +552,119 @@ TEST_F(TaskManagerTest, FindContainersForLogsAndExec) {
   EXPECT_THAT((*all)[0].log_path, testing::EndsWith("/tasks/" + id + "/app.log"));
   EXPECT_EQ(tasks_->FindContainers("", id, "nope").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(tasks_->FindContainers("other", id, "").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The ids of the tasks a fresh TaskManager (its own store, loop and runtime) runs first, with
+// ids drawn from SeededRandom(seed).
+std::vector<std::string> FirstTaskIds(uint64_t seed) {
+  fakes::TempDir dir;
+  SimulatedClock clock;
+  SeededRandom random(seed);
+  fakes::ManualEventLoop loop(&clock);
+  fakes::ManualExecutor executor;
+  fakes::FakeRuntime runtime;
+  auto store = store::Store::Open(dir.path() + "/state");
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return {};
+  TaskDefinitionRegistry registry(store->get(), &clock, model::ArnScope{});
+  v1::RegisterTaskDefinitionRequest definition;
+  EXPECT_TRUE(model::DecodeMessageText(R"({"family": "web", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})",
+                                       &definition)
+                  .ok());
+  EXPECT_TRUE(registry.Register(definition).ok());
+  TaskManager tasks(&loop, &executor, &runtime, store->get(), &registry, &clock,
+                    model::ArnScope{},
+                    TaskManagerOptions{.state_dir = dir.path() + "/state", .random = &random});
+  EXPECT_TRUE(tasks.Load().ok());
+  v1::RunTaskRequest request;
+  request.set_task_definition("web");
+  request.set_count(3);
+  auto response = tasks.RunTask(request);
+  EXPECT_TRUE(response.ok()) << response.status();
+  std::vector<std::string> ids;
+  if (!response.ok()) return ids;
+  for (const v1::Task& task : response->tasks()) {
+    ids.push_back(task.task_arn().substr(task.task_arn().rfind('/') + 1));
+  }
+  return ids;
+}
+
+TEST(TaskIdTest, TheSameSeedGivesTheSameTaskIds) {
+  const std::vector<std::string> first = FirstTaskIds(7);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(FirstTaskIds(7), first);
+  EXPECT_NE(FirstTaskIds(8), first);
+  for (const std::string& id : first) EXPECT_THAT(id, testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_NE(first[0], first[1]);
+}
+
+// containerd that has just restarted can answer the first calls Unavailable: the image lookup
+// is asked again through the loop's timers (50 ms, then 100 ms), and no thread sleeps.
+TEST_F(TaskManagerTest, AnUnavailableImageLookupIsRetriedOnTheLoopsTimers) {
+  Register(R"({"family": "solo", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  runtime_.FailNext("GetImage", absl::UnavailableError("broken pipe"));
+  runtime_.FailNext("GetImage", absl::UnavailableError("broken pipe"));
+  const absl::Time start = clock_.MonotonicNow();
+  const std::string id = RunOne(R"({"taskDefinition": "solo"})");
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "PENDING");
+  EXPECT_THAT(runtime_.calls(), ElementsAre(absl::StrCat("GetImage ", kImage)));
+  EXPECT_EQ(loop_.next_deadline(), start + absl::Milliseconds(50));
+
+  loop_.AdvanceTime(absl::Milliseconds(50));
+  Settle();
+  EXPECT_EQ(Describe(id).last_status(), "PENDING");
+  EXPECT_EQ(loop_.next_deadline(), start + absl::Milliseconds(150));
+
+  loop_.AdvanceTime(absl::Milliseconds(100));
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "RUNNING");
+  EXPECT_THAT(runtime_.calls(),
+              ElementsAre(absl::StrCat("GetImage ", kImage), absl::StrCat("GetImage ", kImage),
+                          absl::StrCat("GetImage ", kImage), "CreateContainer " + id + "-app",
+                          "StartContainer " + id + "-app"));
+  EXPECT_EQ(clock_.MonotonicNow() - start, absl::Milliseconds(150));
+}
+
+TEST_F(TaskManagerTest, AnImageLookupStillUnavailableAfterTheBackOffFailsTheTask) {
+  Register(R"({"family": "solo", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  for (int i = 0; i < 6; ++i) {
+    runtime_.FailNext("GetImage", absl::UnavailableError("containerd is down"));
+  }
+  const std::string id = RunOne(R"({"taskDefinition": "solo"})");
+  Settle();
+  // 50 + 100 + 200 + 400 + 800 ms: five more lookups, then the task fails.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Describe(id).last_status(), "PENDING") << i;
+    loop_.AdvanceTime(loop_.next_deadline() - clock_.MonotonicNow());
+    Settle();
+  }
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "TaskFailedToStart");
+  EXPECT_THAT(task.stopped_reason(), HasSubstr("CannotPullContainerError: containerd is down"));
+  EXPECT_EQ(runtime_.calls().size(), 6u);
+  EXPECT_THAT(runtime_.calls(), Not(Contains(HasSubstr("CreateContainer"))));
+}
+
+TEST_F(TaskManagerTest, AStopDuringTheImageLookupsBackOffStopsTheTaskWithoutCreatingIt) {
+  Register(R"({"family": "solo", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})");
+  runtime_.FailNext("GetImage", absl::UnavailableError("broken pipe"));
+  const std::string id = RunOne(R"({"taskDefinition": "solo"})");
+  Settle();
+  ASSERT_TRUE(Stop(id, "not now").ok());
+  loop_.AdvanceTime(absl::Milliseconds(50));
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stop_code(), "UserInitiated");
+  EXPECT_EQ(task.stopped_reason(), "not now");
+  EXPECT_THAT(runtime_.calls(), ElementsAre(absl::StrCat("GetImage ", kImage)));
 }
 
 }  // namespace
