@@ -3,14 +3,14 @@
 // against `ctr images pull --plain-http` of the same image on the same private containerd, in
 // one run.
 //
-// Setup: a private containerd, a Debian docker-registry on 127.0.0.1 (tests/support), and an
-// image of 5 layers (the busybox test image's layer and 4 gzipped layers of 8 MiB of random
-// data each) pushed with skopeo. Each round pulls with skiff into one namespace and with ctr into
-// another, alternating which goes first. Each pull's image is removed (synchronously) before
-// the next pull starts, and the bench checks that nothing of it is left in the content store:
-// containerd shares a blob that one namespace holds with a writer in another without a byte
-// being sent, so otherwise the second pull of a round would fetch nothing. Every pull thus
-// fetches and unpacks every blob. One warm-up round is not counted.
+// Setup: a private containerd (harness.h, without skiffd), a Debian docker-registry on 127.0.0.1
+// (tests/support), and an image of 5 layers (the busybox test image's layer and 4 gzipped layers
+// of 8 MiB of random data each) pushed with skopeo. Each round pulls with skiff into one namespace
+// and with ctr into another, alternating which goes first. Each pull's image is removed
+// (synchronously) before the next pull starts, and the bench checks that nothing of it is left in
+// the content store: containerd shares a blob that one namespace holds with a writer in another
+// without a byte being sent, so otherwise the second pull of a round would fetch nothing. Every
+// pull thus fetches and unpacks every blob. One warm-up round is not counted.
 //
 // Run as root: build/bin/pull_bench [--runs N]. Prints min/median/max and the ratio of the
 // medians. Main thread only.
@@ -25,8 +25,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "harness.h"
+#include "skiff/base/random.h"
 #include "skiff/runtime/containerd_runtime.h"
-#include "support/containerd_fixture.h"
 #include "support/local_registry.h"
 
 namespace skiff::bench {
@@ -68,11 +69,6 @@ with tarfile.open(dst, "w") as out:
         out.addfile(info, io.BytesIO(data))
 )PY";
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
 int Fail(const std::string& what) {
   std::cerr << "pull_bench: " << what << "\n";
   return 1;
@@ -87,31 +83,31 @@ int Main(int argc, char** argv) {
       return Fail("usage: pull_bench [--runs N]");
     }
   }
-  if (std::string missing = skiff::testing::MissingRootOrContainerd(); !missing.empty()) {
-    return Fail(missing);
-  }
   if (std::string missing = skiff::testing::MissingRegistryTools(); !missing.empty()) {
     return Fail(missing);
   }
-  auto containerd = skiff::testing::PrivateContainerd::Start();
-  if (!containerd.ok()) return Fail(containerd.status().ToString());
+  // No skiffd: skiff's side is the containerd adapter in this process.
+  BenchHarness::Options options = {
+      .name = "pull_bench", .start_skiffd = false, .import_for_ctr = false};
+  absl::StatusOr<std::unique_ptr<BenchHarness>> harness = BenchHarness::Start(options);
+  if (!harness.ok()) return Fail(harness.status().ToString());
+  skiff::testing::PrivateContainerd& containerd = (*harness)->containerd();
   auto registry = skiff::testing::LocalRegistry::Start({});
   if (!registry.ok()) return Fail(registry.status().ToString());
-  auto tarball = skiff::testing::TestImageTarball();
-  if (!tarball.ok()) return Fail(tarball.status().ToString());
-  const std::string layers = (*containerd)->dir() + "/layers.tar";
-  auto made = skiff::testing::RunCommand({"python3", "-c", kMakeLayers, *tarball, layers},
-                                         absl::Seconds(120));
+  const std::string layers = containerd.dir() + "/layers.tar";
+  auto made = skiff::testing::RunCommand(
+      {"python3", "-c", kMakeLayers, (*harness)->tarball(), layers}, absl::Seconds(120));
   if (!made.ok() || made->exit_code != 0) return Fail("making the multi-layer image failed");
   if (absl::Status s = (*registry)->Push("oci-archive:" + layers, "bench/layers:1"); !s.ok()) {
     return Fail(s.ToString());
   }
   const std::string ref = (*registry)->host() + "/bench/layers:1";
-  const std::string skiff_ns = (*containerd)->UniqueNamespace("bench-skiff");
-  const std::string ctr_ns = (*containerd)->UniqueNamespace("bench-ctr");
+  const std::string& skiff_ns = (*harness)->skiff_ns();
+  const std::string& ctr_ns = (*harness)->ctr_ns();
   SystemRandom random;
-  runtime::ContainerdRuntime runtime({.address = (*containerd)->socket_path(), .ns = skiff_ns,
-                                      .work_dir = (*containerd)->dir() + "/skiff-work",
+  runtime::ContainerdRuntime runtime({.address = containerd.socket_path(),
+                                      .ns = skiff_ns,
+                                      .work_dir = containerd.dir() + "/skiff-work",
                                       .random = &random});
   auto time_ms = [](auto fn) {
     const auto start = std::chrono::steady_clock::now();
@@ -127,8 +123,8 @@ int Main(int argc, char** argv) {
     return image.ok();
   };
   auto ctr_pull = [&] {
-    absl::Status s = (*containerd)->Ctr({"-n", ctr_ns, "images", "pull", "--plain-http", ref},
-                                        nullptr, absl::Seconds(300));
+    absl::Status s = containerd.Ctr({"-n", ctr_ns, "images", "pull", "--plain-http", ref}, nullptr,
+                                    absl::Seconds(300));
     if (!s.ok()) std::cerr << s << "\n";
     return s.ok();
   };
@@ -136,17 +132,18 @@ int Main(int argc, char** argv) {
   // namespaces: a blob is shared between them while either holds it).
   auto clean = [&] {
     runtime.RemoveImage(ref).IgnoreError();
-    (*containerd)->Ctr({"-n", ctr_ns, "images", "rm", "--sync", ref}).IgnoreError();
+    containerd.Ctr({"-n", ctr_ns, "images", "rm", "--sync", ref}).IgnoreError();
     for (const std::string& ns : {skiff_ns, ctr_ns}) {
       std::string out;
-      if (!(*containerd)->Ctr({"-n", ns, "content", "ls", "-q"}, &out).ok() || !out.empty()) {
+      if (!containerd.Ctr({"-n", ns, "content", "ls", "-q"}, &out).ok() || !out.empty()) {
         std::cerr << "content left in " << ns << ": " << out << "\n";
         return false;
       }
     }
     return true;
   };
-  std::vector<double> skiff_ms, ctr_ms;
+  Row skiff_ms{"skiff PullImage (5 layers, ~33 MiB)", {}};
+  Row ctr_ms{"ctr images pull --plain-http", {}};
   for (int round = 0; round <= runs; ++round) {
     double s = 0, c = 0;
     bool clean_ok = true;
@@ -164,19 +161,18 @@ int Main(int argc, char** argv) {
     if (s < 0 || c < 0) return Fail("a pull failed");
     if (!clean_ok) return Fail("removing the images left content behind");
     if (round == 0) continue;  // Warm-up.
-    skiff_ms.push_back(s);
-    ctr_ms.push_back(c);
+    skiff_ms.samples.push_back(s);
+    ctr_ms.samples.push_back(c);
   }
-  auto row = [](const std::string& name, const std::vector<double>& v, double ratio) {
-    std::printf("    %-44s %4zu %9.1f %9.1f %9.1f %8.2f\n", name.c_str(), v.size(),
-                *std::min_element(v.begin(), v.end()), Median(v),
-                *std::max_element(v.begin(), v.end()), ratio);
+  auto row = [](const Row& r, double ratio) {
+    std::printf("    %-44s %4zu %9.1f %9.1f %9.1f %8.2f\n", r.name.c_str(), r.samples.size(),
+                r.Min(), r.Median(), r.Max(), ratio);
   };
   std::printf("    %-44s %4s %9s %9s %9s %8s\n", "", "runs", "min ms", "median ms", "max ms",
               "ratio");
-  row("skiff PullImage (5 layers, ~33 MiB)", skiff_ms, Median(skiff_ms) / Median(ctr_ms));
-  row("ctr images pull --plain-http", ctr_ms, 1.0);
-  std::printf("\nratio skiff/ctr of the medians: %.2f\n", Median(skiff_ms) / Median(ctr_ms));
+  row(skiff_ms, skiff_ms.Median() / ctr_ms.Median());
+  row(ctr_ms, 1.0);
+  std::printf("\nratio skiff/ctr of the medians: %.2f\n", skiff_ms.Median() / ctr_ms.Median());
   return 0;
 }
 

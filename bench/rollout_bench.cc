@@ -50,10 +50,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ecs_client.h"
+#include "harness.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::bench {
 namespace {
@@ -69,9 +67,6 @@ constexpr int kMaxPercent = 200;
 constexpr int kWarmupCount = 4;
 constexpr absl::Duration kStateTimeout = absl::Seconds(120);
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
-
-volatile sig_atomic_t interrupted = 0;
-void OnSignal(int) { interrupted = 1; }
 
 struct Options {
   int runs = 5;
@@ -109,25 +104,6 @@ int ParseArgs(int argc, char** argv, Options& options) {
   return 0;
 }
 
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// One row of the table: samples in ms.
-struct Row {
-  std::string name;
-  std::vector<double> samples;
-
-  std::vector<double> Sorted() const {
-    std::vector<double> s = samples;
-    std::sort(s.begin(), s.end());
-    return s;
-  }
-  double Median() const {
-    const std::vector<double> s = Sorted();
-    const size_t n = s.size();
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  }
-};
-
 // One timed run: the total and the time the starts were done.
 struct Timing {
   double total_ms = 0;
@@ -144,7 +120,6 @@ class Bench {
   void Shutdown();
 
  private:
-  absl::Status StartSkiffd();
   absl::Status RegisterRevision(int revision);
   absl::Status ProveWatch();
 
@@ -156,22 +131,22 @@ class Bench {
   absl::Status CtrRun(const std::string& id, int revision);
   // Untimed: delete with force, wait for INACTIVE, remove the containers skiffd keeps for its
   // task retention (it would remove them in the middle of later runs otherwise).
-  absl::Status DeleteService(const std::string& name, const std::set<std::string>& task_arns);
+  absl::Status DeleteService(const std::string& name, const std::set<std::string>& task_arns) {
+    return harness_->DeleteService(name, task_arns, kContainerName, kStateTimeout);
+  }
   absl::Status RemoveCtrContainers(const std::vector<std::string>& ids);
-  // `ctr -a SOCK -n ns args...`; stdout on exit 0.
-  absl::StatusOr<std::string> Ctr(const std::string& ns, const std::vector<std::string>& args);
+  // `ctr -a SOCK -n ns args...`; stdout on exit 0. Any thread.
+  absl::StatusOr<std::string> Ctr(const std::string& ns,
+                                  const std::vector<std::string>& args) const {
+    return harness_->Ctr(ns, args);
+  }
+  e2e::EcsClient& client() { return harness_->client(); }
 
-  void PrintMachine();
   void PrintTable();
 
   Options options_;
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<e2e::SkiffdProcess> skiffd_;
-  std::unique_ptr<e2e::EcsClient> client_;
-  std::unique_ptr<e2e::TaskWatch> watch_;
-  std::string skiff_ns_;
-  std::string ctr_ns_;
-  std::string log_dir_;
+  std::unique_ptr<BenchHarness> harness_;
+  std::unique_ptr<e2e::TaskWatch> watch_;  // On harness_'s client: destroyed first.
 
   Row skiff_total_;
   Row skiff_started_;
@@ -181,49 +156,20 @@ class Bench {
 };
 
 absl::Status Bench::Setup() {
-  if (std::string missing = skiff::testing::MissingRootOrContainerd(); !missing.empty()) {
-    return absl::FailedPreconditionError(missing);
-  }
-  absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-  if (!tarball.ok()) return tarball.status();
-  absl::StatusOr<std::unique_ptr<skiff::testing::PrivateContainerd>> containerd =
-      skiff::testing::PrivateContainerd::Start();
-  if (!containerd.ok()) return containerd.status();
-  containerd_ = *std::move(containerd);
-  skiff_ns_ = containerd_->UniqueNamespace("rollbench-skiff");
-  ctr_ns_ = containerd_->UniqueNamespace("rollbench-ctr");
-  log_dir_ = containerd_->dir() + "/ctr-logs";
-  std::error_code ec;
-  std::filesystem::create_directories(log_dir_, ec);
-  if (ec) return absl::InternalError("mkdir " + log_dir_ + ": " + ec.message());
-  if (absl::Status s = StartSkiffd(); !s.ok()) return s;
-  if (absl::Status s = client_->LoadImage(*tarball, skiff::testing::kTestImageRef); !s.ok()) {
-    return s;
-  }
-  if (absl::StatusOr<std::string> ref = containerd_->ImportTestImage(ctr_ns_); !ref.ok()) {
-    return ref.status();
-  }
+  BenchHarness::Options harness;
+  harness.name = "rollout_bench";
+  harness.skiff_ns_prefix = "rollbench-skiff";
+  harness.ctr_ns_prefix = "rollbench-ctr";
+  harness.command_timeout = kCommandTimeout;
+  absl::StatusOr<std::unique_ptr<BenchHarness>> started = BenchHarness::Start(harness);
+  if (!started.ok()) return started.status();
+  harness_ = *std::move(started);
   for (int revision : {1, 2}) {
     if (absl::Status s = RegisterRevision(revision); !s.ok()) return s;
   }
-  watch_ = std::make_unique<e2e::TaskWatch>(client_.get());
+  watch_ = std::make_unique<e2e::TaskWatch>(&client());
   watch_->Start();
   return ProveWatch();
-}
-
-absl::Status Bench::StartSkiffd() {
-  absl::StatusOr<std::unique_ptr<e2e::SkiffdProcess>> skiffd = e2e::SkiffdProcess::Create();
-  if (!skiffd.ok()) return skiffd.status();
-  skiffd_ = *std::move(skiffd);
-  if (absl::Status s =
-          skiffd_->Start({"--containerd-address", containerd_->socket_path(), "--namespace",
-                          skiff_ns_, "--runc-root", containerd_->runc_root()});
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = skiffd_->WaitReady(); !s.ok()) return s;
-  client_ = std::make_unique<e2e::EcsClient>(skiffd_->socket());
-  return absl::OkStatus();
 }
 
 absl::Status Bench::RegisterRevision(int revision) {
@@ -239,36 +185,12 @@ absl::Status Bench::RegisterRevision(int revision) {
   const nlohmann::json definition = {{"family", kFamily},
                                      {"networkMode", "none"},
                                      {"containerDefinitions", nlohmann::json::array({container})}};
-  return client_->RegisterTaskDefinition(definition.dump());
+  return client().RegisterTaskDefinition(definition.dump());
 }
 
-// skiffd subscribes the stream on its loop a moment after the call arrives: a first change seen
-// proves it is there before anything is timed. The check service is scaled between 1 and 0
-// until one is seen (the first try almost always is).
+// See BenchHarness::ProveWatch.
 absl::Status Bench::ProveWatch() {
-  const std::string name = "watch-check";
-  auto mine = [&name](const e2e::TaskWatch::Change& c) {
-    return c.task.group() == "service:" + name;
-  };
-  v1::CreateServiceRequest request;
-  request.set_service_name(name);
-  request.set_task_definition(absl::StrCat(kFamily, ":1"));
-  request.set_desired_count(1);
-  if (absl::StatusOr<v1::Service> s = client_->CreateService(request); !s.ok()) return s.status();
-  absl::StatusOr<e2e::TaskWatch::Change> seen = watch_->WaitFor(mine, absl::Seconds(10));
-  for (int attempt = 0; !seen.ok() && attempt < 4; ++attempt) {
-    v1::UpdateServiceRequest update;
-    update.set_service(name);
-    update.set_desired_count(attempt % 2 == 0 ? 0 : 1);
-    if (absl::StatusOr<v1::Service> s = client_->UpdateService(update); !s.ok()) return s.status();
-    seen = watch_->WaitFor(mine, absl::Seconds(10));
-  }
-  if (!seen.ok()) return seen.status();
-  absl::StatusOr<std::vector<v1::Task>> tasks = client_->AllServiceTasks(name);
-  if (!tasks.ok()) return tasks.status();
-  std::set<std::string> arns;
-  for (const v1::Task& t : *tasks) arns.insert(t.task_arn());
-  return DeleteService(name, arns);
+  return harness_->ProveWatch(*watch_, absl::StrCat(kFamily, ":1"), kContainerName, kStateTimeout);
 }
 
 absl::StatusOr<Timing> Bench::SkiffRollout(const std::string& name, int count) {
@@ -279,7 +201,7 @@ absl::StatusOr<Timing> Bench::SkiffRollout(const std::string& name, int count) {
   create.set_desired_count(count);
   create.mutable_deployment_configuration()->set_minimum_healthy_percent(kMinHealthyPercent);
   create.mutable_deployment_configuration()->set_maximum_percent(kMaxPercent);
-  if (absl::StatusOr<v1::Service> s = client_->CreateService(create); !s.ok()) return s.status();
+  if (absl::StatusOr<v1::Service> s = client().CreateService(create); !s.ok()) return s.status();
   auto steady_on = [count](int revision) {
     return [count, revision](const v1::Service& s) {
       return e2e::IsSteady(s) && s.running_count() == count &&
@@ -288,9 +210,9 @@ absl::StatusOr<Timing> Bench::SkiffRollout(const std::string& name, int count) {
     };
   };
   absl::StatusOr<v1::Service> steady =
-      client_->WaitForService(name, steady_on(1), "steady on revision 1", kStateTimeout);
+      client().WaitForService(name, steady_on(1), "steady on revision 1", kStateTimeout);
   if (!steady.ok()) return steady.status();
-  absl::StatusOr<std::vector<v1::Task>> old_tasks = client_->ServiceTasks(name, "RUNNING");
+  absl::StatusOr<std::vector<v1::Task>> old_tasks = client().ServiceTasks(name, "RUNNING");
   if (!old_tasks.ok()) return old_tasks.status();
   std::set<std::string> old_arns, all_arns;
   for (const v1::Task& t : *old_tasks) old_arns.insert(t.task_arn());
@@ -306,7 +228,7 @@ absl::StatusOr<Timing> Bench::SkiffRollout(const std::string& name, int count) {
   update.set_service(name);
   update.set_task_definition(absl::StrCat(kFamily, ":2"));
   const SteadyClock::time_point start = SteadyClock::now();
-  if (absl::StatusOr<v1::Service> s = client_->UpdateService(update); !s.ok()) return s.status();
+  if (absl::StatusOr<v1::Service> s = client().UpdateService(update); !s.ok()) return s.status();
   std::set<std::string> new_running, old_stopped;
   SteadyClock::time_point last = start, started = start;
   absl::Status failed;
@@ -314,7 +236,7 @@ absl::StatusOr<Timing> Bench::SkiffRollout(const std::string& name, int count) {
   while ((static_cast<int>(new_running.size()) < count ||
           static_cast<int>(old_stopped.size()) < count) &&
          failed.ok()) {
-    if (interrupted) return absl::CancelledError("interrupted");
+    if (Interrupted()) return absl::CancelledError("interrupted");
     absl::StatusOr<e2e::TaskWatch::Change> change = watch_->WaitFor(
         [&](const e2e::TaskWatch::Change& c) {
           if (c.task.group() != group) return false;
@@ -343,7 +265,7 @@ absl::StatusOr<Timing> Bench::SkiffRollout(const std::string& name, int count) {
   // Untimed: skiffd agrees (one deployment, COMPLETED, on revision 2), then everything goes.
   absl::Status result = failed;
   if (result.ok()) {
-    steady = client_->WaitForService(name, steady_on(2), "steady on revision 2", kStateTimeout);
+    steady = client().WaitForService(name, steady_on(2), "steady on revision 2", kStateTimeout);
     result = steady.status();
   }
   absl::Status deleted = DeleteService(name, all_arns);
@@ -368,7 +290,7 @@ absl::StatusOr<Timing> Bench::CtrRollout(const std::string& prefix, int count) {
       // rm -f: kill (SIGKILL), wait for the exit, delete the task; skiffd's stop is SIGTERM,
       // which the trap ends at once, the wait, and the delete.
       result = InParallel(count, [&](int i) {
-        return Ctr(ctr_ns_, {"tasks", "rm", "-f", old_ids[i]}).status();
+        return Ctr(harness_->ctr_ns(), {"tasks", "rm", "-f", old_ids[i]}).status();
       });
     }
     timing.total_ms = Ms(SteadyClock::now() - start);
@@ -386,7 +308,7 @@ absl::Status Bench::InParallel(int count, const std::function<absl::Status(int)>
   absl::Mutex mu;
   absl::Status first;
   auto worker = [&] {
-    for (int i = next++; i < count && !interrupted; i = next++) {
+    for (int i = next++; i < count && !Interrupted(); i = next++) {
       absl::Status s = work(i);
       if (s.ok()) continue;
       absl::MutexLock lock(&mu);
@@ -397,77 +319,38 @@ absl::Status Bench::InParallel(int count, const std::function<absl::Status(int)>
   std::vector<std::thread> workers;
   for (int w = 0; w < std::min(options_.ctr_concurrency, count); ++w) workers.emplace_back(worker);
   for (std::thread& t : workers) t.join();
-  if (first.ok() && interrupted) return absl::CancelledError("interrupted");
+  if (first.ok() && Interrupted()) return absl::CancelledError("interrupted");
   return first;
 }
 
 absl::Status Bench::CtrRun(const std::string& id, int revision) {
   // skiffd's work: its own network namespace, the memory limit, runc state under the fixture's
   // runc root, stdout/stderr appended to a file by the shim.
-  return Ctr(ctr_ns_,
-             {"run", "-d", "--runc-root", containerd_->runc_root(), "--memory-limit",
+  return Ctr(harness_->ctr_ns(),
+             {"run", "-d", "--runc-root", harness_->containerd().runc_root(), "--memory-limit",
               absl::StrCat(int64_t{kMemoryMiB} << 20), "--env", absl::StrCat("REVISION=", revision),
-              "--log-uri", absl::StrCat("file://", log_dir_, "/", id, ".log"),
+              "--log-uri", absl::StrCat("file://", harness_->ctr_log_dir(), "/", id, ".log"),
               skiff::testing::kTestImageRef, id, "sh", "-c", kScript})
       .status();
 }
 
-absl::Status Bench::DeleteService(const std::string& name, const std::set<std::string>& task_arns) {
-  if (absl::StatusOr<v1::Service> s = client_->DeleteService(name, /*force=*/true); !s.ok()) {
-    return s.status();
-  }
-  absl::StatusOr<v1::Service> inactive = client_->WaitForService(
-      name, [](const v1::Service& s) { return s.status() == "INACTIVE"; }, "INACTIVE",
-      kStateTimeout);
-  if (!inactive.ok()) return inactive.status();
-  // Tasks launched that the watch did not name (none expected) are in the listing too.
-  std::set<std::string> arns = task_arns;
-  absl::StatusOr<std::vector<v1::Task>> all = client_->AllServiceTasks(name);
-  if (!all.ok()) return all.status();
-  for (const v1::Task& t : *all) arns.insert(t.task_arn());
-  absl::StatusOr<std::string> listed = Ctr(skiff_ns_, {"containers", "ls", "-q"});
-  if (!listed.ok()) return listed.status();
-  const std::set<std::string> present = absl::StrSplit(*listed, '\n', absl::SkipEmpty());
-  std::vector<std::string> args = {"containers", "rm"};
-  for (const std::string& arn : arns) {
-    std::string container = absl::StrCat(e2e::TaskIdOf(arn), "-", kContainerName);
-    if (present.count(container)) args.push_back(std::move(container));
-  }
-  if (args.size() == 2) return absl::OkStatus();
-  return Ctr(skiff_ns_, args).status();
-}
-
 absl::Status Bench::RemoveCtrContainers(const std::vector<std::string>& ids) {
-  absl::StatusOr<std::string> listed = Ctr(ctr_ns_, {"containers", "ls", "-q"});
+  absl::StatusOr<std::string> listed = Ctr(harness_->ctr_ns(), {"containers", "ls", "-q"});
   if (!listed.ok()) return listed.status();
   const std::set<std::string> present = absl::StrSplit(*listed, '\n', absl::SkipEmpty());
   absl::Status first;
   for (const std::string& id : ids) {
     if (!present.count(id)) continue;
     // No task (never started, or removed in the timed part) is fine; the container must go.
-    Ctr(ctr_ns_, {"tasks", "rm", "-f", id}).status().IgnoreError();
-    absl::Status s = Ctr(ctr_ns_, {"containers", "rm", id}).status();
+    Ctr(harness_->ctr_ns(), {"tasks", "rm", "-f", id}).status().IgnoreError();
+    absl::Status s = Ctr(harness_->ctr_ns(), {"containers", "rm", id}).status();
     if (first.ok()) first = s;
   }
   return first;
 }
 
-absl::StatusOr<std::string> Bench::Ctr(const std::string& ns,
-                                       const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ctr", "-a", containerd_->socket_path(), "-n", ns};
-  argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<skiff::testing::CommandResult> r =
-      skiff::testing::RunCommand(argv, kCommandTimeout);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::InternalError(absl::StrCat("ctr ", absl::StrJoin(args, " "), " exited ",
-                                            r->exit_code, ": ", r->stderr_text));
-  }
-  return std::move(r->stdout_text);
-}
-
 absl::Status Bench::Run() {
-  PrintMachine();
+  harness_->PrintMachine();
   const int n = options_.count;
   skiff_total_.name = absl::StrCat("skiff UpdateService ", n, " -> stable");
   skiff_started_.name = absl::StrCat("  of which -> ", n, " new RUNNING");
@@ -479,7 +362,7 @@ absl::Status Bench::Run() {
   if (absl::StatusOr<Timing> t = SkiffRollout("warmup", kWarmupCount); !t.ok()) return t.status();
   if (absl::StatusOr<Timing> t = CtrRollout("warmup", kWarmupCount); !t.ok()) return t.status();
   for (int run = 0; run < options_.runs; ++run) {
-    if (interrupted) return absl::CancelledError("interrupted");
+    if (Interrupted()) return absl::CancelledError("interrupted");
     Timing skiff, ctr;
     for (int part = 0; part < 2; ++part) {
       const bool skiff_turn = (part == 0) == (run % 2 == 0);
@@ -508,39 +391,6 @@ absl::Status Bench::Run() {
   return absl::OkStatus();
 }
 
-void Bench::PrintMachine() {
-  utsname u{};
-  uname(&u);
-  std::string cpu = "?";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (absl::StartsWith(line, "model name")) {
-      cpu = std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
-      break;
-    }
-  }
-  std::string version = "?";
-  if (absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"version"}); out.ok()) {
-    std::vector<std::string> found;  // The second "Version:" line is the server's.
-    for (absl::string_view line : absl::StrSplit(*out, '\n')) {
-      line = absl::StripAsciiWhitespace(line);
-      if (absl::ConsumePrefix(&line, "Version:")) {
-        found.emplace_back(absl::StripAsciiWhitespace(line));
-      }
-    }
-    if (!found.empty()) version = found.back();
-  }
-  std::string load;
-  std::ifstream("/proc/loadavg") >> load;
-  std::cout << "date:       "
-            << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(), absl::UTCTimeZone())
-            << "\nmachine:    " << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs (" << cpu << "), "
-            << u.sysname << " " << u.release << " " << u.machine << "\ncontainerd: " << version
-            << " (private instance, overlayfs)"
-            << "\nload (1m):  " << load << "\n"
-            << std::flush;
-}
-
 void Bench::PrintTable() {
   if (skiff_total_.samples.empty()) return;
   std::cout << absl::StrFormat("%-40s %5s %9s %9s %9s %8s\n", "", "runs", "min ms", "median ms",
@@ -565,24 +415,7 @@ void Bench::PrintTable() {
 
 void Bench::Shutdown() {
   watch_.reset();  // Cancels the stream before skiffd goes.
-  client_.reset();
-  if (skiffd_ != nullptr) {
-    if (skiffd_->pid() > 0) {
-      absl::StatusOr<int> code = skiffd_->Signal(SIGTERM, absl::Seconds(15));
-      if (!code.ok() || *code != 0) {
-        std::cerr << "rollout_bench: skiffd did not exit cleanly: "
-                  << (code.ok() ? absl::StrCat("exit ", *code) : code.status().ToString()) << "\n";
-      }
-    }
-    skiffd_.reset();  // SIGKILLs it if still there, removes its state dir.
-  }
-  if (containerd_ != nullptr) {
-    // Removes every task, container, snapshot and file left, ours and skiffd's.
-    if (absl::Status s = containerd_->Stop(); !s.ok()) {
-      std::cerr << "rollout_bench: containerd cleanup: " << s << "\n";
-    }
-    containerd_.reset();
-  }
+  harness_.reset();
 }
 
 }  // namespace
@@ -593,20 +426,6 @@ int main(int argc, char** argv) {
   if (int code = skiff::bench::ParseArgs(argc, argv, options); code != 0) {
     return code < 0 ? 0 : code;
   }
-  // Ctrl-C ends the current step, then cleans up; children live in their own process groups.
-  struct sigaction action {};
-  action.sa_handler = skiff::bench::OnSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-
   skiff::bench::Bench bench(options);
-  absl::Status status = bench.Setup();
-  if (status.ok()) status = bench.Run();
-  bench.Shutdown();
-  if (!status.ok()) {
-    std::cerr << "rollout_bench: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return skiff::bench::SetUpRunAndShutDown("rollout_bench", bench);
 }

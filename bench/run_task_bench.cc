@@ -27,8 +27,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -46,10 +46,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "harness.h"
 #include "nlohmann/json.hpp"
 #include "skiff/v1/skiff.grpc.pb.h"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::bench {
 namespace {
@@ -62,10 +61,6 @@ constexpr int kMemoryMiB = 64;
 constexpr absl::Duration kRpcTimeout = absl::Seconds(30);
 constexpr absl::Duration kStateTimeout = absl::Seconds(30);
 constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
-constexpr size_t kImageChunk = 1 << 20;
-
-volatile sig_atomic_t interrupted = 0;
-void OnSignal(int) { interrupted = 1; }
 
 struct Options {
   int runs = 25;
@@ -103,45 +98,15 @@ int ParseArgs(int argc, char** argv, Options& options) {
   return 0;
 }
 
-double Ms(SteadyClock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
-
 std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
   return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
 }
 
-absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
-}
+using e2e::FromGrpc;
+using e2e::TaskIdOf;
 
-// The id at the end of a task ARN (.../task/default/<id>).
-std::string TaskId(const std::string& arn) { return arn.substr(arn.rfind('/') + 1); }
-
-// A row of the table: one sample per timed run, in ms.
-struct Row {
-  std::string name;
-  std::vector<double> samples;
-
-  double Quantile(double q) const {  // Nearest rank.
-    std::vector<double> s = samples;
-    std::sort(s.begin(), s.end());
-    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(s.size())));
-    return s[std::clamp<size_t>(rank, 1, s.size()) - 1];
-  }
-  double Median() const {
-    std::vector<double> s = samples;
-    std::sort(s.begin(), s.end());
-    const size_t n = s.size();
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  }
-  double Min() const { return *std::min_element(samples.begin(), samples.end()); }
-};
-
-// Everything the benchmark starts; the destructor stops skiffd (SIGTERM) before containerd, whose
-// Stop() removes every task, container, snapshot and file it made.
+// The benchmark on its BenchHarness, which stops skiffd (SIGTERM) before containerd, whose Stop()
+// removes every task, container, snapshot and file it made.
 class Bench {
  public:
   explicit Bench(Options options) : options_(options) {}
@@ -152,8 +117,6 @@ class Bench {
   void Shutdown();
 
  private:
-  absl::Status StartSkiffd();
-  absl::Status LoadImageThroughSkiffd();
   absl::Status RegisterTaskDefinition();
 
   // The timed parts. Each returns the elapsed time and the id of what it started.
@@ -167,26 +130,21 @@ class Bench {
   // Untimed: StopTask, watch to STOPPED, remove the container skiffd leaves for its retention.
   absl::Status StopSkiffTask(const std::string& task_arn);
   absl::Status RemoveCtrContainer(const std::string& id);
-  // `skiff --socket S args...`; stdout on exit 0.
-  absl::StatusOr<std::string> Skiff(const std::vector<std::string>& args);
-  // `ctr -a SOCK -n ns args...`; stdout on exit 0.
-  absl::StatusOr<std::string> Ctr(const std::string& ns, const std::vector<std::string>& args);
+  absl::StatusOr<std::string> Skiff(const std::vector<std::string>& args) {
+    return harness_->Skiff(args);
+  }
+  absl::StatusOr<std::string> Ctr(const std::string& ns, const std::vector<std::string>& args) {
+    return harness_->Ctr(ns, args);
+  }
+  v1::Ecs::Stub& ecs() { return harness_->client().ecs(); }
+  v1::Node::Stub& node() { return harness_->client().node(); }
 
-  void PrintMachine();
   void PrintTable();
   void PrintProfile();
   void PrintShimSplit();
 
   Options options_;
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<e2e::SkiffdProcess> skiffd_;
-  std::string skiff_ns_;
-  std::string ctr_ns_;
-  std::string tarball_;
-  std::string log_dir_;  // ctr's container logs, like skiffd's task logs.
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Ecs::Stub> ecs_;
-  std::unique_ptr<v1::Node::Stub> node_;
+  std::unique_ptr<BenchHarness> harness_;
   Row api_{"skiff API (RunTask+Watch)", {}};
   Row cli_{"skiff CLI (run-task+wait)", {}};
   Row ctr_{"ctr run -d", {}};
@@ -214,65 +172,14 @@ class Bench {
 };
 
 absl::Status Bench::Setup() {
-  if (std::string missing = skiff::testing::MissingRootOrContainerd(); !missing.empty()) {
-    return absl::FailedPreconditionError(missing);
-  }
-  absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-  if (!tarball.ok()) return tarball.status();
-  tarball_ = *tarball;
-  absl::StatusOr<std::unique_ptr<skiff::testing::PrivateContainerd>> containerd =
-      skiff::testing::PrivateContainerd::Start();
-  if (!containerd.ok()) return containerd.status();
-  containerd_ = *std::move(containerd);
-  skiff_ns_ = containerd_->UniqueNamespace("bench-skiff");
-  ctr_ns_ = containerd_->UniqueNamespace("bench-ctr");
-  log_dir_ = containerd_->dir() + "/ctr-logs";
-  if (mkdir(log_dir_.c_str(), 0700) != 0) return absl::ErrnoToStatus(errno, "mkdir " + log_dir_);
-  if (absl::Status s = StartSkiffd(); !s.ok()) return s;
-  if (absl::Status s = LoadImageThroughSkiffd(); !s.ok()) return s;
-  if (absl::StatusOr<std::string> ref = containerd_->ImportTestImage(ctr_ns_); !ref.ok()) {
-    return ref.status();
-  }
+  BenchHarness::Options harness;
+  harness.name = "run_task_bench";
+  harness.command_timeout = kCommandTimeout;
+  if (options_.profile) harness.skiffd_flags = {"--log-level", "debug"};
+  absl::StatusOr<std::unique_ptr<BenchHarness>> started = BenchHarness::Start(harness);
+  if (!started.ok()) return started.status();
+  harness_ = *std::move(started);
   return RegisterTaskDefinition();
-}
-
-absl::Status Bench::StartSkiffd() {
-  absl::StatusOr<std::unique_ptr<e2e::SkiffdProcess>> skiffd = e2e::SkiffdProcess::Create();
-  if (!skiffd.ok()) return skiffd.status();
-  skiffd_ = *std::move(skiffd);
-  std::vector<std::string> flags = {"--containerd-address", containerd_->socket_path(),
-                                    "--namespace", skiff_ns_, "--runc-root",
-                                    containerd_->runc_root()};
-  if (options_.profile) flags.insert(flags.end(), {"--log-level", "debug"});
-  if (absl::Status s = skiffd_->Start(flags); !s.ok()) return s;
-  if (absl::Status s = skiffd_->WaitReady(); !s.ok()) return s;
-  channel_ = grpc::CreateChannel("unix:" + skiffd_->socket(), grpc::InsecureChannelCredentials());
-  ecs_ = v1::Ecs::NewStub(channel_);
-  node_ = v1::Node::NewStub(channel_);
-  return absl::OkStatus();
-}
-
-absl::Status Bench::LoadImageThroughSkiffd() {
-  std::ifstream in(tarball_, std::ios::binary);
-  if (!in) return absl::NotFoundError("cannot open " + tarball_);
-  grpc::ClientContext context;
-  context.set_deadline(Deadline(absl::Seconds(120)));
-  v1::LoadImageResponse response;
-  auto writer = node_->LoadImage(&context, &response);
-  std::string buffer(kImageChunk, '\0');
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() <= 0) break;
-    v1::LoadImageChunk chunk;
-    chunk.set_data(buffer.data(), static_cast<size_t>(in.gcount()));
-    if (!writer->Write(chunk)) break;  // Finish() says why.
-  }
-  writer->WritesDone();
-  if (absl::Status s = FromGrpc(writer->Finish(), "LoadImage"); !s.ok()) return s;
-  for (const v1::Image& image : response.images()) {
-    if (image.name() == skiff::testing::kTestImageRef) return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat("LoadImage did not load ", skiff::testing::kTestImageRef));
 }
 
 absl::Status Bench::RegisterTaskDefinition() {
@@ -291,7 +198,7 @@ absl::Status Bench::RegisterTaskDefinition() {
   grpc::ClientContext context;
   context.set_deadline(Deadline(kRpcTimeout));
   v1::RegisterTaskDefinitionResponse response;
-  return FromGrpc(ecs_->RegisterTaskDefinition(&context, request, &response),
+  return FromGrpc(ecs().RegisterTaskDefinition(&context, request, &response),
                   "RegisterTaskDefinition");
 }
 
@@ -301,7 +208,7 @@ absl::StatusOr<v1::Task> Bench::WaitForStatus(const std::string& task_arn,
   context.set_deadline(Deadline(kStateTimeout));
   v1::WatchRequest request;
   request.add_tasks(task_arn);
-  auto reader = node_->Watch(&context, request);
+  auto reader = node().Watch(&context, request);
   v1::WatchEvent event;
   v1::Task reached;
   absl::Status result = absl::DeadlineExceededError(
@@ -341,8 +248,7 @@ absl::StatusOr<SteadyClock::duration> Bench::SkiffApiRun(std::string& task_arn) 
   v1::RunTaskRequest request;
   request.set_task_definition(kFamily);
   v1::RunTaskResponse response;
-  if (absl::Status s = FromGrpc(ecs_->RunTask(&context, request, &response), "RunTask");
-      !s.ok()) {
+  if (absl::Status s = FromGrpc(ecs().RunTask(&context, request, &response), "RunTask"); !s.ok()) {
     return s;
   }
   if (response.tasks_size() != 1) {
@@ -388,12 +294,21 @@ absl::StatusOr<SteadyClock::duration> Bench::CtrRun(const std::string& id) {
   // The same work as skiffd's: host network, the memory limit, runc state under the fixture's
   // runc root, stdout/stderr appended to a file by the shim.
   const std::vector<std::string> args = {
-      "run", "-d", "--runc-root", containerd_->runc_root(), "--net-host", "--memory-limit",
-      absl::StrCat(int64_t{kMemoryMiB} << 20), "--log-uri",
-      absl::StrCat("file://", log_dir_, "/", id, ".log"), skiff::testing::kTestImageRef, id,
-      "sleep", "3600"};
+      "run",
+      "-d",
+      "--runc-root",
+      harness_->containerd().runc_root(),
+      "--net-host",
+      "--memory-limit",
+      absl::StrCat(int64_t{kMemoryMiB} << 20),
+      "--log-uri",
+      absl::StrCat("file://", harness_->ctr_log_dir(), "/", id, ".log"),
+      skiff::testing::kTestImageRef,
+      id,
+      "sleep",
+      "3600"};
   const SteadyClock::time_point start = SteadyClock::now();
-  absl::StatusOr<std::string> out = Ctr(ctr_ns_, args);
+  absl::StatusOr<std::string> out = Ctr(harness_->ctr_ns(), args);
   if (!out.ok()) return out.status();
   return SteadyClock::now() - start;
 }
@@ -405,7 +320,7 @@ absl::Status Bench::StopSkiffTask(const std::string& task_arn) {
   v1::StopTaskRequest request;
   request.set_task(task_arn);
   v1::StopTaskResponse response;
-  if (absl::Status s = FromGrpc(ecs_->StopTask(&context, request, &response), "StopTask");
+  if (absl::Status s = FromGrpc(ecs().StopTask(&context, request, &response), "StopTask");
       !s.ok()) {
     return s;
   }
@@ -413,50 +328,24 @@ absl::Status Bench::StopSkiffTask(const std::string& task_arn) {
   // skiffd keeps a stopped task's container for --task-retention (at least a minute) and would
   // remove it in the middle of later timed runs; remove it now, as the ctr side does.
   absl::StatusOr<std::string> removed =
-      Ctr(skiff_ns_, {"containers", "rm", absl::StrCat(TaskId(task_arn), "-", kContainerName)});
+      Ctr(harness_->skiff_ns(),
+          {"containers", "rm", absl::StrCat(TaskIdOf(task_arn), "-", kContainerName)});
   return removed.status();
 }
 
 absl::Status Bench::RemoveCtrContainer(const std::string& id) {
-  absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"tasks", "rm", "-f", id});
+  absl::StatusOr<std::string> out = Ctr(harness_->ctr_ns(), {"tasks", "rm", "-f", id});
   if (!out.ok()) return out.status();
-  return Ctr(ctr_ns_, {"containers", "rm", id}).status();
-}
-
-absl::StatusOr<std::string> Bench::Skiff(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {SKIFF_BINARY, "--socket", skiffd_->socket()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<skiff::testing::CommandResult> r =
-      skiff::testing::RunCommand(argv, kCommandTimeout);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::InternalError(absl::StrCat("skiff ", absl::StrJoin(args, " "), " exited ",
-                                            r->exit_code, ": ", r->stderr_text));
-  }
-  return std::move(r->stdout_text);
-}
-
-absl::StatusOr<std::string> Bench::Ctr(const std::string& ns,
-                                       const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ctr", "-a", containerd_->socket_path(), "-n", ns};
-  argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<skiff::testing::CommandResult> r =
-      skiff::testing::RunCommand(argv, kCommandTimeout);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::InternalError(absl::StrCat("ctr ", absl::StrJoin(args, " "), " exited ",
-                                            r->exit_code, ": ", r->stderr_text));
-  }
-  return std::move(r->stdout_text);
+  return Ctr(harness_->ctr_ns(), {"containers", "rm", id}).status();
 }
 
 absl::Status Bench::Run() {
-  PrintMachine();
+  harness_->PrintMachine();
   std::cout << "runs: " << options_.runs << " per row, after 1 warm-up round; rows interleaved\n"
             << std::flush;
   const absl::Time started = absl::Now();
   for (int round = 0; round <= options_.runs; ++round) {
-    if (interrupted) return absl::CancelledError("interrupted");
+    if (Interrupted()) return absl::CancelledError("interrupted");
     const bool counted = round > 0;
     std::string arn;
     absl::Time wall_start = absl::Now();
@@ -468,9 +357,10 @@ absl::Status Bench::Run() {
     if (counted) {
       api_.samples.push_back(Ms(*took));
       for (size_t i = 0; i < phases_.size(); ++i) phases_[i].samples.push_back(last_phases_[i]);
-      api_marks_.push_back({absl::StrCat(TaskId(arn), "-", kContainerName), wall_start, wall_end});
+      api_marks_.push_back(
+          {absl::StrCat(TaskIdOf(arn), "-", kContainerName), wall_start, wall_end});
     }
-    profile_task_ = TaskId(arn);
+    profile_task_ = TaskIdOf(arn);
 
     arn.clear();
     took = SkiffCliRun(arn);
@@ -496,39 +386,6 @@ absl::Status Bench::Run() {
   PrintTable();
   if (options_.profile) PrintProfile();
   return absl::OkStatus();
-}
-
-void Bench::PrintMachine() {
-  utsname u{};
-  uname(&u);
-  std::string cpu = "?";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (absl::StartsWith(line, "model name")) {
-      cpu = std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
-      break;
-    }
-  }
-  std::string version = "?";
-  if (absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"version"}); out.ok()) {
-    // The second "Version:" line is the server's.
-    std::vector<std::string> found;
-    for (absl::string_view line : absl::StrSplit(*out, '\n')) {
-      line = absl::StripAsciiWhitespace(line);
-      if (absl::ConsumePrefix(&line, "Version:")) {
-        found.emplace_back(absl::StripAsciiWhitespace(line));
-      }
-    }
-    if (!found.empty()) version = found.back();
-  }
-  std::string load;
-  std::ifstream("/proc/loadavg") >> load;
-  std::cout << "date:       " << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(),
-                                                     absl::UTCTimeZone())
-            << "\nmachine:    " << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs (" << cpu << "), "
-            << u.sysname << " " << u.release << " " << u.machine
-            << "\ncontainerd: " << version << " (private instance, overlayfs)"
-            << "\nload (1m):  " << load << "\n";
 }
 
 void Bench::PrintTable() {
@@ -567,11 +424,11 @@ void Bench::PrintProfile() {
   std::cout << "\nskiffd and containerd log lines for task " << profile_task_
             << " (last API round; createdAt " << absl::StrFormat("%.3f", last_created_at_)
             << "):\n";
-  std::istringstream log(skiffd_->Log());
+  std::istringstream log(harness_->skiffd().Log());
   for (std::string line; std::getline(log, line);) {
     if (absl::StrContains(line, profile_task_)) std::cout << "  skiffd: " << line << "\n";
   }
-  std::ifstream containerd_log(containerd_->log_path());
+  std::ifstream containerd_log(harness_->containerd().log_path());
   for (std::string line; std::getline(containerd_log, line);) {
     if (absl::StrContains(line, profile_task_)) std::cout << "  containerd: " << line << "\n";
   }
@@ -582,7 +439,7 @@ void Bench::PrintProfile() {
 // snapshot calls and the shim's start; after it, runc create/start and the client seeing it.
 void Bench::PrintShimSplit() {
   std::map<std::string, absl::Time> shim_up;
-  std::ifstream log(containerd_->log_path());
+  std::ifstream log(harness_->containerd().log_path());
   for (std::string line; std::getline(log, line);) {
     if (!absl::StrContains(line, "starting signal loop")) continue;
     const size_t time_at = line.find("time=\"");
@@ -620,25 +477,7 @@ void Bench::PrintShimSplit() {
   print("ctr run -d", ctr_marks_);
 }
 
-void Bench::Shutdown() {
-  if (skiffd_ != nullptr) {
-    // As a user stops it: SIGTERM, exit 0. Its containers are gone already or go with containerd.
-    if (skiffd_->pid() > 0) {
-      absl::StatusOr<int> code = skiffd_->Signal(SIGTERM, absl::Seconds(15));
-      if (!code.ok() || *code != 0) {
-        std::cerr << "run_task_bench: skiffd did not exit cleanly: "
-                  << (code.ok() ? absl::StrCat("exit ", *code) : code.status().ToString()) << "\n";
-      }
-    }
-    skiffd_.reset();  // SIGKILLs it if still there, removes its state dir.
-  }
-  if (containerd_ != nullptr) {
-    if (absl::Status s = containerd_->Stop(); !s.ok()) {
-      std::cerr << "run_task_bench: containerd cleanup: " << s << "\n";
-    }
-    containerd_.reset();
-  }
-}
+void Bench::Shutdown() { harness_.reset(); }
 
 }  // namespace
 }  // namespace skiff::bench
@@ -648,20 +487,6 @@ int main(int argc, char** argv) {
   if (int code = skiff::bench::ParseArgs(argc, argv, options); code != 0) {
     return code < 0 ? 0 : code;
   }
-  // Ctrl-C ends the current round, then cleans up; children live in their own process groups.
-  struct sigaction action {};
-  action.sa_handler = skiff::bench::OnSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-
   skiff::bench::Bench bench(options);
-  absl::Status status = bench.Setup();
-  if (status.ok()) status = bench.Run();
-  bench.Shutdown();
-  if (!status.ok()) {
-    std::cerr << "run_task_bench: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return skiff::bench::SetUpRunAndShutDown("run_task_bench", bench);
 }

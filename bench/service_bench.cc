@@ -48,9 +48,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ecs_client.h"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
+#include "harness.h"
 
 namespace skiff::bench {
 namespace {
@@ -65,9 +63,6 @@ constexpr int kWarmupCount = 4;
 constexpr absl::Duration kMinAgeBeforeKill = absl::Seconds(11);
 constexpr absl::Duration kStateTimeout = absl::Seconds(120);
 constexpr absl::Duration kCommandTimeout = absl::Seconds(60);
-
-volatile sig_atomic_t interrupted = 0;
-void OnSignal(int) { interrupted = 1; }
 
 struct Options {
   int rounds = 3;
@@ -120,31 +115,6 @@ int ParseArgs(int argc, char** argv, Options& options) {
   return 0;
 }
 
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// One row of the table: samples in ms.
-struct Row {
-  std::string name;
-  std::vector<double> samples;
-
-  std::vector<double> Sorted() const {
-    std::vector<double> s = samples;
-    std::sort(s.begin(), s.end());
-    return s;
-  }
-  double Quantile(double q) const {  // Nearest rank.
-    const std::vector<double> s = Sorted();
-    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(s.size())));
-    return s[std::clamp<size_t>(rank, 1, s.size()) - 1];
-  }
-  double Median() const {
-    const std::vector<double> s = Sorted();
-    const size_t n = s.size();
-    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  }
-  double Min() const { return Sorted().front(); }
-};
-
 class Bench {
  public:
   explicit Bench(Options options) : options_(options) {}
@@ -155,7 +125,6 @@ class Bench {
   void Shutdown();
 
  private:
-  absl::Status StartSkiffd();
   absl::Status RegisterTaskDefinition();
   absl::Status ProveWatch();
 
@@ -170,24 +139,25 @@ class Bench {
 
   // Untimed: delete with force, wait for INACTIVE, remove the containers skiffd keeps for its
   // task retention (it would remove them in the middle of later rounds otherwise).
-  absl::Status DeleteService(const std::string& name, const std::vector<std::string>& task_ids);
+  absl::Status DeleteService(const std::string& name, const std::vector<std::string>& task_ids) {
+    return harness_->DeleteService(name, {task_ids.begin(), task_ids.end()}, kContainerName,
+                                   kStateTimeout);
+  }
   absl::Status RemoveCtrContainers(const std::vector<std::string>& ids);
-  // `ctr -a SOCK -n ns args...`; stdout on exit 0.
-  absl::StatusOr<std::string> Ctr(const std::string& ns, const std::vector<std::string>& args);
+  // `ctr -a SOCK -n ns args...`; stdout on exit 0. Any thread.
+  absl::StatusOr<std::string> Ctr(const std::string& ns,
+                                  const std::vector<std::string>& args) const {
+    return harness_->Ctr(ns, args);
+  }
+  e2e::EcsClient& client() { return harness_->client(); }
   // Pid of a container's task in skiffd's namespace, from `ctr tasks ls`.
   absl::StatusOr<int> PidOf(const std::string& container_id);
 
-  void PrintMachine();
   void PrintTable();
 
   Options options_;
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<e2e::SkiffdProcess> skiffd_;
-  std::unique_ptr<e2e::EcsClient> client_;
-  std::unique_ptr<e2e::TaskWatch> watch_;
-  std::string skiff_ns_;
-  std::string ctr_ns_;
-  std::string log_dir_;
+  std::unique_ptr<BenchHarness> harness_;
+  std::unique_ptr<e2e::TaskWatch> watch_;  // On harness_'s client: destroyed first.
 
   Row skiff_scale_{"", {}};
   Row ctr_scale_{"", {}};
@@ -198,82 +168,31 @@ class Bench {
 };
 
 absl::Status Bench::Setup() {
-  if (std::string missing = skiff::testing::MissingRootOrContainerd(); !missing.empty()) {
-    return absl::FailedPreconditionError(missing);
-  }
-  absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-  if (!tarball.ok()) return tarball.status();
-  absl::StatusOr<std::unique_ptr<skiff::testing::PrivateContainerd>> containerd =
-      skiff::testing::PrivateContainerd::Start();
-  if (!containerd.ok()) return containerd.status();
-  containerd_ = *std::move(containerd);
-  skiff_ns_ = containerd_->UniqueNamespace("svcbench-skiff");
-  ctr_ns_ = containerd_->UniqueNamespace("svcbench-ctr");
-  log_dir_ = containerd_->dir() + "/ctr-logs";
-  std::error_code ec;
-  std::filesystem::create_directories(log_dir_, ec);
-  if (ec) return absl::InternalError("mkdir " + log_dir_ + ": " + ec.message());
-  if (absl::Status s = StartSkiffd(); !s.ok()) return s;
-  if (absl::Status s = client_->LoadImage(*tarball, skiff::testing::kTestImageRef); !s.ok()) {
-    return s;
-  }
-  if (absl::StatusOr<std::string> ref = containerd_->ImportTestImage(ctr_ns_); !ref.ok()) {
-    return ref.status();
-  }
+  BenchHarness::Options harness;
+  harness.name = "service_bench";
+  harness.skiff_ns_prefix = "svcbench-skiff";
+  harness.ctr_ns_prefix = "svcbench-ctr";
+  harness.command_timeout = kCommandTimeout;
+  absl::StatusOr<std::unique_ptr<BenchHarness>> started = BenchHarness::Start(harness);
+  if (!started.ok()) return started.status();
+  harness_ = *std::move(started);
   if (absl::Status s = RegisterTaskDefinition(); !s.ok()) return s;
-  watch_ = std::make_unique<e2e::TaskWatch>(client_.get());
+  watch_ = std::make_unique<e2e::TaskWatch>(&client());
   watch_->Start();
   return ProveWatch();
 }
 
-absl::Status Bench::StartSkiffd() {
-  absl::StatusOr<std::unique_ptr<e2e::SkiffdProcess>> skiffd = e2e::SkiffdProcess::Create();
-  if (!skiffd.ok()) return skiffd.status();
-  skiffd_ = *std::move(skiffd);
-  if (absl::Status s = skiffd_->Start({"--containerd-address", containerd_->socket_path(),
-                                       "--namespace", skiff_ns_, "--runc-root",
-                                       containerd_->runc_root()});
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = skiffd_->WaitReady(); !s.ok()) return s;
-  client_ = std::make_unique<e2e::EcsClient>(skiffd_->socket());
-  return absl::OkStatus();
-}
-
 absl::Status Bench::RegisterTaskDefinition() {
   // As run_task_bench: sleep as pid 1 (ctr runs no init either), stopped by SIGKILL after 1 s.
-  return client_->RegisterTaskDefinition(absl::Substitute(
+  return client().RegisterTaskDefinition(absl::Substitute(
       R"({"family": "$0", "networkMode": "host", "containerDefinitions": [{"name": "$1",
           "image": "$2", "memory": $3, "stopTimeout": 1, "command": ["sleep", "3600"]}]})",
       kFamily, kContainerName, skiff::testing::kTestImageRef, kMemoryMiB));
 }
 
-// skiffd subscribes the stream on its loop a moment after the call arrives: a first change seen
-// proves it is there before anything is timed. Until then changes are missed, so the check
-// service is scaled between 1 and 0 until one is seen (the first try almost always is).
+// See BenchHarness::ProveWatch.
 absl::Status Bench::ProveWatch() {
-  const std::string name = "watch-check";
-  auto mine = [&name](const e2e::TaskWatch::Change& c) { return c.task.group() == "service:" + name; };
-  v1::CreateServiceRequest request;
-  request.set_service_name(name);
-  request.set_task_definition(kFamily);
-  request.set_desired_count(1);
-  if (absl::StatusOr<v1::Service> s = client_->CreateService(request); !s.ok()) return s.status();
-  absl::StatusOr<e2e::TaskWatch::Change> seen = watch_->WaitFor(mine, absl::Seconds(10));
-  for (int attempt = 0; !seen.ok() && attempt < 4; ++attempt) {
-    v1::UpdateServiceRequest update;
-    update.set_service(name);
-    update.set_desired_count(attempt % 2 == 0 ? 0 : 1);
-    if (absl::StatusOr<v1::Service> s = client_->UpdateService(update); !s.ok()) return s.status();
-    seen = watch_->WaitFor(mine, absl::Seconds(10));
-  }
-  if (!seen.ok()) return seen.status();
-  absl::StatusOr<std::vector<v1::Task>> tasks = client_->AllServiceTasks(name);
-  if (!tasks.ok()) return tasks.status();
-  std::vector<std::string> ids;
-  for (const v1::Task& t : *tasks) ids.push_back(e2e::TaskIdOf(t.task_arn()));
-  return DeleteService(name, ids);
+  return harness_->ProveWatch(*watch_, kFamily, kContainerName, kStateTimeout);
 }
 
 absl::StatusOr<double> Bench::ServiceScaleOut(const std::string& name, int count) {
@@ -284,7 +203,7 @@ absl::StatusOr<double> Bench::ServiceScaleOut(const std::string& name, int count
   request.set_task_definition(kFamily);
   request.set_desired_count(count);
   const SteadyClock::time_point start = SteadyClock::now();
-  if (absl::StatusOr<v1::Service> s = client_->CreateService(request); !s.ok()) return s.status();
+  if (absl::StatusOr<v1::Service> s = client().CreateService(request); !s.ok()) return s.status();
   std::set<std::string> running;
   SteadyClock::time_point last = start;
   absl::Status failed;
@@ -306,8 +225,9 @@ absl::StatusOr<double> Bench::ServiceScaleOut(const std::string& name, int count
   }
   const double took = Ms(last - start);
   // Untimed: skiffd agrees that the service is steady with `count` running.
-  absl::StatusOr<v1::Service> steady = client_->WaitForService(
-      name, [count](const v1::Service& s) { return e2e::IsSteady(s) && s.running_count() == count; },
+  absl::StatusOr<v1::Service> steady = client().WaitForService(
+      name,
+      [count](const v1::Service& s) { return e2e::IsSteady(s) && s.running_count() == count; },
       "steady", kStateTimeout);
   if (!steady.ok()) return steady.status();
   std::vector<std::string> ids;
@@ -326,11 +246,12 @@ absl::StatusOr<double> Bench::CtrBatch(const std::string& prefix, int count) {
     for (int i = next++; i < count; i = next++) {
       // The same work as skiffd's: host network, the memory limit, runc state under the
       // fixture's runc root, stdout/stderr appended to a file by the shim.
-      absl::StatusOr<std::string> out = Ctr(
-          ctr_ns_, {"run", "-d", "--runc-root", containerd_->runc_root(), "--net-host",
-                    "--memory-limit", absl::StrCat(int64_t{kMemoryMiB} << 20), "--log-uri",
-                    absl::StrCat("file://", log_dir_, "/", ids[i], ".log"),
-                    skiff::testing::kTestImageRef, ids[i], "sleep", "3600"});
+      absl::StatusOr<std::string> out =
+          Ctr(harness_->ctr_ns(),
+              {"run", "-d", "--runc-root", harness_->containerd().runc_root(), "--net-host",
+               "--memory-limit", absl::StrCat(int64_t{kMemoryMiB} << 20), "--log-uri",
+               absl::StrCat("file://", harness_->ctr_log_dir(), "/", ids[i], ".log"),
+               skiff::testing::kTestImageRef, ids[i], "sleep", "3600"});
       if (!out.ok()) {
         absl::MutexLock lock(&mu);
         if (failed.ok()) failed = out.status();
@@ -359,7 +280,7 @@ absl::Status Bench::RunScaleOut() {
   }
   if (absl::StatusOr<double> s = CtrBatch("warmup", kWarmupCount); !s.ok()) return s.status();
   for (int round = 0; round < options_.rounds; ++round) {
-    if (interrupted) return absl::CancelledError("interrupted");
+    if (Interrupted()) return absl::CancelledError("interrupted");
     double skiff_ms = 0, ctr_ms = 0;
     // Odd rounds let ctr go first, so that drift within a round hits both alike.
     for (int part = 0; part < 2; ++part) {
@@ -391,9 +312,9 @@ absl::Status Bench::RunReplacement() {
   request.set_service_name(name);
   request.set_task_definition(kFamily);
   request.set_desired_count(options_.kill_service_tasks);
-  if (absl::StatusOr<v1::Service> s = client_->CreateService(request); !s.ok()) return s.status();
+  if (absl::StatusOr<v1::Service> s = client().CreateService(request); !s.ok()) return s.status();
   const int want = options_.kill_service_tasks;
-  absl::StatusOr<v1::Service> steady = client_->WaitForService(
+  absl::StatusOr<v1::Service> steady = client().WaitForService(
       name, [want](const v1::Service& s) { return e2e::IsSteady(s) && s.running_count() == want; },
       "steady", kStateTimeout);
   if (!steady.ok()) return steady.status();
@@ -402,17 +323,17 @@ absl::Status Bench::RunReplacement() {
             << std::flush;
   absl::Status result;
   for (int i = 0; i < options_.kills && result.ok(); ++i) {
-    if (interrupted) {
+    if (Interrupted()) {
       result = absl::CancelledError("interrupted");
       break;
     }
     result = KillAndTimeReplacement(name);
   }
-  absl::StatusOr<v1::Service> after = client_->DescribeService(name);
+  absl::StatusOr<v1::Service> after = client().DescribeService(name);
   if (after.ok() && after->deployments_size() > 0) {
     failed_tasks_after_kills_ = after->deployments(0).failed_tasks();
   }
-  absl::StatusOr<std::vector<v1::Task>> tasks = client_->AllServiceTasks(name);
+  absl::StatusOr<std::vector<v1::Task>> tasks = client().AllServiceTasks(name);
   std::vector<std::string> ids;
   if (tasks.ok()) {
     for (const v1::Task& t : *tasks) ids.push_back(e2e::TaskIdOf(t.task_arn()));
@@ -424,7 +345,7 @@ absl::Status Bench::RunReplacement() {
 }
 
 absl::Status Bench::KillAndTimeReplacement(const std::string& service) {
-  absl::StatusOr<std::vector<v1::Task>> tasks = client_->ServiceTasks(service, "RUNNING");
+  absl::StatusOr<std::vector<v1::Task>> tasks = client().ServiceTasks(service, "RUNNING");
   if (!tasks.ok()) return tasks.status();
   const v1::Task* oldest = nullptr;
   std::set<std::string> before;
@@ -462,53 +383,18 @@ absl::Status Bench::KillAndTimeReplacement(const std::string& service) {
   return absl::OkStatus();
 }
 
-absl::Status Bench::DeleteService(const std::string& name,
-                                  const std::vector<std::string>& task_ids) {
-  if (absl::StatusOr<v1::Service> s = client_->DeleteService(name, /*force=*/true); !s.ok()) {
-    return s.status();
-  }
-  absl::StatusOr<v1::Service> inactive = client_->WaitForService(
-      name, [](const v1::Service& s) { return s.status() == "INACTIVE"; }, "INACTIVE",
-      kStateTimeout);
-  if (!inactive.ok()) return inactive.status();
-  absl::StatusOr<std::string> listed = Ctr(skiff_ns_, {"containers", "ls", "-q"});
-  if (!listed.ok()) return listed.status();
-  const std::set<std::string> present = absl::StrSplit(*listed, '\n', absl::SkipEmpty());
-  std::vector<std::string> args = {"containers", "rm"};
-  for (const std::string& id : task_ids) {
-    std::string container = absl::StrCat(id, "-", kContainerName);
-    if (present.count(container)) args.push_back(std::move(container));
-  }
-  if (args.size() == 2) return absl::OkStatus();
-  return Ctr(skiff_ns_, args).status();
-}
-
 absl::Status Bench::RemoveCtrContainers(const std::vector<std::string>& ids) {
   absl::Status first;
   for (const std::string& id : ids) {
-    absl::Status s = Ctr(ctr_ns_, {"tasks", "rm", "-f", id}).status();
-    if (s.ok()) s = Ctr(ctr_ns_, {"containers", "rm", id}).status();
+    absl::Status s = Ctr(harness_->ctr_ns(), {"tasks", "rm", "-f", id}).status();
+    if (s.ok()) s = Ctr(harness_->ctr_ns(), {"containers", "rm", id}).status();
     if (first.ok()) first = s;
   }
   return first;
 }
 
-absl::StatusOr<std::string> Bench::Ctr(const std::string& ns,
-                                       const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ctr", "-a", containerd_->socket_path(), "-n", ns};
-  argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<skiff::testing::CommandResult> r =
-      skiff::testing::RunCommand(argv, kCommandTimeout);
-  if (!r.ok()) return r.status();
-  if (r->exit_code != 0) {
-    return absl::InternalError(absl::StrCat("ctr ", absl::StrJoin(args, " "), " exited ",
-                                            r->exit_code, ": ", r->stderr_text));
-  }
-  return std::move(r->stdout_text);
-}
-
 absl::StatusOr<int> Bench::PidOf(const std::string& container_id) {
-  absl::StatusOr<std::string> out = Ctr(skiff_ns_, {"tasks", "ls"});
+  absl::StatusOr<std::string> out = Ctr(harness_->skiff_ns(), {"tasks", "ls"});
   if (!out.ok()) return out.status();
   for (absl::string_view line : absl::StrSplit(*out, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
@@ -522,7 +408,7 @@ absl::StatusOr<int> Bench::PidOf(const std::string& container_id) {
 }
 
 absl::Status Bench::Run() {
-  PrintMachine();
+  harness_->PrintMachine();
   const absl::Time started = absl::Now();
   if (options_.run_a) {
     if (absl::Status s = RunScaleOut(); !s.ok()) return s;
@@ -536,39 +422,6 @@ absl::Status Bench::Run() {
             << " (setup excluded); load (1m) at the end: " << load << "\n\n";
   PrintTable();
   return absl::OkStatus();
-}
-
-void Bench::PrintMachine() {
-  utsname u{};
-  uname(&u);
-  std::string cpu = "?";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (absl::StartsWith(line, "model name")) {
-      cpu = std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
-      break;
-    }
-  }
-  std::string version = "?";
-  if (absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"version"}); out.ok()) {
-    std::vector<std::string> found;  // The second "Version:" line is the server's.
-    for (absl::string_view line : absl::StrSplit(*out, '\n')) {
-      line = absl::StripAsciiWhitespace(line);
-      if (absl::ConsumePrefix(&line, "Version:")) {
-        found.emplace_back(absl::StripAsciiWhitespace(line));
-      }
-    }
-    if (!found.empty()) version = found.back();
-  }
-  std::string load;
-  std::ifstream("/proc/loadavg") >> load;
-  std::cout << "date:       "
-            << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(), absl::UTCTimeZone())
-            << "\nmachine:    " << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs (" << cpu << "), "
-            << u.sysname << " " << u.release << " " << u.machine
-            << "\ncontainerd: " << version << " (private instance, overlayfs)"
-            << "\nload (1m):  " << load << "\n"
-            << std::flush;
 }
 
 void Bench::PrintTable() {
@@ -606,24 +459,7 @@ void Bench::PrintTable() {
 
 void Bench::Shutdown() {
   watch_.reset();  // Cancels the stream before skiffd goes.
-  client_.reset();
-  if (skiffd_ != nullptr) {
-    if (skiffd_->pid() > 0) {
-      absl::StatusOr<int> code = skiffd_->Signal(SIGTERM, absl::Seconds(15));
-      if (!code.ok() || *code != 0) {
-        std::cerr << "service_bench: skiffd did not exit cleanly: "
-                  << (code.ok() ? absl::StrCat("exit ", *code) : code.status().ToString()) << "\n";
-      }
-    }
-    skiffd_.reset();  // SIGKILLs it if still there, removes its state dir.
-  }
-  if (containerd_ != nullptr) {
-    // Removes every task, container, snapshot and file left, ours and skiffd's.
-    if (absl::Status s = containerd_->Stop(); !s.ok()) {
-      std::cerr << "service_bench: containerd cleanup: " << s << "\n";
-    }
-    containerd_.reset();
-  }
+  harness_.reset();
 }
 
 }  // namespace
@@ -634,20 +470,6 @@ int main(int argc, char** argv) {
   if (int code = skiff::bench::ParseArgs(argc, argv, options); code != 0) {
     return code < 0 ? 0 : code;
   }
-  // Ctrl-C ends the current step, then cleans up; children live in their own process groups.
-  struct sigaction action {};
-  action.sa_handler = skiff::bench::OnSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-
   skiff::bench::Bench bench(options);
-  absl::Status status = bench.Setup();
-  if (status.ok()) status = bench.Run();
-  bench.Shutdown();
-  if (!status.ok()) {
-    std::cerr << "service_bench: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return skiff::bench::SetUpRunAndShutDown("service_bench", bench);
 }

@@ -1,18 +1,13 @@
 // Clusters, the node as a container instance, and tags as a user meets them: the skiff CLI
 // against a real skiffd and a private containerd, across a restart of skiffd.
-#include <signal.h>
-
 #include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_join.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
@@ -22,60 +17,21 @@ using json = nlohmann::json;
 
 constexpr char kPrefix[] = "arn:aws:ecs:local:000000000000:";
 
-class ClustersTest : public ::testing::Test {
+class ClustersTest : public E2eTest {
  protected:
-  void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace("skiff-clusters");
-  }
-
-  void StartSkiffd() {
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace",
-                             ns_, "--runc-root", containerd_->runc_root()})
-                    .ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-  }
-
-  void Restart() {
-    absl::StatusOr<int> exited = skiffd_->Signal(SIGTERM);
-    ASSERT_TRUE(exited.ok()) << exited.status();
-    ASSERT_EQ(*exited, 0);
-    StartSkiffd();
-  }
-
-  json Ok(const std::vector<std::string>& args) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    json out = json::parse(r.stdout_text.empty() ? "{}" : r.stdout_text, nullptr, false);
-    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
-    return out;
-  }
+  ClustersTest() { namespace_prefix_ = "skiff-clusters"; }
 
   // A command the daemon refuses: exit 1 and `error: (EXCEPTION) ...` on stderr.
   void Refused(const std::vector<std::string>& args, const std::string& says) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, 1) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    EXPECT_THAT(r.stderr_text, HasSubstr(says)) << absl::StrJoin(args, " ");
+    E2eTest::Refused(args, 1, says);
   }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::string ns_;
 };
 
 TEST_F(ClustersTest, ClusterLifeWithATaskInIt) {
   StartSkiffd();
   absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
   ASSERT_TRUE(tarball.ok()) << tarball.status();
-  Ok({"load-image", "--input", *tarball});
+  Ok({"load-image", "--input", *tarball});  // Through the CLI, as a user loads it.
 
   EXPECT_EQ(Ok({"list-clusters"})["clusterArns"], json::array({std::string(kPrefix) +
                                                                "cluster/default"}));
@@ -137,9 +93,9 @@ TEST_F(ClustersTest, ClusterLifeWithATaskInIt) {
   json deleted = Ok({"delete-cluster", "--cluster", "prod"});
   EXPECT_EQ(deleted["cluster"]["status"], "INACTIVE");
   // Naming the cluster to delete is not optional.
-  EXPECT_EQ(skiffd_->Skiff({"delete-cluster"}).exit_code, 2);
+  EXPECT_EQ(Skiff({"delete-cluster"}).exit_code, 2);
 
-  Restart();
+  RestartSkiffd();
   EXPECT_EQ(Ok({"list-clusters"})["clusterArns"], json::array({std::string(kPrefix) +
                                                                "cluster/default"}));
   Refused({"describe-container-instances", "--cluster", "prod", "--container-instances", "x"},
@@ -157,7 +113,7 @@ TEST_F(ClustersTest, TagsOfClustersAndTaskDefinitionsSurviveARestart) {
   Ok({"tag-resource", "--resource-arn", revision, "--tags",
       R"([{"key": "team", "value": "edge"}, {"key": "tier", "value": "1"}])"});
   Ok({"untag-resource", "--resource-arn", revision, "--tag-keys", "tier"});
-  Restart();
+  RestartSkiffd();
   EXPECT_EQ(Ok({"list-tags-for-resource", "--resource-arn", cluster})["tags"],
             json::parse(R"([{"key": "k", "value": "v"}])"));
   EXPECT_EQ(Ok({"list-tags-for-resource", "--resource-arn", revision})["tags"],

@@ -86,27 +86,15 @@ absl::StatusOr<NotifySocket::Message> NotifySocket::WaitFor(absl::string_view te
   }
 }
 
-void CrashTest::SetUp() {
-  SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-  auto containerd = skiff::testing::PrivateContainerd::Start();
-  ASSERT_TRUE(containerd.ok()) << containerd.status();
-  containerd_ = *std::move(containerd);
-  NewSkiffd();
-}
-
 void CrashTest::NewSkiffd() {
   auto skiffd = SkiffdProcess::Create();
   ASSERT_TRUE(skiffd.ok()) << skiffd.status();
   skiffd_ = *std::move(skiffd);
-  ns_ = containerd_->UniqueNamespace(absl::StrCat("skiff-crash", ++instances_));
+  ns_ = containerd_->UniqueNamespace(absl::StrCat(namespace_prefix_, "-", ++instances_));
 }
 
 void CrashTest::Start(const std::vector<std::string>& env, bool wait) {
-  ASSERT_TRUE(skiffd_
-                  ->Start({"--containerd-address", containerd_->socket_path(), "--namespace", ns_,
-                           "--runc-root", containerd_->runc_root()},
-                          env)
-                  .ok());
+  ASSERT_TRUE(skiffd_->Start(ContainerdFlags(), env).ok());
   stub_ = v1::Ecs::NewStub(
       grpc::CreateChannel("unix:" + skiffd_->socket(), grpc::InsecureChannelCredentials()));
   if (!wait) return;

@@ -1,6 +1,7 @@
 // CrashTest is the fixture of the crash-safety end-to-end tests (crash_e2e_test and
-// crash_soak_e2e_test): one private containerd per test, a real skiffd (SkiffdProcess) that the
-// test starts, SIGKILLs and restarts on the same state dir, a gRPC stub on it, and the check that
+// crash_soak_e2e_test), on E2eTest: one private containerd per test (the tests restart and
+// pause it), a real skiffd (SkiffdProcess) that the test starts, SIGKILLs and restarts on the
+// same state dir, a gRPC stub on it, and the check that
 // after a restart the store and containerd match one to one. NotifySocket plays systemd's side of
 // sd_notify, so tests can read what skiffd says on NOTIFY_SOCKET.
 //
@@ -19,11 +20,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "e2e_test.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "skiff/v1/skiff.grpc.pb.h"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 
@@ -59,12 +59,14 @@ class NotifySocket {
   std::vector<Message> seen_;
 };
 
-class CrashTest : public ::testing::Test {
+class CrashTest : public E2eTest {
  protected:
   // The family that Setup() and RegisterSleeper() register.
   static constexpr char kFamily[] = "sleeper";
 
-  void SetUp() override;
+  CrashTest() { namespace_prefix_ = "skiff-crash"; }
+  // Hides E2eTest's: a containerd per test, since tests restart and pause it.
+  static void SetUpTestSuite() {}
 
   // A fresh skiffd (own state dir and namespace) on the same containerd.
   void NewSkiffd();
@@ -111,11 +113,8 @@ class CrashTest : public ::testing::Test {
   // - nothing is mounted in skiffd's state dir (a killed skiffd's leftovers are cleared).
   void ExpectStoreMatchesContainerd();
 
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
   std::unique_ptr<v1::Ecs::Stub> stub_;
-  std::string ns_;
-  int instances_ = 0;
+  int instances_ = 1;  // E2eTest::SetUp() made the first.
 
  private:
   // One pass of ExpectStoreMatchesContainerd's check; empty if it holds, else what is wrong.

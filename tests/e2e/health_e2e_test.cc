@@ -7,9 +7,6 @@
 // never can, and orders the stop. Intervals are 5 s, the minimum a definition may ask for, so
 // each test takes 15-40 s. Every wait is bounded: DescribeTasks, DescribeContainerHealth or
 // ListTasks polled every 100 ms.
-//
-// The helpers below (RunTask, DescribeTask, WaitForTask, Exec, ...) belong in EcsClient once a
-// second test file wants them; they live here while issue 5 is in flight.
 #include <algorithm>
 #include <functional>
 #include <iostream>
@@ -27,12 +24,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "ecs_client.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
@@ -131,82 +126,40 @@ std::string HealthText(const v1::DescribeContainerHealthResponse& health) {
   return out;
 }
 
-class HealthTest : public ::testing::Test {
+class HealthTest : public E2eTest {
  protected:
-  void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace("skiff-health");
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace", ns_,
-                             "--runc-root", containerd_->runc_root()})
-                    .ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-    client_ = std::make_unique<EcsClient>(skiffd_->socket());
-    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-    ASSERT_TRUE(tarball.ok()) << tarball.status();
-    absl::Status loaded = client_->LoadImage(*tarball, skiff::testing::kTestImageRef);
-    ASSERT_TRUE(loaded.ok()) << loaded;
-  }
+  HealthTest() { namespace_prefix_ = "skiff-health"; }
 
-  // Members go in reverse order: the client, then skiffd (SIGKILL), then containerd with every
-  // container, shim and mount it made, whether or not the test passed.
-  void TearDown() override {
-    if (HasFailure() && skiffd_ != nullptr) {
-      const std::string log = skiffd_->Log();
-      // The start of the last 60 lines (the whole log if it has fewer).
-      size_t start = log.size();
-      for (int n = 0; n <= 60 && start > 0; ++n) {
-        const size_t nl = log.rfind('\n', start - 1);
-        start = nl == std::string::npos ? 0 : nl;
-      }
-      std::cerr << "--- skiffd log (tail, " << log.size() << " bytes in all) ---\n"
-                << log.substr(start) << "\n";
-    }
+  void SetUp() override {
+    E2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    StartSkiffd();
+    LoadTestImage();
   }
 
   void Register(const std::string& family, const json& containers,
                 const json& volumes = json::array()) {
-    json definition = {{"family", family},
-                       {"networkMode", "host"},
-                       {"containerDefinitions", containers},
-                       {"volumes", volumes}};
-    absl::Status registered = client_->RegisterTaskDefinition(definition.dump());
-    ASSERT_TRUE(registered.ok()) << registered;
+    RegisterTaskDefinition({{"family", family},
+                            {"networkMode", "host"},
+                            {"containerDefinitions", containers},
+                            {"volumes", volumes}});
   }
 
-  // RunTask of the family's latest revision; the task id, or "" after a test failure.
-  std::string RunTask(const std::string& family) {
-    grpc::ClientContext context;
-    context.set_deadline(Deadline(EcsClient::kCallTimeout));
-    v1::RunTaskRequest request;
-    request.set_task_definition(family);
-    v1::RunTaskResponse response;
-    absl::Status ran = FromGrpc(client_->ecs().RunTask(&context, request, &response), "RunTask");
-    EXPECT_TRUE(ran.ok()) << ran;
-    EXPECT_EQ(response.tasks_size(), 1) << response.DebugString();
-    return response.tasks_size() == 1 ? TaskIdOf(response.tasks(0).task_arn()) : "";
-  }
+  absl::StatusOr<v1::Task> DescribeTask(const std::string& id) { return client_->DescribeTask(id); }
 
-  absl::StatusOr<v1::Task> DescribeTask(const std::string& id) {
-    grpc::ClientContext context;
-    context.set_deadline(Deadline(EcsClient::kCallTimeout));
-    v1::DescribeTasksRequest request;
-    request.add_tasks(id);
-    v1::DescribeTasksResponse response;
-    if (absl::Status s =
-            FromGrpc(client_->ecs().DescribeTasks(&context, request, &response), "DescribeTasks");
-        !s.ok()) {
-      return s;
-    }
-    if (response.tasks_size() != 1) return absl::NotFoundError("DescribeTasks: no task " + id);
-    return response.tasks(0);
+  // EcsClient::WaitForTask every kPoll. `each` (if set) sees every task described on the way,
+  // e.g. to check an invariant.
+  absl::StatusOr<v1::Task> WaitForTask(const std::string& id,
+                                       const std::function<bool(const v1::Task&)>& done,
+                                       absl::string_view what, absl::Duration timeout,
+                                       const std::function<void(const v1::Task&)>& each = {}) {
+    return client_->WaitForTask(
+        id,
+        [&](const v1::Task& t) {
+          if (each) each(t);
+          return done(t);
+        },
+        what, timeout, kPoll);
   }
 
   absl::StatusOr<v1::DescribeContainerHealthResponse> DescribeHealth(const std::string& id) {
@@ -222,26 +175,6 @@ class HealthTest : public ::testing::Test {
       return s;
     }
     return response;
-  }
-
-  // Polls DescribeTasks until `done` holds; DeadlineExceeded with the last state seen.
-  // `each` (if set) sees every task described on the way, e.g. to check an invariant.
-  absl::StatusOr<v1::Task> WaitForTask(const std::string& id,
-                                       const std::function<bool(const v1::Task&)>& done,
-                                       absl::string_view what, absl::Duration timeout,
-                                       const std::function<void(const v1::Task&)>& each = {}) {
-    const absl::Time deadline = absl::Now() + timeout;
-    absl::StatusOr<v1::Task> last = absl::UnknownError("not described yet");
-    while (true) {
-      last = DescribeTask(id);
-      if (last.ok() && each) each(*last);
-      if (last.ok() && done(*last)) return last;
-      if (absl::Now() >= deadline) break;
-      absl::SleepFor(kPoll);
-    }
-    return absl::DeadlineExceededError(
-        absl::StrCat("task ", id, ": not ", what, " within ", absl::FormatDuration(timeout),
-                     "; last seen: ", last.ok() ? TaskText(*last) : last.status().ToString()));
   }
 
   // Polls DescribeContainerHealth until `done` holds; DeadlineExceeded with the last answer.
@@ -357,11 +290,6 @@ class HealthTest : public ::testing::Test {
     }
     return -1;
   }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::unique_ptr<EcsClient> client_;
-  std::string ns_;
 };
 
 bool AllRunning(const v1::Task& task) {

@@ -24,12 +24,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "ecs_client.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 #include "support/host_state.h"
 #include "support/subprocess.h"
 
@@ -144,50 +142,23 @@ struct NetworkObjects {
   bool operator==(const NetworkObjects&) const = default;
 };
 
-class NetworkTest : public ::testing::Test {
+class NetworkTest : public E2eTest {
  protected:
+  NetworkTest() { namespace_prefix_ = "skiff-net"; }
+
   void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace("skiff-net");
+    E2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     StartSkiffd();
-    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-    ASSERT_TRUE(tarball.ok()) << tarball.status();
-    absl::Status loaded = client_->LoadImage(*tarball, skiff::testing::kTestImageRef);
-    ASSERT_TRUE(loaded.ok()) << loaded;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && skiffd_ != nullptr) {
-      const std::string log = skiffd_->Log();
-      std::cerr << "--- skiffd log (last 4000 bytes) ---\n"
-                << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";
-    }
-  }
-
-  void StartSkiffd(const std::vector<std::string>& env = {}) {
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace", ns_,
-                             "--runc-root", containerd_->runc_root()},
-                            env)
-                    .ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-    client_ = std::make_unique<EcsClient>(skiffd_->socket());
+    LoadTestImage();
   }
 
   void Register(const std::string& family, const std::string& mode, const json& containers) {
-    json definition = {{"family", family}, {"networkMode", mode},
-                       {"containerDefinitions", containers}};
-    absl::Status registered = client_->RegisterTaskDefinition(definition.dump());
-    ASSERT_TRUE(registered.ok()) << registered;
+    RegisterTaskDefinition(
+        {{"family", family}, {"networkMode", mode}, {"containerDefinitions", containers}});
   }
 
+  // The whole answer, for tests that expect failures.
   absl::StatusOr<v1::RunTaskResponse> RunTask(const std::string& family) {
     v1::RunTaskRequest request;
     request.set_task_definition(family);
@@ -196,28 +167,12 @@ class NetworkTest : public ::testing::Test {
 
   // Runs one task and waits until it is RUNNING; its description then (or a failure).
   v1::Task RunRunning(const std::string& family) {
-    absl::StatusOr<v1::RunTaskResponse> ran = RunTask(family);
-    EXPECT_TRUE(ran.ok()) << ran.status();
-    if (!ran.ok() || ran->tasks_size() != 1) {
-      ADD_FAILURE() << "no task: " << (ran.ok() ? ran->ShortDebugString() : "");
-      return {};
-    }
-    absl::StatusOr<v1::Task> running = client_->WaitForTask(
-        TaskIdOf(ran->tasks(0).task_arn()),
-        [](const v1::Task& t) { return t.last_status() == "RUNNING" || t.last_status() == "STOPPED"; },
-        "RUNNING", kStartTimeout);
-    EXPECT_TRUE(running.ok()) << running.status();
-    if (!running.ok()) return {};
-    EXPECT_EQ(running->last_status(), "RUNNING") << running->ShortDebugString();
-    return *running;
+    const std::string id = E2eTest::RunTask(family);
+    return id.empty() ? v1::Task() : WaitForTaskStatus(id, "RUNNING", kStartTimeout);
   }
 
   v1::Task WaitStopped(const std::string& id) {
-    absl::StatusOr<v1::Task> stopped = client_->WaitForTask(
-        id, [](const v1::Task& t) { return t.last_status() == "STOPPED"; }, "STOPPED",
-        kStopTimeout);
-    EXPECT_TRUE(stopped.ok()) << stopped.status();
-    return stopped.ok() ? *stopped : v1::Task();
+    return WaitForTaskStatus(id, "STOPPED", kStopTimeout);
   }
 
   // The gateway: the bridge's address, the first of the subnet.
@@ -266,11 +221,6 @@ class NetworkTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::unique_ptr<EcsClient> client_;
-  std::string ns_;
 };
 
 TEST_F(NetworkTest, BridgeTaskAnswersOnItsHostPortAndOnItsAddress) {
@@ -408,7 +358,7 @@ TEST_F(NetworkTest, StopKillAndCrashLeaveNoNetworkObjectsBehind) {
   // kill -9 of skiffd right after the namespace is attached: the next skiffd finds the task
   // that never started and undoes its network.
   ASSERT_TRUE(skiffd_->Signal(SIGTERM).ok());
-  StartSkiffd({"SKIFF_CRASH_AT=network-attached"});
+  StartSkiffd({}, {"SKIFF_CRASH_AT=network-attached"});
   RunTask("leak").IgnoreError();  // skiffd dies during the launch.
   absl::StatusOr<int> crashed = skiffd_->WaitExit();
   ASSERT_TRUE(crashed.ok()) << crashed.status();

@@ -11,11 +11,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 #include "support/local_registry.h"
 
 namespace skiff::e2e {
@@ -24,45 +23,26 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-class RegistryE2eTest : public ::testing::Test {
+class RegistryE2eTest : public E2eTest {
  protected:
+  RegistryE2eTest() { namespace_prefix_ = "skiff-reg"; }
+
   void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    if (std::string missing = skiff::testing::MissingRegistryTools(); !missing.empty()) {
-      if (skiff::testing::RunningInCi()) GTEST_FAIL() << missing;
-      GTEST_SKIP() << missing;
-    }
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto registry = skiff::testing::LocalRegistry::Start({});
-    ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = *std::move(registry);
-    auto proxy = skiff::testing::LoopbackProxy::Start(registry_->port());
-    ASSERT_TRUE(proxy.ok()) << proxy.status();
-    proxy_ = *std::move(proxy);
+    E2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    SKIFF_REQUIRE_REGISTRY_TOOLS();
+    absl::Status started = skiff::testing::StartRegistryBehindProxy({}, &registry_, &proxy_);
+    ASSERT_TRUE(started.ok()) << started;
     auto tarball = skiff::testing::TestImageTarball();
     ASSERT_TRUE(tarball.ok()) << tarball.status();
     ASSERT_TRUE(registry_->Push("oci-archive:" + *tarball, "skiff/busybox:1").ok());
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace",
-                             containerd_->UniqueNamespace("skiff-reg"), "--runc-root",
-                             containerd_->runc_root()})
-                    .ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
+    StartSkiffd();
   }
 
-  json Ok(const std::vector<std::string>& args) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    if (r.stdout_text.empty()) return json();
-    json out = json::parse(r.stdout_text, nullptr, false);
-    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
-    return out;
+  void TearDown() override {
+    E2eTest::TearDown();  // skiffd first: it may be pulling through the proxy.
+    proxy_.reset();
+    registry_.reset();
   }
 
   std::vector<std::string> RunTask(const std::string& family, const std::string& image,
@@ -77,22 +57,14 @@ class RegistryE2eTest : public ::testing::Test {
     Ok({"register-task-definition", "--cli-input-json", definition.dump()});
     json run = Ok({"run-task", "--task-definition", family, "--count", std::to_string(count)});
     std::vector<std::string> ids;
-    for (const json& t : run["tasks"]) {
-      const std::string arn = t["taskArn"];
-      ids.push_back(arn.substr(arn.rfind('/') + 1));
-    }
+    for (const json& t : run["tasks"]) ids.push_back(TaskIdOf(t["taskArn"].get<std::string>()));
     return ids;
   }
 
-  json Describe(const std::string& id) {
-    json out = Ok({"describe-tasks", "--tasks", id});
-    return out["tasks"].empty() ? json::object() : out["tasks"][0];
-  }
+  json Describe(const std::string& id) { return DescribeTaskJson(id); }
 
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
   std::unique_ptr<skiff::testing::LocalRegistry> registry_;
   std::unique_ptr<skiff::testing::LoopbackProxy> proxy_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
 };
 
 TEST_F(RegistryE2eTest, AnUnknownImageStopsTheTaskWithTheRegistrysReason) {
@@ -128,7 +100,7 @@ TEST_F(RegistryE2eTest, TwoTasksShareOnePullAndPruneKeepsWhatRuns) {
 
   // pull-image off a terminal: the image's JSON, nothing on stderr, no blob fetched again.
   proxy_->ClearRequests();
-  skiff::testing::CommandResult pulled = skiffd_->Skiff({"pull-image", "--image", image});
+  skiff::testing::CommandResult pulled = Skiff({"pull-image", "--image", image});
   EXPECT_EQ(pulled.exit_code, 0) << pulled.stderr_text;
   EXPECT_EQ(pulled.stderr_text, "");
   json out = json::parse(pulled.stdout_text, nullptr, false);

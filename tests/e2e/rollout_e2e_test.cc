@@ -30,12 +30,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ecs_client.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
@@ -127,50 +125,15 @@ struct RolloutStats {
   }
 };
 
-class RolloutTest : public ::testing::Test {
+class RolloutTest : public E2eTest {
  protected:
+  RolloutTest() { namespace_prefix_ = "skiff-roll"; }
+
   void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace("skiff-roll");
+    E2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     StartSkiffd();
     LoadTestImage();
-  }
-
-  void TearDown() override {
-    if (HasFailure() && skiffd_ != nullptr) {
-      std::cerr << "--- skiffd log (tail) ---\n" << LogTail(skiffd_->Log(), 80);
-    }
-  }
-
-  static std::string LogTail(const std::string& log, int lines) {
-    size_t at = log.size();
-    for (int n = 0; n <= lines && at != std::string::npos && at > 0; ++n) {
-      at = log.rfind('\n', at - 1);
-    }
-    return at == std::string::npos ? log : log.substr(at + 1);
-  }
-
-  void StartSkiffd() {
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace", ns_,
-                             "--runc-root", containerd_->runc_root()})
-                    .ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-    client_ = std::make_unique<EcsClient>(skiffd_->socket());
-  }
-
-  void LoadTestImage() {
-    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-    ASSERT_TRUE(tarball.ok()) << tarball.status();
-    absl::Status loaded = client_->LoadImage(*tarball, skiff::testing::kTestImageRef);
-    ASSERT_TRUE(loaded.ok()) << loaded;
   }
 
   // The next revision of kFamily: `command` under an init process, so SIGTERM stops `sleep` at
@@ -187,8 +150,7 @@ class RolloutTest : public ::testing::Test {
     json definition = {{"family", kFamily},
                        {"networkMode", "none"},
                        {"containerDefinitions", json::array({container})}};
-    absl::Status registered = client_->RegisterTaskDefinition(definition.dump());
-    ASSERT_TRUE(registered.ok()) << registered;
+    RegisterTaskDefinition(definition);
   }
   void RegisterGood(int revision) { Register(revision, json::array({"sleep", "3600"})); }
   // A revision whose tasks never keep running: `sh -c "exit 1"` under init reaches RUNNING for a
@@ -400,11 +362,6 @@ class RolloutTest : public ::testing::Test {
     }
     EXPECT_EQ(TasksOf(2).size(), static_cast<size_t>(kDesired)) << "a revision-2 task was replaced";
   }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::unique_ptr<EcsClient> client_;
-  std::string ns_;
 };
 
 // (a) Revision 1 to 2 within the floor and the ceiling.

@@ -10,13 +10,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
@@ -27,29 +25,14 @@ using json = nlohmann::json;
 
 constexpr char kServiceArn[] = "arn:aws:ecs:local:000000000000:service/default/web";
 
-class ServicesCliTest : public ::testing::Test {
+class ServicesCliTest : public E2eTest {
  protected:
-  void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    const std::vector<std::string> flags = {
-        "--containerd-address", containerd_->socket_path(),
-        "--namespace",          containerd_->UniqueNamespace("skiff-services"),
-        "--runc-root",          containerd_->runc_root()};
-    ASSERT_TRUE(skiffd_->Start(flags).ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-  }
+  ServicesCliTest() { namespace_prefix_ = "skiff-services"; }
 
-  void LoadTestImage() {
-    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-    ASSERT_TRUE(tarball.ok()) << tarball.status();
-    Ok({"load-image", "--input", *tarball});
+  void SetUp() override {
+    E2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    StartSkiffd();
   }
 
   // A long-running worker on the host network. It runs under init so SIGTERM stops it at once
@@ -68,21 +51,10 @@ class ServicesCliTest : public ::testing::Test {
     Ok({"register-task-definition", "--cli-input-json", definition.dump()});
   }
 
-  json Ok(const std::vector<std::string>& args) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    if (r.stdout_text.empty()) return json();  // The waiters print nothing, as aws's do.
-    json out = json::parse(r.stdout_text, nullptr, false);
-    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
-    return out;
-  }
-
   // A command that must fail with `exit_code` and say `says` on stderr, and print nothing else.
   skiff::testing::CommandResult Refused(const std::vector<std::string>& args, int exit_code,
                                         const std::string& says) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, exit_code) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    EXPECT_THAT(r.stderr_text, HasSubstr(says)) << absl::StrJoin(args, " ");
+    skiff::testing::CommandResult r = E2eTest::Refused(args, exit_code, says);
     EXPECT_TRUE(r.stdout_text.empty()) << r.stdout_text;
     return r;
   }
@@ -102,9 +74,6 @@ class ServicesCliTest : public ::testing::Test {
   void WaitStable(const std::string& service) {
     Ok({"wait", "services-stable", "--services", service, "--timeout", "120"});
   }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
 };
 
 bool SaysSteady(const json& service) {

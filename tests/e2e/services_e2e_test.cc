@@ -19,12 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "ecs_client.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
@@ -52,50 +50,9 @@ std::vector<std::string> Ids(const std::vector<v1::Task>& tasks) {
   return ids;
 }
 
-class ServicesTest : public ::testing::Test {
+class ServicesTest : public E2eTest {
  protected:
-  void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace("skiff-svc");
-  }
-
-  void TearDown() override {
-    if (HasFailure() && skiffd_ != nullptr) {
-      std::cerr << "--- skiffd log (tail) ---\n" << LogTail(skiffd_->Log(), 60);
-    }
-  }
-
-  static std::string LogTail(const std::string& log, int lines) {
-    size_t at = log.size();
-    for (int n = 0; n <= lines && at != std::string::npos && at > 0; ++n) {
-      at = log.rfind('\n', at - 1);
-    }
-    return at == std::string::npos ? log : log.substr(at + 1);
-  }
-
-  void StartSkiffd(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--containerd-address", containerd_->socket_path(),
-                                      "--namespace", ns_, "--runc-root",
-                                      containerd_->runc_root()};
-    flags.insert(flags.end(), extra.begin(), extra.end());
-    ASSERT_TRUE(skiffd_->Start(flags).ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-    client_ = std::make_unique<EcsClient>(skiffd_->socket());
-  }
-
-  void LoadTestImage() {
-    absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
-    ASSERT_TRUE(tarball.ok()) << tarball.status();
-    absl::Status loaded = client_->LoadImage(*tarball, skiff::testing::kTestImageRef);
-    ASSERT_TRUE(loaded.ok()) << loaded;
-  }
+  ServicesTest() { namespace_prefix_ = "skiff-svc"; }
 
   // A one-container host-network definition running `script` under an init process, so that
   // SIGTERM stops it at once (a shell or sleep as pid 1 would ignore it).
@@ -117,8 +74,7 @@ class ServicesTest : public ::testing::Test {
     json definition = {{"family", family},
                        {"networkMode", "host"},
                        {"containerDefinitions", json::array({container})}};
-    absl::Status registered = client_->RegisterTaskDefinition(definition.dump());
-    ASSERT_TRUE(registered.ok()) << registered;
+    RegisterTaskDefinition(definition);
   }
 
   void CreateService(const std::string& name, const std::string& family, int desired) {
@@ -184,11 +140,6 @@ class ServicesTest : public ::testing::Test {
     }
     return ids;
   }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::unique_ptr<EcsClient> client_;
-  std::string ns_;
 };
 
 TEST_F(ServicesTest, AContainerKilledFromOutsideIsReplaced) {

@@ -1,20 +1,15 @@
 // Tasks as a user runs them: `skiff load-image`, `run-task`, `wait`, `logs`, `execute-command`
 // and `stop-task` against a real skiffd and a private containerd with real runc.
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <string>
+#include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
 
 namespace skiff::e2e {
 namespace {
@@ -22,44 +17,17 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-class TasksTest : public ::testing::Test {
+class TasksTest : public E2eTest {
  protected:
-  void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ns_ = containerd_->UniqueNamespace("skiff-tasks");
-  }
+  TasksTest() { namespace_prefix_ = "skiff-tasks"; }
 
-  void StartSkiffd(std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = {"--containerd-address", containerd_->socket_path(),
-                                      "--namespace", ns_, "--runc-root",
-                                      containerd_->runc_root()};
-    flags.insert(flags.end(), extra.begin(), extra.end());
-    ASSERT_TRUE(skiffd_->Start(flags).ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
-  }
-
+  // Through the CLI, which prints what it loaded.
   void LoadTestImage() {
     absl::StatusOr<std::string> tarball = skiff::testing::TestImageTarball();
     ASSERT_TRUE(tarball.ok()) << tarball.status();
     json loaded = Ok({"load-image", "--input", *tarball});
     ASSERT_EQ(loaded["images"].size(), 1u) << loaded.dump();
     EXPECT_EQ(loaded["images"][0]["name"], skiff::testing::kTestImageRef);
-  }
-
-  json Ok(const std::vector<std::string>& args) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    if (r.stdout_text.empty()) return json();  // The waiters print nothing, as aws's do.
-    json out = json::parse(r.stdout_text, nullptr, false);
-    EXPECT_FALSE(out.is_discarded()) << r.stdout_text;
-    return out;
   }
 
   // Registers a one-container definition (host network) and runs it; returns the task id.
@@ -75,14 +43,7 @@ class TasksTest : public ::testing::Test {
     return arn.substr(arn.rfind('/') + 1);
   }
 
-  json Describe(const std::string& id) {
-    json out = Ok({"describe-tasks", "--tasks", id});
-    return out["tasks"].empty() ? json::object() : out["tasks"][0];
-  }
-
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
-  std::string ns_;
+  json Describe(const std::string& id) { return DescribeTaskJson(id); }
 };
 
 // A busybox container running script. A shell or sleep as pid 1 ignores SIGTERM (the kernel
@@ -112,12 +73,12 @@ TEST_F(TasksTest, RunLogsExecAndStop) {
   // The container's output reaches its log file (the shim writes it); give the shell a moment.
   std::string logs;
   for (int i = 0; i < 50 && logs.find("hello from 0") == std::string::npos; ++i) {
-    logs = skiffd_->Skiff({"logs", "--task", id}).stdout_text;
+    logs = Skiff({"logs", "--task", id}).stdout_text;
     if (logs.empty()) absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_EQ(logs, "hello from 0\n");
 
-  skiff::testing::CommandResult exec = skiffd_->Skiff(
+  skiff::testing::CommandResult exec = Skiff(
       {"execute-command", "--task", id, "--command", "sh -c 'echo out; echo err >&2; exit 7'"});
   EXPECT_EQ(exec.exit_code, 7);
   EXPECT_EQ(exec.stdout_text, "out\n");
@@ -137,9 +98,7 @@ TEST_F(TasksTest, RunLogsExecAndStop) {
 
   // Bad input: a clear error naming what is wrong, exit 1, and nothing new anywhere.
   auto refused = [&](const std::vector<std::string>& args, const std::string& says) {
-    skiff::testing::CommandResult r = skiffd_->Skiff(args);
-    EXPECT_EQ(r.exit_code, 1) << absl::StrJoin(args, " ") << ": " << r.stderr_text;
-    EXPECT_THAT(r.stderr_text, HasSubstr(says)) << absl::StrJoin(args, " ");
+    Refused(args, 1, says);
   };
   refused({"execute-command", "--task", id, "--command", "true"}, "is not running");
   refused({"execute-command", "--task", id, "--command", "echo 'open"}, "command: unbalanced");
@@ -164,13 +123,12 @@ TEST_F(TasksTest, LogsFollowTailAndNameTheirContainers) {
                                    "echo late; sleep 1"));
   Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
   const absl::Time start = absl::Now();
-  skiff::testing::CommandResult follow = skiffd_->Skiff({"logs", "--task", id, "--follow"});
+  skiff::testing::CommandResult follow = Skiff({"logs", "--task", id, "--follow"});
   EXPECT_EQ(follow.exit_code, 0) << follow.stderr_text;
   EXPECT_EQ(follow.stdout_text, "line 1\nline 2\nline 3\nline 4\nline 5\nlate\n");
   EXPECT_LT(absl::Now() - start, absl::Seconds(20));
   Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
-  EXPECT_EQ(skiffd_->Skiff({"logs", "--task", id, "--tail", "2"}).stdout_text,
-            "line 5\nlate\n");
+  EXPECT_EQ(Skiff({"logs", "--task", id, "--tail", "2"}).stdout_text, "line 5\nlate\n");
 
   json definition = {{"family", "pair"},
                      {"networkMode", "host"},
@@ -179,11 +137,9 @@ TEST_F(TasksTest, LogsFollowTailAndNameTheirContainers) {
   Ok({"register-task-definition", "--cli-input-json", definition.dump()});
   const std::string pair = Ok({"run-task", "--task-definition", "pair"})["tasks"][0]["taskArn"];
   Ok({"wait", "tasks-stopped", "--tasks", pair, "--timeout", "60"});
-  EXPECT_EQ(skiffd_->Skiff({"logs", "--task", pair}).stdout_text, "a | from a\nb | from b\n");
-  EXPECT_EQ(skiffd_->Skiff({"logs", "--task", pair, "--container", "b"}).stdout_text,
-            "from b\n");
-  skiff::testing::CommandResult unknown =
-      skiffd_->Skiff({"logs", "--task", pair, "--container", "c"});
+  EXPECT_EQ(Skiff({"logs", "--task", pair}).stdout_text, "a | from a\nb | from b\n");
+  EXPECT_EQ(Skiff({"logs", "--task", pair, "--container", "b"}).stdout_text, "from b\n");
+  skiff::testing::CommandResult unknown = Skiff({"logs", "--task", pair, "--container", "c"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.stderr_text, HasSubstr("no container"));
 }
@@ -226,7 +182,7 @@ TEST_F(TasksTest, EssentialContainerExitStopsTheTask) {
   EXPECT_EQ(task["containers"][1]["exitCode"], 143);
   // The waiter for running fails at once on a stopped task.
   skiff::testing::CommandResult waited =
-      skiffd_->Skiff({"wait", "tasks-running", "--tasks", arn, "--timeout", "60"});
+      Skiff({"wait", "tasks-running", "--tasks", arn, "--timeout", "60"});
   EXPECT_EQ(waited.exit_code, 1);
   EXPECT_THAT(waited.stderr_text, HasSubstr("STOPPED"));
 }
@@ -263,7 +219,7 @@ TEST_F(TasksTest, ABrokenTarballIsRefusedAndLeavesNothing) {
   StartSkiffd();
   const std::string path = skiffd_->dir() + "/broken.tar";
   std::ofstream(path) << std::string(5000, 'x');
-  skiff::testing::CommandResult r = skiffd_->Skiff({"load-image", "--input", path});
+  skiff::testing::CommandResult r = Skiff({"load-image", "--input", path});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.stderr_text, HasSubstr("error:"));
   EXPECT_EQ(Ok({"list-images"}).value("images", json::array()).size(), 0u);
@@ -298,10 +254,7 @@ TEST_F(TasksTest, RunningTasksSurviveARestartOfSkiffd) {
   LoadTestImage();
   const std::string id = Run("durable", Busybox("app", "exec sleep 1000", /*init=*/true));
   Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
-  absl::StatusOr<int> exited = skiffd_->Signal(SIGTERM);
-  ASSERT_TRUE(exited.ok()) << exited.status();
-  EXPECT_EQ(*exited, 0);
-  StartSkiffd();
+  RestartSkiffd();
   EXPECT_EQ(Describe(id)["lastStatus"], "RUNNING");
   Ok({"stop-task", "--task", id});
   Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});

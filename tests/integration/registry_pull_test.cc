@@ -85,10 +85,7 @@ class RegistryPullTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    if (std::string missing = skiff::testing::MissingRegistryTools(); !missing.empty()) {
-      if (skiff::testing::RunningInCi()) GTEST_FAIL() << missing;
-      GTEST_SKIP() << missing;
-    }
+    SKIFF_REQUIRE_REGISTRY_TOOLS();
     auto containerd = skiff::testing::PrivateContainerd::Start();
     ASSERT_TRUE(containerd.ok()) << containerd.status();
     containerd_ = *std::move(containerd);
@@ -103,12 +100,8 @@ class RegistryPullTest : public ::testing::Test {
   }
 
   void StartRegistry(skiff::testing::LocalRegistry::Options options = {}) {
-    auto registry = skiff::testing::LocalRegistry::Start(options);
-    ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = *std::move(registry);
-    auto proxy = skiff::testing::LoopbackProxy::Start(registry_->port());
-    ASSERT_TRUE(proxy.ok()) << proxy.status();
-    proxy_ = *std::move(proxy);
+    absl::Status started = skiff::testing::StartRegistryBehindProxy(options, &registry_, &proxy_);
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // The reference of `repo_tag` through the proxy.

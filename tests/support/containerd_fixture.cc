@@ -434,47 +434,69 @@ absl::StatusOr<std::string> PrivateContainerd::ImportTestImage(absl::string_view
   return std::string(kTestImageRef);
 }
 
-std::vector<std::string> PrivateContainerd::DeleteEverythingThroughCtr() {
-  auto run = [this](const std::vector<std::string>& args, std::string* output = nullptr) {
+absl::Status PrivateContainerd::DeleteNamespace(absl::string_view ns) {
+  std::string output;
+  if (absl::Status s = Ctr({"namespaces", "ls", "-q"}, &output, kCleanupCtrTimeout); !s.ok()) {
+    return s;
+  }
+  const std::vector<std::string> namespaces = NonEmptyLines(output);
+  if (std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) {
+    return absl::OkStatus();
+  }
+  absl::Status status = EmptyAndRemoveNamespace(std::string(ns));
+  if (status.ok()) deleted_namespaces_.emplace_back(ns);
+  return status;
+}
+
+absl::Status PrivateContainerd::EmptyAndRemoveNamespace(const std::string& n) {
+  absl::Status first;
+  auto run = [&](const std::vector<std::string>& args, std::string* output = nullptr) {
     absl::Status status = Ctr(args, output, kCleanupCtrTimeout);
     if (!status.ok()) Note(status.ToString());
+    first.Update(status);
     return status.ok();
   };
   auto list = [&](const std::vector<std::string>& args) {
     std::string output;
     return run(args, &output) ? NonEmptyLines(output) : std::vector<std::string>{};
   };
-  std::vector<std::string> namespaces = list({"namespaces", "ls", "-q"});
-  for (const std::string& ns : namespaces) {
-    // Kills what still runs, deletes the task and thereby stops its shim.
-    for (const std::string& task : list({"-n", ns, "tasks", "ls", "-q"})) {
-      run({"-n", ns, "tasks", "rm", "-f", task});
-    }
-    for (const std::string& container : list({"-n", ns, "containers", "ls", "-q"})) {
-      run({"-n", ns, "containers", "rm", container});
-    }
-    std::vector<std::string> images = list({"-n", ns, "images", "ls", "-q"});
-    if (!images.empty()) {
-      std::vector<std::string> args = {"-n", ns, "images", "rm", "--sync"};
-      args.insert(args.end(), images.begin(), images.end());
-      run(args);
-    }
-    for (const std::string& lease : list({"-n", ns, "leases", "ls", "-q"})) {
-      run({"-n", ns, "leases", "rm", lease});
-    }
-    // Children before parents; `ctr snapshots ls` has no --quiet, so skip its header.
-    for (int round = 0; round < 5; ++round) {
-      std::vector<std::string> lines = list({"-n", ns, "snapshots", "ls"});
-      if (lines.size() <= 1) break;
-      for (size_t i = 1; i < lines.size(); ++i) {
-        const std::string key = lines[i].substr(0, lines[i].find(' '));
-        Ctr({"-n", ns, "snapshots", "rm", key}, nullptr, kCleanupCtrTimeout).IgnoreError();
-      }
-    }
-    // --cgroup also removes the namespace's parent cgroup (/NS) that runc leaves behind, though
-    // on a hybrid cgroup v1 host not the one in the unified hierarchy; Stop() does that.
-    run({"namespaces", "rm", "--cgroup", ns});
+  // Kills what still runs, deletes the task and thereby stops its shim.
+  for (const std::string& task : list({"-n", n, "tasks", "ls", "-q"})) {
+    run({"-n", n, "tasks", "rm", "-f", task});
   }
+  for (const std::string& container : list({"-n", n, "containers", "ls", "-q"})) {
+    run({"-n", n, "containers", "rm", container});
+  }
+  std::vector<std::string> images = list({"-n", n, "images", "ls", "-q"});
+  if (!images.empty()) {
+    std::vector<std::string> args = {"-n", n, "images", "rm", "--sync"};
+    args.insert(args.end(), images.begin(), images.end());
+    run(args);
+  }
+  for (const std::string& lease : list({"-n", n, "leases", "ls", "-q"})) {
+    run({"-n", n, "leases", "rm", lease});
+  }
+  // Children before parents; `ctr snapshots ls` has no --quiet, so skip its header.
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::string> lines = list({"-n", n, "snapshots", "ls"});
+    if (lines.size() <= 1) break;
+    for (size_t i = 1; i < lines.size(); ++i) {
+      const std::string key = lines[i].substr(0, lines[i].find(' '));
+      Ctr({"-n", n, "snapshots", "rm", key}, nullptr, kCleanupCtrTimeout).IgnoreError();
+    }
+  }
+  // --cgroup also removes the namespace's parent cgroup (/NS) that runc leaves behind, though
+  // on a hybrid cgroup v1 host not the one in the unified hierarchy; Stop() does that.
+  run({"namespaces", "rm", "--cgroup", n});
+  return first;
+}
+
+std::vector<std::string> PrivateContainerd::DeleteEverythingThroughCtr() {
+  std::string output;
+  absl::Status listed = Ctr({"namespaces", "ls", "-q"}, &output, kCleanupCtrTimeout);
+  if (!listed.ok()) Note(listed.ToString());
+  std::vector<std::string> namespaces = NonEmptyLines(output);
+  for (const std::string& ns : namespaces) EmptyAndRemoveNamespace(ns).IgnoreError();
   return namespaces;
 }
 
@@ -491,6 +513,11 @@ absl::Status PrivateContainerd::Stop() {
   std::vector<std::string> cgroups = TaskCgroups(bundles);
   // ctr's default cgroup parent per namespace, as `ctr namespaces rm --cgroup` would remove it.
   for (const std::string& ns : namespaces) cgroups.push_back("/" + ns);
+  for (const std::string& ns : deleted_namespaces_) {
+    if (std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) {
+      cgroups.push_back("/" + ns);
+    }
+  }
 
   absl::Status status = StopDaemon();
   status.Update(KillLeftovers(dir_, socket_path()));

@@ -69,6 +69,13 @@ class PrivateContainerd {
   // count, the later steps repair them. Idempotent.
   absl::Status Stop();
 
+  // Removes everything in namespace `ns` through ctr (tasks, containers, images, leases,
+  // snapshots) and the namespace itself, as Stop() does for every namespace: for tests that
+  // share one daemon, each in its own namespace. OK if there is no such namespace. Returns the
+  // first ctr error (the rest is still tried); the cgroups a hybrid cgroup v1 host keeps go in
+  // Stop().
+  absl::Status DeleteNamespace(absl::string_view ns);
+
   // Stops the daemon (SIGTERM, then SIGKILL) and starts it again on the same directories. Shims
   // and their tasks keep running across the restart, as with a real containerd upgrade.
   absl::Status Restart();
@@ -117,12 +124,16 @@ class PrivateContainerd {
   absl::Status StopDaemon();
   // Whether the child is still running; reaps it if it exited.
   bool DaemonAlive();
+  // DeleteNamespace() of a namespace that exists; the first ctr error.
+  absl::Status EmptyAndRemoveNamespace(const std::string& ns);
   // The ctr pass of Stop(); returns the namespaces it found. Errors are only logged: the
   // daemon may be dead on purpose.
   std::vector<std::string> DeleteEverythingThroughCtr();
   std::string LogTail(int lines) const;
 
   std::string dir_;
+  // Namespaces DeleteNamespace() removed, whose cgroups Stop() removes too.
+  std::vector<std::string> deleted_namespaces_;
   pid_t pid_ = -1;
   bool stopped_ = false;
 };

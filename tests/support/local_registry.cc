@@ -326,4 +326,17 @@ void LoopbackProxy::Handle(int client) {
   close(client);
 }
 
+absl::Status StartRegistryBehindProxy(const LocalRegistry::Options& options,
+                                      std::unique_ptr<LocalRegistry>* registry,
+                                      std::unique_ptr<LoopbackProxy>* proxy) {
+  absl::StatusOr<std::unique_ptr<LocalRegistry>> started = LocalRegistry::Start(options);
+  if (!started.ok()) return started.status();
+  absl::StatusOr<std::unique_ptr<LoopbackProxy>> in_front =
+      LoopbackProxy::Start((*started)->port());
+  if (!in_front.ok()) return in_front.status();
+  *registry = *std::move(started);
+  *proxy = *std::move(in_front);
+  return absl::OkStatus();
+}
+
 }  // namespace skiff::testing

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -92,6 +93,25 @@ class LoopbackProxy {
   std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
 };
 
+// Starts a LocalRegistry and a LoopbackProxy in front of it, what tests pull through. Declare
+// *registry before *proxy, so the proxy goes first. On error neither is set.
+absl::Status StartRegistryBehindProxy(const LocalRegistry::Options& options,
+                                      std::unique_ptr<LocalRegistry>* registry,
+                                      std::unique_ptr<LoopbackProxy>* proxy);
+
 }  // namespace skiff::testing
+
+// Put in a test's SetUp() after SKIFF_REQUIRE_ROOT_AND_CONTAINERD(): skips the test when
+// docker-registry, skopeo or htpasswd is missing, except in CI, where that is a (fatal) failure.
+#define SKIFF_REQUIRE_REGISTRY_TOOLS()                                               \
+  do {                                                                               \
+    if (const std::string skiff_missing_ = ::skiff::testing::MissingRegistryTools(); \
+        !skiff_missing_.empty()) {                                                   \
+      if (::skiff::testing::RunningInCi()) {                                         \
+        GTEST_FAIL() << skiff_missing_ << " (CI is set, so this is a failure)";      \
+      }                                                                              \
+      GTEST_SKIP() << skiff_missing_;                                                \
+    }                                                                                \
+  } while (false)
 
 #endif  // SKIFF_TESTS_SUPPORT_LOCAL_REGISTRY_H_
