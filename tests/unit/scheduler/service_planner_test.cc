@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -387,6 +388,8 @@ struct RollingCase {
   int stop_then;
   bool old_retired_then;
 };
+// Failures name the case, not its bytes.
+void PrintTo(const RollingCase& c, std::ostream* os) { *os << c.name; }
 
 // clang-format off
 const RollingCase kRolling[] = {
@@ -581,6 +584,8 @@ struct BreakerCase {
   int threshold;  // By hand.
   bool fails;
 };
+// Failures name the case, not its bytes.
+void PrintTo(const BreakerCase& c, std::ostream* os) { *os << c.name; }
 
 // clang-format off
 const BreakerCase kBreaker[] = {
@@ -916,6 +921,8 @@ struct PlacementCase {
   const char* reason;
   const char* why;
 };
+// Failures name the case, not its bytes.
+void PrintTo(const PlacementCase& c, std::ostream* os) { *os << c.name; }
 
 const PlacementCase kPlacement[] = {
     {"Cpu", PlacementFailure::Kind::kCpu, "RESOURCE:CPU", "has insufficient CPU units available"},
