@@ -94,8 +94,9 @@ HealthStatus ParseHealthStatus(absl::string_view name) {
 void ReportBackwardTransition(absl::string_view what, absl::string_view from,
                               absl::string_view to) {
   backward_transitions.fetch_add(1, std::memory_order_relaxed);
-  spdlog::error("{}: state moved backwards from {} to {} (ignored; this is a bug)", what, from,
-                to);
+  // fmt 9 cannot format absl::string_view (a type of its own in Debian's absl).
+  spdlog::error("{}: state moved backwards from {} to {} (ignored; this is a bug)",
+                std::string(what), std::string(from), std::string(to));
   SKIFF_DCHECK(false && "a state moved backwards");
 }
 
