@@ -122,8 +122,42 @@ int Run(const Options& options) {
   // Runtime calls block; a few threads keep one slow call from holding up every task.
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
   scheduler::ThreadPoolExecutor health_executor(kHealthCheckThreads);
+  // The containerd probe has a thread of its own: it never waits behind a slow runtime call.
+  scheduler::ThreadPoolExecutor probe_executor(1);
+
+  // SPEC: ready means store open, containerd reachable, state reconciled with what runs, API
+  // serving. containerd answering (the monitor) and the first resync of the tasks with it,
+  // followed by a pass over every service, may come in either order, now or later on the loop;
+  // when both have, systemd hears READY=1.
+  bool reachable = false;
+  bool reconciled = false;
+  bool ready = false;
+  auto maybe_ready = [&] {
+    if (ready || !reachable || !reconciled) return;
+    ready = true;
+    spdlog::info("skiffd ready: API on unix:{}", options.socket);
+    sd_notify(0, "READY=1\nSTATUS=serving");
+  };
+  // The one source of truth for "containerd is up": launches and agentConnected read it.
+  scheduler::RuntimeMonitor runtime_monitor(
+      &loop, &probe_executor, &runtime, options.containerd_address, [&] {
+        reachable = true;
+        maybe_ready();
+        // A skiffd killed while creating a container left its snapshot under a creation lease;
+        // dropping those leases lets containerd collect such snapshots now. Off the loop: it
+        // waits for containerd's garbage collection.
+        executor.Run([&runtime] {
+          absl::StatusOr<int> dropped = runtime.DropLeasesOfEarlierRuns();
+          if (!dropped.ok()) {
+            spdlog::warn("leases of earlier runs: {}", dropped.status().ToString());
+          } else if (*dropped > 0) {
+            spdlog::info("dropped {} container-creation leases of earlier runs", *dropped);
+          }
+        });
+      });
   scheduler::HealthMonitor health(&loop, &health_executor, &runtime, &clock);
-  scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope);
+  scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope,
+                                                     &loop);
   const logs::RotationPolicy log_rotation{.max_bytes = options.log_max_bytes, .keep = 1};
   scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions, &clock,
                                options.arn_scope,
@@ -135,23 +169,24 @@ int Run(const Options& options) {
                                           .dynamic_high = options.dynamic_port_high,
                                           .reserved = options.reserved_ports},
                                 .image_puller = &image_puller,
-                                .random = &random},
+                                .random = &random,
+                                .runtime_health = &runtime_monitor},
                                &health);
   tasks.SetNetwork(task_network->get());
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, store->get(), &clock, &random, options.arn_scope,
       {.planner = {.progress_deadline = options.deployment_progress_deadline}});
-  const scheduler::RuntimeMonitor* monitor = nullptr;  // Set below, before the loop starts.
   scheduler::ClusterRegistry clusters(
       store->get(), &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,
        .runtime_version =
-           [&monitor] {
+           [&runtime_monitor] {
              // Empty until containerd has answered once, so no bare "containerd " shows.
-             if (monitor == nullptr || monitor->version().version.empty()) return std::string();
-             return "containerd " + monitor->version().version;
+             if (runtime_monitor.version().version.empty()) return std::string();
+             return "containerd " + runtime_monitor.version().version;
            },
-       .runtime_connected = [&monitor] { return monitor != nullptr && monitor->available(); }});
+       .runtime_health = &runtime_monitor},
+      &loop);
   const scheduler::ClusterResolver resolve_cluster = [&clusters](const std::string& ref) {
     return clusters.Resolve(ref);
   };
@@ -171,8 +206,10 @@ int Run(const Options& options) {
   }
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
-  runtime.StartEvents([&loop, &tasks, &services](const runtime::RuntimeEvent& event) {
-    loop.Post([&tasks, &services, event] {
+  runtime.StartEvents([&loop, &runtime_monitor, &tasks, &services](
+                          const runtime::RuntimeEvent& event) {
+    loop.Post([&runtime_monitor, &tasks, &services, event] {
+      runtime_monitor.OnRuntimeEvent(event);  // First: the resync below may launch.
       tasks.OnRuntimeEvent(event);
       if (event.kind == runtime::RuntimeEvent::Kind::kStreamUp) services.MarkAllDirty();
     });
@@ -198,48 +235,16 @@ int Run(const Options& options) {
     return 1;
   }
 
-  // SPEC: ready means store open, containerd reachable, state reconciled with what runs, API
-  // serving. containerd answering (the monitor) and the first resync of the tasks with it,
-  // followed by a pass over every service, may come in either order, now or later on the loop;
-  // when both have, systemd hears READY=1.
-  bool reachable = false;
-  bool reconciled = false;
-  bool ready = false;
-  auto maybe_ready = [&] {
-    if (ready || !reachable || !reconciled) return;
-    ready = true;
-    spdlog::info("skiffd ready: API on unix:{}", options.socket);
-    sd_notify(0, "READY=1\nSTATUS=serving");
-  };
   tasks.SetResyncListener([&] {
     services.ReconcileNow();
     reconciled = true;
     maybe_ready();
   });
-  scheduler::RuntimeMonitor runtime_monitor(&loop, &runtime, options.containerd_address, [&] {
-    reachable = true;
-    maybe_ready();
-    // A skiffd killed while creating a container left its snapshot under a creation lease;
-    // dropping those leases lets containerd collect such snapshots now. Off the loop: it waits
-    // for containerd's garbage collection.
-    executor.Run([&runtime] {
-      absl::StatusOr<int> dropped = runtime.DropLeasesOfEarlierRuns();
-      if (!dropped.ok()) {
-        spdlog::warn("leases of earlier runs: {}", dropped.status().ToString());
-      } else if (*dropped > 0) {
-        spdlog::info("dropped {} container-creation leases of earlier runs", *dropped);
-      }
-    });
-  });
-  monitor = &runtime_monitor;
   // The loop thread has not started, so main may act for it. Wait for a containerd that is
   // starting (its socket exists), not for one that is absent.
   runtime_monitor.Start(std::filesystem::exists(options.containerd_address)
                             ? kFirstContact
                             : scheduler::RuntimeMonitor::kProbeTimeout);
-  // Until the event stream is up (it says so on the loop), launches fail fast if the first
-  // probe found no containerd.
-  tasks.SetRuntimeAvailable(reachable);
   if (!reachable) {
     spdlog::info("serving the API on unix:{} without containerd; ready once it answers",
                  options.socket);
@@ -270,6 +275,7 @@ int Run(const Options& options) {
   (*server)->Shutdown(kShutdownGrace);
   runtime.StopEvents();
   health_executor.Stop(/*finish_queued=*/false);  // Checks not started yet are moot now.
+  probe_executor.Stop(/*finish_queued=*/false);
   executor.Stop();  // Finishes runtime calls in flight; their results still reach the loop.
   loop.Stop();
   spdlog::info("skiffd stopped");

@@ -119,7 +119,7 @@ absl::Status ValidateCreateCluster(const v1::CreateClusterRequest& request,
 
 ClusterRegistry::ClusterRegistry(store::Store* store, TaskManager* tasks, ServiceManager* services,
                                  TaskDefinitionRegistry* task_definitions, const Clock* clock,
-                                 model::ArnScope scope, NodeInfo node)
+                                 model::ArnScope scope, NodeInfo node, const EventLoop* loop)
     : store_(store),
       tasks_(tasks),
       services_(services),
@@ -127,6 +127,7 @@ ClusterRegistry::ClusterRegistry(store::Store* store, TaskManager* tasks, Servic
       clock_(clock),
       scope_(std::move(scope)),
       node_(std::move(node)),
+      loop_(loop),
       cpu_architecture_(CpuArchitecture()) {}
 
 double ClusterRegistry::Now() const { return model::ToEpochSeconds(clock_->Now()); }
@@ -146,6 +147,7 @@ store::StoredCluster ClusterRegistry::NewCluster(const std::string& name) const 
 }
 
 absl::Status ClusterRegistry::Load() {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::StoredCluster> stored, store_->LoadClusters());
   for (store::StoredCluster& record : stored) {
     if (record.registered_at == 0) {  // Written before schema version 4.
@@ -164,6 +166,7 @@ absl::Status ClusterRegistry::Load() {
 }
 
 absl::StatusOr<std::string> ClusterRegistry::Resolve(const std::string& reference) const {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   absl::StatusOr<std::string> name = model::ParseClusterRef(scope_, reference);
   if (!name.ok()) return model::WithEcsException(name.status(), kInvalidParameterException);
   if (!clusters_.contains(*name)) return ClusterNotFound();
@@ -220,6 +223,7 @@ v1::Cluster ClusterRegistry::View(const store::StoredCluster& record, const Clus
 
 absl::StatusOr<v1::CreateClusterResponse> ClusterRegistry::CreateCluster(
     const v1::CreateClusterRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   const std::string name = request.has_cluster_name() ? request.cluster_name() : kDefaultCluster;
   SKIFF_RETURN_IF_ERROR(ValidateCreateCluster(request, name));
@@ -250,6 +254,7 @@ absl::StatusOr<v1::CreateClusterResponse> ClusterRegistry::CreateCluster(
 
 absl::StatusOr<v1::DescribeClustersResponse> ClusterRegistry::DescribeClusters(
     const v1::DescribeClustersRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   if (request.clusters_size() > kMaxDescribed) {
     return InvalidParameter(
@@ -280,6 +285,7 @@ absl::StatusOr<v1::DescribeClustersResponse> ClusterRegistry::DescribeClusters(
 
 absl::StatusOr<v1::ListClustersResponse> ClusterRegistry::ListClusters(
     const v1::ListClustersRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   std::vector<std::string> arns;
   for (const auto& [name, record] : clusters_) arns.push_back(model::ClusterArn(scope_, name));
@@ -296,6 +302,7 @@ absl::StatusOr<v1::ListClustersResponse> ClusterRegistry::ListClusters(
 
 absl::StatusOr<v1::DeleteClusterResponse> ClusterRegistry::DeleteCluster(
     const v1::DeleteClusterRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(const std::string name, Resolve(request.cluster()));
   if (services_->ActiveServiceCount(name) > 0) {
@@ -326,7 +333,7 @@ absl::StatusOr<v1::DeleteClusterResponse> ClusterRegistry::DeleteCluster(
 v1::ContainerInstance ClusterRegistry::Instance(const store::StoredCluster& record,
                                                 bool health) const {
   const std::string& cluster = record.cluster.cluster_name();
-  const bool connected = node_.runtime_connected && node_.runtime_connected();
+  const bool connected = node_.runtime_health != nullptr && node_.runtime_health->available();
   v1::ContainerInstance ci;
   ci.set_container_instance_arn(model::ContainerInstanceArn(scope_, cluster));
   ci.set_status("ACTIVE");
@@ -366,6 +373,7 @@ v1::ContainerInstance ClusterRegistry::Instance(const store::StoredCluster& reco
 
 absl::StatusOr<v1::DescribeContainerInstancesResponse> ClusterRegistry::DescribeContainerInstances(
     const v1::DescribeContainerInstancesRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   if (request.container_instances_size() > kMaxDescribed) {
     return InvalidParameter(

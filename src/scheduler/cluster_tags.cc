@@ -124,6 +124,7 @@ absl::Status ClusterRegistry::SetTags(const TaggedResource& resource, std::vecto
 
 absl::StatusOr<v1::TagResourceResponse> ClusterRegistry::TagResource(
     const v1::TagResourceRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_RETURN_IF_ERROR(Invalid(model::ValidateTags(request.tags(), "tags")));
   SKIFF_ASSIGN_OR_RETURN(const TaggedResource resource, ParseResource(request.resource_arn()));
@@ -141,6 +142,7 @@ absl::StatusOr<v1::TagResourceResponse> ClusterRegistry::TagResource(
 
 absl::StatusOr<v1::UntagResourceResponse> ClusterRegistry::UntagResource(
     const v1::UntagResourceRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   for (int i = 0; i < request.tag_keys_size(); ++i) {
     SKIFF_RETURN_IF_ERROR(Invalid(
@@ -157,6 +159,7 @@ absl::StatusOr<v1::UntagResourceResponse> ClusterRegistry::UntagResource(
 
 absl::StatusOr<v1::ListTagsForResourceResponse> ClusterRegistry::ListTagsForResource(
     const v1::ListTagsForResourceRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(const TaggedResource resource, ParseResource(request.resource_arn()));
   // ECS's model lists no ResourceNotFoundException for this operation.

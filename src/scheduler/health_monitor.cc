@@ -58,54 +58,57 @@ HealthMonitor::HealthMonitor(EventLoop* loop, Executor* executor,
 
 void HealthMonitor::Watch(const std::string& runtime_id, const HealthCheckSpec& spec,
                           HealthStatus initial) {
-  const uint64_t generation = next_generation_++;
-  watched_.insert_or_assign(runtime_id,
-                            Watched{.spec = spec,
-                                    .tracker = HealthTracker(spec, clock_->Now(), initial),
-                                    .generation = generation});
-  Schedule(runtime_id, generation, spec.interval);
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  // Replacing an earlier watch destroys its timer: its pending check never runs, and a check
+  // of it in flight finds its weak_ptr expired.
+  auto watch = std::make_shared<Watched>(
+      Watched{.spec = spec,
+              .tracker = HealthTracker(spec, clock_->Now(), initial),
+              .next_check = loop_->CreateTimer([this, runtime_id] { RunCheck(runtime_id); })});
+  watch->next_check->Enable(spec.interval);
+  watched_.insert_or_assign(runtime_id, std::move(watch));
 }
 
-void HealthMonitor::Unwatch(const std::string& runtime_id) { watched_.erase(runtime_id); }
+void HealthMonitor::Unwatch(const std::string& runtime_id) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  watched_.erase(runtime_id);
+}
 
 const HealthReport* HealthMonitor::Find(const std::string& runtime_id) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   auto it = watched_.find(runtime_id);
-  return it == watched_.end() ? nullptr : &it->second.tracker.report();
+  return it == watched_.end() ? nullptr : &it->second->tracker.report();
 }
 
-void HealthMonitor::Schedule(const std::string& runtime_id, uint64_t generation,
-                             absl::Duration delay) {
-  loop_->PostAfter(delay, [this, runtime_id, generation] { RunCheck(runtime_id, generation); });
-}
-
-void HealthMonitor::RunCheck(const std::string& runtime_id, uint64_t generation) {
+void HealthMonitor::RunCheck(const std::string& runtime_id) {
   auto it = watched_.find(runtime_id);
-  if (it == watched_.end() || it->second.generation != generation) return;
+  if (it == watched_.end()) return;  // Cannot happen: the timer dies with its watch.
   ++in_flight_;
   const bool queued = executor_->Run(
-      [this, runtime_id, generation, argv = it->second.spec.argv, timeout = it->second.spec.timeout] {
+      [this, runtime_id, watch = std::weak_ptr<Watched>(it->second), argv = it->second->spec.argv,
+       timeout = it->second->spec.timeout] {
         absl::StatusOr<runtime::ExecResult> result =
             runtime_->Exec(runtime_id, argv, timeout, kHealthOutputLimit);
-        loop_->Post([this, runtime_id, generation, result = std::move(result)]() mutable {
-          OnChecked(runtime_id, generation, std::move(result));
+        loop_->Post([this, runtime_id, watch, result = std::move(result)]() mutable {
+          OnChecked(runtime_id, watch, std::move(result));
         });
       });
   if (!queued) --in_flight_;  // Shutting down: no more checks.
 }
 
-void HealthMonitor::OnChecked(const std::string& runtime_id, uint64_t generation,
+void HealthMonitor::OnChecked(const std::string& runtime_id, const std::weak_ptr<Watched>& watch,
                               absl::StatusOr<runtime::ExecResult> exec) {
   --in_flight_;
-  auto it = watched_.find(runtime_id);
-  if (it == watched_.end() || it->second.generation != generation) return;
-  Watched& w = it->second;
+  const std::shared_ptr<Watched> current = watch.lock();
+  if (current == nullptr) return;  // Unwatched or watched again while the check ran.
+  Watched& w = *current;
   const absl::StatusCode code = exec.status().code();
   if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kNotFound ||
       code == absl::StatusCode::kFailedPrecondition) {
     // containerd is away, or the container's process is gone (its exit event is on the way):
     // nothing was learned about the container's health.
     spdlog::debug("health check of {} not run: {}", runtime_id, exec.status().ToString());
-    Schedule(runtime_id, generation, w.spec.interval);
+    w.next_check->Enable(w.spec.interval);
     return;
   }
   HealthCheckResult result{.at = clock_->Now()};
@@ -126,8 +129,9 @@ void HealthMonitor::OnChecked(const std::string& runtime_id, uint64_t generation
   }
   const bool changed = w.tracker.Record(std::move(result));
   const HealthStatus status = w.tracker.report().status;
-  Schedule(runtime_id, generation, w.spec.interval);
-  if (changed && listener_) listener_(runtime_id, status);  // May Unwatch: w is not used after.
+  w.next_check->Enable(w.spec.interval);
+  // May Unwatch: `current` keeps w alive, and it is not used after.
+  if (changed && listener_) listener_(runtime_id, status);
 }
 
 }  // namespace skiff::scheduler

@@ -25,11 +25,12 @@ absl::Status ClientError(const absl::Status& status) {
 }  // namespace
 
 TaskDefinitionRegistry::TaskDefinitionRegistry(store::Store* store, const Clock* clock,
-                                               model::ArnScope scope)
-    : store_(store), clock_(clock), scope_(std::move(scope)) {}
+                                               model::ArnScope scope, const EventLoop* loop)
+    : store_(store), clock_(clock), scope_(std::move(scope)), loop_(loop) {}
 
 absl::StatusOr<v1::RegisterTaskDefinitionResponse> TaskDefinitionRegistry::Register(
     const v1::RegisterTaskDefinitionRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   absl::Status valid = model::ValidateRegisterTaskDefinition(request);
   if (!valid.ok()) return ClientError(valid);
   // ECS's 64 KiB cap applies to the document as submitted.
@@ -54,6 +55,7 @@ absl::StatusOr<v1::RegisterTaskDefinitionResponse> TaskDefinitionRegistry::Regis
 
 absl::StatusOr<store::StoredTaskDefinition> TaskDefinitionRegistry::Resolve(
     absl::string_view reference, absl::string_view field) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   absl::StatusOr<model::TaskDefinitionRef> ref =
       model::ParseTaskDefinitionRef(scope_, reference, field);
   if (!ref.ok()) return ClientError(ref.status());
@@ -74,6 +76,7 @@ absl::StatusOr<store::StoredTaskDefinition> TaskDefinitionRegistry::Resolve(
 
 absl::StatusOr<v1::DescribeTaskDefinitionResponse> TaskDefinitionRegistry::Describe(
     const v1::DescribeTaskDefinitionRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(ClientError(model::CheckShape(request)));
   SKIFF_ASSIGN_OR_RETURN(auto record, Resolve(request.task_definition(), "taskDefinition"));
   v1::DescribeTaskDefinitionResponse response;
@@ -86,6 +89,7 @@ absl::StatusOr<v1::DescribeTaskDefinitionResponse> TaskDefinitionRegistry::Descr
 
 absl::StatusOr<v1::ListTaskDefinitionsResponse> TaskDefinitionRegistry::List(
     const v1::ListTaskDefinitionsRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(ClientError(model::CheckShape(request)));
   store::TaskDefinitionQuery query;
   // ECS's ListTaskDefinitions takes the whole family name in familyPrefix.
@@ -108,6 +112,7 @@ absl::StatusOr<v1::ListTaskDefinitionsResponse> TaskDefinitionRegistry::List(
 
 absl::StatusOr<v1::ListTaskDefinitionFamiliesResponse> TaskDefinitionRegistry::ListFamilies(
     const v1::ListTaskDefinitionFamiliesRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(ClientError(model::CheckShape(request)));
   SKIFF_ASSIGN_OR_RETURN(
       auto families,
@@ -128,6 +133,7 @@ absl::StatusOr<v1::ListTaskDefinitionFamiliesResponse> TaskDefinitionRegistry::L
 
 absl::StatusOr<v1::DeregisterTaskDefinitionResponse> TaskDefinitionRegistry::Deregister(
     const v1::DeregisterTaskDefinitionRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(ClientError(model::CheckShape(request)));
   absl::StatusOr<model::TaskDefinitionRef> ref =
       model::ParseTaskDefinitionRef(scope_, request.task_definition(), "taskDefinition");
@@ -158,6 +164,7 @@ absl::StatusOr<v1::DeregisterTaskDefinitionResponse> TaskDefinitionRegistry::Der
 
 absl::StatusOr<std::vector<v1::Tag>> TaskDefinitionRegistry::Tags(const std::string& family,
                                                                   int revision) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_ASSIGN_OR_RETURN(auto record, store_->GetTaskDefinition(family, revision));
   if (!record) {
     return absl::NotFoundError(absl::StrCat("no task definition ", family, ":", revision));
@@ -167,6 +174,7 @@ absl::StatusOr<std::vector<v1::Tag>> TaskDefinitionRegistry::Tags(const std::str
 
 absl::Status TaskDefinitionRegistry::SetTags(const std::string& family, int revision,
                                              const std::vector<v1::Tag>& tags) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   return store_->UpdateTaskDefinitionTags(family, revision, tags);
 }
 

@@ -145,6 +145,7 @@ std::string TaskManager::TaskDir(const std::string& task_id) const {
 double TaskManager::Now() const { return absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch()); }
 
 absl::Status TaskManager::Load() {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::StoredTask> stored, store_->LoadTasks());
   for (store::StoredTask& record : stored) {
     TaskState state;
@@ -294,6 +295,7 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
 }
 
 absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   const int count = request.has_count() ? request.count() : 1;
@@ -431,13 +433,16 @@ TaskManager::TaskState& TaskManager::Place(TaskState state) {
 }
 
 absl::Status TaskManager::CheckRuntimeAvailable() const {
-  if (runtime_available_) return absl::OkStatus();
+  if (options_.runtime_health == nullptr || options_.runtime_health->available()) {
+    return absl::OkStatus();
+  }
   return model::EcsError(absl::StatusCode::kUnavailable, model::kServerException,
                          "containerd unavailable: skiffd cannot reach the container runtime; "
                          "try again once it is back (skiffd reconnects by itself)");
 }
 
 absl::StatusOr<Placement> TaskManager::StartTask(const TaskStart& start) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
   SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
                          Definition(start.task_definition, "taskDefinition"));
@@ -457,12 +462,14 @@ absl::StatusOr<Placement> TaskManager::StartTask(const TaskStart& start) {
 }
 
 void TaskManager::StopTask(const std::string& task_id, const std::string& reason) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   BeginStop(*task, "ServiceSchedulerInitiated", reason);
 }
 
 void TaskManager::ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   for (const auto& [id, task] : tasks_) fn(task.record);
 }
 
@@ -637,9 +644,10 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   // Containers that exited while the launch was in flight end the task now.
   if (StopIfExited(*task)) return;
   for (size_t i = 0; i < task->containers.size(); ++i) {
-    const int timeout = task->containers[i].start_timeout_seconds;
-    if (!task->containers[i].waiting || timeout <= 0) continue;
-    loop_->PostAfter(absl::Seconds(timeout), [this, task_id, i] { OnStartTimeout(task_id, i); });
+    ContainerState& cs = task->containers[i];
+    if (!cs.waiting || cs.start_timeout_seconds <= 0) continue;
+    cs.start_timer = loop_->CreateTimer([this, task_id, i] { OnStartTimeout(task_id, i); });
+    cs.start_timer->Enable(absl::Seconds(cs.start_timeout_seconds));
   }
   AdvanceDependencies(*task);
 }
@@ -648,6 +656,7 @@ void TaskManager::OnContainerStarted(TaskState& task, size_t index) {
   ContainerState& cs = task.containers[index];
   cs.started = true;
   cs.waiting = false;
+  cs.start_timer.reset();
   // An exit may have been seen already (a short-lived process): keep STOPPED.
   if (cs.exited) return;
   task.record.task.mutable_containers(static_cast<int>(index))->set_last_status("RUNNING");
@@ -696,25 +705,25 @@ void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
     v1::Container* c = t.mutable_containers(static_cast<int>(i));
     // Containers that never started never will.
     cs.waiting = false;
+    cs.start_timer.reset();
+    if (cs.kill_timer != nullptr) cs.kill_timer->Disable();  // This stop arms its own.
     if (!cs.started && c->last_status() == "PENDING") c->set_last_status("STOPPED");
     if (health_ != nullptr) health_->Unwatch(cs.runtime_id);
     cs.signalled = false;  // A stop sent again (after a resync) signals again.
   }
   Save(task);
-  ++task.stop_generation;
   SignalNextStopWave(task);
   MaybeDeprovision(task);
 }
 
 void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   using Kind = runtime::RuntimeEvent::Kind;
   switch (event.kind) {
     case Kind::kStreamLost:
       stream_was_lost_ = true;
-      runtime_available_ = false;
       return;
     case Kind::kStreamUp:
-      runtime_available_ = true;
       Resync();
       return;
     case Kind::kOom: {
@@ -743,6 +752,8 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
   ContainerState& cs = task.containers[index];
   if (cs.exited) return;
   cs.exited = true;
+  cs.start_timer.reset();
+  cs.kill_timer.reset();  // Nothing left to kill; frees it for the task's retention.
   // When it really exited, which may be long before skiffd heard of it (it was down).
   if (at != absl::Time() && at > absl::UnixEpoch()) task.last_exit = std::max(task.last_exit, at);
   cs.started = true;
@@ -988,6 +999,7 @@ void TaskManager::RemoveOrphanNetworks() {
 }
 
 void TaskManager::StartLogRotation() {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   loop_->PostAfter(options_.log_check_interval, [this] {
     RotateLogs();
     StartLogRotation();

@@ -111,6 +111,7 @@ void TaskManager::StartWaiting(TaskState& task, std::vector<size_t> indices) {
   std::vector<std::string> ids;
   for (size_t i : indices) {
     task.containers[i].waiting = false;
+    task.containers[i].start_timer.reset();
     ids.push_back(task.containers[i].runtime_id);
   }
   task.launching = true;
@@ -185,10 +186,10 @@ void TaskManager::SignalNextStopWave(TaskState& task) {
     const int timeout = cs.stop_timeout_seconds > 0
                             ? cs.stop_timeout_seconds
                             : static_cast<int>(absl::ToInt64Seconds(options_.default_stop_timeout));
-    loop_->PostAfter(absl::Seconds(timeout),
-                     [this, id = task.record.id, generation = task.stop_generation, i] {
-                       OnStopTimeout(id, generation, i);
-                     });
+    if (cs.kill_timer == nullptr) {
+      cs.kill_timer = loop_->CreateTimer([this, id = task.record.id, i] { OnStopTimeout(id, i); });
+    }
+    cs.kill_timer->Enable(absl::Seconds(timeout));
   }
   SignalContainers(ids, SIGTERM);
 }
@@ -206,11 +207,11 @@ void TaskManager::SignalContainers(const std::vector<std::string>& runtime_ids, 
   });
 }
 
-void TaskManager::OnStopTimeout(const std::string& task_id, uint64_t generation, size_t index) {
+void TaskManager::OnStopTimeout(const std::string& task_id, size_t index) {
+  // The timer belongs to the container: a later stop re-arms it and an exit or the task's
+  // removal cancels it, so it fires only for the stop under way.
   TaskState* task = Find(task_id);
-  if (task == nullptr || task->stop_generation != generation || IsStopped(task->record.task)) {
-    return;
-  }
+  if (task == nullptr || IsStopped(task->record.task)) return;
   const ContainerState& cs = task->containers[index];
   if (cs.exited) return;
   spdlog::info("task {}: container {} outlived its stop timeout; sending SIGKILL", task_id,

@@ -30,6 +30,7 @@ absl::Status TaskNotFound(absl::string_view reference) {
 }  // namespace
 
 absl::StatusOr<v1::StopTaskResponse> TaskManager::StopTask(const v1::StopTaskRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   absl::StatusOr<std::string> id = model::ParseTaskRef(scope_, request.task(), "task");
@@ -50,6 +51,7 @@ absl::StatusOr<v1::StopTaskResponse> TaskManager::StopTask(const v1::StopTaskReq
 
 absl::StatusOr<v1::DescribeTasksResponse> TaskManager::DescribeTasks(
     const v1::DescribeTasksRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   if (request.tasks().empty() || request.tasks().size() > 100) {
@@ -73,6 +75,7 @@ absl::StatusOr<v1::DescribeTasksResponse> TaskManager::DescribeTasks(
 }
 
 absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasksRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   const std::string desired = request.has_desired_status() ? request.desired_status() : "RUNNING";
@@ -105,6 +108,7 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasks
 
 absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
     const std::string& cluster_ref, const std::string& task_ref, const std::string& container) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(cluster_ref));
   absl::StatusOr<std::string> id = model::ParseTaskRef(scope_, task_ref, "task");
   if (!id.ok()) return model::WithEcsException(id.status(), kInvalidParameterException);
@@ -133,6 +137,7 @@ absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
 
 absl::StatusOr<std::vector<v1::ContainerHealth>> TaskManager::ContainerHealth(
     const std::string& cluster, const std::string& task_ref) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_ASSIGN_OR_RETURN(std::vector<ContainerLocation> containers,
                          FindContainers(cluster, task_ref, ""));
   const TaskState& task = *Find(containers.front().task_id);
@@ -157,6 +162,7 @@ absl::StatusOr<std::vector<v1::ContainerHealth>> TaskManager::ContainerHealth(
 }
 
 bool TaskManager::HealthChecked(const std::string& task_id) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   auto it = tasks_.find(task_id);
   if (it == tasks_.end()) return false;
   return absl::c_any_of(it->second.containers, [](const ContainerState& cs) {

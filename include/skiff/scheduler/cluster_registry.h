@@ -4,7 +4,8 @@
 // tags of clusters, services and task definitions (TagResource, UntagResource,
 // ListTagsForResource).
 //
-// Thread contract: owned by the control loop; every public method runs on the loop thread.
+// Thread contract: owned by the control loop; every public method runs on the loop thread,
+// checked when it is given the loop.
 #ifndef SKIFF_SCHEDULER_CLUSTER_REGISTRY_H_
 #define SKIFF_SCHEDULER_CLUSTER_REGISTRY_H_
 
@@ -17,6 +18,8 @@
 #include "absl/strings/string_view.h"
 #include "skiff/base/clock.h"
 #include "skiff/model/arn.h"
+#include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/runtime_health.h"
 #include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_manager.h"
@@ -29,14 +32,14 @@ namespace skiff::scheduler {
 struct NodeInfo {
   std::string agent_version;     // skiffd's version.
   std::function<std::string()> runtime_version;  // versionInfo.dockerVersion, e.g. "containerd 1.6.20".
-  std::function<bool()> runtime_connected;       // agentConnected.
+  const RuntimeHealth* runtime_health = nullptr;  // agentConnected; null: never connected.
 };
 
 class ClusterRegistry {
  public:
   ClusterRegistry(store::Store* store, TaskManager* tasks, ServiceManager* services,
                   TaskDefinitionRegistry* task_definitions, const Clock* clock,
-                  model::ArnScope scope, NodeInfo node);
+                  model::ArnScope scope, NodeInfo node, const EventLoop* loop = nullptr);
 
   // Loads the stored clusters and creates `default` when it is missing. Call once, before the
   // loop serves requests.
@@ -110,6 +113,7 @@ class ClusterRegistry {
   const Clock* clock_;
   model::ArnScope scope_;
   NodeInfo node_;
+  const EventLoop* loop_;  // May be null.
   std::string cpu_architecture_;                         // ecs.cpu-architecture, from uname.
   std::map<std::string, store::StoredCluster> clusters_;  // The ACTIVE clusters, by name.
 };

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,7 +93,10 @@ class HealthMonitor {
   HealthMonitor(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
                 const Clock* clock);
 
-  void SetListener(Listener listener) { listener_ = std::move(listener); }
+  void SetListener(Listener listener) {
+    SKIFF_DCHECK_ON_LOOP(loop_);
+    listener_ = std::move(listener);
+  }
 
   // Checks runtime_id from now on; the first check runs one interval from now. Watching a
   // container again starts over.
@@ -103,20 +107,29 @@ class HealthMonitor {
 
   // Null when the container is not watched.
   const HealthReport* Find(const std::string& runtime_id) const;
-  size_t watched() const { return watched_.size(); }
+  size_t watched() const {
+    SKIFF_DCHECK_ON_LOOP(loop_);
+    return watched_.size();
+  }
   // Checks queued or running on the executor.
-  int in_flight() const { return in_flight_; }
+  int in_flight() const {
+    SKIFF_DCHECK_ON_LOOP(loop_);
+    return in_flight_;
+  }
 
  private:
   struct Watched {
     HealthCheckSpec spec;
     HealthTracker tracker;
-    uint64_t generation = 0;  // Tells a re-watched container's timers and results apart.
+    // Armed while no check is in flight; unwatching (or watching again) destroys it, which
+    // cancels the next check.
+    std::unique_ptr<Timer> next_check;
   };
 
-  void Schedule(const std::string& runtime_id, uint64_t generation, absl::Duration delay);
-  void RunCheck(const std::string& runtime_id, uint64_t generation);
-  void OnChecked(const std::string& runtime_id, uint64_t generation,
+  void RunCheck(const std::string& runtime_id);
+  // `watch` is the watch that sent the check: expired when the container was unwatched or
+  // watched again meanwhile, and then the result is not counted.
+  void OnChecked(const std::string& runtime_id, const std::weak_ptr<Watched>& watch,
                  absl::StatusOr<runtime::ExecResult> result);
 
   EventLoop* loop_;
@@ -124,8 +137,8 @@ class HealthMonitor {
   runtime::ContainerRuntime* runtime_;
   const Clock* clock_;
   Listener listener_;
-  std::map<std::string, Watched> watched_;
-  uint64_t next_generation_ = 1;
+  // Shared only with weak_ptrs of checks in flight.
+  std::map<std::string, std::shared_ptr<Watched>> watched_;
   int in_flight_ = 0;
 };
 

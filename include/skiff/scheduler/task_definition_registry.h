@@ -3,7 +3,7 @@
 // deregistration only marks a revision INACTIVE.
 //
 // Thread contract: owned by the control loop; every method runs on the loop thread (it uses the
-// store, which has one owner). Errors carry the ECS exception name (model/errors.h).
+// store, which has one owner), checked when it is given the loop. Errors carry the ECS exception name (model/errors.h).
 #ifndef SKIFF_SCHEDULER_TASK_DEFINITION_REGISTRY_H_
 #define SKIFF_SCHEDULER_TASK_DEFINITION_REGISTRY_H_
 
@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "skiff/base/clock.h"
 #include "skiff/model/arn.h"
+#include "skiff/scheduler/event_loop.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
 
@@ -21,7 +22,9 @@ namespace skiff::scheduler {
 
 class TaskDefinitionRegistry {
  public:
-  TaskDefinitionRegistry(store::Store* store, const Clock* clock, model::ArnScope scope);
+  // `loop`: the loop that owns it, for the thread checks; null in tests that have none.
+  TaskDefinitionRegistry(store::Store* store, const Clock* clock, model::ArnScope scope,
+                         const EventLoop* loop = nullptr);
 
   absl::StatusOr<v1::RegisterTaskDefinitionResponse> Register(
       const v1::RegisterTaskDefinitionRequest& request);
@@ -48,6 +51,7 @@ class TaskDefinitionRegistry {
   store::Store* store_;
   const Clock* clock_;
   model::ArnScope scope_;
+  const EventLoop* loop_;  // May be null.
 };
 
 }  // namespace skiff::scheduler

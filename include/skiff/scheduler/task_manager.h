@@ -33,6 +33,7 @@
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/image_puller.h"
+#include "skiff/scheduler/runtime_health.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
 #include "skiff/store/store.h"
@@ -66,6 +67,9 @@ struct TaskManagerOptions {
   ImagePuller* image_puller = nullptr;
   // Where task ids come from (required; it must outlive the manager). Loop thread only.
   RandomSource* random = nullptr;
+  // Whether the runtime is up (the RuntimeMonitor): RunTask and StartTask fail fast with
+  // Unavailable while it is not. Null: always up (tests without a monitor).
+  const RuntimeHealth* runtime_health = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -122,8 +126,8 @@ class TaskManager final : public TaskLauncher {
                                                                 const std::string& task,
                                                                 const std::string& container);
 
-  // From the runtime's event stream (posted to the loop). A lost stream means "runtime
-  // unavailable": RunTask and StartTask fail fast with Unavailable until it is back.
+  // From the runtime's event stream (posted to the loop): exits, OOMs, and a resync with the
+  // runtime each time the stream comes (back) up.
   void OnRuntimeEvent(const runtime::RuntimeEvent& event);
   // Called on the loop each time a resync with the runtime (at startup, after a lost stream) has
   // been applied: exits missed meanwhile recorded, orphans sent for removal.
@@ -131,10 +135,6 @@ class TaskManager final : public TaskLauncher {
   // The namespaces of bridge and awsvpc tasks. Without one (skiffd run without networking,
   // most unit tests) such tasks fail to start with a reason that says so. Call before serving.
   void SetNetwork(network::TaskNetwork* network) { network_ = network; }
-
-  // Whether the runtime answered at startup; the stream's events take over from there.
-  void SetRuntimeAvailable(bool available) { runtime_available_ = available; }
-  bool runtime_available() const { return runtime_available_; }
 
   // Starts the periodic log rotation. Loop thread.
   void StartLogRotation();
@@ -156,6 +156,10 @@ class TaskManager final : public TaskLauncher {
     bool exited = false;
     bool waiting = false;          // Created, waiting for its dependencies before it starts.
     bool signalled = false;        // Sent SIGTERM by the stop under way.
+    // Armed while it waits with a startTimeout; fails the task when it fires.
+    std::unique_ptr<Timer> start_timer;
+    // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
+    std::unique_ptr<Timer> kill_timer;
   };
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
   struct TaskState {
@@ -164,7 +168,6 @@ class TaskManager final : public TaskLauncher {
     std::vector<ContainerState> containers;  // Parallel to record.task.containers().
     bool launching = false;                   // A launch is in flight on the executor.
     bool deprovisioning = false;
-    uint64_t stop_generation = 0;  // Tells stale SIGKILL timers apart.
     Resources reservation;         // Counted in reserved_ until the task is STOPPED.
     absl::Time last_exit;          // The latest exit of one of its containers, when known.
   };
@@ -221,7 +224,7 @@ class TaskManager final : public TaskLauncher {
   // SIGKILL timer; called again as containers exit, so dependencies stop after their dependents.
   void SignalNextStopWave(TaskState& task);
   void SignalContainers(const std::vector<std::string>& runtime_ids, int signal);
-  void OnStopTimeout(const std::string& task_id, uint64_t generation, size_t index);
+  void OnStopTimeout(const std::string& task_id, size_t index);
   void WatchHealth(const TaskState& task, size_t index);
   void OnHealthChanged(const std::string& runtime_id, HealthStatus status);
   void OnContainerExit(TaskState& task, size_t index, uint32_t exit_status, absl::Time at);
@@ -259,7 +262,6 @@ class TaskManager final : public TaskLauncher {
   ClusterResolver resolve_cluster_;
   Resources reserved_;
   bool stream_was_lost_ = false;
-  bool runtime_available_ = true;
   bool resynced_ = false;  // The first resync (after startup) has run.
   bool networks_swept_ = false;
   std::function<void()> on_resync_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fakes/fake_runtime.h"
+#include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
 #include "fakes/temp_dir.h"
@@ -83,7 +84,7 @@ class ClusterRegistryTest : public ::testing::Test {
     auto store = store::Store::Open(dir_.path() + "/state");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, scope_);
+    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, scope_, &loop_);
     tasks_ = std::make_unique<TaskManager>(
         &loop_, &executor_, &runtime_, store_.get(), registry_.get(), &clock_, scope_,
         TaskManagerOptions{.state_dir = dir_.path() + "/state",
@@ -95,7 +96,8 @@ class ClusterRegistryTest : public ::testing::Test {
         store_.get(), tasks_.get(), services_.get(), registry_.get(), &clock_, scope_,
         NodeInfo{.agent_version = "1.2.3",
                  .runtime_version = [] { return std::string("containerd 1.6.20"); },
-                 .runtime_connected = [this] { return runtime_connected_; }});
+                 .runtime_health = &runtime_health_},
+        &loop_);
     const ClusterResolver resolve = [this](const std::string& ref) {
       return clusters_->Resolve(ref);
     };
@@ -182,7 +184,7 @@ class ClusterRegistryTest : public ::testing::Test {
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
   model::ArnScope scope_;
-  bool runtime_connected_ = true;
+  fakes::FakeRuntimeHealth runtime_health_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;
   std::unique_ptr<TaskManager> tasks_;
@@ -588,7 +590,7 @@ TEST_F(ClusterRegistryTest, RemainingResourcesAreWhatTasksLeave) {
 }
 
 TEST_F(ClusterRegistryTest, ContainerInstanceHealthFollowsTheRuntime) {
-  runtime_connected_ = false;
+  runtime_health_.up = false;
   auto instance = DescribeInstance(
       R"({"containerInstances": ["0123456789abcdef0123456789abcdef"],
           "include": ["CONTAINER_INSTANCE_HEALTH"]})");

@@ -219,11 +219,34 @@ TEST_F(HealthMonitorTest, AResultForAContainerNoLongerWatchedIsDropped) {
   Advance(absl::Minutes(5));
   EXPECT_EQ(Execs("c1"), 1);  // No timer of the old watch goes on.
 
-  // Watched again: it starts over, and the old generation's timers do not double the checks.
+  // Watched again: it starts over, and the old watch's timer does not double the checks.
   monitor_.Watch("c1", spec_);
   monitor_.Watch("c1", spec_);
+  EXPECT_EQ(loop_.pending_timers(), 1u);
   Advance(absl::Seconds(10));
   EXPECT_EQ(Execs("c1"), 2);
+}
+
+TEST_F(HealthMonitorTest, UnwatchingCancelsTheNextCheckAtOnce) {
+  monitor_.Watch("c1", spec_);
+  EXPECT_EQ(loop_.pending_timers(), 1u);
+  monitor_.Unwatch("c1");
+  EXPECT_EQ(loop_.pending_timers(), 0u);  // Not left to fire and find nothing.
+  loop_.AdvanceTime(absl::Minutes(5));
+  EXPECT_EQ(executor_.pending(), 0u);
+}
+
+TEST_F(HealthMonitorTest, AResultOfAnEarlierWatchIsNotCounted) {
+  runtime_.ScriptExec("c1", runtime::ExecResult{.exit_code = 1});
+  monitor_.Watch("c1", spec_);
+  loop_.AdvanceTime(absl::Seconds(10));  // A failing check is in flight...
+  monitor_.Watch("c1", spec_, HealthStatus::kHealthy);  // ...when the container is re-watched.
+  executor_.RunAll();
+  loop_.RunPending();
+  ASSERT_NE(monitor_.Find("c1"), nullptr);
+  EXPECT_EQ(monitor_.Find("c1")->consecutive_failures, 0);
+  EXPECT_FALSE(monitor_.Find("c1")->last.has_value());
+  EXPECT_EQ(monitor_.in_flight(), 0);
 }
 
 TEST(HealthStatusTest, NamesAsEcsSpellsThem) {

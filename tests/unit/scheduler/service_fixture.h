@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "fakes/fake_network.h"
 #include "fakes/fake_runtime.h"
+#include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
 #include "fakes/temp_dir.h"
@@ -51,7 +52,8 @@ class ServiceManagerTest : public ::testing::Test {
                            .capacity = capacity,
                            // No port is bound on a simulated host.
                            .ports = {.in_use = [](int, const std::string&) { return false; }},
-                           .random = &random_},
+                           .random = &random_,
+                           .runtime_health = &runtime_health_},
         health_.get());
     tasks_->SetNetwork(&network_);
     ASSERT_TRUE(tasks_->Load().ok());
@@ -146,6 +148,7 @@ class ServiceManagerTest : public ::testing::Test {
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
+  fakes::FakeRuntimeHealth runtime_health_;
   fakes::FakeNetwork network_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;

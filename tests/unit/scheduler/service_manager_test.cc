@@ -388,6 +388,7 @@ TEST_F(ServiceManagerTest, DaemonServicesRunOneTaskOnTheNode) {
 
 TEST_F(ServiceManagerTest, NoLaunchAndNoFailureWhileTheRuntimeIsAway) {
   tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  runtime_health_.up = false;  // As the RuntimeMonitor says on the stream's loss.
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web", "desiredCount": 2})").ok());
   Advance(absl::Minutes(2));
   EXPECT_TRUE(TaskIds().empty());
@@ -395,6 +396,7 @@ TEST_F(ServiceManagerTest, NoLaunchAndNoFailureWhileTheRuntimeIsAway) {
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ((*stored)[0].launch_failures, 0);
   EXPECT_FALSE(HasEvent(Events(), "unable"));
+  runtime_health_.up = true;
   tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
   services_->MarkAllDirty();  // As the daemon does when the stream is back.
   Settle();

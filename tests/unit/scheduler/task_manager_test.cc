@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fakes/fake_runtime.h"
+#include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
 #include "fakes/temp_dir.h"
@@ -49,7 +50,8 @@ class TaskManagerTest : public ::testing::Test {
                                            registry_.get(), &clock_, model::ArnScope{},
                                            TaskManagerOptions{.state_dir = dir_.path() + "/state",
                                                               .image_puller = puller_.get(),
-                                                              .random = &random_});
+                                                              .random = &random_,
+                                                              .runtime_health = &runtime_health_});
     ASSERT_TRUE(tasks_->Load().ok());
     tasks_->AddListener(
         [this](const store::StoredTask& t) { changes_.push_back(t.task.last_status()); });
@@ -107,6 +109,7 @@ class TaskManagerTest : public ::testing::Test {
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
+  fakes::FakeRuntimeHealth runtime_health_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TaskDefinitionRegistry> registry_;
   std::unique_ptr<ImagePuller> puller_;  // Set before Open() by tests that pull.
@@ -436,13 +439,16 @@ TEST_F(TaskManagerTest, AnExitMissedWhileAwayKeepsItsRealCodeAndTime) {
 TEST_F(TaskManagerTest, WhileTheRuntimeIsAwayLaunchesFailFastAndNothingIsStopped) {
   const std::string id = RunOne();
   Settle();
+  // The daemon's RuntimeMonitor hears the stream's loss too and says containerd is down.
   tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  runtime_health_.up = false;
   auto refused = Run();
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("containerd unavailable"));
   EXPECT_EQ(Describe(id).last_status(), "RUNNING");
   EXPECT_EQ(Describe(id).desired_status(), "RUNNING");
+  runtime_health_.up = true;
   tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
   Settle();
   EXPECT_EQ(Describe(id).last_status(), "RUNNING");  // Still running: adopted, not restarted.
