@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <iterator>
+#include <string>
 
 #include "skiff/base/check.h"
 #include "spdlog/spdlog.h"
@@ -94,8 +95,9 @@ HealthStatus ParseHealthStatus(absl::string_view name) {
 void ReportBackwardTransition(absl::string_view what, absl::string_view from,
                               absl::string_view to) {
   backward_transitions.fetch_add(1, std::memory_order_relaxed);
-  spdlog::error("{}: state moved backwards from {} to {} (ignored; this is a bug)", what, from,
-                to);
+  // absl::string_view is not std::string_view here, and fmt formats only the latter.
+  spdlog::error("{}: state moved backwards from {} to {} (ignored; this is a bug)",
+                std::string(what), std::string(from), std::string(to));
   SKIFF_DCHECK(false && "a state moved backwards");
 }
 
