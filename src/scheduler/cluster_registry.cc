@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
+#include "scheduler/task_states.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
@@ -45,9 +47,10 @@ std::string CpuArchitecture() {
   return machine;
 }
 
-// Tasks that should run and have not got there yet.
-bool IsPending(absl::string_view last_status) {
-  return last_status == "PROVISIONING" || last_status == "PENDING" || last_status == "ACTIVATING";
+// Tasks that should run and have not got there yet (a lastStatus that names no stage is not).
+bool IsPending(const v1::Task& task) {
+  const std::optional<TaskStage> stage = ParseTaskStage(task.last_status());
+  return stage.has_value() && *stage < TaskStage::kRunning;
 }
 
 int32_t ClampToInt32(int64_t value) {
@@ -177,13 +180,13 @@ std::map<std::string, ClusterRegistry::TaskCounts> ClusterRegistry::CountTasks()
   std::map<std::string, TaskCounts> counts;
   tasks_->ForEachTask([&counts](const store::StoredTask& record) {
     const v1::Task& task = record.task;
-    if (task.desired_status() != "RUNNING") return;
+    if (DesiredOf(task) != DesiredStatus::kRunning) return;
     const bool fargate = task.launch_type() == "FARGATE";
     TaskCounts& c = counts[record.cluster];
-    if (task.last_status() == "RUNNING") {
+    if (StageOf(task) == TaskStage::kRunning) {
       ++c.running;
       if (fargate) ++c.running_fargate;
-    } else if (IsPending(task.last_status())) {
+    } else if (IsPending(task)) {
       ++c.pending;
       if (fargate) ++c.pending_fargate;
     }
@@ -312,7 +315,7 @@ absl::StatusOr<v1::DeleteClusterResponse> ClusterRegistry::DeleteCluster(
   }
   bool has_tasks = false;
   tasks_->ForEachTask([&](const store::StoredTask& task) {
-    if (task.cluster == name && task.task.last_status() != "STOPPED") has_tasks = true;
+    if (task.cluster == name && !IsStopped(task.task)) has_tasks = true;
   });
   if (has_tasks) {
     return model::EcsError(absl::StatusCode::kFailedPrecondition,

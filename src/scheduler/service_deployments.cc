@@ -206,6 +206,7 @@ v1::ServiceDeployment ServiceManager::Live(const ServiceState& state, const Entr
 
 absl::StatusOr<v1::ListServiceDeploymentsResponse> ServiceManager::ListServiceDeployments(
     const v1::ListServiceDeploymentsRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(
       model::WithEcsException(model::CheckShape(request), model::kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
@@ -248,6 +249,7 @@ absl::StatusOr<v1::ListServiceDeploymentsResponse> ServiceManager::ListServiceDe
 
 absl::StatusOr<v1::DescribeServiceDeploymentsResponse> ServiceManager::DescribeServiceDeployments(
     const v1::DescribeServiceDeploymentsRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(
       model::WithEcsException(model::CheckShape(request), model::kClientException));
   if (request.service_deployment_arns().empty() ||
@@ -272,6 +274,7 @@ absl::StatusOr<v1::DescribeServiceDeploymentsResponse> ServiceManager::DescribeS
 
 absl::StatusOr<v1::DescribeServiceRevisionsResponse> ServiceManager::DescribeServiceRevisions(
     const v1::DescribeServiceRevisionsRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(
       model::WithEcsException(model::CheckShape(request), model::kClientException));
   if (request.service_revision_arns().empty() ||

@@ -43,6 +43,7 @@ double ServiceManager::Now() const {
 }
 
 absl::Status ServiceManager::Load() {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_ASSIGN_OR_RETURN(std::vector<store::StoredService> stored, store_->LoadServices());
   for (store::StoredService& record : stored) {
     const Key key{record.cluster, record.service.service_name()};
@@ -200,10 +201,12 @@ void ServiceManager::MarkDirty(const Key& key) {
 }
 
 void ServiceManager::MarkAllDirty() {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   for (const auto& [key, state] : services_) MarkDirty(key);
 }
 
 int ServiceManager::ReconcileNow() {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   // Changes made by this pass (tasks started or stopped) mark services dirty again; they run in
   // the next pass, which finds nothing more to do once desired and observed agree.
   std::set<Key> dirty;
@@ -215,17 +218,9 @@ int ServiceManager::ReconcileNow() {
 void ServiceManager::ScheduleAt(const Key& key, absl::Time when) {
   ServiceState* state = Find(key);
   if (state == nullptr) return;
-  // A timer that fires no later will re-plan (at worst it comes early). One that fires later
-  // must not hold this wake-up back: a short back-off behind a 30 s placement retry.
-  if (state->wake_at <= when) return;
-  state->wake_at = when;
-  loop_->PostAfter(std::max(absl::ZeroDuration(), when - clock_->Now()), [this, key, when] {
-    if (ServiceState* state = Find(key); state != nullptr) {
-      // A later timer overtaken by this one still fires; it only marks the service dirty.
-      if (state->wake_at == when) state->wake_at = absl::InfiniteFuture();
-      MarkDirty(key);
-    }
-  });
+  if (state->wake == nullptr) state->wake = loop_->CreateTimer([this, key] { MarkDirty(key); });
+  // The earliest wake-up wins: a short back-off is not held back by a 30 s placement retry.
+  state->wake->EnableWithin(std::max(absl::ZeroDuration(), when - clock_->Now()));
 }
 
 void ServiceManager::Reconcile(const Key& key) {

@@ -101,6 +101,7 @@ absl::StatusOr<ServiceManager::ServiceState*> ServiceManager::FindLive(const std
 
 absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
     const v1::CreateServiceRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   const std::string& name = request.service_name();
@@ -189,6 +190,7 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
 
 absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
     const v1::UpdateServiceRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   SKIFF_ASSIGN_OR_RETURN(ServiceState * state, FindLive(cluster, request.service(), "service"));
@@ -266,6 +268,7 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
 
 absl::StatusOr<v1::DeleteServiceResponse> ServiceManager::DeleteService(
     const v1::DeleteServiceRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   SKIFF_ASSIGN_OR_RETURN(ServiceState * state, FindLive(cluster, request.service(), "service"));
@@ -288,6 +291,7 @@ absl::StatusOr<v1::DeleteServiceResponse> ServiceManager::DeleteService(
 
 absl::StatusOr<v1::DescribeServicesResponse> ServiceManager::DescribeServices(
     const v1::DescribeServicesRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   if (request.services().empty() || request.services().size() > kMaxDescribe) {
@@ -312,6 +316,7 @@ absl::StatusOr<v1::DescribeServicesResponse> ServiceManager::DescribeServices(
 
 absl::StatusOr<v1::ListServicesResponse> ServiceManager::ListServices(
     const v1::ListServicesRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   std::vector<std::string> arns;
@@ -337,6 +342,7 @@ absl::StatusOr<v1::ListServicesResponse> ServiceManager::ListServices(
 }
 
 int ServiceManager::ActiveServiceCount(const std::string& cluster) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   int n = 0;
   for (const auto& [key, state] : services_) {
     if (key.first == cluster && Live(state.record.service)) ++n;
@@ -346,6 +352,7 @@ int ServiceManager::ActiveServiceCount(const std::string& cluster) const {
 
 absl::StatusOr<std::vector<v1::Tag>> ServiceManager::Tags(const std::string& cluster,
                                                           const std::string& service) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   auto it = services_.find({cluster, service});
   if (it == services_.end() || !Live(it->second.record.service)) {
     return model::EcsError(absl::StatusCode::kNotFound, kServiceNotFoundException,
@@ -357,6 +364,7 @@ absl::StatusOr<std::vector<v1::Tag>> ServiceManager::Tags(const std::string& clu
 
 absl::Status ServiceManager::SetTags(const std::string& cluster, const std::string& service,
                                      std::vector<v1::Tag> tags) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
   ServiceState* state = Find({cluster, service});
   if (state == nullptr || !Live(state->record.service)) {
     return model::EcsError(absl::StatusCode::kNotFound, kServiceNotFoundException,

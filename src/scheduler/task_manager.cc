@@ -161,8 +161,8 @@ absl::Status TaskManager::Load() {
       const v1::Container& c = task.containers(static_cast<int>(i));
       ContainerState& cs = state.containers[i];
       cs.created = true;  // Unknown: removal tolerates containers that never were.
-      cs.started = c.last_status() != "PENDING";
-      cs.exited = c.last_status() == "STOPPED";
+      cs.started = StageOf(c) != TaskStage::kPending;
+      cs.exited = StageOf(c) == TaskStage::kStopped;
       by_runtime_id_[cs.runtime_id] = {id, i};
     }
     auto [it, inserted] = tasks_.emplace(id, std::move(state));
@@ -170,17 +170,17 @@ absl::Status TaskManager::Load() {
     v1::Task& t = loaded.record.task;
     if (IsStopped(t)) {
       ScheduleRemoval(loaded);
-    } else if (StageOf(t.last_status()) < StageOf("RUNNING") && t.desired_status() == "RUNNING") {
+    } else if (StageOf(t) < TaskStage::kRunning && DesiredOf(t) == DesiredStatus::kRunning) {
       // skiffd stopped while this task was starting: whatever got started is stopped again (the
       // resync below finds it), and the task fails as it would have on a failed start.
       for (ContainerState& cs : loaded.containers) cs.started = !cs.exited;
-      t.set_desired_status("STOPPED");
-      t.set_stop_code("TaskFailedToStart");
+      SetDesired(t, DesiredStatus::kStopped);
+      SetStopCode(t, StopCode::kTaskFailedToStart);
       t.set_stopped_reason("skiffd restarted while the task was starting");
       t.set_stopping_at(Now());
-      Advance(t, "STOPPING");
+      Advance(t, TaskStage::kStopping);
     }
-    if (t.desired_status() == "RUNNING") {
+    if (DesiredOf(t) == DesiredStatus::kRunning) {
       // Adopted containers are checked again; they keep the status they had.
       for (size_t i = 0; i < loaded.containers.size(); ++i) WatchHealth(loaded, i);
     }
@@ -193,7 +193,7 @@ absl::Status TaskManager::Load() {
       // A launch that skiffd did not see finish (a stop may have come meanwhile) can have started
       // containers that the record still calls PENDING: they count as started until the resync
       // finds out what runs, so that whatever runs of a stopping task is stopped.
-      if (t.desired_status() == "STOPPED") {
+      if (DesiredOf(t) == DesiredStatus::kStopped) {
         for (ContainerState& cs : loaded.containers) cs.started = !cs.exited;
       }
     }
@@ -250,8 +250,8 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
   task.set_task_arn(model::TaskArn(scope_, cluster, id));
   task.set_cluster_arn(model::ClusterArn(scope_, cluster));
   task.set_task_definition_arn(definition.task_definition_arn());
-  task.set_last_status("PROVISIONING");
-  task.set_desired_status("RUNNING");
+  Advance(task, TaskStage::kProvisioning);
+  SetDesired(task, DesiredStatus::kRunning);
   task.set_created_at(Now());
   task.set_launch_type(request.has_launch_type() ? request.launch_type() : "EC2");
   task.set_group(request.has_group() ? request.group() : absl::StrCat("family:", definition.family()));
@@ -278,18 +278,18 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
     c->set_task_arn(task.task_arn());
     c->set_name(d.name());
     c->set_image(d.image());
-    c->set_last_status("PENDING");
+    Advance(*c, TaskStage::kPending);
     c->set_runtime_id(RuntimeContainerId(id, d.name()));
     if (d.has_cpu()) c->set_cpu(absl::StrCat(d.cpu()));
     if (d.has_memory()) c->set_memory(absl::StrCat(d.memory()));
     if (d.has_memory_reservation()) c->set_memory_reservation(absl::StrCat(d.memory_reservation()));
     if (d.has_health_check() && HealthCheckSpecOf(d.health_check())) {
-      c->set_health_status("UNKNOWN");
+      SetHealth(*c, HealthStatus::kUnknown);
     }
   }
   // As ECS: UNKNOWN until the essential containers' checks say otherwise (and for good when
   // none has a check).
-  task.set_health_status("UNKNOWN");
+  SetHealth(task, HealthStatus::kUnknown);
   state.containers = ContainersOf(id, task, definition);
   return state;
 }
@@ -465,7 +465,7 @@ void TaskManager::StopTask(const std::string& task_id, const std::string& reason
   SKIFF_DCHECK_ON_LOOP(loop_);
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
-  BeginStop(*task, "ServiceSchedulerInitiated", reason);
+  BeginStop(*task, StopCode::kServiceSchedulerInitiated, reason);
 }
 
 void TaskManager::ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const {
@@ -490,7 +490,7 @@ void TaskManager::Launch(const std::string& task_id) {
     absl::StatusOr<runtime::ContainerSpec> spec =
         BuildContainerSpec(*task->definition, c.name(), t.overrides(), context);
     if (!spec.ok()) {
-      BeginStop(*task, "TaskFailedToStart",
+      BeginStop(*task, StopCode::kTaskFailedToStart,
                 absl::StrCat("CannotCreateContainerError: ", spec.status().message()));
       return;
     }
@@ -499,7 +499,7 @@ void TaskManager::Launch(const std::string& task_id) {
   const TaskNetworkMode mode = NetworkModeOf(*task->definition);
   std::vector<std::vector<network::PortBinding>> bindings;
   for (const v1::Container& c : t.containers()) bindings.push_back(BindingsOf(c));
-  Advance(t, "PENDING");
+  Advance(t, TaskStage::kPending);
   Save(*task);
   task->launching = true;
   auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
@@ -633,12 +633,12 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   }
   if (!result.status.ok()) {
     spdlog::warn("task {} failed to start: {}", task_id, result.status.ToString());
-    BeginStop(*task, "TaskFailedToStart", result.failure_reason);
+    BeginStop(*task, StopCode::kTaskFailedToStart, result.failure_reason);
     return;
   }
-  if (t.desired_status() == "STOPPED") {
+  if (DesiredOf(t) == DesiredStatus::kStopped) {
     // StopTask arrived while launching: now there is something to stop.
-    BeginStop(*task, t.stop_code(), t.stopped_reason());
+    BeginStop(*task, StopCodeOf(t), t.stopped_reason());
     return;
   }
   // Containers that exited while the launch was in flight end the task now.
@@ -659,15 +659,15 @@ void TaskManager::OnContainerStarted(TaskState& task, size_t index) {
   cs.start_timer.reset();
   // An exit may have been seen already (a short-lived process): keep STOPPED.
   if (cs.exited) return;
-  task.record.task.mutable_containers(static_cast<int>(index))->set_last_status("RUNNING");
+  Advance(*task.record.task.mutable_containers(static_cast<int>(index)), TaskStage::kRunning);
   WatchHealth(task, index);
 }
 
 bool TaskManager::StopIfExited(TaskState& task) {
-  if (task.record.task.desired_status() != "RUNNING") return false;
+  if (DesiredOf(task.record.task) != DesiredStatus::kRunning) return false;
   for (const ContainerState& cs : task.containers) {
     if (cs.exited && cs.essential) {
-      BeginStop(task, "EssentialContainerExited", "Essential container in task exited");
+      BeginStop(task, StopCode::kEssentialContainerExited, "Essential container in task exited");
       return true;
     }
   }
@@ -676,19 +676,18 @@ bool TaskManager::StopIfExited(TaskState& task) {
     return s.exited || (!s.started && !s.waiting);
   });
   if (all_exited) {
-    BeginStop(task, "EssentialContainerExited", "All containers in task exited");
+    BeginStop(task, StopCode::kEssentialContainerExited, "All containers in task exited");
     return true;
   }
   return false;
 }
 
-void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
-                            const std::string& reason) {
+void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::string& reason) {
   v1::Task& t = task.record.task;
   if (IsStopped(t)) return;
-  if (t.desired_status() != "STOPPED" || !t.has_stop_code()) {
-    t.set_desired_status("STOPPED");
-    t.set_stop_code(stop_code);
+  if (DesiredOf(t) != DesiredStatus::kStopped || !t.has_stop_code()) {
+    SetDesired(t, DesiredStatus::kStopped);
+    SetStopCode(t, stop_code);
     t.set_stopped_reason(reason);
     t.set_stopping_at(Now());
   }
@@ -698,8 +697,11 @@ void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
     Save(task);
     return;
   }
-  Advance(t, "DEACTIVATING");  // Nothing to drain yet (no load balancers): straight on.
-  Advance(t, "STOPPING");
+  // A stop sent again (StopTask twice, a resync) finds the task stopping already: it stays.
+  if (StageOf(t) < TaskStage::kStopping) {
+    Advance(t, TaskStage::kDeactivating);  // Nothing to drain yet (no load balancers): straight on.
+    Advance(t, TaskStage::kStopping);
+  }
   for (size_t i = 0; i < task.containers.size(); ++i) {
     ContainerState& cs = task.containers[i];
     v1::Container* c = t.mutable_containers(static_cast<int>(i));
@@ -707,7 +709,7 @@ void TaskManager::BeginStop(TaskState& task, const std::string& stop_code,
     cs.waiting = false;
     cs.start_timer.reset();
     if (cs.kill_timer != nullptr) cs.kill_timer->Disable();  // This stop arms its own.
-    if (!cs.started && c->last_status() == "PENDING") c->set_last_status("STOPPED");
+    if (!cs.started && StageOf(*c) == TaskStage::kPending) Advance(*c, TaskStage::kStopped);
     if (health_ != nullptr) health_->Unwatch(cs.runtime_id);
     cs.signalled = false;  // A stop sent again (after a resync) signals again.
   }
@@ -759,7 +761,7 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
   cs.started = true;
   v1::Task& t = task.record.task;
   v1::Container* c = t.mutable_containers(static_cast<int>(index));
-  c->set_last_status("STOPPED");
+  Advance(*c, TaskStage::kStopped);
   c->set_exit_code(static_cast<int32_t>(exit_status));
   if (auto oom = oom_.find(cs.runtime_id); oom != oom_.end()) {
     c->set_reason(oom->second);
@@ -771,7 +773,7 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
     return;  // OnLaunched decides.
   }
   if (StopIfExited(task)) return;
-  if (t.desired_status() == "RUNNING") {
+  if (DesiredOf(t) == DesiredStatus::kRunning) {
     AdvanceDependencies(task);  // A COMPLETE or SUCCESS dependency may be met now; saves.
     return;
   }
@@ -782,7 +784,8 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
 
 void TaskManager::MaybeDeprovision(TaskState& task) {
   v1::Task& t = task.record.task;
-  if (t.desired_status() != "STOPPED" || task.launching || task.deprovisioning || IsStopped(t)) {
+  if (DesiredOf(t) != DesiredStatus::kStopped || task.launching || task.deprovisioning ||
+      IsStopped(t)) {
     return;
   }
   const bool all_exited = absl::c_all_of(task.containers, [](const ContainerState& s) {
@@ -790,7 +793,7 @@ void TaskManager::MaybeDeprovision(TaskState& task) {
   });
   if (!all_exited) return;
   task.deprovisioning = true;
-  Advance(t, "DEPROVISIONING");
+  Advance(t, TaskStage::kDeprovisioning);
   t.set_execution_stopped_at(task.last_exit > absl::UnixEpoch()
                                  ? absl::ToDoubleSeconds(task.last_exit - absl::UnixEpoch())
                                  : Now());
@@ -824,7 +827,7 @@ void TaskManager::OnDeprovisioned(const std::string& task_id) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   v1::Task& t = task->record.task;
-  Advance(t, "STOPPED");
+  Advance(t, TaskStage::kStopped);
   t.set_stopped_at(Now());
   reserved_.cpu -= task->reservation.cpu;
   reserved_.memory -= task->reservation.memory;
@@ -936,9 +939,9 @@ void TaskManager::Resync() {
       // restart their timers; both are harmless when repeated.
       for (auto& [id, task] : tasks_) {
         v1::Task& t = task.record.task;
-        if (task.launching || IsStopped(t) || t.desired_status() != "STOPPED") continue;
+        if (task.launching || IsStopped(t) || DesiredOf(t) != DesiredStatus::kStopped) continue;
         if (task.deprovisioning) continue;
-        BeginStop(task, t.stop_code(), t.stopped_reason());
+        BeginStop(task, StopCodeOf(t), t.stopped_reason());
       }
       if (on_resync_) on_resync_();
     });

@@ -71,7 +71,7 @@ bool TaskManager::DependenciesMet(const TaskState& task, size_t index, std::stri
                               " exited before it was HEALTHY");
         return false;
       }
-      met &= c.health_status() == "HEALTHY";
+      met &= HealthOf(c) == HealthStatus::kHealthy;
     }
   }
   return met;
@@ -79,7 +79,7 @@ bool TaskManager::DependenciesMet(const TaskState& task, size_t index, std::stri
 
 void TaskManager::AdvanceDependencies(TaskState& task) {
   v1::Task& t = task.record.task;
-  if (task.launching || t.desired_status() != "RUNNING") return;
+  if (task.launching || DesiredOf(t) != DesiredStatus::kRunning) return;
   std::vector<size_t> ready;
   bool waiting = false;
   for (size_t i = 0; i < task.containers.size(); ++i) {
@@ -88,7 +88,7 @@ void TaskManager::AdvanceDependencies(TaskState& task) {
     if (DependenciesMet(task, i, &never)) {
       ready.push_back(i);
     } else if (!never.empty()) {
-      BeginStop(task, "TaskFailedToStart", never);
+      BeginStop(task, StopCode::kTaskFailedToStart, never);
       return;
     } else {
       waiting = true;
@@ -98,11 +98,11 @@ void TaskManager::AdvanceDependencies(TaskState& task) {
     StartWaiting(task, std::move(ready));
     return;
   }
-  if (waiting || StageOf(t.last_status()) >= StageOf("RUNNING")) {
+  if (waiting || StageOf(t) >= TaskStage::kRunning) {
     Save(task);
     return;
   }
-  Advance(t, "RUNNING");
+  Advance(t, TaskStage::kRunning);
   if (!t.has_started_at()) t.set_started_at(Now());
   Save(task);
 }
@@ -138,10 +138,10 @@ void TaskManager::StartWaiting(TaskState& task, std::vector<size_t> indices) {
       v1::Task& t = task->record.task;
       if (!failed.ok()) {
         spdlog::warn("task {} failed to start: {}", task_id, failed.ToString());
-        BeginStop(*task, "TaskFailedToStart",
+        BeginStop(*task, StopCode::kTaskFailedToStart,
                   absl::StrCat("CannotStartContainerError: ", failed.message()));
-      } else if (t.desired_status() == "STOPPED") {
-        BeginStop(*task, t.stop_code(), t.stopped_reason());
+      } else if (DesiredOf(t) == DesiredStatus::kStopped) {
+        BeginStop(*task, StopCodeOf(t), t.stopped_reason());
       } else if (!StopIfExited(*task)) {
         AdvanceDependencies(*task);
       }
@@ -153,7 +153,7 @@ void TaskManager::StartWaiting(TaskState& task, std::vector<size_t> indices) {
 void TaskManager::OnStartTimeout(const std::string& task_id, size_t index) {
   TaskState* task = Find(task_id);
   if (task == nullptr || !task->containers[index].waiting ||
-      task->record.task.desired_status() != "RUNNING") {
+      DesiredOf(task->record.task) != DesiredStatus::kRunning) {
     return;
   }
   const v1::Task& t = task->record.task;
@@ -162,7 +162,7 @@ void TaskManager::OnStartTimeout(const std::string& task_id, size_t index) {
     pending.push_back(absl::StrCat(t.containers(static_cast<int>(d.container)).name(), " (",
                                    d.condition, ")"));
   }
-  BeginStop(*task, "TaskFailedToStart",
+  BeginStop(*task, StopCode::kTaskFailedToStart,
             absl::StrCat("DependencyError: container ", t.containers(static_cast<int>(index)).name(),
                          " was still waiting for ", absl::StrJoin(pending, ", "),
                          " after its startTimeout of ",
@@ -223,8 +223,7 @@ void TaskManager::WatchHealth(const TaskState& task, size_t index) {
   const ContainerState& cs = task.containers[index];
   if (health_ == nullptr || !cs.health_check || !cs.started || cs.exited) return;
   health_->Watch(cs.runtime_id, *cs.health_check,
-                 ParseHealthStatus(task.record.task.containers(static_cast<int>(index))
-                                       .health_status()));
+                 HealthOf(task.record.task.containers(static_cast<int>(index))));
 }
 
 void TaskManager::OnHealthChanged(const std::string& runtime_id, HealthStatus status) {
@@ -233,21 +232,20 @@ void TaskManager::OnHealthChanged(const std::string& runtime_id, HealthStatus st
   TaskState* task = Find(it->second.first);
   if (task == nullptr || IsStopped(task->record.task)) return;
   v1::Task& t = task->record.task;
-  t.mutable_containers(static_cast<int>(it->second.second))
-      ->set_health_status(std::string(HealthStatusName(status)));
+  SetHealth(*t.mutable_containers(static_cast<int>(it->second.second)), status);
   // As ECS: from the essential containers that have a check; UNKNOWN when none has.
   bool any = false, unknown = false, unhealthy = false;
   for (size_t i = 0; i < task->containers.size(); ++i) {
     const ContainerState& cs = task->containers[i];
     if (!cs.essential || !cs.health_check) continue;
     any = true;
-    const std::string& h = t.containers(static_cast<int>(i)).health_status();
-    unhealthy |= h == "UNHEALTHY";
-    unknown |= h != "HEALTHY" && h != "UNHEALTHY";
+    const HealthStatus h = HealthOf(t.containers(static_cast<int>(i)));
+    unhealthy |= h == HealthStatus::kUnhealthy;
+    unknown |= h == HealthStatus::kUnknown;
   }
-  t.set_health_status(!any || (unknown && !unhealthy) ? "UNKNOWN"
-                      : unhealthy                     ? "UNHEALTHY"
-                                                      : "HEALTHY");
+  SetHealth(t, !any || (unknown && !unhealthy) ? HealthStatus::kUnknown
+               : unhealthy                     ? HealthStatus::kUnhealthy
+                                               : HealthStatus::kHealthy);
   spdlog::info("task {}: container {} is {}", task->record.id,
                t.containers(static_cast<int>(it->second.second)).name(),
                std::string(HealthStatusName(status)));

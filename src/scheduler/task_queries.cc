@@ -4,6 +4,7 @@
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
+#include "scheduler/task_states.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
@@ -42,7 +43,7 @@ absl::StatusOr<v1::StopTaskResponse> TaskManager::StopTask(const v1::StopTaskReq
   if (request.has_reason() && request.reason().size() > 255) {
     return InvalidParameter("reason: at most 255 characters");
   }
-  BeginStop(*task, "UserInitiated",
+  BeginStop(*task, StopCode::kUserInitiated,
             request.has_reason() ? request.reason() : std::string("Task stopped by user"));
   v1::StopTaskResponse response;
   *response.mutable_task() = task->record.task;
@@ -78,7 +79,9 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasks
   SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
-  const std::string desired = request.has_desired_status() ? request.desired_status() : "RUNNING";
+  const std::string desired = request.has_desired_status()
+                                  ? request.desired_status()
+                                  : std::string(DesiredStatusName(DesiredStatus::kRunning));
   if (request.has_family() && request.has_service_name()) {
     return InvalidParameter("family and serviceName cannot both be given");
   }
@@ -147,7 +150,7 @@ absl::StatusOr<std::vector<v1::ContainerHealth>> TaskManager::ContainerHealth(
     const v1::Container& c = task.record.task.containers(static_cast<int>(i));
     v1::ContainerHealth& h = out.emplace_back();
     h.set_container_name(c.name());
-    h.set_health_status(c.has_health_status() ? c.health_status() : "UNKNOWN");
+    h.set_health_status(std::string(HealthStatusName(HealthOf(c))));
     const HealthReport* report =
         health_ == nullptr ? nullptr : health_->Find(task.containers[i].runtime_id);
     if (report == nullptr) continue;  // Not running (or not yet): the stored status only.

@@ -36,6 +36,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -118,8 +119,9 @@ class ServiceManager {
   struct ServiceState {
     store::StoredService record;            // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
-    // When the earliest queued wake-up timer fires; InfiniteFuture when none is.
-    absl::Time wake_at = absl::InfiniteFuture();
+    // Marks the service dirty when a readiness window, grace period, back-off, deadline or
+    // placement retry ends; armed for the earliest of them (made on first use).
+    std::unique_ptr<Timer> wake;
     bool steady = false;  // "has reached a steady state." was said for this state.
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).

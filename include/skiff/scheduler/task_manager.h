@@ -219,7 +219,7 @@ class TaskManager final : public TaskLauncher {
   // Stops the task when an essential container has exited (or every container has); true then.
   bool StopIfExited(TaskState& task);
   // Moves a task towards STOPPED: signals what runs, or deprovisions when nothing does.
-  void BeginStop(TaskState& task, const std::string& stop_code, const std::string& reason);
+  void BeginStop(TaskState& task, StopCode stop_code, const std::string& reason);
   // SIGTERM to each running container that no running container depends on, each with its own
   // SIGKILL timer; called again as containers exit, so dependencies stop after their dependents.
   void SignalNextStopWave(TaskState& task);

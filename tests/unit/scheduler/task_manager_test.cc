@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
+#include "skiff/scheduler/states.h"
 
 namespace skiff::scheduler {
 namespace {
@@ -290,6 +291,28 @@ TEST_F(TaskManagerTest, StopOfAnExitedTaskSendsNoSigkill) {
   Settle();
   EXPECT_THAT(runtime_.calls(), Not(Contains("SignalContainer " + id + "-app 9")));
   EXPECT_THAT(runtime_.calls(), Not(Contains("SignalContainer " + id + "-sidecar 9")));
+}
+
+TEST_F(TaskManagerTest, AStopSentAgainNeverMovesTheTaskBackwards) {
+  const int64_t before = BackwardTransitions();
+  const std::string id = RunOne();
+  Settle();
+  ASSERT_TRUE(Stop(id, "first").ok());
+  Settle();
+  ASSERT_EQ(Describe(id).last_status(), "STOPPING");
+  ASSERT_TRUE(Stop(id, "again while stopping").ok());
+  runtime_.Exit(id + "-app", 0, clock_.Now());
+  runtime_.Exit(id + "-sidecar", 0, clock_.Now());
+  loop_.RunPending();  // The exits, not yet the executor's cleanup.
+  ASSERT_EQ(Describe(id).last_status(), "DEPROVISIONING");
+  ASSERT_TRUE(Stop(id, "again while deprovisioning").ok());
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.last_status(), "STOPPED");
+  EXPECT_EQ(task.stopped_reason(), "first");
+  ASSERT_TRUE(Stop(id, "again once stopped").ok());
+  EXPECT_EQ(Describe(id).last_status(), "STOPPED");
+  EXPECT_EQ(BackwardTransitions(), before);
 }
 
 TEST_F(TaskManagerTest, OomIsTheContainersReason) {
