@@ -27,7 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "harness.h"
 #include "skiff/base/random.h"
-#include "skiff/runtime/containerd_runtime.h"
+#include "skiff/containerd/containerd_runtime.h"
 #include "support/local_registry.h"
 
 namespace skiff::bench {

@@ -1,12 +1,22 @@
-# skiff_add_proto_library(NAME name IMPORT_DIR dir PROTOS rel/a.proto ... [GRPC])
+# skiff_add_proto_library(NAME name IMPORT_DIR dir PROTOS rel/a.proto ... [GRPC]
+#                         [MESSAGES_LIBRARY name])
 #
 # Runs protoc (and grpc_cpp_plugin with GRPC) on PROTOS, given relative to IMPORT_DIR, and builds
 # the generated C++ into a static library whose consumers include the generated headers as
-# "<rel path>.pb.h". Generated code is not ours, so it is compiled without -Werror.
+# "<rel path>.pb.h". Generated code is not ours, so it is compiled without -Werror. Each library
+# generates into a directory of its own, so its headers are visible only to the targets that
+# link it (containerd's only to skiff_containerd; ADR 0009). With GRPC and MESSAGES_LIBRARY, the
+# messages go into a library of that name and NAME holds the gRPC stubs on top of it.
 function(skiff_add_proto_library)
-  cmake_parse_arguments(ARG "GRPC" "NAME;IMPORT_DIR" "PROTOS;DEPENDS;EXTRA_IMPORT_DIRS" ${ARGN})
-  set(out_dir "${CMAKE_BINARY_DIR}/gen")
+  cmake_parse_arguments(ARG "GRPC" "NAME;IMPORT_DIR;MESSAGES_LIBRARY"
+                        "PROTOS;DEPENDS;EXTRA_IMPORT_DIRS" ${ARGN})
+  set(out_dir "${CMAKE_BINARY_DIR}/gen/${ARG_NAME}")
+  set(messages_dir "${out_dir}")
+  if(ARG_MESSAGES_LIBRARY)
+    set(messages_dir "${CMAKE_BINARY_DIR}/gen/${ARG_MESSAGES_LIBRARY}")
+  endif()
   set(sources)
+  set(message_sources)
   # A proto's generated code depends on the protos it imports; within one library, depending on
   # all of them is simple and cheap.
   set(all_protos)
@@ -20,24 +30,35 @@ function(skiff_add_proto_library)
   list(APPEND import_flags "-I${SKIFF_PROTOBUF_INCLUDE_DIR}")
   foreach(proto IN LISTS ARG_PROTOS)
     string(REGEX REPLACE "\\.proto$" "" stem "${proto}")
-    set(generated "${out_dir}/${stem}.pb.cc" "${out_dir}/${stem}.pb.h")
+    set(generated "${messages_dir}/${stem}.pb.cc" "${messages_dir}/${stem}.pb.h")
+    list(APPEND message_sources "${messages_dir}/${stem}.pb.cc")
     set(plugin_args)
     if(ARG_GRPC)
       list(APPEND generated "${out_dir}/${stem}.grpc.pb.cc" "${out_dir}/${stem}.grpc.pb.h")
+      list(APPEND sources "${out_dir}/${stem}.grpc.pb.cc")
       set(plugin_args "--grpc_out=${out_dir}" "--plugin=protoc-gen-grpc=${SKIFF_GRPC_CPP_PLUGIN}")
     endif()
     add_custom_command(
       OUTPUT ${generated}
-      COMMAND ${CMAKE_COMMAND} -E make_directory "${out_dir}"
-      COMMAND ${SKIFF_PROTOC} ${import_flags} "--cpp_out=${out_dir}" ${plugin_args}
+      COMMAND ${CMAKE_COMMAND} -E make_directory "${out_dir}" "${messages_dir}"
+      COMMAND ${SKIFF_PROTOC} ${import_flags} "--cpp_out=${messages_dir}" ${plugin_args}
               "${ARG_IMPORT_DIR}/${proto}"
       DEPENDS ${all_protos} ${ARG_DEPENDS}
       COMMENT "protoc ${proto}"
       VERBATIM)
-    list(FILTER generated INCLUDE REGEX "\\.cc$")
-    list(APPEND sources ${generated})
   endforeach()
-  add_library(${ARG_NAME} STATIC ${sources})
+  if(ARG_MESSAGES_LIBRARY)
+    # The messages alone, for code that never talks gRPC: it links libprotobuf but not gRPC (and
+    # so not the OpenSSL that gRPC brings along).
+    add_library(${ARG_MESSAGES_LIBRARY} STATIC ${message_sources})
+    target_include_directories(${ARG_MESSAGES_LIBRARY} SYSTEM PUBLIC "${messages_dir}")
+    target_link_libraries(${ARG_MESSAGES_LIBRARY} PUBLIC protobuf::libprotobuf)
+    set_target_properties(${ARG_MESSAGES_LIBRARY} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+    add_library(${ARG_NAME} STATIC ${sources})
+    target_link_libraries(${ARG_NAME} PUBLIC ${ARG_MESSAGES_LIBRARY})
+  else()
+    add_library(${ARG_NAME} STATIC ${message_sources} ${sources})
+  endif()
   target_include_directories(${ARG_NAME} SYSTEM PUBLIC "${out_dir}")
   target_link_libraries(${ARG_NAME} PUBLIC protobuf::libprotobuf)
   if(ARG_GRPC)

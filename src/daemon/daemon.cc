@@ -14,7 +14,7 @@
 #include "skiff/base/random.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
-#include "skiff/runtime/containerd_runtime.h"
+#include "skiff/containerd/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/cluster_registry.h"
 #include "skiff/scheduler/event_loop.h"

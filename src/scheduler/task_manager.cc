@@ -598,7 +598,7 @@ bool TaskManager::RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWo
 void TaskManager::RetryLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
-  if (task->record.task.desired_status() == "STOPPED") {
+  if (DesiredOf(task->record.task) == DesiredStatus::kStopped) {
     task->launching = false;
     BeginStop(*task, task->record.task.stop_code(), task->record.task.stopped_reason());
     return;
@@ -609,7 +609,7 @@ void TaskManager::RetryLaunch(const std::string& task_id, std::shared_ptr<Launch
 void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
-  if (result.retry != nullptr && task->record.task.desired_status() != "STOPPED") {
+  if (result.retry != nullptr && DesiredOf(task->record.task) != DesiredStatus::kStopped) {
     const absl::Duration wait = result.retry->image_retry_wait;
     result.retry->image_retry_wait *= 2;
     loop_->PostAfter(wait, [this, task_id, work = std::move(result.retry)]() mutable {

@@ -27,8 +27,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "skiff/containerd/containerd_runtime.h"
 #include "skiff/model/json_codec.h"
-#include "skiff/runtime/containerd_runtime.h"
 #include "skiff/scheduler/container_spec_builder.h"
 #include "support/containerd_fixture.h"
 

@@ -1,5 +1,5 @@
 // The containerd adapter against a real (private) containerd.
-#include "skiff/runtime/containerd_runtime.h"
+#include "skiff/containerd/containerd_runtime.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

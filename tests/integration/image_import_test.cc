@@ -12,7 +12,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "skiff/runtime/containerd_runtime.h"
+#include "skiff/containerd/containerd_runtime.h"
 #include "support/containerd_fixture.h"
 
 namespace skiff::runtime {

@@ -19,8 +19,8 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "skiff/containerd/containerd_runtime.h"
 #include "skiff/registry/auth.h"
-#include "skiff/runtime/containerd_runtime.h"
 #include "support/containerd_fixture.h"
 #include "support/local_registry.h"
 

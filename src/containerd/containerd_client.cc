@@ -1,13 +1,13 @@
-#include "runtime/containerd_client.h"
+#include "containerd/containerd_client.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "containerd/digest.h"
 #include "google/protobuf/empty.pb.h"
 #include "google/protobuf/field_mask.pb.h"
-#include "runtime/digest.h"
 
 namespace skiff::runtime {
 namespace {

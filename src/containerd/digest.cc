@@ -1,4 +1,4 @@
-#include "runtime/digest.h"
+#include "containerd/digest.h"
 
 #include <openssl/evp.h>
 

@@ -1,11 +1,11 @@
-#include "runtime/archive_source.h"
+#include "containerd/archive_source.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "containerd/digest.h"
 #include "nlohmann/json.hpp"
-#include "runtime/digest.h"
 #include "skiff/runtime/image.h"
 
 namespace skiff::runtime {

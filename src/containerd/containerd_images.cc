@@ -1,15 +1,16 @@
-#include "runtime/containerd_images.h"
+#include "containerd/containerd_images.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/archive_source.h"
-#include "runtime/containerd_client.h"
-#include "runtime/digest.h"
-#include "runtime/image_archive.h"
-#include "runtime/image_importer.h"
-#include "runtime/image_manifest.h"
-#include "runtime/registry_source.h"
+#include "absl/strings/str_format.h"
+#include "containerd/archive_source.h"
+#include "containerd/containerd_client.h"
+#include "containerd/digest.h"
+#include "containerd/image_archive.h"
+#include "containerd/image_importer.h"
+#include "containerd/image_manifest.h"
+#include "containerd/registry_source.h"
 #include "skiff/registry/reference.h"
 #include "skiff/registry/registry_client.h"
 

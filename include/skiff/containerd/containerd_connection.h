@@ -1,8 +1,8 @@
 // ContainerdConnection: one gRPC channel to containerd's Unix socket, and the per-call context
 // every containerd request needs (the `containerd-namespace` header, a deadline). Shared by the
 // adapter's services; thread-safe (gRPC channels are).
-#ifndef SKIFF_RUNTIME_CONTAINERD_CONNECTION_H_
-#define SKIFF_RUNTIME_CONTAINERD_CONNECTION_H_
+#ifndef SKIFF_CONTAINERD_CONTAINERD_CONNECTION_H_
+#define SKIFF_CONTAINERD_CONTAINERD_CONNECTION_H_
 
 #include <memory>
 #include <string>
@@ -37,4 +37,4 @@ class ContainerdConnection {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_RUNTIME_CONTAINERD_CONNECTION_H_
+#endif  // SKIFF_CONTAINERD_CONTAINERD_CONNECTION_H_

@@ -28,8 +28,8 @@
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "google/protobuf/empty.pb.h"
 #include "skiff/base/status_macros.h"
-#include "skiff/runtime/containerd_runtime.h"
-#include "runtime/containerd_containers.h"
+#include "skiff/containerd/containerd_runtime.h"
+#include "containerd/containerd_containers.h"
 
 namespace skiff::runtime {
 namespace {

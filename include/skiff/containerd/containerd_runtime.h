@@ -1,8 +1,8 @@
 // ContainerdRuntime: the ContainerRuntime on containerd's gRPC API (containerd 1.6), confined to
 // one containerd namespace. Thread-safe: every method may be called from any thread, and the
 // event stream runs on a thread of its own between StartEvents() and StopEvents().
-#ifndef SKIFF_RUNTIME_CONTAINERD_RUNTIME_H_
-#define SKIFF_RUNTIME_CONTAINERD_RUNTIME_H_
+#ifndef SKIFF_CONTAINERD_CONTAINERD_RUNTIME_H_
+#define SKIFF_CONTAINERD_CONTAINERD_RUNTIME_H_
 
 #include <memory>
 #include <string>
@@ -10,9 +10,9 @@
 
 #include "absl/time/clock.h"
 #include "skiff/base/random.h"
+#include "skiff/containerd/containerd_connection.h"
 #include "skiff/registry/registry_client.h"
 #include "skiff/runtime/container_runtime.h"
-#include "skiff/runtime/containerd_connection.h"
 #include "skiff/runtime/oci_spec.h"
 
 namespace skiff::runtime {
@@ -92,4 +92,4 @@ class ContainerdRuntime final : public ContainerRuntime {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_RUNTIME_CONTAINERD_RUNTIME_H_
+#endif  // SKIFF_CONTAINERD_CONTAINERD_RUNTIME_H_

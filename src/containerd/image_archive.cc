@@ -1,4 +1,4 @@
-#include "runtime/image_archive.h"
+#include "containerd/image_archive.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

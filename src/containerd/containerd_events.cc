@@ -1,4 +1,4 @@
-#include "runtime/containerd_events.h"
+#include "containerd/containerd_events.h"
 
 #include <utility>
 

@@ -1,9 +1,9 @@
-#include "skiff/runtime/containerd_runtime.h"
+#include "skiff/containerd/containerd_runtime.h"
 
-#include "runtime/containerd_client.h"
-#include "runtime/containerd_containers.h"
-#include "runtime/containerd_events.h"
-#include "runtime/containerd_images.h"
+#include "containerd/containerd_client.h"
+#include "containerd/containerd_containers.h"
+#include "containerd/containerd_events.h"
+#include "containerd/containerd_images.h"
 
 #include <sys/mount.h>
 

@@ -1,12 +1,12 @@
-#include "runtime/image_manifest.h"
+#include "containerd/image_manifest.h"
 
 #include <sys/utsname.h>
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "containerd/digest.h"
 #include "nlohmann/json.hpp"
-#include "runtime/digest.h"
 
 namespace skiff::runtime {
 namespace {

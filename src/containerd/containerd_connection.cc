@@ -1,5 +1,5 @@
 #include "absl/strings/string_view.h"
-#include "skiff/runtime/containerd_connection.h"
+#include "skiff/containerd/containerd_connection.h"
 
 #include <utility>
 

@@ -4,8 +4,8 @@
 // belongs to that lease until the lease is deleted. Errors come back as absl::Status through
 // ContainerdConnection::ToStatus. A short-lived value made per operation by ContainerdImages;
 // it borrows the connection. Thread-safe (it holds only gRPC stubs).
-#ifndef SKIFF_SRC_RUNTIME_CONTAINERD_CLIENT_H_
-#define SKIFF_SRC_RUNTIME_CONTAINERD_CLIENT_H_
+#ifndef SKIFF_SRC_CONTAINERD_CONTAINERD_CLIENT_H_
+#define SKIFF_SRC_CONTAINERD_CONTAINERD_CLIENT_H_
 
 #include <functional>
 #include <map>
@@ -16,13 +16,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "containerd/image_manifest.h"
 #include "github.com/containerd/containerd/api/services/content/v1/content.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
-#include "runtime/image_manifest.h"
-#include "skiff/runtime/containerd_connection.h"
+#include "skiff/containerd/containerd_connection.h"
 
 namespace skiff::runtime {
 
@@ -150,4 +150,4 @@ class ContainerdClient {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_CONTAINERD_CLIENT_H_
+#endif  // SKIFF_SRC_CONTAINERD_CONTAINERD_CLIENT_H_

@@ -2,17 +2,17 @@
 // docker-archive, read through a TarArchive) for the ImageImporter. For a docker-archive it makes
 // up the Docker schema2 manifest containerd's importer writes, so digests match `ctr images
 // import`. Borrows the archive; one thread.
-#ifndef SKIFF_SRC_RUNTIME_ARCHIVE_SOURCE_H_
-#define SKIFF_SRC_RUNTIME_ARCHIVE_SOURCE_H_
+#ifndef SKIFF_SRC_CONTAINERD_ARCHIVE_SOURCE_H_
+#define SKIFF_SRC_CONTAINERD_ARCHIVE_SOURCE_H_
 
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/image_archive.h"
-#include "runtime/image_importer.h"
-#include "runtime/image_manifest.h"
+#include "containerd/image_archive.h"
+#include "containerd/image_importer.h"
+#include "containerd/image_manifest.h"
 
 namespace skiff::runtime {
 
@@ -48,4 +48,4 @@ class ArchiveSource final : public ImageContentSource {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_ARCHIVE_SOURCE_H_
+#endif  // SKIFF_SRC_CONTAINERD_ARCHIVE_SOURCE_H_

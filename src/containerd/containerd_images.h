@@ -3,21 +3,21 @@
 // lease, gc labels as containerd's own client sets them, unpacked layer by layer into the
 // snapshotter), listing, lookup, removal.
 // Thread-safe.
-#ifndef SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
-#define SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
+#ifndef SKIFF_SRC_CONTAINERD_CONTAINERD_IMAGES_H_
+#define SKIFF_SRC_CONTAINERD_CONTAINERD_IMAGES_H_
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/containerd_client.h"
-#include "runtime/image_importer.h"
+#include "containerd/containerd_client.h"
+#include "containerd/image_importer.h"
 #include "skiff/base/random.h"
+#include "skiff/containerd/containerd_connection.h"
 #include "skiff/registry/auth.h"
 #include "skiff/registry/registry_client.h"
 #include "skiff/runtime/container_runtime.h"
-#include "skiff/runtime/containerd_connection.h"
 #include "skiff/runtime/image.h"
 
 namespace skiff::runtime {
@@ -51,4 +51,4 @@ class ContainerdImages {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_CONTAINERD_IMAGES_H_
+#endif  // SKIFF_SRC_CONTAINERD_CONTAINERD_IMAGES_H_

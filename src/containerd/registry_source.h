@@ -7,8 +7,8 @@
 // network is resumed with HTTP Range: within the pull (a few attempts), and by the next pull,
 // since the ingest of a failed download is handed to containerd to keep for a day. Progress
 // goes to the handler. Borrows the registry client and the containerd client.
-#ifndef SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
-#define SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
+#ifndef SKIFF_SRC_CONTAINERD_REGISTRY_SOURCE_H_
+#define SKIFF_SRC_CONTAINERD_REGISTRY_SOURCE_H_
 
 #include <functional>
 #include <future>
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/containerd_client.h"
-#include "runtime/image_importer.h"
-#include "runtime/image_manifest.h"
+#include "containerd/containerd_client.h"
+#include "containerd/image_importer.h"
+#include "containerd/image_manifest.h"
 #include "skiff/registry/registry_client.h"
 #include "skiff/runtime/container_runtime.h"
 
@@ -68,4 +68,4 @@ class RegistrySource final : public ImageContentSource {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_REGISTRY_SOURCE_H_
+#endif  // SKIFF_SRC_CONTAINERD_REGISTRY_SOURCE_H_

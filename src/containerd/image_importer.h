@@ -10,16 +10,16 @@
 // half-imported content, and deleting the lease undoes it. The owner (ContainerdImages) makes
 // one per import or pull, on one thread, and on failure calls Rollback() and then deletes the
 // lease.
-#ifndef SKIFF_SRC_RUNTIME_IMAGE_IMPORTER_H_
-#define SKIFF_SRC_RUNTIME_IMAGE_IMPORTER_H_
+#ifndef SKIFF_SRC_CONTAINERD_IMAGE_IMPORTER_H_
+#define SKIFF_SRC_CONTAINERD_IMAGE_IMPORTER_H_
 
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/containerd_client.h"
-#include "runtime/image_manifest.h"
+#include "containerd/containerd_client.h"
+#include "containerd/image_manifest.h"
 #include "skiff/base/random.h"
 
 namespace skiff::runtime {
@@ -92,4 +92,4 @@ class ImageImporter {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_IMAGE_IMPORTER_H_
+#endif  // SKIFF_SRC_CONTAINERD_IMAGE_IMPORTER_H_

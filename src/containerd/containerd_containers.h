@@ -1,14 +1,14 @@
 // Small typed calls on containerd's Containers service shared by the adapter's files
 // (containerd_runtime.cc, containerd_exec.cc). Thread-safe.
-#ifndef SKIFF_SRC_RUNTIME_CONTAINERD_CONTAINERS_H_
-#define SKIFF_SRC_RUNTIME_CONTAINERD_CONTAINERS_H_
+#ifndef SKIFF_SRC_CONTAINERD_CONTAINERD_CONTAINERS_H_
+#define SKIFF_SRC_CONTAINERD_CONTAINERD_CONTAINERS_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
-#include "skiff/runtime/containerd_connection.h"
+#include "skiff/containerd/containerd_connection.h"
 
 namespace skiff::runtime {
 
@@ -18,4 +18,4 @@ absl::StatusOr<containerd::services::containers::v1::Container> GetContainer(
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_CONTAINERD_CONTAINERS_H_
+#endif  // SKIFF_SRC_CONTAINERD_CONTAINERD_CONTAINERS_H_

@@ -1,4 +1,4 @@
-#include "runtime/image_importer.h"
+#include "containerd/image_importer.h"
 
 #include <algorithm>
 #include <utility>
@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "runtime/digest.h"
+#include "containerd/digest.h"
 #include "skiff/runtime/image.h"
 
 namespace skiff::runtime {

@@ -1,4 +1,4 @@
-#include "runtime/registry_source.h"
+#include "containerd/registry_source.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/digest.h"
+#include "containerd/digest.h"
 #include "skiff/runtime/image.h"
 
 namespace skiff::runtime {

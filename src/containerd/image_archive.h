@@ -7,8 +7,8 @@
 //
 // The object owns the open file. It is not thread-safe for mutation, but all const methods use
 // pread and may be called from several threads at once.
-#ifndef SKIFF_SRC_RUNTIME_IMAGE_ARCHIVE_H_
-#define SKIFF_SRC_RUNTIME_IMAGE_ARCHIVE_H_
+#ifndef SKIFF_SRC_CONTAINERD_IMAGE_ARCHIVE_H_
+#define SKIFF_SRC_CONTAINERD_IMAGE_ARCHIVE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -81,4 +81,4 @@ absl::StatusOr<std::string> CleanArchivePath(absl::string_view path);
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_IMAGE_ARCHIVE_H_
+#endif  // SKIFF_SRC_CONTAINERD_IMAGE_ARCHIVE_H_

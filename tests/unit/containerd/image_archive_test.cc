@@ -1,6 +1,6 @@
 // TarArchive against tarballs written here byte by byte, so each test controls exactly the
 // header feature (long names, pax records, checksums) or the defect it is about.
-#include "runtime/image_archive.h"
+#include "containerd/image_archive.h"
 
 #include <cstdio>
 #include <cstring>
@@ -12,7 +12,7 @@
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/archive_source.h"
+#include "containerd/archive_source.h"
 
 namespace skiff::runtime {
 namespace {

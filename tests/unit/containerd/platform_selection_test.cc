@@ -1,5 +1,5 @@
 #include "gtest/gtest.h"
-#include "runtime/image_manifest.h"
+#include "containerd/image_manifest.h"
 
 namespace skiff::runtime {
 namespace {

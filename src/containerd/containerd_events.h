@@ -1,16 +1,16 @@
 // ContainerdEvents: the subscription to containerd's /tasks/exit and /tasks/oom events of one
 // namespace, on a thread of its own, resubscribing with backoff when the stream breaks (and then
 // saying so: kStreamLost, later kStreamUp, so the caller resyncs from a full listing).
-#ifndef SKIFF_SRC_RUNTIME_CONTAINERD_EVENTS_H_
-#define SKIFF_SRC_RUNTIME_CONTAINERD_EVENTS_H_
+#ifndef SKIFF_SRC_CONTAINERD_CONTAINERD_EVENTS_H_
+#define SKIFF_SRC_CONTAINERD_CONTAINERD_EVENTS_H_
 
 #include <memory>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/client_context.h"
+#include "skiff/containerd/containerd_connection.h"
 #include "skiff/runtime/container_runtime.h"
-#include "skiff/runtime/containerd_connection.h"
 
 namespace skiff::runtime {
 
@@ -39,4 +39,4 @@ class ContainerdEvents {
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_CONTAINERD_EVENTS_H_
+#endif  // SKIFF_SRC_CONTAINERD_CONTAINERD_EVENTS_H_

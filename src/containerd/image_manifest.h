@@ -3,8 +3,8 @@
 // unpack rely on (digests, sizes, diff ids) and lenient about the rest; a bad document is
 // InvalidArgument naming it. Also the host platform and how a descriptor's platform matches it.
 // Pure functions over values; any thread.
-#ifndef SKIFF_SRC_RUNTIME_IMAGE_MANIFEST_H_
-#define SKIFF_SRC_RUNTIME_IMAGE_MANIFEST_H_
+#ifndef SKIFF_SRC_CONTAINERD_IMAGE_MANIFEST_H_
+#define SKIFF_SRC_CONTAINERD_IMAGE_MANIFEST_H_
 
 #include <cstdint>
 #include <map>
@@ -106,4 +106,4 @@ const Descriptor* SelectManifest(const ImageIndex& index, const Platform& host);
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_IMAGE_MANIFEST_H_
+#endif  // SKIFF_SRC_CONTAINERD_IMAGE_MANIFEST_H_

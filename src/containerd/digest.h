@@ -1,8 +1,8 @@
 // Content digests for image import: SHA-256 in the OCI "sha256:<hex>" form, streaming or at
 // once, and the chain id of a stack of layers (the key of an unpacked snapshot). Sha256Hasher
 // is a plain value owned by its user; the functions are pure. Any thread.
-#ifndef SKIFF_SRC_RUNTIME_DIGEST_H_
-#define SKIFF_SRC_RUNTIME_DIGEST_H_
+#ifndef SKIFF_SRC_CONTAINERD_DIGEST_H_
+#define SKIFF_SRC_CONTAINERD_DIGEST_H_
 
 #include <memory>
 #include <string>
@@ -41,4 +41,4 @@ bool IsSha256Digest(absl::string_view digest);
 
 }  // namespace skiff::runtime
 
-#endif  // SKIFF_SRC_RUNTIME_DIGEST_H_
+#endif  // SKIFF_SRC_CONTAINERD_DIGEST_H_
