@@ -132,8 +132,8 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   auto it = state->tasks.find(record.id);
   if (it == state->tasks.end()) {
     if (stopped) return;  // Nothing to count.
-    it = state->tasks.emplace(record.id, TaskView{.health_checked = tasks_->HealthChecked(record.id)})
-             .first;
+    const TaskView fresh{.health_checked = tasks_->HealthChecked(record.id)};
+    it = state->tasks.emplace(record.id, fresh).first;
   }
   TaskView& view = it->second;
   const bool was_started = view.started_at != absl::InfinitePast();
@@ -296,8 +296,9 @@ bool ServiceManager::ApplyLaunch(const Key& key, ServiceState& state, const Serv
       .service = key.second,
       .task_definition = plan.launch_task_definition,
       .started_by = plan.launch_deployment_id,
-      .tags = s.propagate_tags() == "SERVICE" ? std::vector<v1::Tag>(s.tags().begin(), s.tags().end())
-                                              : std::vector<v1::Tag>{},
+      .tags = s.propagate_tags() == "SERVICE"
+                  ? std::vector<v1::Tag>(s.tags().begin(), s.tags().end())
+                  : std::vector<v1::Tag>{},
       .enable_execute_command = s.enable_execute_command()};
   std::vector<std::string> started;
   bool changed = false;

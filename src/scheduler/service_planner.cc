@@ -53,7 +53,9 @@ struct StopCandidate {
   std::string id;
   bool running() const { return std::get<0>(rank) == 1; }
   bool healthy() const { return std::get<1>(rank) == 1; }
-  bool operator<(const StopCandidate& o) const { return std::tie(rank, id) < std::tie(o.rank, o.id); }
+  bool operator<(const StopCandidate& o) const {
+    return std::tie(rank, id) < std::tie(o.rank, o.id);
+  }
 };
 
 class Pass {
@@ -232,8 +234,10 @@ void Pass::FailDeployment(const std::string& why) {
   Say(absl::StrCat("(service ", name_, ") (deployment ", failed_id, ") deployment failed: ", why),
       /*repeat=*/true);
   const std::string& target = record_.last_completed_task_definition;
-  const bool rollback = service_.deployment_configuration().deployment_circuit_breaker().rollback() &&
-                        !target.empty() && target != failed.task_definition();
+  const v1::DeploymentCircuitBreaker& breaker =
+      service_.deployment_configuration().deployment_circuit_breaker();
+  const bool rollback =
+      breaker.rollback() && !target.empty() && target != failed.task_definition();
   plan_.history.push_back({.kind = HistoryChange::Kind::kFailed,
                            .deployment_id = failed_id,
                            .why = why,
@@ -532,7 +536,8 @@ LaunchFailurePlan ServicePlanner::LaunchFailed(const std::string& service,
   plan.retry_at = now + options_.placement_retry;
   if (!failure.has_value()) {
     plan.event = PlannedEvent{
-        .message = absl::StrCat("(service ", service, ") failed to launch a task: ", error.message())};
+        .message = absl::StrCat("(service ", service, ") failed to launch a task: ",
+                                error.message())};
     return plan;
   }
   plan.wait_for_capacity = true;
