@@ -77,6 +77,82 @@ void ApplyDefaults(v1::DeploymentConfiguration* c) {
   }
 }
 
+// CreateService's checks that need nothing but the request, in the order the API reports them.
+absl::Status CheckCreateRequest(const v1::CreateServiceRequest& request) {
+  const std::string& name = request.service_name();
+  if (!model::IsValidName(name)) {
+    return InvalidParameter(absl::StrCat(
+        "serviceName: must be 1-255 letters, digits, hyphens or underscores; got ",
+        model::QuoteValue(name)));
+  }
+  if (request.has_deployment_controller() && request.deployment_controller().type() != "ECS") {
+    return InvalidParameter("deploymentController.type: only ECS (rolling update) is supported");
+  }
+  const bool daemon = request.scheduling_strategy() == "DAEMON";
+  if (daemon && request.has_desired_count()) {
+    return InvalidParameter("desiredCount: not allowed with the DAEMON scheduling strategy");
+  }
+  if (!daemon && !request.has_desired_count()) {
+    return InvalidParameter("desiredCount: required for the REPLICA scheduling strategy");
+  }
+  if (request.has_desired_count()) {
+    SKIFF_RETURN_IF_ERROR(CheckDesiredCount(request.desired_count()));
+  }
+  if (!request.has_task_definition()) return InvalidParameter("taskDefinition: required");
+  SKIFF_RETURN_IF_ERROR(CheckDeploymentConfiguration(request.deployment_configuration()));
+  if (request.has_health_check_grace_period_seconds() &&
+      request.health_check_grace_period_seconds() < 0) {
+    return InvalidParameter("healthCheckGracePeriodSeconds: must not be negative");
+  }
+  return CheckTags(request.tags());
+}
+
+// UpdateService's checks of the request against the service `s`, before the task definition is
+// resolved.
+absl::Status CheckUpdateRequest(const v1::UpdateServiceRequest& request, const v1::Service& s) {
+  if (s.status() != "ACTIVE") {
+    return model::EcsError(absl::StatusCode::kFailedPrecondition, kServiceNotActiveException,
+                           absl::StrCat("Service was not ACTIVE: ", s.service_name(), " is ",
+                                        s.status()));
+  }
+  if (request.has_desired_count()) {
+    SKIFF_RETURN_IF_ERROR(CheckDesiredCount(request.desired_count()));
+    if (s.scheduling_strategy() == "DAEMON") {
+      return InvalidParameter("desiredCount: not allowed with the DAEMON scheduling strategy");
+    }
+  }
+  SKIFF_RETURN_IF_ERROR(CheckDeploymentConfiguration(request.deployment_configuration()));
+  if (request.has_health_check_grace_period_seconds() &&
+      request.health_check_grace_period_seconds() < 0) {
+    return InvalidParameter("healthCheckGracePeriodSeconds: must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+// The settings an UpdateService request changes in place (the task definition aside); fields the
+// request leaves out keep their values.
+void ApplyServiceSettings(const v1::UpdateServiceRequest& request, v1::Service& s) {
+  if (request.has_desired_count()) s.set_desired_count(request.desired_count());
+  if (request.has_deployment_configuration()) {
+    const v1::DeploymentConfiguration& c = request.deployment_configuration();
+    v1::DeploymentConfiguration* current = s.mutable_deployment_configuration();
+    if (c.has_maximum_percent()) current->set_maximum_percent(c.maximum_percent());
+    if (c.has_minimum_healthy_percent()) {
+      current->set_minimum_healthy_percent(c.minimum_healthy_percent());
+    }
+    if (c.has_deployment_circuit_breaker()) {
+      *current->mutable_deployment_circuit_breaker() = c.deployment_circuit_breaker();
+    }
+  }
+  if (request.has_health_check_grace_period_seconds()) {
+    s.set_health_check_grace_period_seconds(request.health_check_grace_period_seconds());
+  }
+  if (request.has_enable_execute_command()) {
+    s.set_enable_execute_command(request.enable_execute_command());
+  }
+  if (request.has_propagate_tags()) s.set_propagate_tags(request.propagate_tags());
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ServiceManager::Cluster(const std::string& requested) const {
@@ -104,32 +180,10 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   SKIFF_DCHECK_ON_LOOP(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
-  const std::string& name = request.service_name();
-  if (!model::IsValidName(name)) {
-    return InvalidParameter(absl::StrCat(
-        "serviceName: must be 1-255 letters, digits, hyphens or underscores; got ",
-        model::QuoteValue(name)));
-  }
-  if (request.has_deployment_controller() && request.deployment_controller().type() != "ECS") {
-    return InvalidParameter("deploymentController.type: only ECS (rolling update) is supported");
-  }
-  const bool daemon = request.scheduling_strategy() == "DAEMON";
-  if (daemon && request.has_desired_count()) {
-    return InvalidParameter("desiredCount: not allowed with the DAEMON scheduling strategy");
-  }
-  if (!daemon && !request.has_desired_count()) {
-    return InvalidParameter("desiredCount: required for the REPLICA scheduling strategy");
-  }
-  if (request.has_desired_count()) SKIFF_RETURN_IF_ERROR(CheckDesiredCount(request.desired_count()));
-  if (!request.has_task_definition()) return InvalidParameter("taskDefinition: required");
-  SKIFF_RETURN_IF_ERROR(CheckDeploymentConfiguration(request.deployment_configuration()));
-  if (request.has_health_check_grace_period_seconds() &&
-      request.health_check_grace_period_seconds() < 0) {
-    return InvalidParameter("healthCheckGracePeriodSeconds: must not be negative");
-  }
-  SKIFF_RETURN_IF_ERROR(CheckTags(request.tags()));
+  SKIFF_RETURN_IF_ERROR(CheckCreateRequest(request));
   SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition definition,
                          registry_->Resolve(request.task_definition(), "taskDefinition"));
+  const std::string& name = request.service_name();
   if (ServiceState* existing = Find({cluster, name});
       existing != nullptr && Live(existing->record.service)) {
     return InvalidParameter(absl::StrCat("serviceName: a service named ", model::QuoteValue(name),
@@ -138,9 +192,25 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   }
 
   ServiceState state;
-  store::StoredService& r = state.record;
-  r.cluster = cluster;
-  v1::Service& s = r.service;
+  state.record.cluster = cluster;
+  state.record.service = NewService(cluster, request, definition);
+  const Key key{cluster, name};
+  services_[key] = std::move(state);
+  ServiceState& stored = services_[key];
+  RecordDeploymentStart(stored, "");
+  Save(stored);  // Durable before the answer, and before any task exists.
+  MarkDirty(key);
+  v1::CreateServiceResponse response;
+  *response.mutable_service() = stored.record.service;
+  return response;
+}
+
+v1::Service ServiceManager::NewService(const std::string& cluster,
+                                       const v1::CreateServiceRequest& request,
+                                       const store::StoredTaskDefinition& definition) {
+  const std::string& name = request.service_name();
+  const bool daemon = request.scheduling_strategy() == "DAEMON";
+  v1::Service s;
   s.set_service_arn(model::ServiceArn(scope_, cluster, name));
   s.set_service_name(name);
   s.set_cluster_arn(model::ClusterArn(scope_, cluster));
@@ -176,16 +246,7 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
                              clock_->Now());
   deployment.set_launch_type(s.launch_type());
   *s.add_deployments() = std::move(deployment);
-
-  const Key key{cluster, name};
-  services_[key] = std::move(state);
-  ServiceState& stored = services_[key];
-  RecordDeploymentStart(stored, "");
-  Save(stored);  // Durable before the answer, and before any task exists.
-  MarkDirty(key);
-  v1::CreateServiceResponse response;
-  *response.mutable_service() = stored.record.service;
-  return response;
+  return s;
 }
 
 absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
@@ -195,22 +256,7 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   SKIFF_ASSIGN_OR_RETURN(ServiceState * state, FindLive(cluster, request.service(), "service"));
   v1::Service& s = state->record.service;
-  if (s.status() != "ACTIVE") {
-    return model::EcsError(absl::StatusCode::kFailedPrecondition, kServiceNotActiveException,
-                           absl::StrCat("Service was not ACTIVE: ", s.service_name(), " is ",
-                                        s.status()));
-  }
-  if (request.has_desired_count()) {
-    SKIFF_RETURN_IF_ERROR(CheckDesiredCount(request.desired_count()));
-    if (s.scheduling_strategy() == "DAEMON") {
-      return InvalidParameter("desiredCount: not allowed with the DAEMON scheduling strategy");
-    }
-  }
-  SKIFF_RETURN_IF_ERROR(CheckDeploymentConfiguration(request.deployment_configuration()));
-  if (request.has_health_check_grace_period_seconds() &&
-      request.health_check_grace_period_seconds() < 0) {
-    return InvalidParameter("healthCheckGracePeriodSeconds: must not be negative");
-  }
+  SKIFF_RETURN_IF_ERROR(CheckUpdateRequest(request, s));
   std::optional<store::StoredTaskDefinition> definition;
   if (request.has_task_definition()) {
     SKIFF_ASSIGN_OR_RETURN(definition,
@@ -218,43 +264,11 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
   }
 
   // Everything is checked; apply.
-  if (request.has_desired_count()) s.set_desired_count(request.desired_count());
-  if (request.has_deployment_configuration()) {
-    const v1::DeploymentConfiguration& c = request.deployment_configuration();
-    v1::DeploymentConfiguration* current = s.mutable_deployment_configuration();
-    if (c.has_maximum_percent()) current->set_maximum_percent(c.maximum_percent());
-    if (c.has_minimum_healthy_percent()) {
-      current->set_minimum_healthy_percent(c.minimum_healthy_percent());
-    }
-    if (c.has_deployment_circuit_breaker()) {
-      *current->mutable_deployment_circuit_breaker() = c.deployment_circuit_breaker();
-    }
-  }
-  if (request.has_health_check_grace_period_seconds()) {
-    s.set_health_check_grace_period_seconds(request.health_check_grace_period_seconds());
-  }
-  if (request.has_enable_execute_command()) {
-    s.set_enable_execute_command(request.enable_execute_command());
-  }
-  if (request.has_propagate_tags()) s.set_propagate_tags(request.propagate_tags());
+  ApplyServiceSettings(request, s);
   const std::string target = definition ? definition->definition.task_definition_arn()
                                         : s.task_definition();
   if (target != s.task_definition() || request.force_new_deployment()) {
-    // A new PRIMARY deployment; the others become ACTIVE and drain as it comes up.
-    for (v1::Deployment& d : *s.mutable_deployments()) {
-      d.set_status("ACTIVE");
-      d.set_updated_at(Now());
-    }
-    v1::Deployment deployment = planner_.NewDeployment(target, s.desired_count(), clock_->Now());
-    deployment.set_launch_type(s.launch_type());
-    auto* deployments = s.mutable_deployments();
-    deployments->Add(std::move(deployment));
-    for (int i = deployments->size() - 1; i > 0; --i) deployments->SwapElements(i, i - 1);
-    s.set_task_definition(target);
-    // A new revision deserves a fresh start.
-    state->record.launch_failures = 0;
-    state->record.next_launch_at = 0;
-    RecordDeploymentStart(*state, "");
+    StartNewDeployment(*state, target);
   } else if (request.has_desired_count()) {
     s.mutable_deployments(0)->set_desired_count(s.desired_count());
   }
@@ -264,6 +278,25 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
   v1::UpdateServiceResponse response;
   *response.mutable_service() = s;
   return response;
+}
+
+void ServiceManager::StartNewDeployment(ServiceState& state, const std::string& target) {
+  v1::Service& s = state.record.service;
+  // A new PRIMARY deployment; the others become ACTIVE and drain as it comes up.
+  for (v1::Deployment& d : *s.mutable_deployments()) {
+    d.set_status("ACTIVE");
+    d.set_updated_at(Now());
+  }
+  v1::Deployment deployment = planner_.NewDeployment(target, s.desired_count(), clock_->Now());
+  deployment.set_launch_type(s.launch_type());
+  auto* deployments = s.mutable_deployments();
+  deployments->Add(std::move(deployment));
+  for (int i = deployments->size() - 1; i > 0; --i) deployments->SwapElements(i, i - 1);
+  s.set_task_definition(target);
+  // A new revision deserves a fresh start.
+  state.record.launch_failures = 0;
+  state.record.next_launch_at = 0;
+  RecordDeploymentStart(state, "");
 }
 
 absl::StatusOr<v1::DeleteServiceResponse> ServiceManager::DeleteService(

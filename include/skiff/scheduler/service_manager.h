@@ -135,6 +135,13 @@ class ServiceManager {
   absl::StatusOr<ServiceState*> FindLive(const std::string& cluster, const std::string& ref,
                                          absl::string_view field);
   ServiceState* Find(const Key& key);
+  // The record of a service that CreateService's checked `request` makes in `cluster`, with its
+  // first PRIMARY deployment.
+  v1::Service NewService(const std::string& cluster, const v1::CreateServiceRequest& request,
+                         const store::StoredTaskDefinition& definition);
+  // UpdateService's new PRIMARY deployment of `target`: the others become ACTIVE, the launch
+  // back-off is cleared and the history records the start.
+  void StartNewDeployment(ServiceState& state, const std::string& target);
   void Save(ServiceState& state);
   double Now() const;
 
