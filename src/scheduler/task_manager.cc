@@ -600,7 +600,7 @@ void TaskManager::RetryLaunch(const std::string& task_id, std::shared_ptr<Launch
   if (task == nullptr) return;
   if (DesiredOf(task->record.task) == DesiredStatus::kStopped) {
     task->launching = false;
-    BeginStop(*task, task->record.task.stop_code(), task->record.task.stopped_reason());
+    BeginStop(*task, StopCodeOf(task->record.task), task->record.task.stopped_reason());
     return;
   }
   if (!RunLaunch(task_id, std::move(work))) task->launching = false;
