@@ -294,36 +294,29 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
   return state;
 }
 
-absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskRequest& request) {
-  SKIFF_DCHECK_ON_LOOP(loop_);
-  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
-  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
-  const int count = request.has_count() ? request.count() : 1;
-  if (count < 1 || count > kMaxRunCount) {
-    return InvalidParameter(absl::StrCat("count: must be between 1 and ", kMaxRunCount,
-                                         "; got ", count));
-  }
-  if (!request.has_task_definition()) {
-    return InvalidParameter("taskDefinition: required");
-  }
-  SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
-  SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
-                         Definition(request.task_definition(), "taskDefinition"));
-  const auto& overrides = request.overrides().container_overrides();
+namespace {
+
+// Every containerOverrides entry names a container of the definition.
+absl::Status CheckOverrideNames(const v1::TaskDefinition& definition,
+                                const v1::TaskOverride& task_overrides) {
+  const auto& overrides = task_overrides.container_overrides();
   for (int i = 0; i < overrides.size(); ++i) {
     const bool known = absl::c_any_of(
-        definition->container_definitions(),
+        definition.container_definitions(),
         [&](const v1::ContainerDefinition& d) { return d.name() == overrides[i].name(); });
     if (!known) {
       return InvalidParameter(absl::StrCat("overrides.containerOverrides[", i, "].name: no container ",
                                            model::QuoteValue(overrides[i].name()),
-                                           " in task definition ", definition->family(), ":",
-                                           definition->revision()));
+                                           " in task definition ", definition.family(), ":",
+                                           definition.revision()));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTaskOverrideSizes(const v1::TaskOverride& o) {
   // Overrides that could never run are refused now, naming the field, rather than failing the
   // task later.
-  const v1::TaskOverride& o = request.overrides();
   if (o.has_cpu()) {
     if (absl::StatusOr<int> cpu = model::ParseCpuUnits(o.cpu()); !cpu.ok() || *cpu <= 0) {
       return InvalidParameter(absl::StrCat("overrides.cpu: not a cpu size such as 256 or "
@@ -337,6 +330,11 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
                                            model::QuoteValue(o.memory())));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckContainerOverrides(const v1::TaskOverride& task_overrides) {
+  const auto& overrides = task_overrides.container_overrides();
   for (int i = 0; i < overrides.size(); ++i) {
     const v1::ContainerOverride& c = overrides[i];
     const std::string path = absl::StrCat("overrides.containerOverrides[", i, "]");
@@ -357,6 +355,29 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
       }
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskRequest& request) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
+  SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
+  const int count = request.has_count() ? request.count() : 1;
+  if (count < 1 || count > kMaxRunCount) {
+    return InvalidParameter(absl::StrCat("count: must be between 1 and ", kMaxRunCount,
+                                         "; got ", count));
+  }
+  if (!request.has_task_definition()) {
+    return InvalidParameter("taskDefinition: required");
+  }
+  SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
+  SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
+                         Definition(request.task_definition(), "taskDefinition"));
+  SKIFF_RETURN_IF_ERROR(CheckOverrideNames(*definition, request.overrides()));
+  SKIFF_RETURN_IF_ERROR(CheckTaskOverrideSizes(request.overrides()));
+  SKIFF_RETURN_IF_ERROR(CheckContainerOverrides(request.overrides()));
   if (request.has_started_by() && request.started_by().size() > 128) {
     return InvalidParameter("startedBy: at most 128 characters");
   }
@@ -517,80 +538,95 @@ void TaskManager::Launch(const std::string& task_id) {
 
 bool TaskManager::RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work) {
   return executor_->Run([this, task_id, work = std::move(work)]() mutable {
-    auto& [specs, credentials, start_now, mode, bindings, definition, task_dir, pull_started,
-           image_retry_wait] = *work;
     LaunchResult result;
-    result.containers.resize(specs.size());
-    result.pull_started_at = pull_started;
+    result.containers.resize(work->specs.size());
+    result.pull_started_at = work->pull_started;
     // Every image first: a task whose image is missing fails before anything is created.
-    for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
-      if (options_.image_puller != nullptr) {
-        absl::StatusOr<runtime::ImageInfo> image =
-            options_.image_puller->EnsureImage(specs[i].image, credentials[i]);
-        if (!image.ok()) {
-          result.status = image.status();
-          result.failure_reason = absl::StrCat("CannotPullContainerError: pull image ",
-                                               specs[i].image, ": ", image.status().message());
-          break;
-        }
-        result.containers[i].image_digest = image->digest;
-        continue;
-      }
-      absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
-      if (!image.ok()) {
-        result.status = image.status();
-        result.failure_reason =
-            image.status().code() == absl::StatusCode::kNotFound
-                ? absl::StrCat("CannotPullContainerError: image ", specs[i].image,
-                               " is not in skiffd's image store (load it with skiff load-image)")
-                : absl::StrCat("CannotPullContainerError: ", image.status().message());
-        // The first calls on a connection to a containerd that just restarted can fail (broken
-        // pipe) while gRPC reconnects. The lookup is a read and nothing is created yet: the loop
-        // asks again after a back-off (OnLaunched), so no thread sleeps.
-        if (absl::IsUnavailable(image.status()) && image_retry_wait <= kLastImageRetry) {
-          result.retry = work;
-        }
-        break;
-      }
-      result.containers[i].image_digest = image->digest;
-    }
+    EnsureImages(work, result);
     result.pull_stopped_at = Now();
-    if (result.status.ok() && HasNamespaces(mode)) {
-      absl::StatusOr<std::vector<network::Attachment>> attached =
-          AttachTask(network_, mode, task_id, *definition, task_dir, bindings, specs);
-      if (attached.ok()) {
-        result.attachments = *std::move(attached);
-      } else {
-        result.status = attached.status();
-        result.failure_reason =
-            absl::StrCat("CannotCreateContainerError: network: ", attached.status().message());
-      }
-    }
-    for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
-      absl::Status created = runtime_->CreateContainer(specs[i]);
-      if (!created.ok()) {
-        result.status = created;
-        result.failure_reason = absl::StrCat("CannotCreateContainerError: ", created.message());
-        break;
-      }
-      result.containers[i].created = true;
-      CrashPoint("container-created");
-    }
-    for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
-      if (!start_now[i]) continue;
-      absl::StatusOr<uint32_t> pid = runtime_->StartContainer(specs[i].id);
-      if (!pid.ok()) {
-        result.status = pid.status();
-        result.failure_reason = absl::StrCat("CannotStartContainerError: ", pid.status().message());
-        break;
-      }
-      result.containers[i].pid = *pid;
-      CrashPoint("container-started");
-    }
+    if (result.status.ok() && HasNamespaces(work->mode)) AttachNetworks(task_id, *work, result);
+    CreateContainers(*work, result);
+    StartContainers(*work, result);
     loop_->Post([this, task_id, result = std::move(result)]() mutable {
       OnLaunched(task_id, std::move(result));
     });
   });
+}
+
+void TaskManager::EnsureImages(const std::shared_ptr<LaunchWork>& work, LaunchResult& result) {
+  const std::vector<runtime::ContainerSpec>& specs = work->specs;
+  const std::vector<std::string>& credentials = work->credentials;
+  for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+    if (options_.image_puller != nullptr) {
+      absl::StatusOr<runtime::ImageInfo> image =
+          options_.image_puller->EnsureImage(specs[i].image, credentials[i]);
+      if (!image.ok()) {
+        result.status = image.status();
+        result.failure_reason = absl::StrCat("CannotPullContainerError: pull image ",
+                                             specs[i].image, ": ", image.status().message());
+        break;
+      }
+      result.containers[i].image_digest = image->digest;
+      continue;
+    }
+    absl::StatusOr<runtime::ImageInfo> image = runtime_->GetImage(specs[i].image);
+    if (!image.ok()) {
+      result.status = image.status();
+      result.failure_reason =
+          image.status().code() == absl::StatusCode::kNotFound
+              ? absl::StrCat("CannotPullContainerError: image ", specs[i].image,
+                             " is not in skiffd's image store (load it with skiff load-image)")
+              : absl::StrCat("CannotPullContainerError: ", image.status().message());
+      // The first calls on a connection to a containerd that just restarted can fail (broken
+      // pipe) while gRPC reconnects. The lookup is a read and nothing is created yet: the loop
+      // asks again after a back-off (OnLaunched), so no thread sleeps.
+      if (absl::IsUnavailable(image.status()) && work->image_retry_wait <= kLastImageRetry) {
+        result.retry = work;
+      }
+      break;
+    }
+    result.containers[i].image_digest = image->digest;
+  }
+}
+
+void TaskManager::AttachNetworks(const std::string& task_id, LaunchWork& work,
+                                 LaunchResult& result) {
+  absl::StatusOr<std::vector<network::Attachment>> attached = AttachTask(
+      network_, work.mode, task_id, *work.definition, work.task_dir, work.bindings, work.specs);
+  if (attached.ok()) {
+    result.attachments = *std::move(attached);
+  } else {
+    result.status = attached.status();
+    result.failure_reason =
+        absl::StrCat("CannotCreateContainerError: network: ", attached.status().message());
+  }
+}
+
+void TaskManager::CreateContainers(const LaunchWork& work, LaunchResult& result) {
+  for (size_t i = 0; i < work.specs.size() && result.status.ok(); ++i) {
+    absl::Status created = runtime_->CreateContainer(work.specs[i]);
+    if (!created.ok()) {
+      result.status = created;
+      result.failure_reason = absl::StrCat("CannotCreateContainerError: ", created.message());
+      break;
+    }
+    result.containers[i].created = true;
+    CrashPoint("container-created");
+  }
+}
+
+void TaskManager::StartContainers(const LaunchWork& work, LaunchResult& result) {
+  for (size_t i = 0; i < work.specs.size() && result.status.ok(); ++i) {
+    if (!work.start_now[i]) continue;
+    absl::StatusOr<uint32_t> pid = runtime_->StartContainer(work.specs[i].id);
+    if (!pid.ok()) {
+      result.status = pid.status();
+      result.failure_reason = absl::StrCat("CannotStartContainerError: ", pid.status().message());
+      break;
+    }
+    result.containers[i].pid = *pid;
+    CrashPoint("container-started");
+  }
 }
 
 // The launch stays under way (launching) through the back-off, as it would through a wait on
@@ -882,70 +918,81 @@ void TaskManager::Resync() {
   // Exits that happened while nobody listened: what runs is asked of the runtime.
   executor_->Run([this] {
     absl::StatusOr<std::vector<runtime::ContainerStatus>> listed = runtime_->ListContainers();
-    loop_->Post([this, listed = std::move(listed)] {
-      if (!listed.ok()) {
-        // Try again shortly: until a resync succeeds, what runs is not known.
-        spdlog::warn("resync: {}; retrying in 1 s", listed.status().ToString());
-        stream_was_lost_ = true;
-        loop_->PostAfter(absl::Seconds(1), [this] { Resync(); });
-        return;
-      }
-      std::map<std::string, const runtime::ContainerStatus*> by_id;
-      std::vector<std::string> orphans;
-      for (const runtime::ContainerStatus& s : *listed) {
-        by_id[s.id] = &s;
-        // Skiff's label on a container of no task the store knows: skiffd died between creating
-        // it and recording that (or while removing it). Objects without the label are not ours.
-        auto label = s.labels.find("skiff.task");
-        if (label != s.labels.end() && Find(label->second) == nullptr) orphans.push_back(s.id);
-      }
-      RemoveOrphans(std::move(orphans));
-      if (!networks_swept_) {
-        // Once per run: what no task names then is a crash's (later ones are skiffd's own).
-        networks_swept_ = true;
-        RemoveOrphanNetworks();
-      }
-      std::vector<std::pair<std::string, size_t>> lost;
-      std::vector<std::tuple<std::string, size_t, uint32_t, absl::Time>> exited;
-      std::vector<std::string> never_ran;
-      for (auto& [id, task] : tasks_) {
-        if (task.launching || IsStopped(task.record.task)) continue;
-        for (size_t i = 0; i < task.containers.size(); ++i) {
-          const ContainerState& cs = task.containers[i];
-          if (!cs.started || cs.exited) continue;
-          auto it = by_id.find(cs.runtime_id);
-          if (it == by_id.end()) {
-            exited.emplace_back(id, i, kUnknownExit, clock_->Now());
-          } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
-            exited.emplace_back(id, i, it->second->exit_status, it->second->exited_at);
-          } else if (it->second->state == runtime::ContainerStatus::State::kCreated) {
-            // Its process never ran, and never will: a start that a killed skiffd left in
-            // flight in containerd could still run it, so its init is killed first.
-            exited.emplace_back(id, i, kUnknownExit, clock_->Now());
-            never_ran.push_back(cs.runtime_id);
-          }
-        }
-      }
-      for (const std::string& runtime_id : never_ran) {
-        executor_->Run([this, runtime_id] {
-          runtime_->SignalContainer(runtime_id, SIGKILL).IgnoreError();  // NotFound: no task.
-        });
-      }
-      for (const auto& [id, index, status, at] : exited) {
-        TaskState* task = Find(id);
-        if (task != nullptr) OnContainerExit(*task, index, status, at);
-      }
-      // Stops that were under way when the stream (or skiffd) went away: signal again and
-      // restart their timers; both are harmless when repeated.
-      for (auto& [id, task] : tasks_) {
-        v1::Task& t = task.record.task;
-        if (task.launching || IsStopped(t) || DesiredOf(t) != DesiredStatus::kStopped) continue;
-        if (task.deprovisioning) continue;
-        BeginStop(task, StopCodeOf(t), t.stopped_reason());
-      }
-      if (on_resync_) on_resync_();
-    });
+    loop_->Post([this, listed = std::move(listed)] { OnResyncListed(listed); });
   });
+}
+
+void TaskManager::OnResyncListed(
+    const absl::StatusOr<std::vector<runtime::ContainerStatus>>& listed) {
+  if (!listed.ok()) {
+    // Try again shortly: until a resync succeeds, what runs is not known.
+    spdlog::warn("resync: {}; retrying in 1 s", listed.status().ToString());
+    stream_was_lost_ = true;
+    loop_->PostAfter(absl::Seconds(1), [this] { Resync(); });
+    return;
+  }
+  std::map<std::string, const runtime::ContainerStatus*> by_id;
+  std::vector<std::string> orphans;
+  for (const runtime::ContainerStatus& s : *listed) {
+    by_id[s.id] = &s;
+    // Skiff's label on a container of no task the store knows: skiffd died between creating
+    // it and recording that (or while removing it). Objects without the label are not ours.
+    auto label = s.labels.find("skiff.task");
+    if (label != s.labels.end() && Find(label->second) == nullptr) orphans.push_back(s.id);
+  }
+  RemoveOrphans(std::move(orphans));
+  if (!networks_swept_) {
+    // Once per run: what no task names then is a crash's (later ones are skiffd's own).
+    networks_swept_ = true;
+    RemoveOrphanNetworks();
+  }
+  ReconcileExits(by_id);
+  ResumeStops();
+  if (on_resync_) on_resync_();
+}
+
+void TaskManager::ReconcileExits(
+    const std::map<std::string, const runtime::ContainerStatus*>& by_id) {
+  std::vector<std::tuple<std::string, size_t, uint32_t, absl::Time>> exited;
+  std::vector<std::string> never_ran;
+  for (auto& [id, task] : tasks_) {
+    if (task.launching || IsStopped(task.record.task)) continue;
+    for (size_t i = 0; i < task.containers.size(); ++i) {
+      const ContainerState& cs = task.containers[i];
+      if (!cs.started || cs.exited) continue;
+      auto it = by_id.find(cs.runtime_id);
+      if (it == by_id.end()) {
+        exited.emplace_back(id, i, kUnknownExit, clock_->Now());
+      } else if (it->second->state == runtime::ContainerStatus::State::kStopped) {
+        exited.emplace_back(id, i, it->second->exit_status, it->second->exited_at);
+      } else if (it->second->state == runtime::ContainerStatus::State::kCreated) {
+        // Its process never ran, and never will: a start that a killed skiffd left in
+        // flight in containerd could still run it, so its init is killed first.
+        exited.emplace_back(id, i, kUnknownExit, clock_->Now());
+        never_ran.push_back(cs.runtime_id);
+      }
+    }
+  }
+  for (const std::string& runtime_id : never_ran) {
+    executor_->Run([this, runtime_id] {
+      runtime_->SignalContainer(runtime_id, SIGKILL).IgnoreError();  // NotFound: no task.
+    });
+  }
+  for (const auto& [id, index, status, at] : exited) {
+    TaskState* task = Find(id);
+    if (task != nullptr) OnContainerExit(*task, index, status, at);
+  }
+}
+
+void TaskManager::ResumeStops() {
+  // Stops that were under way when the stream (or skiffd) went away: signal again and
+  // restart their timers; both are harmless when repeated.
+  for (auto& [id, task] : tasks_) {
+    v1::Task& t = task.record.task;
+    if (task.launching || IsStopped(t) || DesiredOf(t) != DesiredStatus::kStopped) continue;
+    if (task.deprovisioning) continue;
+    BeginStop(task, StopCodeOf(t), t.stopped_reason());
+  }
 }
 
 void TaskManager::RemoveOrphans(std::vector<std::string> runtime_ids) {

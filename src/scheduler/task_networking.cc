@@ -71,6 +71,44 @@ absl::Status AddEtcFiles(const std::string& dir, const std::string& hostname,
   return absl::OkStatus();
 }
 
+// Attaches one namespace, adding its id to `attached` (what AttachTask undoes on error).
+absl::StatusOr<network::Attachment> AttachOne(network::TaskNetwork* network,
+                                              const std::string& id,
+                                              const std::vector<network::PortBinding>& ports,
+                                              std::vector<std::string>& attached) {
+  absl::StatusOr<network::Attachment> a = network->Attach(id, ports);
+  if (a.ok()) {
+    attached.push_back(id);
+    CrashPoint("network-attached");
+  }
+  return a;
+}
+
+// Points a container's spec at its attachment: hostname, namespace, hosts and resolv.conf.
+// `shared`: the task's containers share the attachment (awsvpc), so each has its own files.
+absl::Status JoinAttachment(TaskNetworkMode mode, const std::string& task_dir,
+                            const std::string& name, const network::Attachment& a, bool shared,
+                            const v1::ContainerDefinition& c, runtime::ContainerSpec& spec) {
+  // awsvpc names every container of the task after its address, as EC2 names an ENI's host.
+  if (mode == TaskNetworkMode::kAwsvpc) {
+    spec.hostname = absl::StrCat("ip-", absl::StrReplaceAll(a.ip, {{".", "-"}}));
+  } else if (spec.hostname.empty()) {
+    spec.hostname = name;
+  }
+  spec.netns_path = a.netns_path;
+  return AddEtcFiles(absl::StrCat(task_dir, "/network/", a.id, shared ? "-" + name : ""),
+                     spec.hostname, a, c, spec);
+}
+
+// Undoes the attachments of a task whose attach failed; a detach that fails is logged.
+void DetachAll(network::TaskNetwork* network, const std::vector<std::string>& attached) {
+  for (const std::string& id : attached) {
+    if (absl::Status undone = network->Detach(id); !undone.ok()) {
+      spdlog::warn("network {}: {}", id, undone.ToString());
+    }
+  }
+}
+
 }  // namespace
 
 TaskNetworkMode NetworkModeOf(const v1::TaskDefinition& definition) {
@@ -131,19 +169,10 @@ absl::StatusOr<std::vector<network::Attachment>> AttachTask(
         "this skiffd runs without bridge networking (see skiffd --help: --bridge, --subnet)");
   }
   std::vector<std::string> attached;
-  auto attach = [&](const std::string& id, const std::vector<network::PortBinding>& ports)
-      -> absl::StatusOr<network::Attachment> {
-    absl::StatusOr<network::Attachment> a = network->Attach(id, ports);
-    if (a.ok()) {
-      attached.push_back(id);
-      CrashPoint("network-attached");
-    }
-    return a;
-  };
   absl::Status status;
   std::optional<network::Attachment> shared;
   if (mode == TaskNetworkMode::kAwsvpc) {
-    absl::StatusOr<network::Attachment> a = attach(task_id, {});
+    absl::StatusOr<network::Attachment> a = AttachOne(network, task_id, {}, attached);
     if (a.ok()) shared = *a;
     status = a.status();
   }
@@ -160,31 +189,20 @@ absl::StatusOr<std::vector<network::Attachment>> AttachTask(
     if (shared) {
       a = *shared;
     } else {
-      absl::StatusOr<network::Attachment> own =
-          attach(spec.id, i < bindings.size() ? bindings[i] : std::vector<network::PortBinding>{});
+      absl::StatusOr<network::Attachment> own = AttachOne(
+          network, spec.id, i < bindings.size() ? bindings[i] : std::vector<network::PortBinding>{},
+          attached);
       if (!own.ok()) {
         status = own.status();
         break;
       }
       a = *own;
     }
-    // awsvpc names every container of the task after its address, as EC2 names an ENI's host.
-    if (mode == TaskNetworkMode::kAwsvpc) {
-      spec.hostname = absl::StrCat("ip-", absl::StrReplaceAll(a.ip, {{".", "-"}}));
-    } else if (spec.hostname.empty()) {
-      spec.hostname = name;
-    }
-    spec.netns_path = a.netns_path;
-    status = AddEtcFiles(absl::StrCat(task_dir, "/network/", a.id, shared ? "-" + name : ""),
-                         spec.hostname, a, *c, spec);
+    status = JoinAttachment(mode, task_dir, name, a, shared.has_value(), *c, spec);
     out[i] = a;
   }
   if (!status.ok()) {
-    for (const std::string& id : attached) {
-      if (absl::Status undone = network->Detach(id); !undone.ok()) {
-        spdlog::warn("network {}: {}", id, undone.ToString());
-      }
-    }
+    DetachAll(network, attached);
     return status;
   }
   return out;

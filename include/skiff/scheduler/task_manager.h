@@ -202,6 +202,15 @@ class TaskManager final : public TaskLauncher {
   // Runs a launch's runtime calls on the executor; the result comes back to OnLaunched. False
   // when the executor is stopping.
   bool RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work);
+  // The steps of a launch, in order, on the executor thread. A step records its failure in
+  // result; the steps after it then make no runtime calls.
+  // Looks every image up (or pulls it); sets result.retry when containerd may just be back.
+  void EnsureImages(const std::shared_ptr<LaunchWork>& work, LaunchResult& result);
+  // Attaches the task's namespaces and points work.specs at them (bridge and awsvpc only).
+  void AttachNetworks(const std::string& task_id, LaunchWork& work, LaunchResult& result);
+  void CreateContainers(const LaunchWork& work, LaunchResult& result);
+  // Starts the containers without dependencies (work.start_now).
+  void StartContainers(const LaunchWork& work, LaunchResult& result);
   // A launch whose image lookup found containerd unavailable, again after its back-off.
   void RetryLaunch(const std::string& task_id, std::shared_ptr<LaunchWork> work);
   void OnLaunched(const std::string& task_id, LaunchResult result);
@@ -233,6 +242,13 @@ class TaskManager final : public TaskLauncher {
   void ScheduleRemoval(const TaskState& task);
   void Remove(const std::string& task_id);
   void Resync();
+  // On the loop, with what the runtime listed: removes orphans, records the exits missed while
+  // nobody listened and resumes the stops under way; retries the resync when listing failed.
+  void OnResyncListed(const absl::StatusOr<std::vector<runtime::ContainerStatus>>& listed);
+  // Records the exits of started containers the runtime no longer runs (by runtime id).
+  void ReconcileExits(const std::map<std::string, const runtime::ContainerStatus*>& by_id);
+  // Signals again the tasks that were stopping when the stream (or skiffd) went away.
+  void ResumeStops();
   // Removes containers that carry skiff's task label but belong to no known task.
   void RemoveOrphans(std::vector<std::string> runtime_ids);
   // Detaches network namespaces that no task which is not STOPPED names (a crash left them).
