@@ -78,7 +78,8 @@ int Run(const Options& options) {
   spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
                (*store)->schema_version());
 
-  // The one source of ids (tasks, deployments, events, leases, uploads): unpredictable, and shared by all threads.
+  // The one source of ids (tasks, deployments, events, leases, uploads): unpredictable, and
+  // shared by all threads.
   SystemRandom random;
   runtime::ContainerdRuntime runtime(
       {.address = options.containerd_address,
