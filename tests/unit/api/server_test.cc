@@ -55,6 +55,11 @@ class StoppingLoop final : public scheduler::EventLoop {
  public:
   bool Post(scheduler::Work) override { return false; }
   void PostAfter(absl::Duration, scheduler::Work) override {}
+  // OnLoop arms no timer; a stopping loop hands out none.
+  std::unique_ptr<scheduler::Timer> CreateTimer(scheduler::TimerCallback) override {
+    return nullptr;
+  }
+  bool IsLoopThread() const override { return false; }
 };
 
 class OnLoopTest : public ::testing::Test {
