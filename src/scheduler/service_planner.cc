@@ -136,6 +136,10 @@ class Pass {
     plan_.events.push_back({.message = std::move(message), .repeat = repeat});
   }
   void WakeAt(absl::Time at) { plan_.wake_at = std::min(plan_.wake_at, at); }
+  // No launch before this (the back-off); a rollback in this pass starts afresh.
+  absl::Time NextLaunchAt() const {
+    return plan_.reset_launch_backoff ? absl::InfinitePast() : FromSeconds(record_.next_launch_at);
+  }
   bool Active() const { return service_.status() == "ACTIVE"; }
 
   const ServicePlannerOptions& options_;
@@ -310,7 +314,7 @@ void Pass::ScalePrimary() {
   if (need_ > 0 && !halted_) {
     const bool capped = DeploymentCount() > 1 || replacing > 0;
     const int room = capped ? std::min(need_, std::max(0, ceiling_ - totals_.active)) : need_;
-    const absl::Time backoff_until = FromSeconds(record_.next_launch_at);
+    const absl::Time backoff_until = NextLaunchAt();
     if (room > 0 && now_ < backoff_until) {
       WakeAt(backoff_until);  // Launch back-off.
     } else if (room > 0) {
@@ -345,8 +349,7 @@ void Pass::ReplaceUnhealthy() {
   // the replacement first.
   const int decided = mine.healthy + unhealthy_in_grace_;
   int stops = std::min(replacing, std::max(0, decided + replacing - desired_));
-  const bool blocked = need_ > launched_ && totals_.active >= ceiling_ &&
-                       now_ >= FromSeconds(record_.next_launch_at);
+  const bool blocked = need_ > launched_ && totals_.active >= ceiling_ && now_ >= NextLaunchAt();
   if (blocked) stops = std::max(stops, std::min(replacing, need_ - launched_));
   for (int i = 0; i < stops; ++i) {
     const std::string& id = unhealthy_[i];

@@ -723,6 +723,20 @@ TEST(ServicePlannerRollbackTest, FailedDeploymentWithTasksStaysAndDrainsBehindTh
                                        "Scaling activity initiated by (deployment ", kNew, ")")}));
 }
 
+TEST(ServicePlannerRollbackTest, TheRollbackLaunchesAtOnceWhateverTheFailedLaunchesBackedOff) {
+  World w;
+  w.Desired(2).Breaker(/*rollback=*/true).LastCompleted(kWeb2);
+  w.NextLaunchAt(kNow + absl::Minutes(4));
+  w.Deployment(kNew, kWeb3, "IN_PROGRESS", 3).Deployment(kOld, kWeb2, "COMPLETED");
+  w.RunningTasks("old", kOld, 2);
+  const ServicePlan plan = PlanOnce(w);
+  // The back-off belonged to the failed revision; the rollback starts afresh in this pass.
+  EXPECT_TRUE(plan.reset_launch_backoff);
+  EXPECT_EQ(plan.launch, 2);
+  EXPECT_EQ(plan.launch_deployment_id, FirstDeploymentId());
+  EXPECT_EQ(plan.wake_at, absl::InfiniteFuture());
+}
+
 TEST(ServicePlannerRollbackTest, NoRollbackWhenTheLastCompletedIsTheFailedRevision) {
   World w;
   w.Desired(1).Breaker(/*rollback=*/true).LastCompleted(kWeb3);
