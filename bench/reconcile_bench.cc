@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "fakes/fake_runtime.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
+#include "fakes/scheduler_stack.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_definition_registry.h"
@@ -125,10 +127,11 @@ class Bench {
   fakes::ManualEventLoop loop_{&clock_};
   fakes::ManualExecutor executor_;
   std::unique_ptr<fakes::FakeRuntime> runtime_ = std::make_unique<fakes::FakeRuntime>();
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<scheduler::TaskDefinitionRegistry> registry_;
-  std::unique_ptr<scheduler::TaskManager> tasks_;
-  std::unique_ptr<scheduler::ServiceManager> services_;
+  std::unique_ptr<fakes::SchedulerStack> stack_;
+  // The stack's parts.
+  scheduler::TaskDefinitionRegistry* registry_ = nullptr;
+  scheduler::TaskManager* tasks_ = nullptr;
+  scheduler::ServiceManager* services_ = nullptr;
   int64_t service_saves_ = 0;
 };
 
@@ -138,29 +141,22 @@ bool Bench::Open() {
     return false;
   }
   runtime_->AddImage(kImage);
-  absl::StatusOr<std::unique_ptr<store::Store>> store = store::Store::Open(scratch_.path() + "/state");
-  if (!store.ok()) {
-    std::cerr << "reconcile_bench: store: " << store.status() << "\n";
+  absl::StatusOr<std::unique_ptr<fakes::SchedulerStack>> stack = fakes::SchedulerStack::Open(
+      {.loop = &loop_,
+       .executor = &executor_,
+       .runtime = runtime_.get(),
+       .clock = &clock_,
+       .random = &random_},
+      {.state_dir = scratch_.path() + "/state"});
+  if (!stack.ok()) {
+    std::cerr << "reconcile_bench: " << stack.status() << "\n";
     return false;
   }
-  store_ = *std::move(store);
-  registry_ = std::make_unique<scheduler::TaskDefinitionRegistry>(store_.get(), &clock_,
-                                                                  model::ArnScope{});
-  tasks_ = std::make_unique<scheduler::TaskManager>(
-      &loop_, &executor_, runtime_.get(), store_.get(), registry_.get(), &clock_,
-      model::ArnScope{},
-      scheduler::TaskManagerOptions{.state_dir = scratch_.path() + "/state", .random = &random_});
-  services_ = std::make_unique<scheduler::ServiceManager>(
-      &loop_, tasks_.get(), registry_.get(), store_.get(), &clock_, &random_, model::ArnScope{});
+  stack_ = *std::move(stack);
+  registry_ = &stack_->registry();
+  tasks_ = &stack_->tasks();
+  services_ = &stack_->services();
   services_->AddListener([this](const store::StoredService&) { ++service_saves_; });
-  if (absl::Status s = tasks_->Load(); !s.ok()) {
-    std::cerr << "reconcile_bench: " << s << "\n";
-    return false;
-  }
-  if (absl::Status s = services_->Load(); !s.ok()) {
-    std::cerr << "reconcile_bench: " << s << "\n";
-    return false;
-  }
   v1::RegisterTaskDefinitionRequest request;
   absl::Status decoded = model::DecodeMessageText(
       R"({"family": "bench", "networkMode": "host", "containerDefinitions": [
@@ -262,15 +258,13 @@ int Bench::Run() {
   const double heap = HeapMiB();
   runtime_.reset();
   const double after_runtime = HeapMiB();
-  services_.reset();
-  const double after_services = HeapMiB();
-  tasks_.reset();
-  const double after_tasks = HeapMiB();
+  std::map<std::string, double, std::less<>> after;  // The heap once each part is gone.
+  stack_->TearDown([&after](absl::string_view part) { after[std::string(part)] = HeapMiB(); });
+  const double after_services = after["services"];
+  const double after_tasks = after["tasks"];
+  const double after_store = after["store"];
   loop_.DropPending();
   const double after_loop = HeapMiB();
-  registry_.reset();
-  store_.reset();
-  const double after_store = HeapMiB();
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -297,10 +291,11 @@ int Bench::Run() {
                                hwm, rss, hwm < 300 ? "met" : "NOT met")
             << absl::StrFormat(
                    "heap in use at the end %.0f MiB: fake runtime %.0f, ServiceManager %.0f, "
-                   "TaskManager %.0f, loop timers %.0f, store + registry %.0f, other %.0f\n",
-                   heap, heap - after_runtime, after_runtime - after_services,
-                   after_services - after_tasks, after_tasks - after_loop,
-                   after_loop - after_store, after_store)
+                   "TaskManager %.0f, store + registry + clusters %.0f, loop timers %.0f, "
+                   "other %.0f\n",
+                   heap, heap - after_runtime, after["clusters"] - after_services,
+                   after_services - after_tasks, after_tasks - after_store,
+                   after_store - after_loop, after_loop)
             << absl::StrFormat("one task: its Task message %d B, the copy of its task definition "
                                "it holds %d B\n",
                                task_bytes, definition_bytes);

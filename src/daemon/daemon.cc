@@ -159,9 +159,10 @@ int Run(const Options& options) {
   scheduler::HealthMonitor health(&loop, &health_executor, &runtime, &clock);
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope,
                                                      &loop);
+  scheduler::ClusterDirectory cluster_directory(store->get(), &clock, options.arn_scope, &loop);
   const logs::RotationPolicy log_rotation{.max_bytes = options.log_max_bytes, .keep = 1};
-  scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions, &clock,
-                               options.arn_scope,
+  scheduler::TaskManager tasks(&loop, &executor, &runtime, store->get(), &task_definitions,
+                               &cluster_directory, &clock, options.arn_scope,
                                {.state_dir = options.state_dir,
                                 .retention = options.task_retention,
                                 .log_rotation = log_rotation,
@@ -171,14 +172,14 @@ int Run(const Options& options) {
                                           .reserved = options.reserved_ports},
                                 .image_puller = &image_puller,
                                 .random = &random,
-                                .runtime_health = &runtime_monitor},
+                                .runtime_health = &runtime_monitor,
+                                .network = task_network->get()},
                                &health);
-  tasks.SetNetwork(task_network->get());
   scheduler::ServiceManager services(
-      &loop, &tasks, &task_definitions, store->get(), &clock, &random, options.arn_scope,
-      {.planner = {.progress_deadline = options.deployment_progress_deadline}});
+      &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
+      options.arn_scope, {.planner = {.progress_deadline = options.deployment_progress_deadline}});
   scheduler::ClusterRegistry clusters(
-      store->get(), &tasks, &services, &task_definitions, &clock, options.arn_scope,
+      &cluster_directory, &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,
        .runtime_version =
            [&runtime_monitor] {
@@ -188,23 +189,25 @@ int Run(const Options& options) {
            },
        .runtime_health = &runtime_monitor},
       &loop);
-  const scheduler::ClusterResolver resolve_cluster = [&clusters](const std::string& ref) {
-    return clusters.Resolve(ref);
-  };
-  tasks.SetClusterResolver(resolve_cluster);
-  services.SetClusterResolver(resolve_cluster);
+  // The listeners, all here. Services register theirs (task changes, resyncs) in Load.
   api::WatchHub watch_hub;
   tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
   services.AddListener(
       [&watch_hub](const store::StoredService& service) { watch_hub.Publish(service.service); });
-  // The loop thread has not started, so main may act for it. Tasks first: services index them.
-  for (auto [what, loaded] : {std::pair{"tasks", tasks.Load()}, {"clusters", clusters.Load()},
-                              {"services", services.Load()}}) {
+  // The loop thread has not started, so main may act for it. Clusters first (requests name
+  // them), then tasks (services index them).
+  for (auto [what, loaded] : {std::pair{"clusters", cluster_directory.Load()},
+                              {"tasks", tasks.Load()}, {"services", services.Load()}}) {
     if (!loaded.ok()) {
       spdlog::error("cannot load {}: {}", what, loaded.ToString());
       return 1;
     }
   }
+  // After the services' own resync listener: the first resync has then been reconciled.
+  tasks.AddResyncListener([&] {
+    reconciled = true;
+    maybe_ready();
+  });
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
   runtime.StartEvents([&loop, &runtime_monitor, &tasks, &services](
@@ -236,11 +239,6 @@ int Run(const Options& options) {
     return 1;
   }
 
-  tasks.SetResyncListener([&] {
-    services.ReconcileNow();
-    reconciled = true;
-    maybe_ready();
-  });
   // The loop thread has not started, so main may act for it. Wait for a containerd that is
   // starting (its socket exists), not for one that is absent.
   runtime_monitor.Start(std::filesystem::exists(options.containerd_address)

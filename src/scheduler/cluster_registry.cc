@@ -26,16 +26,10 @@ namespace {
 using model::kClientException;
 using model::kInvalidParameterException;
 
-constexpr char kDefaultCluster[] = "default";
 constexpr int kMaxDescribed = 100;  // ECS's limit for clusters and container instances.
 
 absl::Status InvalidParameter(absl::string_view message) {
   return model::EcsError(absl::StatusCode::kInvalidArgument, kInvalidParameterException, message);
-}
-
-absl::Status ClusterNotFound() {
-  return model::EcsError(absl::StatusCode::kNotFound, model::kClusterNotFoundException,
-                         "Cluster not found.");
 }
 
 // ECS's names for the machine types it knows; others pass through as uname says them.
@@ -120,10 +114,11 @@ absl::Status ValidateCreateCluster(const v1::CreateClusterRequest& request,
 
 }  // namespace
 
-ClusterRegistry::ClusterRegistry(store::Store* store, TaskManager* tasks, ServiceManager* services,
+ClusterRegistry::ClusterRegistry(ClusterDirectory* clusters, const TaskInventory* tasks,
+                                 ServiceInventory* services,
                                  TaskDefinitionRegistry* task_definitions, const Clock* clock,
                                  model::ArnScope scope, NodeInfo node, const EventLoop* loop)
-    : store_(store),
+    : clusters_(clusters),
       tasks_(tasks),
       services_(services),
       task_definitions_(task_definitions),
@@ -134,47 +129,6 @@ ClusterRegistry::ClusterRegistry(store::Store* store, TaskManager* tasks, Servic
       cpu_architecture_(CpuArchitecture()) {}
 
 double ClusterRegistry::Now() const { return model::ToEpochSeconds(clock_->Now()); }
-
-store::StoredCluster ClusterRegistry::NewCluster(const std::string& name) const {
-  store::StoredCluster record;
-  v1::Cluster& c = record.cluster;
-  c.set_cluster_arn(model::ClusterArn(scope_, name));
-  c.set_cluster_name(name);
-  c.set_status("ACTIVE");
-  // ECS writes the account's default when the request has no settings.
-  v1::ClusterSetting* insights = c.add_settings();
-  insights->set_name("containerInsights");
-  insights->set_value("disabled");
-  record.registered_at = Now();
-  return record;
-}
-
-absl::Status ClusterRegistry::Load() {
-  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
-  SKIFF_ASSIGN_OR_RETURN(std::vector<store::StoredCluster> stored, store_->LoadClusters());
-  for (store::StoredCluster& record : stored) {
-    if (record.registered_at == 0) {  // Written before schema version 4.
-      record.registered_at = Now();
-      SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
-    }
-    std::string name = record.cluster.cluster_name();
-    clusters_.insert_or_assign(std::move(name), std::move(record));
-  }
-  if (!clusters_.contains(kDefaultCluster)) {
-    store::StoredCluster record = NewCluster(kDefaultCluster);
-    SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
-    clusters_.emplace(kDefaultCluster, std::move(record));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ClusterRegistry::Resolve(const std::string& reference) const {
-  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
-  absl::StatusOr<std::string> name = model::ParseClusterRef(scope_, reference);
-  if (!name.ok()) return model::WithEcsException(name.status(), kInvalidParameterException);
-  if (!clusters_.contains(*name)) return ClusterNotFound();
-  return name;
-}
 
 std::map<std::string, ClusterRegistry::TaskCounts> ClusterRegistry::CountTasks() const {
   std::map<std::string, TaskCounts> counts;
@@ -228,16 +182,17 @@ absl::StatusOr<v1::CreateClusterResponse> ClusterRegistry::CreateCluster(
     const v1::CreateClusterRequest& request) {
   SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
-  const std::string name = request.has_cluster_name() ? request.cluster_name() : kDefaultCluster;
+  const std::string name =
+      request.has_cluster_name() ? request.cluster_name() : ClusterDirectory::kDefaultCluster;
   SKIFF_RETURN_IF_ERROR(ValidateCreateCluster(request, name));
   const ClusterParts all_parts{.tags = true, .settings = true, .configurations = true};
   v1::CreateClusterResponse response;
   // As ECS: creating a cluster that exists returns it as it is.
-  if (auto it = clusters_.find(name); it != clusters_.end()) {
-    *response.mutable_cluster() = View(it->second, all_parts, CountTasks());
+  if (const store::StoredCluster* existing = clusters_->Find(name)) {
+    *response.mutable_cluster() = View(*existing, all_parts, CountTasks());
     return response;
   }
-  store::StoredCluster record = NewCluster(name);
+  store::StoredCluster record = clusters_->NewCluster(name);
   v1::Cluster& c = record.cluster;
   *c.mutable_tags() = request.tags();
   if (!request.settings().empty()) *c.mutable_settings() = request.settings();
@@ -249,9 +204,8 @@ absl::StatusOr<v1::CreateClusterResponse> ClusterRegistry::CreateCluster(
     c.mutable_service_connect_defaults()->set_namespace_(
         request.service_connect_defaults().namespace_());
   }
-  SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
-  const auto [it, inserted] = clusters_.emplace(name, std::move(record));
-  *response.mutable_cluster() = View(it->second, all_parts, CountTasks());
+  SKIFF_ASSIGN_OR_RETURN(const store::StoredCluster* created, clusters_->Put(std::move(record)));
+  *response.mutable_cluster() = View(*created, all_parts, CountTasks());
   return response;
 }
 
@@ -274,14 +228,14 @@ absl::StatusOr<v1::DescribeClustersResponse> ClusterRegistry::DescribeClusters(
   v1::DescribeClustersResponse response;
   for (const std::string& ref : refs) {
     absl::StatusOr<std::string> name = model::ParseClusterRef(scope_, ref);
-    const auto it = name.ok() ? clusters_.find(*name) : clusters_.end();
-    if (it == clusters_.end()) {
+    const store::StoredCluster* record = name.ok() ? clusters_->Find(*name) : nullptr;
+    if (record == nullptr) {
       v1::Failure* failure = response.add_failures();
       failure->set_arn(name.ok() ? model::ClusterArn(scope_, *name) : ref);
       failure->set_reason("MISSING");
       continue;
     }
-    *response.add_clusters() = View(it->second, parts, counts);
+    *response.add_clusters() = View(*record, parts, counts);
   }
   return response;
 }
@@ -291,7 +245,7 @@ absl::StatusOr<v1::ListClustersResponse> ClusterRegistry::ListClusters(
   SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
   std::vector<std::string> arns;
-  for (const auto& [name, record] : clusters_) arns.push_back(model::ClusterArn(scope_, name));
+  for (const auto& [name, record] : clusters_->clusters()) arns.push_back(model::ClusterArn(scope_, name));
   absl::StatusOr<model::Page> page = model::Paginate(
       std::move(arns),
       request.has_max_results() ? std::optional<int>(request.max_results()) : std::nullopt,
@@ -307,7 +261,7 @@ absl::StatusOr<v1::DeleteClusterResponse> ClusterRegistry::DeleteCluster(
     const v1::DeleteClusterRequest& request) {
   SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
   SKIFF_RETURN_IF_ERROR(model::WithEcsException(model::CheckShape(request), kClientException));
-  SKIFF_ASSIGN_OR_RETURN(const std::string name, Resolve(request.cluster()));
+  SKIFF_ASSIGN_OR_RETURN(const std::string name, clusters_->Resolve(request.cluster()));
   if (services_->ActiveServiceCount(name) > 0) {
     return model::EcsError(absl::StatusCode::kFailedPrecondition,
                            model::kClusterContainsServicesException,
@@ -322,14 +276,13 @@ absl::StatusOr<v1::DeleteClusterResponse> ClusterRegistry::DeleteCluster(
                            model::kClusterContainsTasksException,
                            "The Cluster cannot be deleted while Tasks are active.");
   }
-  SKIFF_RETURN_IF_ERROR(store_->DeleteCluster(name));
-  const auto it = clusters_.find(name);
   v1::DeleteClusterResponse response;
   v1::Cluster* c = response.mutable_cluster();
-  *c = View(it->second, {.tags = true, .settings = true, .configurations = true}, CountTasks());
+  *c = View(*clusters_->Find(name), {.tags = true, .settings = true, .configurations = true},
+            CountTasks());
   c->set_status("INACTIVE");
   c->set_registered_container_instances_count(0);
-  clusters_.erase(it);
+  SKIFF_RETURN_IF_ERROR(clusters_->Erase(name));
   return response;
 }
 
@@ -383,7 +336,7 @@ absl::StatusOr<v1::DescribeContainerInstancesResponse> ClusterRegistry::Describe
         absl::StrCat("containerInstances: at most 100 container instances; got ",
                      request.container_instances_size()));
   }
-  SKIFF_ASSIGN_OR_RETURN(const std::string cluster, Resolve(request.cluster()));
+  SKIFF_ASSIGN_OR_RETURN(const std::string cluster, clusters_->Resolve(request.cluster()));
   const std::string arn = model::ContainerInstanceArn(scope_, cluster);
   // ECS also takes the older ARN form without the cluster.
   const std::string short_arn =
@@ -393,7 +346,9 @@ absl::StatusOr<v1::DescribeContainerInstancesResponse> ClusterRegistry::Describe
   bool described = false;
   for (const std::string& ref : request.container_instances()) {
     if (ref == arn || ref == short_arn || ref == scope_.instance_id) {
-      if (!described) *response.add_container_instances() = Instance(clusters_.at(cluster), health);
+      if (!described) {
+        *response.add_container_instances() = Instance(*clusters_->Find(cluster), health);
+      }
       described = true;
       continue;
     }

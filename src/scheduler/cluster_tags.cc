@@ -49,7 +49,7 @@ absl::StatusOr<ClusterRegistry::TaggedResource> ClusterRegistry::ParseResource(
   if (absl::ConsumePrefix(&rest, "cluster/")) {
     if (!model::IsValidName(rest)) return bad_name("cluster name");
     resource.kind = TaggedResource::Kind::kCluster;
-    SKIFF_ASSIGN_OR_RETURN(resource.cluster, Resolve(std::string(rest)));
+    SKIFF_ASSIGN_OR_RETURN(resource.cluster, clusters_->Resolve(std::string(rest)));
     return resource;
   }
   if (absl::ConsumePrefix(&rest, "service/")) {
@@ -64,7 +64,7 @@ absl::StatusOr<ClusterRegistry::TaggedResource> ClusterRegistry::ParseResource(
     }
     if (!model::IsValidName(name)) return bad_name("service name");
     resource.kind = TaggedResource::Kind::kService;
-    SKIFF_ASSIGN_OR_RETURN(resource.cluster, Resolve(std::string(cluster)));
+    SKIFF_ASSIGN_OR_RETURN(resource.cluster, clusters_->Resolve(std::string(cluster)));
     absl::StatusOr<std::string> service = model::ParseServiceRef(scope_, arn, "resourceArn");
     if (!service.ok()) return Invalid(service.status());
     resource.name = *std::move(service);
@@ -88,7 +88,7 @@ absl::StatusOr<std::vector<v1::Tag>> ClusterRegistry::GetTags(const TaggedResour
   absl::StatusOr<std::vector<v1::Tag>> tags;
   switch (resource.kind) {
     case TaggedResource::Kind::kCluster: {
-      const v1::Cluster& cluster = clusters_.at(resource.cluster).cluster;
+      const v1::Cluster& cluster = clusters_->Find(resource.cluster)->cluster;
       return std::vector<v1::Tag>(cluster.tags().begin(), cluster.tags().end());
     }
     case TaggedResource::Kind::kService:
@@ -108,11 +108,9 @@ absl::StatusOr<std::vector<v1::Tag>> ClusterRegistry::GetTags(const TaggedResour
 absl::Status ClusterRegistry::SetTags(const TaggedResource& resource, std::vector<v1::Tag> tags) {
   switch (resource.kind) {
     case TaggedResource::Kind::kCluster: {
-      store::StoredCluster record = clusters_.at(resource.cluster);
+      store::StoredCluster record = *clusters_->Find(resource.cluster);
       record.cluster.mutable_tags()->Assign(tags.begin(), tags.end());
-      SKIFF_RETURN_IF_ERROR(store_->PutCluster(record));
-      clusters_.at(resource.cluster) = std::move(record);
-      return absl::OkStatus();
+      return clusters_->Put(std::move(record)).status();
     }
     case TaggedResource::Kind::kService:
       return services_->SetTags(resource.cluster, resource.name, std::move(tags));

@@ -25,12 +25,13 @@ absl::Time FromSeconds(double seconds) { return absl::UnixEpoch() + absl::Second
 }  // namespace
 
 ServiceManager::ServiceManager(EventLoop* loop, TaskLauncher* tasks,
-                               TaskDefinitionRegistry* registry, store::Store* store,
-                               const Clock* clock, RandomSource* random, model::ArnScope scope,
-                               ServiceManagerOptions options)
+                               TaskDefinitionRegistry* registry, const ClusterResolver* clusters,
+                               store::Store* store, const Clock* clock, RandomSource* random,
+                               model::ArnScope scope, ServiceManagerOptions options)
     : loop_(loop),
       tasks_(tasks),
       registry_(registry),
+      clusters_(clusters),
       store_(store),
       clock_(clock),
       random_(random),
@@ -64,6 +65,8 @@ absl::Status ServiceManager::Load() {
   }
   tasks_->ForEachTask([this](const store::StoredTask& task) { OnTaskChanged(task); });
   tasks_->AddListener([this](const store::StoredTask& task) { OnTaskChanged(task); });
+  // What the runtime ran while the stream was away is known now: act on it at once.
+  tasks_->AddResyncListener([this] { ReconcileNow(); });
   spdlog::info("loaded {} services from the store", services_.size());
   MarkAllDirty();
   return absl::OkStatus();

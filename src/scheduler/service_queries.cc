@@ -156,10 +156,7 @@ void ApplyServiceSettings(const v1::UpdateServiceRequest& request, v1::Service& 
 }  // namespace
 
 absl::StatusOr<std::string> ServiceManager::Cluster(const std::string& requested) const {
-  if (resolve_cluster_) return resolve_cluster_(requested);
-  absl::StatusOr<std::string> cluster = model::ParseClusterRef(scope_, requested);
-  if (!cluster.ok()) return model::WithEcsException(cluster.status(), kInvalidParameterException);
-  return cluster;
+  return clusters_->Resolve(requested);
 }
 
 absl::StatusOr<ServiceManager::ServiceState*> ServiceManager::FindLive(const std::string& cluster,

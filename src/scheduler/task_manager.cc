@@ -117,20 +117,23 @@ struct TaskManager::LaunchWork {
 };
 
 TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
-                         store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
-                         model::ArnScope scope, TaskManagerOptions options,
-                         HealthMonitor* health)
+                         store::Store* store, TaskDefinitionRegistry* registry,
+                         const ClusterResolver* clusters, const Clock* clock,
+                         model::ArnScope scope, TaskManagerOptions options, HealthMonitor* health)
     : loop_(loop),
       executor_(executor),
       runtime_(runtime),
       store_(store),
       registry_(registry),
+      clusters_(clusters),
       clock_(clock),
       scope_(std::move(scope)),
       options_(std::move(options)),
       health_(health),
+      network_(options_.network),
       ports_(options_.ports) {
   SKIFF_DCHECK(options_.random != nullptr);
+  SKIFF_DCHECK(clusters_ != nullptr);
   if (health_ != nullptr) {
     health_->SetListener([this](const std::string& runtime_id, HealthStatus status) {
       OnHealthChanged(runtime_id, status);
@@ -203,10 +206,7 @@ absl::Status TaskManager::Load() {
 }
 
 absl::StatusOr<std::string> TaskManager::Cluster(const std::string& requested) const {
-  if (resolve_cluster_) return resolve_cluster_(requested);
-  absl::StatusOr<std::string> cluster = model::ParseClusterRef(scope_, requested);
-  if (!cluster.ok()) return model::WithEcsException(cluster.status(), kInvalidParameterException);
-  return cluster;
+  return clusters_->Resolve(requested);
 }
 
 TaskManager::TaskState* TaskManager::Find(const std::string& task_id) {
@@ -948,7 +948,7 @@ void TaskManager::OnResyncListed(
   }
   ReconcileExits(by_id);
   ResumeStops();
-  if (on_resync_) on_resync_();
+  for (const std::function<void()>& listener : resync_listeners_) listener();
 }
 
 void TaskManager::ReconcileExits(

@@ -1,5 +1,6 @@
-// ClusterRegistry: clusters as ECS has them on one node: logical groups of services and tasks,
-// with a `default` cluster that always exists. The node is the one container instance of every
+// ClusterRegistry: the ECS cluster API on one node. Clusters are logical groups of services and
+// tasks, kept in the ClusterDirectory (with its `default` cluster); this class adds their live
+// counts from the task and service inventories. The node is the one container instance of every
 // cluster (DescribeContainerInstances shows its registered and remaining resources). Also the
 // tags of clusters, services and task definitions (TagResource, UntagResource,
 // ListTagsForResource).
@@ -18,11 +19,11 @@
 #include "absl/strings/string_view.h"
 #include "skiff/base/clock.h"
 #include "skiff/model/arn.h"
+#include "skiff/scheduler/cluster_directory.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/runtime_health.h"
-#include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_definition_registry.h"
-#include "skiff/scheduler/task_manager.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
 
@@ -37,18 +38,10 @@ struct NodeInfo {
 
 class ClusterRegistry {
  public:
-  ClusterRegistry(store::Store* store, TaskManager* tasks, ServiceManager* services,
-                  TaskDefinitionRegistry* task_definitions, const Clock* clock,
-                  model::ArnScope scope, NodeInfo node, const EventLoop* loop = nullptr);
-
-  // Loads the stored clusters and creates `default` when it is missing. Call once, before the
-  // loop serves requests.
-  absl::Status Load();
-
-  // The name of an existing ACTIVE cluster from a name, ARN or "" (default); the ECS error
-  // (ClusterNotFoundException, InvalidParameterException) otherwise. TaskManager and
-  // ServiceManager use it as their ClusterResolver.
-  absl::StatusOr<std::string> Resolve(const std::string& reference) const;
+  // Every pointer must outlive the registry.
+  ClusterRegistry(ClusterDirectory* clusters, const TaskInventory* tasks,
+                  ServiceInventory* services, TaskDefinitionRegistry* task_definitions,
+                  const Clock* clock, model::ArnScope scope, NodeInfo node, const EventLoop* loop = nullptr);
 
   absl::StatusOr<v1::CreateClusterResponse> CreateCluster(const v1::CreateClusterRequest& request);
   absl::StatusOr<v1::DescribeClustersResponse> DescribeClusters(
@@ -94,7 +87,6 @@ class ClusterRegistry {
   std::map<std::string, TaskCounts> CountTasks() const;
   static TaskCounts CountsOf(const std::map<std::string, TaskCounts>& all,
                              const std::string& cluster);
-  store::StoredCluster NewCluster(const std::string& name) const;
   v1::ContainerInstance Instance(const store::StoredCluster& record, bool health) const;
   double Now() const;
 
@@ -106,16 +98,15 @@ class ClusterRegistry {
                                                absl::string_view missing) const;
   absl::Status SetTags(const TaggedResource& resource, std::vector<v1::Tag> tags);
 
-  store::Store* store_;
-  TaskManager* tasks_;
-  ServiceManager* services_;
+  ClusterDirectory* clusters_;
+  const TaskInventory* tasks_;
+  ServiceInventory* services_;
   TaskDefinitionRegistry* task_definitions_;
   const Clock* clock_;
   model::ArnScope scope_;
   NodeInfo node_;
-  const EventLoop* loop_;  // May be null.
-  std::string cpu_architecture_;                         // ecs.cpu-architecture, from uname.
-  std::map<std::string, store::StoredCluster> clusters_;  // The ACTIVE clusters, by name.
+  const EventLoop* loop_;         // May be null.
+  std::string cpu_architecture_;  // ecs.cpu-architecture, from uname.
 };
 
 }  // namespace skiff::scheduler

@@ -47,11 +47,12 @@
 #include "skiff/base/clock.h"
 #include "skiff/base/random.h"
 #include "skiff/model/arn.h"
+#include "skiff/scheduler/cluster_directory.h"
 #include "skiff/scheduler/event_loop.h"
-#include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/service_planner.h"
+#include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
-#include "skiff/scheduler/task_manager.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
 #include "skiff/v1/skiff.pb.h"
@@ -66,21 +67,21 @@ struct ServiceManagerOptions {
   absl::Duration retention = absl::Hours(1);
 };
 
-class ServiceManager {
+class ServiceManager final : public ServiceInventory {
  public:
   using ServiceListener = std::function<void(const store::StoredService&)>;
 
-  // `random` makes deployment and event ids. Every pointer must outlive the manager.
+  // Requests name their cluster through `clusters`; `random` makes deployment and event ids.
+  // Every pointer must outlive the manager.
   ServiceManager(EventLoop* loop, TaskLauncher* tasks, TaskDefinitionRegistry* registry,
-                 store::Store* store, const Clock* clock, RandomSource* random,
-                 model::ArnScope scope, ServiceManagerOptions options = {});
+                 const ClusterResolver* clusters, store::Store* store, const Clock* clock,
+                 RandomSource* random, model::ArnScope scope, ServiceManagerOptions options = {});
 
   // Loads the stored services and indexes the launcher's tasks by service (call after
-  // TaskManager::Load), then subscribes to task changes and schedules a pass over every
-  // service. Call once, before the loop serves requests.
+  // TaskManager::Load), then subscribes to task changes and to the launcher's resyncs (each
+  // one runs a pass at once) and schedules a pass over every service. Call once, before the
+  // loop serves requests.
   absl::Status Load();
-
-  void SetClusterResolver(ClusterResolver resolver) { resolve_cluster_ = std::move(resolver); }
   // Called with every service as it changes (after it is persisted). Loop thread.
   void AddListener(ServiceListener listener) { listeners_.push_back(std::move(listener)); }
 
@@ -99,13 +100,13 @@ class ServiceManager {
   absl::StatusOr<v1::DescribeServiceRevisionsResponse> DescribeServiceRevisions(
       const v1::DescribeServiceRevisionsRequest& request);
 
-  // For the cluster registry: services of a cluster that are ACTIVE or DRAINING, and tags.
-  int ActiveServiceCount(const std::string& cluster) const;
-  // NotFound when the cluster has no such (non-INACTIVE) service.
+  // ServiceInventory, for the cluster API: services of a cluster that are ACTIVE or DRAINING,
+  // and tags (NotFound when the cluster has no such non-INACTIVE service).
+  int ActiveServiceCount(const std::string& cluster) const override;
   absl::StatusOr<std::vector<v1::Tag>> Tags(const std::string& cluster,
-                                            const std::string& service) const;
+                                            const std::string& service) const override;
   absl::Status SetTags(const std::string& cluster, const std::string& service,
-                       std::vector<v1::Tag> tags);
+                       std::vector<v1::Tag> tags) override;
 
   // Runs the reconcile pass over every dirty service now (the loop runs it on its own after any
   // change; this is for tests and benchmarks). Returns how many services it looked at.
@@ -193,13 +194,13 @@ class ServiceManager {
   EventLoop* const loop_;
   TaskLauncher* const tasks_;
   TaskDefinitionRegistry* const registry_;
+  const ClusterResolver* const clusters_;
   store::Store* const store_;
   const Clock* const clock_;
   RandomSource* const random_;
   const model::ArnScope scope_;
   const ServiceManagerOptions options_;
   ServicePlanner planner_;
-  ClusterResolver resolve_cluster_;
 
   std::map<Key, ServiceState> services_;
   std::set<Key> dirty_;

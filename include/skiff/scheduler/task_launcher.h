@@ -65,6 +65,9 @@ class TaskLauncher {
   virtual void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const = 0;
   // Called with every task as it changes (after it is persisted).
   virtual void AddListener(TaskListener listener) = 0;
+  // Called, in the order added, each time a resync with the runtime (at startup, after a lost
+  // event stream) has been applied: the exits missed meanwhile are recorded.
+  virtual void AddResyncListener(std::function<void()> listener) = 0;
 };
 
 }  // namespace skiff::scheduler

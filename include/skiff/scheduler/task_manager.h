@@ -29,10 +29,12 @@
 #include "skiff/network/port_allocator.h"
 #include "skiff/network/task_network.h"
 #include "skiff/runtime/container_runtime.h"
+#include "skiff/scheduler/cluster_directory.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/health_monitor.h"
 #include "skiff/scheduler/image_puller.h"
+#include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/runtime_health.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
@@ -41,16 +43,6 @@
 #include "skiff/v1/skiff.pb.h"
 
 namespace skiff::scheduler {
-
-// CPU units (1024 per core) and MiB of memory, as ECS counts them for placement.
-struct Resources {
-  int64_t cpu = 0;
-  int64_t memory = 0;
-};
-
-// Turns a cluster reference (name, ARN, "" for default) into the name of an existing cluster,
-// or fails with the ECS error for it.
-using ClusterResolver = std::function<absl::StatusOr<std::string>(const std::string& reference)>;
 
 struct TaskManagerOptions {
   std::string state_dir;                            // Tasks' files live in state_dir/tasks/<id>.
@@ -70,6 +62,9 @@ struct TaskManagerOptions {
   // Whether the runtime is up (the RuntimeMonitor): RunTask and StartTask fail fast with
   // Unavailable while it is not. Null: always up (tests without a monitor).
   const RuntimeHealth* runtime_health = nullptr;
+  // The namespaces of bridge and awsvpc tasks. Without one (skiffd run without networking,
+  // most unit tests) such tasks fail to start with a reason that says so.
+  network::TaskNetwork* network = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -81,13 +76,15 @@ struct ContainerLocation {
   bool running = false;
 };
 
-class TaskManager final : public TaskLauncher {
+class TaskManager final : public TaskLauncher, public TaskInventory {
  public:
-  // `health` runs the containers' health checks; without one (tests that do not look at
-  // health) checks are not run and checked containers stay UNKNOWN.
+  // Requests name their cluster through `clusters`. `health` runs the containers' health
+  // checks; without one (tests that do not look at health) checks are not run and checked
+  // containers stay UNKNOWN. Every pointer must outlive the manager.
   TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
-              store::Store* store, TaskDefinitionRegistry* registry, const Clock* clock,
-              model::ArnScope scope, TaskManagerOptions options, HealthMonitor* health = nullptr);
+              store::Store* store, TaskDefinitionRegistry* registry,
+              const ClusterResolver* clusters, const Clock* clock, model::ArnScope scope,
+              TaskManagerOptions options, HealthMonitor* health = nullptr);
 
   // Loads the stored tasks. Tasks that were not STOPPED are marked for a check against the
   // runtime at the next resync. Call once, before the loop serves requests.
@@ -95,10 +92,9 @@ class TaskManager final : public TaskLauncher {
 
   // Called with every task as it changes (after it is persisted). Loop thread.
   void AddListener(TaskListener listener) override { listeners_.push_back(std::move(listener)); }
-
-  // By default a cluster reference only has to be well formed; the cluster registry installs
-  // a resolver that also requires the cluster to exist. Call before serving.
-  void SetClusterResolver(ClusterResolver resolver) { resolve_cluster_ = std::move(resolver); }
+  void AddResyncListener(std::function<void()> listener) override {
+    resync_listeners_.push_back(std::move(listener));
+  }
 
   absl::StatusOr<v1::RunTaskResponse> RunTask(const v1::RunTaskRequest& request);
   absl::StatusOr<v1::StopTaskResponse> StopTask(const v1::StopTaskRequest& request);
@@ -112,9 +108,10 @@ class TaskManager final : public TaskLauncher {
   bool HealthChecked(const std::string& task_id) const override;
   void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const override;
 
-  // The node's registered resources and what tasks that are not STOPPED reserve of them.
-  const Resources& capacity() const { return options_.capacity; }
-  const Resources& reserved() const { return reserved_; }
+  // TaskInventory: the node's registered resources and what tasks that are not STOPPED
+  // reserve of them.
+  const Resources& capacity() const override { return options_.capacity; }
+  const Resources& reserved() const override { return reserved_; }
 
   // The health-check details of a task's checked containers. NotFound for an unknown task.
   absl::StatusOr<std::vector<v1::ContainerHealth>> ContainerHealth(const std::string& cluster,
@@ -129,12 +126,6 @@ class TaskManager final : public TaskLauncher {
   // From the runtime's event stream (posted to the loop): exits, OOMs, and a resync with the
   // runtime each time the stream comes (back) up.
   void OnRuntimeEvent(const runtime::RuntimeEvent& event);
-  // Called on the loop each time a resync with the runtime (at startup, after a lost stream) has
-  // been applied: exits missed meanwhile recorded, orphans sent for removal.
-  void SetResyncListener(std::function<void()> listener) { on_resync_ = std::move(listener); }
-  // The namespaces of bridge and awsvpc tasks. Without one (skiffd run without networking,
-  // most unit tests) such tasks fail to start with a reason that says so. Call before serving.
-  void SetNetwork(network::TaskNetwork* network) { network_ = network; }
 
   // Starts the periodic log rotation. Loop thread.
   void StartLogRotation();
@@ -262,11 +253,12 @@ class TaskManager final : public TaskLauncher {
   runtime::ContainerRuntime* runtime_;
   store::Store* store_;
   TaskDefinitionRegistry* registry_;
+  const ClusterResolver* clusters_;
   const Clock* clock_;
   model::ArnScope scope_;
   TaskManagerOptions options_;
   HealthMonitor* health_;  // May be null.
-  network::TaskNetwork* network_ = nullptr;
+  network::TaskNetwork* network_;  // options_.network; may be null.
   network::PortAllocator ports_;
 
   std::map<std::string, TaskState> tasks_;                 // By task id.
@@ -275,12 +267,11 @@ class TaskManager final : public TaskLauncher {
   std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
   std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
   std::vector<TaskListener> listeners_;
-  ClusterResolver resolve_cluster_;
   Resources reserved_;
   bool stream_was_lost_ = false;
   bool resynced_ = false;  // The first resync (after startup) has run.
   bool networks_swept_ = false;
-  std::function<void()> on_resync_;
+  std::vector<std::function<void()>> resync_listeners_;
 };
 
 }  // namespace skiff::scheduler

@@ -10,6 +10,7 @@
 #include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
+#include "fakes/scheduler_stack.h"
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,40 +76,28 @@ class ClusterRegistryTest : public ::testing::Test {
 
   // (Re)opens the store and builds every component over it, as skiffd does at startup.
   void Open() {
-    clusters_.reset();
-    services_.reset();
-    tasks_.reset();
-    registry_.reset();
-    store_.reset();
+    stack_.reset();
     loop_.DropPending();  // Work the old managers posted must not reach the new ones.
-    auto store = store::Store::Open(dir_.path() + "/state");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, scope_, &loop_);
-    tasks_ = std::make_unique<TaskManager>(
-        &loop_, &executor_, &runtime_, store_.get(), registry_.get(), &clock_, scope_,
-        TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                           .capacity = {.cpu = 2048, .memory = 4096},
-                           .random = &random_});
-    services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
-                                                 store_.get(), &clock_, &random_, scope_);
-    clusters_ = std::make_unique<ClusterRegistry>(
-        store_.get(), tasks_.get(), services_.get(), registry_.get(), &clock_, scope_,
-        NodeInfo{.agent_version = "1.2.3",
-                 .runtime_version = [] { return std::string("containerd 1.6.20"); },
-                 .runtime_health = &runtime_health_},
-        &loop_);
-    const ClusterResolver resolve = [this](const std::string& ref) {
-      return clusters_->Resolve(ref);
-    };
-    tasks_->SetClusterResolver(resolve);
-    services_->SetClusterResolver(resolve);
-    ASSERT_TRUE(tasks_->Load().ok());
-    ASSERT_TRUE(clusters_->Load().ok());
-    ASSERT_TRUE(services_->Load().ok());
-    runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
-      loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
-    });
+    auto stack = fakes::SchedulerStack::Open(
+        {.loop = &loop_,
+         .executor = &executor_,
+         .runtime = &runtime_,
+         .clock = &clock_,
+         .random = &random_},
+        {.state_dir = dir_.path() + "/state",
+         .scope = scope_,
+         .tasks = {.capacity = {.cpu = 2048, .memory = 4096}},
+         .node = {.agent_version = "1.2.3",
+                  .runtime_version = [] { return std::string("containerd 1.6.20"); },
+                  .runtime_health = &runtime_health_}});
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+    store_ = &stack_->store();
+    registry_ = &stack_->registry();
+    directory_ = &stack_->directory();
+    tasks_ = &stack_->tasks();
+    services_ = &stack_->services();
+    clusters_ = &stack_->clusters();
   }
 
   void Register(const std::string& json) {
@@ -185,11 +174,14 @@ class ClusterRegistryTest : public ::testing::Test {
   fakes::FakeRuntime runtime_;
   model::ArnScope scope_;
   fakes::FakeRuntimeHealth runtime_health_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<TaskDefinitionRegistry> registry_;
-  std::unique_ptr<TaskManager> tasks_;
-  std::unique_ptr<ServiceManager> services_;
-  std::unique_ptr<ClusterRegistry> clusters_;
+  std::unique_ptr<fakes::SchedulerStack> stack_;
+  // The stack's parts.
+  store::Store* store_ = nullptr;
+  TaskDefinitionRegistry* registry_ = nullptr;
+  ClusterDirectory* directory_ = nullptr;
+  TaskManager* tasks_ = nullptr;
+  ServiceManager* services_ = nullptr;
+  ClusterRegistry* clusters_ = nullptr;
 };
 
 // --- The default cluster and Resolve ---
@@ -214,14 +206,14 @@ TEST_F(ClusterRegistryTest, LoadCreatesAndPersistsTheDefaultCluster) {
 
 TEST_F(ClusterRegistryTest, ResolveTakesNamesArnsAndTheEmptyDefault) {
   ASSERT_TRUE(Create(R"({"clusterName": "prod"})").ok());
-  EXPECT_EQ(*clusters_->Resolve(""), "default");
-  EXPECT_EQ(*clusters_->Resolve("prod"), "prod");
-  EXPECT_EQ(*clusters_->Resolve(Arn("cluster/prod")), "prod");
-  EXPECT_EQ(ErrorOf(clusters_->Resolve("staging")),
+  EXPECT_EQ(*directory_->Resolve(""), "default");
+  EXPECT_EQ(*directory_->Resolve("prod"), "prod");
+  EXPECT_EQ(*directory_->Resolve(Arn("cluster/prod")), "prod");
+  EXPECT_EQ(ErrorOf(directory_->Resolve("staging")),
             "NOT_FOUND ClusterNotFoundException: Cluster not found.");
-  EXPECT_THAT(ErrorOf(clusters_->Resolve("bad name")),
+  EXPECT_THAT(ErrorOf(directory_->Resolve("bad name")),
               StartsWith("INVALID_ARGUMENT InvalidParameterException: cluster: must be 1-255"));
-  EXPECT_THAT(ErrorOf(clusters_->Resolve("arn:aws:ecs:us-east-1:000000000000:cluster/prod")),
+  EXPECT_THAT(ErrorOf(directory_->Resolve("arn:aws:ecs:us-east-1:000000000000:cluster/prod")),
               StartsWith("INVALID_ARGUMENT InvalidParameterException: cluster: a cluster ARN"));
 }
 
@@ -488,11 +480,11 @@ TEST_F(ClusterRegistryTest, DeleteClusterRefusesWhileATaskIsNotStopped) {
 TEST_F(ClusterRegistryTest, TheDefaultClusterCanBeDeletedAndComesBackAtTheNextStart) {
   ASSERT_TRUE(clusters_->DeleteCluster(Parse<v1::DeleteClusterRequest>(
                   R"({"cluster": "default"})")).ok());
-  EXPECT_EQ(ErrorOf(clusters_->Resolve("")),
+  EXPECT_EQ(ErrorOf(directory_->Resolve("")),
             "NOT_FOUND ClusterNotFoundException: Cluster not found.");
   EXPECT_THAT(ListAll(), IsEmpty());
   EXPECT_TRUE(Create("{}").ok());  // CreateCluster without a name brings it back.
-  EXPECT_EQ(*clusters_->Resolve(""), "default");
+  EXPECT_EQ(*directory_->Resolve(""), "default");
   ASSERT_TRUE(clusters_->DeleteCluster(Parse<v1::DeleteClusterRequest>(
                   R"({"cluster": "default"})")).ok());
   Open();

@@ -14,6 +14,7 @@
 #include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
+#include "fakes/scheduler_stack.h"
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -36,35 +37,31 @@ class ServiceManagerTest : public ::testing::Test {
 
   // (Re)opens the store and builds the managers on it, as a restart of skiffd does.
   void Open(Resources capacity = {.cpu = 4096, .memory = 4096}) {
-    services_.reset();
-    tasks_.reset();
-    registry_.reset();
-    store_.reset();
-    loop_.DropPending();
-    auto store = store::Store::Open(dir_.path() + "/state");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
+    stack_.reset();
+    health_.reset();
+    loop_.DropPending();  // Work the old managers posted must not reach the new ones.
     health_ = std::make_unique<HealthMonitor>(&loop_, &executor_, &runtime_, &clock_);
-    tasks_ = std::make_unique<TaskManager>(
-        &loop_, &executor_, &runtime_, store_.get(), registry_.get(), &clock_, model::ArnScope{},
-        TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                           .capacity = capacity,
-                           // No port is bound on a simulated host.
-                           .ports = {.in_use = [](int, const std::string&) { return false; }},
-                           .random = &random_,
-                           .runtime_health = &runtime_health_},
-        health_.get());
-    tasks_->SetNetwork(&network_);
-    ASSERT_TRUE(tasks_->Load().ok());
-    services_ = std::make_unique<ServiceManager>(&loop_, tasks_.get(), registry_.get(),
-                                                 store_.get(), &clock_, &random_,
-                                                 model::ArnScope{}, service_options_);
+    auto stack = fakes::SchedulerStack::Open(
+        {.loop = &loop_,
+         .executor = &executor_,
+         .runtime = &runtime_,
+         .clock = &clock_,
+         .random = &random_,
+         .health = health_.get()},
+        {.state_dir = dir_.path() + "/state",
+         .tasks = {.capacity = capacity,
+                   // No port is bound on a simulated host.
+                   .ports = {.in_use = [](int, const std::string&) { return false; }},
+                   .runtime_health = &runtime_health_,
+                   .network = &network_},
+         .services = service_options_});
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+    store_ = &stack_->store();
+    registry_ = &stack_->registry();
+    tasks_ = &stack_->tasks();
+    services_ = &stack_->services();
     services_->AddListener([this](const store::StoredService&) { ++saves_; });
-    ASSERT_TRUE(services_->Load().ok());
-    runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
-      loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
-    });
   }
 
   void Register(const std::string& json) {
@@ -150,14 +147,16 @@ class ServiceManagerTest : public ::testing::Test {
   fakes::FakeRuntime runtime_;
   fakes::FakeRuntimeHealth runtime_health_;
   fakes::FakeNetwork network_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<TaskDefinitionRegistry> registry_;
   // Most tests look at one pass at a time: a RUNNING task counts as healthy at once. The
   // deployment tests use the daemon's defaults (a task counts after 500 ms).
   ServiceManagerOptions service_options_{.planner = {.ready_after = absl::ZeroDuration()}};
   std::unique_ptr<HealthMonitor> health_;
-  std::unique_ptr<TaskManager> tasks_;
-  std::unique_ptr<ServiceManager> services_;
+  std::unique_ptr<fakes::SchedulerStack> stack_;
+  // The stack's parts.
+  store::Store* store_ = nullptr;
+  TaskDefinitionRegistry* registry_ = nullptr;
+  TaskManager* tasks_ = nullptr;
+  ServiceManager* services_ = nullptr;
   int saves_ = 0;
 };
 

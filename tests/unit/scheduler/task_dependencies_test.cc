@@ -9,6 +9,7 @@
 #include "fakes/fake_runtime.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
+#include "fakes/scheduler_stack.h"
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,19 +31,17 @@ class TaskDependenciesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     runtime_.AddImage(kImage);
-    auto store = store::Store::Open(dir_.path() + "/state");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
-    tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
-                                           registry_.get(), &clock_, model::ArnScope{},
-                                           TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                                                              .random = &random_},
-                                           &health_);
-    ASSERT_TRUE(tasks_->Load().ok());
-    runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
-      loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
-    });
+    auto stack = fakes::SchedulerStack::Open({.loop = &loop_,
+                                              .executor = &executor_,
+                                              .runtime = &runtime_,
+                                              .clock = &clock_,
+                                              .random = &random_,
+                                              .health = &health_},
+                                             {.state_dir = dir_.path() + "/state"});
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+    registry_ = &stack_->registry();
+    tasks_ = &stack_->tasks();
   }
 
   // Registers family "t" with these container definitions and runs one task of it.
@@ -116,9 +115,9 @@ class TaskDependenciesTest : public ::testing::Test {
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
   HealthMonitor health_{&loop_, &executor_, &runtime_, &clock_};
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<TaskDefinitionRegistry> registry_;
-  std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<fakes::SchedulerStack> stack_;
+  TaskDefinitionRegistry* registry_ = nullptr;  // The stack's.
+  TaskManager* tasks_ = nullptr;                // The stack's.
   std::string id_;
 };
 

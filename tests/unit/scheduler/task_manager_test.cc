@@ -10,6 +10,7 @@
 #include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
+#include "fakes/scheduler_stack.h"
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -40,25 +41,22 @@ class TaskManagerTest : public ::testing::Test {
   }
 
   void Open() {
-    tasks_.reset();
-    registry_.reset();
-    store_.reset();
-    auto store = store::Store::Open(dir_.path() + "/state");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    registry_ = std::make_unique<TaskDefinitionRegistry>(store_.get(), &clock_, model::ArnScope{});
-    tasks_ = std::make_unique<TaskManager>(&loop_, &executor_, &runtime_, store_.get(),
-                                           registry_.get(), &clock_, model::ArnScope{},
-                                           TaskManagerOptions{.state_dir = dir_.path() + "/state",
-                                                              .image_puller = puller_.get(),
-                                                              .random = &random_,
-                                                              .runtime_health = &runtime_health_});
-    ASSERT_TRUE(tasks_->Load().ok());
+    stack_.reset();
+    auto stack = fakes::SchedulerStack::Open(
+        {.loop = &loop_,
+         .executor = &executor_,
+         .runtime = &runtime_,
+         .clock = &clock_,
+         .random = &random_},
+        {.state_dir = dir_.path() + "/state",
+         .tasks = {.image_puller = puller_.get(), .runtime_health = &runtime_health_}});
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+    store_ = &stack_->store();
+    registry_ = &stack_->registry();
+    tasks_ = &stack_->tasks();
     tasks_->AddListener(
         [this](const store::StoredTask& t) { changes_.push_back(t.task.last_status()); });
-    runtime_.StartEvents([this](const runtime::RuntimeEvent& e) {
-      loop_.Post([this, e] { tasks_->OnRuntimeEvent(e); });
-    });
   }
 
   void Register(const std::string& json) {
@@ -111,10 +109,12 @@ class TaskManagerTest : public ::testing::Test {
   fakes::ManualExecutor executor_;
   fakes::FakeRuntime runtime_;
   fakes::FakeRuntimeHealth runtime_health_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<TaskDefinitionRegistry> registry_;
   std::unique_ptr<ImagePuller> puller_;  // Set before Open() by tests that pull.
-  std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<fakes::SchedulerStack> stack_;
+  // The stack's parts.
+  store::Store* store_ = nullptr;
+  TaskDefinitionRegistry* registry_ = nullptr;
+  TaskManager* tasks_ = nullptr;
   std::vector<std::string> changes_;
 };
 
@@ -394,6 +394,32 @@ TEST_F(TaskManagerTest, ARestartDuringLaunchFailsTheTaskAndStopsWhatStarted) {
   EXPECT_EQ(Describe(id).last_status(), "STOPPED");
 }
 
+// Resync listeners (the service manager's pass, the daemon's readiness) run in the order they
+// were added, after each resync has recorded what the runtime ran meanwhile.
+TEST_F(TaskManagerTest, ResyncListenersRunInOrderOnceTheMissedExitsAreRecorded) {
+  const std::string id = RunOne();
+  Settle();
+  std::vector<std::string> heard;
+  tasks_->AddResyncListener([&] { heard.push_back("first " + Describe(id).desired_status()); });
+  tasks_->AddResyncListener([&] { heard.push_back("second"); });
+  runtime_.DropEvents(true);  // The stream is down: nobody hears the exit.
+  runtime_.Exit(id + "-app", 137, clock_.Now());
+  runtime_.DropEvents(false);
+  Settle();
+  EXPECT_THAT(heard, IsEmpty());
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  EXPECT_THAT(heard, ElementsAre("first STOPPED", "second"));
+  // A stream that comes up again without having been lost needs no resync.
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  EXPECT_EQ(heard.size(), 2u);
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamLost});
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  EXPECT_EQ(heard.size(), 4u);
+}
+
 TEST_F(TaskManagerTest, AStopInterruptedByARestartIsFinished) {
   const std::string id = RunOne();
   Settle();
@@ -592,24 +618,21 @@ std::vector<std::string> FirstTaskIds(uint64_t seed) {
   fakes::ManualEventLoop loop(&clock);
   fakes::ManualExecutor executor;
   fakes::FakeRuntime runtime;
-  auto store = store::Store::Open(dir.path() + "/state");
-  EXPECT_TRUE(store.ok()) << store.status();
-  if (!store.ok()) return {};
-  TaskDefinitionRegistry registry(store->get(), &clock, model::ArnScope{});
+  auto stack = fakes::SchedulerStack::Open(
+      {.loop = &loop, .executor = &executor, .runtime = &runtime, .clock = &clock, .random = &random},
+      {.state_dir = dir.path() + "/state"});
+  EXPECT_TRUE(stack.ok()) << stack.status();
+  if (!stack.ok()) return {};
   v1::RegisterTaskDefinitionRequest definition;
   EXPECT_TRUE(model::DecodeMessageText(R"({"family": "web", "containerDefinitions": [
       {"name": "app", "image": "skiff.local/busybox:test", "memory": 32}]})",
                                        &definition)
                   .ok());
-  EXPECT_TRUE(registry.Register(definition).ok());
-  TaskManager tasks(&loop, &executor, &runtime, store->get(), &registry, &clock,
-                    model::ArnScope{},
-                    TaskManagerOptions{.state_dir = dir.path() + "/state", .random = &random});
-  EXPECT_TRUE(tasks.Load().ok());
+  EXPECT_TRUE((*stack)->registry().Register(definition).ok());
   v1::RunTaskRequest request;
   request.set_task_definition("web");
   request.set_count(3);
-  auto response = tasks.RunTask(request);
+  auto response = (*stack)->tasks().RunTask(request);
   EXPECT_TRUE(response.ok()) << response.status();
   std::vector<std::string> ids;
   if (!response.ok()) return ids;
