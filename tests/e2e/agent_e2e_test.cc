@@ -9,7 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -20,8 +19,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "skiffd_process.h"
-#include "support/containerd_fixture.h"
+#include "e2e_test.h"
 
 namespace skiff::e2e {
 namespace {
@@ -80,23 +78,16 @@ class SocketWatch {
   std::thread thread_;
 };
 
-class AgentTest : public ::testing::Test {
+// Stops and starts containerd, so each test has a containerd of its own (E2eTest's rule).
+class AgentTest : public E2eTest {
  protected:
+  AgentTest() { namespace_prefix_ = "skiff-agent"; }
+  static void SetUpTestSuite() {}
+
   void SetUp() override {
-    SKIFF_REQUIRE_ROOT_AND_CONTAINERD();
-    auto containerd = skiff::testing::PrivateContainerd::Start();
-    ASSERT_TRUE(containerd.ok()) << containerd.status();
-    containerd_ = *std::move(containerd);
-    auto skiffd = SkiffdProcess::Create();
-    ASSERT_TRUE(skiffd.ok()) << skiffd.status();
-    skiffd_ = *std::move(skiffd);
-    ASSERT_TRUE(skiffd_
-                    ->Start({"--containerd-address", containerd_->socket_path(), "--namespace",
-                             containerd_->UniqueNamespace("skiff-agent"), "--runc-root",
-                             containerd_->runc_root()})
-                    .ok());
-    absl::Status ready = skiffd_->WaitReady();
-    ASSERT_TRUE(ready.ok()) << ready;
+    ASSERT_NO_FATAL_FAILURE(E2eTest::SetUp());
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(StartSkiffd());
     std::string machine_id;
     std::ifstream("/etc/machine-id") >> machine_id;
     instance_ = machine_id.size() == 32 ? machine_id : std::string(32, '0');
@@ -106,7 +97,7 @@ class AgentTest : public ::testing::Test {
   // CLI fails.
   std::optional<bool> AgentConnected() {
     skiff::testing::CommandResult r =
-        skiffd_->Skiff({"describe-container-instances", "--container-instances", instance_});
+        Skiff({"describe-container-instances", "--container-instances", instance_});
     if (r.exit_code != 0) {
       ADD_FAILURE() << "describe-container-instances: exit " << r.exit_code << ": "
                     << r.stderr_text;
@@ -132,8 +123,6 @@ class AgentTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::unique_ptr<skiff::testing::PrivateContainerd> containerd_;
-  std::unique_ptr<SkiffdProcess> skiffd_;
   std::string instance_;
 };
 
@@ -186,7 +175,7 @@ TEST_F(AgentTest, AgentConnectedFollowsContainerdWithinTwoSeconds) {
             << " after containerd's socket answered" << std::endl;
 
   // And it is the same truth that launches see: the daemon is serving normally again.
-  EXPECT_EQ(skiffd_->Skiff({"list-tasks"}).exit_code, 0);
+  EXPECT_EQ(Skiff({"list-tasks"}).exit_code, 0);
 }
 
 }  // namespace

@@ -151,19 +151,22 @@ bool RunningInCi();
 
 }  // namespace skiff::testing
 
-// Put first in a test body or SetUp() (any function returning void). Skips the test when the
-// machine cannot run containerd, except in CI, where that is a (fatal) failure: a CI job that
-// silently skips its integration tests passes without testing anything.
-#define SKIFF_REQUIRE_ROOT_AND_CONTAINERD()                                      \
+// Put first in a test body or SetUp() (any function returning void): `missing` is a string
+// expression that names what the machine lacks ("" when nothing). Skips the test when it is not
+// empty, except in CI, where that is a (fatal) failure: a CI job that silently skips its
+// integration tests passes without testing anything.
+#define SKIFF_REQUIRE_NOTHING_MISSING(missing)                                   \
   do {                                                                           \
-    if (const std::string skiff_missing_ =                                      \
-            ::skiff::testing::MissingRootOrContainerd();                         \
-        !skiff_missing_.empty()) {                                               \
+    if (const std::string skiff_missing_ = (missing); !skiff_missing_.empty()) { \
       if (::skiff::testing::RunningInCi()) {                                     \
         GTEST_FAIL() << skiff_missing_ << " (CI is set, so this is a failure)"; \
       }                                                                          \
       GTEST_SKIP() << skiff_missing_;                                            \
     }                                                                            \
   } while (false)
+
+// Root and containerd, as above.
+#define SKIFF_REQUIRE_ROOT_AND_CONTAINERD() \
+  SKIFF_REQUIRE_NOTHING_MISSING(::skiff::testing::MissingRootOrContainerd())
 
 #endif  // SKIFF_TESTS_SUPPORT_CONTAINERD_FIXTURE_H_

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "support/containerd_fixture.h"  // SKIFF_REQUIRE_NOTHING_MISSING
 
 namespace skiff::testing {
 
@@ -103,15 +104,7 @@ absl::Status StartRegistryBehindProxy(const LocalRegistry::Options& options,
 
 // Put in a test's SetUp() after SKIFF_REQUIRE_ROOT_AND_CONTAINERD(): skips the test when
 // docker-registry, skopeo or htpasswd is missing, except in CI, where that is a (fatal) failure.
-#define SKIFF_REQUIRE_REGISTRY_TOOLS()                                               \
-  do {                                                                               \
-    if (const std::string skiff_missing_ = ::skiff::testing::MissingRegistryTools(); \
-        !skiff_missing_.empty()) {                                                   \
-      if (::skiff::testing::RunningInCi()) {                                         \
-        GTEST_FAIL() << skiff_missing_ << " (CI is set, so this is a failure)";      \
-      }                                                                              \
-      GTEST_SKIP() << skiff_missing_;                                                \
-    }                                                                                \
-  } while (false)
+#define SKIFF_REQUIRE_REGISTRY_TOOLS() \
+  SKIFF_REQUIRE_NOTHING_MISSING(::skiff::testing::MissingRegistryTools())
 
 #endif  // SKIFF_TESTS_SUPPORT_LOCAL_REGISTRY_H_
