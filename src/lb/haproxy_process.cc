@@ -118,10 +118,35 @@ pid_t ParentPid(pid_t pid) {
   return ppid;
 }
 
+// The state letter of /proc/PID/stat ('R', 'S', 'Z' ...), or '\0' when there is no such process.
+char ProcState(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return '\0';
+  const size_t close_paren = stat->rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 >= stat->size()) return '\0';
+  return (*stat)[close_paren + 2];
+}
+
+// The command line of a live process. A process in the middle of execve(2) shows an empty one
+// for a moment, and the HAProxy master re-executes itself right after starting its workers (and
+// on each reload): ask again for up to ~200 ms before taking "empty" for "not a program".
+std::vector<std::string> LiveCmdline(pid_t pid) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::vector<std::string> argv = ProcCmdline(pid);
+    if (!argv.empty()) return argv;
+    const char state = ProcState(pid);
+    if (state == '\0' || state == 'Z' || state == 'X') return {};  // Gone, or a zombie.
+    if (ParentPid(pid) == 2) return {};                            // A kernel thread.
+    Pause();
+  }
+  return {};
+}
+
 // Whether `pid` is a live HAProxy started on `config` (`haproxy ... -f CONFIG ...`). A zombie
 // has an empty command line and does not count.
 bool IsHaproxyOf(pid_t pid, const std::string& config) {
-  const std::vector<std::string> argv = ProcCmdline(pid);
+  if (pid <= 0) return false;
+  const std::vector<std::string> argv = LiveCmdline(pid);
   if (argv.empty()) return false;
   const absl::string_view program = argv[0];
   const size_t slash = program.rfind('/');
@@ -262,7 +287,7 @@ absl::Status HaproxyProcess::Validate(const std::string& config) const {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return Errno("pipe2");
   absl::Cleanup close_read = [&] { close(out[0]); };
-  absl::StatusOr<pid_t> pid = SpawnHaproxy({paths_.binary, "-c", "-q", "-f", temp}, out[1],
+  absl::StatusOr<pid_t> pid = SpawnHaproxy({paths_.binary, "-c", "-f", temp}, out[1],
                                            /*new_session=*/false);
   close(out[1]);
   if (!pid.ok()) return pid.status();
@@ -304,8 +329,10 @@ absl::StatusOr<pid_t> HaproxyProcess::MasterPid() const {
   // A stale pid file names a dead process, or by now an unrelated one: only a HAProxy started on
   // our config is ours, and only its master (a worker's parent is that master).
   if (!IsHaproxyOf(pid, paths_.config()) || IsHaproxyOf(ParentPid(pid), paths_.config())) {
-    return absl::NotFoundError(absl::StrCat("pid ", pid, " of ", paths_.pid_file(),
-                                            " is not a HAProxy master on ", paths_.config()));
+    return absl::NotFoundError(absl::StrCat(
+        "pid ", pid, " of ", paths_.pid_file(), " is not a HAProxy master on ", paths_.config(),
+        " (command line \"", absl::StrJoin(ProcCmdline(pid), " "), "\", parent ",
+        ParentPid(pid), ")"));
   }
   return pid;
 }
@@ -361,10 +388,17 @@ absl::Status HaproxyProcess::WaitForWorker(const std::string& old_worker, absl::
   const HaproxyAdmin admin(paths_.admin_socket(), absl::Milliseconds(500));
   absl::Status last = absl::UnavailableError("not asked yet");
   while (true) {
+    // The master writes its pid file after the launcher has exited: an empty or missing file
+    // is "not yet", a pid that is not our HAProxy is a master that died.
     absl::StatusOr<pid_t> master = MasterPid();
     if (!master.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("HAProxy's master is gone: ", master.status().message()));
+      const std::string pid_text(
+          absl::StripAsciiWhitespace(ReadWholeFile(paths_.pid_file()).value_or("")));
+      if (!pid_text.empty()) {
+        return absl::UnavailableError(
+            absl::StrCat("HAProxy's master is gone: ", master.status().message(), "; start log: ",
+                         ReadWholeFile(paths_.dir + "/haproxy.start.log").value_or("")));
+      }
     }
     absl::StatusOr<std::string> info = admin.Execute("show info");
     if (info.ok()) {
