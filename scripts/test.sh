@@ -19,7 +19,7 @@ if [[ "${SKIFF_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "test: building with ASan/UBSan"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON >/dev/null
   cmake --build build-asan -j"$jobs"
-  echo "test: unit and end-to-end tests under ASan/UBSan"
+  echo "test: unit, end-to-end and load-balancer (lb) tests under ASan/UBSan"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest --output-on-failure -j"$jobs" -L 'unit|e2e')
+     ctest --output-on-failure -j"$jobs" -L 'unit|e2e|lb')
 fi

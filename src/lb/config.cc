@@ -141,8 +141,9 @@ struct Names {
 // --- Global and defaults ---
 
 void RenderGlobal(const RenderOptions& options, std::string& out) {
-  absl::StrAppend(&out, "global\n", "  master-worker\n", "  pidfile ", Quote(options.pid_file),
-                  "\n", "  stats socket ", Quote(options.admin_socket),
+  // The pid file is HaproxyProcess's -p: a `pidfile` line as well makes HAProxy complain.
+  absl::StrAppend(&out, "global\n", "  master-worker\n", "  stats socket ",
+                  Quote(options.admin_socket),
                   " mode 600 level admin expose-fd listeners\n", "  maxconn ",
                   options.max_connections, "\n",
                   // Checks of many targets do not all start at the same instant.
@@ -211,7 +212,8 @@ absl::Status RenderBackend(const Backend& b, const std::string& path, std::strin
   const HealthCheck& c = b.check;
   const bool http = b.protocol == Protocol::kHttp;
   absl::StrAppend(&out, "backend ", b.name, "\n", "  mode ", http ? "http" : "tcp", "\n",
-                  "  balance ", Balance(b.algorithm), "\n", "  timeout check ", Ms(c.timeout), "\n");
+                  "  balance ", Balance(b.algorithm), "\n", "  timeout check ", Ms(c.timeout),
+                  "\n");
   if (c.protocol == Protocol::kHttp) {
     SKIFF_ASSIGN_OR_RETURN(std::string codes, MatcherRegex(path + ".check.matcher", c.matcher));
     absl::StrAppend(&out, "  option httpchk\n", "  http-check send meth GET uri ", c.path,
@@ -301,7 +303,9 @@ absl::Status RenderCondition(const Condition& c, const std::string& path, const 
       for (size_t i = 0; i < c.query.size(); ++i) {
         const auto& [key, value] = c.query[i];
         const std::string at = absl::StrCat(path, ".query[", i, "]");
-        if (value.empty() || value.size() > 128) return Invalid(at + ".value", "must be 1-128 characters");
+        if (value.empty() || value.size() > 128) {
+          return Invalid(at + ".value", "must be 1-128 characters");
+        }
         SKIFF_RETURN_IF_ERROR(CheckText(at + ".key", key));
         SKIFF_RETURN_IF_ERROR(CheckText(at + ".value", value));
         const std::string k = key.empty() ? "[^=&]*" : WildcardBody(key, "[^&=]");
@@ -411,7 +415,8 @@ absl::StatusOr<std::string> ForwardTarget(FrontendContext& ctx, const Action& a,
   for (size_t i = 0; i < a.forward.size(); ++i) {
     const std::string at = absl::StrCat(path, ".forward[", i, "]");
     if (!ctx.backends.contains(a.forward[i].backend)) {
-      return Invalid(at + ".backend", absl::StrCat("no target group \"", a.forward[i].backend, "\""));
+      return Invalid(at + ".backend",
+                     absl::StrCat("no target group \"", a.forward[i].backend, "\""));
     }
     if (a.forward[i].weight < 0 || a.forward[i].weight > kMaxForwardWeight) {
       return Invalid(at + ".weight", "must be 0-999");
@@ -487,7 +492,8 @@ absl::Status RenderRules(FrontendContext& ctx, std::string& out) {
                     ") if !{ var(txn.rule) -m found } ", absl::StrJoin(acls, " "), "\n");
     SKIFF_RETURN_IF_ERROR(RenderAction(ctx, r->action, at + ".action",
                                        absl::StrCat(r->priority),
-                                       absl::StrCat("{ var(txn.rule) -m int eq ", r->priority, " }"),
+                                       absl::StrCat("{ var(txn.rule) -m int eq ", r->priority,
+                                                    " }"),
                                        actions, use_backends));
   }
   SKIFF_RETURN_IF_ERROR(RenderAction(ctx, ctx.frontend.default_action,
@@ -536,9 +542,7 @@ void RenderVia(const Names& names, const Backend& b, std::string& out) {
 
 absl::StatusOr<std::string> RenderHaproxyConfig(const DataPlane& plane,
                                                 const RenderOptions& options) {
-  if (options.admin_socket.empty() || options.pid_file.empty()) {
-    return absl::InvalidArgumentError("admin_socket and pid_file are required");
-  }
+  if (options.admin_socket.empty()) return absl::InvalidArgumentError("admin_socket is required");
   // Abstract socket names are per network namespace: tie them to this HAProxy's socket path.
   const Names names{.prefix = absl::StrFormat(
                         "skiff-%016x", std::hash<std::string>{}(options.admin_socket))};

@@ -7,14 +7,11 @@
 #include "gtest/gtest.h"
 #include "skiff/lb/config.h"
 #include "support/containerd_fixture.h"
+#include "support/http_backend.h"
 #include "support/subprocess.h"
 
 namespace skiff::lb {
 namespace {
-
-std::string MissingHaproxy() {
-  return skiff::testing::FindInPath("haproxy").empty() ? "haproxy is not installed" : "";
-}
 
 DataPlane EveryFeature() {
   Backend web{.name = "tg-web",
@@ -76,11 +73,11 @@ DataPlane EveryFeature() {
 }
 
 TEST(HaproxyConfigTest, HaproxyAcceptsARenderedConfigWithEveryFeature) {
-  SKIFF_REQUIRE_NOTHING_MISSING(MissingHaproxy());
+  SKIFF_REQUIRE_NOTHING_MISSING(skiff::testing::MissingHaproxy());
   fakes::TempDir dir;
   absl::StatusOr<std::string> config = RenderHaproxyConfig(
       EveryFeature(),
-      {.admin_socket = dir.path() + "/admin.sock", .pid_file = dir.path() + "/haproxy.pid"});
+      {.admin_socket = dir.path() + "/admin.sock"});
   ASSERT_TRUE(config.ok()) << config.status();
   const std::string file = dir.path() + "/haproxy.cfg";
   std::ofstream(file) << *config;

@@ -137,7 +137,6 @@ struct DataPlane {
 
 struct RenderOptions {
   std::string admin_socket;  // `stats socket`, level admin, with the listeners' fds.
-  std::string pid_file;
   absl::Duration idle_timeout = absl::Seconds(60);  // idle_timeout.timeout_seconds of an ALB.
   absl::Duration connect_timeout = absl::Seconds(5);
   int max_connections = 4096;

@@ -55,6 +55,14 @@ class HaproxyProcess {
   const HaproxyPaths& paths() const { return paths_; }
 
  private:
+  // Starts `haproxy -W -D` on the installed config and waits until a worker answers.
+  absl::Status Start(absl::Time deadline);
+  // SIGUSR2 to `master`, then waits until a worker other than the current one answers.
+  absl::Status Reload(pid_t master, absl::Time deadline);
+  // Until `show info` on the admin socket names a worker pid other than `old_worker` ("" for
+  // any), or DeadlineExceeded with the master's `show proc`.
+  absl::Status WaitForWorker(const std::string& old_worker, absl::Time deadline);
+
   HaproxyPaths paths_;
 };
 

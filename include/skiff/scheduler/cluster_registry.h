@@ -32,7 +32,8 @@ namespace skiff::scheduler {
 // What DescribeContainerInstances reports about the node besides its resources.
 struct NodeInfo {
   std::string agent_version;     // skiffd's version.
-  std::function<std::string()> runtime_version;  // versionInfo.dockerVersion, e.g. "containerd 1.6.20".
+  // versionInfo.dockerVersion, e.g. "containerd 1.6.20".
+  std::function<std::string()> runtime_version;
   const RuntimeHealth* runtime_health = nullptr;  // agentConnected; null: never connected.
 };
 
@@ -41,7 +42,8 @@ class ClusterRegistry {
   // Every pointer must outlive the registry.
   ClusterRegistry(ClusterDirectory* clusters, const TaskInventory* tasks,
                   ServiceInventory* services, TaskDefinitionRegistry* task_definitions,
-                  const Clock* clock, model::ArnScope scope, NodeInfo node, const EventLoop* loop = nullptr);
+                  const Clock* clock, model::ArnScope scope, NodeInfo node,
+                  const EventLoop* loop = nullptr);
 
   absl::StatusOr<v1::CreateClusterResponse> CreateCluster(const v1::CreateClusterRequest& request);
   absl::StatusOr<v1::DescribeClustersResponse> DescribeClusters(

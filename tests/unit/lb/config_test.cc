@@ -12,8 +12,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const RenderOptions kOptions{.admin_socket = "/var/lib/skiff/lb/admin.sock",
-                             .pid_file = "/var/lib/skiff/lb/haproxy.pid"};
+const RenderOptions kOptions{.admin_socket = "/var/lib/skiff/lb/admin.sock"};
 
 Backend Web() {
   return Backend{.name = "tg-web",
@@ -50,7 +49,7 @@ std::string ErrorOf(const DataPlane& plane) {
 TEST(RenderHaproxyConfigTest, TheGlobalSectionHasTheAdminSocketThatKeepsListenersAcrossReloads) {
   const std::string config = Render({.frontends = {Listener()}, .backends = {Web()}});
   EXPECT_THAT(config, HasSubstr("  master-worker\n"));
-  EXPECT_THAT(config, HasSubstr("  pidfile \"/var/lib/skiff/lb/haproxy.pid\"\n"));
+  EXPECT_THAT(config, Not(HasSubstr("pidfile")));  // HaproxyProcess gives it as -p.
   EXPECT_THAT(config, HasSubstr("  stats socket \"/var/lib/skiff/lb/admin.sock\" mode 600 level "
                                 "admin expose-fd listeners\n"));
   EXPECT_THAT(config, HasSubstr("  timeout client 60000\n"));  // ALB's idle timeout.
@@ -183,7 +182,8 @@ TEST(RenderHaproxyConfigTest, AWeightedForwardGoesThroughASelectorOverTheGroups)
                                   {.backend = "tg-green", .weight = 70}},
                       .group_stickiness = absl::Minutes(5)};
   const std::string config = Render({.frontends = {f}, .backends = {blue, green}});
-  EXPECT_THAT(config, HasSubstr("  use_backend sel:ln-80:default if !{ var(txn.rule) -m found }\n"));
+  EXPECT_THAT(config,
+              HasSubstr("  use_backend sel:ln-80:default if !{ var(txn.rule) -m found }\n"));
   EXPECT_THAT(config, HasSubstr("backend sel:ln-80:default\n  mode http\n  balance roundrobin\n"
                                 "  cookie AWSALBTG insert indirect nocache maxlife 300000\n"));
   EXPECT_THAT(config, AllOf(HasSubstr("-via-tg-web send-proxy-v2 weight 110 cookie tg-web\n"),

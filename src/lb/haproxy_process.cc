@@ -1,0 +1,448 @@
+#include "skiff/lb/haproxy_process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "lb/admin_commands.h"
+#include "skiff/base/status_macros.h"
+#include "skiff/lb/haproxy_admin.h"
+
+extern char** environ;
+
+namespace skiff::lb {
+namespace {
+
+// How often the bounded waits below look again: HAProxy starts or reloads in tens of ms.
+constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
+// `haproxy -c` of a config with thousands of servers takes well under a second.
+constexpr absl::Duration kValidateTimeout = absl::Seconds(30);
+
+absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
+
+void Pause() { absl::SleepFor(kPollInterval); }
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Writes `data` to `path` through a temporary file in the same directory and rename(2), so a
+// reader (HAProxy reloading) sees the old file or the new one, never a part.
+absl::Status WriteFileAtomically(const std::string& dir, const std::string& path,
+                                 const std::string& data) {
+  std::string temp = dir + "/.haproxy.cfg.XXXXXX";
+  const int fd = mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return Errno(absl::StrCat("mkostemp in ", dir));
+  absl::Cleanup remove_temp = [&] { unlink(temp.c_str()); };
+  absl::string_view rest = data;
+  while (!rest.empty()) {
+    const ssize_t n = write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return absl::ErrnoToStatus(error, absl::StrCat("write ", temp));
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+    const int error = errno;
+    close(fd);
+    return absl::ErrnoToStatus(error, absl::StrCat("fsync ", temp));
+  }
+  if (close(fd) != 0) return Errno(absl::StrCat("close ", temp));
+  if (rename(temp.c_str(), path.c_str()) != 0) return Errno(absl::StrCat("rename to ", path));
+  std::move(remove_temp).Cancel();
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(const std::string& dir) {
+  std::string path;
+  for (const absl::string_view part : absl::StrSplit(dir, '/', absl::SkipEmpty())) {
+    absl::StrAppend(&path, "/", part);
+    if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Errno(absl::StrCat("mkdir ", path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ProcCmdline(pid_t pid) {
+  absl::StatusOr<std::string> raw = ReadWholeFile(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (!raw.ok()) return {};
+  return absl::StrSplit(*raw, '\0', absl::SkipEmpty());
+}
+
+// The parent pid from /proc/PID/stat, or -1.
+pid_t ParentPid(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return -1;
+  // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so start after the last.
+  const size_t close_paren = stat->rfind(')');
+  if (close_paren == std::string::npos) return -1;
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(*stat).substr(close_paren + 1), ' ', absl::SkipEmpty());
+  pid_t ppid = -1;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
+  return ppid;
+}
+
+// The state letter of /proc/PID/stat ('R', 'S', 'Z' ...), or '\0' when there is no such process.
+char ProcState(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return '\0';
+  const size_t close_paren = stat->rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 >= stat->size()) return '\0';
+  return (*stat)[close_paren + 2];
+}
+
+// The command line of a live process. A process in the middle of execve(2) shows an empty one
+// for a moment, and the HAProxy master re-executes itself right after starting its workers (and
+// on each reload): ask again for up to ~200 ms before taking "empty" for "not a program".
+std::vector<std::string> LiveCmdline(pid_t pid) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::vector<std::string> argv = ProcCmdline(pid);
+    if (!argv.empty()) return argv;
+    const char state = ProcState(pid);
+    if (state == '\0' || state == 'Z' || state == 'X') return {};  // Gone, or a zombie.
+    if (ParentPid(pid) == 2) return {};                            // A kernel thread.
+    Pause();
+  }
+  return {};
+}
+
+// Whether `pid` is a live HAProxy started on `config` (`haproxy ... -f CONFIG ...`). A zombie
+// has an empty command line and does not count.
+bool IsHaproxyOf(pid_t pid, const std::string& config) {
+  if (pid <= 0) return false;
+  const std::vector<std::string> argv = LiveCmdline(pid);
+  if (argv.empty()) return false;
+  const absl::string_view program = argv[0];
+  const size_t slash = program.rfind('/');
+  const absl::string_view base =
+      slash == absl::string_view::npos ? program : program.substr(slash + 1);
+  if (base != "haproxy") return false;
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == "-f" && argv[i + 1] == config) return true;
+  }
+  return false;
+}
+
+// The children of `parent` that are HAProxy on `config`: the master's workers.
+std::vector<pid_t> WorkersOf(pid_t parent, const std::string& config) {
+  std::vector<pid_t> workers;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return workers;
+  while (dirent* entry = readdir(proc)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid) || pid <= 0) continue;
+    if (ParentPid(pid) == parent && IsHaproxyOf(pid, config)) workers.push_back(pid);
+  }
+  closedir(proc);
+  return workers;
+}
+
+// Waits until none of `pids` is HAProxy on `config` any more, or `deadline`. True when gone.
+bool WaitGone(const std::vector<pid_t>& pids, const std::string& config, absl::Time deadline) {
+  while (true) {
+    bool any = false;
+    for (const pid_t pid : pids) any = any || IsHaproxyOf(pid, config);
+    if (!any) return true;
+    if (absl::Now() >= deadline) return false;
+    Pause();
+  }
+}
+
+// Starts argv[0] with stdin from /dev/null, stdout and stderr to `output_fd`, no other
+// descriptor of ours, default signal dispositions and an empty mask.
+absl::StatusOr<pid_t> SpawnHaproxy(const std::vector<std::string>& argv, int output_fd,
+                                   bool new_session) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, STDERR_FILENO);
+  // HAProxy outlives us: it must not hold our sockets or files (gRPC, the store) open.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  absl::Cleanup destroy_attr = [&] { posix_spawnattr_destroy(&attr); };
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  // The start: a session of its own from the first instant, so a signal to our process group
+  // (a terminal's ^C, ctest's timeout) never reaches HAProxy. `haproxy -c`: a group of its own,
+  // which we kill as a whole on timeout.
+  flags |= new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
+  posix_spawnattr_setflags(&attr, flags);
+  if (!new_session) posix_spawnattr_setpgroup(&attr, 0);
+
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  if (rc != 0) return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", argv[0]));
+  return pid;
+}
+
+// Reaps `pid`, waiting until `deadline`; then kills it (its group too, when it leads one).
+// Returns its wait status, or DeadlineExceeded.
+absl::StatusOr<int> ReapChild(pid_t pid, absl::Time deadline, bool kill_group) {
+  while (true) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return Errno("waitpid");
+    if (absl::Now() >= deadline) {
+      kill(kill_group ? -pid : pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return absl::DeadlineExceededError(absl::StrCat("process ", pid, " did not exit in time"));
+    }
+    Pause();
+  }
+}
+
+std::string DescribeExit(int status) {
+  if (WIFEXITED(status)) return absl::StrCat("exit code ", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return absl::StrCat("signal ", WTERMSIG(status));
+  return absl::StrCat("wait status ", status);
+}
+
+// HAProxy's diagnostics without its NOTICE banner ("haproxy version is", "path to executable").
+std::string Diagnostics(absl::string_view output) {
+  std::vector<absl::string_view> kept;
+  for (const absl::string_view line : absl::StrSplit(output, '\n', absl::SkipWhitespace())) {
+    if (absl::StrContains(line, "[NOTICE]")) continue;
+    kept.push_back(absl::StripAsciiWhitespace(line));
+  }
+  return kept.empty() ? std::string(absl::StripAsciiWhitespace(output))
+                      : absl::StrJoin(kept, "\n");
+}
+
+void RemoveIfPresent(const std::string& path) { unlink(path.c_str()); }
+
+}  // namespace
+
+HaproxyProcess::HaproxyProcess(HaproxyPaths paths) : paths_(std::move(paths)) {}
+
+absl::Status HaproxyProcess::Validate(const std::string& config) const {
+  // In the state dir when it exists, so relative paths in the config read as they will.
+  struct stat st;
+  const std::string dir =
+      stat(paths_.dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? paths_.dir : "/tmp";
+  std::string temp = dir + "/.haproxy-check.XXXXXX";
+  const int fd = mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return Errno(absl::StrCat("mkostemp in ", dir));
+  absl::Cleanup remove_temp = [&] { unlink(temp.c_str()); };
+  {
+    absl::Cleanup close_fd = [fd] { close(fd); };
+    absl::string_view rest = config;
+    while (!rest.empty()) {
+      const ssize_t n = write(fd, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno(absl::StrCat("write ", temp));
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return Errno("pipe2");
+  absl::Cleanup close_read = [&] { close(out[0]); };
+  absl::StatusOr<pid_t> pid = SpawnHaproxy({paths_.binary, "-c", "-f", temp}, out[1],
+                                           /*new_session=*/false);
+  close(out[1]);
+  if (!pid.ok()) return pid.status();
+
+  const absl::Time deadline = absl::Now() + kValidateTimeout;
+  std::string output;
+  char buffer[4096];
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    pollfd p{out[0], POLLIN, 0};
+    const int n = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    const ssize_t r = read(out[0], buffer, sizeof(buffer));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    if (output.size() < (1 << 20)) output.append(buffer, static_cast<size_t>(r));
+  }
+  SKIFF_ASSIGN_OR_RETURN(const int status, ReapChild(*pid, deadline, /*kill_group=*/true));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  // Name the config by what it is, not by our temporary file.
+  const std::string message =
+      absl::StrReplaceAll(Diagnostics(output), {{temp, "haproxy.cfg (candidate)"}});
+  return absl::InvalidArgumentError(absl::StrCat("haproxy -c rejected the config (",
+                                                 DescribeExit(status), "): ", message));
+}
+
+absl::StatusOr<pid_t> HaproxyProcess::MasterPid() const {
+  absl::StatusOr<std::string> text = ReadWholeFile(paths_.pid_file());
+  if (!text.ok()) {
+    return absl::NotFoundError(absl::StrCat("no HAProxy pid file at ", paths_.pid_file()));
+  }
+  pid_t pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 1) {
+    return absl::NotFoundError(absl::StrCat("the pid file ", paths_.pid_file(),
+                                            " holds no pid: \"", *text, "\""));
+  }
+  // A stale pid file names a dead process, or by now an unrelated one: only a HAProxy started on
+  // our config is ours, and only its master (a worker's parent is that master).
+  if (!IsHaproxyOf(pid, paths_.config()) || IsHaproxyOf(ParentPid(pid), paths_.config())) {
+    return absl::NotFoundError(absl::StrCat(
+        "pid ", pid, " of ", paths_.pid_file(), " is not a HAProxy master on ", paths_.config(),
+        " (command line \"", absl::StrJoin(ProcCmdline(pid), " "), "\", parent ",
+        ParentPid(pid), ")"));
+  }
+  return pid;
+}
+
+absl::Status HaproxyProcess::Apply(const std::string& config, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  SKIFF_RETURN_IF_ERROR(Validate(config));
+  SKIFF_RETURN_IF_ERROR(MakeDirs(paths_.dir));
+  SKIFF_RETURN_IF_ERROR(WriteFileAtomically(paths_.dir, paths_.config(), config));
+  if (absl::StatusOr<pid_t> master = MasterPid(); master.ok()) {
+    return Reload(*master, deadline);
+  }
+  return Start(deadline);
+}
+
+absl::Status HaproxyProcess::Start(absl::Time deadline) {
+  // What HAProxy says before it detaches (bind errors, say) goes to a file: the daemon keeps
+  // no descriptor of ours, and a pipe could be held open by it.
+  const std::string log = paths_.dir + "/haproxy.start.log";
+  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(absl::StrCat("open ", log));
+  absl::StatusOr<pid_t> launcher = SpawnHaproxy(
+      {paths_.binary, "-W", "-D", "-f", paths_.config(), "-p", paths_.pid_file(), "-S",
+       paths_.master_socket()},
+      fd, /*new_session=*/true);
+  close(fd);
+  if (!launcher.ok()) return launcher.status();
+  // With -D the launcher forks the master and exits once the workers have started.
+  absl::StatusOr<int> status = ReapChild(*launcher, deadline, /*kill_group=*/false);
+  const auto start_log = [&] { return Diagnostics(ReadWholeFile(log).value_or("")); };
+  if (!status.ok()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("HAProxy did not detach in time: ", start_log()));
+  }
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "HAProxy did not start (", DescribeExit(*status), "): ", start_log()));
+  }
+  return WaitForWorker("", deadline);
+}
+
+absl::Status HaproxyProcess::Reload(pid_t master, absl::Time deadline) {
+  const HaproxyAdmin admin(paths_.admin_socket(), absl::Milliseconds(500));
+  // The current worker, to tell the new one by; "" when none answers now (then any answer
+  // after the signal is from the new one).
+  absl::StatusOr<std::string> info = admin.Execute("show info");
+  const std::string old_worker = info.ok() ? ShowInfoField(*info, "Pid") : "";
+  if (kill(master, SIGUSR2) != 0) return Errno(absl::StrCat("SIGUSR2 to HAProxy ", master));
+  return WaitForWorker(old_worker, deadline);
+}
+
+absl::Status HaproxyProcess::WaitForWorker(const std::string& old_worker, absl::Time deadline) {
+  const HaproxyAdmin admin(paths_.admin_socket(), absl::Milliseconds(500));
+  absl::Status last = absl::UnavailableError("not asked yet");
+  while (true) {
+    // The master writes its pid file after the launcher has exited: an empty or missing file
+    // is "not yet", a pid that is not our HAProxy is a master that died.
+    absl::StatusOr<pid_t> master = MasterPid();
+    if (!master.ok()) {
+      const std::string pid_text(
+          absl::StripAsciiWhitespace(ReadWholeFile(paths_.pid_file()).value_or("")));
+      if (!pid_text.empty()) {
+        return absl::UnavailableError(
+            absl::StrCat("HAProxy's master is gone: ", master.status().message(), "; start log: ",
+                         ReadWholeFile(paths_.dir + "/haproxy.start.log").value_or("")));
+      }
+    }
+    absl::StatusOr<std::string> info = admin.Execute("show info");
+    if (info.ok()) {
+      const std::string pid = ShowInfoField(*info, "Pid");
+      if (!pid.empty() && pid != old_worker) return absl::OkStatus();
+      last = absl::UnavailableError(absl::StrCat("the old worker ", pid, " still answers"));
+    } else {
+      last = info.status();
+    }
+    if (absl::Now() >= deadline) break;
+    Pause();
+  }
+  // The master's view (a failed reload shows in its counters) helps whoever reads this.
+  const HaproxyAdmin master_cli(paths_.master_socket(), absl::Milliseconds(500));
+  absl::StatusOr<std::string> processes = master_cli.Execute("show proc");
+  return absl::DeadlineExceededError(absl::StrCat(
+      "no new HAProxy worker answered on ", paths_.admin_socket(), " in time (",
+      last.message(), "); master: ",
+      processes.ok() ? *processes : std::string(processes.status().message())));
+}
+
+absl::Status HaproxyProcess::Stop(absl::Duration grace) {
+  absl::Status result = absl::OkStatus();
+  if (absl::StatusOr<pid_t> master = MasterPid(); master.ok()) {
+    // The workers too: should the master die first, they would serve on without it.
+    std::vector<pid_t> pids = WorkersOf(*master, paths_.config());
+    pids.push_back(*master);
+    if (kill(*master, SIGTERM) != 0 && errno != ESRCH) {
+      result = Errno(absl::StrCat("SIGTERM to HAProxy ", *master));
+    }
+    if (!WaitGone(pids, paths_.config(), absl::Now() + grace)) {
+      for (const pid_t pid : pids) {
+        if (IsHaproxyOf(pid, paths_.config())) kill(pid, SIGKILL);
+      }
+      if (!WaitGone(pids, paths_.config(), absl::Now() + absl::Seconds(5))) {
+        result = absl::InternalError(
+            absl::StrCat("HAProxy ", *master, " outlived SIGKILL on ", paths_.config()));
+      }
+    }
+  }
+  RemoveIfPresent(paths_.pid_file());
+  RemoveIfPresent(paths_.admin_socket());
+  RemoveIfPresent(paths_.master_socket());
+  return result;
+}
+
+}  // namespace skiff::lb
