@@ -1,11 +1,18 @@
 // The configs RenderHaproxyConfig writes are ones the real HAProxy accepts (`haproxy -c`),
 // every feature at once. Needs haproxy (a failure in CI, a skip elsewhere); binds nothing.
 #include <fstream>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "fakes/temp_dir.h"
 #include "gtest/gtest.h"
 #include "skiff/lb/config.h"
+#include "skiff/lb/haproxy_process.h"
 #include "support/containerd_fixture.h"
 #include "support/http_backend.h"
 #include "support/subprocess.h"
@@ -89,6 +96,80 @@ TEST(HaproxyConfigTest, HaproxyAcceptsARenderedConfigWithEveryFeature) {
   // Valid, and without warnings: a warning is a setting HAProxy ignores or reinterprets.
   EXPECT_EQ(checked->stderr_text.find("WARNING"), std::string::npos) << checked->stderr_text;
   EXPECT_EQ(checked->stdout_text.find("WARNING"), std::string::npos) << checked->stdout_text;
+}
+
+// A rendered config routes as an ALB does: the lowest priority that matches acts, whatever its
+// kind; a weighted forward splits exactly; fixed responses and redirects answer from HAProxy.
+TEST(HaproxyConfigTest, RenderedRulesRouteAsAnAlbDoes) {
+  SKIFF_REQUIRE_NOTHING_MISSING(skiff::testing::MissingHaproxy());
+  fakes::TempDir dir;
+  std::map<std::string, std::unique_ptr<skiff::testing::HttpBackend>> tasks;
+  for (const char* name : {"api", "web", "green"}) {
+    auto backend = skiff::testing::HttpBackend::Start(name);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    tasks[name] = *std::move(backend);
+  }
+  absl::StatusOr<int> port = skiff::testing::PickFreeLoopbackPort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto group = [&tasks](const std::string& name) {
+    return Backend{.name = "tg-" + name,
+                   .check = {.path = "/health", .interval = absl::Seconds(1),
+                             .timeout = absl::Milliseconds(500), .healthy_threshold = 1},
+                   .targets = {{.name = "t1", .address = "127.0.0.1",
+                                .port = tasks.at(name)->port(), .weight = 1}}};
+  };
+  using Field = Condition::Field;
+  auto path_is = [](const std::string& pattern) {
+    return std::vector<Condition>{{.field = Field::kPathPattern, .values = {pattern}}};
+  };
+  Frontend listener{
+      .name = "ln-web",
+      .address = "127.0.0.1",
+      .port = *port,
+      .rules = {{.priority = 10, .conditions = path_is("/api/*"),
+                 .action = {.forward = {{.backend = "tg-api"}}}},
+                {.priority = 5,
+                 .conditions = {{.field = Field::kHostHeader, .values = {"*.green.test"}}},
+                 .action = {.forward = {{.backend = "tg-web", .weight = 30},
+                                        {.backend = "tg-green", .weight = 70}}}},
+                {.priority = 20, .conditions = path_is("/down"),
+                 .action = {.type = Action::Type::kFixedResponse, .status_code = 503,
+                            .body = "maintenance"}},
+                {.priority = 30, .conditions = path_is("/old/*"),
+                 .action = {.type = Action::Type::kRedirect, .status_code = 301,
+                            .redirect_path = "/new/#{path}"}},
+                {.priority = 1,
+                 .conditions = {{.field = Field::kHttpRequestMethod, .values = {"DELETE"}}},
+                 .action = {.type = Action::Type::kFixedResponse, .status_code = 405}}},
+      .default_action = {.forward = {{.backend = "tg-web"}}}};
+  HaproxyProcess haproxy({.binary = skiff::testing::kHaproxyBinary, .dir = dir.path()});
+  absl::Cleanup stop = [&haproxy] { EXPECT_TRUE(haproxy.Stop().ok()); };
+  absl::StatusOr<std::string> config = RenderHaproxyConfig(
+      {.frontends = {listener}, .backends = {group("api"), group("web"), group("green")}},
+      {.admin_socket = haproxy.paths().admin_socket()});
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Status applied = haproxy.Apply(*config);
+  ASSERT_TRUE(applied.ok()) << applied;
+
+  using skiff::testing::Http;
+  auto body = [&](skiff::testing::HttpRequest request) {
+    absl::StatusOr<skiff::testing::HttpResponse> r = Http(*port, request);
+    return r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
+  };
+  EXPECT_EQ(body({.path = "/api/users"}), "200 api");
+  EXPECT_EQ(body({.path = "/apix"}), "200 web");  // No match: the default action.
+  EXPECT_EQ(body({.method = "DELETE", .path = "/api/users"}), "405 ");  // Priority 1 first.
+  EXPECT_EQ(body({.path = "/down"}), "503 maintenance");
+  absl::StatusOr<skiff::testing::HttpResponse> moved = Http(*port, {.path = "/old/a/b?x=1"});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->status, 301);
+  EXPECT_EQ(moved->Header("Location"), absl::StrCat("http://127.0.0.1:", *port, "/new/old/a/b?x=1"));
+
+  // 100 requests to a host of the weighted rule: 30 and 70, give or take round robin's one.
+  std::map<std::string, int> split;
+  for (int i = 0; i < 100; ++i) ++split[body({.host = "shop.green.test"})];
+  EXPECT_NEAR(split["200 web"], 30, 1) << absl::StrJoin(split, ", ", absl::PairFormatter("="));
+  EXPECT_NEAR(split["200 green"], 70, 1) << absl::StrJoin(split, ", ", absl::PairFormatter("="));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -207,6 +208,23 @@ void HttpBackend::Serve(int fd) {
 }
 
 absl::StatusOr<HttpResponse> HttpGet(int port, absl::string_view path, absl::Duration timeout) {
+  HttpRequest request;
+  request.path = std::string(path);
+  return Http(port, request, timeout);
+}
+
+std::string HttpResponse::Header(absl::string_view name) const {
+  for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (colon != absl::string_view::npos && absl::EqualsIgnoreCase(line.substr(0, colon), name)) {
+      return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    }
+  }
+  return "";
+}
+
+absl::StatusOr<HttpResponse> Http(int port, const HttpRequest& spec, absl::Duration timeout) {
+  const absl::string_view path = spec.path;
   const absl::Time deadline = absl::Now() + timeout;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
@@ -238,9 +256,12 @@ absl::StatusOr<HttpResponse> HttpGet(int port, absl::string_view path, absl::Dur
       return absl::UnavailableError(absl::StrCat(target, ": connect: ", std::strerror(error)));
     }
   }
-  const std::string request = absl::StrCat("GET ", std::string(path),
-                                           " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                           "Connection: close\r\n\r\n");
+  std::string request =
+      absl::StrCat(spec.method, " ", path, " HTTP/1.1\r\nHost: ", spec.host, "\r\n");
+  for (const auto& [name, value] : spec.headers) {
+    absl::StrAppend(&request, name, ": ", value, "\r\n");
+  }
+  absl::StrAppend(&request, "Connection: close\r\n\r\n");
   // A fresh socket's buffer takes these few bytes at once.
   if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
@@ -272,6 +293,7 @@ absl::StatusOr<HttpResponse> HttpGet(int port, absl::string_view path, absl::Dur
     return absl::UnavailableError(
         absl::StrCat(target, ": not an HTTP answer: \"", answer.substr(0, 200), "\""));
   }
+  response.head = answer.substr(0, head_end);
   response.body = answer.substr(head_end + 4);
   return response;
 }

@@ -18,6 +18,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -81,13 +83,26 @@ class HttpBackend {
 
 struct HttpResponse {
   int status = 0;
+  std::string head;  // The status line and headers, as they came.
   std::string body;
+  // The first value of header `name` (case-insensitive), "" when it is absent.
+  std::string Header(absl::string_view name) const;
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string path = "/";  // With the query string, if any.
+  std::string host = "127.0.0.1";
+  std::vector<std::pair<std::string, std::string>> headers;  // Beyond Host and Connection.
 };
 
 // GET http://127.0.0.1:PORT/PATH with `Connection: close`; Unavailable when the connection fails
 // or no whole answer comes within `timeout`.
 absl::StatusOr<HttpResponse> HttpGet(int port, absl::string_view path,
                                      absl::Duration timeout = absl::Seconds(5));
+// The same for any method, host and headers.
+absl::StatusOr<HttpResponse> Http(int port, const HttpRequest& request,
+                                  absl::Duration timeout = absl::Seconds(5));
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
 absl::StatusOr<int> PickFreeLoopbackPort();
