@@ -163,7 +163,8 @@ TEST(HaproxyConfigTest, RenderedRulesRouteAsAnAlbDoes) {
   absl::StatusOr<skiff::testing::HttpResponse> moved = Http(*port, {.path = "/old/a/b?x=1"});
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(moved->status, 301);
-  EXPECT_EQ(moved->Header("Location"), absl::StrCat("http://127.0.0.1:", *port, "/new/old/a/b?x=1"));
+  EXPECT_EQ(moved->Header("Location"),
+            absl::StrCat("http://127.0.0.1:", *port, "/new/old/a/b?x=1"));
 
   // 100 requests to a host of the weighted rule: 30 and 70, give or take round robin's one.
   std::map<std::string, int> split;
