@@ -56,6 +56,57 @@ absl::StatusOr<bool> WaitFor(int fd, short events, absl::Time deadline) {
   }
 }
 
+// The steps of one admin command on a non-blocking socket, each bounded by `deadline`. Their
+// errors say what failed; the caller adds which socket and command.
+absl::StatusOr<std::string> ConnectUnix(int fd, const sockaddr_un& addr, absl::Time deadline) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) return "";
+  // A unix socket answers EAGAIN, not EINPROGRESS, when its backlog is full.
+  if (errno != EAGAIN && errno != EINPROGRESS) return absl::UnavailableError(std::strerror(errno));
+  SKIFF_ASSIGN_OR_RETURN(const bool ready, WaitFor(fd, POLLOUT, deadline));
+  if (!ready) return absl::UnavailableError("connect timed out");
+  int error = 0;
+  socklen_t len = sizeof(error);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+  if (error != 0) return absl::UnavailableError(std::strerror(error));
+  return "";
+}
+
+absl::StatusOr<std::string> SendAll(int fd, absl::string_view rest, absl::Time deadline) {
+  while (!rest.empty()) {
+    const ssize_t n = send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      SKIFF_ASSIGN_OR_RETURN(const bool ready, WaitFor(fd, POLLOUT, deadline));
+      if (!ready) return absl::UnavailableError("sending the command timed out");
+      continue;
+    }
+    if (n < 0) return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  return "";
+}
+
+// Everything the peer sends until it closes.
+absl::StatusOr<std::string> ReadToEnd(int fd, absl::Time deadline) {
+  std::string answer;
+  char buffer[16384];
+  while (true) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n > 0) {
+      answer.append(buffer, static_cast<size_t>(n));
+      if (answer.size() > kMaxAnswerBytes) return absl::UnavailableError("answer too long");
+      continue;
+    }
+    if (n == 0) return answer;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      return absl::UnavailableError(absl::StrCat("recv: ", std::strerror(errno)));
+    }
+    SKIFF_ASSIGN_OR_RETURN(const bool ready, WaitFor(fd, POLLIN, deadline));
+    if (!ready) return absl::UnavailableError("no complete answer in time");
+  }
+}
+
 std::string StateWord(ServerAdminState state) {
   switch (state) {
     case ServerAdminState::kReady:
@@ -311,57 +362,16 @@ absl::StatusOr<std::string> HaproxyAdmin::Execute(absl::string_view command) con
   std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return absl::ErrnoToStatus(errno, "socket");
-  const auto unavailable = [&](absl::string_view what) {
-    return absl::UnavailableError(absl::StrCat("HAProxy admin socket ", socket_path_, ": ",
-                                               std::string(what)));
-  };
-  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    // A unix socket answers EAGAIN, not EINPROGRESS, when its backlog is full.
-    if (errno != EAGAIN && errno != EINPROGRESS) return unavailable(std::strerror(errno));
-    SKIFF_ASSIGN_OR_RETURN(const bool ready, WaitFor(fd.get(), POLLOUT, deadline));
-    if (!ready) return unavailable("connect timed out");
-    int error = 0;
-    socklen_t len = sizeof(error);
-    getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-    if (error != 0) return unavailable(std::strerror(error));
-  }
-
-  std::string line = absl::StrCat(command, "\n");
-  absl::string_view rest = line;
-  while (!rest.empty()) {
-    const ssize_t n = send(fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      SKIFF_ASSIGN_OR_RETURN(const bool ready, WaitFor(fd.get(), POLLOUT, deadline));
-      if (!ready) return unavailable("sending the command timed out");
-      continue;
-    }
-    if (n < 0) return unavailable(absl::StrCat("send: ", std::strerror(errno)));
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
+  absl::StatusOr<std::string> answer = ConnectUnix(fd.get(), addr, deadline);
+  if (answer.ok()) answer = SendAll(fd.get(), absl::StrCat(command, "\n"), deadline);
   // The end of our input: the admin socket closes after one answer anyway, the master socket
   // only once it has read everything.
-  shutdown(fd.get(), SHUT_WR);
-
-  std::string answer;
-  char buffer[16384];
-  while (true) {
-    const ssize_t n = recv(fd.get(), buffer, sizeof(buffer), 0);
-    if (n > 0) {
-      answer.append(buffer, static_cast<size_t>(n));
-      if (answer.size() > kMaxAnswerBytes) return unavailable("answer too long");
-      continue;
-    }
-    if (n == 0) break;
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return unavailable(absl::StrCat("recv: ", std::strerror(errno)));
-    SKIFF_ASSIGN_OR_RETURN(const bool ready, WaitFor(fd.get(), POLLIN, deadline));
-    if (!ready) {
-      return unavailable(absl::StrCat("no complete answer to `", std::string(command),
-                                      "` within ", absl::FormatDuration(timeout_)));
-    }
-  }
-  return answer;
+  if (answer.ok()) shutdown(fd.get(), SHUT_WR);
+  if (answer.ok()) answer = ReadToEnd(fd.get(), deadline);
+  if (answer.ok()) return answer;
+  return absl::UnavailableError(absl::StrCat("HAProxy admin socket ", socket_path_, ": `",
+                                             std::string(command), "`: ",
+                                             answer.status().message()));
 }
 
 absl::Status HaproxyAdmin::AddServer(const ServerSpec& server) const {
