@@ -24,7 +24,7 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 using json = nlohmann::ordered_json;
 
-// Lists ECS returns even when empty (an absent list and an empty one look the same in proto3).
+// Lists AWS returns even when empty (an absent list and an empty one look the same in proto3).
 bool AlwaysEncodedList(const FieldDescriptor* field) {
   static const absl::flat_hash_set<std::string> kAlways = {
       "skiff.v1.ContainerDefinition.port_mappings",
@@ -38,6 +38,8 @@ bool AlwaysEncodedList(const FieldDescriptor* field) {
       // List responses: an empty listing is an empty list, not a missing key.
       "skiff.v1.ListTaskDefinitionsResponse.task_definition_arns",
       "skiff.v1.ListTaskDefinitionFamiliesResponse.families",
+      // ELBv2 lists a target group's load balancers even when it has none.
+      "skiff.elbv2.v1.TargetGroup.load_balancer_arns",
   };
   return kAlways.contains(field->full_name());
 }
