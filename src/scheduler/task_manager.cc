@@ -167,6 +167,7 @@ absl::Status TaskManager::Load() {
     }
     auto [it, inserted] = tasks_.emplace(id, std::move(state));
     TaskState& loaded = it->second;
+    MakeLean(loaded);
     v1::Task& t = loaded.record.task;
     if (IsStopped(t)) {
       ScheduleRemoval(loaded);
@@ -178,7 +179,7 @@ absl::Status TaskManager::Load() {
       SetStopCode(t, StopCode::kTaskFailedToStart);
       t.set_stopped_reason("skiffd restarted while the task was starting");
       t.set_stopping_at(Now());
-      Advance(t, TaskStage::kStopping);
+      AdvanceTask(loaded, TaskStage::kStopping);
     }
     if (DesiredOf(t) == DesiredStatus::kRunning) {
       // Adopted containers are checked again; they keep the status they had.
@@ -217,9 +218,10 @@ TaskManager::TaskState* TaskManager::Find(const std::string& task_id) {
 void TaskManager::Save(TaskState& task) {
   v1::Task& t = task.record.task;
   t.set_version(t.version() + 1);
-  absl::Status saved = store_->PutTask(task.record);
+  const store::StoredTask full = FullRecord(task);
+  absl::Status saved = store_->PutTask(full);
   if (!saved.ok()) spdlog::error("store: task {}: {}", task.record.id, saved.ToString());
-  for (const TaskListener& listener : listeners_) listener(task.record);
+  for (const TaskListener& listener : listeners_) listener(full);
 }
 
 absl::StatusOr<TaskManager::DefinitionPtr> TaskManager::Definition(absl::string_view reference,
@@ -392,7 +394,7 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
       f->set_reason(std::string(failure->Reason()));
       continue;
     }
-    *response.add_tasks() = Place(std::move(state)).record.task;
+    *response.add_tasks() = FullTask(Place(std::move(state)));
   }
   return response;
 }
@@ -439,6 +441,7 @@ std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
 }
 
 TaskManager::TaskState& TaskManager::Place(TaskState state) {
+  MakeLean(state);
   const std::string id = state.record.id;
   for (size_t k = 0; k < state.containers.size(); ++k) {
     by_runtime_id_[state.containers[k].runtime_id] = {id, k};
@@ -499,7 +502,7 @@ void TaskManager::Launch(const std::string& task_id) {
   if (task == nullptr) return;
   v1::Task& t = task->record.task;
   TaskContext context{.task_id = task_id,
-                      .task_arn = t.task_arn(),
+                      .task_arn = TaskArnOf(*task),
                       .cluster = task->record.cluster,
                       .service_name = task->record.service,
                       .task_dir = TaskDir(task_id),
@@ -520,7 +523,7 @@ void TaskManager::Launch(const std::string& task_id) {
   const TaskNetworkMode mode = NetworkModeOf(*task->definition);
   std::vector<std::vector<network::PortBinding>> bindings;
   for (const v1::Container& c : t.containers()) bindings.push_back(BindingsOf(c));
-  Advance(t, TaskStage::kPending);
+  AdvanceTask(*task, TaskStage::kPending);
   Save(*task);
   task->launching = true;
   auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
@@ -657,7 +660,7 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   v1::Task& t = task->record.task;
   t.set_pull_started_at(result.pull_started_at);
   t.set_pull_stopped_at(result.pull_stopped_at);
-  RecordAttachments(NetworkModeOf(*task->definition), result.attachments, t);
+  RecordAttachments(NetworkModeOf(*task->definition), task_id, result.attachments, t);
   for (size_t i = 0; i < result.containers.size(); ++i) {
     ContainerState& cs = task->containers[i];
     cs.created = result.containers[i].created;
@@ -695,7 +698,7 @@ void TaskManager::OnContainerStarted(TaskState& task, size_t index) {
   cs.start_timer.reset();
   // An exit may have been seen already (a short-lived process): keep STOPPED.
   if (cs.exited) return;
-  Advance(*task.record.task.mutable_containers(static_cast<int>(index)), TaskStage::kRunning);
+  AdvanceContainer(task, index, TaskStage::kRunning);
   WatchHealth(task, index);
 }
 
@@ -735,8 +738,9 @@ void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::stri
   }
   // A stop sent again (StopTask twice, a resync) finds the task stopping already: it stays.
   if (StageOf(t) < TaskStage::kStopping) {
-    Advance(t, TaskStage::kDeactivating);  // Nothing to drain yet (no load balancers): straight on.
-    Advance(t, TaskStage::kStopping);
+    // Nothing to drain yet (no load balancers): straight on.
+    AdvanceTask(task, TaskStage::kDeactivating);
+    AdvanceTask(task, TaskStage::kStopping);
   }
   for (size_t i = 0; i < task.containers.size(); ++i) {
     ContainerState& cs = task.containers[i];
@@ -745,7 +749,9 @@ void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::stri
     cs.waiting = false;
     cs.start_timer.reset();
     if (cs.kill_timer != nullptr) cs.kill_timer->Disable();  // This stop arms its own.
-    if (!cs.started && StageOf(*c) == TaskStage::kPending) Advance(*c, TaskStage::kStopped);
+    if (!cs.started && StageOf(*c) == TaskStage::kPending) {
+      AdvanceContainer(task, i, TaskStage::kStopped);
+    }
     if (health_ != nullptr) health_->Unwatch(cs.runtime_id);
     cs.signalled = false;  // A stop sent again (after a resync) signals again.
   }
@@ -797,7 +803,7 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
   cs.started = true;
   v1::Task& t = task.record.task;
   v1::Container* c = t.mutable_containers(static_cast<int>(index));
-  Advance(*c, TaskStage::kStopped);
+  AdvanceContainer(task, index, TaskStage::kStopped);
   c->set_exit_code(static_cast<int32_t>(exit_status));
   if (auto oom = oom_.find(cs.runtime_id); oom != oom_.end()) {
     c->set_reason(oom->second);
@@ -829,7 +835,7 @@ void TaskManager::MaybeDeprovision(TaskState& task) {
   });
   if (!all_exited) return;
   task.deprovisioning = true;
-  Advance(t, TaskStage::kDeprovisioning);
+  AdvanceTask(task, TaskStage::kDeprovisioning);
   t.set_execution_stopped_at(task.last_exit > absl::UnixEpoch()
                                  ? absl::ToDoubleSeconds(task.last_exit - absl::UnixEpoch())
                                  : Now());
@@ -863,7 +869,7 @@ void TaskManager::OnDeprovisioned(const std::string& task_id) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   v1::Task& t = task->record.task;
-  Advance(t, TaskStage::kStopped);
+  AdvanceTask(*task, TaskStage::kStopped);
   t.set_stopped_at(Now());
   reserved_.cpu -= task->reservation.cpu;
   reserved_.memory -= task->reservation.memory;

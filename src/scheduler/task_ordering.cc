@@ -102,7 +102,7 @@ void TaskManager::AdvanceDependencies(TaskState& task) {
     Save(task);
     return;
   }
-  Advance(t, TaskStage::kRunning);
+  AdvanceTask(task, TaskStage::kRunning);
   if (!t.has_started_at()) t.set_started_at(Now());
   Save(task);
 }

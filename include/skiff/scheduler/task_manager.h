@@ -110,6 +110,8 @@ class TaskManager final : public TaskLauncher {
   absl::StatusOr<Placement> StartTask(const TaskStart& start) override;
   void StopTask(const std::string& task_id, const std::string& reason) override;
   bool HealthChecked(const std::string& task_id) const override;
+  // The records as kept in memory, for counting and filtering: the ARNs and the containers'
+  // sizes are left out (listeners, answers and the store get full records).
   void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const override;
 
   // The node's registered resources and what tasks that are not STOPPED reserve of them.
@@ -160,19 +162,37 @@ class TaskManager final : public TaskLauncher {
     std::unique_ptr<Timer> start_timer;
     // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
     std::unique_ptr<Timer> kill_timer;
+    uint8_t left_out = 0;  // Fields of its v1::Container not kept in memory (task_records.cc).
   };
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
+  // A task as the manager keeps it. record.task is the ECS view, lean: the fields that the
+  // task's id, cluster and definition determine (its ARNs, the task ARN repeated in every
+  // container, the containers' sizes) are left out while they hold their derived
+  // value, and put back by FullTask for every answer, store write and listener.
   struct TaskState {
-    store::StoredTask record;  // record.task is the ECS view.
+    store::StoredTask record;  // record.task is the ECS view, lean (see above).
     DefinitionPtr definition;  // Never null; shared by the tasks of one revision.
     std::vector<ContainerState> containers;  // Parallel to record.task.containers().
     bool launching = false;                   // A launch is in flight on the executor.
     bool deprovisioning = false;
     Resources reservation;         // Counted in reserved_ until the task is STOPPED.
     absl::Time last_exit;          // The latest exit of one of its containers, when known.
+    uint8_t left_out = 0;          // Fields of record.task not kept in memory.
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
+  // The lean record (task_records.cc). MakeLean leaves out of task.record.task what FullTask
+  // can put back exactly; a field that does not hold its derived value (a row an older skiffd
+  // wrote) stays.
+  void MakeLean(TaskState& task) const;
+  v1::Task FullTask(const TaskState& task) const;
+  store::StoredTask FullRecord(const TaskState& task) const;
+  std::string TaskArnOf(const TaskState& task) const;
+  std::string ContainerArnOf(const TaskState& task, size_t index) const;
+  // Moves the task's (or one container's) lastStatus forward (AdvanceStatus in task_states.h),
+  // naming it by its ARN if the move is a backward one.
+  void AdvanceTask(TaskState& task, TaskStage to);
+  void AdvanceContainer(TaskState& task, size_t index, TaskStage to);
   // STATE_DIR/tasks/<id>: the task's logs and task-scoped volumes.
   std::string TaskDir(const std::string& task_id) const;
   TaskState* Find(const std::string& task_id);
