@@ -163,10 +163,10 @@ absl::Status TaskManager::Load() {
       cs.created = true;  // Unknown: removal tolerates containers that never were.
       cs.started = StageOf(c) != TaskStage::kPending;
       cs.exited = StageOf(c) == TaskStage::kStopped;
-      by_runtime_id_[cs.runtime_id] = {id, i};
     }
     auto [it, inserted] = tasks_.emplace(id, std::move(state));
     TaskState& loaded = it->second;
+    IndexContainers(loaded);
     MakeLean(loaded);
     v1::Task& t = loaded.record.task;
     if (IsStopped(t)) {
@@ -213,6 +213,42 @@ absl::StatusOr<std::string> TaskManager::Cluster(const std::string& requested) c
 TaskManager::TaskState* TaskManager::Find(const std::string& task_id) {
   auto it = tasks_.find(task_id);
   return it == tasks_.end() ? nullptr : &it->second;
+}
+
+std::pair<TaskManager::TaskState*, size_t> TaskManager::FindContainer(
+    const std::string& runtime_id) {
+  // Task ids are hex: the task's id is what comes before the first '-'.
+  TaskState* task = Find(runtime_id.substr(0, runtime_id.find('-')));
+  if (task == nullptr) {
+    auto it = irregular_runtime_ids_.find(runtime_id);
+    if (it == irregular_runtime_ids_.end()) return {nullptr, 0};
+    task = Find(it->second);
+  }
+  for (size_t i = 0; task != nullptr && i < task->containers.size(); ++i) {
+    if (task->containers[i].runtime_id == runtime_id) return {task, i};
+  }
+  return {nullptr, 0};
+}
+
+void TaskManager::IndexContainers(const TaskState& task) {
+  const v1::Task& t = task.record.task;
+  for (size_t i = 0; i < task.containers.size() && i < static_cast<size_t>(t.containers_size());
+       ++i) {
+    const std::string& runtime_id = task.containers[i].runtime_id;
+    const std::string& name = t.containers(static_cast<int>(i)).name();
+    if (runtime_id != RuntimeContainerId(task.record.id, name)) {
+      irregular_runtime_ids_[runtime_id] = task.record.id;
+    }
+  }
+}
+
+void TaskManager::UnindexContainers(const TaskState& task) {
+  for (const ContainerState& cs : task.containers) {
+    auto it = irregular_runtime_ids_.find(cs.runtime_id);
+    if (it != irregular_runtime_ids_.end() && it->second == task.record.id) {
+      irregular_runtime_ids_.erase(it);
+    }
+  }
 }
 
 void TaskManager::Save(TaskState& task) {
@@ -418,6 +454,9 @@ std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
   }
   v1::Task& t = state.record.task;
   for (size_t i = 0; i < requests.size(); ++i) {
+    // Most containers publish no host port: asking for none would still leave an empty entry
+    // per task in the allocator.
+    if (requests[i].empty()) continue;
     absl::StatusOr<std::vector<network::PortBinding>> bindings =
         ports_.Allocate(state.record.id, requests[i]);
     if (!bindings.ok()) {
@@ -443,12 +482,10 @@ std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
 TaskManager::TaskState& TaskManager::Place(TaskState state) {
   MakeLean(state);
   const std::string id = state.record.id;
-  for (size_t k = 0; k < state.containers.size(); ++k) {
-    by_runtime_id_[state.containers[k].runtime_id] = {id, k};
-  }
   reserved_.cpu += state.reservation.cpu;
   reserved_.memory += state.reservation.memory;
   TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
+  IndexContainers(task);
   // Persisted before anything exists in the runtime: a crash leaves only what the store names.
   Save(task);
   CrashPoint("task-persisted");
@@ -772,20 +809,16 @@ void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
       return;
     case Kind::kOom: {
       oom_[event.container_id] = "OutOfMemoryError: Container killed due to memory usage";
-      auto it = by_runtime_id_.find(event.container_id);
-      if (it == by_runtime_id_.end()) return;
-      TaskState* task = Find(it->second.first);
+      auto [task, index] = FindContainer(event.container_id);
       if (task == nullptr) return;
-      task->record.task.mutable_containers(static_cast<int>(it->second.second))
+      task->record.task.mutable_containers(static_cast<int>(index))
           ->set_reason(oom_[event.container_id]);
       return;
     }
     case Kind::kExit: {
-      auto it = by_runtime_id_.find(event.container_id);
-      if (it == by_runtime_id_.end()) return;  // Not ours (or removed already).
-      TaskState* task = Find(it->second.first);
-      if (task == nullptr) return;
-      OnContainerExit(*task, it->second.second, event.exit_status, event.at);
+      auto [task, index] = FindContainer(event.container_id);
+      if (task == nullptr) return;  // Not ours (or removed already).
+      OnContainerExit(*task, index, event.exit_status, event.at);
       return;
     }
   }
@@ -892,10 +925,8 @@ void TaskManager::Remove(const std::string& task_id) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   std::vector<std::string> runtime_ids;
-  for (const ContainerState& cs : task->containers) {
-    runtime_ids.push_back(cs.runtime_id);
-    by_runtime_id_.erase(cs.runtime_id);
-  }
+  for (const ContainerState& cs : task->containers) runtime_ids.push_back(cs.runtime_id);
+  UnindexContainers(*task);
   absl::Status deleted = store_->DeleteTask(task_id);
   if (!deleted.ok()) spdlog::error("store: delete task {}: {}", task_id, deleted.ToString());
   const std::string dir = TaskDir(task_id);

@@ -196,6 +196,12 @@ class TaskManager final : public TaskLauncher {
   // STATE_DIR/tasks/<id>: the task's logs and task-scoped volumes.
   std::string TaskDir(const std::string& task_id) const;
   TaskState* Find(const std::string& task_id);
+  // The task that has a container with this runtime id, and the container's index; a null task
+  // when no task has it.
+  std::pair<TaskState*, size_t> FindContainer(const std::string& runtime_id);
+  // Makes the task's containers findable by runtime id, or no longer.
+  void IndexContainers(const TaskState& task);
+  void UnindexContainers(const TaskState& task);
   // Persists the task and tells the listeners. A store failure is logged; the loop goes on
   // with the in-memory state (the next change retries the write).
   void Save(TaskState& task);
@@ -292,7 +298,9 @@ class TaskManager final : public TaskLauncher {
   std::map<std::string, TaskState> tasks_;                 // By task id.
   // Revisions in use, by ARN (entries of revisions no task uses any more expire).
   std::map<std::string, std::weak_ptr<const v1::TaskDefinition>, std::less<>> definitions_;
-  std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
+  // Containers whose runtime id is not RuntimeContainerId(task id, name) (rows of an older
+  // skiffd): runtime id → task id. The others are found from the id itself (FindContainer).
+  std::map<std::string, std::string> irregular_runtime_ids_;
   std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
   std::vector<TaskListener> listeners_;
   ClusterResolver resolve_cluster_;
