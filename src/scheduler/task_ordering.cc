@@ -40,7 +40,10 @@ std::vector<TaskManager::ContainerState> TaskManager::ContainersOf(
         cs.depends_on.push_back({.container = target->second, .condition = dep.condition()});
       }
     }
-    if (d.has_health_check()) cs.health_check = HealthCheckSpecOf(d.health_check());
+    if (!d.has_health_check()) continue;
+    if (std::optional<HealthCheckSpec> check = HealthCheckSpecOf(d.health_check())) {
+      cs.health_check = std::make_unique<const HealthCheckSpec>(*std::move(check));
+    }
   }
   return out;
 }

@@ -169,7 +169,7 @@ bool TaskManager::HealthChecked(const std::string& task_id) const {
   auto it = tasks_.find(task_id);
   if (it == tasks_.end()) return false;
   return absl::c_any_of(it->second.containers, [](const ContainerState& cs) {
-    return cs.essential && cs.health_check.has_value();
+    return cs.essential && cs.health_check != nullptr;
   });
 }
 

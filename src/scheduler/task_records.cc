@@ -1,6 +1,6 @@
 // TaskManager's lean records: what of a task's ECS record it keeps in memory, and the full record
 // it gives out. At 100,000 tasks the derived strings of the ECS view (the task ARN, repeated in
-// every container, the container ARNs and sizes) were a third of the manager's heap;
+// every container, the container ARNs, runtime ids and sizes) were a third of the manager's heap;
 // they are made again, from the task's id, cluster and definition, only when a record leaves the
 // manager. Same thread contract as the rest of the class (loop thread only).
 #include <optional>
@@ -21,9 +21,10 @@ constexpr uint8_t kEmptyOverrides = 1 << 2;  // Present, and empty (RunTask with
 // Bits of ContainerState::left_out.
 constexpr uint8_t kContainerTaskArn = 1 << 0;
 constexpr uint8_t kContainerArn = 1 << 1;
-constexpr uint8_t kCpu = 1 << 2;
-constexpr uint8_t kMemory = 1 << 3;
-constexpr uint8_t kMemoryReservation = 1 << 4;
+constexpr uint8_t kRuntimeId = 1 << 2;  // ContainerState::runtime_id has it.
+constexpr uint8_t kCpu = 1 << 3;
+constexpr uint8_t kMemory = 1 << 4;
+constexpr uint8_t kMemoryReservation = 1 << 5;
 
 const v1::ContainerDefinition* DefinitionNamed(const v1::TaskDefinition& definition,
                                                const std::string& name) {
@@ -100,6 +101,8 @@ void TaskManager::MakeLean(TaskState& task) const {
                   c.container_arn() ==
                       model::ContainerArn(scope_, task.record.cluster, task.record.id, c.name()),
               kContainerArn, [&c] { c.set_allocated_container_arn(nullptr); });
+    leave_out(c.has_runtime_id() && c.runtime_id() == cs.runtime_id, kRuntimeId,
+              [&c] { c.set_allocated_runtime_id(nullptr); });
     leave_out(Holds(c.has_cpu(), c.cpu(), sizes.cpu), kCpu,
               [&c] { c.set_allocated_cpu(nullptr); });
     leave_out(Holds(c.has_memory(), c.memory(), sizes.memory), kMemory,
@@ -127,6 +130,7 @@ v1::Task TaskManager::FullTask(const TaskState& task) const {
       c.set_container_arn(
           model::ContainerArn(scope_, task.record.cluster, task.record.id, c.name()));
     }
+    if (left_out & kRuntimeId) c.set_runtime_id(task.containers[i].runtime_id);
     if ((left_out & (kCpu | kMemory | kMemoryReservation)) == 0) continue;
     const Sizes sizes = SizesOf(DefinitionNamed(*task.definition, c.name()));
     if (left_out & kCpu) c.set_cpu(*sizes.cpu);

@@ -111,7 +111,7 @@ class TaskManager final : public TaskLauncher {
   void StopTask(const std::string& task_id, const std::string& reason) override;
   bool HealthChecked(const std::string& task_id) const override;
   // The records as kept in memory, for counting and filtering: the ARNs and the containers'
-  // sizes are left out (listeners, answers and the store get full records).
+  // runtime ids and sizes are left out (listeners, answers and the store get full records).
   void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const override;
 
   // The node's registered resources and what tasks that are not STOPPED reserve of them.
@@ -152,7 +152,8 @@ class TaskManager final : public TaskLauncher {
     int stop_timeout_seconds = 0;  // 0: the default.
     int start_timeout_seconds = 0;  // 0: wait for dependencies as long as it takes.
     std::vector<Dependency> depends_on;
-    std::optional<HealthCheckSpec> health_check;
+    // Most containers have none: a pointer, not an optional the size of a spec in each.
+    std::unique_ptr<const HealthCheckSpec> health_check;
     bool created = false;          // The runtime has the container.
     bool started = false;          // Its process ran at some point.
     bool exited = false;
@@ -167,7 +168,7 @@ class TaskManager final : public TaskLauncher {
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
   // A task as the manager keeps it. record.task is the ECS view, lean: the fields that the
   // task's id, cluster and definition determine (its ARNs, the task ARN repeated in every
-  // container, the containers' sizes) are left out while they hold their derived
+  // container, the containers' runtime ids and sizes) are left out while they hold their derived
   // value, and put back by FullTask for every answer, store write and listener.
   struct TaskState {
     store::StoredTask record;  // record.task is the ECS view, lean (see above).
