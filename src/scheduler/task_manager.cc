@@ -164,8 +164,7 @@ absl::Status TaskManager::Load() {
       cs.started = StageOf(c) != TaskStage::kPending;
       cs.exited = StageOf(c) == TaskStage::kStopped;
     }
-    auto [it, inserted] = tasks_.emplace(id, std::move(state));
-    TaskState& loaded = it->second;
+    TaskState& loaded = Insert(std::move(state));
     IndexContainers(loaded);
     MakeLean(loaded);
     v1::Task& t = loaded.record.task;
@@ -210,15 +209,22 @@ absl::StatusOr<std::string> TaskManager::Cluster(const std::string& requested) c
   return cluster;
 }
 
-TaskManager::TaskState* TaskManager::Find(const std::string& task_id) {
+TaskManager::TaskState* TaskManager::Find(std::string_view task_id) {
   auto it = tasks_.find(task_id);
   return it == tasks_.end() ? nullptr : &it->second;
+}
+
+TaskManager::TaskState& TaskManager::Insert(TaskState state) {
+  const std::string id = state.record.id;  // The key while the node goes in.
+  auto node = tasks_.extract(tasks_.emplace(id, std::move(state)).first);
+  node.key() = node.mapped().record.id;  // Now the node's own copy.
+  return tasks_.insert(std::move(node)).position->second;
 }
 
 std::pair<TaskManager::TaskState*, size_t> TaskManager::FindContainer(
     const std::string& runtime_id) {
   // Task ids are hex: the task's id is what comes before the first '-'.
-  TaskState* task = Find(runtime_id.substr(0, runtime_id.find('-')));
+  TaskState* task = Find(std::string_view(runtime_id).substr(0, runtime_id.find('-')));
   if (task == nullptr) {
     auto it = irregular_runtime_ids_.find(runtime_id);
     if (it == irregular_runtime_ids_.end()) return {nullptr, 0};
@@ -484,7 +490,7 @@ TaskManager::TaskState& TaskManager::Place(TaskState state) {
   const std::string id = state.record.id;
   reserved_.cpu += state.reservation.cpu;
   reserved_.memory += state.reservation.memory;
-  TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
+  TaskState& task = Insert(std::move(state));
   IndexContainers(task);
   // Persisted before anything exists in the runtime: a crash leaves only what the store names.
   Save(task);
@@ -1097,7 +1103,7 @@ void TaskManager::RotateLogs() {
   std::vector<std::string> paths;
   for (const auto& [id, task] : tasks_) {
     if (IsStopped(task.record.task)) continue;
-    const TaskContext context{.task_dir = TaskDir(id)};
+    const TaskContext context{.task_dir = TaskDir(task.record.id)};
     for (const v1::Container& c : task.record.task.containers()) {
       paths.push_back(ContainerLogPath(context, c.name()));
     }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -196,7 +197,9 @@ class TaskManager final : public TaskLauncher {
   void AdvanceContainer(TaskState& task, size_t index, TaskStage to);
   // STATE_DIR/tasks/<id>: the task's logs and task-scoped volumes.
   std::string TaskDir(const std::string& task_id) const;
-  TaskState* Find(const std::string& task_id);
+  TaskState* Find(std::string_view task_id);
+  // Adds a task to tasks_ (none with its id may be there).
+  TaskState& Insert(TaskState state);
   // The task that has a container with this runtime id, and the container's index; a null task
   // when no task has it.
   std::pair<TaskState*, size_t> FindContainer(const std::string& runtime_id);
@@ -296,7 +299,9 @@ class TaskManager final : public TaskLauncher {
   network::TaskNetwork* network_ = nullptr;
   network::PortAllocator ports_;
 
-  std::map<std::string, TaskState> tasks_;                 // By task id.
+  // By task id. A key views the id in its own node's record (Insert), so the id is kept once;
+  // a node never moves, and a record's id never changes.
+  std::map<std::string_view, TaskState, std::less<>> tasks_;
   // Revisions in use, by ARN (entries of revisions no task uses any more expire).
   std::map<std::string, std::weak_ptr<const v1::TaskDefinition>, std::less<>> definitions_;
   // Containers whose runtime id is not RuntimeContainerId(task id, name) (rows of an older
