@@ -203,6 +203,10 @@ void ServiceManager::CountFailedTask(ServiceState& state, const std::string& dep
 
 void ServiceManager::MarkDirty(const Key& key) {
   dirty_.insert(key);
+  PostPass();
+}
+
+void ServiceManager::PostPass() {
   if (pass_posted_) return;
   pass_posted_ = true;
   loop_->Post([this] {
@@ -213,7 +217,11 @@ void ServiceManager::MarkDirty(const Key& key) {
 
 void ServiceManager::MarkAllDirty() {
   SKIFF_DCHECK_ON_LOOP(loop_);
-  for (const auto& [key, state] : services_) MarkDirty(key);
+  if (services_.empty()) return;
+  // In key order, as dirty_ is: into an empty set (as between passes) each key goes in at the
+  // end without a search.
+  for (const auto& [key, state] : services_) dirty_.insert(dirty_.end(), key);
+  PostPass();
 }
 
 int ServiceManager::ReconcileNow() {

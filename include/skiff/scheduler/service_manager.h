@@ -158,6 +158,8 @@ class ServiceManager {
   // After min_healthy_runtime of RUNNING, a task clears the launch back-off.
   void ClearBackoffIfStillRunning(const Key& key, const std::string& task_id);
   void MarkDirty(const Key& key);
+  // Posts a pass to the loop, unless one is posted already.
+  void PostPass();
   void ScheduleAt(const Key& key, absl::Time when);
 
   // One pass over one service: plan, then carry the plan out (the applier).
