@@ -147,23 +147,24 @@ class TaskManager final : public TaskLauncher {
     size_t container = 0;   // Index in the task.
     std::string condition;  // START, COMPLETE, SUCCESS or HEALTHY.
   };
+  // One per container of every task: the flags are kept together, without padding between.
   struct ContainerState {
     std::string runtime_id;
-    bool essential = true;
     int stop_timeout_seconds = 0;  // 0: the default.
     int start_timeout_seconds = 0;  // 0: wait for dependencies as long as it takes.
     std::vector<Dependency> depends_on;
     // Most containers have none: a pointer, not an optional the size of a spec in each.
     std::unique_ptr<const HealthCheckSpec> health_check;
+    // Armed while it waits with a startTimeout; fails the task when it fires.
+    std::unique_ptr<Timer> start_timer;
+    // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
+    std::unique_ptr<Timer> kill_timer;
+    bool essential = true;
     bool created = false;          // The runtime has the container.
     bool started = false;          // Its process ran at some point.
     bool exited = false;
     bool waiting = false;          // Created, waiting for its dependencies before it starts.
     bool signalled = false;        // Sent SIGTERM by the stop under way.
-    // Armed while it waits with a startTimeout; fails the task when it fires.
-    std::unique_ptr<Timer> start_timer;
-    // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
-    std::unique_ptr<Timer> kill_timer;
     uint8_t left_out = 0;  // Fields of its v1::Container not kept in memory (task_records.cc).
   };
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
@@ -175,10 +176,10 @@ class TaskManager final : public TaskLauncher {
     store::StoredTask record;  // record.task is the ECS view, lean (see above).
     DefinitionPtr definition;  // Never null; shared by the tasks of one revision.
     std::vector<ContainerState> containers;  // Parallel to record.task.containers().
-    bool launching = false;                   // A launch is in flight on the executor.
-    bool deprovisioning = false;
     Resources reservation;         // Counted in reserved_ until the task is STOPPED.
     absl::Time last_exit;          // The latest exit of one of its containers, when known.
+    bool launching = false;        // A launch is in flight on the executor.
+    bool deprovisioning = false;
     uint8_t left_out = 0;          // Fields of record.task not kept in memory.
   };
 
