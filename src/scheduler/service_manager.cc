@@ -106,12 +106,23 @@ bool ServiceManager::AddEvent(ServiceState& state, const std::string& message, b
   return true;
 }
 
-bool ServiceManager::UpdateView(TaskView& view, const v1::Task& task) {
+DeploymentId ServiceManager::InternDeploymentId(ServiceState& state, const std::string& id) {
+  for (const DeploymentId& known : state.deployment_ids) {
+    if (known == id) return known;
+  }
+  // Ids that no view holds any more (their tasks have stopped) go.
+  std::erase_if(state.deployment_ids, [](const DeploymentId& d) { return d.holders() == 1; });
+  return state.deployment_ids.emplace_back(id);
+}
+
+bool ServiceManager::UpdateView(ServiceState& state, TaskView& view, const v1::Task& task) {
   const TaskStage stage = ParseTaskStage(task.last_status()).value_or(view.stage);
   const DesiredStatus desired = ParseDesiredStatus(task.desired_status());
   const HealthStatus health = ParseHealthStatus(task.health_status());
   const bool changed = view.stage != stage || view.desired != desired || view.health != health;
-  view.deployment_id = task.started_by();
+  if (view.deployment_id != task.started_by()) {
+    view.deployment_id = InternDeploymentId(state, task.started_by());
+  }
   view.stage = stage;
   view.desired = desired;
   view.health = health;
@@ -140,7 +151,7 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   }
   TaskView& view = it->second;
   const bool was_started = view.started_at != absl::InfinitePast();
-  const bool changed = UpdateView(view, task);
+  const bool changed = UpdateView(*state, view, task);
   if (!was_started && view.running() && view.desired == DesiredStatus::kRunning) {
     loop_->PostAfter(options_.planner.min_healthy_runtime,
                      [this, key, id = record.id] { ClearBackoffIfStillRunning(key, id); });
@@ -195,6 +206,10 @@ void ServiceManager::CountFailedTask(ServiceState& state, const std::string& dep
 
 void ServiceManager::MarkDirty(const Key& key) {
   dirty_.insert(key);
+  PostPass();
+}
+
+void ServiceManager::PostPass() {
   if (pass_posted_) return;
   pass_posted_ = true;
   loop_->Post([this] {
@@ -205,7 +220,11 @@ void ServiceManager::MarkDirty(const Key& key) {
 
 void ServiceManager::MarkAllDirty() {
   SKIFF_DCHECK_ON_LOOP(loop_);
-  for (const auto& [key, state] : services_) MarkDirty(key);
+  if (services_.empty()) return;
+  // In key order, as dirty_ is: into an empty set (as between passes) each key goes in at the
+  // end without a search.
+  for (const auto& [key, state] : services_) dirty_.insert(dirty_.end(), key);
+  PostPass();
 }
 
 int ServiceManager::ReconcileNow() {

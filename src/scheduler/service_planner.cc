@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/algorithm/container.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -151,9 +152,16 @@ class Pass {
   const absl::Time now_;
   ServicePlan plan_;
 
-  std::map<std::string, Count> counts_;  // By deployment id.
+  // The counts of each deployment, made on first use. A pass sees one deployment or a few: a
+  // short list searched in order, not a map made anew for every service in every pass. A
+  // reference to a count holds until the next CountOf that adds a deployment.
+  Count& CountOf(const DeploymentId& id);
+  Count& CountOf(const std::string& id);
+  absl::InlinedVector<std::pair<DeploymentId, Count>, 2> counts_;
   Totals totals_;
-  std::string first_primary_id_;  // The primary before step 1 (a rollback makes a new one).
+  // The primary before step 1 (a rollback makes a new one); the record's own string, which
+  // stays as it is during the pass.
+  const std::string* first_primary_id_ = nullptr;
   std::vector<std::string> unhealthy_;  // Of the primary, past the grace period: replaced.
   int unhealthy_in_grace_ = 0;         // Of the primary: failing, but not acted on yet.
   int desired_ = 0;
@@ -165,6 +173,20 @@ class Pass {
   std::vector<std::string> stopped_running_;
 };
 
+Count& Pass::CountOf(const DeploymentId& id) {
+  for (auto& [known, count] : counts_) {
+    if (known == id) return count;
+  }
+  return counts_.emplace_back(id, Count{}).second;
+}
+
+Count& Pass::CountOf(const std::string& id) {
+  for (auto& [known, count] : counts_) {
+    if (known == id) return count;
+  }
+  return counts_.emplace_back(DeploymentId(id), Count{}).second;
+}
+
 bool Pass::Ready(const TaskView& t) {
   if (!t.Healthy()) return false;
   if (t.health_checked || now_ >= t.started_at + options_.ready_after) return true;
@@ -173,10 +195,10 @@ bool Pass::Ready(const TaskView& t) {
 }
 
 void Pass::CountTasks() {
-  first_primary_id_ = service_.deployments(0).id();
+  first_primary_id_ = &service_.deployments(0).id();
   const absl::Duration grace = absl::Seconds(service_.health_check_grace_period_seconds());
   for (const auto& [id, t] : snapshot_.tasks) {
-    Count& c = counts_[t.deployment_id];
+    Count& c = CountOf(t.deployment_id);
     ++c.live;
     if (t.desired != DesiredStatus::kRunning) continue;
     if (!t.running()) {
@@ -186,7 +208,7 @@ void Pass::CountTasks() {
     ++c.running;
     if (t.Healthy()) ++c.serving;
     if (Ready(t)) ++c.healthy;
-    if (t.health != HealthStatus::kUnhealthy || t.deployment_id != first_primary_id_) continue;
+    if (t.health != HealthStatus::kUnhealthy || t.deployment_id != *first_primary_id_) continue;
     if (now_ < t.started_at + grace) {
       ++unhealthy_in_grace_;
       WakeAt(t.started_at + grace);
@@ -304,10 +326,10 @@ void Pass::Stop(const StopCandidate& task, const std::string& deployment_id,
 void Pass::ScalePrimary() {
   const v1::Deployment& primary = Deployment(0);
   const std::string primary_id = primary.id();
-  Count& mine = counts_[primary_id];
+  Count& mine = CountOf(primary_id);
   halted_ = ParseRolloutState(primary.rollout_state()) == RolloutState::kFailed;
   // Not replaced: nothing of a failed revision launches, and after a rollback its tasks drain.
-  if (halted_ || primary_id != first_primary_id_) unhealthy_.clear();
+  if (halted_ || primary_id != *first_primary_id_) unhealthy_.clear();
   const int replacing = static_cast<int>(unhealthy_.size());
   need_ = desired_ - (mine.active() - replacing);
   plan_.launch_events_at = plan_.events.size();
@@ -342,7 +364,7 @@ void Pass::ScalePrimary() {
 
 void Pass::ReplaceUnhealthy() {
   const std::string primary_id = Deployment(0).id();
-  Count& mine = counts_[primary_id];
+  Count& mine = CountOf(primary_id);
   const int replacing = static_cast<int>(unhealthy_.size());
   // An unhealthy task stops once a replacement has a verdict in its place (healthy, or failing
   // too: then keeping both helps nothing), or at once when the ceiling leaves no room to start
@@ -376,7 +398,7 @@ void Pass::DrainOld() {
   int may_stop = halted_ ? std::max(0, totals_.running + totals_.pending - desired_) : INT_MAX;
   for (int d = 1; d < DeploymentCount(); ++d) {
     const std::string deployment_id = Deployment(d).id();
-    Count& c = counts_[deployment_id];
+    Count& c = CountOf(deployment_id);
     for (const StopCandidate& task : StopOrder(deployment_id)) {
       const bool healthy = task.running() && task.healthy();
       if (may_stop == 0 || (healthy && may_stop_healthy == 0)) break;  // The rest are healthy.
@@ -396,7 +418,7 @@ void Pass::DrainOld() {
 
 void Pass::RetireDeployments() {
   for (int d = DeploymentCount() - 1; d >= 1; --d) {
-    if (counts_[Deployment(d).id()].live == 0) {
+    if (CountOf(Deployment(d).id()).live == 0) {
       std::vector<v1::Deployment>& deployments = MutableDeployments();
       deployments.erase(deployments.begin() + d);
     }
@@ -418,10 +440,10 @@ void Pass::SetCounts(int index, int desired, const Count& c) {
 
 void Pass::ReportStatus() {
   const std::string primary_id = Deployment(0).id();
-  const Count mine = counts_[primary_id];
+  const Count mine = CountOf(primary_id);
   SetCounts(0, desired_, mine);
   for (int d = 1; d < DeploymentCount(); ++d) {
-    const Count& c = counts_[Deployment(d).id()];
+    const Count& c = CountOf(Deployment(d).id());
     SetCounts(d, c.active(), c);
   }
   if (!service_.has_running_count() || service_.running_count() != totals_.running) {

@@ -166,10 +166,10 @@ absl::Status TaskManager::Load() {
       cs.created = true;  // Unknown: removal tolerates containers that never were.
       cs.started = StageOf(c) != TaskStage::kPending;
       cs.exited = StageOf(c) == TaskStage::kStopped;
-      by_runtime_id_[cs.runtime_id] = {id, i};
     }
-    auto [it, inserted] = tasks_.emplace(id, std::move(state));
-    TaskState& loaded = it->second;
+    TaskState& loaded = Insert(std::move(state));
+    IndexContainers(loaded);
+    MakeLean(loaded);
     v1::Task& t = loaded.record.task;
     if (IsStopped(t)) {
       ScheduleRemoval(loaded);
@@ -181,7 +181,7 @@ absl::Status TaskManager::Load() {
       SetStopCode(t, StopCode::kTaskFailedToStart);
       t.set_stopped_reason("skiffd restarted while the task was starting");
       t.set_stopping_at(Now());
-      Advance(t, TaskStage::kStopping);
+      AdvanceTask(loaded, TaskStage::kStopping);
     }
     if (DesiredOf(t) == DesiredStatus::kRunning) {
       // Adopted containers are checked again; they keep the status they had.
@@ -209,17 +209,61 @@ absl::StatusOr<std::string> TaskManager::Cluster(const std::string& requested) c
   return clusters_->Resolve(requested);
 }
 
-TaskManager::TaskState* TaskManager::Find(const std::string& task_id) {
+TaskManager::TaskState* TaskManager::Find(std::string_view task_id) {
   auto it = tasks_.find(task_id);
   return it == tasks_.end() ? nullptr : &it->second;
+}
+
+TaskManager::TaskState& TaskManager::Insert(TaskState state) {
+  const std::string id = state.record.id;  // The key while the node goes in.
+  auto node = tasks_.extract(tasks_.emplace(id, std::move(state)).first);
+  node.key() = node.mapped().record.id;  // Now the node's own copy.
+  return tasks_.insert(std::move(node)).position->second;
+}
+
+std::pair<TaskManager::TaskState*, size_t> TaskManager::FindContainer(
+    const std::string& runtime_id) {
+  // Task ids are hex: the task's id is what comes before the first '-'.
+  TaskState* task = Find(std::string_view(runtime_id).substr(0, runtime_id.find('-')));
+  if (task == nullptr) {
+    auto it = irregular_runtime_ids_.find(runtime_id);
+    if (it == irregular_runtime_ids_.end()) return {nullptr, 0};
+    task = Find(it->second);
+  }
+  for (size_t i = 0; task != nullptr && i < task->containers.size(); ++i) {
+    if (task->containers[i].runtime_id == runtime_id) return {task, i};
+  }
+  return {nullptr, 0};
+}
+
+void TaskManager::IndexContainers(const TaskState& task) {
+  const v1::Task& t = task.record.task;
+  for (size_t i = 0; i < task.containers.size() && i < static_cast<size_t>(t.containers_size());
+       ++i) {
+    const std::string& runtime_id = task.containers[i].runtime_id;
+    const std::string& name = t.containers(static_cast<int>(i)).name();
+    if (runtime_id != RuntimeContainerId(task.record.id, name)) {
+      irregular_runtime_ids_[runtime_id] = task.record.id;
+    }
+  }
+}
+
+void TaskManager::UnindexContainers(const TaskState& task) {
+  for (const ContainerState& cs : task.containers) {
+    auto it = irregular_runtime_ids_.find(cs.runtime_id);
+    if (it != irregular_runtime_ids_.end() && it->second == task.record.id) {
+      irregular_runtime_ids_.erase(it);
+    }
+  }
 }
 
 void TaskManager::Save(TaskState& task) {
   v1::Task& t = task.record.task;
   t.set_version(t.version() + 1);
-  absl::Status saved = store_->PutTask(task.record);
+  const store::StoredTask full = FullRecord(task);
+  absl::Status saved = store_->PutTask(full);
   if (!saved.ok()) spdlog::error("store: task {}: {}", task.record.id, saved.ToString());
-  for (const TaskListener& listener : listeners_) listener(task.record);
+  for (const TaskListener& listener : listeners_) listener(full);
 }
 
 absl::StatusOr<TaskManager::DefinitionPtr> TaskManager::Definition(absl::string_view reference,
@@ -392,7 +436,7 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
       f->set_reason(std::string(failure->Reason()));
       continue;
     }
-    *response.add_tasks() = Place(std::move(state)).record.task;
+    *response.add_tasks() = FullTask(Place(std::move(state)));
   }
   return response;
 }
@@ -416,6 +460,9 @@ std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
   }
   v1::Task& t = state.record.task;
   for (size_t i = 0; i < requests.size(); ++i) {
+    // Most containers publish no host port: asking for none would still leave an empty entry
+    // per task in the allocator.
+    if (requests[i].empty()) continue;
     absl::StatusOr<std::vector<network::PortBinding>> bindings =
         ports_.Allocate(state.record.id, requests[i]);
     if (!bindings.ok()) {
@@ -439,13 +486,12 @@ std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
 }
 
 TaskManager::TaskState& TaskManager::Place(TaskState state) {
+  MakeLean(state);
   const std::string id = state.record.id;
-  for (size_t k = 0; k < state.containers.size(); ++k) {
-    by_runtime_id_[state.containers[k].runtime_id] = {id, k};
-  }
   reserved_.cpu += state.reservation.cpu;
   reserved_.memory += state.reservation.memory;
-  TaskState& task = tasks_.emplace(id, std::move(state)).first->second;
+  TaskState& task = Insert(std::move(state));
+  IndexContainers(task);
   // Persisted before anything exists in the runtime: a crash leaves only what the store names.
   Save(task);
   CrashPoint("task-persisted");
@@ -499,7 +545,7 @@ void TaskManager::Launch(const std::string& task_id) {
   if (task == nullptr) return;
   v1::Task& t = task->record.task;
   TaskContext context{.task_id = task_id,
-                      .task_arn = t.task_arn(),
+                      .task_arn = TaskArnOf(*task),
                       .cluster = task->record.cluster,
                       .service_name = task->record.service,
                       .task_dir = TaskDir(task_id),
@@ -520,7 +566,7 @@ void TaskManager::Launch(const std::string& task_id) {
   const TaskNetworkMode mode = NetworkModeOf(*task->definition);
   std::vector<std::vector<network::PortBinding>> bindings;
   for (const v1::Container& c : t.containers()) bindings.push_back(BindingsOf(c));
-  Advance(t, TaskStage::kPending);
+  AdvanceTask(*task, TaskStage::kPending);
   Save(*task);
   task->launching = true;
   auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
@@ -657,7 +703,7 @@ void TaskManager::OnLaunched(const std::string& task_id, LaunchResult result) {
   v1::Task& t = task->record.task;
   t.set_pull_started_at(result.pull_started_at);
   t.set_pull_stopped_at(result.pull_stopped_at);
-  RecordAttachments(NetworkModeOf(*task->definition), result.attachments, t);
+  RecordAttachments(NetworkModeOf(*task->definition), task_id, result.attachments, t);
   for (size_t i = 0; i < result.containers.size(); ++i) {
     ContainerState& cs = task->containers[i];
     cs.created = result.containers[i].created;
@@ -695,7 +741,7 @@ void TaskManager::OnContainerStarted(TaskState& task, size_t index) {
   cs.start_timer.reset();
   // An exit may have been seen already (a short-lived process): keep STOPPED.
   if (cs.exited) return;
-  Advance(*task.record.task.mutable_containers(static_cast<int>(index)), TaskStage::kRunning);
+  AdvanceContainer(task, index, TaskStage::kRunning);
   WatchHealth(task, index);
 }
 
@@ -735,8 +781,9 @@ void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::stri
   }
   // A stop sent again (StopTask twice, a resync) finds the task stopping already: it stays.
   if (StageOf(t) < TaskStage::kStopping) {
-    Advance(t, TaskStage::kDeactivating);  // Nothing to drain yet (no load balancers): straight on.
-    Advance(t, TaskStage::kStopping);
+    // Nothing to drain yet (no load balancers): straight on.
+    AdvanceTask(task, TaskStage::kDeactivating);
+    AdvanceTask(task, TaskStage::kStopping);
   }
   for (size_t i = 0; i < task.containers.size(); ++i) {
     ContainerState& cs = task.containers[i];
@@ -745,7 +792,9 @@ void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::stri
     cs.waiting = false;
     cs.start_timer.reset();
     if (cs.kill_timer != nullptr) cs.kill_timer->Disable();  // This stop arms its own.
-    if (!cs.started && StageOf(*c) == TaskStage::kPending) Advance(*c, TaskStage::kStopped);
+    if (!cs.started && StageOf(*c) == TaskStage::kPending) {
+      AdvanceContainer(task, i, TaskStage::kStopped);
+    }
     if (health_ != nullptr) health_->Unwatch(cs.runtime_id);
     cs.signalled = false;  // A stop sent again (after a resync) signals again.
   }
@@ -766,20 +815,16 @@ void TaskManager::OnRuntimeEvent(const runtime::RuntimeEvent& event) {
       return;
     case Kind::kOom: {
       oom_[event.container_id] = "OutOfMemoryError: Container killed due to memory usage";
-      auto it = by_runtime_id_.find(event.container_id);
-      if (it == by_runtime_id_.end()) return;
-      TaskState* task = Find(it->second.first);
+      auto [task, index] = FindContainer(event.container_id);
       if (task == nullptr) return;
-      task->record.task.mutable_containers(static_cast<int>(it->second.second))
+      task->record.task.mutable_containers(static_cast<int>(index))
           ->set_reason(oom_[event.container_id]);
       return;
     }
     case Kind::kExit: {
-      auto it = by_runtime_id_.find(event.container_id);
-      if (it == by_runtime_id_.end()) return;  // Not ours (or removed already).
-      TaskState* task = Find(it->second.first);
-      if (task == nullptr) return;
-      OnContainerExit(*task, it->second.second, event.exit_status, event.at);
+      auto [task, index] = FindContainer(event.container_id);
+      if (task == nullptr) return;  // Not ours (or removed already).
+      OnContainerExit(*task, index, event.exit_status, event.at);
       return;
     }
   }
@@ -797,7 +842,7 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
   cs.started = true;
   v1::Task& t = task.record.task;
   v1::Container* c = t.mutable_containers(static_cast<int>(index));
-  Advance(*c, TaskStage::kStopped);
+  AdvanceContainer(task, index, TaskStage::kStopped);
   c->set_exit_code(static_cast<int32_t>(exit_status));
   if (auto oom = oom_.find(cs.runtime_id); oom != oom_.end()) {
     c->set_reason(oom->second);
@@ -829,7 +874,7 @@ void TaskManager::MaybeDeprovision(TaskState& task) {
   });
   if (!all_exited) return;
   task.deprovisioning = true;
-  Advance(t, TaskStage::kDeprovisioning);
+  AdvanceTask(task, TaskStage::kDeprovisioning);
   t.set_execution_stopped_at(task.last_exit > absl::UnixEpoch()
                                  ? absl::ToDoubleSeconds(task.last_exit - absl::UnixEpoch())
                                  : Now());
@@ -863,7 +908,7 @@ void TaskManager::OnDeprovisioned(const std::string& task_id) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   v1::Task& t = task->record.task;
-  Advance(t, TaskStage::kStopped);
+  AdvanceTask(*task, TaskStage::kStopped);
   t.set_stopped_at(Now());
   reserved_.cpu -= task->reservation.cpu;
   reserved_.memory -= task->reservation.memory;
@@ -886,10 +931,8 @@ void TaskManager::Remove(const std::string& task_id) {
   TaskState* task = Find(task_id);
   if (task == nullptr) return;
   std::vector<std::string> runtime_ids;
-  for (const ContainerState& cs : task->containers) {
-    runtime_ids.push_back(cs.runtime_id);
-    by_runtime_id_.erase(cs.runtime_id);
-  }
+  for (const ContainerState& cs : task->containers) runtime_ids.push_back(cs.runtime_id);
+  UnindexContainers(*task);
   absl::Status deleted = store_->DeleteTask(task_id);
   if (!deleted.ok()) spdlog::error("store: delete task {}: {}", task_id, deleted.ToString());
   const std::string dir = TaskDir(task_id);
@@ -1060,7 +1103,7 @@ void TaskManager::RotateLogs() {
   std::vector<std::string> paths;
   for (const auto& [id, task] : tasks_) {
     if (IsStopped(task.record.task)) continue;
-    const TaskContext context{.task_dir = TaskDir(id)};
+    const TaskContext context{.task_dir = TaskDir(task.record.id)};
     for (const v1::Container& c : task.record.task.containers()) {
       paths.push_back(ContainerLogPath(context, c.name()));
     }

@@ -208,10 +208,9 @@ absl::StatusOr<std::vector<network::Attachment>> AttachTask(
   return out;
 }
 
-void RecordAttachments(TaskNetworkMode mode, const std::vector<network::Attachment>& attachments,
-                       v1::Task& task) {
+void RecordAttachments(TaskNetworkMode mode, const std::string& task_id,
+                       const std::vector<network::Attachment>& attachments, v1::Task& task) {
   if (!HasNamespaces(mode)) return;
-  const std::string task_id = task.task_arn().substr(task.task_arn().rfind('/') + 1);
   const std::string attachment_id = AttachmentUuid(task_id);
   bool eni_recorded = false;
   for (size_t i = 0; i < attachments.size() && i < static_cast<size_t>(task.containers_size());

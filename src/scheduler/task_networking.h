@@ -55,8 +55,8 @@ absl::StatusOr<std::vector<network::Attachment>> AttachTask(
 // Records what AttachTask made on the task, as ECS shows it: awsvpc tasks get one
 // ElasticNetworkInterface attachment (ATTACHED) and every container its networkInterfaces entry;
 // in bridge mode each container's networkInterfaces holds its own address.
-void RecordAttachments(TaskNetworkMode mode, const std::vector<network::Attachment>& attachments,
-                       v1::Task& task);
+void RecordAttachments(TaskNetworkMode mode, const std::string& task_id,
+                       const std::vector<network::Attachment>& attachments, v1::Task& task);
 
 }  // namespace skiff::scheduler
 

@@ -40,7 +40,10 @@ std::vector<TaskManager::ContainerState> TaskManager::ContainersOf(
         cs.depends_on.push_back({.container = target->second, .condition = dep.condition()});
       }
     }
-    if (d.has_health_check()) cs.health_check = HealthCheckSpecOf(d.health_check());
+    if (!d.has_health_check()) continue;
+    if (std::optional<HealthCheckSpec> check = HealthCheckSpecOf(d.health_check())) {
+      cs.health_check = std::make_unique<const HealthCheckSpec>(*std::move(check));
+    }
   }
   return out;
 }
@@ -102,7 +105,7 @@ void TaskManager::AdvanceDependencies(TaskState& task) {
     Save(task);
     return;
   }
-  Advance(t, TaskStage::kRunning);
+  AdvanceTask(task, TaskStage::kRunning);
   if (!t.has_started_at()) t.set_started_at(Now());
   Save(task);
 }
@@ -227,12 +230,10 @@ void TaskManager::WatchHealth(const TaskState& task, size_t index) {
 }
 
 void TaskManager::OnHealthChanged(const std::string& runtime_id, HealthStatus status) {
-  auto it = by_runtime_id_.find(runtime_id);
-  if (it == by_runtime_id_.end()) return;
-  TaskState* task = Find(it->second.first);
+  auto [task, index] = FindContainer(runtime_id);
   if (task == nullptr || IsStopped(task->record.task)) return;
   v1::Task& t = task->record.task;
-  SetHealth(*t.mutable_containers(static_cast<int>(it->second.second)), status);
+  SetHealth(*t.mutable_containers(static_cast<int>(index)), status);
   // As ECS: from the essential containers that have a check; UNKNOWN when none has.
   bool any = false, unknown = false, unhealthy = false;
   for (size_t i = 0; i < task->containers.size(); ++i) {
@@ -247,7 +248,7 @@ void TaskManager::OnHealthChanged(const std::string& runtime_id, HealthStatus st
                : unhealthy                     ? HealthStatus::kUnhealthy
                                                : HealthStatus::kHealthy);
   spdlog::info("task {}: container {} is {}", task->record.id,
-               t.containers(static_cast<int>(it->second.second)).name(),
+               t.containers(static_cast<int>(index)).name(),
                std::string(HealthStatusName(status)));
   AdvanceDependencies(*task);  // Saves.
 }

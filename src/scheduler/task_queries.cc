@@ -46,7 +46,7 @@ absl::StatusOr<v1::StopTaskResponse> TaskManager::StopTask(const v1::StopTaskReq
   BeginStop(*task, StopCode::kUserInitiated,
             request.has_reason() ? request.reason() : std::string("Task stopped by user"));
   v1::StopTaskResponse response;
-  *response.mutable_task() = task->record.task;
+  *response.mutable_task() = FullTask(*task);
   return response;
 }
 
@@ -69,7 +69,7 @@ absl::StatusOr<v1::DescribeTasksResponse> TaskManager::DescribeTasks(
       continue;
     }
     v1::Task* out = response.add_tasks();
-    *out = task->record.task;
+    *out = FullTask(*task);
     if (!absl::c_linear_search(request.include(), "TAGS")) out->clear_tags();
   }
   return response;
@@ -93,7 +93,7 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasks
     if (request.has_family() && task.definition->family() != request.family()) continue;
     if (request.has_started_by() && t.started_by() != request.started_by()) continue;
     if (request.has_service_name() && task.record.service != request.service_name()) continue;
-    matching.emplace_back(t.created_at(), t.task_arn());
+    matching.emplace_back(t.created_at(), TaskArnOf(task));
   }
   absl::c_sort(matching);
   std::vector<std::string> arns;
@@ -169,7 +169,7 @@ bool TaskManager::HealthChecked(const std::string& task_id) const {
   auto it = tasks_.find(task_id);
   if (it == tasks_.end()) return false;
   return absl::c_any_of(it->second.containers, [](const ContainerState& cs) {
-    return cs.essential && cs.health_check.has_value();
+    return cs.essential && cs.health_check != nullptr;
   });
 }
 

@@ -120,6 +120,8 @@ class ServiceManager final : public ServiceInventory {
   struct ServiceState {
     store::StoredService record;            // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
+    // The deployment ids the views hold, one copy each (InternDeploymentId).
+    std::vector<DeploymentId> deployment_ids;
     // Marks the service dirty when a readiness window, grace period, back-off, deadline or
     // placement retry ends; armed for the earliest of them (made on first use).
     std::unique_ptr<Timer> wake;
@@ -148,13 +150,17 @@ class ServiceManager final : public ServiceInventory {
 
   void OnTaskChanged(const store::StoredTask& task);
   // Updates the view of a task from its record; true when the planner would see a change.
-  static bool UpdateView(TaskView& view, const v1::Task& task);
+  static bool UpdateView(ServiceState& state, TaskView& view, const v1::Task& task);
+  // The copy of a deployment id that the service's views share.
+  static DeploymentId InternDeploymentId(ServiceState& state, const std::string& id);
   // A task of the service was told to stop: counts a failed launch or a failure of its
   // deployment, as the planner judges it.
   void JudgeStop(const Key& key, ServiceState& state, TaskView& view, const v1::Task& task);
   // After min_healthy_runtime of RUNNING, a task clears the launch back-off.
   void ClearBackoffIfStillRunning(const Key& key, const std::string& task_id);
   void MarkDirty(const Key& key);
+  // Posts a pass to the loop, unless one is posted already.
+  void PostPass();
   void ScheduleAt(const Key& key, absl::Time when);
 
   // One pass over one service: plan, then carry the plan out (the applier).

@@ -21,6 +21,7 @@
 #define SKIFF_SCHEDULER_SERVICE_PLANNER_H_
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,10 +55,40 @@ struct ServicePlannerOptions {
   absl::Duration placement_retry = absl::Seconds(30);
 };
 
+// A deployment's id as the views of its tasks hold it: one shared copy per deployment (the
+// ServiceManager hands the same one to every task of it), so that 100,000 views do not hold
+// 100,000 copies and a pass compares pointers before it compares characters. It reads as the
+// id's string.
+class DeploymentId {
+ public:
+  DeploymentId() = default;
+  DeploymentId(std::string id)  // NOLINT: a deployment id is its string.
+      : id_(std::make_shared<const std::string>(std::move(id))) {}
+  DeploymentId(const char* id) : DeploymentId(std::string(id)) {}  // NOLINT: likewise.
+
+  const std::string& str() const { return id_ != nullptr ? *id_ : Empty(); }
+  operator const std::string&() const { return str(); }  // NOLINT: likewise.
+  // How many hold this copy (this one included); 0 for the empty id.
+  long holders() const { return id_.use_count(); }
+
+  friend bool operator==(const DeploymentId& a, const DeploymentId& b) {
+    return a.id_ == b.id_ || a.str() == b.str();
+  }
+  friend bool operator==(const DeploymentId& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const DeploymentId& a, const char* b) { return a.str() == b; }
+
+ private:
+  static const std::string& Empty() {
+    static const std::string* const empty = new std::string();
+    return *empty;
+  }
+  std::shared_ptr<const std::string> id_;
+};
+
 // What the planner knows of one task of a service (ServiceManager keeps one per task that is
 // not yet STOPPED).
 struct TaskView {
-  std::string deployment_id;  // The task's startedBy.
+  DeploymentId deployment_id;  // The task's startedBy.
   TaskStage stage = TaskStage::kProvisioning;
   DesiredStatus desired = DesiredStatus::kRunning;
   HealthStatus health = HealthStatus::kUnknown;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -106,6 +107,8 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   absl::StatusOr<Placement> StartTask(const TaskStart& start) override;
   void StopTask(const std::string& task_id, const std::string& reason) override;
   bool HealthChecked(const std::string& task_id) const override;
+  // The records as kept in memory, for counting and filtering: the ARNs and the containers'
+  // runtime ids and sizes are left out (listeners, answers and the store get full records).
   void ForEachTask(const std::function<void(const store::StoredTask&)>& fn) const override;
 
   // TaskInventory: the node's registered resources and what tasks that are not STOPPED
@@ -135,38 +138,66 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
     size_t container = 0;   // Index in the task.
     std::string condition;  // START, COMPLETE, SUCCESS or HEALTHY.
   };
+  // One per container of every task: the flags are kept together, without padding between.
   struct ContainerState {
     std::string runtime_id;
-    bool essential = true;
     int stop_timeout_seconds = 0;  // 0: the default.
     int start_timeout_seconds = 0;  // 0: wait for dependencies as long as it takes.
     std::vector<Dependency> depends_on;
-    std::optional<HealthCheckSpec> health_check;
+    // Most containers have none: a pointer, not an optional the size of a spec in each.
+    std::unique_ptr<const HealthCheckSpec> health_check;
+    // Armed while it waits with a startTimeout; fails the task when it fires.
+    std::unique_ptr<Timer> start_timer;
+    // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
+    std::unique_ptr<Timer> kill_timer;
+    bool essential = true;
     bool created = false;          // The runtime has the container.
     bool started = false;          // Its process ran at some point.
     bool exited = false;
     bool waiting = false;          // Created, waiting for its dependencies before it starts.
     bool signalled = false;        // Sent SIGTERM by the stop under way.
-    // Armed while it waits with a startTimeout; fails the task when it fires.
-    std::unique_ptr<Timer> start_timer;
-    // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
-    std::unique_ptr<Timer> kill_timer;
+    uint8_t left_out = 0;  // Fields of its v1::Container not kept in memory (task_records.cc).
   };
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
+  // A task as the manager keeps it. record.task is the ECS view, lean: the fields that the
+  // task's id, cluster and definition determine (its ARNs, the task ARN repeated in every
+  // container, the containers' runtime ids and sizes) are left out while they hold their derived
+  // value, and put back by FullTask for every answer, store write and listener.
   struct TaskState {
-    store::StoredTask record;  // record.task is the ECS view.
+    store::StoredTask record;  // record.task is the ECS view, lean (see above).
     DefinitionPtr definition;  // Never null; shared by the tasks of one revision.
     std::vector<ContainerState> containers;  // Parallel to record.task.containers().
-    bool launching = false;                   // A launch is in flight on the executor.
-    bool deprovisioning = false;
     Resources reservation;         // Counted in reserved_ until the task is STOPPED.
     absl::Time last_exit;          // The latest exit of one of its containers, when known.
+    bool launching = false;        // A launch is in flight on the executor.
+    bool deprovisioning = false;
+    uint8_t left_out = 0;          // Fields of record.task not kept in memory.
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
+  // The lean record (task_records.cc). MakeLean leaves out of task.record.task what FullTask
+  // can put back exactly; a field that does not hold its derived value (a row an older skiffd
+  // wrote) stays.
+  void MakeLean(TaskState& task) const;
+  v1::Task FullTask(const TaskState& task) const;
+  store::StoredTask FullRecord(const TaskState& task) const;
+  std::string TaskArnOf(const TaskState& task) const;
+  std::string ContainerArnOf(const TaskState& task, size_t index) const;
+  // Moves the task's (or one container's) lastStatus forward (AdvanceStatus in task_states.h),
+  // naming it by its ARN if the move is a backward one.
+  void AdvanceTask(TaskState& task, TaskStage to);
+  void AdvanceContainer(TaskState& task, size_t index, TaskStage to);
   // STATE_DIR/tasks/<id>: the task's logs and task-scoped volumes.
   std::string TaskDir(const std::string& task_id) const;
-  TaskState* Find(const std::string& task_id);
+  TaskState* Find(std::string_view task_id);
+  // Adds a task to tasks_ (none with its id may be there).
+  TaskState& Insert(TaskState state);
+  // The task that has a container with this runtime id, and the container's index; a null task
+  // when no task has it.
+  std::pair<TaskState*, size_t> FindContainer(const std::string& runtime_id);
+  // Makes the task's containers findable by runtime id, or no longer.
+  void IndexContainers(const TaskState& task);
+  void UnindexContainers(const TaskState& task);
   // Persists the task and tells the listeners. A store failure is logged; the loop goes on
   // with the in-memory state (the next change retries the write).
   void Save(TaskState& task);
@@ -261,10 +292,14 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   network::TaskNetwork* network_;  // options_.network; may be null.
   network::PortAllocator ports_;
 
-  std::map<std::string, TaskState> tasks_;                 // By task id.
+  // By task id. A key views the id in its own node's record (Insert), so the id is kept once;
+  // a node never moves, and a record's id never changes.
+  std::map<std::string_view, TaskState, std::less<>> tasks_;
   // Revisions in use, by ARN (entries of revisions no task uses any more expire).
   std::map<std::string, std::weak_ptr<const v1::TaskDefinition>, std::less<>> definitions_;
-  std::map<std::string, std::pair<std::string, size_t>> by_runtime_id_;  // → task id, index.
+  // Containers whose runtime id is not RuntimeContainerId(task id, name) (rows of an older
+  // skiffd): runtime id → task id. The others are found from the id itself (FindContainer).
+  std::map<std::string, std::string> irregular_runtime_ids_;
   std::map<std::string, std::string> oom_;  // Runtime ids whose OOM arrived before their exit.
   std::vector<TaskListener> listeners_;
   Resources reserved_;

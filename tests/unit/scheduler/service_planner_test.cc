@@ -974,5 +974,20 @@ INSTANTIATE_TEST_SUITE_P(ServicePlanner, ServicePlannerPlacementTest,
                          ::testing::ValuesIn(kPlacement),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// A deployment id reads and compares as its string, whichever copy holds it; copies of one
+// share the string.
+TEST(DeploymentIdTest, ComparesAsItsStringAndCopiesShareIt) {
+  const DeploymentId id{std::string(kNew)};
+  const DeploymentId copy = id;
+  EXPECT_EQ(&copy.str(), &id.str());
+  EXPECT_EQ(id.holders(), 2);
+  EXPECT_TRUE(copy == DeploymentId(kNew));  // Another copy of the same id.
+  EXPECT_TRUE(id == std::string(kNew));
+  EXPECT_TRUE(std::string(kNew) == id);
+  EXPECT_FALSE(id == kOld);
+  EXPECT_EQ(DeploymentId().str(), "");
+  EXPECT_EQ(DeploymentId().holders(), 0);
+}
+
 }  // namespace
 }  // namespace skiff::scheduler

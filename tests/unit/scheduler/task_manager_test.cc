@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "fakes/fake_runtime.h"
 #include "fakes/fake_runtime_health.h"
 #include "fakes/manual_event_loop.h"
@@ -374,6 +375,71 @@ TEST_F(TaskManagerTest, TasksSurviveARestartOfTheManager) {
   runtime_.Exit(id + "-app", 2, clock_.Now());
   Settle();
   EXPECT_EQ(Describe(id).stop_code(), "EssentialContainerExited");
+}
+
+// The manager keeps its tasks lean in memory (no ARNs, no container sizes); every record that
+// leaves it is the whole ECS task, the same in the store, to listeners and in answers.
+TEST_F(TaskManagerTest, RecordsLeaveTheManagerWhole) {
+  Register(R"({"family": "sized", "networkMode": "host", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "cpu": 128, "memory": 32,
+       "memoryReservation": 16}]})");
+  std::vector<v1::Task> heard;
+  tasks_->AddListener([&heard](const store::StoredTask& t) { heard.push_back(t.task); });
+  auto response = Run(R"({"taskDefinition": "sized"})");
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->tasks_size(), 1);
+  Settle();
+  const std::string arn = response->tasks(0).task_arn();
+  const std::string id = arn.substr(arn.rfind('/') + 1);
+  const v1::Task described = Describe(id);
+  EXPECT_EQ(model::EncodeMessageCompact(described),
+            absl::StrCat(R"({"clusterArn":"arn:aws:ecs:local:000000000000:cluster/default",)",
+                         R"("containers":[{"containerArn":)",
+                         R"("arn:aws:ecs:local:000000000000:container/default/)", id, R"(/app",)",
+                         R"("taskArn":")", arn, R"(","name":"app",)",
+                         R"("image":"skiff.local/busybox:test","runtimeId":")", id, R"(-app",)",
+                         R"("lastStatus":"RUNNING","cpu":"128","memory":"32",)",
+                         R"("memoryReservation":"16"}],)",
+                         R"("createdAt":1700000000.0,"desiredStatus":"RUNNING",)",
+                         R"("group":"family:sized","healthStatus":"UNKNOWN",)",
+                         R"("lastStatus":"RUNNING","launchType":"EC2","overrides":{},)",
+                         R"("pullStartedAt":1700000000.0,"pullStoppedAt":1700000000.0,)",
+                         R"("startedAt":1700000000.0,"taskArn":")", arn, R"(",)",
+                         R"("taskDefinitionArn":)",
+                         R"("arn:aws:ecs:local:000000000000:task-definition/sized:1",)",
+                         R"("version":3})"));
+  ASSERT_FALSE(heard.empty());
+  EXPECT_EQ(model::EncodeMessageCompact(heard.back()), model::EncodeMessageCompact(described));
+  auto stored = store_->LoadTasks();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(model::EncodeMessageCompact((*stored)[0].task), model::EncodeMessageCompact(described));
+  EXPECT_EQ(model::EncodeMessageCompact(response->tasks(0).containers(0)),
+            model::EncodeMessageCompact(heard.front().containers(0)));
+}
+
+// A stored row whose derived fields do not say what skiffd would derive today (an older skiffd
+// wrote it, or someone edited it) is answered and written back as it was.
+TEST_F(TaskManagerTest, ARowUnlikeItsDerivationComesBackAsItWas) {
+  const std::string id = RunOne();
+  Settle();
+  ASSERT_TRUE(Stop(id).ok());
+  Settle();
+  runtime_.Exit(id + "-app", 0, clock_.Now());
+  runtime_.Exit(id + "-sidecar", 0, clock_.Now());
+  Settle();
+  auto stored = store_->LoadTasks();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  store::StoredTask row = (*stored)[0];
+  ASSERT_EQ(row.task.last_status(), "STOPPED");
+  row.task.mutable_containers(0)->set_task_arn("arn:aws:ecs:elsewhere:1:task/x/y");
+  row.task.mutable_containers(1)->clear_container_arn();
+  row.task.mutable_containers(1)->set_memory("17");
+  row.task.clear_overrides();
+  ASSERT_TRUE(store_->PutTask(row).ok());
+  Open();
+  EXPECT_EQ(model::EncodeMessageCompact(Describe(id)), model::EncodeMessageCompact(row.task));
 }
 
 TEST_F(TaskManagerTest, ARestartDuringLaunchFailsTheTaskAndStopsWhatStarted) {

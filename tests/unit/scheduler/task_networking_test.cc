@@ -54,11 +54,12 @@ class TaskNetworkingTest : public ServiceManagerTest {
     return arn.substr(arn.rfind('/') + 1);
   }
   v1::Task Task(const std::string& id) {
-    v1::Task out;
-    tasks_->ForEachTask([&](const store::StoredTask& t) {
-      if (t.id == id) out = t.task;
-    });
-    return out;
+    v1::DescribeTasksRequest request;
+    request.add_tasks(id);
+    absl::StatusOr<v1::DescribeTasksResponse> response = tasks_->DescribeTasks(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok() || response->tasks().empty()) return v1::Task();
+    return response->tasks(0);
   }
   void StopTask(const std::string& id) {
     v1::StopTaskRequest request;
