@@ -442,6 +442,28 @@ TEST_F(TaskManagerTest, ARowUnlikeItsDerivationComesBackAsItWas) {
   EXPECT_EQ(model::EncodeMessageCompact(Describe(id)), model::EncodeMessageCompact(row.task));
 }
 
+// A row of an older skiffd may name a container otherwise than <task id>-<name>: its events
+// still find their task after a restart.
+TEST_F(TaskManagerTest, AContainerWithAnOlderRuntimeIdStillHearsItsExit) {
+  const std::string id = RunOne();
+  Settle();
+  auto stored = store_->LoadTasks();
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  store::StoredTask row = (*stored)[0];
+  const std::string legacy = "legacy-" + id + "-app";
+  ASSERT_EQ(row.task.containers(0).name(), "app");
+  row.task.mutable_containers(0)->set_runtime_id(legacy);
+  ASSERT_TRUE(store_->PutTask(row).ok());
+  Open();
+  EXPECT_EQ(Describe(id).containers(0).runtime_id(), legacy);
+  runtime_.Exit(legacy, 2, clock_.Now());
+  Settle();
+  const v1::Task task = Describe(id);
+  EXPECT_EQ(task.stop_code(), "EssentialContainerExited");
+  EXPECT_EQ(task.containers(0).exit_code(), 2);
+}
+
 TEST_F(TaskManagerTest, ARestartDuringLaunchFailsTheTaskAndStopsWhatStarted) {
   const std::string id = RunOne();
   executor_.RunAll();  // Both containers start...
