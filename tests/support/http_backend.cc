@@ -17,30 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "support/loopback.h"
 
 namespace skiff::testing {
 namespace {
 
 // Requests are a line and a few headers; anything longer is not ours.
 constexpr size_t kMaxRequestBytes = 64 << 10;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  return addr;
-}
-
-bool SendAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -62,7 +45,7 @@ const char* Reason(int status) {
 absl::StatusOr<std::unique_ptr<HttpBackend>> HttpBackend::Start(std::string name) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = LoopbackAddress(0);
   socklen_t len = sizeof(addr);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 512) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -243,7 +226,7 @@ absl::StatusOr<HttpResponse> Http(int port, const HttpRequest& spec, absl::Durat
     }
   };
   const std::string target = absl::StrCat("127.0.0.1:", port, std::string(path));
-  sockaddr_in addr = Loopback(port);
+  sockaddr_in addr = LoopbackAddress(port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     if (errno != EINPROGRESS) {
       return absl::UnavailableError(absl::StrCat(target, ": connect: ", std::strerror(errno)));
@@ -296,19 +279,6 @@ absl::StatusOr<HttpResponse> Http(int port, const HttpRequest& spec, absl::Durat
   response.head = answer.substr(0, head_end);
   response.body = answer.substr(head_end + 4);
   return response;
-}
-
-absl::StatusOr<int> PickFreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
-  sockaddr_in addr = Loopback(0);
-  socklen_t len = sizeof(addr);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  const int error = errno;
-  close(fd);
-  if (!ok) return absl::ErrnoToStatus(error, "bind 127.0.0.1:0");
-  return static_cast<int>(ntohs(addr.sin_port));
 }
 
 std::string MissingHaproxy() {

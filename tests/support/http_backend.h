@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "support/loopback.h"  // IWYU pragma: export (PickFreeLoopbackPort)
 
 namespace skiff::testing {
 
@@ -103,9 +104,6 @@ absl::StatusOr<HttpResponse> HttpGet(int port, absl::string_view path,
 // The same for any method, host and headers.
 absl::StatusOr<HttpResponse> Http(int port, const HttpRequest& request,
                                   absl::Duration timeout = absl::Seconds(5));
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
-absl::StatusOr<int> PickFreeLoopbackPort();
 
 // Where the tests find HAProxy (Debian's package).
 inline constexpr char kHaproxyBinary[] = "/usr/sbin/haproxy";
