@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "elb/errors.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/elb/target_groups.h"
 #include "skiff/model/errors.h"
@@ -21,14 +22,6 @@ using Field = lb::Condition::Field;
 constexpr int kMaxConditionValues = 5;   // ALB's "condition values per rule".
 constexpr int kMaxTargetGroups = 5;      // Target groups of one forward action.
 constexpr size_t kMaxValueLength = 128;
-
-absl::Status Invalid(absl::string_view message) {
-  return model::EcsError(absl::StatusCode::kInvalidArgument, kValidationError, message);
-}
-
-absl::Status BadAction(absl::string_view message) {
-  return model::EcsError(absl::StatusCode::kInvalidArgument, kInvalidLoadBalancerAction, message);
-}
 
 absl::StatusOr<Field> FieldOf(const std::string& name, const std::string& path) {
   static const std::pair<const char*, Field> kFields[] = {

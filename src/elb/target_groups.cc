@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "elb/errors.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/errors.h"
 
@@ -19,28 +20,6 @@ using elbv2::v1::TargetGroup;
 using elbv2::v1::TargetGroupAttribute;
 
 constexpr char kTrafficPort[] = "traffic-port";
-
-absl::Status Invalid(absl::string_view message) {
-  return model::EcsError(absl::StatusCode::kInvalidArgument, kValidationError, message);
-}
-
-absl::Status OutOfRange(absl::string_view member, int64_t value, int64_t low, int64_t high) {
-  return Invalid(absl::StrCat(member, ": must be ", low, "-", high, "; got ", value));
-}
-
-// 1-32 letters, digits and hyphens, not starting or ending with a hyphen, not "internal-...".
-absl::Status CheckName(absl::string_view name) {
-  const bool charset = std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
-  });
-  if (name.empty() || name.size() > 32 || !charset || name.front() == '-' ||
-      name.back() == '-' || absl::StartsWithIgnoreCase(name, "internal-")) {
-    return Invalid(absl::StrCat("Name: must be 1-32 letters, digits or hyphens, not beginning "
-                                "or ending with a hyphen nor with 'internal-'; got '",
-                                name, "'"));
-  }
-  return absl::OkStatus();
-}
 
 // What a node cannot serve: said, never ignored.
 absl::Status CheckProtocols(const TargetGroup& g) {
