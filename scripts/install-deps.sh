@@ -28,8 +28,8 @@ packages=(
   containernetworking-plugins iptables
   # registry tests: a real registry on loopback, and skopeo to push the test images into it
   docker-registry skopeo apache2-utils  # htpasswd: bcrypt entries for the registry's basic auth
-  # the load balancer's data plane, and wrk for its benchmarks
-  haproxy wrk
+  # the load balancer's data plane
+  haproxy
   bsdutils  # script(1): a terminal for the pull-image progress test
 )
 
