@@ -434,8 +434,9 @@ bool SameSignature(std::string_view expected, std::string_view given) {
 
 }  // namespace
 
-absl::StatusOr<Verified> VerifySigV4(const SignedRequest& request, absl::Span<const Credential> keys,
-                                     absl::Time now, const VerifyOptions& options) {
+absl::StatusOr<Verified> VerifySigV4(const SignedRequest& request,
+                                     absl::Span<const Credential> keys, absl::Time now,
+                                     const VerifyOptions& options) {
   const std::vector<std::string_view> headers = HeaderValues(request, "authorization");
   if (headers.empty()) {
     return AuthError(kMissingAuthenticationTokenException, "Missing Authentication Token");

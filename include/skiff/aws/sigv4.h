@@ -62,8 +62,9 @@ inline constexpr char kInvalidSignatureException[] = "InvalidSignatureException"
 // options.services. Host and the date header must be signed. Presigned URLs (the signature in
 // the query) are not supported: such a request has no Authorization header and is refused as
 // unauthenticated. Errors: kUnauthenticated carrying one of the exception names above.
-absl::StatusOr<Verified> VerifySigV4(const SignedRequest& request, absl::Span<const Credential> keys,
-                                     absl::Time now, const VerifyOptions& options);
+absl::StatusOr<Verified> VerifySigV4(const SignedRequest& request,
+                                     absl::Span<const Credential> keys, absl::Time now,
+                                     const VerifyOptions& options);
 
 // Signs `request` as botocore's SigV4Auth does: replaces its Authorization and X-Amz-Date
 // headers and signs every header but User-Agent, Expect and X-Amzn-Trace-Id (so the request
