@@ -15,6 +15,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev libcli11-dev
   libsystemd-dev libabsl-dev libcurl4-openssl-dev libssl-dev libinih-dev
+  libmicrohttpd-dev  # the AWS JSON API over HTTP (ADR 0012)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
   # systemd-analyze, which verifies the installed unit (tests/packaging)

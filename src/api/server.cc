@@ -1,7 +1,11 @@
 #include "skiff/api/server.h"
 
+#include "api/aws_json.h"
+#include "api/ecs_operations.h"
+#include "api/grpc_service.h"
+#include "api/http_server.h"
+#include "api/operation_table.h"
 #include "node_service.h"
-#include "on_loop.h"
 
 #include <grp.h>
 #include <sys/socket.h>
@@ -83,172 +87,6 @@ absl::Status ApplySocketPermissions(const ServerOptions& options) {
 
 }  // namespace
 
-// The Ecs service. Each handler hands its operation to the loop and finishes from there.
-class ApiServer::Service final : public v1::Ecs::CallbackService {
- public:
-  explicit Service(Backends backends) : b_(backends) {}
-
-  grpc::ServerUnaryReactor* RegisterTaskDefinition(
-      grpc::CallbackServerContext* context, const v1::RegisterTaskDefinitionRequest* request,
-      v1::RegisterTaskDefinitionResponse* response) override {
-    return OnLoop(context, response, [this, request] {
-      return b_.task_definitions->Register(*request);
-    });
-  }
-
-  grpc::ServerUnaryReactor* DescribeTaskDefinition(
-      grpc::CallbackServerContext* context, const v1::DescribeTaskDefinitionRequest* request,
-      v1::DescribeTaskDefinitionResponse* response) override {
-    return OnLoop(context, response, [this, request] {
-      return b_.task_definitions->Describe(*request);
-    });
-  }
-
-  grpc::ServerUnaryReactor* ListTaskDefinitions(
-      grpc::CallbackServerContext* context, const v1::ListTaskDefinitionsRequest* request,
-      v1::ListTaskDefinitionsResponse* response) override {
-    return OnLoop(context, response, [this, request] {
-      return b_.task_definitions->List(*request);
-    });
-  }
-
-  grpc::ServerUnaryReactor* ListTaskDefinitionFamilies(
-      grpc::CallbackServerContext* context, const v1::ListTaskDefinitionFamiliesRequest* request,
-      v1::ListTaskDefinitionFamiliesResponse* response) override {
-    return OnLoop(context, response, [this, request] {
-      return b_.task_definitions->ListFamilies(*request);
-    });
-  }
-
-  grpc::ServerUnaryReactor* RunTask(grpc::CallbackServerContext* context,
-                                    const v1::RunTaskRequest* request,
-                                    v1::RunTaskResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.task_manager->RunTask(*request); });
-  }
-
-  grpc::ServerUnaryReactor* StopTask(grpc::CallbackServerContext* context,
-                                     const v1::StopTaskRequest* request,
-                                     v1::StopTaskResponse* response) override {
-    return OnLoop(context, response,
-                  [this, request] { return b_.task_manager->StopTask(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DescribeTasks(grpc::CallbackServerContext* context,
-                                          const v1::DescribeTasksRequest* request,
-                                          v1::DescribeTasksResponse* response) override {
-    return OnLoop(context, response,
-                  [this, request] { return b_.task_manager->DescribeTasks(*request); });
-  }
-
-  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* context,
-                                      const v1::ListTasksRequest* request,
-                                      v1::ListTasksResponse* response) override {
-    return OnLoop(context, response,
-                  [this, request] { return b_.task_manager->ListTasks(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DeregisterTaskDefinition(
-      grpc::CallbackServerContext* context, const v1::DeregisterTaskDefinitionRequest* request,
-      v1::DeregisterTaskDefinitionResponse* response) override {
-    return OnLoop(context, response, [this, request] {
-      return b_.task_definitions->Deregister(*request);
-    });
-  }
-
-  grpc::ServerUnaryReactor* CreateService(grpc::CallbackServerContext* context,
-      const v1::CreateServiceRequest* request, v1::CreateServiceResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.services->CreateService(*request); });
-  }
-
-  grpc::ServerUnaryReactor* UpdateService(grpc::CallbackServerContext* context,
-      const v1::UpdateServiceRequest* request, v1::UpdateServiceResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.services->UpdateService(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DeleteService(grpc::CallbackServerContext* context,
-      const v1::DeleteServiceRequest* request, v1::DeleteServiceResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.services->DeleteService(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DescribeServices(grpc::CallbackServerContext* context,
-      const v1::DescribeServicesRequest* request, v1::DescribeServicesResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.services->DescribeServices(*request); });
-  }
-
-  grpc::ServerUnaryReactor* ListServices(grpc::CallbackServerContext* context,
-      const v1::ListServicesRequest* request, v1::ListServicesResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.services->ListServices(*request); });
-  }
-  grpc::ServerUnaryReactor* ListServiceDeployments(grpc::CallbackServerContext* context,
-      const v1::ListServiceDeploymentsRequest* request,
-      v1::ListServiceDeploymentsResponse* response) override {
-    return OnLoop(context, response,
-                  [this, request] { return b_.services->ListServiceDeployments(*request); });
-  }
-  grpc::ServerUnaryReactor* DescribeServiceDeployments(grpc::CallbackServerContext* context,
-      const v1::DescribeServiceDeploymentsRequest* request,
-      v1::DescribeServiceDeploymentsResponse* response) override {
-    return OnLoop(context, response,
-                  [this, request] { return b_.services->DescribeServiceDeployments(*request); });
-  }
-  grpc::ServerUnaryReactor* DescribeServiceRevisions(grpc::CallbackServerContext* context,
-      const v1::DescribeServiceRevisionsRequest* request,
-      v1::DescribeServiceRevisionsResponse* response) override {
-    return OnLoop(context, response,
-                  [this, request] { return b_.services->DescribeServiceRevisions(*request); });
-  }
-
-  grpc::ServerUnaryReactor* CreateCluster(grpc::CallbackServerContext* context,
-      const v1::CreateClusterRequest* request, v1::CreateClusterResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->CreateCluster(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DescribeClusters(grpc::CallbackServerContext* context,
-      const v1::DescribeClustersRequest* request, v1::DescribeClustersResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->DescribeClusters(*request); });
-  }
-
-  grpc::ServerUnaryReactor* ListClusters(grpc::CallbackServerContext* context,
-      const v1::ListClustersRequest* request, v1::ListClustersResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->ListClusters(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DeleteCluster(grpc::CallbackServerContext* context,
-      const v1::DeleteClusterRequest* request, v1::DeleteClusterResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->DeleteCluster(*request); });
-  }
-
-  grpc::ServerUnaryReactor* DescribeContainerInstances(grpc::CallbackServerContext* context,
-      const v1::DescribeContainerInstancesRequest* request, v1::DescribeContainerInstancesResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->DescribeContainerInstances(*request); });
-  }
-
-  grpc::ServerUnaryReactor* TagResource(grpc::CallbackServerContext* context,
-      const v1::TagResourceRequest* request, v1::TagResourceResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->TagResource(*request); });
-  }
-
-  grpc::ServerUnaryReactor* UntagResource(grpc::CallbackServerContext* context,
-      const v1::UntagResourceRequest* request, v1::UntagResourceResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->UntagResource(*request); });
-  }
-
-  grpc::ServerUnaryReactor* ListTagsForResource(grpc::CallbackServerContext* context,
-      const v1::ListTagsForResourceRequest* request, v1::ListTagsForResourceResponse* response) override {
-    return OnLoop(context, response, [this, request] { return b_.clusters->ListTagsForResource(*request); });
-  }
-
- private:
-  // See on_loop.h.
-  template <typename Response, typename Op>
-  grpc::ServerUnaryReactor* OnLoop(grpc::CallbackServerContext* context, Response* response,
-                                   Op op) {
-    return api::OnLoop(b_.loop, context, response, std::move(op));
-  }
-
-  Backends b_;
-};
-
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions& options,
                                                             Backends backends) {
   absl::Status prepared = PrepareSocketPath(options.socket_path);
@@ -256,7 +94,15 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
 
   std::unique_ptr<ApiServer> server(new ApiServer());
   server->socket_path_ = options.socket_path;
-  server->service_ = std::make_unique<Service>(backends);
+  server->ecs_operations_ = std::make_unique<OperationTable>(
+      EcsOperations({.task_definitions = backends.task_definitions,
+                     .tasks = backends.task_manager,
+                     .services = backends.services,
+                     .clusters = backends.clusters}));
+  absl::StatusOr<std::unique_ptr<TableService>> ecs =
+      TableService::Create("skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop);
+  if (!ecs.ok()) return ecs.status();
+  server->ecs_service_ = *std::move(ecs);
   server->node_service_ = std::make_unique<NodeService>(backends);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -264,7 +110,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", options.socket_path),
                            grpc::InsecureServerCredentials());
-  builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->ecs_service_.get());
   builder.RegisterService(server->node_service_.get());
   // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
   // world-accessible before the chmod below.
@@ -275,6 +121,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
     return absl::UnavailableError(absl::StrCat("socket: cannot listen on ", options.socket_path));
   }
   absl::Status permissions = ApplySocketPermissions(options);
+  if (permissions.ok()) permissions = server->StartHttp(options, backends);
   if (!permissions.ok()) {
     server->Shutdown(absl::ZeroDuration());
     return permissions;
@@ -282,11 +129,38 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   return server;
 }
 
+absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& backends) {
+  if (options.http_address.empty()) return absl::OkStatus();
+  aws_json_ = std::make_unique<AwsJsonApi>(
+      std::vector<AwsService>{EcsService(ecs_operations_.get())}, backends.loop,
+      AwsJsonApi::Options{
+          .keys = options.aws_keys, .clock = backends.clock, .random = backends.random});
+  absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+      {.address = options.http_address,
+       .tls_certificate = options.tls_certificate,
+       .tls_key = options.tls_key,
+       .refusal = [api = aws_json_.get()](int status, std::string message) {
+         return api->Refusal(status, std::move(message));
+       }},
+      [api = aws_json_.get()](HttpRequest request, Respond respond) {
+        api->Handle(std::move(request), std::move(respond));
+      });
+  if (!http.ok()) return http.status();
+  http_ = *std::move(http);
+  return absl::OkStatus();
+}
+
+ApiServer::ApiServer() = default;
 ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
 
+uint16_t ApiServer::http_port() const { return http_ == nullptr ? 0 : http_->port(); }
+
 void ApiServer::Shutdown(absl::Duration grace) {
+  // Both transports wait for their calls in flight within the one grace period.
+  const absl::Time deadline = absl::Now() + grace;
+  if (http_ != nullptr) http_->Shutdown(grace);
   if (server_ == nullptr) return;
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
   server_.reset();
   unlink(socket_path_.c_str());

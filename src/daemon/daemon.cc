@@ -7,10 +7,14 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
+#include <fstream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
+#include "skiff/aws/credentials.h"
 #include "skiff/base/random.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
@@ -64,6 +68,28 @@ int WaitForSignal() {
     }
     return signal;
   }
+}
+
+// The AWS JSON API's part of the server options: the TLS files' text and the keys (the
+// credentials file, created on first start).
+absl::Status LoadHttpSettings(const Options& options, api::ServerOptions* server) {
+  server->http_address = options.http_address;
+  if (options.http_address.empty()) return absl::OkStatus();
+  for (auto [path, text] : {std::pair{&options.http_tls_cert, &server->tls_certificate},
+                            {&options.http_tls_key, &server->tls_key}}) {
+    if (path->empty()) continue;
+    std::ifstream in(*path);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", *path));
+    text->assign(std::istreambuf_iterator<char>(in), {});
+  }
+  aws::CryptoRandom random;  // A secret key, not an id: SystemRandom is guessable.
+  absl::StatusOr<aws::CredentialsFile> credentials =
+      aws::LoadOrCreateCredentials(options.aws_credentials, random);
+  if (!credentials.ok()) return credentials.status();
+  spdlog::info("{} the AWS API's credentials file {} (profile [skiff])",
+               credentials->created ? "created" : "using", options.aws_credentials);
+  server->aws_keys = std::move(credentials->keys);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -133,10 +159,11 @@ int Run(const Options& options) {
   bool reachable = false;
   bool reconciled = false;
   bool ready = false;
+  std::string http_url;  // " and http://HOST:PORT" once the AWS API serves.
   auto maybe_ready = [&] {
     if (ready || !reachable || !reconciled) return;
     ready = true;
-    spdlog::info("skiffd ready: API on unix:{}", options.socket);
+    spdlog::info("skiffd ready: API on unix:{}{}", options.socket, http_url);
     sd_notify(0, "READY=1\nSTATUS=serving");
   };
   // The one source of truth for "containerd is up": launches and agentConnected read it.
@@ -220,8 +247,14 @@ int Run(const Options& options) {
   });
 
   // The API serves from here on; calls queue on the loop until it starts below.
+  api::ServerOptions server_options{.socket_path = options.socket,
+                                    .socket_group = options.socket_group};
+  if (absl::Status http = LoadHttpSettings(options, &server_options); !http.ok()) {
+    spdlog::error("cannot serve the AWS API: {}", std::string(http.message()));
+    return 1;
+  }
   absl::StatusOr<std::unique_ptr<api::ApiServer>> server = api::ApiServer::Start(
-      {.socket_path = options.socket, .socket_group = options.socket_group},
+      server_options,
       {.loop = &loop,
        .task_definitions = &task_definitions,
        .task_manager = &tasks,
@@ -233,10 +266,19 @@ int Run(const Options& options) {
        .scope = options.arn_scope,
        .upload_dir = options.state_dir + "/uploads",
        .random = &random,
-       .log_rotation = log_rotation});
+       .log_rotation = log_rotation,
+       .clock = &clock});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;
+  }
+  if ((*server)->http_port() != 0) {
+    const std::string host = options.http_address.substr(0, options.http_address.rfind(':'));
+    const std::string url =
+        absl::StrCat(server_options.tls_certificate.empty() ? "http" : "https", "://", host, ":",
+                     (*server)->http_port());
+    spdlog::info("serving the AWS API on {} (keys in {})", url, options.aws_credentials);
+    http_url = " and " + url;
   }
 
   // The loop thread has not started, so main may act for it. Wait for a containerd that is

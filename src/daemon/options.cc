@@ -1,5 +1,8 @@
 #include "skiff/daemon/options.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fstream>
 #include <iostream>
 #include <istream>
@@ -76,6 +79,41 @@ std::optional<std::vector<int>> ParsePortList(const std::string& text) {
     ports.push_back(port);
   }
   return ports;
+}
+
+// True for 127.0.0.0/8, ::1 (also v4-mapped) and "localhost".
+bool IsLoopbackHost(std::string host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+// Why the HTTP flags cannot serve, or "". Plain HTTP leaves the loopback interface only over
+// TLS: the signatures keep requests from being forged, not from being read.
+std::string CheckHttpFlags(const Options& o) {
+  if (o.http_tls_cert.empty() != o.http_tls_key.empty()) {
+    return "--http-tls-cert and --http-tls-key go together";
+  }
+  if (o.http_address.empty()) return "";
+  const size_t colon = o.http_address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(o.http_address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::StrCat("--http-address: \"", o.http_address, "\" is not HOST:PORT");
+  }
+  if (!IsLoopbackHost(o.http_address.substr(0, colon)) && o.http_tls_cert.empty()) {
+    return absl::StrCat("--http-address ", o.http_address,
+                        " is not a loopback address: serving it needs TLS (--http-tls-cert "
+                        "and --http-tls-key), or use 127.0.0.1:PORT");
+  }
+  return "";
 }
 
 }  // namespace
@@ -191,6 +229,17 @@ ParseResult ParseOptions(int argc, char** argv) {
   app.add_option("--registry-credentials", o.registry_credentials,
                  "JSON file of registry credentials (repositoryCredentials secrets and "
                  "per-registry logins); see the README");
+  app.add_option("--http-address", o.http_address,
+                 "the AWS JSON API (aws ecs, the AWS SDKs) and GET /metrics, HOST:PORT; empty "
+                 "disables it; an address that is not loopback needs --http-tls-cert and "
+                 "--http-tls-key")
+      ->capture_default_str();
+  app.add_option("--http-tls-cert", o.http_tls_cert, "PEM certificate: serve HTTPS");
+  app.add_option("--http-tls-key", o.http_tls_key, "PEM private key of --http-tls-cert");
+  app.add_option("--aws-credentials", o.aws_credentials,
+                 "INI file of the keys that HTTP requests are signed with (SigV4, profile "
+                 "[skiff]); created 0600 with a random key when missing (default: "
+                 "STATE_DIR/aws-credentials)");
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);
@@ -213,6 +262,11 @@ ParseResult ParseOptions(int argc, char** argv) {
     std::cerr << "skiffd: --namespace must not be empty\n";
     return 2;
   }
+  if (std::string error = CheckHttpFlags(o); !error.empty()) {
+    std::cerr << "skiffd: " << error << "\n";
+    return 2;
+  }
+  if (o.aws_credentials.empty()) o.aws_credentials = o.state_dir + "/aws-credentials";
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
@@ -24,8 +25,11 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 using json = nlohmann::ordered_json;
 
-// Lists AWS returns even when empty (an absent list and an empty one look the same in proto3).
+// Lists AWS returns even when empty (an absent list and an empty one look the same in proto3):
+// every list of a response (`{"serviceArns": []}`, `"failures": []`: scripts run
+// `jq '.serviceArns[]'`), and these members of the shapes inside.
 bool AlwaysEncodedList(const FieldDescriptor* field) {
+  if (absl::EndsWith(field->containing_type()->name(), "Response")) return true;
   static const absl::flat_hash_set<std::string> kAlways = {
       "skiff.v1.ContainerDefinition.port_mappings",
       "skiff.v1.ContainerDefinition.environment",
@@ -35,9 +39,6 @@ bool AlwaysEncodedList(const FieldDescriptor* field) {
       "skiff.v1.TaskDefinition.placement_constraints",
       "skiff.v1.TaskDefinition.requires_attributes",
       "skiff.v1.TaskDefinition.compatibilities",
-      // List responses: an empty listing is an empty list, not a missing key.
-      "skiff.v1.ListTaskDefinitionsResponse.task_definition_arns",
-      "skiff.v1.ListTaskDefinitionFamiliesResponse.families",
       // ELBv2 lists a target group's load balancers even when it has none.
       "skiff.elbv2.v1.TargetGroup.load_balancer_arns",
   };

@@ -89,6 +89,10 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket(),
                "--bridge", bridge(), "--subnet", subnet()};
   spec.argv.insert(spec.argv.end(), extra_flags.begin(), extra_flags.end());
+  // Tests run side by side: each daemon's AWS API takes a free port (HttpEndpoint()).
+  if (std::find(extra_flags.begin(), extra_flags.end(), "--http-address") == extra_flags.end()) {
+    spec.argv.insert(spec.argv.end(), {"--http-address", "127.0.0.1:0"});
+  }
   spec.stdout_fd = fd;
   spec.stderr_fd = fd;
   spec.die_with_parent = true;
@@ -98,6 +102,15 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
   return absl::OkStatus();
+}
+
+std::string SkiffdProcess::HttpEndpoint() const {
+  const std::string kMarker = "serving the AWS API on ";
+  const std::string log = Log();
+  const size_t at = log.rfind(kMarker);
+  if (at == std::string::npos) return "";
+  const size_t start = at + kMarker.size();
+  return log.substr(start, log.find(' ', start) - start);
 }
 
 std::string SkiffdProcess::Log() const {

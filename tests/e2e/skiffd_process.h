@@ -43,6 +43,11 @@ class SkiffdProcess {
   skiff::testing::CommandResult Skiff(const std::vector<std::string>& args) const;
 
   std::string Log() const;
+  // The AWS API's URL of the current start ("http://127.0.0.1:PORT"), from its log; "" before
+  // it serves. Unless the flags name one, skiffd is started with --http-address 127.0.0.1:0.
+  std::string HttpEndpoint() const;
+  // The credentials file skiffd creates for its AWS API (the default, in the state dir).
+  std::string aws_credentials() const { return state_dir() + "/aws-credentials"; }
   const std::string& dir() const { return dir_; }
   std::string state_dir() const { return state_dir_.empty() ? dir_ + "/state" : state_dir_; }
   // Use another state dir (e.g. another daemon's) from the next Start() on.

@@ -1,21 +1,29 @@
-// ApiServer: the gRPC API on a Unix socket (mode 0660, optional group): the skiff.v1.Ecs service,
-// grpc.health.v1.Health and server reflection.
+// ApiServer: skiffd's API on two transports over one table of operations (src/api/
+// operation_table.h):
+// - gRPC on a Unix socket (mode 0660, optional group): skiff.v1.Ecs, skiff.v1.Node,
+//   grpc.health.v1.Health and server reflection;
+// - the AWS JSON 1.1 protocol over HTTP(S) on a TCP address, signed with SigV4, which the AWS
+//   CLI and SDKs speak (src/api/aws_json.h).
 //
-// Handlers use gRPC's callback API: a handler posts the operation to the control loop and returns;
-// the loop answers and finishes the call, so no gRPC thread ever blocks on domain work and the
-// loop stays the single owner of state. Start/Shutdown are called by the daemon's main thread.
+// Neither transport's threads block on domain work: a call is posted to the control loop, which
+// answers it and finishes the call, and stays the single owner of state. Start/Shutdown are
+// called by the daemon's main thread; the server outlives the loop's work (the daemon destroys
+// it after stopping the loop).
 #ifndef SKIFF_API_SERVER_H_
 #define SKIFF_API_SERVER_H_
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "grpcpp/impl/codegen/service_type.h"
 #include "skiff/api/watch_hub.h"
+#include "skiff/aws/sigv4.h"
+#include "skiff/base/clock.h"
 #include "skiff/base/random.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
@@ -32,7 +40,17 @@ namespace skiff::api {
 struct ServerOptions {
   std::string socket_path;
   std::optional<std::string> socket_group;
+  // The AWS JSON API: HOST:PORT (port 0 takes a free one); none when empty.
+  std::string http_address;
+  // PEM text of the certificate and key: HTTPS instead of HTTP when set.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::vector<aws::Credential> aws_keys;  // The keys HTTP requests may be signed with.
 };
+
+class HttpServer;
+class OperationTable;
+class AwsJsonApi;
 
 class ApiServer {
  public:
@@ -50,6 +68,7 @@ class ApiServer {
     std::string upload_dir;  // Image uploads are spooled here before import.
     RandomSource* random;    // Thread-safe (SystemRandom): names of uploads.
     logs::RotationPolicy log_rotation;
+    const Clock* clock;  // Thread-safe: the age of request signatures.
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,
@@ -60,12 +79,18 @@ class ApiServer {
   // to finish, then cancels the rest. The loop must still be running.
   void Shutdown(absl::Duration grace);
 
- private:
-  class Service;
-  ApiServer() = default;
+  // The AWS JSON API's port; 0 when it is not served.
+  uint16_t http_port() const;
 
-  std::unique_ptr<Service> service_;
+ private:
+  ApiServer();
+  absl::Status StartHttp(const ServerOptions& options, const Backends& backends);
+
+  std::unique_ptr<OperationTable> ecs_operations_;
+  std::unique_ptr<grpc::Service> ecs_service_;
   std::unique_ptr<grpc::Service> node_service_;
+  std::unique_ptr<AwsJsonApi> aws_json_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<grpc::Server> server_;
   std::string socket_path_;
 };

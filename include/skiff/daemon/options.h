@@ -43,6 +43,12 @@ struct Options {
   scheduler::PullBehavior image_pull_behavior = scheduler::PullBehavior::kDefault;
   std::vector<std::string> insecure_registries;
   std::string registry_credentials;
+  // The AWS JSON API over HTTP (empty: not served), its TLS files and the credentials file of
+  // the keys its requests are signed with (STATE_DIR/aws-credentials when not given).
+  std::string http_address = "127.0.0.1:7557";
+  std::string http_tls_cert;
+  std::string http_tls_key;
+  std::string aws_credentials;
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

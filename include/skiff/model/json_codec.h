@@ -44,7 +44,8 @@ absl::Status DecodeMessageText(absl::string_view text, google::protobuf::Message
 // members present (required lists non-empty) and string enums within their values.
 absl::Status CheckShape(const google::protobuf::Message& message);
 
-// The ECS JSON of message.
+// The ECS JSON of message: present members, plus the lists AWS returns even when empty (every
+// list of a *Response message, and a few inside shapes).
 nlohmann::ordered_json EncodeMessage(const google::protobuf::Message& message);
 
 // EncodeMessage, pretty-printed as the aws CLI prints (4-space indent) and newline-terminated.

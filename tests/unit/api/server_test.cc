@@ -1,7 +1,13 @@
 // OnLoop, the edge between gRPC's threads and the control loop: with a stand-in server context
-// and the manual loop (work runs only when the test runs the loop), then once through a real
-// in-process gRPC server, so that the trailing metadata is seen as a client sees it.
+// and the manual loop (work runs only when the test runs the loop), then through a real
+// in-process gRPC server serving a TableService, so that responses and the trailing metadata are
+// seen as a client sees them.
 #include "api/on_loop.h"
+
+#include "api/grpc_service.h"
+#include "api/operation_table.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 #include <map>
 #include <memory>
@@ -62,33 +68,54 @@ class StoppingLoop final : public scheduler::EventLoop {
   bool IsLoopThread() const override { return false; }
 };
 
+// A backend whose ListClusters answers what the test set.
+struct FakeClusters {
+  absl::StatusOr<v1::ListClustersResponse> ListClusters(const v1::ListClustersRequest&) {
+    ++runs;
+    return answer;
+  }
+  absl::StatusOr<v1::ListClustersResponse> answer;
+  int runs = 0;
+};
+
 class OnLoopTest : public ::testing::Test {
  protected:
+  // OnLoop with a ListClusters request.
+  FakeCall::Reactor* Call(scheduler::EventLoop* loop) {
+    return OnLoop(loop, &call_, row_, std::make_unique<v1::ListClustersRequest>(), &wire_);
+  }
+  // The response as the client decodes it.
+  v1::ListClustersResponse Response() {
+    v1::ListClustersResponse response;
+    grpc::ByteBuffer wire(wire_);
+    EXPECT_TRUE(
+        grpc::SerializationTraits<Message>::Deserialize(&wire, &response).ok());
+    return response;
+  }
+
   SimulatedClock clock_;
   fakes::ManualEventLoop loop_{&clock_};
   FakeCall call_;
-  v1::ListClustersResponse response_;
+  FakeClusters clusters_;
+  Operation row_ = Row("ListClusters", &clusters_, &FakeClusters::ListClusters);
+  grpc::ByteBuffer wire_;
 };
 
 TEST_F(OnLoopTest, TheOperationRunsOnlyWhenTheLoopRunsThenTheCallFinishes) {
-  int runs = 0;
-  FakeCall::Reactor* reactor =
-      OnLoop(&loop_, &call_, &response_, [&runs]() -> absl::StatusOr<v1::ListClustersResponse> {
-        ++runs;
-        v1::ListClustersResponse response;
-        response.add_cluster_arns("arn:aws:ecs:local:000000000000:cluster/default");
-        return response;
-      });
+  v1::ListClustersResponse answer;
+  answer.add_cluster_arns("arn:aws:ecs:local:000000000000:cluster/default");
+  clusters_.answer = answer;
+  FakeCall::Reactor* reactor = Call(&loop_);
   EXPECT_EQ(reactor, call_.DefaultReactor());
-  EXPECT_EQ(runs, 0);
+  EXPECT_EQ(clusters_.runs, 0);
   EXPECT_FALSE(call_.reactor().finished.has_value());
 
   EXPECT_EQ(loop_.RunPending(), 1);
-  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(clusters_.runs, 1);
   ASSERT_TRUE(call_.reactor().finished.has_value());
   EXPECT_TRUE(call_.reactor().finished->ok());
   EXPECT_EQ(call_.reactor().finishes, 1);
-  EXPECT_THAT(response_.cluster_arns(),
+  EXPECT_THAT(Response().cluster_arns(),
               ElementsAre("arn:aws:ecs:local:000000000000:cluster/default"));
   EXPECT_THAT(call_.trailing(), IsEmpty());
 }
@@ -103,8 +130,8 @@ class OnLoopErrorTest : public OnLoopTest, public ::testing::WithParamInterface<
 
 TEST_P(OnLoopErrorTest, AHandlersErrorFinishesTheCallWithItsCodeAndExceptionName) {
   const HandlerError& e = GetParam();
-  OnLoop(&loop_, &call_, &response_,
-         [&e]() -> absl::StatusOr<v1::ListClustersResponse> { return e.status; });
+  clusters_.answer = e.status;
+  Call(&loop_);
   EXPECT_FALSE(call_.reactor().finished.has_value());
   loop_.RunPending();
   ASSERT_TRUE(call_.reactor().finished.has_value());
@@ -139,43 +166,70 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(OnLoopTest, ALoopThatRefusesThePostFinishesTheCallUnavailableAtOnce) {
   StoppingLoop stopping;
-  bool ran = false;
-  OnLoop(&stopping, &call_, &response_, [&ran]() -> absl::StatusOr<v1::ListClustersResponse> {
-    ran = true;
-    return v1::ListClustersResponse();
-  });
-  EXPECT_FALSE(ran);
+  Call(&stopping);
+  EXPECT_EQ(clusters_.runs, 0);
   ASSERT_TRUE(call_.reactor().finished.has_value());
   EXPECT_EQ(call_.reactor().finished->error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(call_.reactor().finished->error_message(), "skiffd is shutting down");
   EXPECT_THAT(call_.trailing(), ElementsAre(Pair("skiff-exception", "ServerException")));
 }
 
-// The same edge with grpc's own context and reactor, through an in-process channel (no socket,
-// no port) and the production loop thread.
-class FakeEcs final : public v1::Ecs::CallbackService {
- public:
-  explicit FakeEcs(scheduler::EventLoop* loop) : loop_(loop) {}
-
-  grpc::ServerUnaryReactor* ListClusters(grpc::CallbackServerContext* context,
-                                         const v1::ListClustersRequest* /*request*/,
-                                         v1::ListClustersResponse* response) override {
-    return OnLoop(loop_, context, response, [this] { return answer_; });
+// A table with a row for every method of skiff.v1.Ecs: ListClusters answers from the fake, every
+// other one with an empty response.
+std::vector<Operation> EcsRows(FakeClusters* clusters) {
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("skiff.v1.Ecs");
+  auto* factory = google::protobuf::MessageFactory::generated_factory();
+  std::vector<Operation> rows;
+  for (int i = 0; i < service->method_count(); ++i) {
+    const auto* method = service->method(i);
+    if (method->name() == "ListClusters") {
+      rows.push_back(Row("ListClusters", clusters, &FakeClusters::ListClusters));
+      continue;
+    }
+    const Message* response = factory->GetPrototype(method->output_type());
+    rows.push_back({.name = method->name(),
+                    .request = factory->GetPrototype(method->input_type()),
+                    .response = response,
+                    .run = [response](const Message&) -> Reply {
+                      return std::unique_ptr<Message>(response->New());
+                    }});
   }
+  return rows;
+}
 
-  // Set before a call; read on the loop thread, which the post orders after the write.
-  absl::StatusOr<v1::ListClustersResponse> answer_;
+TEST(TableServiceTest, EveryMethodOfTheServiceNeedsARowOfItsTypes) {
+  FakeClusters clusters;
+  SimulatedClock clock;
+  fakes::ManualEventLoop loop(&clock);
+  std::vector<Operation> rows = EcsRows(&clusters);
+  OperationTable complete(rows);
+  EXPECT_TRUE(TableService::Create("skiff.v1.Ecs", &complete, &loop).ok());
 
- private:
-  scheduler::EventLoop* loop_;
-};
+  std::erase_if(rows, [](const Operation& row) { return row.name == "RunTask"; });
+  OperationTable missing(rows);
+  absl::StatusOr<std::unique_ptr<TableService>> service =
+      TableService::Create("skiff.v1.Ecs", &missing, &loop);
+  EXPECT_EQ(service.status().message(), "skiff.v1.Ecs.RunTask has no operation row");
+
+  rows.push_back(Row("RunTask", &clusters, &FakeClusters::ListClusters));
+  OperationTable mistyped(rows);
+  service = TableService::Create("skiff.v1.Ecs", &mistyped, &loop);
+  EXPECT_EQ(service.status().message(),
+            "skiff.v1.Ecs.RunTask: the row's request or response type differs");
+  EXPECT_FALSE(TableService::Create("skiff.v1.Nope", &complete, &loop).ok());
+}
 
 class OnLoopOverGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     loop_.Start();
+    absl::StatusOr<std::unique_ptr<TableService>> service =
+        TableService::Create("skiff.v1.Ecs", &table_, &loop_);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
     grpc::ServerBuilder builder;
-    builder.RegisterService(&service_);
+    builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     stub_ = v1::Ecs::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
@@ -198,7 +252,9 @@ class OnLoopOverGrpcTest : public ::testing::Test {
 
   RealClock clock_;
   scheduler::ThreadEventLoop loop_{&clock_};
-  FakeEcs service_{&loop_};
+  FakeClusters clusters_;
+  OperationTable table_{EcsRows(&clusters_)};
+  std::unique_ptr<TableService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Ecs::Stub> stub_;
 };
@@ -206,7 +262,7 @@ class OnLoopOverGrpcTest : public ::testing::Test {
 TEST_F(OnLoopOverGrpcTest, TheClientSeesTheResponseTheCodeAndTheExceptionTrailer) {
   v1::ListClustersResponse answer;
   answer.add_cluster_arns("arn:aws:ecs:local:000000000000:cluster/default");
-  service_.answer_ = answer;
+  clusters_.answer = answer;
   v1::ListClustersResponse response;
   auto [ok, no_exception] = Call(&response);
   EXPECT_TRUE(ok.ok()) << ok.error_message();
@@ -214,7 +270,7 @@ TEST_F(OnLoopOverGrpcTest, TheClientSeesTheResponseTheCodeAndTheExceptionTrailer
   EXPECT_THAT(response.cluster_arns(),
               ElementsAre("arn:aws:ecs:local:000000000000:cluster/default"));
 
-  service_.answer_ = model::EcsError(absl::StatusCode::kNotFound,
+  clusters_.answer = model::EcsError(absl::StatusCode::kNotFound,
                                      model::kClusterNotFoundException, "Cluster not found.");
   auto [missing, exception] = Call(&response);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);

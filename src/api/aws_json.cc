@@ -1,0 +1,127 @@
+#include "api/aws_json.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+
+namespace skiff::api {
+namespace {
+
+constexpr char kUnknownOperation[] = "UnknownOperationException";
+constexpr char kSerialization[] = "SerializationException";
+constexpr char kContentType[] = "application/x-amz-json-1.1";
+
+absl::Status AwsError(absl::string_view type, absl::string_view message) {
+  return model::EcsError(absl::StatusCode::kInvalidArgument, type, message);
+}
+
+HttpResponse Json(int status, const std::string& request_id, std::string body) {
+  return {.status = status,
+          .headers = {{"Content-Type", kContentType}, {"x-amzn-RequestId", request_id}},
+          .body = std::move(body)};
+}
+
+}  // namespace
+
+AwsService EcsService(const OperationTable* operations) {
+  return {.target_prefix = "AmazonEC2ContainerServiceV20141113",
+          .signing_name = "ecs",
+          .operations = operations,
+          .server_faults = {std::string(model::kServerException)}};
+}
+
+AwsJsonApi::AwsJsonApi(std::vector<AwsService> services, scheduler::EventLoop* loop,
+                       Options options)
+    : services_(std::move(services)), loop_(loop), options_(std::move(options)) {}
+
+absl::StatusOr<AwsJsonApi::Route> AwsJsonApi::RouteOf(const HttpRequest& request) const {
+  if (request.method != "POST" || request.path != "/") {
+    return AwsError(kUnknownOperation,
+                    absl::StrCat("no operation at ", request.method, " ", request.path,
+                                 "; AWS JSON requests are POST /"));
+  }
+  const std::string* target = request.Header("X-Amz-Target");
+  if (target == nullptr) return AwsError(kUnknownOperation, "X-Amz-Target is missing");
+  const size_t dot = target->rfind('.');
+  const std::string prefix = dot == std::string::npos ? "" : target->substr(0, dot);
+  const std::string name = dot == std::string::npos ? *target : target->substr(dot + 1);
+  for (const AwsService& service : services_) {
+    if (service.target_prefix != prefix) continue;
+    const Operation* operation = service.operations->Find(name);
+    if (operation == nullptr) break;
+    return Route{.service = &service, .operation = operation};
+  }
+  return AwsError(kUnknownOperation, absl::StrCat("skiffd has no operation ", *target));
+}
+
+absl::Status AwsJsonApi::Authenticate(const HttpRequest& request,
+                                      const AwsService* service) const {
+  aws::SignedRequest signed_request{.method = request.method,
+                                    .path = request.path,
+                                    .query = request.query,
+                                    .headers = request.headers,
+                                    .body = request.body};
+  aws::VerifyOptions verify;
+  if (service != nullptr) {
+    verify.services.push_back(service->signing_name);
+  } else {
+    for (const AwsService& each : services_) verify.services.push_back(each.signing_name);
+  }
+  return aws::VerifySigV4(signed_request, options_.keys, options_.clock->Now(), verify).status();
+}
+
+HttpResponse AwsJsonApi::Error(const absl::Status& status, const AwsService* service,
+                               const std::string& request_id) const {
+  const std::string type = model::EcsExceptionName(status);
+  int http_status = 400;
+  if (!aws::AuthErrorType(status).empty()) {
+    http_status = aws::AuthErrorHttpStatus(status);
+  } else if (service != nullptr ? service->server_faults.contains(type)
+                                : type == model::kServerException) {
+    http_status = 500;
+  }
+  const nlohmann::ordered_json body = {{"__type", type}, {"message", status.message()}};
+  return Json(http_status, request_id, body.dump());
+}
+
+HttpResponse AwsJsonApi::Refusal(int status, std::string message) const {
+  const nlohmann::ordered_json body = {
+      {"__type", status >= 500 ? std::string(model::kServerException) : kSerialization},
+      {"message", std::move(message)}};
+  return Json(status, RandomUuid(*options_.random), body.dump());
+}
+
+void AwsJsonApi::Handle(HttpRequest request, Respond respond) const {
+  std::string request_id = RandomUuid(*options_.random);
+  absl::StatusOr<Route> route = RouteOf(request);
+  const AwsService* service = route.ok() ? route->service : nullptr;
+  if (absl::Status auth = Authenticate(request, service); !auth.ok()) {
+    return respond(Error(auth, service, request_id));
+  }
+  if (!route.ok()) return respond(Error(route.status(), nullptr, request_id));
+  const absl::string_view body =
+      request.body.empty() ? absl::string_view("{}") : absl::string_view(request.body);
+  absl::StatusOr<nlohmann::ordered_json> json = model::ParseJsonText(body);
+  if (!json.ok()) {
+    return respond(Error(AwsError(kSerialization, json.status().message()), service, request_id));
+  }
+  std::unique_ptr<Message> message(route->operation->request->New());
+  if (absl::Status decoded = model::DecodeMessage(*json, message.get()); !decoded.ok()) {
+    return respond(Error(decoded, service, request_id));
+  }
+  auto answer = [this, service, respond, request_id](Reply reply) {
+    if (!reply.ok()) return respond(Error(reply.status(), service, request_id));
+    respond(Json(200, request_id, model::EncodeMessage(**reply).dump()));
+  };
+  if (!RunOnLoop(loop_, *route->operation, std::move(message), std::move(answer))) {
+    respond(Error(model::EcsError(absl::StatusCode::kUnavailable, model::kServerException,
+                                  "skiffd is shutting down"),
+                  service, request_id));
+  }
+}
+
+}  // namespace skiff::api
