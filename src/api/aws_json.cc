@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
 #include "nlohmann/json.hpp"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
@@ -23,6 +24,17 @@ HttpResponse Json(int status, const std::string& request_id, std::string body) {
   return {.status = status,
           .headers = {{"Content-Type", kContentType}, {"x-amzn-RequestId", request_id}},
           .body = std::move(body)};
+}
+
+// Current SDKs fill in RunTask's idempotency token (clientToken) by themselves, and the ECS
+// shapes here are from 2022, before RunTask had one: a request would be refused for a member its
+// user never wrote. Until the shapes are today's (issue 22), such a token is dropped, which
+// makes a retried RunTask start its tasks again, as it did before ECS had tokens.
+void DropTokensOfNewerClients(const Message& request, nlohmann::ordered_json& json) {
+  if (json.is_object() && json.contains("clientToken") &&
+      request.GetDescriptor()->FindFieldByName("client_token") == nullptr) {
+    json.erase("clientToken");
+  }
 }
 
 }  // namespace
@@ -110,6 +122,7 @@ void AwsJsonApi::Handle(HttpRequest request, Respond respond) const {
     return respond(Error(AwsError(kSerialization, json.status().message()), service, request_id));
   }
   std::unique_ptr<Message> message(route->operation->request->New());
+  DropTokensOfNewerClients(*message, *json);
   if (absl::Status decoded = model::DecodeMessage(*json, message.get()); !decoded.ok()) {
     return respond(Error(decoded, service, request_id));
   }

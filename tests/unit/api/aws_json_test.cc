@@ -116,6 +116,15 @@ TEST_F(AwsJsonTest, ASignedRequestGetsTheResponseJsonWithEveryListAndARequestId)
   EXPECT_EQ(Send(Request("ListClusters", "")).status, 200);
 }
 
+TEST_F(AwsJsonTest, AnIdempotencyTokenTheShapesLackIsDroppedAndNothingElse) {
+  // ListClustersRequest has no clientToken, as RunTaskRequest (2022) has none.
+  EXPECT_EQ(Send(Request("ListClusters", R"({"clientToken": "abc", "maxResults": 2})")).status,
+            200);
+  EXPECT_EQ(ecs_.last_max_results, 2);
+  EXPECT_EQ(std::get<1>(ErrorOf(Send(Request("ListClusters", R"({"color": "red"})")))),
+            "InvalidParameterException");
+}
+
 TEST_F(AwsJsonTest, ErrorsCarryTheExceptionNameAndAwssHttpStatus) {
   ecs_.clusters = model::EcsError(absl::StatusCode::kNotFound, model::kClusterNotFoundException,
                                   "Cluster not found.");
