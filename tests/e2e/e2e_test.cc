@@ -155,6 +155,8 @@ v1::Task E2eTest::WaitForTaskStatus(const std::string& id, absl::string_view sta
 
 std::string E2eTest::SkiffdLogTail(int lines) const {
   const std::string log = skiffd_ == nullptr ? "" : skiffd_->Log();
+  // A test that failed before skiffd started (a missing prerequisite in CI) has no log.
+  if (log.empty()) return log;
   size_t at = log.size();
   for (int n = 0; n <= lines && at != std::string::npos && at > 0; ++n) {
     at = log.rfind('\n', at - 1);
