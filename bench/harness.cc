@@ -1,13 +1,11 @@
 #include "harness.h"
 
 #include <signal.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <utility>
 
@@ -16,7 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
+#include "machine.h"
 
 namespace skiff::bench {
 namespace {
@@ -160,16 +158,6 @@ absl::StatusOr<std::string> BenchHarness::Skiff(const std::vector<std::string>& 
 }
 
 void BenchHarness::PrintMachine() const {
-  utsname u{};
-  uname(&u);
-  std::string cpu = "?";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (absl::StartsWith(line, "model name")) {
-      cpu = std::string(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
-      break;
-    }
-  }
   std::string version = "?";
   if (absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"version"}); out.ok()) {
     std::vector<std::string> found;  // The second "Version:" line is the server's.
@@ -181,15 +169,7 @@ void BenchHarness::PrintMachine() const {
     }
     if (!found.empty()) version = found.back();
   }
-  std::string load;
-  std::ifstream("/proc/loadavg") >> load;
-  std::cout << "date:       "
-            << absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", absl::Now(), absl::UTCTimeZone())
-            << "\nmachine:    " << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs (" << cpu << "), "
-            << u.sysname << " " << u.release << " " << u.machine << "\ncontainerd: " << version
-            << " (private instance, overlayfs)"
-            << "\nload (1m):  " << load << "\n"
-            << std::flush;
+  PrintMachineHeader(std::cout, {{"containerd", version + " (private instance, overlayfs)"}});
 }
 
 absl::Status BenchHarness::ProveWatch(e2e::TaskWatch& watch, const std::string& task_definition,

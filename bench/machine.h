@@ -1,0 +1,24 @@
+// The machine header every benchmark table starts with: the date (UTC), CPUs with their model and
+// the kernel, lines the bench adds (containerd's version, say), and the 1-minute load average.
+// Shared by the benches on the harness and those without a containerd. Any thread.
+#ifndef SKIFF_BENCH_MACHINE_H_
+#define SKIFF_BENCH_MACHINE_H_
+
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace skiff::bench {
+
+// `extra`: (label, text) lines printed between the machine and the load, labels padded as the
+// others ("containerd", "1.6.20 (private instance, overlayfs)").
+void PrintMachineHeader(std::ostream& out,
+                        const std::vector<std::pair<std::string, std::string>>& extra = {});
+
+// The 1-minute load average, "?" when /proc/loadavg cannot be read.
+std::string LoadAverage();
+
+}  // namespace skiff::bench
+
+#endif  // SKIFF_BENCH_MACHINE_H_
