@@ -16,8 +16,10 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev libcli11-dev
   libsystemd-dev libabsl-dev libcurl4-openssl-dev libssl-dev libinih-dev
   libmicrohttpd-dev  # the AWS JSON API over HTTP (ADR 0012)
+  prometheus-cpp-dev  # GET /metrics
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
+  prometheus  # promtool and a real server scraping skiffd's /metrics
   # systemd-analyze, which verifies the installed unit (tests/packaging)
   systemd
   # containerd's API protos, taken at build time

@@ -12,6 +12,7 @@ jobs=$(nproc)
 echo "test: building (RelWithDebInfo)"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-test -j"$jobs"
+./scripts/install-test-clients.sh build-test/aws_sdk  # @aws-sdk/client-ecs for its e2e test
 echo "test: running every test"
 (cd build-test && ctest --output-on-failure -j"$jobs")
 
@@ -19,7 +20,8 @@ if [[ "${SKIFF_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "test: building with ASan/UBSan"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON >/dev/null
   cmake --build build-asan -j"$jobs"
-  echo "test: unit, end-to-end and load-balancer (lb) tests under ASan/UBSan"
+  ./scripts/install-test-clients.sh build-asan/aws_sdk
+  echo "test: unit, end-to-end, load-balancer (lb) and HTTP tests under ASan/UBSan"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest --output-on-failure -j"$jobs" -L 'unit|e2e|lb')
+     ctest --output-on-failure -j"$jobs" -L 'unit|e2e|lb|http')
 fi

@@ -32,7 +32,7 @@ absl::Status CheckRow(const MethodDescriptor& method, const Operation* row) {
 }
 
 // The call of one method: the request decoded from the wire, then OnLoop.
-grpc::ServerUnaryReactor* Serve(scheduler::EventLoop* loop, const Operation& row,
+grpc::ServerUnaryReactor* Serve(scheduler::EventLoop* loop, Metrics* metrics, const Operation& row,
                                 grpc::CallbackServerContext* context,
                                 const grpc::ByteBuffer* request_bytes,
                                 grpc::ByteBuffer* response_bytes) {
@@ -46,13 +46,14 @@ grpc::ServerUnaryReactor* Serve(scheduler::EventLoop* loop, const Operation& row
                                               row.request->GetDescriptor()->full_name())));
     return reactor;
   }
-  return OnLoop(loop, context, row, std::move(request), response_bytes);
+  return OnLoop(loop, context, row, std::move(request), response_bytes, metrics);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TableService>> TableService::Create(
-    const std::string& service, const OperationTable* table, scheduler::EventLoop* loop) {
+    const std::string& service, const OperationTable* table, scheduler::EventLoop* loop,
+    Metrics* metrics) {
   const google::protobuf::ServiceDescriptor* descriptor =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
   if (descriptor == nullptr) return absl::InternalError("no proto service " + service);
@@ -67,9 +68,9 @@ absl::StatusOr<std::unique_ptr<TableService>> TableService::Create(
         out->paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     out->MarkMethodRawCallback(
         i, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-               [loop, row](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-                           grpc::ByteBuffer* response) {
-                 return Serve(loop, *row, context, request, response);
+               [loop, metrics, row](grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+                 return Serve(loop, metrics, *row, context, request, response);
                }));
   }
   return out;

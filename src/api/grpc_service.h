@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "api/metrics.h"
 #include "api/operation_table.h"
 #include "grpcpp/impl/service_type.h"
 #include "skiff/scheduler/event_loop.h"
@@ -19,9 +20,11 @@ class TableService final : public grpc::Service {
  public:
   // `service` is the full name of a proto service whose every unary method has a row in
   // `table` named as the method, with the method's input type; both outlive the service.
+  // `metrics` (may be null) records every call.
   static absl::StatusOr<std::unique_ptr<TableService>> Create(const std::string& service,
                                                               const OperationTable* table,
-                                                              scheduler::EventLoop* loop);
+                                                              scheduler::EventLoop* loop,
+                                                              Metrics* metrics = nullptr);
 
  private:
   TableService() = default;

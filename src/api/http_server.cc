@@ -46,8 +46,9 @@ struct HttpServer::Shared {
   std::condition_variable changed;
   bool stopped = false;  // Guarded by mu: no answer resumes a connection any more.
   int pending = 0;       // Guarded by mu: requests handed out and not answered yet.
-  // Guarded by mu: exchanges suspended, or resumed and not yet queued. The library refuses to
-  // stop while a connection is suspended, so Shutdown resumes these and waits for them.
+  // Guarded by mu: exchanges that were suspended and are not complete yet (their answer not
+  // sent). The library refuses to stop while a connection is suspended, so Shutdown resumes
+  // these and waits until their answers are out.
   absl::flat_hash_set<HttpExchange*> waiting;
 };
 
@@ -58,7 +59,11 @@ struct ConnectionContext {
   std::string raw_uri;
 };
 
-MHD_Result Queue(MHD_Connection* connection, const HttpResponse& answer) {
+MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
+  if (answer.render_body) {
+    answer.body = answer.render_body();
+    answer.render_body = nullptr;
+  }
   MHD_Response* response = MHD_create_response_from_buffer(
       answer.body.size(), const_cast<char*>(answer.body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
@@ -204,8 +209,12 @@ struct Callbacks {
         MHD_resume_connection(exchange->connection);
       }
     });
-    std::lock_guard<std::mutex> lock(shared->mu);
-    if (exchange->response.has_value()) return Queue(exchange->connection, *exchange->response);
+    std::unique_lock<std::mutex> lock(shared->mu);
+    if (exchange->response.has_value()) {
+      HttpResponse answer = *std::move(exchange->response);
+      lock.unlock();  // Rendering may take a while; responders must not wait for it.
+      return Queue(exchange->connection, std::move(answer));
+    }
     exchange->suspended = true;
     shared->waiting.insert(exchange.get());
     MHD_suspend_connection(exchange->connection);
@@ -215,10 +224,12 @@ struct Callbacks {
   // Called again once resumed: with the answer, or without one when the server is stopping.
   static MHD_Result Answer(HttpServer* server, HttpExchange& exchange) {
     HttpServer::Shared& shared = *server->shared_;
-    std::lock_guard<std::mutex> lock(shared.mu);
-    shared.waiting.erase(&exchange);
-    shared.changed.notify_all();
-    if (exchange.response.has_value()) return Queue(exchange.connection, *exchange.response);
+    std::optional<HttpResponse> answer;
+    {
+      std::lock_guard<std::mutex> lock(shared.mu);
+      answer.swap(exchange.response);
+    }
+    if (answer.has_value()) return Queue(exchange.connection, *std::move(answer));
     return Queue(exchange.connection, server->Refusal(503, "skiffd is shutting down"));
   }
 };

@@ -40,6 +40,9 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, makes the body on the server's thread just before it is sent, so that a
+  // respond called on the control loop leaves the encoding (of a large answer) to that thread.
+  std::function<std::string()> render_body;
 };
 
 // Answers a request; call it exactly once, from any thread. Calls after the server stopped, or

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "api/metrics.h"
 #include "api/operation_table.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
@@ -32,12 +33,22 @@ namespace skiff::api {
 //
 // Context: grpc::CallbackServerContext or a stand-in with DefaultReactor() (whose result has
 // Finish(grpc::Status)) and AddTrailingMetadata(key, value).
+//
+// `metrics` (may be null) records the call under transport "grpc".
 template <typename Context>
 auto* OnLoop(scheduler::EventLoop* loop, Context* context, const Operation& operation,
-             std::unique_ptr<Message> request, grpc::ByteBuffer* response) {
+             std::unique_ptr<Message> request, grpc::ByteBuffer* response,
+             Metrics* metrics = nullptr) {
   auto* reactor = context->DefaultReactor();
-  const bool posted =
-      RunOnLoop(loop, operation, std::move(request), [context, reactor, response](Reply reply) {
+  const absl::Time arrived = absl::Now();
+  const bool posted = RunOnLoop(
+      loop, operation, std::move(request),
+      [context, reactor, response, metrics, arrived, &operation](Reply reply) {
+        if (metrics != nullptr) {
+          metrics->RecordCall("grpc", operation.name,
+                              reply.ok() ? "OK" : model::EcsExceptionName(reply.status()),
+                              absl::Now() - arrived);
+        }
         if (reply.ok()) {
           bool own_buffer = false;
           reactor->Finish(grpc::SerializationTraits<Message>::Serialize(**reply, response,

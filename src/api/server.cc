@@ -4,6 +4,7 @@
 #include "api/ecs_operations.h"
 #include "api/grpc_service.h"
 #include "api/http_server.h"
+#include "api/metrics.h"
 #include "api/operation_table.h"
 #include "node_service.h"
 
@@ -99,8 +100,12 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
                      .tasks = backends.task_manager,
                      .services = backends.services,
                      .clusters = backends.clusters}));
-  absl::StatusOr<std::unique_ptr<TableService>> ecs =
-      TableService::Create("skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop);
+  server->metrics_ = std::make_unique<Metrics>(Metrics::Sources{.loop = backends.loop,
+                                                                 .services = backends.services,
+                                                                 .tasks = backends.task_manager,
+                                                                 .clock = backends.clock});
+  absl::StatusOr<std::unique_ptr<TableService>> ecs = TableService::Create(
+      "skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop, server->metrics_.get());
   if (!ecs.ok()) return ecs.status();
   server->ecs_service_ = *std::move(ecs);
   server->node_service_ = std::make_unique<NodeService>(backends);
@@ -133,8 +138,10 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
   if (options.http_address.empty()) return absl::OkStatus();
   aws_json_ = std::make_unique<AwsJsonApi>(
       std::vector<AwsService>{EcsService(ecs_operations_.get())}, backends.loop,
-      AwsJsonApi::Options{
-          .keys = options.aws_keys, .clock = backends.clock, .random = backends.random});
+      AwsJsonApi::Options{.keys = options.aws_keys,
+                          .clock = backends.clock,
+                          .random = backends.random,
+                          .metrics = metrics_.get()});
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       {.address = options.http_address,
        .tls_certificate = options.tls_certificate,
@@ -142,7 +149,15 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
        .refusal = [api = aws_json_.get()](int status, std::string message) {
          return api->Refusal(status, std::move(message));
        }},
-      [api = aws_json_.get()](HttpRequest request, Respond respond) {
+      [api = aws_json_.get(), metrics = metrics_.get()](HttpRequest request, Respond respond) {
+        if (request.method == "GET" && request.path == "/metrics") {
+          // No signature: Prometheus scrapes as any exporter is scraped.
+          return metrics->Scrape([respond = std::move(respond)](std::string text) {
+            respond({.status = 200,
+                     .headers = {{"Content-Type", Metrics::kContentType}},
+                     .body = std::move(text)});
+          });
+        }
         api->Handle(std::move(request), std::move(respond));
       });
   if (!http.ok()) return http.status();
@@ -152,6 +167,10 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
 
 ApiServer::ApiServer() = default;
 ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
+
+void ApiServer::RecordReconcilePass(absl::Duration duration) {
+  if (metrics_ != nullptr) metrics_->RecordPass(duration);
+}
 
 uint16_t ApiServer::http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 

@@ -202,9 +202,16 @@ int Run(const Options& options) {
                                 .runtime_health = &runtime_monitor,
                                 .network = task_network->get()},
                                &health);
+  // The server that records reconcile passes for /metrics starts after the managers; passes
+  // run on the loop, which starts after it.
+  api::ApiServer* api_server = nullptr;
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
-      options.arn_scope, {.planner = {.progress_deadline = options.deployment_progress_deadline}});
+      options.arn_scope,
+      {.planner = {.progress_deadline = options.deployment_progress_deadline},
+       .pass_observer = [&api_server](absl::Duration pass) {
+         if (api_server != nullptr) api_server->RecordReconcilePass(pass);
+       }});
   scheduler::ClusterRegistry clusters(
       &cluster_directory, &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,
@@ -272,6 +279,7 @@ int Run(const Options& options) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;
   }
+  api_server = server->get();
   if ((*server)->http_port() != 0) {
     const std::string host = options.http_address.substr(0, options.http_address.rfind(':'));
     const std::string url =

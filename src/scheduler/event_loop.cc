@@ -45,6 +45,11 @@ bool ThreadEventLoop::Post(Work work) {
   return true;
 }
 
+size_t ThreadEventLoop::QueueDepth() const {
+  absl::MutexLock lock(&mu_);
+  return ready_.size();
+}
+
 void ThreadEventLoop::PostAfter(absl::Duration delay, Work work) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;

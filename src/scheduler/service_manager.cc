@@ -218,6 +218,13 @@ void ServiceManager::PostPass() {
   });
 }
 
+void ServiceManager::ForEachService(const std::function<void(const v1::Service&)>& fn) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  for (const auto& [key, state] : services_) {
+    if (Live(state.record.service)) fn(state.record.service);
+  }
+}
+
 void ServiceManager::MarkAllDirty() {
   SKIFF_DCHECK_ON_LOOP(loop_);
   if (services_.empty()) return;
@@ -233,7 +240,11 @@ int ServiceManager::ReconcileNow() {
   // the next pass, which finds nothing more to do once desired and observed agree.
   std::set<Key> dirty;
   dirty.swap(dirty_);
+  const absl::Time start = clock_->MonotonicNow();
   for (const Key& key : dirty) Reconcile(key);
+  if (!dirty.empty() && options_.pass_observer) {
+    options_.pass_observer(clock_->MonotonicNow() - start);
+  }
   return static_cast<int>(dirty.size());
 }
 

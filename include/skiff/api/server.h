@@ -6,7 +6,8 @@
 //   CLI and SDKs speak (src/api/aws_json.h).
 //
 // Neither transport's threads block on domain work: a call is posted to the control loop, which
-// answers it and finishes the call, and stays the single owner of state. Start/Shutdown are
+// answers it and finishes the call, and stays the single owner of state. The HTTP address also
+// serves GET /metrics (Prometheus, src/api/metrics.h). Start/Shutdown are
 // called by the daemon's main thread; the server outlives the loop's work (the daemon destroys
 // it after stopping the loop).
 #ifndef SKIFF_API_SERVER_H_
@@ -51,6 +52,7 @@ struct ServerOptions {
 class HttpServer;
 class OperationTable;
 class AwsJsonApi;
+class Metrics;
 
 class ApiServer {
  public:
@@ -82,10 +84,14 @@ class ApiServer {
   // The AWS JSON API's port; 0 when it is not served.
   uint16_t http_port() const;
 
+  // One reconcile pass, for GET /metrics. Any thread.
+  void RecordReconcilePass(absl::Duration duration);
+
  private:
   ApiServer();
   absl::Status StartHttp(const ServerOptions& options, const Backends& backends);
 
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<OperationTable> ecs_operations_;
   std::unique_ptr<grpc::Service> ecs_service_;
   std::unique_ptr<grpc::Service> node_service_;

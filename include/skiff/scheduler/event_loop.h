@@ -72,6 +72,8 @@ class EventLoop {
   virtual std::unique_ptr<Timer> CreateTimer(TimerCallback callback) = 0;
   // True on the thread that may touch loop-owned state now (see the thread contract above).
   virtual bool IsLoopThread() const = 0;
+  // Work posted and not yet picked up (metrics); any thread. 0 where it is not counted.
+  virtual size_t QueueDepth() const { return 0; }
 };
 
 class TimerQueue;
@@ -91,6 +93,7 @@ class ThreadEventLoop final : public EventLoop {
   bool Post(Work work) override;
   void PostAfter(absl::Duration delay, Work work) override;
   std::unique_ptr<Timer> CreateTimer(TimerCallback callback) override;
+  size_t QueueDepth() const override;
   bool IsLoopThread() const override;
 
  private:
@@ -103,7 +106,7 @@ class ThreadEventLoop final : public EventLoop {
   std::thread thread_;
   // The thread that may act for the loop: the constructor's, then the loop's own, then Stop's.
   std::atomic<std::thread::id> owner_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<Work> ready_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<TimerQueue> timers_ ABSL_PT_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -65,6 +65,8 @@ struct ServiceManagerOptions {
   ServicePlannerOptions planner;
   // How long a deleted (INACTIVE) service stays visible.
   absl::Duration retention = absl::Hours(1);
+  // Told how long each reconcile pass that looked at a service took (metrics). Loop thread.
+  std::function<void(absl::Duration)> pass_observer;
 };
 
 class ServiceManager final : public ServiceInventory {
@@ -107,6 +109,9 @@ class ServiceManager final : public ServiceInventory {
                                             const std::string& service) const override;
   absl::Status SetTags(const std::string& cluster, const std::string& service,
                        std::vector<v1::Tag> tags) override;
+
+  // Every ACTIVE or DRAINING service's ECS view, in (cluster, name) order (metrics). Loop thread.
+  void ForEachService(const std::function<void(const v1::Service&)>& fn) const;
 
   // Runs the reconcile pass over every dirty service now (the loop runs it on its own after any
   // change; this is for tests and benchmarks). Returns how many services it looked at.
