@@ -14,7 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "api/http_server.h"
-#include "api/metrics.h"
+#include "skiff/metrics/metrics.h"
 #include "api/operation_table.h"
 #include "skiff/aws/sigv4.h"
 #include "skiff/base/clock.h"
@@ -40,7 +40,7 @@ class AwsJsonApi {
     std::vector<aws::Credential> keys;  // The keys requests may be signed with.
     const Clock* clock;                 // Thread-safe: the signature's age.
     RandomSource* random;               // Thread-safe: request ids.
-    Metrics* metrics = nullptr;         // Records every call (transport "http") when set.
+    metrics::Metrics* metrics = nullptr;         // Records every call (transport "http") when set.
   };
 
   AwsJsonApi(std::vector<AwsService> services, scheduler::EventLoop* loop, Options options);

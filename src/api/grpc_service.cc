@@ -32,7 +32,8 @@ absl::Status CheckRow(const MethodDescriptor& method, const Operation* row) {
 }
 
 // The call of one method: the request decoded from the wire, then OnLoop.
-grpc::ServerUnaryReactor* Serve(scheduler::EventLoop* loop, Metrics* metrics, const Operation& row,
+grpc::ServerUnaryReactor* Serve(scheduler::EventLoop* loop, metrics::Metrics* metrics,
+                                const Operation& row,
                                 grpc::CallbackServerContext* context,
                                 const grpc::ByteBuffer* request_bytes,
                                 grpc::ByteBuffer* response_bytes) {
@@ -53,7 +54,7 @@ grpc::ServerUnaryReactor* Serve(scheduler::EventLoop* loop, Metrics* metrics, co
 
 absl::StatusOr<std::unique_ptr<TableService>> TableService::Create(
     const std::string& service, const OperationTable* table, scheduler::EventLoop* loop,
-    Metrics* metrics) {
+    metrics::Metrics* metrics) {
   const google::protobuf::ServiceDescriptor* descriptor =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
   if (descriptor == nullptr) return absl::InternalError("no proto service " + service);

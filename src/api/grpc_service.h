@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "api/metrics.h"
+#include "skiff/metrics/metrics.h"
 #include "api/operation_table.h"
 #include "grpcpp/impl/service_type.h"
 #include "skiff/scheduler/event_loop.h"
@@ -24,7 +24,7 @@ class TableService final : public grpc::Service {
   static absl::StatusOr<std::unique_ptr<TableService>> Create(const std::string& service,
                                                               const OperationTable* table,
                                                               scheduler::EventLoop* loop,
-                                                              Metrics* metrics = nullptr);
+                                                              metrics::Metrics* metrics = nullptr);
 
  private:
   TableService() = default;

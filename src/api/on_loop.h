@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "api/metrics.h"
+#include "skiff/metrics/metrics.h"
 #include "api/operation_table.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
@@ -38,7 +38,7 @@ namespace skiff::api {
 template <typename Context>
 auto* OnLoop(scheduler::EventLoop* loop, Context* context, const Operation& operation,
              std::unique_ptr<Message> request, grpc::ByteBuffer* response,
-             Metrics* metrics = nullptr) {
+             metrics::Metrics* metrics = nullptr) {
   auto* reactor = context->DefaultReactor();
   const absl::Time arrived = absl::Now();
   const bool posted = RunOnLoop(

@@ -4,7 +4,7 @@
 #include "api/ecs_operations.h"
 #include "api/grpc_service.h"
 #include "api/http_server.h"
-#include "api/metrics.h"
+#include "api/scraper.h"
 #include "api/operation_table.h"
 #include "node_service.h"
 
@@ -86,6 +86,20 @@ absl::Status ApplySocketPermissions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// GET /metrics: every series, rendered on the loop.
+void Scrape(Scraper* scraper, Respond respond) {
+  auto answer = [respond](std::string text) {
+    respond({.status = 200,
+             .headers = {{"Content-Type", metrics::Metrics::kContentType}},
+             .body = std::move(text)});
+  };
+  if (!scraper->Scrape(answer)) {
+    respond({.status = 503,
+             .headers = {{"Content-Type", "text/plain"}},
+             .body = "skiffd is shutting down\n"});
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions& options,
@@ -100,12 +114,15 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
                      .tasks = backends.task_manager,
                      .services = backends.services,
                      .clusters = backends.clusters}));
-  server->metrics_ = std::make_unique<Metrics>(Metrics::Sources{.loop = backends.loop,
-                                                                 .services = backends.services,
-                                                                 .tasks = backends.task_manager,
-                                                                 .clock = backends.clock});
+  if (backends.metrics != nullptr) {
+    server->scraper_ = std::make_unique<Scraper>(
+        backends.metrics, Scraper::Sources{.loop = backends.loop,
+                                           .services = backends.services,
+                                           .tasks = backends.task_manager,
+                                           .clock = backends.clock});
+  }
   absl::StatusOr<std::unique_ptr<TableService>> ecs = TableService::Create(
-      "skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop, server->metrics_.get());
+      "skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop, backends.metrics);
   if (!ecs.ok()) return ecs.status();
   server->ecs_service_ = *std::move(ecs);
   server->node_service_ = std::make_unique<NodeService>(backends);
@@ -141,7 +158,7 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
       AwsJsonApi::Options{.keys = options.aws_keys,
                           .clock = backends.clock,
                           .random = backends.random,
-                          .metrics = metrics_.get()});
+                          .metrics = backends.metrics});
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       {.address = options.http_address,
        .tls_certificate = options.tls_certificate,
@@ -149,14 +166,10 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
        .refusal = [api = aws_json_.get()](int status, std::string message) {
          return api->Refusal(status, std::move(message));
        }},
-      [api = aws_json_.get(), metrics = metrics_.get()](HttpRequest request, Respond respond) {
-        if (request.method == "GET" && request.path == "/metrics") {
+      [api = aws_json_.get(), scraper = scraper_.get()](HttpRequest request, Respond respond) {
+        if (scraper != nullptr && request.method == "GET" && request.path == "/metrics") {
           // No signature: Prometheus scrapes as any exporter is scraped.
-          return metrics->Scrape([respond = std::move(respond)](std::string text) {
-            respond({.status = 200,
-                     .headers = {{"Content-Type", Metrics::kContentType}},
-                     .body = std::move(text)});
-          });
+          return Scrape(scraper, std::move(respond));
         }
         api->Handle(std::move(request), std::move(respond));
       });
@@ -167,10 +180,6 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
 
 ApiServer::ApiServer() = default;
 ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
-
-void ApiServer::RecordReconcilePass(absl::Duration duration) {
-  if (metrics_ != nullptr) metrics_->RecordPass(duration);
-}
 
 uint16_t ApiServer::http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 

@@ -1,17 +1,84 @@
 #include "absl/strings/string_view.h"
 #include "skiff/containerd/containerd_connection.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/client_interceptor.h"
 
 namespace skiff::runtime {
+namespace {
 
-ContainerdConnection::ContainerdConnection(std::string address, std::string ns)
-    : address_(std::move(address)), namespace_(std::move(ns)) {
+using grpc::experimental::InterceptionHookPoints;
+
+// "/containerd.services.tasks.v1.Tasks/Start" -> "Tasks.Start".
+std::string ShortMethod(absl::string_view method) {
+  const size_t slash = method.rfind('/');
+  if (slash == absl::string_view::npos) return std::string(method);
+  absl::string_view service = method.substr(0, slash);
+  service.remove_prefix(std::min(service.size(), service.rfind('.') + 1));
+  return absl::StrCat(service, ".", method.substr(slash + 1));
+}
+
+std::string CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {
+      "OK",           "CANCELLED",          "UNKNOWN",             "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS",      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",         "DATA_LOSS",
+      "UNAUTHENTICATED"};  // grpc::StatusCode's names, in its numbering.
+  const int i = static_cast<int>(code);
+  return i >= 0 && i < static_cast<int>(std::size(kNames)) ? kNames[i] : absl::StrCat(i);
+}
+
+// Times one call from sending its metadata to receiving its status.
+class ObservingInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  ObservingInterceptor(const RpcObserver* observer, std::string method)
+      : observer_(observer), method_(std::move(method)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      start_ = absl::Now();
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_STATUS)) {
+      (*observer_)(method_, CodeName(methods->GetRecvStatus()->error_code()),
+                   absl::Now() - start_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const RpcObserver* observer_;
+  std::string method_;
+  absl::Time start_ = absl::Now();
+};
+
+class ObservingFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit ObservingFactory(const RpcObserver* observer) : observer_(observer) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    return new ObservingInterceptor(observer_, ShortMethod(info->method()));
+  }
+
+ private:
+  const RpcObserver* observer_;
+};
+
+}  // namespace
+
+ContainerdConnection::ContainerdConnection(std::string address, std::string ns,
+                                           RpcObserver observer)
+    : address_(std::move(address)),
+      namespace_(std::move(ns)),
+      observer_(std::make_unique<RpcObserver>(std::move(observer))) {
   grpc::ChannelArguments args;
   // Images and snapshots travel in large messages; containerd itself allows 16 MiB.
   args.SetMaxReceiveMessageSize(16 << 20);
@@ -22,8 +89,11 @@ ContainerdConnection::ContainerdConnection(std::string address, std::string ns)
   // the channel's next attempt. Redial at most half a second apart instead.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  channel_ = grpc::CreateCustomChannel(absl::StrCat("unix:", address_),
-                                       grpc::InsecureChannelCredentials(), args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> observing;
+  if (*observer_) observing.push_back(std::make_unique<ObservingFactory>(observer_.get()));
+  channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
+      absl::StrCat("unix:", address_), grpc::InsecureChannelCredentials(), args,
+      std::move(observing));
 }
 
 std::unique_ptr<grpc::ClientContext> ContainerdConnection::NewContext(

@@ -41,7 +41,7 @@ namespace version_api = containerd::services::version::v1;
 
 ContainerdRuntime::ContainerdRuntime(ContainerdRuntimeOptions options)
     : options_(std::move(options)),
-      connection_(options_.address, options_.ns),
+      connection_(options_.address, options_.ns, options_.rpc_observer),
       images_(std::make_unique<ContainerdImages>(&connection_, options_.snapshotter,
                                                  options_.registry, options_.random)) {
   SKIFF_DCHECK(options_.random != nullptr);

@@ -16,6 +16,7 @@
 #include "skiff/base/clock.h"
 #include "skiff/aws/credentials.h"
 #include "skiff/base/random.h"
+#include "skiff/metrics/metrics.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
 #include "skiff/containerd/containerd_runtime.h"
@@ -96,11 +97,14 @@ absl::Status LoadHttpSettings(const Options& options, api::ServerOptions* server
 
 int Run(const Options& options) {
   RealClock clock;
+  // Made first: the store, the runtime, the services and the API record into it.
+  metrics::Metrics metrics;
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Store::Open(options.state_dir);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", std::string(store.status().message()));
     return 1;
   }
+  (*store)->SetWriteObserver([&metrics](absl::Duration d) { metrics.RecordStoreWrite(d); });
   spdlog::info("store {}/skiff.db open (schema version {})", options.state_dir,
                (*store)->schema_version());
 
@@ -113,7 +117,11 @@ int Run(const Options& options) {
        .work_dir = options.state_dir + "/runtime",
        .runc_root = options.runc_root,
        .registry = {.insecure_registries = options.insecure_registries},
-       .random = &random});
+       .random = &random,
+       .rpc_observer = [&metrics](absl::string_view method, absl::string_view code,
+                                  absl::Duration took) {
+         metrics.RecordContainerdCall(method, code, took);
+       }});
   registry::CredentialsFile credentials;
   if (!options.registry_credentials.empty()) {
     absl::StatusOr<registry::CredentialsFile> loaded =
@@ -202,16 +210,11 @@ int Run(const Options& options) {
                                 .runtime_health = &runtime_monitor,
                                 .network = task_network->get()},
                                &health);
-  // The server that records reconcile passes for /metrics starts after the managers; passes
-  // run on the loop, which starts after it.
-  api::ApiServer* api_server = nullptr;
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
       options.arn_scope,
       {.planner = {.progress_deadline = options.deployment_progress_deadline},
-       .pass_observer = [&api_server](absl::Duration pass) {
-         if (api_server != nullptr) api_server->RecordReconcilePass(pass);
-       }});
+       .pass_observer = [&metrics](absl::Duration pass) { metrics.RecordPass(pass); }});
   scheduler::ClusterRegistry clusters(
       &cluster_directory, &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,
@@ -274,12 +277,12 @@ int Run(const Options& options) {
        .upload_dir = options.state_dir + "/uploads",
        .random = &random,
        .log_rotation = log_rotation,
-       .clock = &clock});
+       .clock = &clock,
+       .metrics = &metrics});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;
   }
-  api_server = server->get();
   if ((*server)->http_port() != 0) {
     const std::string host = options.http_address.substr(0, options.http_address.rfind(':'));
     const std::string url =

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +224,15 @@ absl::Status Store::Migrate() {
   return absl::OkStatus();
 }
 
+absl::Status Store::Write(absl::string_view sql, const std::vector<SqlValue>& params) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status written = db_->Run(sql, params);
+  if (write_observer_) {
+    write_observer_(absl::FromChrono(std::chrono::steady_clock::now() - start));
+  }
+  return written;
+}
+
 absl::StatusOr<int> Store::LastRevision(const std::string& family) {
   SKIFF_ASSIGN_OR_RETURN(
       auto stmt,
@@ -233,14 +243,14 @@ absl::StatusOr<int> Store::LastRevision(const std::string& family) {
 
 absl::Status Store::InsertTaskDefinition(const StoredTaskDefinition& record) {
   const auto& td = record.definition;
-  return db_->Run(
+  return Write(
       "INSERT INTO task_definitions (family, revision, status, body, tags) VALUES (?, ?, ?, ?, ?)",
       {td.family(), int64_t{td.revision()}, td.status(), model::EncodeMessageCompact(td),
        EncodeTags(record.tags)});
 }
 
 absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
-  SKIFF_RETURN_IF_ERROR(db_->Run(
+  SKIFF_RETURN_IF_ERROR(Write(
       "UPDATE task_definitions SET status = ?, body = ? WHERE family = ? AND revision = ?",
       {td.status(), model::EncodeMessageCompact(td), td.family(), int64_t{td.revision()}}));
   if (db_->changes() == 0) {
@@ -253,7 +263,7 @@ absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
 absl::Status Store::UpdateTaskDefinitionTags(const std::string& family, int revision,
                                              const std::vector<skiff::v1::Tag>& tags) {
   SKIFF_RETURN_IF_ERROR(
-      db_->Run("UPDATE task_definitions SET tags = ? WHERE family = ? AND revision = ?",
+      Write("UPDATE task_definitions SET tags = ? WHERE family = ? AND revision = ?",
                {EncodeTags(tags), family, int64_t{revision}}));
   if (db_->changes() == 0) {
     return absl::NotFoundError(absl::StrCat("store: no task definition ", family, ":", revision));
@@ -324,17 +334,17 @@ absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& 
 }
 
 absl::Status Store::PutTask(const StoredTask& record) {
-  return db_->Run("INSERT OR REPLACE INTO tasks (id, cluster, service, body) VALUES (?, ?, ?, ?)",
+  return Write("INSERT OR REPLACE INTO tasks (id, cluster, service, body) VALUES (?, ?, ?, ?)",
                   {record.id, record.cluster, record.service,
                    model::EncodeMessageCompact(record.task)});
 }
 
 absl::Status Store::DeleteTask(const std::string& id) {
-  return db_->Run("DELETE FROM tasks WHERE id = ?", {id});
+  return Write("DELETE FROM tasks WHERE id = ?", {id});
 }
 
 absl::Status Store::PutService(const StoredService& record) {
-  return db_->Run(
+  return Write(
       "INSERT OR REPLACE INTO services (cluster, name, body, launch_failures, next_launch_at, "
       "last_completed, history) VALUES (?, ?, ?, ?, ?, ?, ?)",
       {record.cluster, record.service.service_name(), model::EncodeMessageCompact(record.service),
@@ -343,7 +353,7 @@ absl::Status Store::PutService(const StoredService& record) {
 }
 
 absl::Status Store::DeleteService(const std::string& cluster, const std::string& name) {
-  return db_->Run("DELETE FROM services WHERE cluster = ? AND name = ?", {cluster, name});
+  return Write("DELETE FROM services WHERE cluster = ? AND name = ?", {cluster, name});
 }
 
 absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
@@ -374,14 +384,14 @@ absl::StatusOr<std::vector<StoredService>> Store::LoadServices() {
 }
 
 absl::Status Store::PutCluster(const StoredCluster& record) {
-  return db_->Run(
+  return Write(
       "INSERT OR REPLACE INTO clusters (name, body, registered_at) VALUES (?, ?, ?)",
       {record.cluster.cluster_name(), model::EncodeMessageCompact(record.cluster),
        record.registered_at});
 }
 
 absl::Status Store::DeleteCluster(const std::string& name) {
-  return db_->Run("DELETE FROM clusters WHERE name = ?", {name});
+  return Write("DELETE FROM clusters WHERE name = ?", {name});
 }
 
 absl::StatusOr<std::vector<StoredCluster>> Store::LoadClusters() {

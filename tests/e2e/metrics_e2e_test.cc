@@ -121,6 +121,13 @@ TEST_F(MetricsTest, PromtoolAcceptsTheTextAndPrometheusQueriesAService) {
   EXPECT_THAT(scraped.stdout_text,
               HasSubstr("skiff_tasks{cluster=\"default\",last_status=\"RUNNING\"} 1"));
   EXPECT_THAT(scraped.stdout_text, HasSubstr("skiff_reconcile_pass_duration_seconds_count"));
+  // skiffd's own health: containerd's RPCs by method and code, the store's writes, API calls.
+  EXPECT_THAT(scraped.stdout_text,
+              HasSubstr("skiff_containerd_requests_total{code=\"OK\",method=\"Tasks.Start\"}"));
+  EXPECT_THAT(scraped.stdout_text, HasSubstr("skiff_store_write_duration_seconds_count"));
+  EXPECT_THAT(scraped.stdout_text,
+              HasSubstr("skiff_api_requests_total{code=\"OK\",operation=\"CreateService\","
+                        "transport=\"grpc\"} 1"));
   const std::string file = skiffd_->dir() + "/metrics.txt";
   std::ofstream(file) << scraped.stdout_text;
   absl::StatusOr<skiff::testing::CommandResult> lint = skiff::testing::RunCommand(

@@ -7,7 +7,7 @@
 //
 // Neither transport's threads block on domain work: a call is posted to the control loop, which
 // answers it and finishes the call, and stays the single owner of state. The HTTP address also
-// serves GET /metrics (Prometheus, src/api/metrics.h). Start/Shutdown are
+// serves GET /metrics (Prometheus: the daemon's metrics::Metrics, src/api/scraper.h). Start/Shutdown are
 // called by the daemon's main thread; the server outlives the loop's work (the daemon destroys
 // it after stopping the loop).
 #ifndef SKIFF_API_SERVER_H_
@@ -27,6 +27,7 @@
 #include "skiff/base/clock.h"
 #include "skiff/base/random.h"
 #include "skiff/logs/log_file.h"
+#include "skiff/metrics/metrics.h"
 #include "skiff/model/arn.h"
 #include "skiff/runtime/container_runtime.h"
 #include "skiff/scheduler/cluster_registry.h"
@@ -52,7 +53,7 @@ struct ServerOptions {
 class HttpServer;
 class OperationTable;
 class AwsJsonApi;
-class Metrics;
+class Scraper;
 
 class ApiServer {
  public:
@@ -71,6 +72,8 @@ class ApiServer {
     RandomSource* random;    // Thread-safe (SystemRandom): names of uploads.
     logs::RotationPolicy log_rotation;
     const Clock* clock;  // Thread-safe: the age of request signatures.
+    // Records every call and serves GET /metrics; none when null. Thread-safe.
+    metrics::Metrics* metrics = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,
@@ -84,14 +87,12 @@ class ApiServer {
   // The AWS JSON API's port; 0 when it is not served.
   uint16_t http_port() const;
 
-  // One reconcile pass, for GET /metrics. Any thread.
-  void RecordReconcilePass(absl::Duration duration);
 
  private:
   ApiServer();
   absl::Status StartHttp(const ServerOptions& options, const Backends& backends);
 
-  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<Scraper> scraper_;
   std::unique_ptr<OperationTable> ecs_operations_;
   std::unique_ptr<grpc::Service> ecs_service_;
   std::unique_ptr<grpc::Service> node_service_;

@@ -4,6 +4,7 @@
 #ifndef SKIFF_CONTAINERD_CONTAINERD_CONNECTION_H_
 #define SKIFF_CONTAINERD_CONTAINERD_CONNECTION_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,9 +16,15 @@
 
 namespace skiff::runtime {
 
+// Told of every RPC on the channel when its status comes: the method ("Tasks.Start"), the gRPC
+// code's name ("OK", "NOT_FOUND") and how long it took. Called on gRPC's threads.
+using RpcObserver =
+    std::function<void(absl::string_view method, absl::string_view code, absl::Duration)>;
+
 class ContainerdConnection {
  public:
-  ContainerdConnection(std::string address, std::string ns);
+  // `observer` (may be empty) watches every call, through a gRPC client interceptor.
+  ContainerdConnection(std::string address, std::string ns, RpcObserver observer = {});
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   const std::string& address() const { return address_; }
@@ -32,6 +39,8 @@ class ContainerdConnection {
  private:
   std::string address_;
   std::string namespace_;
+  // Where the channel's interceptors find it: it must not move while the channel lives.
+  std::unique_ptr<RpcObserver> observer_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

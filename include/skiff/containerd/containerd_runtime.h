@@ -34,6 +34,8 @@ struct ContainerdRuntimeOptions {
   // Lease, exec and mount ids (required, thread-safe, outliving the runtime). containerd keeps
   // leases across skiffd runs, so give it a SystemRandom: a seeded one repeats its ids.
   RandomSource* random = nullptr;
+  // Told of every containerd RPC (metrics); may be empty. Any thread.
+  RpcObserver rpc_observer;
 };
 
 class ContainerdRuntime final : public ContainerRuntime {

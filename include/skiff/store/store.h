@@ -9,6 +9,7 @@
 #ifndef SKIFF_STORE_STORE_H_
 #define SKIFF_STORE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <cstdint>
 #include <optional>
@@ -17,7 +18,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "skiff/v1/ecs.pb.h"
 #include "skiff/v1/skiff.pb.h"
 
@@ -76,6 +79,11 @@ class Store {
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& state_dir);
   ~Store();
 
+  // Told how long each write (insert, update, delete; its fsync included) took (metrics).
+  void SetWriteObserver(std::function<void(absl::Duration)> observer) {
+    write_observer_ = std::move(observer);
+  }
+
   // The highest revision ever registered for family (ACTIVE or not), 0 when none.
   absl::StatusOr<int> LastRevision(const std::string& family);
   // Fails with AlreadyExists if (family, revision) exists.
@@ -121,7 +129,13 @@ class Store {
       const std::string& sql, const std::vector<std::variant<std::nullptr_t, int64_t, double,
                                                              std::string>>& params);
 
+  // Database::Run, timed for the write observer.
+  absl::Status Write(absl::string_view sql,
+                     const std::vector<std::variant<std::nullptr_t, int64_t, double, std::string>>&
+                         params);
+
   std::unique_ptr<Database> db_;
+  std::function<void(absl::Duration)> write_observer_;
   int lock_fd_;
   int schema_version_ = 0;
 };
