@@ -295,6 +295,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
       flags, 0, nullptr, nullptr, &Callbacks::OnRequest, server.get(),
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&bind->storage),
       MHD_OPTION_CONNECTION_LIMIT, options.max_connections,
+      MHD_OPTION_THREAD_POOL_SIZE, options.threads,
       MHD_OPTION_CONNECTION_TIMEOUT, timeout,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.max_header_bytes,
       MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::OnCompleted, server.get(),

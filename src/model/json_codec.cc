@@ -367,4 +367,134 @@ std::string EncodeMessagePretty(const Message& message) {
 
 std::string EncodeMessageCompact(const Message& message) { return EncodeMessage(message).dump(); }
 
+namespace {
+
+void AppendMessageText(const Message& message, std::string* out);
+
+// A JSON string as nlohmann's dump() writes it (UTF-8 kept, control characters escaped).
+void AppendString(absl::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          const auto byte = static_cast<unsigned char>(c);
+          absl::StrAppend(out, "\\u00", absl::Hex(byte, absl::kZeroPad2));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendScalarText(const Message& message, const FieldDescriptor* field, int index,
+                      std::string* out) {
+  const Reflection* r = message.GetReflection();
+  const bool rep = index >= 0;
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      const std::string& text = rep ? r->GetRepeatedStringReference(message, field, index, &scratch)
+                                    : r->GetStringReference(message, field, &scratch);
+      return AppendString(text, out);
+    }
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrAppend(out, rep ? r->GetRepeatedInt32(message, field, index)
+                                      : r->GetInt32(message, field));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrAppend(out, rep ? r->GetRepeatedInt64(message, field, index)
+                                      : r->GetInt64(message, field));
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      const bool value =
+          rep ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field);
+      out->append(value ? "true" : "false");
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:  // nlohmann's shortest round-trip form, as dump().
+      out->append(json(rep ? r->GetRepeatedDouble(message, field, index)
+                           : r->GetDouble(message, field)).dump());
+      return;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return AppendMessageText(rep ? r->GetRepeatedMessage(message, field, index)
+                                   : r->GetMessage(message, field), out);
+    default:
+      out->append("null");
+  }
+}
+
+void AppendMapText(const Message& message, const FieldDescriptor* field, std::string* out) {
+  const Reflection* r = message.GetReflection();
+  const FieldDescriptor* key_field = field->message_type()->map_key();
+  std::vector<std::pair<std::string, const Message*>> entries;
+  for (int i = 0; i < r->FieldSize(message, field); ++i) {
+    const Message& entry = r->GetRepeatedMessage(message, field, i);
+    entries.emplace_back(entry.GetReflection()->GetString(entry, key_field), &entry);
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  out->push_back('{');
+  for (size_t i = 0; i < entries.size(); ++i) {
+    // A repeated key keeps its last value, as json's operator[] does.
+    if (i + 1 < entries.size() && entries[i + 1].first == entries[i].first) continue;
+    if (out->back() != '{') out->push_back(',');
+    AppendString(entries[i].first, out);
+    out->push_back(':');
+    AppendScalarText(*entries[i].second, field->message_type()->map_value(), -1, out);
+  }
+  out->push_back('}');
+}
+
+// EncodeMessage(message).dump(), written straight into `out`: no tree of json values.
+void AppendMessageText(const Message& message, std::string* out) {
+  const Descriptor* descriptor = message.GetDescriptor();
+  const Reflection* r = message.GetReflection();
+  out->push_back('{');
+  bool first = true;
+  auto name = [&](const FieldDescriptor* field) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendString(field->json_name(), out);
+    out->push_back(':');
+  };
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    if (field->is_map()) {
+      if (r->FieldSize(message, field) == 0) continue;
+      name(field);
+      AppendMapText(message, field, out);
+    } else if (field->is_repeated()) {
+      const int n = r->FieldSize(message, field);
+      if (n == 0 && !AlwaysEncodedList(field)) continue;
+      name(field);
+      out->push_back('[');
+      for (int j = 0; j < n; ++j) {
+        if (j > 0) out->push_back(',');
+        AppendScalarText(message, field, j, out);
+      }
+      out->push_back(']');
+    } else if (r->HasField(message, field)) {
+      name(field);
+      AppendScalarText(message, field, -1, out);
+    }
+  }
+  out->push_back('}');
+}
+
+}  // namespace
+
+std::string EncodeMessageText(const Message& message) {
+  std::string out;
+  out.reserve(message.ByteSizeLong() * 2 + 16);
+  AppendMessageText(message, &out);
+  return out;
+}
+
 }  // namespace skiff::model

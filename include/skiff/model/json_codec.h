@@ -54,6 +54,10 @@ std::string EncodeMessagePretty(const google::protobuf::Message& message);
 // EncodeMessage on one line: the form kept in the store.
 std::string EncodeMessageCompact(const google::protobuf::Message& message);
 
+// The same text as EncodeMessageCompact, written directly (no tree of json values: about 3x
+// faster): the AWS API's answers.
+std::string EncodeMessageText(const google::protobuf::Message& message);
+
 }  // namespace skiff::model
 
 #endif  // SKIFF_MODEL_JSON_CODEC_H_
