@@ -20,6 +20,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
   prometheus  # promtool and a real server scraping skiffd's /metrics
+  openssl  # a self-signed certificate for the HTTPS test
   # systemd-analyze, which verifies the installed unit (tests/packaging)
   systemd
   # containerd's API protos, taken at build time

@@ -81,6 +81,21 @@ std::optional<std::vector<int>> ParsePortList(const std::string& text) {
   return ports;
 }
 
+// The AWS JSON API's flags (SPEC.md).
+void AddHttpFlags(CLI::App& app, Options& o) {
+  app.add_option("--http-address", o.http_address,
+                 "the AWS JSON API (aws ecs, the AWS SDKs) and GET /metrics, HOST:PORT; empty "
+                 "disables it; an address that is not loopback needs --http-tls-cert and "
+                 "--http-tls-key")
+      ->capture_default_str();
+  app.add_option("--http-tls-cert", o.http_tls_cert, "PEM certificate: serve HTTPS");
+  app.add_option("--http-tls-key", o.http_tls_key, "PEM private key of --http-tls-cert");
+  app.add_option("--aws-credentials", o.aws_credentials,
+                 "INI file of the keys that HTTP requests are signed with (SigV4, profile "
+                 "[skiff]); created 0600 with a random key when missing (default: "
+                 "STATE_DIR/aws-credentials)");
+}
+
 // True for 127.0.0.0/8, ::1 (also v4-mapped) and "localhost".
 bool IsLoopbackHost(std::string host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -229,17 +244,7 @@ ParseResult ParseOptions(int argc, char** argv) {
   app.add_option("--registry-credentials", o.registry_credentials,
                  "JSON file of registry credentials (repositoryCredentials secrets and "
                  "per-registry logins); see the README");
-  app.add_option("--http-address", o.http_address,
-                 "the AWS JSON API (aws ecs, the AWS SDKs) and GET /metrics, HOST:PORT; empty "
-                 "disables it; an address that is not loopback needs --http-tls-cert and "
-                 "--http-tls-key")
-      ->capture_default_str();
-  app.add_option("--http-tls-cert", o.http_tls_cert, "PEM certificate: serve HTTPS");
-  app.add_option("--http-tls-key", o.http_tls_key, "PEM private key of --http-tls-cert");
-  app.add_option("--aws-credentials", o.aws_credentials,
-                 "INI file of the keys that HTTP requests are signed with (SigV4, profile "
-                 "[skiff]); created 0600 with a random key when missing (default: "
-                 "STATE_DIR/aws-credentials)");
+  AddHttpFlags(app, o);
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/loopback.h"
+#include "support/subprocess.h"
 
 namespace skiff::api {
 namespace {
@@ -55,6 +59,8 @@ class Client {
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &result.body);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl_, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 0L);  // The tests' self-signed certificate.
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 0L);
     if (curl_easy_perform(curl_) == CURLE_OK) {
       curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &result.status);
       curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &result.connects);
@@ -191,6 +197,26 @@ TEST_F(HttpServerTest, ShutdownAnswersWhatIsStillPendingWith503) {
   EXPECT_EQ(result.status, 503);
   absl::MutexLock lock(&mu_);
   EXPECT_EQ(held_.size(), 1u);
+}
+
+TEST_F(HttpServerTest, ServesHttpsWithACertificateAndKey) {
+  char dir_template[] = "/tmp/skiff-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  absl::StatusOr<skiff::testing::CommandResult> made = skiff::testing::RunCommand(
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+       "/CN=127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"},
+      absl::Seconds(60));
+  ASSERT_TRUE(made.ok() && made->exit_code == 0) << (made.ok() ? made->stderr_text : "");
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  StartServer({.tls_certificate = read(dir + "/cert.pem"), .tls_key = read(dir + "/key.pem")});
+  std::filesystem::remove_all(dir);
+  const std::string https = absl::StrCat("https://127.0.0.1:", server_->port(), "/");
+  EXPECT_EQ(Client().Post(https, "{}").status, 200);
+  EXPECT_EQ(Client().Post(url_ + "/", "{}").status, 0) << "plain HTTP on the HTTPS port";
 }
 
 TEST_F(HttpServerTest, BadAddressesAndHalfTlsSettingsAreRefused) {

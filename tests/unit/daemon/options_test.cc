@@ -35,6 +35,36 @@ TEST(OptionsTest, AProgressDeadlineUnderAMinuteOrNotADurationIsAUsageError) {
   }
 }
 
+TEST(OptionsTest, TheAwsApiServesOnLoopbackByDefaultWithItsKeysInTheStateDir) {
+  ParseResult defaults = Parse({"--state-dir", "/srv/skiff"});
+  ASSERT_TRUE(std::holds_alternative<Options>(defaults));
+  EXPECT_EQ(std::get<Options>(defaults).http_address, "127.0.0.1:7557");
+  EXPECT_EQ(std::get<Options>(defaults).aws_credentials, "/srv/skiff/aws-credentials");
+  for (const char* loopback : {"127.0.0.1:0", "127.8.9.1:80", "[::1]:7557", "localhost:1", ""}) {
+    EXPECT_TRUE(std::holds_alternative<Options>(Parse({"--http-address", loopback})))
+        << loopback;
+  }
+}
+
+TEST(OptionsTest, PlainHttpOffLoopbackOrHalfATlsPairIsAUsageError) {
+  const std::vector<std::vector<std::string>> refused = {
+      {"--http-address", "0.0.0.0:7557"},
+      {"--http-address", "192.168.1.5:7557"},
+      {"--http-address", "[::]:7557"},
+      {"--http-address", "127.0.0.1"},
+      {"--http-address", "127.0.0.1:70000"},
+      {"--http-tls-cert", "/etc/skiff/cert.pem"},
+  };
+  for (const auto& flags : refused) {
+    ParseResult parsed = Parse(flags);
+    ASSERT_TRUE(std::holds_alternative<int>(parsed)) << flags[1];
+    EXPECT_EQ(std::get<int>(parsed), 2) << flags[1];
+  }
+  EXPECT_TRUE(std::holds_alternative<Options>(
+      Parse({"--http-address", "0.0.0.0:7557", "--http-tls-cert", "c.pem", "--http-tls-key",
+             "k.pem"})));
+}
+
 TEST(OptionsTest, NetworkingFlagsAndTheirDefaults) {
   ParseResult defaults = Parse({});
   ASSERT_TRUE(std::holds_alternative<Options>(defaults));
