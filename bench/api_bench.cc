@@ -43,11 +43,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "machine.h"
 #include "fakes/fake_runtime.h"
 #include "fakes/scheduler_stack.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
-#include "machine.h"
 #include "skiff/api/server.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/aws/sigv4.h"
@@ -107,23 +107,6 @@ double Quantile(std::vector<double> v, double q) {  // Nearest rank; 0 for none.
   return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
 }
 double Median(std::vector<double> v) { return Quantile(std::move(v), 0.5); }
-
-// A directory under `parent` removed with everything in it when the object goes.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& parent) {
-    std::string tmpl = parent + "/skiff-api-bench.XXXXXX";
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::vector<std::string> ServiceNames(int n) {
   std::vector<std::string> names;
@@ -337,7 +320,7 @@ PhaseResult OpenLoop(const ClientFactory& make, const Options& options) {
 class Bench {
  public:
   explicit Bench(Options options)
-      : options_(std::move(options)), scratch_(options_.dir), names_(ServiceNames(options_.services)) {}
+      : options_(std::move(options)), scratch_(options_.dir, "skiff-api-bench"), names_(ServiceNames(options_.services)) {}
   ~Bench() { Shutdown(); }
 
   int Run();
@@ -349,7 +332,7 @@ class Bench {
   void Breakdown(const v1::DescribeServicesResponse& response);
 
   Options options_;
-  ScratchDir scratch_;
+  bench::ScratchDir scratch_;
   const std::vector<std::string> names_;
   RealClock clock_;
   SystemRandom random_;

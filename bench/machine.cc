@@ -1,9 +1,12 @@
 #include "machine.h"
 
+#include <stdlib.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
@@ -40,6 +43,16 @@ void PrintMachineHeader(std::ostream& out,
   for (const auto& [label, text] : extra) row(label, text);
   row("load (1m)", LoadAverage());
   out.flush();
+}
+
+ScratchDir::ScratchDir(const std::string& parent, const std::string& prefix) {
+  std::string name = parent + "/" + prefix + ".XXXXXX";
+  if (mkdtemp(name.data()) != nullptr) path_ = name;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace skiff::bench

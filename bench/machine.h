@@ -19,6 +19,20 @@ void PrintMachineHeader(std::ostream& out,
 // The 1-minute load average, "?" when /proc/loadavg cannot be read.
 std::string LoadAverage();
 
+// A directory `parent`/`prefix`.XXXXXX, removed with everything in it when the object goes;
+// path() is "" when it could not be made. One thread.
+class ScratchDir {
+ public:
+  ScratchDir(const std::string& parent, const std::string& prefix);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace skiff::bench
 
 #endif  // SKIFF_BENCH_MACHINE_H_

@@ -29,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "machine.h"
 #include "fakes/fake_runtime.h"
 #include "fakes/manual_event_loop.h"
 #include "fakes/manual_executor.h"
@@ -79,23 +80,6 @@ double HeapMiB() {
   return static_cast<double>(m.uordblks + m.hblkhd) / (1024 * 1024);
 }
 
-// A directory under `parent` removed with everything in it when the object goes.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& parent) {
-    std::string tmpl = parent + "/skiff-reconcile-bench.XXXXXX";
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 int Usage(std::ostream& out, int code) {
   out << "usage: reconcile_bench [--services N] [--tasks-per-service M] [--passes P] [--dir D]\n"
          "  --services N           services to create (default 10000)\n"
@@ -107,7 +91,7 @@ int Usage(std::ostream& out, int code) {
 
 class Bench {
  public:
-  explicit Bench(Options options) : options_(std::move(options)), scratch_(options_.dir) {}
+  explicit Bench(Options options) : options_(std::move(options)), scratch_(options_.dir, "skiff-reconcile-bench") {}
 
   int Run();
 
@@ -121,7 +105,7 @@ class Bench {
   int CountRunningTasks() const;
 
   Options options_;
-  ScratchDir scratch_;
+  bench::ScratchDir scratch_;
   SimulatedClock clock_;
   SeededRandom random_{1};
   fakes::ManualEventLoop loop_{&clock_};
