@@ -148,6 +148,12 @@ TEST_F(AwsJsonTest, BadBodiesAreTheClientsErrorNamingWhatIsWrong) {
   std::tie(status, type, message) = ErrorOf(Send(Request("ListClusters", "[1, 2]")));
   EXPECT_EQ(status, 400);
   EXPECT_NE(type, "");
+  // A number beyond a double once threw out of the parser and ended skiffd.
+  std::tie(status, type, message) =
+      ErrorOf(Send(Request("ListClusters", R"({"maxResults": 1e999})")));
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(type, "SerializationException");
+  EXPECT_THAT(message, HasSubstr("number overflow"));
 }
 
 TEST_F(AwsJsonTest, UnknownTargetsAndMethodsAreUnknownOperations) {
