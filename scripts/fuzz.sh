@@ -36,8 +36,9 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target FAILED; the input is in $build/findings/$target/" >&2
     status=1
   else
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
-      "$work/$target.log" || true
+    # The last coverage line (edges "cov", features "ft", corpus size), then the totals.
+    grep -a ' cov: ' "$work/$target.log" | tail -n 1 || true
+    grep -aE '^Done|^stat::(average_exec_per_sec|peak_rss_mb)' "$work/$target.log" || true
   fi
 done
 exit $status
