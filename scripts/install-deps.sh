@@ -19,6 +19,7 @@ packages=(
   prometheus-cpp-dev  # GET /metrics
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
+  clang-14 libclang-rt-14-dev  # libFuzzer and its sanitizers: the fuzz targets (scripts/fuzz.sh)
   prometheus  # promtool and a real server scraping skiffd's /metrics
   openssl  # a self-signed certificate for the HTTPS test
   # systemd-analyze, which verifies the installed unit (tests/packaging)

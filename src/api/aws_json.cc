@@ -20,6 +20,14 @@ absl::Status AwsError(absl::string_view type, absl::string_view message) {
   return model::EcsError(absl::StatusCode::kInvalidArgument, type, message);
 }
 
+// An error's JSON text. Its message may quote what the client sent (an X-Amz-Target, an
+// Authorization header), which can be any bytes: invalid UTF-8 becomes U+FFFD instead of a
+// type_error thrown on the HTTP server's thread, which ended skiffd (found by aws_request_fuzz).
+std::string ErrorBody(const std::string& type, absl::string_view message) {
+  const nlohmann::ordered_json body = {{"__type", type}, {"message", message}};
+  return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 HttpResponse Json(int status, const std::string& request_id, std::string body) {
   return {.status = status,
           .headers = {{"Content-Type", kContentType}, {"x-amzn-RequestId", request_id}},
@@ -96,15 +104,12 @@ HttpResponse AwsJsonApi::Error(const absl::Status& status, const AwsService* ser
                                 : type == model::kServerException) {
     http_status = 500;
   }
-  const nlohmann::ordered_json body = {{"__type", type}, {"message", status.message()}};
-  return Json(http_status, request_id, body.dump());
+  return Json(http_status, request_id, ErrorBody(type, status.message()));
 }
 
 HttpResponse AwsJsonApi::Refusal(int status, std::string message) const {
-  const nlohmann::ordered_json body = {
-      {"__type", status >= 500 ? std::string(model::kServerException) : kSerialization},
-      {"message", std::move(message)}};
-  return Json(status, RandomUuid(*options_.random), body.dump());
+  const std::string type = status >= 500 ? std::string(model::kServerException) : kSerialization;
+  return Json(status, RandomUuid(*options_.random), ErrorBody(type, message));
 }
 
 void AwsJsonApi::Handle(HttpRequest request, Respond respond) const {

@@ -148,6 +148,12 @@ TEST_F(AwsJsonTest, BadBodiesAreTheClientsErrorNamingWhatIsWrong) {
   std::tie(status, type, message) = ErrorOf(Send(Request("ListClusters", "[1, 2]")));
   EXPECT_EQ(status, 400);
   EXPECT_NE(type, "");
+  // A number beyond a double once threw out of the parser and ended skiffd.
+  std::tie(status, type, message) =
+      ErrorOf(Send(Request("ListClusters", R"({"maxResults": 1e999})")));
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(type, "SerializationException");
+  EXPECT_THAT(message, HasSubstr("number overflow"));
 }
 
 TEST_F(AwsJsonTest, UnknownTargetsAndMethodsAreUnknownOperations) {
@@ -158,6 +164,23 @@ TEST_F(AwsJsonTest, UnknownTargetsAndMethodsAreUnknownOperations) {
 
   const HttpRequest get = Request("ListClusters", "{}", kKey, "ecs", "GET");
   EXPECT_EQ(std::get<1>(ErrorOf(Send(get))), "UnknownOperationException");
+}
+
+// Error messages quote what the client sent; bytes that are not UTF-8 once made the JSON
+// encoder throw on the HTTP server's thread, before any signature was checked.
+TEST_F(AwsJsonTest, ErrorsQuotingBytesThatAreNotUtf8AreStillJson) {
+  HttpRequest garbled = Request("ListClusters", "{}");
+  for (auto& [name, value] : garbled.headers) {
+    if (name == "Authorization") value = "AWS4-HMAC-SHA256 \xff\xfe";
+  }
+  auto [status, type, message] = ErrorOf(Send(garbled));
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(type, "IncompleteSignatureException");
+  EXPECT_THAT(message, HasSubstr("\xEF\xBF\xBD"));  // U+FFFD in place of each bad byte.
+
+  std::tie(status, type, message) = ErrorOf(Send(Request("List\xe2\x28" "Clusters", "{}")));
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(type, "UnknownOperationException");
 }
 
 TEST_F(AwsJsonTest, RequestsWithoutAValidSignatureNeverReachTheLoop) {
