@@ -57,11 +57,14 @@ struct HttpServerOptions {
   std::string tls_key;
   size_t max_body_bytes = 64 * 1024;  // Larger bodies get `refusal(413, ...)` unread.
   size_t max_header_bytes = 32 * 1024;  // The request line and headers; beyond: 431.
-  unsigned max_connections = 64;  // More wait in the kernel's backlog (ADR 0012).
+  // More wait in the kernel's backlog (ADR 0012). libmicrohttpd 0.9.75 keeps a connection the
+  // client half-closed until the idle timeout: the cap is set so that such connections cannot
+  // lock others out for long, at ~34 KiB each.
+  unsigned max_connections = 256;
   // Threads serving connections, each with its own epoll and share of the connections: JSON
   // and SigV4 work spreads over the cores instead of queueing behind one thread.
   unsigned threads = 2;
-  absl::Duration idle_timeout = absl::Seconds(30);  // A connection silent this long is closed.
+  absl::Duration idle_timeout = absl::Seconds(15);  // A connection silent this long is closed.
   // The answer to a request the server refuses itself (413); plain text when not set.
   std::function<HttpResponse(int status, std::string message)> refusal;
 };
