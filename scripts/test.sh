@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: install every dependency, build,
 # and run every test (unit, integration against a private containerd, end to end, botocore
-# compatibility), then the unit and end-to-end tests again under ASan/UBSan.
+# compatibility), then the unit and end-to-end tests again under ASan/UBSan, then the fuzz
+# targets for a bounded time (scripts/fuzz.sh).
 # Set SKIFF_SKIP_SANITIZERS=1 for a quicker developer run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,6 @@ if [[ "${SKIFF_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "test: unit, end-to-end, load-balancer (lb) and HTTP tests under ASan/UBSan"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --output-on-failure -j"$jobs" -L 'unit|e2e|lb|http')
+  echo "test: fuzzing the JSON codec and the AWS request edge, 30 s each (clang, ASan/UBSan)"
+  ./scripts/fuzz.sh 30
 fi
