@@ -131,5 +131,14 @@ echo "  (scale it with: build/bin/skiff update-service --service heartbeat --des
 echo "   remove it with: build/bin/skiff delete-service --service heartbeat --force)"
 
 echo
+echo "quickstart: the same service through the AWS CLI, over skiffd's AWS API (SigV4-signed)"
+AWS_SHARED_CREDENTIALS_FILE=/var/lib/skiff/aws-credentials AWS_PROFILE=skiff \
+  AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_PAGER= \
+  /usr/bin/aws --endpoint-url http://127.0.0.1:7557 ecs describe-services --services heartbeat \
+  --query 'services[0].{service: serviceName, status: status, running: runningCount}' \
+  --output table
+echo "  (README, 'The AWS CLI and SDKs'; Prometheus metrics: curl http://127.0.0.1:7557/metrics)"
+
+echo
 echo "skiffd runs in the background (pid $(pgrep -xo skiffd || echo '?'), log $LOG_DIR/skiffd.log)."
 echo "Try: build/bin/skiff list-task-definitions; stop it with: pkill -TERM -x skiffd"
