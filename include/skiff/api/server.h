@@ -7,9 +7,9 @@
 //
 // Neither transport's threads block on domain work: a call is posted to the control loop, which
 // answers it and finishes the call, and stays the single owner of state. The HTTP address also
-// serves GET /metrics (Prometheus: the daemon's metrics::Metrics, src/api/scraper.h). Start/Shutdown are
-// called by the daemon's main thread; the server outlives the loop's work (the daemon destroys
-// it after stopping the loop).
+// serves GET /metrics (Prometheus: the daemon's metrics::Metrics, src/api/scraper.h).
+// Start/Shutdown are called by the daemon's main thread; the server outlives the loop's work
+// (the daemon destroys it after stopping the loop).
 #ifndef SKIFF_API_SERVER_H_
 #define SKIFF_API_SERVER_H_
 
