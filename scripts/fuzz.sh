@@ -16,8 +16,11 @@ jobs=$(nproc)
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 echo "fuzz: building ${targets[*]} (clang-14, ASan/UBSan) in $build"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DSKIFF_FUZZ=ON -DSKIFF_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
+# -O1 with line tables only, as libFuzzer's docs advise: half the build time of -O2 -g (5 instead
+# of ~10 minutes on 2 cores without a cache), and stack traces still name the lines.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -gline-tables-only" \
+  -DCMAKE_CXX_COMPILER=clang++-14 -DSKIFF_FUZZ=ON -DSKIFF_BUILD_TESTS=OFF "${launcher[@]}" \
+  >/dev/null
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 work=$(mktemp -d /tmp/skiff-fuzz.XXXXXX)
