@@ -2,10 +2,10 @@
 #include "skiff/containerd/containerd_connection.h"
 
 #include <algorithm>
-#include <iterator>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
 #include "grpcpp/create_channel.h"
@@ -26,15 +26,9 @@ std::string ShortMethod(absl::string_view method) {
   return absl::StrCat(service, ".", method.substr(slash + 1));
 }
 
+// "NOT_FOUND": gRPC and absl share the canonical codes and their numbering.
 std::string CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",           "CANCELLED",          "UNKNOWN",             "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS",      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",         "DATA_LOSS",
-      "UNAUTHENTICATED"};  // grpc::StatusCode's names, in its numbering.
-  const int i = static_cast<int>(code);
-  return i >= 0 && i < static_cast<int>(std::size(kNames)) ? kNames[i] : absl::StrCat(i);
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 // Times one call from sending its metadata to receiving its status.
