@@ -72,6 +72,15 @@ constexpr const char* kMigrations[] = {
     -- the service's deployments with their outcome, newest first (JSON)
     ALTER TABLE services ADD COLUMN history TEXT NOT NULL DEFAULT '{}';
     )sql",
+    R"sql(
+    -- ELBv2's objects (load balancers, listeners, rules, target groups with their targets),
+    -- each the JSON record the elb component writes, keyed by ARN
+    CREATE TABLE elb_objects (
+      arn        TEXT    NOT NULL PRIMARY KEY,
+      kind       TEXT    NOT NULL,  -- loadbalancer, listener, rule, targetgroup
+      body       TEXT    NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -407,6 +416,27 @@ absl::StatusOr<std::vector<StoredCluster>> Store::LoadClusters() {
       return absl::DataLossError(absl::StrCat("stored cluster ", stmt->Text(0), ": ", s.message()));
     }
     record.registered_at = stmt->Double(2);
+  }
+  return out;
+}
+
+absl::Status Store::PutElbObject(const StoredElbObject& record) {
+  return Write("INSERT OR REPLACE INTO elb_objects (arn, kind, body) VALUES (?, ?, ?)",
+               {record.arn, record.kind, record.body});
+}
+
+absl::Status Store::DeleteElbObject(const std::string& arn) {
+  return Write("DELETE FROM elb_objects WHERE arn = ?", {arn});
+}
+
+absl::StatusOr<std::vector<StoredElbObject>> Store::LoadElbObjects() {
+  SKIFF_ASSIGN_OR_RETURN(auto stmt,
+                         db_->Prepare("SELECT arn, kind, body FROM elb_objects ORDER BY arn"));
+  std::vector<StoredElbObject> out;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    out.push_back({.arn = stmt->Text(0), .kind = stmt->Text(1), .body = stmt->Text(2)});
   }
   return out;
 }

@@ -59,6 +59,7 @@ struct Target {
   int port = 0;
   int weight = 0;       // 0-256; 0 takes no new requests.
   bool maintenance = false;  // Out of service (checks stopped): rendered `disabled`.
+  bool draining = false;     // Deregistered, finishing in-flight requests: no new ones.
 };
 
 struct Backend {

@@ -61,6 +61,14 @@ struct StoredCluster {
   double registered_at = 0;  // Epoch seconds; 0 for a row older than schema version 4.
 };
 
+// An ELBv2 object (load balancer, listener, rule or target group) as the elb component records
+// it: the store keeps its JSON text and does not read it.
+struct StoredElbObject {
+  std::string arn;
+  std::string kind;  // "loadbalancer", "listener", "rule", "targetgroup".
+  std::string body;
+};
+
 struct TaskDefinitionQuery {
   std::optional<std::string> family;  // Exact family.
   std::string family_prefix;          // Families starting with this ("" for all).
@@ -72,7 +80,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.
@@ -118,6 +126,12 @@ class Store {
   absl::Status DeleteCluster(const std::string& name);
   // Every cluster, by name.
   absl::StatusOr<std::vector<StoredCluster>> LoadClusters();
+
+  // Inserts or replaces the ELBv2 object with record.arn.
+  absl::Status PutElbObject(const StoredElbObject& record);
+  absl::Status DeleteElbObject(const std::string& arn);
+  // Every ELBv2 object, by ARN.
+  absl::StatusOr<std::vector<StoredElbObject>> LoadElbObjects();
 
   int schema_version() const { return schema_version_; }
 

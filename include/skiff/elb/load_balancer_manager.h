@@ -1,0 +1,163 @@
+// LoadBalancerManager: ELBv2 on one node. It keeps the load balancers, listeners, rules and
+// target groups (with their registered targets) in the store, answers the ELBv2 operations of
+// `skiff elbv2` (SPEC.md) as ELBv2 does, and hands the data plane they come to (state.h) to the
+// DataPlane, which makes HAProxy run it off the loop.
+//
+// What a node adds to ELBv2:
+// - Every listener binds --lb-address:PORT. A port that another process holds is refused when
+//   the listener is made (ValidationError naming the port), before anything is written.
+// - A config HAProxy refuses (`haproxy -c`) is never committed: the call fails with HAProxy's
+//   message and nothing changes. When HAProxy cannot run at all (missing, crashing), the
+//   operations that need it answer Unavailable and the rest of skiffd goes on.
+// - Targets get traffic only after their first passing check; deregistered ones drain, and
+//   leave the data plane when their connections reach 0 or the group's deregistration delay
+//   ends, whichever comes first (ELBv2 always waits for the delay).
+//
+// Thread contract: loop-owned. Every method runs on the loop thread; OnReport() too (post it).
+#ifndef SKIFF_ELB_LOAD_BALANCER_MANAGER_H_
+#define SKIFF_ELB_LOAD_BALANCER_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "skiff/base/clock.h"
+#include "skiff/base/random.h"
+#include "skiff/elb/state.h"
+#include "skiff/elbv2/v1/elbv2.pb.h"
+#include "skiff/lb/config.h"
+#include "skiff/lb/haproxy_admin.h"
+#include "skiff/model/arn.h"
+#include "skiff/scheduler/event_loop.h"
+#include "skiff/store/store.h"
+
+namespace skiff::elb {
+
+// What the data plane last said (lb::DataPlaneReport, as the manager needs it).
+struct DataPlaneView {
+  uint64_t generation = 0;  // The last plane generation fully applied.
+  bool running = false;
+  absl::Status status;
+  std::vector<lb::ServerStat> servers;
+  absl::flat_hash_set<std::string> admitted;  // "backend/server".
+};
+
+// Where the manager's data plane goes; lb::DataPlaneSync in skiffd, a fake in tests.
+class DataPlane {
+ public:
+  virtual ~DataPlane() = default;
+  // Whether HAProxy would load `plane` (rendered and `haproxy -c`): InvalidArgument with its
+  // message, or Unavailable when HAProxy cannot be run. Blocks for the check (tens of ms).
+  virtual absl::Status Check(const lb::DataPlane& plane) = 0;
+  // The plane to run from now on; returns at once.
+  virtual void Want(lb::DataPlane plane, uint64_t generation) = 0;
+};
+
+// Whether a TCP port can be bound on the listeners' address (it is free, or held by our own
+// HAProxy for a listener that exists).
+using PortProbe = std::function<absl::Status(const std::string& address, int port)>;
+
+struct LoadBalancerManagerOptions {
+  std::string listen_address = "0.0.0.0";  // --lb-address
+  std::string dns_name = "localhost";       // The load balancers' DNSName.
+  model::ArnScope scope;
+};
+
+class LoadBalancerManager {
+ public:
+  LoadBalancerManager(LoadBalancerManagerOptions options, store::Store* store,
+                      scheduler::EventLoop* loop, const Clock* clock, RandomSource* random,
+                      DataPlane* data_plane, PortProbe port_probe);
+  ~LoadBalancerManager();
+
+  // Loads the objects from the store and hands their plane to the data plane.
+  absl::Status Start();
+
+  // Told by the data plane what it runs (post it to the loop).
+  void OnReport(DataPlaneView view);
+
+  absl::StatusOr<elbv2::v1::CreateLoadBalancerOutput> CreateLoadBalancer(
+      const elbv2::v1::CreateLoadBalancerInput& in);
+  absl::StatusOr<elbv2::v1::DescribeLoadBalancersOutput> DescribeLoadBalancers(
+      const elbv2::v1::DescribeLoadBalancersInput& in);
+  absl::StatusOr<elbv2::v1::DeleteLoadBalancerOutput> DeleteLoadBalancer(
+      const elbv2::v1::DeleteLoadBalancerInput& in);
+
+  absl::StatusOr<elbv2::v1::CreateTargetGroupOutput> CreateTargetGroup(
+      const elbv2::v1::CreateTargetGroupInput& in);
+  absl::StatusOr<elbv2::v1::DescribeTargetGroupsOutput> DescribeTargetGroups(
+      const elbv2::v1::DescribeTargetGroupsInput& in);
+  absl::StatusOr<elbv2::v1::ModifyTargetGroupOutput> ModifyTargetGroup(
+      const elbv2::v1::ModifyTargetGroupInput& in);
+  absl::StatusOr<elbv2::v1::DeleteTargetGroupOutput> DeleteTargetGroup(
+      const elbv2::v1::DeleteTargetGroupInput& in);
+  absl::StatusOr<elbv2::v1::ModifyTargetGroupAttributesOutput> ModifyTargetGroupAttributes(
+      const elbv2::v1::ModifyTargetGroupAttributesInput& in);
+  absl::StatusOr<elbv2::v1::DescribeTargetGroupAttributesOutput> DescribeTargetGroupAttributes(
+      const elbv2::v1::DescribeTargetGroupAttributesInput& in);
+
+  absl::StatusOr<elbv2::v1::CreateListenerOutput> CreateListener(
+      const elbv2::v1::CreateListenerInput& in);
+  absl::StatusOr<elbv2::v1::DescribeListenersOutput> DescribeListeners(
+      const elbv2::v1::DescribeListenersInput& in);
+  absl::StatusOr<elbv2::v1::ModifyListenerOutput> ModifyListener(
+      const elbv2::v1::ModifyListenerInput& in);
+  absl::StatusOr<elbv2::v1::DeleteListenerOutput> DeleteListener(
+      const elbv2::v1::DeleteListenerInput& in);
+
+  absl::StatusOr<elbv2::v1::CreateRuleOutput> CreateRule(const elbv2::v1::CreateRuleInput& in);
+  absl::StatusOr<elbv2::v1::DescribeRulesOutput> DescribeRules(
+      const elbv2::v1::DescribeRulesInput& in);
+  absl::StatusOr<elbv2::v1::ModifyRuleOutput> ModifyRule(const elbv2::v1::ModifyRuleInput& in);
+  absl::StatusOr<elbv2::v1::DeleteRuleOutput> DeleteRule(const elbv2::v1::DeleteRuleInput& in);
+
+  absl::StatusOr<elbv2::v1::RegisterTargetsOutput> RegisterTargets(
+      const elbv2::v1::RegisterTargetsInput& in);
+  absl::StatusOr<elbv2::v1::DeregisterTargetsOutput> DeregisterTargets(
+      const elbv2::v1::DeregisterTargetsInput& in);
+  absl::StatusOr<elbv2::v1::DescribeTargetHealthOutput> DescribeTargetHealth(
+      const elbv2::v1::DescribeTargetHealthInput& in);
+
+  absl::StatusOr<elbv2::v1::AddTagsOutput> AddTags(const elbv2::v1::AddTagsInput& in);
+  absl::StatusOr<elbv2::v1::DescribeTagsOutput> DescribeTags(
+      const elbv2::v1::DescribeTagsInput& in);
+  absl::StatusOr<elbv2::v1::RemoveTagsOutput> RemoveTags(const elbv2::v1::RemoveTagsInput& in);
+
+  const ElbState& state() const { return state_; }
+  const DataPlaneView& view() const { return view_; }
+
+ private:
+  // Makes `next` the state: its plane checked (when `check`), each changed record written,
+  // then the plane handed on. Nothing changes when the check or a write fails.
+  absl::Status Commit(ElbState next, bool check);
+  absl::Status Persist(const ElbState& next);
+  // Targets whose drain is over (no connections left, or their deadline passed) are removed.
+  void FinishDrains();
+  void ArmDrainTimer();
+  std::string NewId();
+  absl::StatusOr<TargetGroupRecord*> FindGroup(const std::string& arn);
+
+  LoadBalancerManagerOptions options_;
+  store::Store* store_;
+  scheduler::EventLoop* loop_;
+  const Clock* clock_;
+  RandomSource* random_;
+  DataPlane* data_plane_;
+  PortProbe port_probe_;
+  ElbState state_;
+  uint64_t generation_ = 0;
+  DataPlaneView view_;
+  std::unique_ptr<scheduler::Timer> drain_timer_;
+};
+
+// The real PortProbe: binds (with SO_REUSEADDR) and closes a TCP socket on address:port.
+absl::Status ProbePort(const std::string& address, int port);
+
+}  // namespace skiff::elb
+
+#endif  // SKIFF_ELB_LOAD_BALANCER_MANAGER_H_
