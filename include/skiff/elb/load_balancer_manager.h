@@ -23,11 +23,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "skiff/base/clock.h"
 #include "skiff/base/random.h"
+#include "skiff/elb/rules.h"
 #include "skiff/elb/state.h"
 #include "skiff/elbv2/v1/elbv2.pb.h"
 #include "skiff/lb/config.h"
@@ -128,6 +130,11 @@ class LoadBalancerManager {
       const elbv2::v1::DescribeTagsInput& in);
   absl::StatusOr<elbv2::v1::RemoveTagsOutput> RemoveTags(const elbv2::v1::RemoveTagsInput& in);
 
+  // Whether an ECS service uses a target group (DeleteTargetGroup refuses it then).
+  void SetGroupInUse(std::function<bool(const std::string& arn)> in_use) {
+    group_in_use_ = std::move(in_use);
+  }
+
   const ElbState& state() const { return state_; }
   const DataPlaneView& view() const { return view_; }
 
@@ -140,7 +147,16 @@ class LoadBalancerManager {
   void FinishDrains();
   void ArmDrainTimer();
   std::string NewId();
+  // Resolves the target groups a listener or rule of `lb_arn` forwards to, checking that each
+  // fits the listener's protocol and serves no other load balancer.
+  BackendResolver ResolverFor(const ElbState& state, const std::string& lb_arn, bool tcp) const;
+  // A listener may take `port`: no other listener has it and the node can bind it.
+  absl::Status CheckPort(const std::string& lb_arn, int port, const std::string& except_listener);
+  absl::Status CheckRule(const ElbState& state, const elbv2::v1::Rule& rule,
+                         const elbv2::v1::Listener& listener) const;
+  static std::vector<elbv2::v1::Tag>* TagsOf(ElbState& state, const std::string& arn);
   absl::StatusOr<TargetGroupRecord*> FindGroup(const std::string& arn);
+  elbv2::v1::TargetGroup Described(const TargetGroupRecord& record) const;
 
   LoadBalancerManagerOptions options_;
   store::Store* store_;
@@ -153,6 +169,10 @@ class LoadBalancerManager {
   uint64_t generation_ = 0;
   DataPlaneView view_;
   std::unique_ptr<scheduler::Timer> drain_timer_;
+  // "backend/server" of each draining target: the plane generation that drains it. Its server
+  // is idle only in a report of that generation or later.
+  absl::flat_hash_map<std::string, uint64_t> drain_generations_;
+  std::function<bool(const std::string&)> group_in_use_;
 };
 
 // The real PortProbe: binds (with SO_REUSEADDR) and closes a TCP socket on address:port.
