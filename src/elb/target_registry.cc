@@ -179,7 +179,8 @@ LoadBalancerManager::ModifyTargetGroupAttributes(const ModifyTargetGroupAttribut
   next.target_groups[in.target_group_arn()].attributes = attributes;
   SKIFF_RETURN_IF_ERROR(Commit(std::move(next), /*check=*/true));
   ModifyTargetGroupAttributesOutput out;
-  for (auto& a : attributes.ToList(record->group)) *out.add_attributes() = std::move(a);
+  const TargetGroup& group = state_.target_groups.at(in.target_group_arn()).group;
+  for (auto& a : attributes.ToList(group)) *out.add_attributes() = std::move(a);
   return out;
 }
 

@@ -1,0 +1,357 @@
+// LoadBalancerManager against a real store in a temp dir, a fake data plane and simulated time:
+// ELBv2's answers and errors, what reaches the data plane, persistence across a restart, and
+// draining.
+#include "skiff/elb/load_balancer_manager.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "fakes/manual_event_loop.h"
+#include "fakes/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "skiff/model/errors.h"
+#include "skiff/model/json_codec.h"
+
+namespace skiff::elb {
+namespace {
+
+using ::skiff::fakes::ManualEventLoop;
+using ::skiff::fakes::TempDir;
+using ::testing::HasSubstr;
+using namespace elbv2::v1;  // NOLINT
+
+class FakeDataPlane : public DataPlane {
+ public:
+  absl::Status Check(const lb::DataPlane& plane) override {
+    ++checks;
+    checked = plane;
+    return check_result;
+  }
+  void Want(lb::DataPlane plane, uint64_t generation) override {
+    wanted = std::move(plane);
+    this->generation = generation;
+  }
+  absl::Status check_result;
+  int checks = 0;
+  lb::DataPlane checked;
+  lb::DataPlane wanted;
+  uint64_t generation = 0;
+};
+
+template <typename Message>
+Message Parse(const std::string& json) {
+  Message m;
+  absl::Status decoded = model::DecodeMessageText(json, &m);
+  EXPECT_TRUE(decoded.ok()) << decoded << " in " << json;
+  return m;
+}
+
+template <typename T>
+std::string ErrorOf(const absl::StatusOr<T>& result) {
+  if (result.ok()) return "OK";
+  return absl::StrCat(model::EcsExceptionName(result.status()), ": ", result.status().message());
+}
+
+class LoadBalancerManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    manager_.reset();
+    store_.reset();
+    auto store = store::Store::Open(dir_.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    manager_ = std::make_unique<LoadBalancerManager>(
+        LoadBalancerManagerOptions{.listen_address = "127.0.0.1"}, store_.get(), &loop_, &clock_,
+        &random_, &plane_, [this](const std::string&, int port) {
+          return port == taken_port_ ? absl::UnavailableError("Address already in use")
+                                     : absl::OkStatus();
+        });
+    ASSERT_TRUE(manager_->Start().ok());
+  }
+
+  std::string MakeLoadBalancer(const std::string& name = "web") {
+    auto out = manager_->CreateLoadBalancer(Parse<CreateLoadBalancerInput>(
+        absl::StrCat(R"({"Name": ")", name, R"(", "Subnets": ["subnet-1"]})")));
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->load_balancers(0).load_balancer_arn() : "";
+  }
+
+  std::string MakeGroup(const std::string& name, const std::string& extra = "") {
+    auto out = manager_->CreateTargetGroup(Parse<CreateTargetGroupInput>(absl::StrCat(
+        R"({"Name": ")", name, R"(", "Protocol": "HTTP", "Port": 80, "VpcId": "vpc-1",)",
+        R"( "TargetType": "ip")", extra, "}")));
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->target_groups(0).target_group_arn() : "";
+  }
+
+  absl::StatusOr<CreateListenerOutput> Listen(const std::string& lb, int port,
+                                              const std::string& group) {
+    return manager_->CreateListener(Parse<CreateListenerInput>(absl::StrCat(
+        R"({"LoadBalancerArn": ")", lb, R"(", "Protocol": "HTTP", "Port": )", port,
+        R"(, "DefaultActions": [{"Type": "forward", "TargetGroupArn": ")", group, R"("}]})")));
+  }
+
+  absl::Status Register(const std::string& group, const std::string& targets) {
+    return manager_
+        ->RegisterTargets(Parse<RegisterTargetsInput>(absl::StrCat(
+            R"({"TargetGroupArn": ")", group, R"(", "Targets": )", targets, "}")))
+        .status();
+  }
+
+  std::vector<std::string> States(const std::string& group) {
+    auto out = manager_->DescribeTargetHealth(Parse<DescribeTargetHealthInput>(
+        absl::StrCat(R"({"TargetGroupArn": ")", group, R"("})")));
+    EXPECT_TRUE(out.ok()) << out.status();
+    std::vector<std::string> states;
+    for (const auto& d : out->target_health_descriptions()) {
+      states.push_back(absl::StrCat(d.target().id(), ":", d.target().port(), " ",
+                                    d.target_health().state(), " ",
+                                    d.target_health().reason()));
+    }
+    return states;
+  }
+
+  // What HAProxy would report with `servers` of the plane the manager last handed on.
+  void Report(std::vector<lb::ServerStat> servers, std::vector<std::string> admitted) {
+    DataPlaneView view{.generation = plane_.generation, .running = true,
+                       .servers = std::move(servers)};
+    for (auto& a : admitted) view.admitted.insert(a);
+    manager_->OnReport(std::move(view));
+  }
+
+  TempDir dir_;
+  SimulatedClock clock_{absl::FromUnixSeconds(1700000000)};
+  ManualEventLoop loop_{&clock_};
+  SeededRandom random_{7};
+  FakeDataPlane plane_;
+  int taken_port_ = -1;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<LoadBalancerManager> manager_;
+};
+
+TEST_F(LoadBalancerManagerTest, AListenerBecomesAFrontendForwardingToItsGroup) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  auto listener = Listen(lb, 8080, group);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  EXPECT_THAT(listener->listeners(0).listener_arn(),
+              HasSubstr(":listener/app/web/"));
+  ASSERT_EQ(plane_.wanted.frontends.size(), 1u);
+  EXPECT_EQ(plane_.wanted.frontends[0].port, 8080);
+  EXPECT_EQ(plane_.wanted.frontends[0].address, "127.0.0.1");
+  ASSERT_EQ(plane_.wanted.backends.size(), 1u);
+  EXPECT_EQ(plane_.wanted.frontends[0].default_action.forward[0].backend,
+            plane_.wanted.backends[0].name);
+  EXPECT_GT(plane_.checks, 0);
+
+  auto groups = manager_->DescribeTargetGroups({});
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->target_groups_size(), 1);
+  EXPECT_EQ(groups->target_groups(0).load_balancer_arns(0), lb);
+}
+
+TEST_F(LoadBalancerManagerTest, APortTakenOnTheHostIsRefusedByNameAndNothingIsMade) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  taken_port_ = 8081;
+  const uint64_t before = plane_.generation;
+  auto listener = Listen(lb, 8081, group);
+  EXPECT_EQ(ErrorOf(listener),
+            "ValidationError: Port: 127.0.0.1:8081 cannot be bound on this node: Address "
+            "already in use");
+  EXPECT_EQ(plane_.generation, before);
+  auto listed = manager_->DescribeListeners(
+      Parse<DescribeListenersInput>(absl::StrCat(R"({"LoadBalancerArn": ")", lb, R"("})")));
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->listeners_size(), 0);
+
+  ASSERT_TRUE(Listen(lb, 8082, group).ok());
+  EXPECT_THAT(ErrorOf(Listen(lb, 8082, group)), HasSubstr("DuplicateListener"));
+  const std::string other = MakeLoadBalancer("other");
+  EXPECT_THAT(ErrorOf(Listen(other, 8082, MakeGroup("api"))),
+              HasSubstr("ValidationError: Port: 8082 is already used by listener"));
+}
+
+TEST_F(LoadBalancerManagerTest, AConfigHaproxyRefusesIsNeverCommitted) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  plane_.check_result = absl::InvalidArgumentError("haproxy -c: [ALERT] bad config");
+  EXPECT_THAT(ErrorOf(Listen(lb, 8080, group)), HasSubstr("bad config"));
+  plane_.check_result = absl::OkStatus();
+  Open();
+  EXPECT_TRUE(manager_->state().listeners.empty());
+}
+
+TEST_F(LoadBalancerManagerTest, AGroupInUseCannotBeDeleted) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  auto listener = Listen(lb, 8080, group);
+  ASSERT_TRUE(listener.ok());
+  auto deleted = manager_->DeleteTargetGroup(
+      Parse<DeleteTargetGroupInput>(absl::StrCat(R"({"TargetGroupArn": ")", group, R"("})")));
+  EXPECT_THAT(ErrorOf(deleted), HasSubstr("ResourceInUse: Target group"));
+  ASSERT_TRUE(manager_
+                  ->DeleteLoadBalancer(Parse<DeleteLoadBalancerInput>(
+                      absl::StrCat(R"({"LoadBalancerArn": ")", lb, R"("})")))
+                  .ok());
+  EXPECT_TRUE(plane_.wanted.frontends.empty());
+  EXPECT_TRUE(manager_
+                  ->DeleteTargetGroup(Parse<DeleteTargetGroupInput>(
+                      absl::StrCat(R"({"TargetGroupArn": ")", group, R"("})")))
+                  .ok());
+  EXPECT_TRUE(plane_.wanted.backends.empty());
+}
+
+TEST_F(LoadBalancerManagerTest, TargetsGoThroughElbStatesFromTheDataPlanesReports) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup(
+      "web", R"(, "HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 2)");
+  ASSERT_TRUE(Register(group, R"([{"Id": "10.0.0.1"}, {"Id": "10.0.0.2", "Port": 81}])").ok());
+  EXPECT_THAT(States(group), ::testing::ElementsAre("10.0.0.1:80 unused Target.NotInUse",
+                                                    "10.0.0.2:81 unused Target.NotInUse"));
+  ASSERT_TRUE(Listen(lb, 8080, group).ok());
+  EXPECT_THAT(States(group),
+              ::testing::ElementsAre("10.0.0.1:80 initial Elb.RegistrationInProgress",
+                                     "10.0.0.2:81 initial Elb.RegistrationInProgress"));
+  const std::string backend = plane_.wanted.backends[0].name;
+  Report({{.backend = backend, .name = "t_10_0_0_1_80", .status = "UP",
+           .check_status = "L7OK", .check_code = 200},
+          {.backend = backend, .name = "t_10_0_0_2_81", .status = "DOWN",
+           .check_status = "L7STS", .check_code = 500}},
+         {backend + "/t_10_0_0_1_80"});
+  EXPECT_THAT(States(group),
+              ::testing::ElementsAre("10.0.0.1:80 healthy ",
+                                     "10.0.0.2:81 unhealthy Target.ResponseCodeMismatch"));
+}
+
+TEST_F(LoadBalancerManagerTest, BadTargetsAreRefusedNamingTheMember) {
+  const std::string group = MakeGroup("web");
+  EXPECT_EQ(ErrorOf(manager_->RegisterTargets(Parse<RegisterTargetsInput>(absl::StrCat(
+                R"({"TargetGroupArn": ")", group,
+                R"(", "Targets": [{"Id": "10.0.0.1"}, {"Id": "web-1"}]})")))),
+            "InvalidTarget: Targets[1].Id: 'web-1' is not an IPv4 address a target of type ip "
+            "can have");
+  EXPECT_THAT(ErrorOf(manager_->RegisterTargets(Parse<RegisterTargetsInput>(absl::StrCat(
+                  R"({"TargetGroupArn": ")", group,
+                  R"(", "Targets": [{"Id": "10.0.0.1", "Port": 70000}]})")))),
+              HasSubstr("Targets[0].Port: must be 1-65535"));
+  EXPECT_TRUE(manager_->state().target_groups.at(group).targets.empty());
+}
+
+TEST_F(LoadBalancerManagerTest, ADeregisteredTargetDrainsUntilItsConnectionsEnd) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  ASSERT_TRUE(Listen(lb, 8080, group).ok());
+  ASSERT_TRUE(Register(group, R"([{"Id": "10.0.0.1"}])").ok());
+  const std::string backend = plane_.wanted.backends[0].name;
+  ASSERT_TRUE(manager_
+                  ->DeregisterTargets(Parse<DeregisterTargetsInput>(absl::StrCat(
+                      R"({"TargetGroupArn": ")", group, R"(", "Targets": [{"Id": "10.0.0.1"}]})")))
+                  .ok());
+  EXPECT_THAT(States(group), ::testing::ElementsAre(
+                                 "10.0.0.1:80 draining Target.DeregistrationInProgress"));
+  ASSERT_EQ(plane_.wanted.backends[0].targets.size(), 1u);
+  EXPECT_TRUE(plane_.wanted.backends[0].targets[0].draining);
+
+  // One request still in flight: the target stays.
+  Report({{.backend = backend, .name = "t_10_0_0_1_80", .status = "DRAIN",
+           .current_sessions = 1, .check_status = "L7OK"}}, {});
+  EXPECT_EQ(manager_->state().target_groups.at(group).targets.size(), 1u);
+  // It ends: the target leaves the plane, long before the 300 s delay.
+  Report({{.backend = backend, .name = "t_10_0_0_1_80", .status = "DRAIN",
+           .current_sessions = 0, .check_status = "L7OK"}}, {});
+  EXPECT_TRUE(manager_->state().target_groups.at(group).targets.empty());
+  EXPECT_TRUE(plane_.wanted.backends[0].targets.empty());
+}
+
+TEST_F(LoadBalancerManagerTest, ADrainEndsAtTheDeregistrationDelayWhateverIsInFlight) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  ASSERT_TRUE(Listen(lb, 8080, group).ok());
+  ASSERT_TRUE(manager_
+                  ->ModifyTargetGroupAttributes(Parse<ModifyTargetGroupAttributesInput>(
+                      absl::StrCat(R"({"TargetGroupArn": ")", group,
+                                   R"(", "Attributes": [{"Key": )"
+                                   R"("deregistration_delay.timeout_seconds", "Value": "10"}]})")))
+                  .ok());
+  ASSERT_TRUE(Register(group, R"([{"Id": "10.0.0.1"}])").ok());
+  ASSERT_TRUE(manager_
+                  ->DeregisterTargets(Parse<DeregisterTargetsInput>(absl::StrCat(
+                      R"({"TargetGroupArn": ")", group, R"(", "Targets": [{"Id": "10.0.0.1"}]})")))
+                  .ok());
+  const std::string backend = plane_.wanted.backends[0].name;
+  Report({{.backend = backend, .name = "t_10_0_0_1_80", .status = "DRAIN",
+           .current_sessions = 3, .check_status = "L7OK"}}, {});
+  loop_.AdvanceTime(absl::Seconds(9));
+  EXPECT_EQ(manager_->state().target_groups.at(group).targets.size(), 1u);
+  loop_.AdvanceTime(absl::Seconds(2));
+  EXPECT_TRUE(manager_->state().target_groups.at(group).targets.empty());
+}
+
+TEST_F(LoadBalancerManagerTest, EverythingSurvivesARestart) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  auto listener = Listen(lb, 8080, group);
+  ASSERT_TRUE(listener.ok());
+  auto rule = manager_->CreateRule(Parse<CreateRuleInput>(absl::StrCat(
+      R"({"ListenerArn": ")", listener->listeners(0).listener_arn(),
+      R"(", "Priority": 10, "Conditions": [{"Field": "path-pattern", "Values": ["/api/*"]}],)",
+      R"( "Actions": [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],)",
+      R"( "Tags": [{"Key": "team", "Value": "a"}]})")));
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  ASSERT_TRUE(Register(group, R"([{"Id": "10.0.0.1"}])").ok());
+  const std::string before = absl::StrCat(plane_.wanted.frontends.size(), "/",
+                                          plane_.wanted.frontends[0].rules.size(), "/",
+                                          plane_.wanted.backends[0].targets.size());
+  Open();
+  EXPECT_EQ(absl::StrCat(plane_.wanted.frontends.size(), "/",
+                         plane_.wanted.frontends[0].rules.size(), "/",
+                         plane_.wanted.backends[0].targets.size()),
+            before);
+  auto rules = manager_->DescribeRules(Parse<DescribeRulesInput>(absl::StrCat(
+      R"({"ListenerArn": ")", listener->listeners(0).listener_arn(), R"("})")));
+  ASSERT_TRUE(rules.ok());
+  ASSERT_EQ(rules->rules_size(), 2);
+  EXPECT_EQ(rules->rules(0).priority(), "10");
+  EXPECT_EQ(rules->rules(1).priority(), "default");
+  auto tags = manager_->DescribeTags(Parse<DescribeTagsInput>(
+      absl::StrCat(R"({"ResourceArns": [")", rules->rules(0).rule_arn(), R"("]})")));
+  ASSERT_TRUE(tags.ok());
+  EXPECT_EQ(model::EncodeMessageCompact(tags->tag_descriptions(0)),
+            absl::StrCat(R"({"ResourceArn":")", rules->rules(0).rule_arn(),
+                         R"(","Tags":[{"Key":"team","Value":"a"}]})"));
+}
+
+TEST_F(LoadBalancerManagerTest, RulesKeepTheirPrioritiesAndTheDefaultRuleStays) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  auto listener = Listen(lb, 8080, group);
+  ASSERT_TRUE(listener.ok());
+  const std::string create = absl::StrCat(
+      R"({"ListenerArn": ")", listener->listeners(0).listener_arn(),
+      R"(", "Priority": 5, "Conditions": [{"Field": "host-header", "Values": ["a.example"]}],)",
+      R"( "Actions": [{"Type": "forward", "TargetGroupArn": ")", group, R"("}]})");
+  ASSERT_TRUE(manager_->CreateRule(Parse<CreateRuleInput>(create)).ok());
+  EXPECT_THAT(ErrorOf(manager_->CreateRule(Parse<CreateRuleInput>(create))),
+              HasSubstr("PriorityInUse"));
+  auto rules = manager_->DescribeRules(Parse<DescribeRulesInput>(absl::StrCat(
+      R"({"ListenerArn": ")", listener->listeners(0).listener_arn(), R"("})")));
+  ASSERT_TRUE(rules.ok());
+  EXPECT_THAT(ErrorOf(manager_->DeleteRule(Parse<DeleteRuleInput>(
+                  absl::StrCat(R"({"RuleArn": ")", rules->rules(1).rule_arn(), R"("})")))),
+              HasSubstr("OperationNotPermitted"));
+  EXPECT_THAT(ErrorOf(manager_->CreateRule(Parse<CreateRuleInput>(absl::StrCat(
+                  R"({"ListenerArn": ")", listener->listeners(0).listener_arn(),
+                  R"(", "Priority": 6, "Conditions": [{"Field": "host-header"}],)",
+                  R"( "Actions": [{"Type": "forward", "TargetGroupArn": ")", group,
+                  R"("}]})")))),
+              HasSubstr("Conditions[0]"));
+}
+
+}  // namespace
+}  // namespace skiff::elb
