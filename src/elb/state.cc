@@ -202,7 +202,8 @@ std::string EncodeRecord(const TargetGroupRecord& record) {
                        {"Port", t.port},
                        {"AvailabilityZone", t.availability_zone},
                        {"Address", t.address},
-                       {"DrainUntil", t.drain_until}});
+                       {"DrainUntil", t.drain_until},
+                       {"TaskId", t.task_id}});
   }
   json attributes = json::array();
   for (const auto& a : record.attributes.ToList(record.group)) {
@@ -249,7 +250,8 @@ absl::Status DecodeRecord(absl::string_view text, TargetGroupRecord* record) {
                                .port = item.value("Port", 0),
                                .availability_zone = item.value("AvailabilityZone", ""),
                                .address = item.value("Address", ""),
-                               .drain_until = item.value("DrainUntil", 0.0)});
+                               .drain_until = item.value("DrainUntil", 0.0),
+                               .task_id = item.value("TaskId", "")});
   }
   return absl::OkStatus();
 }

@@ -222,7 +222,6 @@ absl::StatusOr<DeregisterTargetsOutput> LoadBalancerManager::DeregisterTargets(
   if (in.targets_size() == 0) return Invalid("Targets: required");
   ElbState next = state_;
   TargetGroupRecord& group = next.target_groups[in.target_group_arn()];
-  const double now = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
   for (int i = 0; i < in.targets_size(); ++i) {
     SKIFF_ASSIGN_OR_RETURN(RegisteredTarget t,
                            TargetOf(record->group, in.targets(i), i, options_.scope.instance_id));
@@ -232,10 +231,7 @@ absl::StatusOr<DeregisterTargetsOutput> LoadBalancerManager::DeregisterTargets(
                       absl::StrCat("Targets[", i, "]: ", t.id, ":", t.port,
                                    " is not registered in ", in.target_group_arn()));
     }
-    if (same->draining()) continue;
-    same->drain_until =
-        now + std::max(0.001, absl::ToDoubleSeconds(group.attributes.deregistration_delay));
-    drain_generations_[ServerKey(group, *same)] = generation_ + 1;
+    if (!same->draining()) StartDrain(group, *same);
   }
   SKIFF_RETURN_IF_ERROR(Commit(std::move(next), /*check=*/false));
   return DeregisterTargetsOutput{};
@@ -244,7 +240,6 @@ absl::StatusOr<DeregisterTargetsOutput> LoadBalancerManager::DeregisterTargets(
 absl::StatusOr<DescribeTargetHealthOutput> LoadBalancerManager::DescribeTargetHealth(
     const DescribeTargetHealthInput& in) {
   SKIFF_ASSIGN_OR_RETURN(TargetGroupRecord * record, FindGroup(in.target_group_arn()));
-  const bool in_use = !state_.LoadBalancersOf(in.target_group_arn()).empty();
   DescribeTargetHealthOutput out;
   auto describe = [&](const RegisteredTarget& t, const TargetHealth* health) {
     TargetHealthDescription* d = out.add_target_health_descriptions();
@@ -261,13 +256,7 @@ absl::StatusOr<DescribeTargetHealthOutput> LoadBalancerManager::DescribeTargetHe
       *d->mutable_target_health() = *health;
       return;
     }
-    const std::string key = ServerKey(*record, t);
-    auto stat = std::find_if(view_.servers.begin(), view_.servers.end(), [&](auto& s) {
-      return s.backend == record->BackendName() && s.name == t.ServerName();
-    });
-    *d->mutable_target_health() =
-        HealthOf(*record, t, in_use, stat == view_.servers.end() ? nullptr : &*stat,
-                 view_.admitted.contains(key));
+    *d->mutable_target_health() = TargetHealthOf(*record, t);
   };
   if (in.targets_size() == 0) {
     for (const RegisteredTarget& t : record->targets) describe(t, nullptr);
@@ -292,6 +281,25 @@ absl::StatusOr<DescribeTargetHealthOutput> LoadBalancerManager::DescribeTargetHe
 
 // ---- The data plane's reports and draining ----
 
+void LoadBalancerManager::StartDrain(TargetGroupRecord& group, RegisteredTarget& target) {
+  const double now = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
+  // A delay of 0 still goes through the data plane once, so the server leaves it cleanly.
+  target.drain_until =
+      now + std::max(0.001, absl::ToDoubleSeconds(group.attributes.deregistration_delay));
+  drain_generations_[ServerKey(group, target)] = generation_ + 1;
+}
+
+TargetHealth LoadBalancerManager::TargetHealthOf(const TargetGroupRecord& group,
+                                                 const RegisteredTarget& target) const {
+  auto stat = std::find_if(view_.servers.begin(), view_.servers.end(), [&](auto& s) {
+    return s.backend == group.BackendName() && s.name == target.ServerName();
+  });
+  return elb::HealthOf(group, target,
+                       !state_.LoadBalancersOf(group.group.target_group_arn()).empty(),
+                       stat == view_.servers.end() ? nullptr : &*stat,
+                       view_.admitted.contains(ServerKey(group, target)));
+}
+
 void LoadBalancerManager::OnReport(DataPlaneView view) {
   const bool was_running = view_.running;
   view_ = std::move(view);
@@ -303,6 +311,7 @@ void LoadBalancerManager::OnReport(DataPlaneView view) {
     }
   }
   FinishDrains();
+  NotifyTasks();
 }
 
 void LoadBalancerManager::FinishDrains() {

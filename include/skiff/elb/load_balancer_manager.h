@@ -36,6 +36,7 @@
 #include "skiff/lb/haproxy_admin.h"
 #include "skiff/model/arn.h"
 #include "skiff/scheduler/event_loop.h"
+#include "skiff/scheduler/target_registry.h"
 #include "skiff/store/store.h"
 
 namespace skiff::elb {
@@ -70,7 +71,7 @@ struct LoadBalancerManagerOptions {
   model::ArnScope scope;
 };
 
-class LoadBalancerManager {
+class LoadBalancerManager final : public scheduler::TargetRegistry {
  public:
   LoadBalancerManager(LoadBalancerManagerOptions options, store::Store* store,
                       scheduler::EventLoop* loop, const Clock* clock, RandomSource* random,
@@ -130,6 +131,16 @@ class LoadBalancerManager {
       const elbv2::v1::DescribeTagsInput& in);
   absl::StatusOr<elbv2::v1::RemoveTagsOutput> RemoveTags(const elbv2::v1::RemoveTagsInput& in);
 
+  // scheduler::TargetRegistry: ECS services' tasks (ecs_targets.cc).
+  absl::Status CheckLoadBalancers(
+      const google::protobuf::RepeatedPtrField<v1::LoadBalancer>& load_balancers,
+      const std::string& network_mode) const override;
+  void RegisterTask(const std::string& task_id,
+                    const std::vector<scheduler::TaskTarget>& targets) override;
+  void DrainTask(const std::string& task_id, absl::AnyInvocable<void()> drained) override;
+  scheduler::TaskTargetsHealth HealthOf(const std::string& task_id) const override;
+  void AddHealthListener(std::function<void(const std::string& task_id)> listener) override;
+
   // Whether an ECS service uses a target group (DeleteTargetGroup refuses it then).
   void SetGroupInUse(std::function<bool(const std::string& arn)> in_use) {
     group_in_use_ = std::move(in_use);
@@ -143,6 +154,14 @@ class LoadBalancerManager {
   // then the plane handed on. Nothing changes when the check or a write fails.
   absl::Status Commit(ElbState next, bool check);
   absl::Status Persist(const ElbState& next);
+  // Marks `target` of `group` (in `next`) draining until its group's delay ends.
+  void StartDrain(TargetGroupRecord& group, RegisteredTarget& target);
+  // The ELBv2 health of a registered target from the last report.
+  elbv2::v1::TargetHealth TargetHealthOf(const TargetGroupRecord& group,
+                                         const RegisteredTarget& target) const;
+  // Tells the health listeners about tasks whose targets' health changed since the last call,
+  // and runs the drain callbacks of tasks that have no target left.
+  void NotifyTasks();
   // Targets whose drain is over (no connections left, or their deadline passed) are removed.
   void FinishDrains();
   void ArmDrainTimer();
@@ -173,6 +192,10 @@ class LoadBalancerManager {
   // is idle only in a report of that generation or later.
   absl::flat_hash_map<std::string, uint64_t> drain_generations_;
   std::function<bool(const std::string&)> group_in_use_;
+  // ECS tasks: callers waiting for their drain, and the health last told to the listeners.
+  absl::flat_hash_map<std::string, std::vector<absl::AnyInvocable<void()>>> drain_waiters_;
+  absl::flat_hash_map<std::string, scheduler::TargetsHealth> told_health_;
+  std::vector<std::function<void(const std::string&)>> health_listeners_;
 };
 
 // The real PortProbe: binds (with SO_REUSEADDR) and closes a TCP socket on address:port.

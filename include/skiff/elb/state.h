@@ -30,6 +30,7 @@ struct RegisteredTarget {
   std::string address;  // Where HAProxy sends: the IP, or for the node's instance 127.0.0.1.
   // Deregistered and draining until then (epoch seconds); 0 while registered.
   double drain_until = 0;
+  std::string task_id;  // The ECS task that registered it; "" for RegisterTargets' own.
 
   bool draining() const { return drain_until > 0; }
   // The HAProxy server's name: unique per (id, port) in its group.

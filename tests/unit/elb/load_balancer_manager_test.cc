@@ -83,8 +83,9 @@ class LoadBalancerManagerTest : public ::testing::Test {
 
   std::string MakeGroup(const std::string& name, const std::string& extra = "") {
     auto out = manager_->CreateTargetGroup(Parse<CreateTargetGroupInput>(absl::StrCat(
-        R"({"Name": ")", name, R"(", "Protocol": "HTTP", "Port": 80, "VpcId": "vpc-1",)",
-        R"( "TargetType": "ip")", extra, "}")));
+        R"({"Name": ")", name, R"(", "Protocol": "HTTP", "Port": 80, "VpcId": "vpc-1")",
+        extra.find("TargetType") == std::string::npos ? R"(, "TargetType": "ip")" : "", extra,
+        "}")));
     EXPECT_TRUE(out.ok()) << out.status();
     return out.ok() ? out->target_groups(0).target_group_arn() : "";
   }
@@ -351,6 +352,91 @@ TEST_F(LoadBalancerManagerTest, RulesKeepTheirPrioritiesAndTheDefaultRuleStays) 
                   R"( "Actions": [{"Type": "forward", "TargetGroupArn": ")", group,
                   R"("}]})")))),
               HasSubstr("Conditions[0]"));
+}
+
+TEST_F(LoadBalancerManagerTest, AServicesLoadBalancersAreCheckedAgainstTheGroups) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string ip_group = MakeGroup("web");
+  google::protobuf::RepeatedPtrField<v1::LoadBalancer> lbs;
+  v1::LoadBalancer* entry = lbs.Add();
+  entry->set_target_group_arn(ip_group);
+  entry->set_container_name("web");
+  entry->set_container_port(80);
+  EXPECT_THAT(manager_->CheckLoadBalancers(lbs, "awsvpc").message(),
+              HasSubstr("loadBalancers[0].targetGroupArn: the target group"));  // No listener.
+  ASSERT_TRUE(Listen(lb, 8080, ip_group).ok());
+  EXPECT_TRUE(manager_->CheckLoadBalancers(lbs, "awsvpc").ok());
+  const absl::Status bridge = manager_->CheckLoadBalancers(lbs, "bridge");
+  EXPECT_EQ(model::EcsExceptionName(bridge), "InvalidParameterException");
+  EXPECT_THAT(bridge.message(), HasSubstr("target type ip, which is incompatible with the bridge"));
+  entry->set_target_group_arn(ip_group + "0");
+  EXPECT_THAT(manager_->CheckLoadBalancers(lbs, "awsvpc").message(),
+              HasSubstr("loadBalancers[0].targetGroupArn: target group"));
+}
+
+TEST_F(LoadBalancerManagerTest, ATasksTargetsAreRegisteredHealthCheckedAndDrained) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  ASSERT_TRUE(Listen(lb, 8080, group).ok());
+  std::vector<std::string> told;
+  manager_->AddHealthListener([&](const std::string& task) { told.push_back(task); });
+  EXPECT_EQ(manager_->HealthOf("t1").state, scheduler::TargetsHealth::kNone);
+
+  manager_->RegisterTask("t1", {{.target_group_arn = group, .ip = "10.0.0.7", .port = 80}});
+  EXPECT_EQ(manager_->HealthOf("t1").state, scheduler::TargetsHealth::kInitial);
+  EXPECT_THAT(States(group),
+              ::testing::ElementsAre("10.0.0.7:80 initial Elb.RegistrationInProgress"));
+  const std::string backend = plane_.wanted.backends[0].name;
+  const std::string server = backend + "/t_10_0_0_7_80";
+  Report({{.backend = backend, .name = "t_10_0_0_7_80", .status = "UP",
+           .check_status = "L7OK", .check_code = 200}}, {server});
+  EXPECT_EQ(manager_->HealthOf("t1").state, scheduler::TargetsHealth::kHealthy);
+  Report({{.backend = backend, .name = "t_10_0_0_7_80", .status = "DOWN",
+           .check_status = "L7STS", .check_code = 503}}, {server});
+  const scheduler::TaskTargetsHealth unhealthy = manager_->HealthOf("t1");
+  EXPECT_EQ(unhealthy.state, scheduler::TargetsHealth::kUnhealthy);
+  EXPECT_EQ(unhealthy.failing_group, group);
+  EXPECT_THAT(told, ::testing::ElementsAre("t1", "t1", "t1"));
+
+  bool drained = false;
+  manager_->DrainTask("t1", [&] { drained = true; });
+  loop_.RunPending();
+  EXPECT_FALSE(drained);  // One request in flight.
+  Report({{.backend = backend, .name = "t_10_0_0_7_80", .status = "DRAIN",
+           .current_sessions = 1, .check_status = "L7OK"}}, {server});
+  loop_.RunPending();
+  EXPECT_FALSE(drained);
+  Report({{.backend = backend, .name = "t_10_0_0_7_80", .status = "DRAIN",
+           .current_sessions = 0, .check_status = "L7OK"}}, {server});
+  loop_.RunPending();
+  EXPECT_TRUE(drained);
+  EXPECT_TRUE(States(group).empty());
+  EXPECT_EQ(manager_->HealthOf("t1").state, scheduler::TargetsHealth::kNone);
+
+  // A task without targets drains at once.
+  bool none = false;
+  manager_->DrainTask("t2", [&] { none = true; });
+  loop_.RunPending();
+  EXPECT_TRUE(none);
+}
+
+TEST_F(LoadBalancerManagerTest, ATasksTargetsSurviveARestartAndStillDrain) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("node", R"(, "TargetType": "instance")");
+  ASSERT_TRUE(Listen(lb, 8080, group).ok());
+  manager_->RegisterTask("t1", {{.target_group_arn = group, .ip = "", .port = 32768}});
+  ASSERT_EQ(plane_.wanted.backends[0].targets.size(), 1u);
+  EXPECT_EQ(plane_.wanted.backends[0].targets[0].address, "127.0.0.1");
+  EXPECT_EQ(plane_.wanted.backends[0].targets[0].port, 32768);
+  Open();
+  EXPECT_EQ(manager_->HealthOf("t1").state, scheduler::TargetsHealth::kInitial);
+  bool drained = false;
+  manager_->DrainTask("t1", [&] { drained = true; });
+  loop_.AdvanceTime(absl::Seconds(299));
+  EXPECT_FALSE(drained);
+  loop_.AdvanceTime(absl::Seconds(2));  // No report came: the deregistration delay ends it.
+  loop_.RunPending();
+  EXPECT_TRUE(drained);
 }
 
 }  // namespace
