@@ -311,7 +311,7 @@ void LoadBalancerManager::OnReport(DataPlaneView view) {
     }
   }
   FinishDrains();
-  NotifyTasks();
+  NotifyTasks();  // Health may have changed with the report even when no drain ended.
 }
 
 void LoadBalancerManager::FinishDrains() {
@@ -342,6 +342,7 @@ void LoadBalancerManager::FinishDrains() {
   }
   absl::Status s = Commit(std::move(next), /*check=*/false);
   if (!s.ok()) spdlog::warn("load balancing: cannot remove drained targets: {}", s.ToString());
+  NotifyTasks();
 }
 
 void LoadBalancerManager::ArmDrainTimer() {
