@@ -96,6 +96,21 @@ void AddHttpFlags(CLI::App& app, Options& o) {
                  "STATE_DIR/aws-credentials)");
 }
 
+// The load balancers' data plane (SPEC.md's --lb-address; --haproxy for another build of it).
+void AddLoadBalancerFlags(CLI::App& app, Options& o) {
+  app.add_option("--lb-address", o.lb_address,
+                 "IPv4 address that load-balancer listeners bind (skiff elbv2 create-listener)")
+      ->check([](const std::string& v) {
+        in_addr addr{};
+        return inet_pton(AF_INET, v.c_str(), &addr) == 1 ? std::string()
+                                                         : std::string("must be an IPv4 address");
+      })
+      ->capture_default_str();
+  app.add_option("--haproxy", o.haproxy_binary,
+                 "the HAProxy binary that serves the listeners (Debian's haproxy 2.6)")
+      ->capture_default_str();
+}
+
 // True for 127.0.0.0/8, ::1 (also v4-mapped) and "localhost".
 bool IsLoopbackHost(std::string host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -245,6 +260,7 @@ ParseResult ParseOptions(int argc, char** argv) {
                  "JSON file of registry credentials (repositoryCredentials secrets and "
                  "per-registry logins); see the README");
   AddHttpFlags(app, o);
+  AddLoadBalancerFlags(app, o);
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);

@@ -49,6 +49,9 @@ struct Options {
   std::string http_tls_cert;
   std::string http_tls_key;
   std::string aws_credentials;
+  // Load balancing: the address listeners bind and the HAProxy that serves them.
+  std::string lb_address = "0.0.0.0";
+  std::string haproxy_binary = "/usr/sbin/haproxy";
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

@@ -116,5 +116,20 @@ TEST(OptionsTest, RegistryFlags) {
   EXPECT_EQ(std::get<int>(bad), 2);
 }
 
+TEST(OptionsTest, ListenersBindEveryAddressUnlessTold) {
+  ParseResult defaults = Parse({});
+  ASSERT_TRUE(std::holds_alternative<Options>(defaults));
+  EXPECT_EQ(std::get<Options>(defaults).lb_address, "0.0.0.0");
+  EXPECT_EQ(std::get<Options>(defaults).haproxy_binary, "/usr/sbin/haproxy");
+  ParseResult loopback = Parse({"--lb-address", "127.0.0.1"});
+  ASSERT_TRUE(std::holds_alternative<Options>(loopback));
+  EXPECT_EQ(std::get<Options>(loopback).lb_address, "127.0.0.1");
+  for (const char* bad : {"localhost", "::1", "10.0.0.300", ""}) {
+    ParseResult parsed = Parse({"--lb-address", bad});
+    ASSERT_TRUE(std::holds_alternative<int>(parsed)) << bad;
+    EXPECT_EQ(std::get<int>(parsed), 2) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace skiff::daemon
