@@ -16,6 +16,8 @@
 #include "skiff/base/clock.h"
 #include "skiff/aws/credentials.h"
 #include "skiff/base/random.h"
+#include "skiff/elb/haproxy_data_plane.h"
+#include "skiff/elb/load_balancer_manager.h"
 #include "skiff/metrics/metrics.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
@@ -91,6 +93,43 @@ absl::Status LoadHttpSettings(const Options& options, api::ServerOptions* server
                credentials->created ? "created" : "using", options.aws_credentials);
   server->aws_keys = std::move(credentials->keys);
   return absl::OkStatus();
+}
+
+// Load balancing (issue 18): ELBv2's objects on the loop, the HAProxy that serves them driven
+// off it by the data plane's own thread.
+struct LoadBalancing {
+  std::unique_ptr<elb::HaproxyDataPlane> data_plane;
+  std::unique_ptr<elb::LoadBalancerManager> manager;
+};
+
+std::unique_ptr<LoadBalancing> MakeLoadBalancing(const Options& options, store::Store* store,
+                                                 scheduler::EventLoop* loop, const Clock* clock,
+                                                 RandomSource* random) {
+  auto lb = std::make_unique<LoadBalancing>();
+  const std::string dir = options.state_dir + "/lb";  // HAProxy's config, pid file, sockets.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  LoadBalancing* raw = lb.get();
+  // Reports come from the data plane's thread; the manager reads them on the loop, which runs
+  // only once `manager` is set.
+  lb->data_plane = std::make_unique<elb::HaproxyDataPlane>(
+      lb::DataPlaneSyncOptions{.paths = {.binary = options.haproxy_binary, .dir = dir}},
+      [loop, raw](elb::DataPlaneView view) {
+        loop->Post([raw, view = std::move(view)]() mutable {
+          raw->manager->OnReport(std::move(view));
+        });
+      });
+  char host[256] = {};
+  const bool any = options.lb_address == "0.0.0.0";
+  const std::string dns_name =
+      !any ? options.lb_address : (gethostname(host, sizeof(host) - 1) == 0 ? host : "localhost");
+  lb->manager = std::make_unique<elb::LoadBalancerManager>(
+      elb::LoadBalancerManagerOptions{.listen_address = options.lb_address,
+                                      .dns_name = dns_name,
+                                      .scope = options.arn_scope},
+      store, loop, clock, random, lb->data_plane.get(), elb::ProbePort);
+  return lb;
 }
 
 }  // namespace
@@ -192,6 +231,14 @@ int Run(const Options& options) {
         });
       });
   scheduler::HealthMonitor health(&loop, &health_executor, &runtime, &clock);
+  // Before the tasks and services, whose targets it keeps. The loop thread has not started, so
+  // main may act for it.
+  std::unique_ptr<LoadBalancing> load_balancing =
+      MakeLoadBalancing(options, store->get(), &loop, &clock, &random);
+  if (absl::Status started = load_balancing->manager->Start(); !started.ok()) {
+    spdlog::error("cannot load the load balancers: {}", started.ToString());
+    return 1;
+  }
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope,
                                                      &loop);
   scheduler::ClusterDirectory cluster_directory(store->get(), &clock, options.arn_scope, &loop);
@@ -226,6 +273,15 @@ int Run(const Options& options) {
            },
        .runtime_health = &runtime_monitor},
       &loop);
+  load_balancing->manager->SetGroupInUse([&services](const std::string& arn) {
+    bool used = false;
+    services.ForEachService([&](const v1::Service& service) {
+      for (const v1::LoadBalancer& lb : service.load_balancers()) {
+        used = used || (lb.target_group_arn() == arn && service.status() != "INACTIVE");
+      }
+    });
+    return used;
+  });
   // The listeners, all here. Services register theirs (task changes, resyncs) in Load.
   api::WatchHub watch_hub;
   tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
@@ -329,6 +385,10 @@ int Run(const Options& options) {
   health_executor.Stop(/*finish_queued=*/false);  // Checks not started yet are moot now.
   probe_executor.Stop(/*finish_queued=*/false);
   executor.Stop();  // Finishes runtime calls in flight; their results still reach the loop.
+  // HAProxy serves on while skiffd is down; only the thread that drives it stops.
+  if (absl::Status s = load_balancing->data_plane->Shutdown(false); !s.ok()) {
+    spdlog::warn("load balancing: {}", s.ToString());
+  }
   loop.Stop();
   spdlog::info("skiffd stopped");
   return 0;

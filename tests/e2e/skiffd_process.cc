@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "skiff/network/cni_network.h"
+#include "support/host_state.h"
 
 namespace skiff::e2e {
 namespace {
@@ -56,6 +57,13 @@ SkiffdProcess::~SkiffdProcess() {
     waitpid(pid_, nullptr, 0);
   }
   RemoveNetwork();
+  // The load balancers' HAProxy outlives skiffd by design (its master runs in a session of its
+  // own): the test started it, so the test stops it, master and workers alike.
+  for (const pid_t pid : skiff::testing::ProcessesReferencing(dir_)) {
+    std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
+    std::string name;
+    if (std::getline(comm, name) && name == "haproxy") kill(pid, SIGKILL);
+  }
   // A skiffd killed while it had an image mounted (to read its users) leaves the mount; detach
   // it first, or remove_all would stop at the read-only mount and leave both behind.
   for (const std::string& point : MountsUnder(dir_)) umount2(point.c_str(), MNT_DETACH);
@@ -89,6 +97,10 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket(),
                "--bridge", bridge(), "--subnet", subnet()};
   spec.argv.insert(spec.argv.end(), extra_flags.begin(), extra_flags.end());
+  // Traffic stays on loopback: listeners bind 127.0.0.1 unless a test says otherwise.
+  if (std::find(extra_flags.begin(), extra_flags.end(), "--lb-address") == extra_flags.end()) {
+    spec.argv.insert(spec.argv.end(), {"--lb-address", "127.0.0.1"});
+  }
   // Tests run side by side: each daemon's AWS API takes a free port (HttpEndpoint()).
   if (std::find(extra_flags.begin(), extra_flags.end(), "--http-address") == extra_flags.end()) {
     spec.argv.insert(spec.argv.end(), {"--http-address", "127.0.0.1:0"});

@@ -1,0 +1,347 @@
+// Load balancing end to end (issue 18): `skiff elbv2` against a real skiffd, its real HAProxy and
+// httpd tasks in real containers. Listeners bind 127.0.0.1 (SkiffdProcess passes --lb-address);
+// every load is a bounded number of requests. HAProxy outlives skiffd by design, so
+// SkiffdProcess stops it when the test ends, whatever happened.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "e2e_test.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "support/host_state.h"
+#include "support/http_backend.h"
+
+namespace skiff::e2e {
+namespace {
+
+using json = nlohmann::json;
+using ::skiff::testing::HttpGet;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kHealthyTimeout = absl::Seconds(30);
+
+// An httpd container answering `body` on / and, when `healthy`, 200 on /health (404 without).
+json Web(const std::string& body, bool healthy) {
+  const std::string health = healthy ? " && echo ok > /www/health" : "";
+  return {{"name", "web"},
+          {"image", skiff::testing::kTestImageRef},
+          {"memory", 32},
+          {"stopTimeout", 2},
+          {"portMappings", json::array({{{"containerPort", 80}, {"hostPort", 0}}})},
+          {"command", json::array({"sh", "-c",
+                                   absl::StrCat("mkdir -p /www && echo ", body,
+                                                " > /www/index.html", health,
+                                                " && exec httpd -f -p 80 -h /www")})}};
+}
+
+class LoadBalancingTest : public E2eTest {
+ protected:
+  LoadBalancingTest() { namespace_prefix_ = "skiff-e2e-lb"; }
+
+  void SetUp() override {
+    E2eTest::SetUp();
+    if (IsSkipped()) return;
+    SKIFF_REQUIRE_NOTHING_MISSING(skiff::testing::MissingHaproxy());
+  }
+
+  void Start(const std::vector<std::string>& extra = {}) {
+    ASSERT_NO_FATAL_FAILURE(StartSkiffd(extra));
+    ASSERT_NO_FATAL_FAILURE(LoadTestImage());
+  }
+
+  // A bridge-mode task serving `body`; its host port.
+  int RunWeb(const std::string& family, const std::string& body, bool healthy) {
+    RegisterTaskDefinition({{"family", family},
+                            {"networkMode", "bridge"},
+                            {"containerDefinitions", json::array({Web(body, healthy)})}});
+    const std::string id = RunTask(family);
+    WaitForTaskStatus(id, "RUNNING", absl::Seconds(30));
+    json task = DescribeTaskJson(id);
+    const int port = task["containers"][0]["networkBindings"][0].value("hostPort", 0);
+    EXPECT_GT(port, 0) << task.dump();
+    task_ids_.push_back(id);
+    return port;
+  }
+
+  std::string NodeInstanceId() {
+    json out = Ok({"describe-container-instances"});
+    const std::string arn = out["containerInstances"][0]["containerInstanceArn"];
+    return arn.substr(arn.rfind('/') + 1);
+  }
+
+  std::string CreateLoadBalancer(const std::string& name) {
+    return Ok({"elbv2", "create-load-balancer", "--name", name, "--subnets", "subnet-1"})
+        ["LoadBalancers"][0]["LoadBalancerArn"];
+  }
+
+  std::string CreateGroup(const std::string& name, const std::string& path = "/health") {
+    return Ok({"elbv2", "create-target-group", "--name", name, "--protocol", "HTTP", "--port",
+               "80", "--vpc-id", "vpc-1", "--target-type", "instance",
+               "--health-check-path", path, "--health-check-interval-seconds", "5",
+               "--health-check-timeout-seconds", "2", "--healthy-threshold-count", "2",
+               "--unhealthy-threshold-count", "2"})["TargetGroups"][0]["TargetGroupArn"];
+  }
+
+  std::string Forward(const std::string& group) {
+    return json::array({{{"Type", "forward"}, {"TargetGroupArn", group}}}).dump();
+  }
+
+  std::string Listen(const std::string& lb, int port, const std::string& group) {
+    return Ok({"elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP",
+               "--port", absl::StrCat(port), "--default-actions", Forward(group)})
+        ["Listeners"][0]["ListenerArn"];
+  }
+
+  void Register(const std::string& group, const std::vector<int>& ports) {
+    json targets = json::array();
+    for (int port : ports) targets.push_back({{"Id", NodeInstanceId()}, {"Port", port}});
+    Ok({"elbv2", "register-targets", "--target-group-arn", group, "--targets", targets.dump()});
+  }
+
+  // "PORT STATE" of each target, sorted by port.
+  std::map<int, std::string> Health(const std::string& group) {
+    json out = Ok({"elbv2", "describe-target-health", "--target-group-arn", group});
+    std::map<int, std::string> states;
+    for (const json& d : out["TargetHealthDescriptions"]) {
+      states[d["Target"]["Port"].get<int>()] = d["TargetHealth"]["State"].get<std::string>();
+    }
+    return states;
+  }
+
+  // Polls until the group's health is `want` (bounded); the last seen.
+  std::map<int, std::string> WaitForHealth(const std::string& group,
+                                           const std::map<int, std::string>& want) {
+    const absl::Time deadline = absl::Now() + kHealthyTimeout;
+    std::map<int, std::string> seen = Health(group);
+    while (seen != want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(200));
+      seen = Health(group);
+    }
+    return seen;
+  }
+
+  // `count` GETs of / through the listener: how many answers had each body ("error" for
+  // failures, with the status).
+  std::map<std::string, int> Spread(int port, int count) {
+    std::map<std::string, int> seen;
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<skiff::testing::HttpResponse> r = HttpGet(port, "/", absl::Seconds(3));
+      if (!r.ok()) {
+        ++seen["error: " + std::string(r.status().message()).substr(0, 40)];
+      } else if (r->status != 200) {
+        ++seen[absl::StrCat("error: HTTP ", r->status)];
+      } else {
+        ++seen[std::string(absl::StripAsciiWhitespace(r->body))];
+      }
+    }
+    return seen;
+  }
+
+  // A free loopback port for a listener.
+  int FreePort() {
+    absl::StatusOr<int> port = skiff::testing::PickFreeLoopbackPort();
+    EXPECT_TRUE(port.ok()) << port.status();
+    return port.ok() ? *port : 0;
+  }
+
+  std::vector<pid_t> Haproxies() {
+    std::vector<pid_t> out;
+    for (pid_t pid : skiff::testing::ProcessesReferencing(skiffd_->state_dir())) {
+      std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
+      std::string name;
+      if (std::getline(comm, name) && name == "haproxy") out.push_back(pid);
+    }
+    return out;
+  }
+
+  std::vector<std::string> task_ids_;
+};
+
+TEST_F(LoadBalancingTest, RoundRobinOverHealthyTasksOnlyThenADrainedOneLeaves) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const int a = RunWeb("web-a", "task-a", true);
+  const int b = RunWeb("web-b", "task-b", true);
+  const int sick = RunWeb("web-sick", "task-sick", false);
+  const std::string lb = CreateLoadBalancer("web");
+  const std::string group = CreateGroup("web");
+  const int port = FreePort();
+  Listen(lb, port, group);
+  Register(group, {a, b, sick});
+
+  const std::map<int, std::string> want = {{a, "healthy"}, {b, "healthy"}, {sick, "unhealthy"}};
+  ASSERT_EQ(WaitForHealth(group, want), want);
+  json sick_health = Ok({"elbv2", "describe-target-health", "--target-group-arn", group,
+                         "--targets", json::array({{{"Id", NodeInstanceId()}, {"Port", sick}}})
+                                          .dump()});
+  EXPECT_EQ(sick_health["TargetHealthDescriptions"][0]["TargetHealth"]["Reason"],
+            "Target.ResponseCodeMismatch");
+  EXPECT_EQ(sick_health["TargetHealthDescriptions"][0]["TargetHealth"]["Description"],
+            "Health checks failed with these codes: [404]");
+
+  // Round robin: exactly half each, and never the sick one.
+  EXPECT_EQ(Spread(port, 100), (std::map<std::string, int>{{"task-a", 50}, {"task-b", 50}}));
+
+  // A deregistered target drains (nothing in flight: at once), then leaves.
+  Ok({"elbv2", "deregister-targets", "--target-group-arn", group, "--targets",
+      json::array({{{"Id", NodeInstanceId()}, {"Port", a}}}).dump()});
+  const std::map<int, std::string> after = {{b, "healthy"}, {sick, "unhealthy"}};
+  EXPECT_EQ(WaitForHealth(group, after), after);
+  EXPECT_EQ(Spread(port, 20), (std::map<std::string, int>{{"task-b", 20}}));
+}
+
+TEST_F(LoadBalancingTest, WeightsAndRulesSplitTrafficAsAnAlbDoes) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const int a = RunWeb("web-a", "task-a", true);
+  const int b = RunWeb("web-b", "task-b", true);
+  const std::string lb = CreateLoadBalancer("web");
+  const std::string group_a = CreateGroup("group-a");
+  const std::string group_b = CreateGroup("group-b");
+  Register(group_a, {a});
+  Register(group_b, {b});
+  const int port = FreePort();
+  const std::string listener = Listen(lb, port, group_a);
+  // host b.example goes to group b; /api/* is answered by the load balancer itself; the rest is
+  // split 30/70.
+  Ok({"elbv2", "create-rule", "--listener-arn", listener, "--priority", "10", "--conditions",
+      R"([{"Field": "host-header", "Values": ["b.example"]}])", "--actions", Forward(group_b)});
+  Ok({"elbv2", "create-rule", "--listener-arn", listener, "--priority", "20", "--conditions",
+      R"([{"Field": "path-pattern", "Values": ["/api/*"]}])", "--actions",
+      R"([{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "418",)"
+      R"( "ContentType": "text/plain", "MessageBody": "from-the-lb"}}])"});
+  Ok({"elbv2", "modify-listener", "--listener-arn", listener, "--default-actions",
+      json::array({{{"Type", "forward"},
+                    {"ForwardConfig",
+                     {{"TargetGroups", json::array({{{"TargetGroupArn", group_a}, {"Weight", 30}},
+                                                    {{"TargetGroupArn", group_b},
+                                                     {"Weight", 70}}})}}}}})
+          .dump()});
+  ASSERT_EQ(WaitForHealth(group_a, {{a, "healthy"}}), (std::map<int, std::string>{{a, "healthy"}}));
+  ASSERT_EQ(WaitForHealth(group_b, {{b, "healthy"}}), (std::map<int, std::string>{{b, "healthy"}}));
+
+  std::map<std::string, int> split = Spread(port, 100);
+  EXPECT_NEAR(split["task-a"], 30, 1);
+  EXPECT_NEAR(split["task-b"], 70, 1);
+  EXPECT_EQ(split["task-a"] + split["task-b"], 100);
+
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<skiff::testing::HttpResponse> host =
+        skiff::testing::Http(port, {.path = "/", .host = "b.example"});
+    ASSERT_TRUE(host.ok()) << host.status();
+    EXPECT_EQ(absl::StripAsciiWhitespace(host->body), "task-b");
+  }
+  absl::StatusOr<skiff::testing::HttpResponse> api = HttpGet(port, "/api/v1/things");
+  ASSERT_TRUE(api.ok()) << api.status();
+  EXPECT_EQ(api->status, 418);
+  EXPECT_EQ(api->body, "from-the-lb");
+
+  json rules = Ok({"elbv2", "describe-rules", "--listener-arn", listener});
+  ASSERT_EQ(rules["Rules"].size(), 3u);
+  EXPECT_EQ(rules["Rules"][2]["Priority"], "default");
+  EXPECT_EQ(rules["Rules"][2]["IsDefault"], true);
+}
+
+TEST_F(LoadBalancingTest, BadInputIsRefusedByNameAndNothingIsLeftBehind) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string lb = CreateLoadBalancer("web");
+  const std::string group = CreateGroup("web");
+  // A port another process holds.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int taken = ntohs(addr.sin_port);
+  Refused({"elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP", "--port",
+           absl::StrCat(taken), "--default-actions", Forward(group)},
+          1, absl::StrCat("127.0.0.1:", taken, " cannot be bound on this node"));
+  close(fd);
+  EXPECT_EQ(Ok({"elbv2", "describe-listeners", "--load-balancer-arn", lb})["Listeners"].size(),
+            0u);
+
+  Refused({"elbv2", "create-target-group", "--name", "bad-", "--protocol", "HTTP", "--port", "80",
+           "--vpc-id", "vpc-1"},
+          1, "Name: must be 1-32 letters");
+  const int port = FreePort();
+  const std::string listener = Listen(lb, port, group);
+  Refused({"elbv2", "create-rule", "--listener-arn", listener, "--priority", "0", "--conditions",
+           R"([{"Field": "path-pattern", "Values": ["/a"]}])", "--actions", Forward(group)},
+          1, "Priority: must be 1-50000");
+  Refused({"elbv2", "delete-target-group", "--target-group-arn", group}, 1, "ResourceInUse");
+  ASSERT_FALSE(Haproxies().empty());
+
+  // Deleting the load balancer takes its listeners; then the group can go, and with nothing left
+  // to serve, HAProxy stops.
+  Ok({"elbv2", "delete-load-balancer", "--load-balancer-arn", lb});
+  Ok({"elbv2", "delete-target-group", "--target-group-arn", group});
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!Haproxies().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_TRUE(Haproxies().empty());
+  EXPECT_FALSE(HttpGet(port, "/", absl::Seconds(1)).ok());
+}
+
+TEST_F(LoadBalancingTest, TrafficOutlivesSkiffdAndAKilledHaproxyComesBack) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const int a = RunWeb("web-a", "task-a", true);
+  const std::string lb = CreateLoadBalancer("web");
+  const std::string group = CreateGroup("web");
+  const int port = FreePort();
+  Listen(lb, port, group);
+  Register(group, {a});
+  ASSERT_EQ(WaitForHealth(group, {{a, "healthy"}}), (std::map<int, std::string>{{a, "healthy"}}));
+  const std::vector<pid_t> before = Haproxies();
+
+  // skiffd killed: requests go on being answered, by the same HAProxy.
+  ASSERT_TRUE(skiffd_->Signal(SIGKILL).ok());
+  EXPECT_EQ(Spread(port, 50), (std::map<std::string, int>{{"task-a", 50}}));
+  ASSERT_NO_FATAL_FAILURE(StartSkiffd());
+  EXPECT_EQ(Spread(port, 50), (std::map<std::string, int>{{"task-a", 50}}));
+  EXPECT_EQ(WaitForHealth(group, {{a, "healthy"}}), (std::map<int, std::string>{{a, "healthy"}}));
+  const std::vector<pid_t> adopted = Haproxies();
+  ASSERT_FALSE(adopted.empty());
+  EXPECT_THAT(before, ::testing::Contains(adopted.front()))
+      << "skiffd started another HAProxy instead of adopting the running one";
+
+  // HAProxy killed: skiffd starts it again and the listener answers.
+  for (pid_t pid : adopted) kill(pid, SIGKILL);
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  absl::StatusOr<skiff::testing::HttpResponse> r = HttpGet(port, "/", absl::Seconds(1));
+  while ((!r.ok() || r->status != 200) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    r = HttpGet(port, "/", absl::Seconds(1));
+  }
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(absl::StripAsciiWhitespace(r->body), "task-a");
+}
+
+TEST_F(LoadBalancingTest, WithoutHaproxyElbv2SaysSoAndEcsGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--haproxy", "/nonexistent/haproxy"}));
+  const std::string lb = CreateLoadBalancer("web");  // No HAProxy needed yet.
+  Refused({"elbv2", "create-target-group", "--name", "web", "--protocol", "HTTP", "--port", "80",
+           "--vpc-id", "vpc-1"},
+          1, "HAProxy (/nonexistent/haproxy) cannot run");
+  EXPECT_EQ(Ok({"elbv2", "describe-target-groups"})["TargetGroups"].size(), 0u);
+  Ok({"list-clusters"});
+  Ok({"register-task-definition", "--family", "plain", "--container-definitions",
+      json::array({{{"name", "c"}, {"image", skiff::testing::kTestImageRef}, {"memory", 16},
+                    {"command", json::array({"true"})}}})
+          .dump()});
+}
+
+}  // namespace
+}  // namespace skiff::e2e
