@@ -221,8 +221,7 @@ void DataPlaneSync::Finish(const absl::Status& status) {
     return;
   }
   ++failures_;
-  const absl::Duration wait =
-      RestartBackoff(failures_, options_.min_backoff, options_.max_backoff);
+  const absl::Duration wait = RestartBackoff(failures_, options_.min_backoff, options_.max_backoff);
   next_attempt_ = absl::Now() + wait;
   spdlog::warn("lb: HAProxy failed ({} in a row), next attempt in {}: {}", failures_,
                absl::FormatDuration(wait), status.ToString());
@@ -259,8 +258,7 @@ void DataPlaneSync::Admit() {
     if (a.weight > 0) {
       const absl::Status status = admin_.SetWeight(a.server.backend, a.server.name, a.weight);
       if (!status.ok()) {
-        spdlog::warn("lb: admitting {}/{}: {}", a.server.backend, a.server.name,
-                     status.ToString());
+        spdlog::warn("lb: admitting {}/{}: {}", a.server.backend, a.server.name, status.ToString());
         continue;  // Tried again at the next poll.
       }
     }

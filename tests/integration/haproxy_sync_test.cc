@@ -56,9 +56,8 @@ class Reports {
   DataPlaneReport WaitFor(const std::function<bool(const DataPlaneReport&)>& done,
                           bool* met = nullptr, absl::Duration timeout = kWait) {
     absl::MutexLock lock(&mu_);
-    const auto holds = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return count_ > 0 && done(last_);
-    };
+    // Runs with mu_ held (Await evaluates it under the lock).
+    const auto holds = [&] { return count_ > 0 && done(last_); };
     const bool ok = mu_.AwaitWithTimeout(absl::Condition(&holds), timeout);
     if (met != nullptr) *met = ok;
     return last_;
@@ -97,8 +96,8 @@ const ServerStat* Find(const DataPlaneReport& report, const std::string& name) {
 }
 
 Target TargetOf(const HttpBackend& backend, int weight = 1) {
-  return Target{.name = backend.name(), .address = "127.0.0.1", .port = backend.port(),
-                .weight = weight};
+  return Target{
+      .name = backend.name(), .address = "127.0.0.1", .port = backend.port(), .weight = weight};
 }
 
 class DataPlaneSyncTest : public ::testing::Test {
@@ -128,9 +127,8 @@ class DataPlaneSyncTest : public ::testing::Test {
   }
 
   std::unique_ptr<DataPlaneSync> NewSync(Reports* reports) {
-    DataPlaneSyncOptions options{.paths = paths_,
-                                 .min_backoff = absl::Milliseconds(100),
-                                 .max_backoff = absl::Seconds(2)};
+    DataPlaneSyncOptions options{
+        .paths = paths_, .min_backoff = absl::Milliseconds(100), .max_backoff = absl::Seconds(2)};
     return std::make_unique<DataPlaneSync>(
         options, [reports](const DataPlaneReport& r) { reports->Add(r); });
   }
@@ -144,17 +142,18 @@ class DataPlaneSyncTest : public ::testing::Test {
   // One HTTP listener on frontend_port_ forwarding to backend `app`, checked on /health every
   // second (rise 2, fall 2).
   DataPlane Plane(std::vector<Target> targets) const {
-    return DataPlane{
-        .frontends = {{.name = "web",
-                       .address = "127.0.0.1",
-                       .port = frontend_port_,
-                       .default_action = {.type = Action::Type::kForward,
-                                          .forward = {{.backend = "app"}}}}},
-        .backends = {{.name = "app",
-                      .check = {.path = "/health", .interval = absl::Seconds(1),
-                                .timeout = absl::Milliseconds(500), .healthy_threshold = 2,
-                                .unhealthy_threshold = 2},
-                      .targets = std::move(targets)}}};
+    return DataPlane{.frontends = {{.name = "web",
+                                    .address = "127.0.0.1",
+                                    .port = frontend_port_,
+                                    .default_action = {.type = Action::Type::kForward,
+                                                       .forward = {{.backend = "app"}}}}},
+                     .backends = {{.name = "app",
+                                   .check = {.path = "/health",
+                                             .interval = absl::Seconds(1),
+                                             .timeout = absl::Milliseconds(500),
+                                             .healthy_threshold = 2,
+                                             .unhealthy_threshold = 2},
+                                   .targets = std::move(targets)}}};
   }
 
   // Wants `plane` as `generation` and waits until it is applied and `admitted` are admitted.
@@ -244,9 +243,8 @@ TEST_F(DataPlaneSyncTest, ATargetWhoseCheckFailsIsNeverAdmittedAndGetsNoRequest)
   EXPECT_THAT(bodies, Each("good"));
   EXPECT_EQ(bad->requests(), 0);
   EXPECT_GE(bad->health_checks(), 1);
-  const DataPlaneReport r = reports.WaitFor([](const DataPlaneReport& r) {
-    return r.generation == 2;
-  });
+  const DataPlaneReport r =
+      reports.WaitFor([](const DataPlaneReport& r) { return r.generation == 2; });
   EXPECT_EQ(r.generation, 2u);
   EXPECT_EQ(Find(r, "bad")->check_status, "L7STS");
   EXPECT_EQ(Find(r, "bad")->weight, 0);
@@ -267,7 +265,9 @@ TEST_F(DataPlaneSyncTest, ADrainedTargetFinishesItsRequestTakesNoNewOneAndIsThen
   absl::StatusOr<HttpResponse> slow[2] = {absl::UnknownError("not done"),
                                           absl::UnknownError("not done")};
   std::thread clients[2];
-  for (int i = 0; i < 2; ++i) clients[i] = std::thread([&, i] { slow[i] = HttpGet(frontend_port_, "/slow"); });
+  for (int i = 0; i < 2; ++i) {
+    clients[i] = std::thread([&, i] { slow[i] = HttpGet(frontend_port_, "/slow"); });
+  }
   const bool arrived = b2->WaitForRequests(1, absl::Seconds(5));
 
   Target draining = TargetOf(*b2);
@@ -282,9 +282,8 @@ TEST_F(DataPlaneSyncTest, ADrainedTargetFinishesItsRequestTakesNoNewOneAndIsThen
 
   // Removed while its slow request is still in flight: `del server` waits for it.
   sync_->Want(Plane({TargetOf(*b1)}), 3);
-  const DataPlaneReport removing = reports.WaitFor([](const DataPlaneReport& r) {
-    return r.generation == 3;
-  });
+  const DataPlaneReport removing =
+      reports.WaitFor([](const DataPlaneReport& r) { return r.generation == 3; });
   for (std::thread& c : clients) c.join();
   bool deleted = false;
   const DataPlaneReport gone = reports.WaitFor(
@@ -414,8 +413,8 @@ TEST_F(DataPlaneSyncTest, APlaneThatCannotBeRenderedIsReportedAndTheRunningOneSe
   bad.name = "b2;shutdown";  // Not a HAProxy name: `add server` and the renderer refuse it.
   sync_->Want(Plane({TargetOf(*b1), bad}), 2);
   bool met = false;
-  const DataPlaneReport refused = reports.WaitFor(
-      [](const DataPlaneReport& r) { return !r.status.ok(); }, &met);
+  const DataPlaneReport refused =
+      reports.WaitFor([](const DataPlaneReport& r) { return !r.status.ok(); }, &met);
   ASSERT_TRUE(met);
   EXPECT_EQ(refused.status.code(), absl::StatusCode::kInvalidArgument) << refused.status;
   EXPECT_THAT(std::string(refused.status.message()), HasSubstr("backends[0].targets[1].name"));
@@ -466,9 +465,8 @@ TEST_F(DataPlaneSyncTest, ANewTargetGetsItsFirstRequestSoonAfterItsFirstCheck) {
   for (auto* figures : {&from_want, &from_check}) {
     std::sort(figures->begin(), figures->end());
     std::cout << (figures == &from_want ? "Want()" : "first check") << " to first request "
-              << "(check interval 1 s, poll 100 ms, n=10): min " << figures->front()
-              << ", median " << ((*figures)[4] + (*figures)[5]) / 2 << ", max "
-              << figures->back() << std::endl;
+              << "(check interval 1 s, poll 100 ms, n=10): min " << figures->front() << ", median "
+              << ((*figures)[4] + (*figures)[5]) / 2 << ", max " << figures->back() << std::endl;
   }
 }
 

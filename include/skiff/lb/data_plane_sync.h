@@ -194,7 +194,7 @@ class DataPlaneSync {
   bool converged_ = false;  // applied_ is desired_'s plane, nothing pending.
   uint64_t applied_generation_ = 0;
   std::optional<uint64_t> rejected_generation_;  // Its config failed to render or `haproxy -c`.
-  int failures_ = 0;                              // Consecutive failed applies.
+  int failures_ = 0;                             // Consecutive failed applies.
   absl::Time next_attempt_ = absl::InfinitePast();
   absl::Status apply_status_;
   absl::Status poll_status_;

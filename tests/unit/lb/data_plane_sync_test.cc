@@ -1,6 +1,8 @@
 // DataPlaneSync's pure rules, each test "given what HAProxy runs and what is wanted, these
 // steps": PlanSync (a reload, or runtime steps per server), EffectivePlane, which servers count
 // as admitted, and the back-off. No HAProxy, no thread, no clock.
+#include "skiff/lb/data_plane_sync.h"
+
 #include <string>
 #include <vector>
 
@@ -8,7 +10,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/sync_plan.h"
-#include "skiff/lb/data_plane_sync.h"
 
 namespace skiff::lb {
 namespace {
@@ -25,18 +26,20 @@ Target T(const std::string& name, int port, int weight = 1) {
 
 Backend Group(const std::string& name, std::vector<Target> targets) {
   return Backend{.name = name,
-                 .check = {.path = "/health", .interval = absl::Seconds(1),
-                           .timeout = absl::Milliseconds(500), .healthy_threshold = 3,
+                 .check = {.path = "/health",
+                           .interval = absl::Seconds(1),
+                           .timeout = absl::Milliseconds(500),
+                           .healthy_threshold = 3,
                            .unhealthy_threshold = 2},
                  .targets = std::move(targets)};
 }
 
 Frontend Listener(const std::string& backend, int port = 8080) {
-  return Frontend{.name = absl::StrCat("ln-", port),
-                  .address = "127.0.0.1",
-                  .port = port,
-                  .default_action = {.type = Action::Type::kForward,
-                                     .forward = {{.backend = backend}}}};
+  return Frontend{
+      .name = absl::StrCat("ln-", port),
+      .address = "127.0.0.1",
+      .port = port,
+      .default_action = {.type = Action::Type::kForward, .forward = {{.backend = backend}}}};
 }
 
 DataPlane Plane(std::vector<Backend> backends) {
@@ -63,8 +66,8 @@ std::vector<std::string> Steps(const SyncSteps& steps) {
     lines.push_back(absl::StrCat("add ", s.backend, "/", s.name, " weight ", s.weight));
   }
   for (const ServerStateChange& c : steps.set_state) {
-    lines.push_back(absl::StrCat("state ", c.server.backend, "/", c.server.name, " ",
-                                 StateWord(c.state)));
+    lines.push_back(
+        absl::StrCat("state ", c.server.backend, "/", c.server.name, " ", StateWord(c.state)));
   }
   for (const ServerWeightChange& c : steps.set_weight) {
     lines.push_back(absl::StrCat("weight ", c.server.backend, "/", c.server.name, " ", c.weight));
@@ -228,8 +231,7 @@ TEST(PlanSyncTest, AnyBackendSettingChangeIsAReload) {
   EXPECT_THAT(plan_with([](Backend& b) { b.protocol = Protocol::kTcp; }), ElementsAre("reload"));
   EXPECT_THAT(plan_with([](Backend& b) { b.slow_start = absl::Seconds(30); }),
               ElementsAre("reload"));
-  EXPECT_THAT(plan_with([](Backend& b) { b.stickiness = absl::Hours(1); }),
-              ElementsAre("reload"));
+  EXPECT_THAT(plan_with([](Backend& b) { b.stickiness = absl::Hours(1); }), ElementsAre("reload"));
 }
 
 TEST(PlanSyncTest, ATargetsNewAddressOrPortIsAReload) {
@@ -322,9 +324,8 @@ TEST(SeedAdmittedTest, ServersUpAfterAPassingCheckOrAtAWeightCount) {
       Stat("tg", "failing", "UP 1/2", "L4OK", 0), Stat("sel", "tg", "no check", "", 256),
       Stat("tcp", "t1", "UP", "L4OK", 0),
   };
-  EXPECT_THAT(SeedAdmitted(servers),
-              UnorderedElementsAre("tg/checked", "tg/weighted", "tg/draining", "tg/failing",
-                                   "tcp/t1"));
+  EXPECT_THAT(SeedAdmitted(servers), UnorderedElementsAre("tg/checked", "tg/weighted",
+                                                          "tg/draining", "tg/failing", "tcp/t1"));
 }
 
 TEST(AdmissionsTest, TargetsWhoseCheckPassedAreAdmittedAtTheirWeight) {
@@ -336,14 +337,14 @@ TEST(AdmissionsTest, TargetsWhoseCheckPassedAreAdmittedAtTheirWeight) {
       Plane({Group("tg", {T("new", 81, 3), T("old", 82, 4), T("sick", 83, 2), draining, maint}),
              Group("b", {T("new", 91, 7)})});
   const std::vector<ServerStat> servers = {
-      Stat("tg", "new", "UP", "L7OK", 0),  Stat("tg", "old", "UP", "L7OK", 4),
+      Stat("tg", "new", "UP", "L7OK", 0),   Stat("tg", "old", "UP", "L7OK", 4),
       Stat("tg", "sick", "UP", "L7STS", 0), Stat("tg", "d", "DRAIN", "L7OK", 0),
       Stat("tg", "m", "MAINT", "L7OK", 0),  Stat("b", "new", "UP", "INI", 0),
       Stat("x", "stray", "UP", "L7OK", 0),
   };
-  EXPECT_THAT(Admissions(applied, {"tg/old"}, servers),
-              ElementsAre(ServerWeightChange{{"tg", "new"}, 3},
-                          ServerWeightChange{{"tg", "d"}, 0}));
+  EXPECT_THAT(
+      Admissions(applied, {"tg/old"}, servers),
+      ElementsAre(ServerWeightChange{{"tg", "new"}, 3}, ServerWeightChange{{"tg", "d"}, 0}));
   EXPECT_THAT(Admissions(applied, {}, {}), IsEmpty());
 }
 
