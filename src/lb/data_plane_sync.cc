@@ -18,6 +18,9 @@
 namespace skiff::lb {
 namespace {
 
+// Polls at adoption before giving up on a HAProxy that runs but does not answer.
+constexpr int kAdoptAttempts = 10;
+
 bool IsEmpty(const DataPlane& plane) { return plane.frontends.empty() && plane.backends.empty(); }
 
 std::vector<std::string> Sorted(const absl::flat_hash_set<std::string>& keys) {
@@ -85,16 +88,30 @@ absl::Status DataPlaneSync::Shutdown(bool stop_haproxy) {
 }
 
 void DataPlaneSync::Run() {
-  // Adoption: what a previous skiffd's HAProxy already sends traffic to keeps its weight
-  // through our first reload, instead of waiting at 0 for its next check.
-  Poll();
-  if (running_) admitted_ = SeedAdmitted(servers_);
+  if (!Adopt()) return;
   Report();
   while (WaitForWork()) {
     Reconcile();
     Poll();
     Report();
   }
+}
+
+bool DataPlaneSync::Adopt() {
+  // What a previous skiffd's HAProxy already sends traffic to keeps its weight through our
+  // first reload, instead of waiting at 0 for its next check. A master that runs but does not
+  // answer may be in the middle of a reload: ask again for a moment before the first apply.
+  for (int attempt = 1; attempt <= kAdoptAttempts; ++attempt) {
+    Poll();
+    if (running_) {
+      admitted_ = SeedAdmitted(servers_);
+      return true;
+    }
+    if (!process_.Running() || attempt == kAdoptAttempts) return true;
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval)) return false;
+  }
+  return true;
 }
 
 bool DataPlaneSync::WaitForWork() {

@@ -156,6 +156,8 @@ class DataPlaneSync {
   };
 
   void Run();
+  // Polls what runs on paths.dir and seeds admitted_ from it; false on Shutdown().
+  bool Adopt();
   // Sleeps until Want(), Shutdown() or the next poll; false on Shutdown().
   bool WaitForWork();
   // One round: make HAProxy match the desired plane, poll it, report.
