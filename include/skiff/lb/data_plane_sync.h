@@ -4,13 +4,16 @@
 // observer what HAProxy runs, which targets are admitted and every server's `show stat` line.
 //
 // What the sync thread does, each time Want() brings a plane and every poll_interval:
-// - A plane with no frontend and no backend stops HAProxy (nothing left behind). Otherwise, when
-//   no HAProxy answers, HaproxyProcess::Apply starts one (or adopts a previous skiffd's), with
-//   exponential back-off between min_backoff and max_backoff while it fails.
+// - A plane with no frontend and no backend stops HAProxy (no process, socket or pid file is
+//   left; the last config file stays, unused). Otherwise, when no HAProxy answers,
+//   HaproxyProcess::Apply starts one (or adopts a previous skiffd's), with exponential back-off
+//   between min_backoff and max_backoff while it fails.
 // - A change it can make over the runtime API (servers of non-sticky backends) is made there
 //   (PlanSync); any other change, or a runtime step HAProxy refuses, is a reload of the whole
-//   rendered config (EffectivePlane). A config that `haproxy -c` rejects is never installed:
-//   the running one stays, the error is in the report, and that generation is not retried.
+//   rendered config (EffectivePlane). A plane the renderer or `haproxy -c` rejects is never
+//   installed: the running config stays, the error (InvalidArgument) is in the report, and
+//   nothing is tried again, a restart of a HAProxy that dies meanwhile included, until Want()
+//   brings another generation.
 // - Admission: a target starts at weight 0, and the first `show stat` after its first passing
 //   check (L4OK, L6OK, L7OK) raises it to its weight. A target is then admitted until it is
 //   removed; reloads and HAProxy restarts keep it at its weight.
