@@ -32,9 +32,10 @@ namespace skiff::lb {
 absl::Status CheckProxyName(absl::string_view what, absl::string_view name);
 
 // `add server BACKEND/NAME ADDR:PORT weight W [check inter I fastinter I downinter I rise R
-// fall F [port P]] [cookie C]`, IPv6 addresses in brackets. InvalidArgument for a spec HAProxy
-// would refuse or misread: a bad name, an address that is not an IP literal, a port or weight
-// out of range, rise/fall below 1, an interval under 1 ms, a cookie with spaces.
+// fall F [port P]] [slowstart S] [cookie C]`, IPv6 addresses in brackets. InvalidArgument for a
+// spec HAProxy would refuse or misread: a bad name, an address that is not an IP literal, a port
+// or weight out of range, rise/fall below 1, an interval under 1 ms, a negative slow start, a
+// cookie with spaces.
 absl::StatusOr<std::string> AddServerCommand(const ServerSpec& server);
 
 // `set server BACKEND/NAME state ready|drain|maint`.

@@ -231,8 +231,11 @@ absl::Status RenderBackend(const Backend& b, const std::string& path, std::strin
   if (b.slow_start > absl::ZeroDuration()) absl::StrAppend(&out, " slowstart ", Ms(b.slow_start));
   absl::StrAppend(&out, "\n");
   for (const Target& t : b.targets) {
-    absl::StrAppend(&out, "  server ", t.name, " ", t.address, ":", t.port, " weight ", t.weight);
-    if (b.stickiness.has_value()) absl::StrAppend(&out, " cookie ", t.name);
+    absl::StrAppend(&out, "  server ", t.name, " ", t.address, ":", t.port, " weight ",
+                    t.draining ? 0 : t.weight);
+    // HAProxy sends a request whose cookie names a server to it whatever its weight: a
+    // draining target has no cookie, so its sticky clients go to another one.
+    if (b.stickiness.has_value() && !t.draining) absl::StrAppend(&out, " cookie ", t.name);
     if (t.maintenance) absl::StrAppend(&out, " disabled");
     absl::StrAppend(&out, "\n");
   }

@@ -234,6 +234,12 @@ absl::StatusOr<std::string> AddServerCommand(const ServerSpec& server) {
                     inter, " rise ", server.rise, " fall ", server.fall);
     if (server.check_port != 0) absl::StrAppend(&command, " port ", server.check_port);
   }
+  if (server.slow_start < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("slow start must not be negative");
+  }
+  if (server.slow_start > absl::ZeroDuration()) {
+    absl::StrAppend(&command, " slowstart ", HaproxyMilliseconds(server.slow_start));
+  }
   if (!server.cookie.empty()) {
     for (const char c : server.cookie) {
       if (!absl::ascii_isgraph(static_cast<unsigned char>(c)) || c == ';' || c == '#') {

@@ -21,7 +21,12 @@
 // - Health checks: protocol, port (or the traffic port), path, interval, timeout, healthy and
 //   unhealthy thresholds, and the matcher ("200", "200,202", "200-299").
 // - A target that is not ready for traffic (not yet healthy, or draining) is rendered at weight
-//   0, as the runtime API left it.
+//   0, as the runtime API left it: the caller gives weight 0 for one not yet healthy
+//   (EffectivePlane in data_plane_sync.h), and a draining target is rendered at 0 whatever its
+//   weight, without its stickiness cookie in a sticky backend, so that no new request (a sticky
+//   client's included) reaches it while the old worker finishes its in-flight ones.
+//
+// Every type has ==, so that PlanSync can tell what changed between two planes.
 //
 // Pure: no I/O. Every name and value is checked; bad input is InvalidArgument naming the field.
 #ifndef SKIFF_LB_CONFIG_H_
@@ -51,15 +56,20 @@ struct HealthCheck {
   int healthy_threshold = 5;
   int unhealthy_threshold = 2;
   std::string matcher = "200";  // HttpCode: "200", "200,202", "200-299" (HTTP checks only).
+  friend bool operator==(const HealthCheck&, const HealthCheck&) = default;
 };
 
 struct Target {
   std::string name;     // Unique in its backend: a HAProxy identifier.
   std::string address;  // IPv4 literal.
   int port = 0;
-  int weight = 0;       // 0-256; 0 takes no new requests.
+  // 0-256; 0 takes no new requests. DataPlaneSync reads it as the weight once admitted (after
+  // the target's first passing check) and keeps the server at 0 until then.
+  int weight = 0;
   bool maintenance = false;  // Out of service (checks stopped): rendered `disabled`.
-  bool draining = false;     // Deregistered, finishing in-flight requests: no new ones.
+  // Deregistered and finishing in-flight requests: no new ones (weight 0, `state drain`).
+  bool draining = false;
+  friend bool operator==(const Target&, const Target&) = default;
 };
 
 struct Backend {
@@ -70,7 +80,10 @@ struct Backend {
   absl::Duration slow_start = absl::ZeroDuration();  // slow_start.duration_seconds; 0 is off.
   // stickiness (lb_cookie) with its duration; none when off. HTTP only.
   std::optional<absl::Duration> stickiness;
+  // Every field above is a backend setting: PlanSync reloads HAProxy when one changes, and
+  // changes `targets` of a non-sticky backend over the runtime API.
   std::vector<Target> targets;
+  friend bool operator==(const Backend&, const Backend&) = default;
 };
 
 struct Condition {
@@ -87,11 +100,13 @@ struct Condition {
   std::vector<std::string> values;  // Alternatives. kQueryString uses `query` instead.
   // kQueryString: key (empty: any key) and value patterns; alternatives.
   std::vector<std::pair<std::string, std::string>> query;
+  friend bool operator==(const Condition&, const Condition&) = default;
 };
 
 struct WeightedBackend {
   std::string backend;
   int weight = 1;  // 0-999.
+  friend bool operator==(const WeightedBackend&, const WeightedBackend&) = default;
 };
 
 struct Action {
@@ -114,12 +129,14 @@ struct Action {
   std::string redirect_port = "#{port}";
   std::string redirect_path = "/#{path}";
   std::string redirect_query = "#{query}";
+  friend bool operator==(const Action&, const Action&) = default;
 };
 
 struct Rule {
   int priority = 1;  // 1-50000, unique in its frontend.
   std::vector<Condition> conditions;
   Action action;
+  friend bool operator==(const Rule&, const Rule&) = default;
 };
 
 struct Frontend {
@@ -129,11 +146,13 @@ struct Frontend {
   Protocol protocol = Protocol::kHttp;
   std::vector<Rule> rules;  // HTTP only; any order.
   Action default_action;    // TCP: a forward to one backend.
+  friend bool operator==(const Frontend&, const Frontend&) = default;
 };
 
 struct DataPlane {
   std::vector<Frontend> frontends;
   std::vector<Backend> backends;
+  friend bool operator==(const DataPlane&, const DataPlane&) = default;
 };
 
 struct RenderOptions {

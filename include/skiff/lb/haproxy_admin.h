@@ -38,7 +38,11 @@ struct ServerSpec {
   int rise = 5;
   int fall = 2;
   int check_port = 0;
+  // `slowstart`: the weight ramps up over this long after the server comes up, as the config's
+  // `default-server` has it (a dynamic server does not read `default-server`). 0 is off.
+  absl::Duration slow_start = absl::ZeroDuration();
   std::string cookie;   // Stickiness cookie value; "" for none.
+  friend bool operator==(const ServerSpec&, const ServerSpec&) = default;
 };
 
 enum class ServerAdminState { kReady, kDrain, kMaint };
@@ -54,6 +58,7 @@ struct ServerStat {
   int check_code = 0;        // HTTP status of the last check, 0 when none.
   int64_t total_sessions = 0;  // stot
   bool up() const;           // status starts with "UP" (or DRAIN, which is up and draining).
+  friend bool operator==(const ServerStat&, const ServerStat&) = default;
 };
 
 class HaproxyAdmin {

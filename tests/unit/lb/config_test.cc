@@ -92,6 +92,18 @@ TEST(RenderHaproxyConfigTest, TargetGroupSettingsReachTheBackend) {
   EXPECT_THAT(config, HasSubstr("  server t1 127.0.0.1:32768 weight 1 cookie t1 disabled\n"));
 }
 
+TEST(RenderHaproxyConfigTest, ADrainingTargetIsAtWeightZeroAndKeepsNoStickyClient) {
+  Backend b = Web();
+  b.targets[0].weight = 7;
+  b.targets[0].draining = true;
+  EXPECT_THAT(Render({.frontends = {Listener()}, .backends = {b}}),
+              HasSubstr("  server t1 127.0.0.1:32768 weight 0\n"));
+  b.stickiness = absl::Hours(1);
+  const std::string sticky = Render({.frontends = {Listener()}, .backends = {b}});
+  EXPECT_THAT(sticky, HasSubstr("  server t1 127.0.0.1:32768 weight 0\n"));
+  EXPECT_THAT(sticky, HasSubstr("  server t2 10.0.0.2:8080 weight 0 cookie t2\n"));
+}
+
 TEST(RenderHaproxyConfigTest, ATcpCheckHasNoHttpLines) {
   Backend b = Web();
   b.protocol = Protocol::kTcp;

@@ -166,6 +166,18 @@ TEST(AddServerCommandTest, ChecksAnotherPortAndSetsACookie) {
             "fastinter 30000ms downinter 30000ms rise 1 fall 3 port 9090 cookie c1");
 }
 
+TEST(AddServerCommandTest, RampsUpOverTheSlowStart) {
+  ServerSpec spec = Spec();
+  spec.slow_start = absl::Seconds(30);
+  absl::StatusOr<std::string> command = AddServerCommand(spec);
+  ASSERT_TRUE(command.ok()) << command.status();
+  EXPECT_EQ(*command,
+            "add server tg-web/task-1.80 10.0.3.7:8080 weight 0 check inter 500ms "
+            "fastinter 500ms downinter 500ms rise 1 fall 3 slowstart 30000ms");
+  spec.slow_start = absl::Seconds(-1);
+  EXPECT_EQ(AddServerCommand(spec).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AddServerCommandTest, WithoutCheck) {
   ServerSpec spec = Spec();
   spec.check = false;
