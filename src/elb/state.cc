@@ -176,11 +176,13 @@ TargetHealth HealthOf(const TargetGroupRecord& group, const RegisteredTarget& ta
   } else if (!in_use) {
     set("unused", "Target.NotInUse",
         "Target group is not configured to receive traffic from the load balancer");
+  } else if (admitted && stat != nullptr && stat->up()) {
+    // Admitted after a passing check: HAProxy's, or the data plane's first probe, which may
+    // come before HAProxy's first check (still INI then).
+    set("healthy", nullptr, "");
   } else if (stat == nullptr || stat->check_status.empty() || stat->check_status == "INI") {
     set("initial", stat == nullptr ? "Elb.RegistrationInProgress" : "Elb.InitialHealthChecking",
         stat == nullptr ? "Target registration is in progress" : "Initial health checks in progress");
-  } else if (admitted && stat->up()) {
-    set("healthy", nullptr, "");
   } else if (stat->check_status == "L7STS" || stat->check_status == "L7RSP") {
     set("unhealthy", "Target.ResponseCodeMismatch",
         absl::StrCat("Health checks failed with these codes: [", stat->check_code, "]"));
