@@ -1,11 +1,13 @@
 #include "cli/command_line.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <utility>
@@ -26,6 +28,7 @@ using google::protobuf::Message;
 using json = nlohmann::ordered_json;
 
 constexpr char kDefaultSocket[] = "/run/skiff/skiffd.sock";
+constexpr int kMaxListWords = 1 << 16;  // The words one list flag takes.
 
 struct UsageError {
   std::string message;
@@ -232,14 +235,17 @@ class Parser {
     for (int i = 0; i < request->field_count(); ++i) {
       const FieldDescriptor* field = request->field(i);
       const std::string flag = FlagName(field->json_name());
-      // Lists of scalars take several values (--services a b); everything else takes one value,
-      // JSON for structures. A std::string target keeps CLI11 from splitting "[a,b]".
+      // Lists of scalars take several values (--names a b) or a JSON list; everything else takes
+      // one value, JSON for structures. A std::string target keeps CLI11 from splitting "[a,b]".
       const bool many = field->is_repeated() && !field->is_map() &&
                         field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE;
       if (many) {
+        // One value of up to kMaxListWords words rather than extra values: with extra values
+        // CLI11 takes a word "[...]" apart at its commas, which mangles a JSON list. CLI11 ends
+        // each use of such a flag with an empty word; BuildRequest drops empty words.
         sub->add_option("--" + flag, entry->lists[field->json_name()], FlagHelp(field))
-            ->expected(1, -1)
-            ->allow_extra_args(true);
+            ->type_size(1, kMaxListWords)
+            ->allow_extra_args(false);
       } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_BOOL && !field->is_repeated()) {
         // As aws does: --follow sets it, --no-follow clears it.
         std::optional<std::string>& value = entry->flags[field->json_name()];
@@ -272,7 +278,10 @@ class Parser {
     for (const auto& [name, value] : entry.flags) {
       if (value) input[name] = FlagValue(field_named(name), FlagName(name), {*value});
     }
-    for (const auto& [name, values] : entry.lists) {
+    for (const auto& [name, words] : entry.lists) {
+      std::vector<std::string> values;
+      std::copy_if(words.begin(), words.end(), std::back_inserter(values),
+                   [](const std::string& word) { return !word.empty(); });
       if (!values.empty()) input[name] = FlagValue(field_named(name), FlagName(name), values);
     }
     FillEcsDefaults(command, descriptor, &input);

@@ -73,6 +73,18 @@ TEST_F(CommandLineTest, EcsIsTheDefaultGroup) {
   EXPECT_EQ(Parse({"ecs", "list-images"}).exit_code, kExitUsage);
 }
 
+TEST_F(CommandLineTest, AListFlagTakesWordsOrAJsonListWhole) {
+  EXPECT_EQ(Request({"describe-services", "--services", "web", "api", "--include", "TAGS"}),
+            json::parse(R"({"services": ["web", "api"], "include": ["TAGS"],
+                            "cluster": "default"})"));
+  // CLI11 alone would take the list apart at its commas, quotes and all.
+  EXPECT_EQ(Request({"describe-services", "--services", R"(["web", "api,v2"])"}),
+            json::parse(R"({"services": ["web", "api,v2"], "cluster": "default"})"));
+  // A flag given twice adds to its list.
+  EXPECT_EQ(Request({"describe-services", "--services", "web", "--services", "api"}),
+            json::parse(R"({"services": ["web", "api"], "cluster": "default"})"));
+}
+
 TEST_F(CommandLineTest, EcsCommandsKeepTheirDefaultsInTheEcsGroup) {
   EXPECT_EQ(Request({"ecs", "execute-command", "--task", "t1", "--command", "ls"}),
             json::parse(R"({"task": "t1", "command": "ls", "interactive": false,
