@@ -131,12 +131,19 @@ class Parser {
         ->capture_default_str();
     cluster_flag_ = app_.add_option("--cluster", cluster_, "cluster name")->capture_default_str();
 
-    // ECS's commands and skiff's own at the top, then the ECS group.
-    for (const Command& command : commands) Add(&app_, command);
+    // ECS's commands and skiff's own at the top, then the groups.
+    for (const Command& command : commands) {
+      if (command.group != Group::kElbv2) Add(&app_, command);
+    }
     CLI::App* ecs = AddGroup(
         "ecs", "The ECS commands again, as `aws ecs` names them: `skiff ecs <op>` is `skiff <op>`");
     for (const Command& command : commands) {
       if (command.group == Group::kEcs) Add(ecs, command);
+    }
+    CLI::App* elbv2 = AddGroup("elbv2", "Load balancers, listeners, rules and target groups, with "
+                                        "the commands and flags of `aws elbv2`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kElbv2) Add(elbv2, command);
     }
   }
 
@@ -284,7 +291,7 @@ class Parser {
                    [](const std::string& word) { return !word.empty(); });
       if (!values.empty()) input[name] = FlagValue(field_named(name), FlagName(name), values);
     }
-    FillEcsDefaults(command, descriptor, &input);
+    if (command.group != Group::kElbv2) FillEcsDefaults(command, descriptor, &input);
     std::unique_ptr<Message> request(
         google::protobuf::MessageFactory::generated_factory()->GetPrototype(descriptor)->New());
     absl::Status decoded = model::DecodeMessage(input, request.get());
@@ -307,7 +314,7 @@ class Parser {
   }
 
   CLI::App app_{"skiff: the Skiff CLI, with the commands and flags of `aws ecs` (also as "
-                "`skiff ecs <op>`)"};
+                "`skiff ecs <op>`) and of `aws elbv2` (as `skiff elbv2 <op>`)"};
   std::string socket_ = kDefaultSocket;
   std::string output_ = "json";
   std::string cluster_ = "default";

@@ -33,8 +33,8 @@ Invocation ParseCommandLine(const std::vector<Command>& commands, int argc,
                             const char* const* argv, std::ostream& out, std::ostream& err);
 
 // The flag of a request member, as aws names it (botocore's xform_name, a run of capitals being
-// one word): "containerDefinitions" -> "container-definitions", "enableECSManagedTags" ->
-// "enable-ecs-managed-tags".
+// one word): "containerDefinitions" -> "container-definitions", "TargetGroupArn" ->
+// "target-group-arn", "enableECSManagedTags" -> "enable-ecs-managed-tags".
 std::string FlagName(absl::string_view json_name);
 
 }  // namespace skiff::cli

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "skiff/elbv2/v1/service.grpc.pb.h"
 #include "skiff/v1/skiff.grpc.pb.h"
 
 namespace skiff::cli {
@@ -124,6 +125,55 @@ std::vector<Command> NodeCommands() {
   };
 }
 
+std::vector<Command> Elbv2Commands() {
+  using E = elbv2::v1::Elbv2::Stub;
+  return {
+      MakeCommand("create-load-balancer", "Create a load balancer", &E::CreateLoadBalancer),
+      MakeCommand("describe-load-balancers", "Describe load balancers by ARN or name (none: all)",
+                  &E::DescribeLoadBalancers),
+      MakeCommand("delete-load-balancer", "Delete a load balancer and its listeners",
+                  &E::DeleteLoadBalancer),
+      MakeCommand("create-target-group", "Create a target group, with its health check",
+                  &E::CreateTargetGroup),
+      MakeCommand("describe-target-groups",
+                  "Describe target groups by ARN, name or load balancer (none: all)",
+                  &E::DescribeTargetGroups),
+      MakeCommand("modify-target-group", "Change a target group's health check",
+                  &E::ModifyTargetGroup),
+      MakeCommand("delete-target-group", "Delete a target group that no action uses",
+                  &E::DeleteTargetGroup),
+      MakeCommand("modify-target-group-attributes",
+                  "Set target group attributes (deregistration delay, ...)",
+                  &E::ModifyTargetGroupAttributes),
+      MakeCommand("describe-target-group-attributes", "Describe a target group's attributes",
+                  &E::DescribeTargetGroupAttributes),
+      MakeCommand("create-listener", "Create a listener on a load balancer's port",
+                  &E::CreateListener),
+      MakeCommand("describe-listeners", "Describe listeners by ARN or load balancer",
+                  &E::DescribeListeners),
+      MakeCommand("modify-listener", "Change a listener's port, protocol or default actions",
+                  &E::ModifyListener),
+      MakeCommand("delete-listener", "Delete a listener and its rules", &E::DeleteListener),
+      MakeCommand("create-rule", "Add a rule (conditions, actions, priority) to a listener",
+                  &E::CreateRule),
+      MakeCommand("describe-rules", "Describe rules by ARN or listener", &E::DescribeRules),
+      MakeCommand("modify-rule", "Change a rule's conditions or actions", &E::ModifyRule),
+      MakeCommand("delete-rule", "Delete a rule (not a listener's default rule)",
+                  &E::DeleteRule),
+      MakeCommand("register-targets", "Register targets (ID and port) with a target group",
+                  &E::RegisterTargets),
+      MakeCommand("deregister-targets", "Deregister targets: they drain, then leave",
+                  &E::DeregisterTargets),
+      MakeCommand("describe-target-health", "Describe the health of a target group's targets",
+                  &E::DescribeTargetHealth),
+      MakeCommand("add-tags", "Add or overwrite tags of load balancers or target groups",
+                  &E::AddTags),
+      MakeCommand("describe-tags", "Describe the tags of load balancers or target groups",
+                  &E::DescribeTags),
+      MakeCommand("remove-tags", "Remove tags by key", &E::RemoveTags),
+  };
+}
+
 void Append(Group group, std::vector<Command> commands, std::vector<Command>* out) {
   for (Command& command : commands) {
     command.group = group;
@@ -137,6 +187,7 @@ std::vector<Command> Commands() {
   std::vector<Command> out;
   Append(Group::kEcs, EcsCommands(), &out);
   Append(Group::kNode, NodeCommands(), &out);
+  Append(Group::kElbv2, Elbv2Commands(), &out);
   return out;
 }
 
