@@ -2,6 +2,7 @@
 
 #include "api/aws_json.h"
 #include "api/ecs_operations.h"
+#include "api/elbv2_operations.h"
 #include "api/grpc_service.h"
 #include "api/http_server.h"
 #include "api/scraper.h"
@@ -125,6 +126,15 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
       "skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop, backends.metrics);
   if (!ecs.ok()) return ecs.status();
   server->ecs_service_ = *std::move(ecs);
+  if (backends.load_balancers != nullptr) {
+    server->elbv2_operations_ =
+        std::make_unique<OperationTable>(Elbv2Operations(backends.load_balancers));
+    absl::StatusOr<std::unique_ptr<TableService>> elbv2 =
+        TableService::Create("skiff.elbv2.v1.Elbv2", server->elbv2_operations_.get(),
+                             backends.loop, backends.metrics);
+    if (!elbv2.ok()) return elbv2.status();
+    server->elbv2_service_ = *std::move(elbv2);
+  }
   server->node_service_ = std::make_unique<NodeService>(backends);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -133,6 +143,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   builder.AddListeningPort(absl::StrCat("unix:", options.socket_path),
                            grpc::InsecureServerCredentials());
   builder.RegisterService(server->ecs_service_.get());
+  if (server->elbv2_service_ != nullptr) builder.RegisterService(server->elbv2_service_.get());
   builder.RegisterService(server->node_service_.get());
   // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
   // world-accessible before the chmod below.

@@ -1,9 +1,10 @@
-// ApiServer: skiffd's API on two transports over one table of operations (src/api/
+// ApiServer: skiffd's API on two transports over tables of operations (src/api/
 // operation_table.h):
 // - gRPC on a Unix socket (mode 0660, optional group): skiff.v1.Ecs, skiff.v1.Node,
-//   grpc.health.v1.Health and server reflection;
+//   skiff.elbv2.v1.Elbv2 (when the node has a load balancer manager), grpc.health.v1.Health and
+//   server reflection;
 // - the AWS JSON 1.1 protocol over HTTP(S) on a TCP address, signed with SigV4, which the AWS
-//   CLI and SDKs speak (src/api/aws_json.h).
+//   CLI and SDKs speak (src/api/aws_json.h): ECS only (ELBv2's AWS protocol is the query one).
 //
 // Neither transport's threads block on domain work: a call is posted to the control loop, which
 // answers it and finishes the call, and stays the single owner of state. The HTTP address also
@@ -26,6 +27,7 @@
 #include "skiff/aws/sigv4.h"
 #include "skiff/base/clock.h"
 #include "skiff/base/random.h"
+#include "skiff/elb/load_balancer_manager.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/metrics/metrics.h"
 #include "skiff/model/arn.h"
@@ -74,6 +76,8 @@ class ApiServer {
     const Clock* clock;  // Thread-safe: the age of request signatures.
     // Records every call and serves GET /metrics; none when null. Thread-safe.
     metrics::Metrics* metrics = nullptr;
+    // Loop-owned: answers skiff.elbv2.v1.Elbv2. ELBv2 is not served when null.
+    elb::LoadBalancerManager* load_balancers = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,
@@ -95,6 +99,8 @@ class ApiServer {
   std::unique_ptr<Scraper> scraper_;
   std::unique_ptr<OperationTable> ecs_operations_;
   std::unique_ptr<grpc::Service> ecs_service_;
+  std::unique_ptr<OperationTable> elbv2_operations_;  // Null when ELBv2 is not served.
+  std::unique_ptr<grpc::Service> elbv2_service_;
   std::unique_ptr<grpc::Service> node_service_;
   std::unique_ptr<AwsJsonApi> aws_json_;
   std::unique_ptr<HttpServer> http_;

@@ -1,6 +1,6 @@
-// The skiff CLI: `aws ecs`-shaped subcommands over the skiffd gRPC API. Each subcommand's flags
-// come from its request message (one flag per ECS member, named as aws names it), so the CLI and
-// the API cannot drift apart. Single-threaded; called from main.
+// The skiff CLI: `aws ecs`- and `aws elbv2`-shaped subcommands over the skiffd gRPC API. Each
+// subcommand's flags come from its request message (one flag per member, named as aws names it),
+// so the CLI and the API cannot drift apart. Single-threaded; called from main.
 #ifndef SKIFF_CLI_APP_H_
 #define SKIFF_CLI_APP_H_
 

@@ -4,6 +4,7 @@
 // seen as a client sees them.
 #include "api/on_loop.h"
 
+#include "api/elbv2_operations.h"
 #include "api/grpc_service.h"
 #include "api/operation_table.h"
 #include "google/protobuf/descriptor.h"
@@ -20,6 +21,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "skiff/base/clock.h"
+#include "skiff/elbv2/v1/service.grpc.pb.h"
 #include "skiff/model/errors.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/v1/skiff.grpc.pb.h"
@@ -174,17 +176,17 @@ TEST_F(OnLoopTest, ALoopThatRefusesThePostFinishesTheCallUnavailableAtOnce) {
   EXPECT_THAT(call_.trailing(), ElementsAre(Pair("skiff-exception", "ServerException")));
 }
 
-// A table with a row for every method of skiff.v1.Ecs: ListClusters answers from the fake, every
-// other one with an empty response.
-std::vector<Operation> EcsRows(FakeClusters* clusters) {
+// A table with a row for every method of the service: `row` as it is, every other one answering
+// an empty response.
+std::vector<Operation> ServiceRows(const std::string& name, Operation row) {
   const auto* service =
-      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("skiff.v1.Ecs");
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
   auto* factory = google::protobuf::MessageFactory::generated_factory();
   std::vector<Operation> rows;
   for (int i = 0; i < service->method_count(); ++i) {
     const auto* method = service->method(i);
-    if (method->name() == "ListClusters") {
-      rows.push_back(Row("ListClusters", clusters, &FakeClusters::ListClusters));
+    if (method->name() == row.name) {
+      rows.push_back(row);
       continue;
     }
     const Message* response = factory->GetPrototype(method->output_type());
@@ -196,6 +198,11 @@ std::vector<Operation> EcsRows(FakeClusters* clusters) {
                     }});
   }
   return rows;
+}
+
+// skiff.v1.Ecs, with ListClusters answered by the fake.
+std::vector<Operation> EcsRows(FakeClusters* clusters) {
+  return ServiceRows("skiff.v1.Ecs", Row("ListClusters", clusters, &FakeClusters::ListClusters));
 }
 
 TEST(TableServiceTest, EveryMethodOfTheServiceNeedsARowOfItsTypes) {
@@ -285,6 +292,100 @@ TEST_F(OnLoopOverGrpcTest, ACallWhileTheLoopStopsIsUnavailable) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(status.error_message(), "skiffd is shutting down");
   EXPECT_EQ(exception, "ServerException");
+}
+
+TEST(Elbv2OperationsTest, EveryMethodOfTheElbv2ServiceHasARowOfItsTypes) {
+  SimulatedClock clock;
+  fakes::ManualEventLoop loop(&clock);
+  // A row keeps the manager to call when it runs; making the table and the service calls nothing,
+  // so no manager (which needs a store and a data plane) is needed to check the rows.
+  const OperationTable table = Elbv2Operations(nullptr);
+  const auto* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName("skiff.elbv2.v1.Elbv2");
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ(table.rows().size(), static_cast<size_t>(service->method_count()));
+  EXPECT_EQ(table.rows().size(), 23u);
+  absl::StatusOr<std::unique_ptr<TableService>> served =
+      TableService::Create("skiff.elbv2.v1.Elbv2", &table, &loop);
+  EXPECT_TRUE(served.ok()) << served.status();
+}
+
+// A backend whose DescribeTargetGroups answers what the test set.
+struct FakeTargetGroups {
+  absl::StatusOr<elbv2::v1::DescribeTargetGroupsOutput> DescribeTargetGroups(
+      const elbv2::v1::DescribeTargetGroupsInput&) {
+    return answer;
+  }
+  absl::StatusOr<elbv2::v1::DescribeTargetGroupsOutput> answer;
+};
+
+// skiff.elbv2.v1.Elbv2 through a real in-process gRPC server: ELBv2's error codes reach the client
+// in the trailer that carries ECS's exception names.
+class Elbv2OverGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_.Start();
+    absl::StatusOr<std::unique_ptr<TableService>> service =
+        TableService::Create("skiff.elbv2.v1.Elbv2", &table_, &loop_);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = elbv2::v1::Elbv2::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+    loop_.Stop();
+  }
+
+  // The call's status and its skiff-exception trailer ("" when none).
+  std::pair<grpc::Status, std::string> Call(elbv2::v1::DescribeTargetGroupsOutput* response) {
+    grpc::ClientContext context;
+    const grpc::Status status =
+        stub_->DescribeTargetGroups(&context, elbv2::v1::DescribeTargetGroupsInput(), response);
+    std::string exception;
+    for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+      if (key == model::kExceptionMetadataKey) exception.assign(value.data(), value.size());
+    }
+    return {status, exception};
+  }
+
+  RealClock clock_;
+  scheduler::ThreadEventLoop loop_{&clock_};
+  FakeTargetGroups groups_;
+  OperationTable table_{ServiceRows(
+      "skiff.elbv2.v1.Elbv2",
+      Row("DescribeTargetGroups", &groups_, &FakeTargetGroups::DescribeTargetGroups))};
+  std::unique_ptr<TableService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<elbv2::v1::Elbv2::Stub> stub_;
+};
+
+TEST_F(Elbv2OverGrpcTest, TheClientSeesTheResponseAndTheElbv2ErrorCode) {
+  elbv2::v1::DescribeTargetGroupsOutput answer;
+  answer.add_target_groups()->set_target_group_name("web");
+  groups_.answer = answer;
+  elbv2::v1::DescribeTargetGroupsOutput response;
+  auto [ok, no_exception] = Call(&response);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(no_exception, "");
+  ASSERT_EQ(response.target_groups_size(), 1);
+  EXPECT_EQ(response.target_groups(0).target_group_name(), "web");
+
+  groups_.answer = model::EcsError(absl::StatusCode::kNotFound, "TargetGroupNotFound",
+                                   "One or more target groups not found");
+  auto [missing, not_found] = Call(&response);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(missing.error_message(), "One or more target groups not found");
+  EXPECT_EQ(not_found, "TargetGroupNotFound");
+
+  groups_.answer = model::EcsError(absl::StatusCode::kInvalidArgument, "ValidationError",
+                                   "PageSize: must be 1-400; got 0");
+  auto [invalid, validation] = Call(&response);
+  EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(validation, "ValidationError");
 }
 
 }  // namespace

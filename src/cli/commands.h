@@ -1,0 +1,50 @@
+// The skiff subcommands: where each one lives, its request message and how it calls skiffd.
+// ECS's operations are the default group (`skiff run-task`, also `skiff ecs run-task`), skiff's
+// own node commands (images, logs) are top-level only, and ELBv2's live under `skiff elbv2`. The
+// flags of a subcommand come from its request (command_line.h). Built and used on the CLI's main
+// thread.
+#ifndef SKIFF_SRC_CLI_COMMANDS_H_
+#define SKIFF_SRC_CLI_COMMANDS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/streams.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/status.h"
+
+namespace skiff::cli {
+
+enum class Group {
+  kEcs,    // `skiff <op>` and `skiff ecs <op>`, as `aws ecs <op>`.
+  kNode,   // `skiff <op>`: skiff's own (images, logs, container health).
+  kElbv2,  // `skiff elbv2 <op>`, as `aws elbv2 <op>`.
+};
+
+// One subcommand. Unary calls use `call` and print the response; streams and waiters use `run`,
+// which prints and returns the exit status.
+struct Command {
+  Group group = Group::kEcs;
+  std::string parent;  // "wait" for `skiff wait tasks-running`; "" for the others.
+  std::string name;
+  std::string help;
+  // The request's descriptor, asked for only when the command is chosen: every API's descriptors
+  // built at each start would slow every command down.
+  const google::protobuf::Descriptor* (*request)() = nullptr;
+  std::function<grpc::Status(const Connection&, grpc::ClientContext*,
+                             const google::protobuf::Message&,
+                             std::unique_ptr<google::protobuf::Message>*)>
+      call;
+  std::function<int(const Connection&, const google::protobuf::Message&)> run;
+};
+
+// Every subcommand, in the order `skiff --help` lists them.
+std::vector<Command> Commands();
+
+}  // namespace skiff::cli
+
+#endif  // SKIFF_SRC_CLI_COMMANDS_H_
