@@ -334,7 +334,8 @@ int Run(const Options& options) {
        .random = &random,
        .log_rotation = log_rotation,
        .clock = &clock,
-       .metrics = &metrics});
+       .metrics = &metrics,
+       .load_balancers = load_balancing->manager.get()});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;
