@@ -75,10 +75,15 @@ class LoadBalancingTest : public E2eTest {
     return port;
   }
 
+  // The node as a container instance (its id in the containerInstanceArn), which `instance`
+  // targets name: skiffd takes the machine id.
   std::string NodeInstanceId() {
-    json out = Ok({"describe-container-instances"});
-    const std::string arn = out["containerInstances"][0]["containerInstanceArn"];
-    return arn.substr(arn.rfind('/') + 1);
+    std::string machine_id;
+    std::ifstream("/etc/machine-id") >> machine_id;
+    const std::string id = machine_id.size() == 32 ? machine_id : std::string(32, '0');
+    json out = Ok({"describe-container-instances", "--container-instances", id});
+    EXPECT_EQ(out["containerInstances"].size(), 1u) << out.dump();
+    return id;
   }
 
   std::string CreateLoadBalancer(const std::string& name) {
