@@ -157,7 +157,8 @@ absl::StatusOr<std::string> BenchHarness::Skiff(const std::vector<std::string>& 
   return Output(argv, "skiff", args, options_.command_timeout);
 }
 
-void BenchHarness::PrintMachine() const {
+void BenchHarness::PrintMachine(
+    const std::vector<std::pair<std::string, std::string>>& extra) const {
   std::string version = "?";
   if (absl::StatusOr<std::string> out = Ctr(ctr_ns_, {"version"}); out.ok()) {
     std::vector<std::string> found;  // The second "Version:" line is the server's.
@@ -169,7 +170,10 @@ void BenchHarness::PrintMachine() const {
     }
     if (!found.empty()) version = found.back();
   }
-  PrintMachineHeader(std::cout, {{"containerd", version + " (private instance, overlayfs)"}});
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"containerd", version + " (private instance, overlayfs)"}};
+  lines.insert(lines.end(), extra.begin(), extra.end());
+  PrintMachineHeader(std::cout, lines);
 }
 
 absl::Status BenchHarness::ProveWatch(e2e::TaskWatch& watch, const std::string& task_definition,

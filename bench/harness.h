@@ -19,6 +19,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -93,8 +94,9 @@ class BenchHarness {
   // `skiff --socket S args...`; stdout on exit 0, else Internal with the exit code and stderr.
   absl::StatusOr<std::string> Skiff(const std::vector<std::string>& args) const;
 
-  // date, machine (CPUs, model, kernel), containerd's version and the load, one per line.
-  void PrintMachine() const;
+  // date, machine (CPUs, model, kernel), containerd's version, `extra` (label, text) lines and
+  // the load, one per line.
+  void PrintMachine(const std::vector<std::pair<std::string, std::string>>& extra = {}) const;
 
   // Service benches, untimed. skiffd subscribes a Node.Watch stream on its loop a moment after
   // the call arrives, and changes before that are missed: a first change seen proves `watch` is
