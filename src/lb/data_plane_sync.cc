@@ -25,16 +25,12 @@ namespace {
 // Polls at adoption before giving up on a HAProxy that runs but does not answer.
 constexpr int kAdoptAttempts = 10;
 
-// The first probe's pace beyond probe_interval (data_plane_sync.h says why).
-constexpr absl::Duration kSlowProbeInterval = absl::Seconds(1);
-constexpr int kProbeFailuresBeforeSlow = 20;
-constexpr int kMaxProbesInFlight = 32;
-
+// The first probe's pace: ProbePacing's, at options.probe_interval (never slower when slowed).
 ProbePacing PacingOf(const DataPlaneSyncOptions& options) {
-  return ProbePacing{.interval = options.probe_interval,
-                     .slow_interval = std::max(kSlowProbeInterval, options.probe_interval),
-                     .failures_before_slow = kProbeFailuresBeforeSlow,
-                     .max_in_flight = kMaxProbesInFlight};
+  ProbePacing pacing;
+  pacing.interval = options.probe_interval;
+  pacing.slow_interval = std::max(pacing.slow_interval, options.probe_interval);
+  return pacing;
 }
 
 bool IsEmpty(const DataPlane& plane) { return plane.frontends.empty() && plane.backends.empty(); }

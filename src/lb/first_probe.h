@@ -46,12 +46,16 @@ struct AwaitingTarget {
 std::vector<AwaitingTarget> AwaitingAdmission(const DataPlane& applied, const DataPlane& desired,
                                               const absl::flat_hash_set<std::string>& admitted);
 
-// How often the sync probes a waiting target, and how many probes may be out at once.
+// How often the sync probes a waiting target, and how many probes may be out at once. The
+// defaults are DataPlaneSync's (its probe_interval replaces `interval`).
 struct ProbePacing {
   absl::Duration interval = absl::Milliseconds(100);  // From a probe's end to the next.
   // After `failures_before_slow` probes in a row failed, a target that does not answer yet
-  // (a slow start, or a broken task) is probed at this pace instead.
-  absl::Duration slow_interval = absl::Seconds(1);
+  // (an application still starting, or a broken task) is probed at this pace instead: a quarter
+  // of the probes, while an application that becomes ready still waits less than half a second
+  // for its next probe (issue 18: its first request within 500 ms of being ready). Most take
+  // longer than 2 s to start, so this is the pace that usually admits them.
+  absl::Duration slow_interval = absl::Milliseconds(400);
   int failures_before_slow = 20;
   int max_in_flight = 32;  // In all: a burst of new targets is probed in turns.
 };

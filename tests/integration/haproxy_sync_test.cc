@@ -506,6 +506,36 @@ TEST_F(DataPlaneSyncTest, ANewTargetThatAnswersGetsItsFirstRequestWithinASecondO
             << ", max " << times.back() << std::endl;
 }
 
+// An application that takes seconds to start (its check path answers 503 for 2.5 s, past the 20
+// probes at 100 ms) gets its first request soon after it answers 200: it is probed every 400 ms
+// by then. Prints how soon.
+TEST_F(DataPlaneSyncTest, ATargetReadyOnlyAfterSecondsGetsItsFirstRequestSoonAfter) {
+  auto b1 = StartBackend("b1");
+  auto late = StartBackend("late");
+  ASSERT_NE(late, nullptr);
+  late->SetHealthStatus(503);
+  Reports reports;
+  sync_ = NewSync(&reports);
+  WantAndWait(reports, Plane({TargetOf(*b1)}, AlbDefault()), 1, {"app/b1"});
+  sync_->Want(Plane({TargetOf(*b1), TargetOf(*late)}, AlbDefault()), 2);
+  absl::SleepFor(absl::Milliseconds(2500));
+  const int probes = late->health_checks();
+
+  const absl::Time ready = absl::Now();
+  late->SetHealthStatus(200);
+  bool reached = false;
+  while (!reached && absl::Now() < ready + absl::Seconds(3)) {
+    absl::StatusOr<HttpResponse> r = HttpGet(frontend_port_, "/");
+    reached = r.ok() && r->body == "late";
+  }
+  const absl::Duration took = absl::Now() - ready;
+  std::cout << "ready after " << probes << " failed probes in 2.5 s: first request " << took
+            << " after ready" << std::endl;
+  ASSERT_TRUE(reached);
+  EXPECT_LE(took, absl::Seconds(1));
+  EXPECT_GE(probes, 10);  // Probed again and again (the pace itself is first_probe_test's).
+}
+
 // The probe passes only on a status the matcher takes: a target whose check path answers 500, or
 // that does not listen, is probed again and again but never admitted and gets no request; one
 // that answers 202 under "200-299" is admitted.

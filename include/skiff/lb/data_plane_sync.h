@@ -22,8 +22,9 @@
 //   probe_interval with the backend's check: HTTP, a GET of the check's path on the check's port
 //   (or the target's), with `Host: <address>`, passing on a status the matcher takes; TCP, a
 //   connect. A probe waits at most min(check timeout, 1 s); after 20 failures in a row a target
-//   is probed once a second (or every probe_interval, if longer); at most 32 probes are out at
-//   once, run together without blocking the sync thread. The first passing probe admits the
+//   is probed every 400 ms (or every probe_interval, if longer), so that one ready later still
+//   waits under half a second; at most 32 probes are out at once, run together without blocking
+//   the sync thread. The first passing probe admits the
 //   target at once, as a passing check would. From then on HAProxy's checks alone judge it: a
 //   target that fails them goes DOWN in HAProxy as before. A target is admitted until it is
 //   removed; reloads and HAProxy restarts keep it at its weight.

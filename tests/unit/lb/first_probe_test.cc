@@ -3,9 +3,11 @@
 // no clock: time is a variable the tests move.
 #include "lb/first_probe.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -90,13 +92,24 @@ TEST(AwaitingAdmissionTest, OnlyTargetsStillWantedAtTheSameAddressAreProbed) {
 
 // --- ProbeSchedule ---
 
+// The pace DataPlaneSync uses with its default probe_interval.
 constexpr absl::Duration kInterval = absl::Milliseconds(100);
+constexpr absl::Duration kSlow = absl::Milliseconds(400);
 
-ProbePacing Pacing(int max_in_flight = 32) {
-  return ProbePacing{.interval = kInterval,
-                     .slow_interval = absl::Seconds(1),
-                     .failures_before_slow = 20,
-                     .max_in_flight = max_in_flight};
+ProbePacing Pacing(int max_in_flight = ProbePacing{}.max_in_flight) {
+  ProbePacing pacing;
+  pacing.max_in_flight = max_in_flight;
+  return pacing;
+}
+
+TEST(ProbePacingTest, TheDefaultsKeepAReadyTargetWithinHalfASecondOfItsFirstRequest) {
+  const ProbePacing pacing;
+  EXPECT_EQ(pacing.interval, kInterval);
+  EXPECT_EQ(pacing.slow_interval, kSlow);
+  EXPECT_EQ(pacing.failures_before_slow, 20);
+  EXPECT_EQ(pacing.max_in_flight, 32);
+  // A target that becomes ready waits at most one slow interval for its next probe.
+  EXPECT_LT(pacing.slow_interval, absl::Milliseconds(500));
 }
 
 const absl::Time kStart = absl::FromUnixSeconds(1000);
@@ -120,7 +133,7 @@ TEST(ProbeScheduleTest, AFailedProbeIsFollowedOneIntervalAfterItEnded) {
   EXPECT_THAT(schedule.Next({"tg/a"}, ended + kInterval).start, ElementsAre("tg/a"));
 }
 
-TEST(ProbeScheduleTest, AfterTwentyFailuresInARowATargetIsProbedOnceASecond) {
+TEST(ProbeScheduleTest, AfterTwentyFailuresInARowATargetIsProbedAtTheSlowPace) {
   ProbeSchedule schedule(Pacing());
   absl::Time now = kStart;
   for (int i = 1; i <= 19; ++i) {
@@ -131,9 +144,9 @@ TEST(ProbeScheduleTest, AfterTwentyFailuresInARowATargetIsProbedOnceASecond) {
   }
   ASSERT_THAT(schedule.Next({"tg/a"}, now).start, ElementsAre("tg/a"));
   schedule.Failed("tg/a", now);  // The 20th.
-  EXPECT_EQ(schedule.NextDue(), now + absl::Seconds(1));
-  EXPECT_THAT(schedule.Next({"tg/a"}, now + absl::Milliseconds(999)).start, IsEmpty());
-  EXPECT_THAT(schedule.Next({"tg/a"}, now + absl::Seconds(1)).start, ElementsAre("tg/a"));
+  EXPECT_EQ(schedule.NextDue(), now + kSlow);
+  EXPECT_THAT(schedule.Next({"tg/a"}, now + kSlow - absl::Milliseconds(1)).start, IsEmpty());
+  EXPECT_THAT(schedule.Next({"tg/a"}, now + kSlow).start, ElementsAre("tg/a"));
 }
 
 TEST(ProbeScheduleTest, ATargetNoLongerAwaitingHasItsProbeCancelledAndStartsAfreshIfItReturns) {
@@ -180,23 +193,26 @@ TEST(ProbeScheduleTest, AtMostMaxInFlightProbesAreOutAndTheLongestWaitingGoFirst
   EXPECT_THAT(schedule.Next(all, kStart + absl::Seconds(1)).start, ElementsAre("tg/b", "tg/a"));
 }
 
-TEST(ProbeScheduleTest, HundredsOfTargetsThatNeverAnswerAreProbedAtMostOnceASecondEach) {
-  ProbeSchedule schedule(Pacing(/*max_in_flight=*/500));
+TEST(ProbeScheduleTest, HundredsOfTargetsThatNeverAnswerAreProbedAtTheSlowPaceEach) {
+  ProbeSchedule schedule(Pacing());
   std::vector<std::string> keys;
   for (int i = 0; i < 300; ++i) keys.push_back(absl::StrCat("tg/t", i));
-  int probes = 0;
+  absl::flat_hash_map<std::string, int> probes;
   absl::Time now = kStart;
-  // Every probe fails at once (connection refused); the sync runs a round at each NextDue.
+  // Every probe fails at once (connection refused); the sync runs a round at each NextDue (its
+  // clock never goes back).
   while (now < kStart + absl::Seconds(12)) {
-    for (const std::string& key : schedule.Next(keys, now).start) {
-      ++probes;
+    const ProbeRound round = schedule.Next(keys, now);
+    EXPECT_LE(round.start.size(), 32u);
+    for (const std::string& key : round.start) {
+      ++probes[key];
       schedule.Failed(key, now);
     }
-    now = schedule.NextDue();
+    now = std::max(now, schedule.NextDue());
   }
-  // 20 fast probes each in the first 2 s, then one a second for about 10 s.
-  EXPECT_LE(probes, 300 * (20 + 11));
-  EXPECT_GE(probes, 300 * (20 + 9));
+  // Each: 20 probes 100 ms apart (0 to 1.9 s), then one every 400 ms from 2.3 s to 11.9 s.
+  ASSERT_EQ(probes.size(), 300u);
+  for (const auto& [key, count] : probes) EXPECT_EQ(count, 20 + 25) << key;
 }
 
 }  // namespace
