@@ -24,10 +24,10 @@
 //   connect. A probe waits at most min(check timeout, 1 s); after 20 failures in a row a target
 //   is probed every 400 ms (or every probe_interval, if longer), so that one ready later still
 //   waits under half a second; at most 32 probes are out at once, run together without blocking
-//   the sync thread. The first passing probe admits the
-//   target at once, as a passing check would. From then on HAProxy's checks alone judge it: a
-//   target that fails them goes DOWN in HAProxy as before. A target is admitted until it is
-//   removed; reloads and HAProxy restarts keep it at its weight.
+//   the sync thread. The first passing probe admits the target at once, as a passing check
+//   would: it is then UP at its weight in HAProxy, its check_status still "INI". From then on
+//   HAProxy's checks alone judge it: a target that fails them goes DOWN in HAProxy as before. A
+//   target is admitted until it is removed; reloads and HAProxy restarts keep it at its weight.
 // - Removal: `state maint`, then `del server`, which HAProxy refuses while a connection lingers:
 //   retried at every poll (a reload removes it too).
 //
