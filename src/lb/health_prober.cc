@@ -99,7 +99,9 @@ void HealthProber::Start(const std::string& key, const ProbeSpec& spec) {
   curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
   if (spec.protocol == Protocol::kHttp) {
-    probe->headers = curl_slist_append(nullptr, absl::StrCat("Host: ", spec.address).c_str());
+    // The Host that HAProxy's own checks send (config.cc), so an application that looks at it
+    // answers the first probe as it answers every later check.
+    probe->headers = curl_slist_append(nullptr, "Host: skiff-health-check");
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, probe->headers);
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Probe::OnBody);
