@@ -33,8 +33,8 @@ packages=(
   containernetworking-plugins iptables
   # registry tests: a real registry on loopback, and skopeo to push the test images into it
   docker-registry skopeo apache2-utils  # htpasswd: bcrypt entries for the registry's basic auth
-  # the load balancer's data plane
-  haproxy
+  # the load balancer's data plane; wrk loads it in bench/lb_bench; jq reads ARNs in the README
+  haproxy wrk jq
   bsdutils  # script(1): a terminal for the pull-image progress test
 )
 

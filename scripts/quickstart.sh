@@ -131,6 +131,33 @@ echo "  (scale it with: build/bin/skiff update-service --service heartbeat --des
 echo "   remove it with: build/bin/skiff delete-service --service heartbeat --force)"
 
 echo
+echo "quickstart: 3 tasks of web-behind-lb behind a load balancer listening on port 8000"
+lb=$(skiff elbv2 create-load-balancer --name web --subnets subnet-1 |
+  jq -r '.LoadBalancers[0].LoadBalancerArn')
+tg=$(skiff elbv2 create-target-group --name web --protocol HTTP --port 8080 --vpc-id vpc-1 \
+  --target-type instance --health-check-path /healthz --health-check-interval-seconds 5 \
+  --healthy-threshold-count 2 | jq -r '.TargetGroups[0].TargetGroupArn')
+if [[ $(skiff elbv2 describe-listeners --load-balancer-arn "$lb" | jq '.Listeners | length') == 0 ]]
+then
+  skiff elbv2 create-listener --load-balancer-arn "$lb" --protocol HTTP --port 8000 \
+    --default-actions "[{\"Type\": \"forward\", \"TargetGroupArn\": \"$tg\"}]" >/dev/null
+fi
+status=$(skiff describe-services --services web --output table |
+  awk '$1 == "services[0].status" { print $2 }')
+if [[ $status != ACTIVE ]]; then
+  skiff create-service --service-name web --task-definition web-behind-lb --desired-count 3 \
+    --load-balancers \
+    "[{\"targetGroupArn\": \"$tg\", \"containerName\": \"web\", \"containerPort\": 8080}]" \
+    >/dev/null
+fi
+skiff wait services-stable --services web --timeout 180
+skiff elbv2 describe-target-health --target-group-arn "$tg" |
+  jq -r '.TargetHealthDescriptions[] | "  target \(.Target.Port): \(.TargetHealth.State)"'
+curl -fsS http://127.0.0.1:8000/
+echo "  (README, 'Load balancing'; remove it with: build/bin/skiff delete-service --service web"
+echo "   --force, then skiff elbv2 delete-load-balancer and delete-target-group)"
+
+echo
 echo "quickstart: the same service through the AWS CLI, over skiffd's AWS API (SigV4-signed)"
 AWS_SHARED_CREDENTIALS_FILE=/var/lib/skiff/aws-credentials AWS_PROFILE=skiff \
   AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_PAGER= \

@@ -18,6 +18,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "lb/health_matcher.h"
 #include "skiff/base/status_macros.h"
 
 namespace skiff::lb {
@@ -111,17 +112,11 @@ bool ParseCidr(absl::string_view text) {
 
 // The matcher as a regex of status codes: "200", "200,202", "200-299" (codes 100-599).
 absl::StatusOr<std::string> MatcherRegex(absl::string_view path, absl::string_view matcher) {
+  const absl::StatusOr<std::vector<CodeRange>> ranges = ParseMatcher(matcher);
+  if (!ranges.ok()) return Invalid(path, ranges.status().message());
   std::vector<std::string> codes;
-  for (absl::string_view part : absl::StrSplit(matcher, ',')) {
-    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
-    int low = 0, high = 0;
-    if (!absl::SimpleAtoi(range[0], &low) ||
-        !absl::SimpleAtoi(range.size() == 2 ? range[1] : range[0], &high) || low < 100 ||
-        high > 599 || low > high) {
-      return Invalid(path, absl::StrCat("must be HTTP codes 100-599 as \"200\", \"200,202\" or "
-                                        "\"200-299\"; got \"", matcher, "\""));
-    }
-    for (int code = low; code <= high; ++code) codes.push_back(absl::StrCat(code));
+  for (const CodeRange& range : *ranges) {
+    for (int code = range.low; code <= range.high; ++code) codes.push_back(absl::StrCat(code));
   }
   return absl::StrCat("^(", absl::StrJoin(codes, "|"), ")$");
 }

@@ -1,5 +1,6 @@
 // The sync thread of DataPlaneSync: each round applies the newest wanted plane (a reload or
-// runtime steps), polls `show stat`, admits targets whose first check passed, and reports.
+// runtime steps), polls `show stat`, admits targets whose first check passed, and reports. In
+// between, the first probe admits targets before HAProxy's first check.
 #include "skiff/lb/data_plane_sync.h"
 
 #include <algorithm>
@@ -7,10 +8,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lb/first_probe.h"
+#include "lb/health_prober.h"
 #include "lb/sync_plan.h"
 #include "skiff/base/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -20,6 +24,14 @@ namespace {
 
 // Polls at adoption before giving up on a HAProxy that runs but does not answer.
 constexpr int kAdoptAttempts = 10;
+
+// The first probe's pace: ProbePacing's, at options.probe_interval (never slower when slowed).
+ProbePacing PacingOf(const DataPlaneSyncOptions& options) {
+  ProbePacing pacing;
+  pacing.interval = options.probe_interval;
+  pacing.slow_interval = std::max(pacing.slow_interval, options.probe_interval);
+  return pacing;
+}
 
 bool IsEmpty(const DataPlane& plane) { return plane.frontends.empty() && plane.backends.empty(); }
 
@@ -65,15 +77,20 @@ DataPlaneSync::DataPlaneSync(DataPlaneSyncOptions options, Observer observer)
     : options_(std::move(options)),
       observer_(std::move(observer)),
       process_(options_.paths),
-      admin_(options_.paths.admin_socket()) {
+      admin_(options_.paths.admin_socket()),
+      prober_(std::make_unique<HealthProber>()),
+      probe_schedule_(std::make_unique<ProbeSchedule>(PacingOf(options_))) {
   thread_ = std::thread([this] { Run(); });
 }
 
 DataPlaneSync::~DataPlaneSync() { Shutdown(/*stop_haproxy=*/false).IgnoreError(); }
 
 void DataPlaneSync::Want(DataPlane plane, uint64_t generation) {
-  absl::MutexLock lock(&mu_);
-  wanted_ = Wanted{.plane = std::move(plane), .generation = generation};
+  {
+    absl::MutexLock lock(&mu_);
+    wanted_ = Wanted{.plane = std::move(plane), .generation = generation};
+  }
+  prober_->Wakeup();  // In case the sync thread sleeps on probes rather than on mu_.
 }
 
 absl::Status DataPlaneSync::Shutdown(bool stop_haproxy) {
@@ -82,6 +99,7 @@ absl::Status DataPlaneSync::Shutdown(bool stop_haproxy) {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  prober_->Wakeup();
   if (thread_.joinable()) thread_.join();
   // The thread is gone: process_ is this caller's now.
   return stop_haproxy ? process_.Stop() : absl::OkStatus();
@@ -90,9 +108,18 @@ absl::Status DataPlaneSync::Shutdown(bool stop_haproxy) {
 void DataPlaneSync::Run() {
   if (!Adopt()) return;
   Report();
-  while (WaitForWork()) {
-    Reconcile();
-    Poll();
+  absl::Time next_poll = absl::Now() + options_.poll_interval;
+  for (;;) {
+    const Wake wake = WaitForWork(next_poll);
+    if (wake == Wake::kStop) return;
+    // A probe's end or due time is no reason to ask HAProxy anything: with many targets that do
+    // not answer yet, that would be a `show stat` per probe.
+    if (wake == Wake::kRound) {
+      Reconcile();
+      Poll();
+      next_poll = absl::Now() + options_.poll_interval;
+    }
+    Probe();
     Report();
   }
 }
@@ -114,19 +141,24 @@ bool DataPlaneSync::Adopt() {
   return true;
 }
 
-bool DataPlaneSync::WaitForWork() {
+DataPlaneSync::Wake DataPlaneSync::WaitForWork(absl::Time next_poll) {
+  const absl::Time deadline = std::min(next_poll, probe_schedule_->NextDue());
+  // While probes are out the thread sleeps on them; Want() and Shutdown() wake it there too.
+  const bool probing = prober_->busy();
+  if (probing) prober_->Wait(deadline - absl::Now());
   absl::MutexLock lock(&mu_);
   const auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || wanted_.has_value();
   };
-  mu_.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
-  if (stopping_) return false;
+  if (!probing) mu_.AwaitWithDeadline(absl::Condition(&woken), deadline);
+  if (stopping_) return Wake::kStop;
   if (wanted_.has_value()) {
     desired_ = std::move(*wanted_);
     wanted_.reset();
     converged_ = false;
+    return Wake::kRound;
   }
-  return true;
+  return absl::Now() >= next_poll ? Wake::kRound : Wake::kProbe;
 }
 
 void DataPlaneSync::Reconcile() {
@@ -281,6 +313,53 @@ void DataPlaneSync::Admit() {
     }
     admitted_.insert(ServerKey(a.server.backend, a.server.name));
   }
+}
+
+void DataPlaneSync::Probe() {
+  std::vector<AwaitingTarget> awaiting;
+  // Nothing is admitted while what HAProxy runs is unknown or it does not answer: the probes out
+  // are cancelled below, and start again once it does.
+  if (running_ && applied_.has_value() && desired_.has_value()) {
+    awaiting = AwaitingAdmission(*applied_, desired_->plane, admitted_);
+  }
+  absl::flat_hash_map<std::string, const AwaitingTarget*> by_key;
+  for (const AwaitingTarget& t : awaiting) {
+    by_key.emplace(ServerKey(t.server.backend, t.server.name), &t);
+  }
+  const absl::Time now = absl::Now();
+  for (const ProbeResult& result : prober_->Collect()) {
+    const auto it = by_key.find(result.key);
+    // Only a pass of the probe still wanted admits: the target may have moved or drained since.
+    if (result.passed && it != by_key.end() && it->second->probe == result.spec &&
+        AdmitProbed(*it->second)) {
+      probe_schedule_->Passed(result.key);
+      by_key.erase(it);
+      continue;
+    }
+    probe_schedule_->Failed(result.key, now);
+  }
+  std::vector<std::string> keys;
+  for (const AwaitingTarget& t : awaiting) {
+    std::string key = ServerKey(t.server.backend, t.server.name);
+    if (by_key.contains(key)) keys.push_back(std::move(key));
+  }
+  const ProbeRound round = probe_schedule_->Next(keys, now);
+  for (const std::string& key : round.cancel) prober_->Cancel(key);
+  for (const std::string& key : round.start) prober_->Start(key, by_key.at(key)->probe);
+}
+
+bool DataPlaneSync::AdmitProbed(const AwaitingTarget& target) {
+  const ServerRef& s = target.server;
+  if (target.weight > 0) {
+    const absl::Status status = admin_.SetWeight(s.backend, s.name, target.weight);
+    if (!status.ok()) {
+      spdlog::warn("lb: admitting {}/{} after its first probe: {}", s.backend, s.name,
+                   status.ToString());
+      return false;  // Probed again, and admitted, at its next pass.
+    }
+  }
+  admitted_.insert(ServerKey(s.backend, s.name));
+  return true;
 }
 
 void DataPlaneSync::Report() {

@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <algorithm>
+#include <atomic>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,52 @@ json Web(const std::string& body, bool healthy) {
                                                 " > /www/index.html", health,
                                                 " && exec httpd -f -p 80 -h /www")})}};
 }
+
+// GETs of / through a listener at a steady rate on a thread of its own, bounded in count and
+// time, counting what failed (any answer but 200, or no answer) and which bodies came back.
+class PacedLoad {
+ public:
+  PacedLoad(int port, int per_second, absl::Duration max)
+      : port_(port), thread_([this, per_second, max] { Run(per_second, max); }) {}
+  ~PacedLoad() { Stop(); }
+
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  int sent() const { return sent_; }
+  int failed() const { return failed_; }
+  const std::string& first_failure() const { return first_failure_; }
+  const std::map<std::string, int>& bodies() const { return bodies_; }
+
+ private:
+  void Run(int per_second, absl::Duration max) {
+    const absl::Time start = absl::Now();
+    const absl::Duration gap = absl::Seconds(1) / per_second;
+    const int limit = static_cast<int>(absl::ToDoubleSeconds(max) * per_second);
+    for (int i = 0; i < limit && !stop_.load(); ++i) {
+      absl::SleepFor(std::max(absl::ZeroDuration(), start + i * gap - absl::Now()));
+      absl::StatusOr<skiff::testing::HttpResponse> r = HttpGet(port_, "/", absl::Seconds(5));
+      ++sent_;
+      if (r.ok() && r->status == 200) {
+        ++bodies_[std::string(absl::StripAsciiWhitespace(r->body))];
+        continue;
+      }
+      if (failed_++ == 0) {
+        first_failure_ = r.ok() ? absl::StrCat("HTTP ", r->status, " at request ", i)
+                                : absl::StrCat(r.status().ToString(), " at request ", i);
+      }
+    }
+  }
+
+  const int port_;
+  std::atomic<bool> stop_{false};
+  int sent_ = 0;
+  int failed_ = 0;
+  std::string first_failure_;
+  std::map<std::string, int> bodies_;
+  std::thread thread_;  // Last: starts once the rest is made.
+};
 
 class LoadBalancingTest : public E2eTest {
  protected:
@@ -346,6 +395,86 @@ TEST_F(LoadBalancingTest, WithoutHaproxyElbv2SaysSoAndEcsGoesOn) {
       json::array({{{"name", "c"}, {"image", skiff::testing::kTestImageRef}, {"memory", 16},
                     {"command", json::array({"true"})}}})
           .dump()});
+}
+
+// A service behind a listener (ECS's loadBalancers): its tasks register themselves, and a
+// stop-task, a scale-in, a rolling deployment and a killed task under constant load lose no
+// request, since every stop drains first.
+TEST_F(LoadBalancingTest, AServiceBehindAListenerLosesNoRequestThroughStopsAndDeployments) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string lb = CreateLoadBalancer("web");
+  const std::string group = CreateGroup("web");
+  const int port = FreePort();
+  Listen(lb, port, group);
+  RegisterTaskDefinition({{"family", "svc"},
+                          {"networkMode", "bridge"},
+                          {"containerDefinitions", json::array({Web("v1", true)})}});
+  Ok({"create-service", "--service-name", "web", "--task-definition", "svc", "--desired-count",
+      "3", "--load-balancers",
+      json::array({{{"targetGroupArn", group}, {"containerName", "web"}, {"containerPort", 80}}})
+          .dump(),
+      "--deployment-configuration",
+      R"({"minimumHealthyPercent": 100, "maximumPercent": 200})"});
+  Ok({"wait", "services-stable", "--services", "web"});
+  std::map<int, std::string> health = Health(group);
+  ASSERT_EQ(health.size(), 3u);
+  for (const auto& [target_port, state] : health) EXPECT_EQ(state, "healthy") << target_port;
+
+  PacedLoad load(port, 100, absl::Seconds(120));
+  // A stop-task: the task drains, then stops; the service replaces it.
+  json tasks = Ok({"list-tasks", "--service-name", "web"});
+  const std::string victim = tasks["taskArns"][0];
+  Ok({"stop-task", "--task", victim});
+  Ok({"wait", "tasks-stopped", "--tasks", victim});
+  Ok({"wait", "services-stable", "--services", "web"});
+  // A scale-in from 3 to 2.
+  Ok({"update-service", "--service", "web", "--desired-count", "2"});
+  Ok({"wait", "services-stable", "--services", "web"});
+  // A rolling deployment to v2.
+  RegisterTaskDefinition({{"family", "svc"},
+                          {"networkMode", "bridge"},
+                          {"containerDefinitions", json::array({Web("v2", true)})}});
+  Ok({"update-service", "--service", "web", "--task-definition", "svc"});
+  Ok({"wait", "services-stable", "--services", "web"});
+  load.Stop();
+
+  EXPECT_EQ(load.failed(), 0) << load.first_failure() << " of " << load.sent();
+  EXPECT_GT(load.sent(), 100);
+  EXPECT_THAT(Spread(port, 20), (std::map<std::string, int>{{"v2", 20}}));
+  json service = Ok({"describe-services", "--services", "web"});
+  std::string events;
+  for (const json& e : service["services"][0]["events"]) events += e["message"].get<std::string>();
+  EXPECT_THAT(events, HasSubstr("registered 1 targets in (target-group " + group + ")"));
+  EXPECT_THAT(events, HasSubstr("deregistered 1 targets in (target-group " + group + ")"));
+}
+
+TEST_F(LoadBalancingTest, ATaskThatFailsItsElbChecksIsReplaced) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string lb = CreateLoadBalancer("web");
+  const std::string group = CreateGroup("web");
+  Listen(lb, FreePort(), group);
+  // /health answers only while /www/health exists: the test removes it in one task.
+  RegisterTaskDefinition({{"family", "svc"},
+                          {"networkMode", "bridge"},
+                          {"containerDefinitions", json::array({Web("v1", true)})}});
+  Ok({"create-service", "--service-name", "web", "--task-definition", "svc", "--desired-count",
+      "1", "--load-balancers",
+      json::array({{{"targetGroupArn", group}, {"containerName", "web"}, {"containerPort", 80}}})
+          .dump()});
+  Ok({"wait", "services-stable", "--services", "web"});
+  const std::string sick = Ok({"list-tasks", "--service-name", "web"})["taskArns"][0];
+  Ok({"execute-command", "--task", sick, "--container", "web", "--command",
+      "rm /www/health"});
+  // Two failed checks at 5 s: unhealthy within ~15 s; the task is replaced.
+  Ok({"wait", "tasks-stopped", "--tasks", sick});
+  json stopped = DescribeTaskJson(sick.substr(sick.rfind('/') + 1));
+  EXPECT_EQ(stopped.value("stoppedReason", ""),
+            "Task failed ELB health checks in (target-group " + group + ")");
+  Ok({"wait", "services-stable", "--services", "web"});
+  json service = Ok({"describe-services", "--services", "web"});
+  std::string events;
+  for (const json& e : service["services"][0]["events"]) events += e["message"].get<std::string>();
+  EXPECT_THAT(events, HasSubstr("failed ELB health checks in (target-group " + group + ")"));
 }
 
 }  // namespace

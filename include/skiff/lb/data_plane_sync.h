@@ -14,9 +14,20 @@
 //   installed: the running config stays, the error (InvalidArgument) is in the report, and
 //   nothing is tried again, a restart of a HAProxy that dies meanwhile included, until Want()
 //   brings another generation.
-// - Admission: a target starts at weight 0, and the first `show stat` after its first passing
-//   check (L4OK, L6OK, L7OK) raises it to its weight. A target is then admitted until it is
-//   removed; reloads and HAProxy restarts keep it at its weight.
+// - Admission: a target starts at weight 0 and is raised to its weight (admitted) by whichever
+//   comes first: the first `show stat` after its first passing check in HAProxy (L4OK, L6OK,
+//   L7OK), or the sync's own first probe. HAProxy 2.6 runs a server's first check one whole
+//   check interval after `add server` (30 s with ALB's defaults), so while a target awaits
+//   admission (wanted, not draining, not in maintenance) the sync probes it every
+//   probe_interval with the backend's check: HTTP, a GET of the check's path on the check's port
+//   (or the target's), with `Host: <address>`, passing on a status the matcher takes; TCP, a
+//   connect. A probe waits at most min(check timeout, 1 s); after 20 failures in a row a target
+//   is probed every 400 ms (or every probe_interval, if longer), so that one ready later still
+//   waits under half a second; at most 32 probes are out at once, run together without blocking
+//   the sync thread. The first passing probe admits the target at once, as a passing check
+//   would: it is then UP at its weight in HAProxy, its check_status still "INI". From then on
+//   HAProxy's checks alone judge it: a target that fails them goes DOWN in HAProxy as before. A
+//   target is admitted until it is removed; reloads and HAProxy restarts keep it at its weight.
 // - Removal: `state maint`, then `del server`, which HAProxy refuses while a connection lingers:
 //   retried at every poll (a reload removes it too).
 //
@@ -25,13 +36,14 @@
 // count as admitted, and the first Want() reloads with them at their weights.
 //
 // Thread-safe: Want() and Shutdown() from any thread. The observer runs on the sync thread,
-// after a poll or an apply whose report differs from the last one; it must not block for long
-// and must not call Shutdown() (which joins that thread).
+// after a poll, an apply or a probe whose report differs from the last one; it must not block
+// for long and must not call Shutdown() (which joins that thread).
 #ifndef SKIFF_LB_DATA_PLANE_SYNC_H_
 #define SKIFF_LB_DATA_PLANE_SYNC_H_
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -49,12 +61,18 @@
 
 namespace skiff::lb {
 
+class HealthProber;   // lb/health_prober.h
+class ProbeSchedule;  // lb/first_probe.h
+struct AwaitingTarget;
+
 struct DataPlaneSyncOptions {
   HaproxyPaths paths;
   RenderOptions render;  // render.admin_socket is set from paths by the sync.
   absl::Duration poll_interval = absl::Milliseconds(100);
   absl::Duration min_backoff = absl::Milliseconds(200);  // HAProxy (re)start / apply failures.
   absl::Duration max_backoff = absl::Seconds(30);
+  // How often a target awaiting admission is probed (from one probe's end to the next).
+  absl::Duration probe_interval = absl::Milliseconds(100);
 };
 
 struct DataPlaneReport {
@@ -67,10 +85,12 @@ struct DataPlaneReport {
   // apply error stays until an apply succeeds), else of the last poll.
   absl::Status status;
   // Every server's `show stat` line at the last poll; empty while running is false, so the
-  // absence of a server means something only when running is true.
+  // absence of a server means something only when running is true. A target admitted by the
+  // sync's first probe is UP at its weight while its check_status may still be "INI" (HAProxy
+  // has not checked it yet).
   std::vector<ServerStat> servers;
-  // "backend/name" (ServerKey) of every target admitted (first passing check seen) and not yet
-  // removed, sorted. Draining targets stay admitted.
+  // "backend/name" (ServerKey) of every target admitted (a passing check or first probe seen)
+  // and not yet removed, sorted. Draining targets stay admitted.
   std::vector<std::string> admitted;
   // "backend/name" of the targets no longer wanted that HAProxy still holds, in maintenance,
   // sorted: a target is gone from HAProxy once generation covers its removal and it is not here.
@@ -158,11 +178,16 @@ class DataPlaneSync {
     uint64_t generation = 0;
   };
 
+  // What ended the sync thread's sleep: Shutdown(), a round (Want() or the poll's time), or the
+  // first probe (one ended, or one is due).
+  enum class Wake { kStop, kRound, kProbe };
+
   void Run();
   // Polls what runs on paths.dir and seeds admitted_ from it; false on Shutdown().
   bool Adopt();
-  // Sleeps until Want(), Shutdown() or the next poll; false on Shutdown().
-  bool WaitForWork();
+  // Sleeps until Want(), Shutdown(), `next_poll`, or the first probe's next event: on the
+  // prober while probes are out, else on mu_.
+  Wake WaitForWork(absl::Time next_poll);
   // One round: make HAProxy match the desired plane, poll it, report.
   void Reconcile();
   void StopHaproxy();
@@ -175,6 +200,10 @@ class DataPlaneSync {
   void Finish(const absl::Status& status);
   void Poll();
   void Admit();
+  // The first probe: admits the targets whose probe passed, then starts those due.
+  void Probe();
+  // Raises a target whose probe passed to its weight; false when HAProxy refuses.
+  bool AdmitProbed(const AwaitingTarget& target);
   void Report();
 
   const DataPlaneSyncOptions options_;
@@ -190,6 +219,9 @@ class DataPlaneSync {
   // Everything below belongs to the sync thread (to Shutdown() once it has joined it).
   HaproxyProcess process_;
   const HaproxyAdmin admin_;
+  // Wakeup() on the prober is the one call other threads make (Want(), Shutdown()).
+  const std::unique_ptr<HealthProber> prober_;
+  const std::unique_ptr<ProbeSchedule> probe_schedule_;
   std::optional<Wanted> desired_;
   // The plane HAProxy runs, as Want() gave it (weights before admission): HAProxy's servers are
   // EffectivePlane(*applied_, admitted_). Unknown (nullopt) until an apply or after a failure.

@@ -5,7 +5,8 @@
 //
 // The recipe (docs/adr/0011, measured on HAProxy 2.6 here): a target is added at weight 0 with
 // its checks (a server added with a check counts as UP before its first check), then `enable
-// health` and `enable server`; its weight is raised only after its first passing check. To take
+// health` and `enable server`; its weight is raised only after its first passing check (HAProxy's,
+// or the first probe DataPlaneSync makes itself, since HAProxy's comes one interval late). To take
 // it out: `state drain` (no new requests; in-flight ones finish), wait for its current sessions
 // to reach 0, `state maint`, then `del server` (refused while connections linger: retry).
 //
