@@ -42,6 +42,7 @@ enum class TargetsHealth {
 struct TaskTargetsHealth {
   TargetsHealth state = TargetsHealth::kNone;
   std::string failing_group;  // kUnhealthy: the ARN of a group whose check the task fails.
+  bool operator==(const TaskTargetsHealth&) const = default;
 };
 
 class TargetRegistry {
