@@ -205,39 +205,61 @@ bool ServiceManager::LoadBalancersChange(const v1::UpdateServiceRequest& request
          !SameLoadBalancers(request.load_balancers(), service.load_balancers());
 }
 
-void ServiceManager::FollowTargets(const Key& key, const store::StoredTask& task,
-                                   TaskView& view) {
+void ServiceManager::FollowTargets(const Key& key, ServiceState& state,
+                                   const store::StoredTask& task, TaskView& view) {
   view.load_balanced = true;
   load_balanced_tasks_[task.id] = key;
   // After a restart the registry knows which tasks it has; one found stopping was deregistered
   // (and said so) before.
-  view.targets = targets_->HealthOf(task.id);
+  SetTargetsHealth(state, task.id, view, targets_->HealthOf(task.id));
   const std::optional<TaskStage> stage = ParseTaskStage(task.task.last_status());
-  view.targets_registered = view.targets.state != TargetsHealth::kNone &&
-                            stage.has_value() && *stage < TaskStage::kDeactivating;
+  view.targets_registered = view.targets != TargetsHealth::kNone && stage.has_value() &&
+                            *stage < TaskStage::kDeactivating;
+}
+
+bool ServiceManager::SetTargetsHealth(ServiceState& state, const std::string& task_id,
+                                      TaskView& view, const TaskTargetsHealth& health) {
+  bool changed = view.targets != health.state;
+  view.targets = health.state;
+  std::map<std::string, std::string>& failing = BalancingOf(state).failing_groups;
+  auto known = failing.find(task_id);
+  if (health.state != TargetsHealth::kUnhealthy) {
+    if (known != failing.end()) failing.erase(known);
+    return changed;
+  }
+  if (known == failing.end()) {
+    failing.emplace(task_id, health.failing_group);
+    return true;
+  }
+  changed |= known->second != health.failing_group;
+  known->second = health.failing_group;
+  return changed;
 }
 
 bool ServiceManager::TrackTargets(ServiceState& state, TaskView& view,
                                   const store::StoredTask& task) {
+  Balancing& balancing = BalancingOf(state);
   if (view.stage == TaskStage::kRunning) {
     // Its addresses are known once it runs, and stay what they are until it stops.
-    if (!state.targets.contains(task.id)) {
-      state.targets[task.id] = TargetsOf(task.task, state.record.service.load_balancers());
+    if (!balancing.targets.contains(task.id)) {
+      balancing.targets[task.id] = TargetsOf(task.task, state.record.service.load_balancers());
     }
     return false;
   }
   if (view.stage < TaskStage::kDeactivating || !view.targets_registered) return false;
   // Past RUNNING: TaskManager has begun draining its targets.
   view.targets_registered = false;
-  auto it = state.targets.find(task.id);
-  if (it == state.targets.end()) return false;
-  for (const TaskTarget& target : it->second) ++state.deregistered[target.target_group_arn];
-  state.targets.erase(it);
+  auto it = balancing.targets.find(task.id);
+  if (it == balancing.targets.end()) return false;
+  for (const TaskTarget& target : it->second) ++balancing.deregistered[target.target_group_arn];
+  balancing.targets.erase(it);
   return true;
 }
 
 void ServiceManager::ForgetTargets(ServiceState& state, const std::string& task_id) {
-  state.targets.erase(task_id);
+  if (state.balancing == nullptr) return;
+  state.balancing->targets.erase(task_id);
+  state.balancing->failing_groups.erase(task_id);
   load_balanced_tasks_.erase(task_id);
 }
 
@@ -250,28 +272,26 @@ void ServiceManager::OnTargetsHealthChanged(const std::string& task_id) {
   if (state == nullptr) return;
   auto it = state->tasks.find(task_id);
   if (it == state->tasks.end()) return;
-  TaskTargetsHealth health = targets_->HealthOf(task_id);
-  if (health == it->second.targets) return;
-  it->second.targets = std::move(health);
-  MarkDirty(key);
+  if (SetTargetsHealth(*state, task_id, it->second, targets_->HealthOf(task_id))) MarkDirty(key);
 }
 
 bool ServiceManager::ApplyRegistrations(const Key& key, ServiceState& state,
                                         const ServicePlan& plan) {
   if (plan.register_targets.empty() || targets_ == nullptr) return false;
+  Balancing& balancing = BalancingOf(state);
   std::vector<std::pair<std::string, int>> counts;
   for (const std::string& id : plan.register_targets) {
     auto view = state.tasks.find(id);
     if (view == state.tasks.end()) continue;
     view->second.targets_registered = true;  // Once, whatever comes of it.
-    auto targets = state.targets.find(id);
-    if (targets == state.targets.end() || targets->second.empty()) {
+    auto targets = balancing.targets.find(id);
+    if (targets == balancing.targets.end() || targets->second.empty()) {
       spdlog::error("service {}/{}: task {} runs but has no address for its load balancers",
                     key.first, key.second, id);
       continue;
     }
     targets_->RegisterTask(id, targets->second);
-    view->second.targets = targets_->HealthOf(id);
+    SetTargetsHealth(state, id, view->second, targets_->HealthOf(id));
     for (const TaskTarget& target : targets->second) Count(counts, target.target_group_arn);
   }
   bool changed = false;
@@ -282,10 +302,10 @@ bool ServiceManager::ApplyRegistrations(const Key& key, ServiceState& state,
 }
 
 bool ServiceManager::SayDeregistered(const Key& key, ServiceState& state) {
-  if (state.deregistered.empty()) return false;
-  const std::vector<std::pair<std::string, int>> counts(state.deregistered.begin(),
-                                                        state.deregistered.end());
-  state.deregistered.clear();
+  if (state.balancing == nullptr || state.balancing->deregistered.empty()) return false;
+  std::map<std::string, int>& deregistered = state.balancing->deregistered;
+  const std::vector<std::pair<std::string, int>> counts(deregistered.begin(), deregistered.end());
+  deregistered.clear();
   bool changed = false;
   for (const std::string& event : TargetEvents(key.second, "deregistered", counts)) {
     changed |= AddEvent(state, event, /*repeat=*/true);

@@ -153,7 +153,7 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   if (it == state->tasks.end()) {
     if (stopped) return;  // Nothing to count.
     TaskView fresh{.health_checked = tasks_->HealthChecked(record.id)};
-    if (LoadBalanced(state->record.service)) FollowTargets(key, record, fresh);
+    if (LoadBalanced(state->record.service)) FollowTargets(key, *state, record, fresh);
     it = state->tasks.emplace(record.id, std::move(fresh)).first;
   }
   TaskView& view = it->second;
@@ -270,8 +270,11 @@ void ServiceManager::ScheduleAt(const Key& key, absl::Time when) {
 void ServiceManager::Reconcile(const Key& key) {
   ServiceState* state = Find(key);
   if (state == nullptr || !Live(state->record.service)) return;
+  const Balancing* balancing = state->balancing.get();
   ServicePlan plan = planner_.Plan({.record = state->record,
                                     .tasks = state->tasks,
+                                    .failing_target_groups =
+                                        balancing != nullptr ? &balancing->failing_groups : nullptr,
                                     .steady_said = state->steady,
                                     .now = clock_->Now()});
   // Record first: a launch that fails at once reports its failure against the deployments as

@@ -123,6 +123,8 @@ class Pass {
   // Step 0 for one task of the primary that runs: failing its container checks or (load
   // balanced) its targets', it is replaced once past the grace period.
   void CountFailing(const std::string& id, const TaskView& t, absl::Duration grace);
+  // The target group whose checks the task's targets fail.
+  std::string FailingGroup(const std::string& id) const;
   bool Replaced(const std::string& id) const {
     return absl::c_any_of(unhealthy_, [&id](const Failing& f) { return f.id == id; });
   }
@@ -257,7 +259,7 @@ void Pass::CountTasks() {
 
 void Pass::CountFailing(const std::string& id, const TaskView& t, absl::Duration grace) {
   const bool container_failed = t.health == HealthStatus::kUnhealthy;
-  const bool targets_failed = t.load_balanced && t.targets.state == TargetsHealth::kUnhealthy;
+  const bool targets_failed = t.load_balanced && t.targets == TargetsHealth::kUnhealthy;
   if (!container_failed && !targets_failed) return;
   if (now_ < t.started_at + grace) {
     ++unhealthy_in_grace_;
@@ -265,8 +267,17 @@ void Pass::CountFailing(const std::string& id, const TaskView& t, absl::Duration
     return;
   }
   // Its container checks' verdict first: the load balancer's follows from it.
-  unhealthy_.push_back(
-      {.id = id, .target_group = container_failed ? std::string() : t.targets.failing_group});
+  unhealthy_.push_back({.id = id, .target_group = container_failed ? "" : FailingGroup(id)});
+}
+
+std::string Pass::FailingGroup(const std::string& id) const {
+  if (const auto* groups = snapshot_.failing_target_groups; groups != nullptr) {
+    auto it = groups->find(id);
+    if (it != groups->end() && !it->second.empty()) return it->second;
+  }
+  // The applier says which; failing that, the service's first group is the likeliest.
+  return service_.load_balancers().empty() ? std::string("unknown")
+                                           : service_.load_balancers(0).target_group_arn();
 }
 
 void Pass::CheckRollout() {

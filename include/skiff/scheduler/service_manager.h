@@ -138,6 +138,16 @@ class ServiceManager final : public ServiceInventory {
   void MarkAllDirty();
 
  private:
+  // What a service with load balancers keeps of its tasks' targets (service_load_balancers.cc).
+  struct Balancing {
+    // The targets of its tasks that run, by task id, as their records give them; until they
+    // drain.
+    std::map<std::string, std::vector<TaskTarget>> targets;
+    // Targets whose drain began since the last pass, by target group: "deregistered N targets".
+    std::map<std::string, int> deregistered;
+    // The target group that each task whose targets are kUnhealthy fails, by task id.
+    std::map<std::string, std::string> failing_groups;
+  };
   struct ServiceState {
     store::StoredService record;            // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
@@ -147,11 +157,9 @@ class ServiceManager final : public ServiceInventory {
     // placement retry ends; armed for the earliest of them (made on first use).
     std::unique_ptr<Timer> wake;
     bool steady = false;  // "has reached a steady state." was said for this state.
-    // The load balancer targets of its tasks that run, by task id, as their records give them
-    // (service_load_balancers.cc); until they drain.
-    std::map<std::string, std::vector<TaskTarget>> targets;
-    // Targets whose drain began since the last pass, by target group: "deregistered N targets".
-    std::map<std::string, int> deregistered;
+    // Made for the first load-balanced task (most services have none: a pointer, not three
+    // empty maps in each).
+    std::unique_ptr<Balancing> balancing;
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
@@ -241,7 +249,16 @@ class ServiceManager final : public ServiceInventory {
                                   const v1::Service& service);
   // A new view of a task of a load-balanced service: what the registry knows of it already
   // (after a restart, its targets are registered).
-  void FollowTargets(const Key& key, const store::StoredTask& task, TaskView& view);
+  void FollowTargets(const Key& key, ServiceState& state, const store::StoredTask& task,
+                     TaskView& view);
+  static Balancing& BalancingOf(ServiceState& state) {
+    if (state.balancing == nullptr) state.balancing = std::make_unique<Balancing>();
+    return *state.balancing;
+  }
+  // Takes the registry's word for the health of a task's targets; true when the planner would
+  // see a change.
+  static bool SetTargetsHealth(ServiceState& state, const std::string& task_id, TaskView& view,
+                               const TaskTargetsHealth& health);
   // Keeps the targets of a task that runs; counts them as deregistered once it stops (its drain
   // begins). True when there is something to say.
   bool TrackTargets(ServiceState& state, TaskView& view, const store::StoredTask& task);

@@ -106,7 +106,9 @@ struct TaskView {
   bool load_balanced = false;
   // Its targets were registered (RegisterTargets), and have not been drained since.
   bool targets_registered = false;
-  TaskTargetsHealth targets;  // As the TargetRegistry says; kNone before registration.
+  // As the TargetRegistry says; kNone before registration. The group that failing targets fail
+  // is in the snapshot (ServiceSnapshot::failing_target_groups): a view stays 56 bytes.
+  TargetsHealth targets = TargetsHealth::kNone;
   absl::Time created_at = absl::UnixEpoch();
   absl::Time started_at = absl::InfinitePast();  // When it became RUNNING; InfinitePast before.
 
@@ -119,7 +121,7 @@ struct TaskView {
   }
   // ContainersHealthy and, when load balanced, its targets pass their checks.
   bool Healthy() const {
-    return ContainersHealthy() && (!load_balanced || targets.state == TargetsHealth::kHealthy);
+    return ContainersHealthy() && (!load_balanced || targets == TargetsHealth::kHealthy);
   }
 };
 
@@ -127,6 +129,9 @@ struct TaskView {
 struct ServiceSnapshot {
   const store::StoredService& record;           // Deployments newest first (PRIMARY first).
   const std::map<std::string, TaskView>& tasks;  // The service's tasks not yet STOPPED, by id.
+  // For each task whose targets are kUnhealthy, the ARN of a target group whose checks it fails
+  // (TaskTargetsHealth::failing_group). Null: none.
+  const std::map<std::string, std::string>* failing_target_groups = nullptr;
   bool steady_said = false;  // "has reached a steady state." was said for the state it is in.
   absl::Time now;
 };

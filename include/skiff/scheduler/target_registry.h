@@ -14,6 +14,7 @@
 #ifndef SKIFF_SCHEDULER_TARGET_REGISTRY_H_
 #define SKIFF_SCHEDULER_TARGET_REGISTRY_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ struct TaskTarget {
 };
 
 // The health of a task's targets taken together.
-enum class TargetsHealth {
+enum class TargetsHealth : uint8_t {
   kNone,       // No targets registered (none wanted, or not yet).
   kInitial,    // Registered; some have not passed their first check yet, none failed.
   kHealthy,    // Every target passes its checks.
@@ -46,7 +47,6 @@ enum class TargetsHealth {
 struct TaskTargetsHealth {
   TargetsHealth state = TargetsHealth::kNone;
   std::string failing_group;  // kUnhealthy: the ARN of a group whose check the task fails.
-  bool operator==(const TaskTargetsHealth&) const = default;
 };
 
 class TargetRegistry {

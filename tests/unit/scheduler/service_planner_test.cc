@@ -140,20 +140,31 @@ class World {
     return *this;
   }
 
+  // The target group whose checks the targets of task `id` fail.
+  World& FailingGroup(const std::string& id, const std::string& target_group_arn) {
+    failing_groups_[id] = target_group_arn;
+    return *this;
+  }
+
   const store::StoredService& record() const { return record_; }
   const std::map<std::string, TaskView>& tasks() const { return tasks_; }
+  const std::map<std::string, std::string>& failing_groups() const { return failing_groups_; }
 
  private:
   store::StoredService record_;
   std::map<std::string, TaskView> tasks_;
+  std::map<std::string, std::string> failing_groups_;
 };
 
 ServicePlan PlanOnce(const World& world, ServicePlannerOptions options = {}, absl::Time now = kNow,
                      bool steady_said = false) {
   SeededRandom random(kSeed);
   ServicePlanner planner(options, &random);
-  return planner.Plan(
-      {.record = world.record(), .tasks = world.tasks(), .steady_said = steady_said, .now = now});
+  return planner.Plan({.record = world.record(),
+                       .tasks = world.tasks(),
+                       .failing_target_groups = &world.failing_groups(),
+                       .steady_said = steady_said,
+                       .now = now});
 }
 
 // The id the planner's first new deployment gets from SeededRandom(kSeed).
@@ -583,10 +594,10 @@ constexpr char kGroup[] =
     "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/web/0123456789abcdef";
 
 // A task of a load-balanced service whose targets are `state` (registered unless kNone).
-TaskView Balanced(TaskView t, TargetsHealth state, const std::string& failing_group = "") {
+TaskView Balanced(TaskView t, TargetsHealth state) {
   t.load_balanced = true;
   t.targets_registered = state != TargetsHealth::kNone;
-  t.targets = {.state = state, .failing_group = failing_group};
+  t.targets = state;
   return t;
 }
 
@@ -614,7 +625,7 @@ TEST(ServicePlannerLoadBalancerTest, OnlyTasksWithHealthyTargetsCountTowardsTheF
 
   // Failing targets (in their grace period, so not replaced) count no more than initial ones.
   w.Grace(7200);
-  w.Task("new-01", Balanced(Running(kNew), TargetsHealth::kUnhealthy, kGroup));
+  w.Task("new-01", Balanced(Running(kNew), TargetsHealth::kUnhealthy));
   EXPECT_THAT(PlanOnce(w).stops, ElementsAre(Drain("old-01")));
 
   w.Task("new-01", Balanced(Running(kNew), TargetsHealth::kHealthy));
@@ -663,7 +674,7 @@ TEST(ServicePlannerLoadBalancerTest, FailingTargetsInTheGracePeriodAreLeftAlone)
   World w;
   w.Desired(1).Grace(60).Deployment(kNew, kWeb3, "COMPLETED");
   const absl::Time started = kNow - absl::Seconds(10);
-  w.Task("young", Balanced(StartedAt(kNew, started), TargetsHealth::kUnhealthy, kGroup));
+  w.Task("young", Balanced(StartedAt(kNew, started), TargetsHealth::kUnhealthy));
   ServicePlan plan = PlanOnce(w);
   EXPECT_EQ(plan.launch, 0);
   EXPECT_THAT(plan.stops, IsEmpty());
@@ -679,7 +690,7 @@ TEST(ServicePlannerLoadBalancerTest, FailingTargetsGetTheTaskReplacedWithECSsWor
   World w;
   w.Desired(2).Deployment(kNew, kWeb3, "COMPLETED");
   w.Task("good", Balanced(Running(kNew), TargetsHealth::kHealthy));
-  w.Task("sick", Balanced(Running(kNew), TargetsHealth::kUnhealthy, kGroup));
+  w.Task("sick", Balanced(Running(kNew), TargetsHealth::kUnhealthy)).FailingGroup("sick", kGroup);
   ServicePlan plan = PlanOnce(w);
   EXPECT_EQ(plan.launch, 1);  // The replacement first.
   EXPECT_THAT(plan.stops, IsEmpty());
@@ -707,7 +718,7 @@ TEST(ServicePlannerLoadBalancerTest, AtTheCeilingATaskWithFailingTargetsStopsFir
   World w;
   w.Desired(2).Percent(50, 100).Deployment(kNew, kWeb3, "COMPLETED");
   w.Task("good", Balanced(Running(kNew), TargetsHealth::kHealthy));
-  w.Task("sick", Balanced(Running(kNew), TargetsHealth::kUnhealthy, kGroup));
+  w.Task("sick", Balanced(Running(kNew), TargetsHealth::kUnhealthy));
   const ServicePlan plan = PlanOnce(w);  // Ceiling 2, both run: no room.
   EXPECT_EQ(plan.launch, 0);
   EXPECT_THAT(StopIds(plan), ElementsAre("sick"));
@@ -718,7 +729,7 @@ TEST(ServicePlannerLoadBalancerTest, FailingContainerChecksAreNamedBeforeFailing
   World w;
   w.Desired(1).Percent(0, 100).Deployment(kNew, kWeb3, "COMPLETED");
   w.Task("sick", Balanced(Checked(Running(kNew), HealthStatus::kUnhealthy),
-                          TargetsHealth::kUnhealthy, kGroup));
+                          TargetsHealth::kUnhealthy));
   const ServicePlan plan = PlanOnce(w);
   ASSERT_THAT(plan.stops, ElementsAre(Unhealthy("sick")));
 }
