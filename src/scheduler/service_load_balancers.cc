@@ -257,10 +257,10 @@ bool ServiceManager::TrackTargets(ServiceState& state, TaskView& view,
 }
 
 void ServiceManager::ForgetTargets(ServiceState& state, const std::string& task_id) {
+  load_balanced_tasks_.erase(task_id);
   if (state.balancing == nullptr) return;
   state.balancing->targets.erase(task_id);
   state.balancing->failing_groups.erase(task_id);
-  load_balanced_tasks_.erase(task_id);
 }
 
 void ServiceManager::OnTargetsHealthChanged(const std::string& task_id) {
