@@ -104,6 +104,14 @@ Rule DefaultRule(const Listener& listener) {
   return rule;
 }
 
+// The listener whose default rule `rule_arn` names, or null.
+const Listener* ListenerOfDefaultRule(const ElbState& state, const std::string& rule_arn) {
+  for (const auto& [arn, l] : state.listeners) {
+    if (DefaultRule(l.listener).rule_arn() == rule_arn) return &l.listener;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 LoadBalancerManager::LoadBalancerManager(LoadBalancerManagerOptions options, store::Store* store,
@@ -453,11 +461,9 @@ absl::StatusOr<DescribeRulesOutput> LoadBalancerManager::DescribeRules(
       found.push_back(it->second.rule);
       continue;
     }
-    auto listener = std::find_if(state_.listeners.begin(), state_.listeners.end(), [&](auto& l) {
-      return DefaultRule(l.second.listener).rule_arn() == arn;
-    });
-    if (listener == state_.listeners.end()) return RuleNotFound(arn);
-    found.push_back(DefaultRule(listener->second.listener));
+    const Listener* listener = ListenerOfDefaultRule(state_, arn);
+    if (listener == nullptr) return RuleNotFound(arn);
+    found.push_back(DefaultRule(*listener));
   }
   DescribeRulesOutput out;
   SKIFF_RETURN_IF_ERROR(Paginate(found, in.marker(), in.page_size(), in.has_page_size(), &out,
@@ -468,13 +474,9 @@ absl::StatusOr<DescribeRulesOutput> LoadBalancerManager::DescribeRules(
 absl::StatusOr<ModifyRuleOutput> LoadBalancerManager::ModifyRule(const ModifyRuleInput& in) {
   auto it = state_.rules.find(in.rule_arn());
   if (it == state_.rules.end()) {
-    for (const auto& [arn, l] : state_.listeners) {
-      if (DefaultRule(l.listener).rule_arn() == in.rule_arn()) {
-        return ElbError(absl::StatusCode::kFailedPrecondition, kOperationNotPermitted,
-                        "The default rule is changed with ModifyListener's DefaultActions");
-      }
-    }
-    return RuleNotFound(in.rule_arn());
+    if (ListenerOfDefaultRule(state_, in.rule_arn()) == nullptr) return RuleNotFound(in.rule_arn());
+    return ElbError(absl::StatusCode::kFailedPrecondition, kOperationNotPermitted,
+                    "The default rule is changed with ModifyListener's DefaultActions");
   }
   if (in.transforms_size() > 0) return Invalid("Transforms: not supported on a skiff node");
   Rule rule = it->second.rule;
@@ -492,13 +494,9 @@ absl::StatusOr<ModifyRuleOutput> LoadBalancerManager::ModifyRule(const ModifyRul
 
 absl::StatusOr<DeleteRuleOutput> LoadBalancerManager::DeleteRule(const DeleteRuleInput& in) {
   if (!state_.rules.contains(in.rule_arn())) {
-    for (const auto& [arn, l] : state_.listeners) {
-      if (DefaultRule(l.listener).rule_arn() == in.rule_arn()) {
-        return ElbError(absl::StatusCode::kFailedPrecondition, kOperationNotPermitted,
-                        "A listener's default rule cannot be deleted");
-      }
-    }
-    return RuleNotFound(in.rule_arn());
+    if (ListenerOfDefaultRule(state_, in.rule_arn()) == nullptr) return RuleNotFound(in.rule_arn());
+    return ElbError(absl::StatusCode::kFailedPrecondition, kOperationNotPermitted,
+                    "A listener's default rule cannot be deleted");
   }
   ElbState next = state_;
   next.rules.erase(in.rule_arn());
@@ -536,7 +534,9 @@ absl::StatusOr<AddTagsOutput> LoadBalancerManager::AddTags(const AddTagsInput& i
 absl::StatusOr<DescribeTagsOutput> LoadBalancerManager::DescribeTags(
     const DescribeTagsInput& in) {
   if (in.resource_arns_size() == 0) return Invalid("ResourceArns: required");
-  if (in.resource_arns_size() > 20) return OutOfRange("ResourceArns", in.resource_arns_size(), 1, 20);
+  if (in.resource_arns_size() > 20) {
+    return OutOfRange("ResourceArns", in.resource_arns_size(), 1, 20);
+  }
   DescribeTagsOutput out;
   for (const std::string& arn : in.resource_arns()) {
     std::vector<Tag>* tags = TagsOf(state_, arn);

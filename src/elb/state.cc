@@ -163,8 +163,8 @@ absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::s
   return plane;
 }
 
-TargetHealth HealthOf(const TargetGroupRecord& group, const RegisteredTarget& target, bool in_use,
-                      const lb::ServerStat* stat, bool admitted) {
+TargetHealth HealthOf(const RegisteredTarget& target, bool in_use, const lb::ServerStat* stat,
+                      bool admitted) {
   TargetHealth health;
   auto set = [&health](const char* state, const char* reason, std::string description) {
     health.set_state(state);
@@ -181,8 +181,11 @@ TargetHealth HealthOf(const TargetGroupRecord& group, const RegisteredTarget& ta
     // come before HAProxy's first check (still INI then).
     set("healthy", nullptr, "");
   } else if (stat == nullptr || stat->check_status.empty() || stat->check_status == "INI") {
-    set("initial", stat == nullptr ? "Elb.RegistrationInProgress" : "Elb.InitialHealthChecking",
-        stat == nullptr ? "Target registration is in progress" : "Initial health checks in progress");
+    if (stat == nullptr) {
+      set("initial", "Elb.RegistrationInProgress", "Target registration is in progress");
+    } else {
+      set("initial", "Elb.InitialHealthChecking", "Initial health checks in progress");
+    }
   } else if (stat->check_status == "L7STS" || stat->check_status == "L7RSP") {
     set("unhealthy", "Target.ResponseCodeMismatch",
         absl::StrCat("Health checks failed with these codes: [", stat->check_code, "]"));
@@ -193,7 +196,6 @@ TargetHealth HealthOf(const TargetGroupRecord& group, const RegisteredTarget& ta
   } else {
     set("unhealthy", "Target.FailedHealthChecks", "Health checks failed");
   }
-  (void)group;
   return health;
 }
 

@@ -294,8 +294,7 @@ TargetHealth LoadBalancerManager::TargetHealthOf(const TargetGroupRecord& group,
   auto stat = std::find_if(view_.servers.begin(), view_.servers.end(), [&](auto& s) {
     return s.backend == group.BackendName() && s.name == target.ServerName();
   });
-  return elb::HealthOf(group, target,
-                       !state_.LoadBalancersOf(group.group.target_group_arn()).empty(),
+  return elb::HealthOf(target, !state_.LoadBalancersOf(group.group.target_group_arn()).empty(),
                        stat == view_.servers.end() ? nullptr : &*stat,
                        view_.admitted.contains(ServerKey(group, target)));
 }

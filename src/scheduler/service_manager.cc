@@ -37,6 +37,7 @@ ServiceManager::ServiceManager(EventLoop* loop, TaskLauncher* tasks,
       random_(random),
       scope_(std::move(scope)),
       options_(std::move(options)),
+      targets_(options_.targets),
       planner_(options_.planner, random) {}
 
 double ServiceManager::Now() const {
@@ -67,6 +68,11 @@ absl::Status ServiceManager::Load() {
   tasks_->AddListener([this](const store::StoredTask& task) { OnTaskChanged(task); });
   // What the runtime ran while the stream was away is known now: act on it at once.
   tasks_->AddResyncListener([this] { ReconcileNow(); });
+  if (targets_ != nullptr) {
+    targets_->AddHealthListener([this, alive = std::weak_ptr<bool>(alive_)](const std::string& id) {
+      if (!alive.expired()) OnTargetsHealthChanged(id);
+    });
+  }
   spdlog::info("loaded {} services from the store", services_.size());
   MarkAllDirty();
   return absl::OkStatus();
@@ -146,12 +152,14 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   auto it = state->tasks.find(record.id);
   if (it == state->tasks.end()) {
     if (stopped) return;  // Nothing to count.
-    const TaskView fresh{.health_checked = tasks_->HealthChecked(record.id)};
-    it = state->tasks.emplace(record.id, fresh).first;
+    TaskView fresh{.health_checked = tasks_->HealthChecked(record.id)};
+    if (LoadBalanced(state->record.service)) FollowTargets(key, *state, record, fresh);
+    it = state->tasks.emplace(record.id, std::move(fresh)).first;
   }
   TaskView& view = it->second;
   const bool was_started = view.started_at != absl::InfinitePast();
-  const bool changed = UpdateView(*state, view, task);
+  bool changed = UpdateView(*state, view, task);
+  if (view.load_balanced) changed |= TrackTargets(*state, view, record);
   if (!was_started && view.running() && view.desired == DesiredStatus::kRunning) {
     loop_->PostAfter(options_.planner.min_healthy_runtime,
                      [this, key, id = record.id] { ClearBackoffIfStillRunning(key, id); });
@@ -159,7 +167,10 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   if (view.desired == DesiredStatus::kStopped && !view.failure_counted) {
     JudgeStop(key, *state, view, task);
   }
-  if (stopped) state->tasks.erase(it);
+  if (stopped) {
+    if (view.load_balanced) ForgetTargets(*state, record.id);
+    state->tasks.erase(it);
+  }
   if (changed || stopped) MarkDirty(key);
 }
 
@@ -259,8 +270,11 @@ void ServiceManager::ScheduleAt(const Key& key, absl::Time when) {
 void ServiceManager::Reconcile(const Key& key) {
   ServiceState* state = Find(key);
   if (state == nullptr || !Live(state->record.service)) return;
+  const Balancing* balancing = state->balancing.get();
   ServicePlan plan = planner_.Plan({.record = state->record,
                                     .tasks = state->tasks,
+                                    .failing_target_groups =
+                                        balancing != nullptr ? &balancing->failing_groups : nullptr,
                                     .steady_said = state->steady,
                                     .now = clock_->Now()});
   // Record first: a launch that fails at once reports its failure against the deployments as
@@ -275,6 +289,9 @@ void ServiceManager::Reconcile(const Key& key) {
   ApplyStops(plan, TaskStop::Cause::kUnhealthy);
   if (plan.rolling_update) CrashPoint("rolling-update");
   ApplyStops(plan, TaskStop::Cause::kDrain);
+  changed |= ApplyRegistrations(key, *state, plan);
+  // The stops above began drains (and so did any stop since the last pass).
+  changed |= SayDeregistered(key, *state);
   state->steady = plan.steady;
   if (plan.wake_at != absl::InfiniteFuture()) ScheduleAt(key, plan.wake_at);
   if (plan.inactive) ScheduleRemoval(key);

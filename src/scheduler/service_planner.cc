@@ -47,6 +47,23 @@ struct Totals {
   int pending = 0;
 };
 
+// A task of the primary deployment that fails its checks, past its grace period: replaced.
+struct Failing {
+  std::string id;
+  std::string target_group;  // The group whose check it fails; "" for its container checks.
+
+  // ECS's words for the stop and the event.
+  std::string StoppedReason() const {
+    if (target_group.empty()) return "Task failed container health checks";
+    return absl::StrCat("Task failed ELB health checks in (target-group ", target_group, ")");
+  }
+  std::string Event(const std::string& service) const {
+    const std::string who = absl::StrCat("(service ", service, ") (task ", id, ")");
+    if (target_group.empty()) return absl::StrCat(who, " failed container health checks.");
+    return absl::StrCat(who, " failed ELB health checks in (target-group ", target_group, ")");
+  }
+};
+
 // A candidate for a stop, in the order in which tasks go: not yet running first, then not
 // healthy, then the newest.
 struct StopCandidate {
@@ -77,6 +94,7 @@ class Pass {
     ScalePrimary();
     ReplaceUnhealthy();
     DrainOld();
+    RegisterTargets();
     RetireDeployments();
     ReportStatus();
     return std::move(plan_);
@@ -95,10 +113,21 @@ class Pass {
   void ReplaceUnhealthy();
   // Step 4: older deployments drain while the healthy floor holds.
   void DrainOld();
-  // Step 5: a drained deployment (nothing of it left, stopping tasks included) is done.
+  // Step 5: tasks that run (HEALTHY, when checked) and stay get their targets registered.
+  void RegisterTargets();
+  // Step 6: a drained deployment (nothing of it left, stopping tasks included) is done.
   void RetireDeployments();
-  // Step 6: counts, COMPLETED, steady state, INACTIVE.
+  // Step 7: counts, COMPLETED, steady state, INACTIVE.
   void ReportStatus();
+
+  // Step 0 for one task of the primary that runs: failing its container checks or (load
+  // balanced) its targets', it is replaced once past the grace period.
+  void CountFailing(const std::string& id, const TaskView& t, absl::Duration grace);
+  // The target group whose checks the task's targets fail.
+  std::string FailingGroup(const std::string& id) const;
+  bool Replaced(const std::string& id) const {
+    return absl::c_any_of(unhealthy_, [&id](const Failing& f) { return f.id == id; });
+  }
 
   // Failing the primary deployment (step 1), and a rollback.
   void FailDeployment(const std::string& why);
@@ -162,7 +191,7 @@ class Pass {
   // The primary before step 1 (a rollback makes a new one); the record's own string, which
   // stays as it is during the pass.
   const std::string* first_primary_id_ = nullptr;
-  std::vector<std::string> unhealthy_;  // Of the primary, past the grace period: replaced.
+  std::vector<Failing> unhealthy_;     // Of the primary, past the grace period: replaced.
   int unhealthy_in_grace_ = 0;         // Of the primary: failing, but not acted on yet.
   int desired_ = 0;
   int ceiling_ = 0;  // maximumPercent of desired, rounded down.
@@ -189,7 +218,10 @@ Count& Pass::CountOf(const std::string& id) {
 
 bool Pass::Ready(const TaskView& t) {
   if (!t.Healthy()) return false;
-  if (t.health_checked || now_ >= t.started_at + options_.ready_after) return true;
+  // A passing check (its container's, or the load balancer's) is proof enough.
+  if (t.health_checked || t.load_balanced || now_ >= t.started_at + options_.ready_after) {
+    return true;
+  }
   WakeAt(t.started_at + options_.ready_after);
   return false;
 }
@@ -208,13 +240,7 @@ void Pass::CountTasks() {
     ++c.running;
     if (t.Healthy()) ++c.serving;
     if (Ready(t)) ++c.healthy;
-    if (t.health != HealthStatus::kUnhealthy || t.deployment_id != *first_primary_id_) continue;
-    if (now_ < t.started_at + grace) {
-      ++unhealthy_in_grace_;
-      WakeAt(t.started_at + grace);
-    } else {
-      unhealthy_.push_back(id);
-    }
+    if (t.deployment_id == *first_primary_id_) CountFailing(id, t, grace);
   }
   for (const auto& [id, c] : counts_) {
     totals_.active += c.active();
@@ -229,6 +255,29 @@ void Pass::CountTasks() {
       config.has_minimum_healthy_percent() ? config.minimum_healthy_percent() : 100;
   ceiling_ = desired_ * max_percent / 100;
   floor_ = (desired_ * min_percent + 99) / 100;
+}
+
+void Pass::CountFailing(const std::string& id, const TaskView& t, absl::Duration grace) {
+  const bool container_failed = t.health == HealthStatus::kUnhealthy;
+  const bool targets_failed = t.load_balanced && t.targets == TargetsHealth::kUnhealthy;
+  if (!container_failed && !targets_failed) return;
+  if (now_ < t.started_at + grace) {
+    ++unhealthy_in_grace_;
+    WakeAt(t.started_at + grace);
+    return;
+  }
+  // Its container checks' verdict first: the load balancer's follows from it.
+  unhealthy_.push_back({.id = id, .target_group = container_failed ? "" : FailingGroup(id)});
+}
+
+std::string Pass::FailingGroup(const std::string& id) const {
+  if (const auto* groups = snapshot_.failing_target_groups; groups != nullptr) {
+    auto it = groups->find(id);
+    if (it != groups->end() && !it->second.empty()) return it->second;
+  }
+  // The applier says which; failing that, the service's first group is the likeliest.
+  return service_.load_balancers().empty() ? std::string("unknown")
+                                           : service_.load_balancers(0).target_group_arn();
 }
 
 void Pass::CheckRollout() {
@@ -304,7 +353,7 @@ std::vector<StopCandidate> Pass::StopOrder(const std::string& deployment_id) con
   std::vector<StopCandidate> candidates;
   for (const auto& [id, t] : snapshot_.tasks) {
     if (t.deployment_id != deployment_id || t.desired != DesiredStatus::kRunning) continue;
-    if (absl::c_linear_search(unhealthy_, id)) continue;  // Replaced in step 3.
+    if (Replaced(id)) continue;  // Replaced in step 3.
     candidates.push_back({.rank = {t.running() ? 1 : 0, t.Healthy() ? 1 : 0,
                                    -Seconds(t.created_at)},
                           .id = id});
@@ -374,15 +423,14 @@ void Pass::ReplaceUnhealthy() {
   const bool blocked = need_ > launched_ && totals_.active >= ceiling_ && now_ >= NextLaunchAt();
   if (blocked) stops = std::max(stops, std::min(replacing, need_ - launched_));
   for (int i = 0; i < stops; ++i) {
-    const std::string& id = unhealthy_[i];
-    stopped_running_.push_back(id);
-    plan_.stops.push_back({.task_id = id,
+    const Failing& failing = unhealthy_[i];
+    stopped_running_.push_back(failing.id);
+    plan_.stops.push_back({.task_id = failing.id,
                            .deployment_id = primary_id,
                            .cause = TaskStop::Cause::kUnhealthy,
                            .running = true,
-                           .reason = "Task failed container health checks"});
-    Say(absl::StrCat("(service ", name_, ") (task ", id, ") failed container health checks."),
-        /*repeat=*/true);
+                           .reason = failing.StoppedReason()});
+    Say(failing.Event(name_), /*repeat=*/true);
     CountFailedTask(primary_id);
     --mine.running;
     --totals_.running;
@@ -413,6 +461,17 @@ void Pass::DrainOld() {
   if (!stopped_running_.empty()) {
     Say(absl::StrCat("(service ", name_, ") has stopped ", stopped_running_.size(),
                      " running tasks: ", TaskList(stopped_running_), "."));
+  }
+}
+
+void Pass::RegisterTargets() {
+  for (const auto& [id, t] : snapshot_.tasks) {
+    if (!t.load_balanced || t.targets_registered || t.desired != DesiredStatus::kRunning) continue;
+    // Traffic only once its containers say it can take it.
+    if (!t.running() || (t.health_checked && t.health != HealthStatus::kHealthy)) continue;
+    const bool stopping = absl::c_any_of(
+        plan_.stops, [&id](const TaskStop& stop) { return stop.task_id == id; });
+    if (!stopping) plan_.register_targets.push_back(id);
   }
 }
 

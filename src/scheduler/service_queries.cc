@@ -180,6 +180,7 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   SKIFF_RETURN_IF_ERROR(CheckCreateRequest(request));
   SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition definition,
                          registry_->Resolve(request.task_definition(), "taskDefinition"));
+  SKIFF_RETURN_IF_ERROR(CheckLoadBalancers(request.load_balancers(), definition.definition));
   const std::string& name = request.service_name();
   if (ServiceState* existing = Find({cluster, name});
       existing != nullptr && Live(existing->record.service)) {
@@ -259,12 +260,17 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
     SKIFF_ASSIGN_OR_RETURN(definition,
                            registry_->Resolve(request.task_definition(), "taskDefinition"));
   }
+  SKIFF_RETURN_IF_ERROR(CheckLoadBalancersOfUpdate(request, s, definition));
 
   // Everything is checked; apply.
   ApplyServiceSettings(request, s);
   const std::string target = definition ? definition->definition.task_definition_arn()
                                         : s.task_definition();
-  if (target != s.task_definition() || request.force_new_deployment()) {
+  // New loadBalancers apply to new tasks: a new deployment replaces the old ones, which drain
+  // from the targets they have (as ECS does).
+  const bool new_load_balancers = LoadBalancersChange(request, s);
+  if (new_load_balancers) *s.mutable_load_balancers() = request.load_balancers();
+  if (target != s.task_definition() || request.force_new_deployment() || new_load_balancers) {
     StartNewDeployment(*state, target);
   } else if (request.has_desired_count()) {
     s.mutable_deployments(0)->set_desired_count(s.desired_count());

@@ -779,11 +779,12 @@ void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::stri
     Save(task);
     return;
   }
+  // Decided before the move: a task found DEACTIVATING (a restart, a resync) drains again.
+  const bool drain = DrainsFirst(task);
   // A stop sent again (StopTask twice, a resync) finds the task stopping already: it stays.
   if (StageOf(t) < TaskStage::kStopping) {
-    // Nothing to drain yet (no load balancers): straight on.
     AdvanceTask(task, TaskStage::kDeactivating);
-    AdvanceTask(task, TaskStage::kStopping);
+    if (!drain) AdvanceTask(task, TaskStage::kStopping);
   }
   for (size_t i = 0; i < task.containers.size(); ++i) {
     ContainerState& cs = task.containers[i];
@@ -799,7 +800,8 @@ void TaskManager::BeginStop(TaskState& task, StopCode stop_code, const std::stri
     cs.signalled = false;  // A stop sent again (after a resync) signals again.
   }
   Save(task);
-  SignalNextStopWave(task);
+  if (drain) StartDrain(task);
+  SignalNextStopWave(task);  // Once drained, when it drains first.
   MaybeDeprovision(task);
 }
 

@@ -1,8 +1,9 @@
 // TaskManager, within one task: the order in which its containers start (dependsOn) and stop
-// (the reverse), and what their health checks say. Same thread contract as the rest of the
-// class (loop thread only).
+// (its load balancer targets drain first, then the containers in the reverse order), and what
+// their health checks say. Same thread contract as the rest of the class (loop thread only).
 #include <csignal>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -172,7 +173,33 @@ void TaskManager::OnStartTimeout(const std::string& task_id, size_t index) {
                          task->containers[index].start_timeout_seconds, " s"));
 }
 
+bool TaskManager::DrainsFirst(const TaskState& task) const {
+  if (options_.targets == nullptr || task.record.service.empty()) return false;
+  // Targets are registered once a task runs: one that never ran has none.
+  const TaskStage stage = StageOf(task.record.task);
+  return stage == TaskStage::kRunning || stage == TaskStage::kDeactivating;
+}
+
+void TaskManager::StartDrain(const TaskState& task) {
+  // Every service task asks: the registry knows which have targets, and answers at once for a
+  // task without (as for a service without load balancers).
+  const std::string id = task.record.id;
+  options_.targets->DrainTask(id, [this, alive = std::weak_ptr<bool>(alive_), id] {
+    if (!alive.expired()) OnDrained(id);
+  });
+}
+
+void TaskManager::OnDrained(const std::string& task_id) {
+  TaskState* task = Find(task_id);
+  if (task == nullptr || StageOf(task->record.task) != TaskStage::kDeactivating) return;
+  AdvanceTask(*task, TaskStage::kStopping);
+  Save(*task);
+  SignalNextStopWave(*task);
+  MaybeDeprovision(*task);
+}
+
 void TaskManager::SignalNextStopWave(TaskState& task) {
+  if (StageOf(task.record.task) < TaskStage::kStopping) return;  // Its targets drain first.
   const auto running = [](const ContainerState& cs) { return cs.started && !cs.exited; };
   std::vector<std::string> ids;
   for (size_t i = 0; i < task.containers.size(); ++i) {

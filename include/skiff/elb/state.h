@@ -81,10 +81,11 @@ struct ElbState {
 // no longer passes the checks it passed when it was made (a damaged store).
 absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address);
 
-// ELBv2's health of `target` in `group` from what HAProxy last said about its server (none
-// before the first poll), and whether the data plane admitted it (its first check passed).
-elbv2::v1::TargetHealth HealthOf(const TargetGroupRecord& group, const RegisteredTarget& target,
-                                 bool in_use, const lb::ServerStat* stat, bool admitted);
+// ELBv2's health of `target` from what HAProxy last said about its server (none before the
+// first poll), whether a listener uses its group, and whether the data plane admitted it (a
+// check or the first probe passed).
+elbv2::v1::TargetHealth HealthOf(const RegisteredTarget& target, bool in_use,
+                                 const lb::ServerStat* stat, bool admitted);
 
 // The record as stored, and back. Decoding re-checks the attributes.
 std::string EncodeRecord(const TargetGroupRecord& record);

@@ -24,6 +24,17 @@
 // start) is replaced: the replacement starts first where maximumPercent leaves room, and the
 // unhealthy task stops once the replacement is healthy; at the ceiling it stops first.
 //
+// Load balancing (options.targets, the TargetRegistry): a service's loadBalancers (at most 5;
+// each container and containerPort in its task definition; each target group of the type its
+// network mode needs) register each task's targets once it runs (and is HEALTHY, when it has
+// container health checks): the host port bound to containerPort in bridge and host mode, the
+// task's address and containerPort in awsvpc. The task serves (counts towards
+// minimumHealthyPercent and the steady state) once its targets pass the target groups' checks;
+// after healthCheckGracePeriodSeconds a task whose targets fail them is replaced. TaskManager
+// drains the targets before any stop signals the task. UpdateService may change loadBalancers:
+// that starts a new deployment, whose tasks register under the new set while the old tasks
+// drain from the targets they have (a task registers under the set of the moment it runs).
+//
 // The decisions are ServicePlanner's (a pure function of one service's snapshot); this class
 // keeps the state, carries plans out through the TaskLauncher and the store, and says when to
 // plan again (task changes, API writes, timers).
@@ -51,6 +62,7 @@
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/service_planner.h"
+#include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
 #include "skiff/store/store.h"
@@ -67,6 +79,10 @@ struct ServiceManagerOptions {
   absl::Duration retention = absl::Hours(1);
   // Told how long each reconcile pass that looked at a service took (metrics). Loop thread.
   std::function<void(absl::Duration)> pass_observer;
+  // Registers the targets of load-balanced services' tasks and says how healthy they are
+  // (elb::LoadBalancerManager); it must outlive the manager. Null: no load balancing, and a
+  // service with loadBalancers is refused.
+  TargetRegistry* targets = nullptr;
 };
 
 class ServiceManager final : public ServiceInventory {
@@ -122,6 +138,16 @@ class ServiceManager final : public ServiceInventory {
   void MarkAllDirty();
 
  private:
+  // What a service with load balancers keeps of its tasks' targets (service_load_balancers.cc).
+  struct Balancing {
+    // The targets of its tasks that run, by task id, as their records give them; until they
+    // drain.
+    std::map<std::string, std::vector<TaskTarget>> targets;
+    // Targets whose drain began since the last pass, by target group: "deregistered N targets".
+    std::map<std::string, int> deregistered;
+    // The target group that each task whose targets are kUnhealthy fails, by task id.
+    std::map<std::string, std::string> failing_groups;
+  };
   struct ServiceState {
     store::StoredService record;            // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
@@ -131,6 +157,9 @@ class ServiceManager final : public ServiceInventory {
     // placement retry ends; armed for the earliest of them (made on first use).
     std::unique_ptr<Timer> wake;
     bool steady = false;  // "has reached a steady state." was said for this state.
+    // Made for the first load-balanced task (most services have none: a pointer, not three
+    // empty maps in each).
+    std::unique_ptr<Balancing> balancing;
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
@@ -202,6 +231,44 @@ class ServiceManager final : public ServiceInventory {
   void ScheduleRemoval(const Key& key);
   void Remove(const Key& key);
 
+  // Load balancing (service_load_balancers.cc).
+  bool LoadBalanced(const v1::Service& service) const {
+    return targets_ != nullptr && service.load_balancers_size() > 0;
+  }
+  // A service's loadBalancers against its task definition and the target groups:
+  // InvalidParameterException naming the member.
+  absl::Status CheckLoadBalancers(
+      const google::protobuf::RepeatedPtrField<v1::LoadBalancer>& load_balancers,
+      const v1::TaskDefinition& definition) const;
+  // UpdateService's: the new loadBalancers (or the service's, under a new revision).
+  absl::Status CheckLoadBalancersOfUpdate(
+      const v1::UpdateServiceRequest& request, const v1::Service& service,
+      const std::optional<store::StoredTaskDefinition>& definition) const;
+  // Whether UpdateService's `request` gives the service other loadBalancers (a new deployment).
+  static bool LoadBalancersChange(const v1::UpdateServiceRequest& request,
+                                  const v1::Service& service);
+  // A new view of a task of a load-balanced service: what the registry knows of it already
+  // (after a restart, its targets are registered).
+  void FollowTargets(const Key& key, ServiceState& state, const store::StoredTask& task,
+                     TaskView& view);
+  static Balancing& BalancingOf(ServiceState& state) {
+    if (state.balancing == nullptr) state.balancing = std::make_unique<Balancing>();
+    return *state.balancing;
+  }
+  // Takes the registry's word for the health of a task's targets; true when the planner would
+  // see a change.
+  static bool SetTargetsHealth(ServiceState& state, const std::string& task_id, TaskView& view,
+                               const TaskTargetsHealth& health);
+  // Keeps the targets of a task that runs; counts them as deregistered once it stops (its drain
+  // begins). True when there is something to say.
+  bool TrackTargets(ServiceState& state, TaskView& view, const store::StoredTask& task);
+  void ForgetTargets(ServiceState& state, const std::string& task_id);
+  void OnTargetsHealthChanged(const std::string& task_id);
+  // Registers the targets of the plan's tasks; says "registered N targets" per target group.
+  bool ApplyRegistrations(const Key& key, ServiceState& state, const ServicePlan& plan);
+  // Says "deregistered N targets" for the drains begun since the last pass.
+  bool SayDeregistered(const Key& key, ServiceState& state);
+
   EventLoop* const loop_;
   TaskLauncher* const tasks_;
   TaskDefinitionRegistry* const registry_;
@@ -211,6 +278,7 @@ class ServiceManager final : public ServiceInventory {
   RandomSource* const random_;
   const model::ArnScope scope_;
   const ServiceManagerOptions options_;
+  TargetRegistry* const targets_;  // options_.targets; may be null.
   ServicePlanner planner_;
 
   std::map<Key, ServiceState> services_;
@@ -218,6 +286,11 @@ class ServiceManager final : public ServiceInventory {
   std::set<Key> waiting_for_capacity_;  // Could not place a task; retried when one stops.
   bool pass_posted_ = false;
   std::vector<ServiceListener> listeners_;
+  // The service of each task that is load balanced and not yet STOPPED (health changes name
+  // only the task).
+  std::map<std::string, Key> load_balanced_tasks_;
+  // Expires with the manager: the registry's health listener outlives it (a test restarts it).
+  const std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace skiff::scheduler

@@ -10,11 +10,17 @@
 //
 //   1. CheckRollout:        the circuit breaker and the progress deadline (fail, roll back).
 //   2. ScalePrimary:        the primary deployment towards the desired count.
-//   3. ReplaceUnhealthy:    tasks that fail their health checks (replacement first within
-//                           maximumPercent).
+//   3. ReplaceUnhealthy:    tasks that fail their container or load balancer health checks
+//                           (replacement first within maximumPercent).
 //   4. DrainOld:            older deployments within minimumHealthyPercent.
-//   5. RetireDeployments:   deployments with no task left are done.
-//   6. ReportStatus:        counts, COMPLETED, "has reached a steady state.", INACTIVE.
+//   5. RegisterTargets:     tasks of a service with load balancers that run (HEALTHY, when they
+//                           have container health checks) get their targets registered.
+//   6. RetireDeployments:   deployments with no task left are done.
+//   7. ReportStatus:        counts, COMPLETED, "has reached a steady state.", INACTIVE.
+//
+// A task of a service with load balancers serves (counts towards minimumHealthyPercent and the
+// steady state, lets old tasks drain) only once its targets pass the target groups' checks;
+// after healthCheckGracePeriodSeconds a task whose targets fail them is replaced.
 //
 // Thread contract: a planner is used by one thread at a time (the loop's); plans are values.
 #ifndef SKIFF_SCHEDULER_SERVICE_PLANNER_H_
@@ -30,6 +36,7 @@
 #include "absl/time/time.h"
 #include "skiff/base/random.h"
 #include "skiff/scheduler/states.h"
+#include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_launcher.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
@@ -94,15 +101,27 @@ struct TaskView {
   HealthStatus health = HealthStatus::kUnknown;
   bool health_checked = false;   // An essential container has a health check.
   bool failure_counted = false;  // Its stop was judged (ServicePlanner::JudgeStop) already.
+  // Its service has load balancers (and the node load balancing): it serves only once its
+  // targets pass the target groups' checks.
+  bool load_balanced = false;
+  // Its targets were registered (RegisterTargets), and have not been drained since.
+  bool targets_registered = false;
+  // As the TargetRegistry says; kNone before registration. The group that failing targets fail
+  // is in the snapshot (ServiceSnapshot::failing_target_groups): a view stays 56 bytes.
+  TargetsHealth targets = TargetsHealth::kNone;
   absl::Time created_at = absl::UnixEpoch();
   absl::Time started_at = absl::InfinitePast();  // When it became RUNNING; InfinitePast before.
 
   bool running() const { return stage == TaskStage::kRunning; }
   // RUNNING and, when it has health checks, HEALTHY (without: not UNHEALTHY).
-  bool Healthy() const {
+  bool ContainersHealthy() const {
     return stage == TaskStage::kRunning &&
            (health_checked ? health == HealthStatus::kHealthy
                            : health != HealthStatus::kUnhealthy);
+  }
+  // ContainersHealthy and, when load balanced, its targets pass their checks.
+  bool Healthy() const {
+    return ContainersHealthy() && (!load_balanced || targets == TargetsHealth::kHealthy);
   }
 };
 
@@ -110,6 +129,9 @@ struct TaskView {
 struct ServiceSnapshot {
   const store::StoredService& record;           // Deployments newest first (PRIMARY first).
   const std::map<std::string, TaskView>& tasks;  // The service's tasks not yet STOPPED, by id.
+  // For each task whose targets are kUnhealthy, the ARN of a target group whose checks it fails
+  // (TaskTargetsHealth::failing_group). Null: none.
+  const std::map<std::string, std::string>* failing_target_groups = nullptr;
   bool steady_said = false;  // "has reached a steady state." was said for the state it is in.
   absl::Time now;
 };
@@ -118,7 +140,7 @@ struct ServiceSnapshot {
 struct TaskStop {
   enum class Cause {
     kScaleIn,    // The primary deployment has more tasks than desired.
-    kUnhealthy,  // It failed its container health checks.
+    kUnhealthy,  // It failed its container health checks, or its targets the load balancer's.
     kDrain,      // It belongs to an older deployment.
   };
   std::string task_id;
@@ -151,6 +173,9 @@ struct HistoryChange {
 struct ServicePlan {
   // Tasks to stop, in order: scale-in, then unhealthy ones, then older deployments' (kDrain).
   std::vector<TaskStop> stops;
+  // Tasks whose load balancer targets to register now, in id order. The applier makes the
+  // targets from the tasks' records and says "registered N targets in (target-group ...)".
+  std::vector<std::string> register_targets;
   // How many tasks to launch for the primary deployment (after any rollback: the new one),
   // before the unhealthy and drain stops. The applier says "has started N tasks" itself, since
   // only it learns their ids, before events[launch_events_at].

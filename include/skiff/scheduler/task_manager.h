@@ -7,6 +7,11 @@
 // anything is created in the runtime, so a crash leaves nothing the store does not name. Stopped
 // tasks stay visible for `retention`, then their containers, snapshots and files are removed.
 //
+// A service task that runs stops in two steps, whatever stops it (StopTask, the service
+// scheduler, an essential container's exit): DEACTIVATING while its load balancer targets drain
+// (TargetRegistry::DrainTask: no new requests, the ones in flight finish), then STOPPING, when
+// its containers get SIGTERM. A restart finds it DEACTIVATING and drains again.
+//
 // Thread contract: owned by the control loop; every public method runs on the loop thread.
 // Runtime calls and file I/O go to the Executor and post their results back to the loop.
 #ifndef SKIFF_SCHEDULER_TASK_MANAGER_H_
@@ -37,6 +42,7 @@
 #include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/runtime_health.h"
+#include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
 #include "skiff/store/store.h"
@@ -66,6 +72,9 @@ struct TaskManagerOptions {
   // The namespaces of bridge and awsvpc tasks. Without one (skiffd run without networking,
   // most unit tests) such tasks fail to start with a reason that says so.
   network::TaskNetwork* network = nullptr;
+  // Where service tasks' load balancer targets drain before their containers are signalled
+  // (elb::LoadBalancerManager). Null: no load balancing; a stop goes straight to STOPPING.
+  TargetRegistry* targets = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -249,10 +258,20 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   void OnStartTimeout(const std::string& task_id, size_t index);
   // Stops the task when an essential container has exited (or every container has); true then.
   bool StopIfExited(TaskState& task);
-  // Moves a task towards STOPPED: signals what runs, or deprovisions when nothing does.
+  // Moves a task towards STOPPED: drains its targets first (DEACTIVATING) when DrainsFirst,
+  // then signals what runs, or deprovisions when nothing does.
   void BeginStop(TaskState& task, StopCode stop_code, const std::string& reason);
+  // A service task that runs (or was draining when skiffd stopped) may have load balancer
+  // targets: they drain before its containers are signalled.
+  bool DrainsFirst(const TaskState& task) const;
+  // Asks the registry to drain the task's targets; OnDrained follows (through the loop).
+  void StartDrain(const TaskState& task);
+  // The drain is over: STOPPING, and the first wave of signals. Ignored unless the task is still
+  // DEACTIVATING (its containers exited meanwhile, or a second caller of the same drain).
+  void OnDrained(const std::string& task_id);
   // SIGTERM to each running container that no running container depends on, each with its own
   // SIGKILL timer; called again as containers exit, so dependencies stop after their dependents.
+  // Nothing while the task is DEACTIVATING: its targets drain first.
   void SignalNextStopWave(TaskState& task);
   void SignalContainers(const std::vector<std::string>& runtime_ids, int signal);
   void OnStopTimeout(const std::string& task_id, size_t index);
@@ -307,6 +326,9 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   bool resynced_ = false;  // The first resync (after startup) has run.
   bool networks_swept_ = false;
   std::vector<std::function<void()>> resync_listeners_;
+  // Expires with the manager: a drain's callback that outlives it (the registry is the
+  // daemon's, a test restarts the manager) finds it expired and does nothing.
+  const std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace skiff::scheduler

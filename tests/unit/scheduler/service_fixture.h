@@ -41,6 +41,8 @@ class ServiceManagerTest : public ::testing::Test {
     health_.reset();
     loop_.DropPending();  // Work the old managers posted must not reach the new ones.
     health_ = std::make_unique<HealthMonitor>(&loop_, &executor_, &runtime_, &clock_);
+    ServiceManagerOptions services = service_options_;
+    services.targets = target_registry_;
     auto stack = fakes::SchedulerStack::Open(
         {.loop = &loop_,
          .executor = &executor_,
@@ -53,8 +55,9 @@ class ServiceManagerTest : public ::testing::Test {
                    // No port is bound on a simulated host.
                    .ports = {.in_use = [](int, const std::string&) { return false; }},
                    .runtime_health = &runtime_health_,
-                   .network = &network_},
-         .services = service_options_});
+                   .network = &network_,
+                   .targets = target_registry_},
+         .services = std::move(services)});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
     store_ = &stack_->store();
@@ -150,6 +153,8 @@ class ServiceManagerTest : public ::testing::Test {
   // Most tests look at one pass at a time: a RUNNING task counts as healthy at once. The
   // deployment tests use the daemon's defaults (a task counts after 500 ms).
   ServiceManagerOptions service_options_{.planner = {.ready_after = absl::ZeroDuration()}};
+  // Load balancing, for the tests that set it before Open(); it outlives restarts.
+  TargetRegistry* target_registry_ = nullptr;
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<fakes::SchedulerStack> stack_;
   // The stack's parts.

@@ -140,20 +140,31 @@ class World {
     return *this;
   }
 
+  // The target group whose checks the targets of task `id` fail.
+  World& FailingGroup(const std::string& id, const std::string& target_group_arn) {
+    failing_groups_[id] = target_group_arn;
+    return *this;
+  }
+
   const store::StoredService& record() const { return record_; }
   const std::map<std::string, TaskView>& tasks() const { return tasks_; }
+  const std::map<std::string, std::string>& failing_groups() const { return failing_groups_; }
 
  private:
   store::StoredService record_;
   std::map<std::string, TaskView> tasks_;
+  std::map<std::string, std::string> failing_groups_;
 };
 
 ServicePlan PlanOnce(const World& world, ServicePlannerOptions options = {}, absl::Time now = kNow,
                      bool steady_said = false) {
   SeededRandom random(kSeed);
   ServicePlanner planner(options, &random);
-  return planner.Plan(
-      {.record = world.record(), .tasks = world.tasks(), .steady_said = steady_said, .now = now});
+  return planner.Plan({.record = world.record(),
+                       .tasks = world.tasks(),
+                       .failing_target_groups = &world.failing_groups(),
+                       .steady_said = steady_said,
+                       .now = now});
 }
 
 // The id the planner's first new deployment gets from SeededRandom(kSeed).
@@ -572,6 +583,155 @@ TEST(ServicePlannerCompletionTest, UncheckedTaskInItsReadinessWindowStillComplet
   w.Desired(1).Deployment(kNew, kWeb3, "IN_PROGRESS");
   w.Task("fresh", StartedAt(kNew, kNow - absl::Milliseconds(100)));
   EXPECT_EQ((*PlanOnce(w).deployments)[0].rollout_state(), "COMPLETED");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load balancers: a task serves once its targets pass the target groups' checks; its targets are
+// registered once it runs (HEALTHY, when checked); failing targets get it replaced after the
+// grace period.
+
+constexpr char kGroup[] =
+    "arn:aws:elasticloadbalancing:local:000000000000:targetgroup/web/0123456789abcdef";
+
+// A task of a load-balanced service whose targets are `state` (registered unless kNone).
+TaskView Balanced(TaskView t, TargetsHealth state) {
+  t.load_balanced = true;
+  t.targets_registered = state != TargetsHealth::kNone;
+  t.targets = state;
+  return t;
+}
+
+TEST(ServicePlannerLoadBalancerTest, OnlyTasksWithHealthyTargetsCountTowardsTheFloor) {
+  World w;
+  w.Desired(2)
+      .Percent(100, 200)
+      .Deployment(kNew, kWeb3, "IN_PROGRESS")
+      .Deployment(kOld, kWeb2, "COMPLETED");
+  w.Task("old-00", Balanced(Running(kOld, kNow - absl::Hours(2)), TargetsHealth::kHealthy));
+  w.Task("old-01", Balanced(Running(kOld, kNow - absl::Hours(1)), TargetsHealth::kHealthy));
+  // Running for an hour, no container checks: without load balancers both would count.
+  w.Task("new-00", Balanced(Running(kNew), TargetsHealth::kInitial));
+  w.Task("new-01", Balanced(Running(kNew), TargetsHealth::kInitial));
+  ServicePlan plan = PlanOnce(w);
+  // Ceiling 4, 4 active: nothing launches. Healthy 2 (the old ones), floor 2: none drains.
+  EXPECT_EQ(plan.launch, 0);
+  EXPECT_THAT(plan.stops, IsEmpty());
+  EXPECT_FALSE(plan.steady);
+
+  // One new task's targets pass: healthy 3, floor 2, so one old task (the newest) drains.
+  w.Task("new-00", Balanced(Running(kNew), TargetsHealth::kHealthy));
+  plan = PlanOnce(w);
+  EXPECT_THAT(plan.stops, ElementsAre(Drain("old-01")));
+
+  // Failing targets (in their grace period, so not replaced) count no more than initial ones.
+  w.Grace(7200);
+  w.Task("new-01", Balanced(Running(kNew), TargetsHealth::kUnhealthy));
+  EXPECT_THAT(PlanOnce(w).stops, ElementsAre(Drain("old-01")));
+
+  w.Task("new-01", Balanced(Running(kNew), TargetsHealth::kHealthy));
+  EXPECT_THAT(PlanOnce(w).stops, ElementsAre(Drain("old-01"), Drain("old-00")));
+}
+
+TEST(ServicePlannerLoadBalancerTest, CompletesOnlyOnceEveryTasksTargetsAreHealthy) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "IN_PROGRESS");
+  w.Task("new", Balanced(Running(kNew), TargetsHealth::kInitial));
+  ServicePlan plan = PlanOnce(w);
+  EXPECT_FALSE(plan.steady);
+  EXPECT_THAT(Messages(plan), IsEmpty());
+  w.Task("new", Balanced(Running(kNew), TargetsHealth::kHealthy));
+  plan = PlanOnce(w);
+  EXPECT_TRUE(plan.steady);
+  EXPECT_EQ((*plan.deployments)[0].rollout_state(), "COMPLETED");
+}
+
+TEST(ServicePlannerLoadBalancerTest, RegistersTasksThatRunOnceAndCheckedOnesOnceHealthy) {
+  World w;
+  w.Desired(6).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("a-runs", Balanced(Running(kNew), TargetsHealth::kNone));
+  w.Task("b-pending", Balanced(Pending(kNew), TargetsHealth::kNone));
+  w.Task("c-checked-unknown",
+         Balanced(Checked(Running(kNew), HealthStatus::kUnknown), TargetsHealth::kNone));
+  w.Task("d-checked-healthy",
+         Balanced(Checked(Running(kNew), HealthStatus::kHealthy), TargetsHealth::kNone));
+  w.Task("e-registered", Balanced(Running(kNew), TargetsHealth::kInitial));
+  w.Task("f-stopping", Stopping(Balanced(Running(kNew), TargetsHealth::kNone)));
+  w.Task("g-no-balancer", Running(kNew));
+  EXPECT_THAT(PlanOnce(w).register_targets, ElementsAre("a-runs", "d-checked-healthy"));
+}
+
+TEST(ServicePlannerLoadBalancerTest, ATaskStoppedInThePassIsNotRegistered) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("old", Balanced(Running(kNew, kNow - absl::Hours(2)), TargetsHealth::kHealthy));
+  w.Task("newest", Balanced(Running(kNew), TargetsHealth::kNone));
+  const ServicePlan plan = PlanOnce(w);
+  EXPECT_THAT(plan.stops, ElementsAre(ScaleIn("newest")));
+  EXPECT_THAT(plan.register_targets, IsEmpty());
+}
+
+TEST(ServicePlannerLoadBalancerTest, FailingTargetsInTheGracePeriodAreLeftAlone) {
+  World w;
+  w.Desired(1).Grace(60).Deployment(kNew, kWeb3, "COMPLETED");
+  const absl::Time started = kNow - absl::Seconds(10);
+  w.Task("young", Balanced(StartedAt(kNew, started), TargetsHealth::kUnhealthy));
+  ServicePlan plan = PlanOnce(w);
+  EXPECT_EQ(plan.launch, 0);
+  EXPECT_THAT(plan.stops, IsEmpty());
+  EXPECT_THAT(Messages(plan), IsEmpty());
+  EXPECT_EQ(plan.wake_at, started + absl::Seconds(60));
+  // Once the grace period is over its replacement starts (maximumPercent 200 leaves room).
+  plan = PlanOnce(w, {}, started + absl::Seconds(60));
+  EXPECT_EQ(plan.launch, 1);
+  EXPECT_THAT(plan.stops, IsEmpty());
+}
+
+TEST(ServicePlannerLoadBalancerTest, FailingTargetsGetTheTaskReplacedWithECSsWords) {
+  World w;
+  w.Desired(2).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("good", Balanced(Running(kNew), TargetsHealth::kHealthy));
+  w.Task("sick", Balanced(Running(kNew), TargetsHealth::kUnhealthy)).FailingGroup("sick", kGroup);
+  ServicePlan plan = PlanOnce(w);
+  EXPECT_EQ(plan.launch, 1);  // The replacement first.
+  EXPECT_THAT(plan.stops, IsEmpty());
+
+  w.Task("replacement", Balanced(Running(kNew, kNow - absl::Minutes(1)), TargetsHealth::kHealthy));
+  plan = PlanOnce(w);
+  EXPECT_EQ(plan.launch, 0);
+  const std::string reason = absl::StrCat("Task failed ELB health checks in (target-group ",
+                                          kGroup, ")");
+  EXPECT_THAT(plan.stops, ElementsAre(TaskStop{.task_id = "sick",
+                                               .deployment_id = kNew,
+                                               .cause = TaskStop::Cause::kUnhealthy,
+                                               .running = true,
+                                               .reason = reason}));
+  EXPECT_THAT(Messages(plan),
+              ElementsAre(absl::StrCat("(service web) (task sick) failed ELB health checks in "
+                                       "(target-group ",
+                                       kGroup, ")"),
+                          "(service web) has stopped 1 running tasks: (task sick)."));
+  EXPECT_TRUE(plan.events[0].repeat);
+  EXPECT_EQ((*plan.deployments)[0].failed_tasks(), 1);
+}
+
+TEST(ServicePlannerLoadBalancerTest, AtTheCeilingATaskWithFailingTargetsStopsFirst) {
+  World w;
+  w.Desired(2).Percent(50, 100).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("good", Balanced(Running(kNew), TargetsHealth::kHealthy));
+  w.Task("sick", Balanced(Running(kNew), TargetsHealth::kUnhealthy));
+  const ServicePlan plan = PlanOnce(w);  // Ceiling 2, both run: no room.
+  EXPECT_EQ(plan.launch, 0);
+  EXPECT_THAT(StopIds(plan), ElementsAre("sick"));
+  EXPECT_EQ(plan.stops[0].cause, TaskStop::Cause::kUnhealthy);
+}
+
+TEST(ServicePlannerLoadBalancerTest, FailingContainerChecksAreNamedBeforeFailingTargets) {
+  World w;
+  w.Desired(1).Percent(0, 100).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("sick", Balanced(Checked(Running(kNew), HealthStatus::kUnhealthy),
+                          TargetsHealth::kUnhealthy));
+  const ServicePlan plan = PlanOnce(w);
+  ASSERT_THAT(plan.stops, ElementsAre(Unhealthy("sick")));
 }
 
 // ---------------------------------------------------------------------------------------------
