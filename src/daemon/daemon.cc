@@ -255,13 +255,15 @@ int Run(const Options& options) {
                                 .image_puller = &image_puller,
                                 .random = &random,
                                 .runtime_health = &runtime_monitor,
-                                .network = task_network->get()},
+                                .network = task_network->get(),
+                                .targets = load_balancing->manager.get()},
                                &health);
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
       options.arn_scope,
       {.planner = {.progress_deadline = options.deployment_progress_deadline},
-       .pass_observer = [&metrics](absl::Duration pass) { metrics.RecordPass(pass); }});
+       .pass_observer = [&metrics](absl::Duration pass) { metrics.RecordPass(pass); },
+       .targets = load_balancing->manager.get()});
   scheduler::ClusterRegistry clusters(
       &cluster_directory, &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,
