@@ -16,11 +16,12 @@
 // ecs            a service of 4 tasks behind the listener (loadBalancers), min 100 / max 200,
 //                the default 300 s deregistration delay, under a paced load of 200 requests/s:
 //                failed requests during a stop-task, rolling deployments and a scale-in 4 -> 2
-//                (goal: 0), and each deployment's update-service -> services-stable (< 30 s).
+//                (goal: 0), and each deployment's update-service -> services-stable (< 30 s),
+//                and -> settled (the old tasks STOPPED, the group exactly the new targets).
 //
 // Every task runs busybox `httpd -f` under a shell that exits at SIGTERM (bridge network, host
-// port 0; LbFixture). Every wait and load is bounded in time and count. skiffd, its HAProxy, the private
-// containerd and everything in them are removed on exit, failure and Ctrl-C included.
+// port 0; LbFixture). Every wait and load is bounded in time and count. skiffd, its HAProxy, the
+// private containerd and everything in them are removed on exit, failure and Ctrl-C included.
 //
 // Run as root: build/bin/lb_bench [flags] (--help). See docs/benchmarks.md. Main thread only,
 // apart from the load's senders.
@@ -172,11 +173,20 @@ int64_t WrkRow::Errors() const {
   return errors;
 }
 
+// The two times of one event of the ecs scenario, from the command that makes it (stop-task,
+// update-service): until `skiff wait services-stable` returns, and until the service has
+// settled: every task it no longer runs STOPPED and the group holds exactly its running tasks'
+// targets, all healthy.
+struct EventTimes {
+  absl::Duration stable;
+  absl::Duration settled;
+};
+
 // One event of the ecs scenario under load.
 struct LoadCase {
   std::string name;
   PacedLoad::Result load;
-  absl::Duration event;  // The timed part of the event (see each one).
+  EventTimes times;
 };
 
 class Bench {
@@ -209,10 +219,11 @@ class Bench {
   absl::Status Ecs();
   absl::Status CreateService(const std::string& group);
   absl::StatusOr<LoadCase> UnderLoad(const std::string& name,
-                                     const std::function<absl::StatusOr<absl::Duration>()>& event);
-  absl::StatusOr<absl::Duration> StopOneTask(const std::string& group);
-  absl::StatusOr<absl::Duration> Deploy(const std::string& group, int revision);
-  absl::StatusOr<absl::Duration> ScaleIn(const std::string& group, int count);
+                                     const std::function<absl::StatusOr<EventTimes>()>& event);
+  absl::StatusOr<EventTimes> StopOneTask(const std::string& group);
+  absl::StatusOr<EventTimes> Change(const std::string& group, const std::vector<std::string>& cli,
+                                    int count);
+  absl::StatusOr<std::set<std::string>> RunningTasks();
   absl::Status WaitStable();
   void PrintEcs(const std::vector<LoadCase>& cases);
 
@@ -434,7 +445,7 @@ absl::Status Bench::Ecs() {
   SKIFF_RETURN_IF_ERROR(CreateService(group));
   std::vector<LoadCase> cases;
   auto run = [&](const std::string& name,
-                 const std::function<absl::StatusOr<absl::Duration>()>& event) {
+                 const std::function<absl::StatusOr<EventTimes>()>& event) {
     absl::StatusOr<LoadCase> c = UnderLoad(name, event);
     if (c.ok()) cases.push_back(*std::move(c));
     return c.status();
@@ -442,11 +453,19 @@ absl::Status Bench::Ecs() {
   absl::Status s =
       run(absl::StrCat("stop-task (1 of ", kServiceTasks, ")"), [&] { return StopOneTask(group); });
   for (int to = 2; s.ok() && to <= options_.deployments + 1; ++to) {
-    s = run(absl::StrCat("rolling deployment ", to - 1, " -> ", to),
-            [&] { return Deploy(group, to); });
+    s = run(absl::StrCat("rolling deployment ", to - 1, " -> ", to), [&] {
+      return Change(group,
+                    {"update-service", "--service", kService, "--task-definition",
+                     absl::StrCat(kServiceFamily, ":", to)},
+                    kServiceTasks);
+    });
+    // Every answer from the new revision now.
+    if (s.ok()) s = lb().WaitForAnswer(ecs_listener_, absl::StrCat("svc-", to));
   }
   if (s.ok()) {
-    s = run(absl::StrCat("scale-in ", kServiceTasks, " -> 2"), [&] { return ScaleIn(group, 2); });
+    s = run(absl::StrCat("scale-in ", kServiceTasks, " -> 2"), [&] {
+      return Change(group, {"update-service", "--service", kService, "--desired-count", "2"}, 2);
+    });
   }
   PrintEcs(cases);  // What was measured, also when a later case failed.
   return s;
@@ -481,71 +500,65 @@ absl::Status Bench::WaitStable() {
 
 // The paced load through the service's listener for kQuietLoad, `event`, kQuietLoad more.
 absl::StatusOr<LoadCase> Bench::UnderLoad(
-    const std::string& name, const std::function<absl::StatusOr<absl::Duration>()>& event) {
-  const absl::Duration bound = absl::Seconds(kWaitSeconds + 60);
+    const std::string& name, const std::function<absl::StatusOr<EventTimes>()>& event) {
+  const absl::Duration bound = absl::Seconds(2 * kWaitSeconds + 60);
   PacedLoad load({.port = ecs_listener_,
                   .rate = static_cast<double>(options_.rate),
                   .max_requests = static_cast<int>(options_.rate * absl::ToInt64Seconds(bound)),
                   .max_duration = bound});
   load.Start();
   absl::SleepFor(kQuietLoad);
-  absl::StatusOr<absl::Duration> took = event();
-  if (took.ok()) absl::SleepFor(kQuietLoad);
+  absl::StatusOr<EventTimes> times = event();
+  if (times.ok()) absl::SleepFor(kQuietLoad);
   LoadCase c{.name = name, .load = load.Stop()};
-  if (!took.ok()) return took.status();
+  if (!times.ok()) return times.status();
   if (c.load.ran >= bound) {
     return absl::DeadlineExceededError(absl::StrCat(name, ": the load ended at its bound first"));
   }
-  c.event = *took;
-  std::cout << absl::StrFormat("  %s: %.2f s, %d requests, %d failed\n", name,
-                               absl::ToDoubleSeconds(c.event), c.load.sent, c.load.failed)
+  c.times = *times;
+  std::cout << absl::StrFormat("  %s: stable %.2f s, settled %.2f s, %d requests, %d failed\n",
+                               name, absl::ToDoubleSeconds(c.times.stable),
+                               absl::ToDoubleSeconds(c.times.settled), c.load.sent, c.load.failed)
             << std::flush;
   return c;
 }
 
-// Timed: stop-task of one of the service's tasks until the group has kServiceTasks healthy
-// targets again (its replacement's).
-absl::StatusOr<absl::Duration> Bench::StopOneTask(const std::string& group) {
-  SKIFF_ASSIGN_OR_RETURN(std::vector<v1::Task> tasks, client().ServiceTasks(kService, "RUNNING"));
-  if (tasks.empty()) return absl::InternalError("the service has no RUNNING task");
-  const std::string arn = tasks.front().task_arn();
-  const absl::Time start = absl::Now();
-  SKIFF_RETURN_IF_ERROR(lb().Cli({"stop-task", "--task", arn}).status());
-  SKIFF_RETURN_IF_ERROR(client()
-                            .WaitForTask(
-                                arn, [](const v1::Task& t) { return t.last_status() == "STOPPED"; },
-                                "STOPPED", kStateTimeout)
-                            .status());
-  SKIFF_RETURN_IF_ERROR(WaitStable());
-  SKIFF_RETURN_IF_ERROR(lb().WaitForHealthy(group, kServiceTasks));
-  return absl::Now() - start;
+absl::StatusOr<EventTimes> Bench::StopOneTask(const std::string& group) {
+  SKIFF_ASSIGN_OR_RETURN(std::set<std::string> running, RunningTasks());
+  if (running.empty()) return absl::InternalError("the service has no RUNNING task");
+  return Change(group, {"stop-task", "--task", *running.begin()}, kServiceTasks);
 }
 
-// Timed: update-service to `revision` until services-stable returns. Then, untimed, the group
-// holds kServiceTasks healthy targets and the listener answers the new revision's body.
-absl::StatusOr<absl::Duration> Bench::Deploy(const std::string& group, int revision) {
+// Runs `skiff cli...` and times it to services-stable, then to settled with `count` tasks
+// (EventTimes): the tasks that left stop within the load.
+absl::StatusOr<EventTimes> Bench::Change(const std::string& group,
+                                         const std::vector<std::string>& cli, int count) {
+  SKIFF_ASSIGN_OR_RETURN(std::set<std::string> before, RunningTasks());
   const absl::Time start = absl::Now();
-  SKIFF_RETURN_IF_ERROR(lb().Cli({"update-service", "--service", kService, "--task-definition",
-                                  absl::StrCat(kServiceFamily, ":", revision)})
-                            .status());
+  SKIFF_RETURN_IF_ERROR(lb().Cli(cli).status());
   SKIFF_RETURN_IF_ERROR(WaitStable());
-  const absl::Duration took = absl::Now() - start;
-  SKIFF_RETURN_IF_ERROR(lb().WaitForHealthy(group, kServiceTasks));
-  SKIFF_RETURN_IF_ERROR(lb().WaitForAnswer(ecs_listener_, absl::StrCat("svc-", revision)));
-  return took;
-}
-
-// Timed: update-service --desired-count `count` until services-stable returns. Then, untimed,
-// the group holds `count` healthy targets.
-absl::StatusOr<absl::Duration> Bench::ScaleIn(const std::string& group, int count) {
-  const absl::Time start = absl::Now();
-  SKIFF_RETURN_IF_ERROR(
-      lb().Cli({"update-service", "--service", kService, "--desired-count", absl::StrCat(count)})
-          .status());
-  SKIFF_RETURN_IF_ERROR(WaitStable());
-  const absl::Duration took = absl::Now() - start;
+  EventTimes times{.stable = absl::Now() - start};
+  SKIFF_ASSIGN_OR_RETURN(std::set<std::string> after, RunningTasks());
+  for (const std::string& arn : before) {
+    if (after.count(arn)) continue;
+    SKIFF_RETURN_IF_ERROR(client()
+                              .WaitForTask(
+                                  arn,
+                                  [](const v1::Task& t) { return t.last_status() == "STOPPED"; },
+                                  "STOPPED", kStateTimeout)
+                              .status());
+  }
   SKIFF_RETURN_IF_ERROR(lb().WaitForHealthy(group, count));
-  return took;
+  times.settled = absl::Now() - start;
+  return times;
+}
+
+// The ARNs of the service's tasks that are meant to run (desiredStatus RUNNING).
+absl::StatusOr<std::set<std::string>> Bench::RunningTasks() {
+  SKIFF_ASSIGN_OR_RETURN(std::vector<v1::Task> tasks, client().ServiceTasks(kService, "RUNNING"));
+  std::set<std::string> arns;
+  for (const v1::Task& t : tasks) arns.insert(t.task_arn());
+  return arns;
 }
 
 void Bench::PrintEcs(const std::vector<LoadCase>& cases) {
@@ -554,33 +567,37 @@ void Bench::PrintEcs(const std::vector<LoadCase>& cases) {
             << " s, deregistration delay 300 s (the default); GET / at " << options_.rate
             << "/s, a connection each, 2 s timeout, " << absl::ToInt64Seconds(kQuietLoad)
             << " s before and after each event\n";
-  std::cout << absl::StrFormat("%-28s %9s %7s %9s %8s %8s %8s\n", "case", "requests", "failed",
-                               "event s", "p50 ms", "p99 ms", "max ms");
-  Row deployments{.name = "deployments"};
+  std::cout << absl::StrFormat("%-28s %8s %6s %8s %9s %7s %7s %7s\n", "case", "requests", "failed",
+                               "stable s", "settled s", "p50 ms", "p99 ms", "max ms");
+  Row stable{.name = "deployments, stable"}, settled{.name = "deployments, settled"};
   int failed = 0;
   std::string why;
   for (const LoadCase& c : cases) {
-    std::cout << absl::StrFormat("%-28s %9d %7d %9.2f %8.2f %8.2f %8.1f\n", c.name, c.load.sent,
-                                 c.load.failed, absl::ToDoubleSeconds(c.event), c.load.p50_ms,
+    std::cout << absl::StrFormat("%-28s %8d %6d %8.2f %9.2f %7.2f %7.2f %7.1f\n", c.name,
+                                 c.load.sent, c.load.failed, absl::ToDoubleSeconds(c.times.stable),
+                                 absl::ToDoubleSeconds(c.times.settled), c.load.p50_ms,
                                  c.load.p99_ms, c.load.max_ms);
     failed += c.load.failed;
     for (const auto& [reason, n] : c.load.failures) {
       absl::StrAppend(&why, "  ", c.name, ": ", n, " x ", reason, "\n");
     }
     if (absl::StartsWith(c.name, "rolling")) {
-      deployments.samples.push_back(absl::ToDoubleSeconds(c.event));
+      stable.samples.push_back(absl::ToDoubleSeconds(c.times.stable));
+      settled.samples.push_back(absl::ToDoubleSeconds(c.times.settled));
     }
   }
-  std::cout << "event s: stop-task -> the group's targets all healthy again; otherwise "
-               "update-service -> `skiff wait services-stable` returns\n"
+  std::cout << "stable s: stop-task or update-service -> `skiff wait services-stable` returns; "
+               "settled s: -> every task that left\nSTOPPED and the group's targets exactly the "
+               "running tasks', all healthy\n"
             << (why.empty() ? "" : "failures:\n" + why);
   std::cout << absl::StrFormat("failed requests, all cases: %d (goal 0: %s)\n", failed,
                                Verdict(failed == 0));
-  if (!deployments.samples.empty()) {
+  if (!stable.samples.empty()) {
     std::cout << absl::StrFormat(
         "rolling deployment of %d tasks, update-service -> stable: median %.2f s, max %.2f s "
-        "(goal < 30 s: %s)\n",
-        kServiceTasks, deployments.Median(), deployments.Max(), Verdict(deployments.Max() < 30));
+        "(goal < 30 s: %s); -> settled: median %.2f s, max %.2f s\n",
+        kServiceTasks, stable.Median(), stable.Max(), Verdict(stable.Max() < 30), settled.Median(),
+        settled.Max());
   }
   std::cout << "\n" << std::flush;
 }
