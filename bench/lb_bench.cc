@@ -362,7 +362,10 @@ void Bench::PrintLatency(const std::vector<std::pair<WrkRow, WrkRow>>& rows, int
         "%s); per run %s\n",
         overhead, Verdict(overhead <= 0.2), ratio, Verdict(ratio >= 0.8), per_run);
   }
-  std::cout << "Noisy machine: compare rows of the same run only.\n\n" << std::flush;
+  std::cout << "At c > 1 wrk keeps the target saturated: p50 is then mostly queueing (about c / "
+               "rate), so the\np50 goal reads at c=1 and the throughput goal at the largest c.\n"
+               "Noisy machine: compare rows of the same run only.\n\n"
+            << std::flush;
 }
 
 // --- first-request ---
