@@ -328,11 +328,11 @@ absl::Status Bench::LatencyRuns(int direct_port, int listener_port, int connecti
 void Bench::PrintLatency(const std::vector<std::pair<WrkRow, WrkRow>>& rows, int task_port,
                          int keep_alive_port) {
   std::cout << "\nAdded latency: wrk straight to a target and through a listener, " << options_.runs
-            << " runs of each row alternating, medians\n"
+            << " runs\nof each row alternating, medians\n"
             << "task:       busybox httpd in a task (bridge, host port " << task_port
-            << "): a process per connection, Connection: close\n"
+            << "),\n            a process per connection, Connection: close\n"
             << "keep-alive: HAProxy on the host (port " << keep_alive_port
-            << ", one thread) answering itself, keep-alive\n";
+            << ", one thread) answering itself\n";
   for (int c : options_.connections) {
     const WrkOptions wrk{.connections = c, .duration = absl::Seconds(options_.seconds)};
     std::cout << "  " << absl::StrJoin(WrkArgv("http://127.0.0.1:PORT/", wrk), " ") << "\n";
@@ -358,8 +358,8 @@ void Bench::PrintLatency(const std::vector<std::pair<WrkRow, WrkRow>>& rows, int
                             listener.runs[i].requests_per_s / direct.runs[i].requests_per_s);
     }
     std::cout << absl::StrFormat(
-        "  p50 overhead %+.3f ms (goal <= 0.2: %s); throughput %.2f of direct (goal >= 0.80: "
-        "%s); per run %s\n",
+        "  p50 overhead %+.3f ms (goal <= 0.2: %s); throughput %.2f of direct (goal >= 0.8: "
+        "%s)\n  per run (overhead/ratio): %s\n",
         overhead, Verdict(overhead <= 0.2), ratio, Verdict(ratio >= 0.8), per_run);
   }
   std::cout << "At c > 1 wrk keeps the target saturated: p50 is then mostly queueing (about c / "
@@ -427,8 +427,8 @@ void Bench::PrintFirstRequest(const Row& row) {
   std::cout << "\nA registered target to its first proxied request: group interval "
             << options_.interval << " s"
             << (options_.interval == kAlbInterval ? " (ALB's defaults)" : ", timeout 2 s")
-            << "; the app answers before register-targets; GET / through the listener\n"
-               "about every millisecond (the group's other target answers another body)\n";
+            << ";\nthe app answers before register-targets; GET / through the listener about "
+               "every millisecond\n(the group's other target answers another body)\n";
   std::cout << absl::StrFormat("%-40s %4s %9s %9s %9s %9s\n", "", "n", "median", "p90", "p99",
                                "max");
   const double p99 = row.Quantile(0.99);
@@ -566,8 +566,8 @@ absl::StatusOr<std::set<std::string>> Bench::RunningTasks() {
 
 void Bench::PrintEcs(const std::vector<LoadCase>& cases) {
   std::cout << "\nFailed requests through the listener: a service of " << kServiceTasks
-            << " tasks (min 100 / max 200, loadBalancers), group interval " << options_.interval
-            << " s, deregistration delay 300 s (the default); GET / at " << options_.rate
+            << " tasks (min 100 / max 200,\nloadBalancers), group interval " << options_.interval
+            << " s, deregistration delay 300 s (the default);\nGET / at " << options_.rate
             << "/s, a connection each, 2 s timeout, " << absl::ToInt64Seconds(kQuietLoad)
             << " s before and after each event\n";
   std::cout << absl::StrFormat("%-28s %8s %6s %8s %9s %7s %7s %7s\n", "case", "requests", "failed",
@@ -589,16 +589,16 @@ void Bench::PrintEcs(const std::vector<LoadCase>& cases) {
       settled.samples.push_back(absl::ToDoubleSeconds(c.times.settled));
     }
   }
-  std::cout << "stable s: stop-task or update-service -> `skiff wait services-stable` returns; "
-               "settled s: -> every task that left\nSTOPPED and the group's targets exactly the "
-               "running tasks', all healthy\n"
+  std::cout << "stable s: stop-task or update-service -> `skiff wait services-stable` returns\n"
+               "settled s: -> every task that left STOPPED, and the group's targets exactly the\n"
+               "          running tasks', all healthy\n"
             << (why.empty() ? "" : "failures:\n" + why);
   std::cout << absl::StrFormat("failed requests, all cases: %d (goal 0: %s)\n", failed,
                                Verdict(failed == 0));
   if (!stable.samples.empty()) {
     std::cout << absl::StrFormat(
-        "rolling deployment of %d tasks, update-service -> stable: median %.2f s, max %.2f s "
-        "(goal < 30 s: %s); -> settled: median %.2f s, max %.2f s\n",
+        "rolling deployments of %d tasks, update-service -> stable: median %.2f s, max %.2f s\n"
+        "  (goal < 30 s: %s); -> settled: median %.2f s, max %.2f s\n",
         kServiceTasks, stable.Median(), stable.Max(), Verdict(stable.Max() < 30), settled.Median(),
         settled.Max());
   }
