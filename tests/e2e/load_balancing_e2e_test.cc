@@ -284,6 +284,12 @@ TEST_F(LoadBalancingTest, WeightsAndRulesSplitTrafficAsAnAlbDoes) {
   ASSERT_EQ(WaitForHealth(group_a, {{a, "healthy"}}), (std::map<int, std::string>{{a, "healthy"}}));
   ASSERT_EQ(WaitForHealth(group_b, {{b, "healthy"}}), (std::map<int, std::string>{{b, "healthy"}}));
 
+  // The listener's change is applied by a reload moments after the call returns (as on ELBv2,
+  // where changes take a while to propagate): wait until group b answers a plain request.
+  const absl::Time applied = absl::Now() + absl::Seconds(10);
+  while (Spread(port, 1).count("task-b") == 0 && absl::Now() < applied) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   std::map<std::string, int> split = Spread(port, 100);
   EXPECT_NEAR(split["task-a"], 30, 1);
   EXPECT_NEAR(split["task-b"], 70, 1);
