@@ -422,9 +422,19 @@ TEST_F(LoadBalancingTest, AServiceBehindAListenerLosesNoRequestThroughStopsAndDe
       "--deployment-configuration",
       R"({"minimumHealthyPercent": 100, "maximumPercent": 200})"});
   Ok({"wait", "services-stable", "--services", "web"});
+  // Stable is ECS's: the tasks run. Their targets turn healthy on their own time.
+  const absl::Time deadline = absl::Now() + kHealthyTimeout;
   std::map<int, std::string> health = Health(group);
-  ASSERT_EQ(health.size(), 3u);
-  for (const auto& [target_port, state] : health) EXPECT_EQ(state, "healthy") << target_port;
+  auto all_healthy = [&health] {
+    return health.size() == 3 && std::all_of(health.begin(), health.end(), [](const auto& h) {
+             return h.second == "healthy";
+           });
+  };
+  while (!all_healthy() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    health = Health(group);
+  }
+  ASSERT_TRUE(all_healthy()) << ::testing::PrintToString(health);
 
   PacedLoad load(port, 100, absl::Seconds(120));
   // A stop-task: the task drains, then stops; the service replaces it.
