@@ -220,6 +220,38 @@ class LoadBalancingTest : public E2eTest {
     return out;
   }
 
+  // Polls (bounded) until the group has `count` targets, all healthy.
+  bool WaitForHealthyTargets(const std::string& group, size_t count) {
+    const absl::Time deadline = absl::Now() + kHealthyTimeout;
+    while (true) {
+      const std::map<int, std::string> health = Health(group);
+      const bool healthy = health.size() == count &&
+                           std::all_of(health.begin(), health.end(),
+                                       [](const auto& h) { return h.second == "healthy"; });
+      if (healthy) return true;
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
+  // A service of `count` httpd tasks behind a new listener; the listener's port.
+  int ServiceBehindListener(const std::string& group, int count) {
+    const int port = FreePort();
+    Listen(CreateLoadBalancer("web"), port, group);
+    RegisterTaskDefinition({{"family", "svc"},
+                            {"networkMode", "bridge"},
+                            {"containerDefinitions", json::array({Web("v1", true)})}});
+    Ok({"create-service", "--service-name", "web", "--task-definition", "svc",
+        "--desired-count", absl::StrCat(count), "--load-balancers",
+        json::array({{{"targetGroupArn", group}, {"containerName", "web"},
+                      {"containerPort", 80}}})
+            .dump(),
+        "--deployment-configuration",
+        R"({"minimumHealthyPercent": 100, "maximumPercent": 200})"});
+    Ok({"wait", "services-stable", "--services", "web"});
+    return port;
+  }
+
   std::vector<std::string> task_ids_;
 };
 
@@ -284,6 +316,12 @@ TEST_F(LoadBalancingTest, WeightsAndRulesSplitTrafficAsAnAlbDoes) {
   ASSERT_EQ(WaitForHealth(group_a, {{a, "healthy"}}), (std::map<int, std::string>{{a, "healthy"}}));
   ASSERT_EQ(WaitForHealth(group_b, {{b, "healthy"}}), (std::map<int, std::string>{{b, "healthy"}}));
 
+  // The listener's change is applied by a reload moments after the call returns (as on ELBv2,
+  // where changes take a while to propagate): wait until group b answers a plain request.
+  const absl::Time applied = absl::Now() + absl::Seconds(10);
+  while (Spread(port, 1).count("task-b") == 0 && absl::Now() < applied) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   std::map<std::string, int> split = Spread(port, 100);
   EXPECT_NEAR(split["task-a"], 30, 1);
   EXPECT_NEAR(split["task-b"], 70, 1);
@@ -402,23 +440,10 @@ TEST_F(LoadBalancingTest, WithoutHaproxyElbv2SaysSoAndEcsGoesOn) {
 // request, since every stop drains first.
 TEST_F(LoadBalancingTest, AServiceBehindAListenerLosesNoRequestThroughStopsAndDeployments) {
   ASSERT_NO_FATAL_FAILURE(Start());
-  const std::string lb = CreateLoadBalancer("web");
   const std::string group = CreateGroup("web");
-  const int port = FreePort();
-  Listen(lb, port, group);
-  RegisterTaskDefinition({{"family", "svc"},
-                          {"networkMode", "bridge"},
-                          {"containerDefinitions", json::array({Web("v1", true)})}});
-  Ok({"create-service", "--service-name", "web", "--task-definition", "svc", "--desired-count",
-      "3", "--load-balancers",
-      json::array({{{"targetGroupArn", group}, {"containerName", "web"}, {"containerPort", 80}}})
-          .dump(),
-      "--deployment-configuration",
-      R"({"minimumHealthyPercent": 100, "maximumPercent": 200})"});
-  Ok({"wait", "services-stable", "--services", "web"});
-  std::map<int, std::string> health = Health(group);
-  ASSERT_EQ(health.size(), 3u);
-  for (const auto& [target_port, state] : health) EXPECT_EQ(state, "healthy") << target_port;
+  const int port = ServiceBehindListener(group, 3);
+  // Stable is ECS's: the tasks run. Their targets turn healthy on their own time.
+  ASSERT_TRUE(WaitForHealthyTargets(group, 3)) << ::testing::PrintToString(Health(group));
 
   PacedLoad load(port, 100, absl::Seconds(120));
   // A stop-task: the task drains, then stops; the service replaces it.
@@ -446,6 +471,42 @@ TEST_F(LoadBalancingTest, AServiceBehindAListenerLosesNoRequestThroughStopsAndDe
   for (const json& e : service["services"][0]["events"]) events += e["message"].get<std::string>();
   EXPECT_THAT(events, HasSubstr("registered 1 targets in (target-group " + group + ")"));
   EXPECT_THAT(events, HasSubstr("deregistered 1 targets in (target-group " + group + ")"));
+}
+
+// kill -9 of a task's process under load: HAProxy sends the next requests elsewhere (a refused
+// connection is retried on another target), so at most the one request in flight is lost; the
+// service replaces the task, whose new target joins.
+TEST_F(LoadBalancingTest, AKilledTaskCostsAtMostTheRequestInFlight) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const std::string group = CreateGroup("web");
+  const int port = ServiceBehindListener(group, 2);
+  ASSERT_TRUE(WaitForHealthyTargets(group, 2)) << ::testing::PrintToString(Health(group));
+  const json before = Ok({"list-tasks", "--service-name", "web"})["taskArns"];
+
+  PacedLoad load(port, 100, absl::Seconds(60));
+  absl::SleepFor(absl::Milliseconds(500));
+  std::vector<pid_t> httpds;
+  for (pid_t pid : skiff::testing::ContainerProcessesUnder(containerd_->root_dir())) {
+    std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
+    std::string name;
+    if (std::getline(comm, name) && name == "httpd") httpds.push_back(pid);
+  }
+  ASSERT_EQ(httpds.size(), 2u);
+  ASSERT_EQ(kill(httpds[0], SIGKILL), 0);
+  // The task stops (its essential container exited) and a new one takes its place.
+  const absl::Time deadline = absl::Now() + kHealthyTimeout;
+  json after = before;
+  while (after == before && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    after = Ok({"list-tasks", "--service-name", "web"})["taskArns"];
+  }
+  EXPECT_NE(after, before);
+  Ok({"wait", "services-stable", "--services", "web"});
+  EXPECT_TRUE(WaitForHealthyTargets(group, 2)) << ::testing::PrintToString(Health(group));
+  absl::SleepFor(absl::Milliseconds(500));
+  load.Stop();
+  EXPECT_LE(load.failed(), 1) << load.first_failure() << " of " << load.sent();
+  EXPECT_GT(load.sent(), 100);
 }
 
 TEST_F(LoadBalancingTest, ATaskThatFailsItsElbChecksIsReplaced) {

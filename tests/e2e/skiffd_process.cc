@@ -97,6 +97,16 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket(),
                "--bridge", bridge(), "--subnet", subnet()};
   spec.argv.insert(spec.argv.end(), extra_flags.begin(), extra_flags.end());
+  // Daemons of parallel tests each publish dynamic host ports from a range of their own (by
+  // their subnet's index, below the kernel's ephemeral ports): two daemons handing out the same
+  // port would each install a DNAT rule for it, and one test's requests would reach the
+  // other's task.
+  if (std::find(extra_flags.begin(), extra_flags.end(), "--dynamic-host-ports") ==
+      extra_flags.end()) {
+    const int low = 20000 + subnet_->index() * 40;
+    spec.argv.insert(spec.argv.end(),
+                     {"--dynamic-host-ports", absl::StrCat(low, "-", low + 39)});
+  }
   // Traffic stays on loopback: listeners bind 127.0.0.1 unless a test says otherwise.
   if (std::find(extra_flags.begin(), extra_flags.end(), "--lb-address") == extra_flags.end()) {
     spec.argv.insert(spec.argv.end(), {"--lb-address", "127.0.0.1"});

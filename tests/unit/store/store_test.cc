@@ -197,7 +197,8 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   }
   // Back to what schema version 3 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'ALTER TABLE clusters DROP COLUMN registered_at; "
+                          "/skiff.db 'DROP TABLE elb_objects; "
+                          "ALTER TABLE clusters DROP COLUMN registered_at; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
                           "ALTER TABLE services DROP COLUMN history; "
                           "PRAGMA user_version = 3' >/dev/null 2>&1";
@@ -232,13 +233,14 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
     EXPECT_EQ((*loaded)[0].history.entries(0).deployment().status(), "SUCCESSFUL");
   }
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'ALTER TABLE services DROP COLUMN last_completed; "
+                          "/skiff.db 'DROP TABLE elb_objects; "
+                          "ALTER TABLE services DROP COLUMN last_completed; "
                           "ALTER TABLE services DROP COLUMN history; "
                           "PRAGMA user_version = 4' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->schema_version(), 5);
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
   auto services = (*store)->LoadServices();
   ASSERT_TRUE(services.ok()) << services.status();
   ASSERT_EQ(services->size(), 1u);
@@ -334,6 +336,29 @@ TEST_F(StoreTest, ClustersArePutLoadedAndDeleted) {
   clusters = (*store)->LoadClusters();
   ASSERT_TRUE(clusters.ok());
   EXPECT_TRUE(clusters->empty());
+}
+
+TEST_F(StoreTest, ElbObjectsArePutReplacedLoadedAndDeletedByArn) {
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->PutElbObject({.arn = "arn:b", .kind = "listener", .body = "{}"}).ok());
+  ASSERT_TRUE((*store)->PutElbObject({.arn = "arn:a", .kind = "targetgroup", .body = "{1}"}).ok());
+  ASSERT_TRUE((*store)->PutElbObject({.arn = "arn:a", .kind = "targetgroup", .body = "{2}"}).ok());
+  store->reset();
+  store = Store::Open(dir_);  // What was written survives a restart.
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto loaded = (*store)->LoadElbObjects();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].arn, "arn:a");
+  EXPECT_EQ((*loaded)[0].kind, "targetgroup");
+  EXPECT_EQ((*loaded)[0].body, "{2}");
+  EXPECT_EQ((*loaded)[1].arn, "arn:b");
+  ASSERT_TRUE((*store)->DeleteElbObject("arn:a").ok());
+  loaded = (*store)->LoadElbObjects();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].arn, "arn:b");
 }
 
 }  // namespace
