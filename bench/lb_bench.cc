@@ -204,8 +204,8 @@ class Bench {
  private:
   // latency
   absl::Status Latency();
-  absl::Status LatencyRuns(int direct_port, int listener_port, int connections, WrkRow& direct,
-                           WrkRow& listener);
+  absl::Status LatencyRuns(int direct_port, int listener_port, const std::string& body,
+                           int connections, WrkRow& direct, WrkRow& listener);
   absl::StatusOr<int> Front(const std::string& name, int port, const std::string& body);
   void PrintLatency(const std::vector<std::pair<WrkRow, WrkRow>>& rows, int task_port,
                     int keep_alive_port);
@@ -269,10 +269,12 @@ absl::Status Bench::Latency() {
                          KeepAliveResponder::Start(skiff::testing::kHaproxyBinary, "ka"));
   SKIFF_ASSIGN_OR_RETURN(int task_listener, Front("latency", task.port, "lat"));
   SKIFF_ASSIGN_OR_RETURN(int ka_listener, Front("latency-ka", keep_alive->port(), "ka"));
-  const std::vector<std::tuple<std::string, int, int>> targets = {
-      {"task", task.port, task_listener}, {"keep-alive", keep_alive->port(), ka_listener}};
+  // What each target is called in the table, its port, its listener's, and what it answers.
+  const std::vector<std::tuple<std::string, int, int, std::string>> targets = {
+      {"task", task.port, task_listener, "lat"},
+      {"keep-alive", keep_alive->port(), ka_listener, "ka"}};
   // Warm-up, not counted: a second of each.
-  for (const auto& [name, port, listener] : targets) {
+  for (const auto& [name, port, listener, body] : targets) {
     for (int p : {port, listener}) {
       SKIFF_RETURN_IF_ERROR(
           RunWrk(absl::StrCat("http://127.0.0.1:", p, "/"), {.duration = absl::Seconds(1)})
@@ -280,11 +282,11 @@ absl::Status Bench::Latency() {
     }
   }
   std::vector<std::pair<WrkRow, WrkRow>> rows;
-  for (const auto& [name, port, listener] : targets) {
+  for (const auto& [name, port, listener, body] : targets) {
     for (int c : options_.connections) {
       WrkRow direct{.name = absl::StrCat(name, " c=", c, " direct")};
       WrkRow through{.name = absl::StrCat(name, " c=", c, " listener")};
-      SKIFF_RETURN_IF_ERROR(LatencyRuns(port, listener, c, direct, through));
+      SKIFF_RETURN_IF_ERROR(LatencyRuns(port, listener, body, c, direct, through));
       rows.emplace_back(std::move(direct), std::move(through));
     }
   }
@@ -303,9 +305,10 @@ absl::StatusOr<int> Bench::Front(const std::string& name, int port, const std::s
   return listener;
 }
 
-// options_.runs runs of wrk on each port, alternating which goes first.
-absl::Status Bench::LatencyRuns(int direct_port, int listener_port, int connections, WrkRow& direct,
-                                WrkRow& listener) {
+// options_.runs runs of wrk on each port, alternating which goes first. Each run is followed by
+// a GET that must answer `body`: wrk counts any 200, whoever sent it.
+absl::Status Bench::LatencyRuns(int direct_port, int listener_port, const std::string& body,
+                                int connections, WrkRow& direct, WrkRow& listener) {
   const WrkOptions wrk{.connections = connections, .duration = absl::Seconds(options_.seconds)};
   for (int run = 0; run < options_.runs; ++run) {
     for (int part = 0; part < 2; ++part) {
@@ -314,6 +317,7 @@ absl::Status Bench::LatencyRuns(int direct_port, int listener_port, int connecti
       const int port = direct_turn ? direct_port : listener_port;
       SKIFF_ASSIGN_OR_RETURN(WrkResult r,
                              RunWrk(absl::StrCat("http://127.0.0.1:", port, "/"), wrk));
+      SKIFF_RETURN_IF_ERROR(lb().CheckAnswer(port, body));
       WrkRow& row = direct_turn ? direct : listener;
       row.runs.push_back(r);
       std::cout << absl::StrFormat(

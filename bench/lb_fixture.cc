@@ -183,20 +183,27 @@ absl::StatusOr<WebTask> LbFixture::RunWeb(const std::string& family, const std::
 }
 
 // Until GET / on 127.0.0.1:port answers `body` (bounded).
+absl::Status LbFixture::CheckAnswer(int port, const std::string& body) {
+  absl::StatusOr<skiff::testing::HttpResponse> r =
+      skiff::testing::HttpGet(port, "/", absl::Seconds(2));
+  if (r.ok() && r->status == 200 && absl::StripAsciiWhitespace(r->body) == body) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "127.0.0.1:", port, " answered ",
+      r.ok() ? absl::StrCat("HTTP ", r->status, " ", absl::StripAsciiWhitespace(r->body))
+             : r.status().ToString(),
+      ", not ", body));
+}
+
 absl::Status LbFixture::WaitForAnswer(int port, const std::string& body) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  std::string last;
-  while (absl::Now() < deadline && !Interrupted()) {
-    absl::StatusOr<skiff::testing::HttpResponse> r =
-        skiff::testing::HttpGet(port, "/", absl::Seconds(2));
-    if (r.ok() && r->status == 200 && absl::StripAsciiWhitespace(r->body) == body) {
-      return absl::OkStatus();
-    }
-    last = r.ok() ? absl::StrCat("HTTP ", r->status, " ", r->body) : r.status().ToString();
+  absl::Status last = CheckAnswer(port, body);
+  while (!last.ok() && absl::Now() < deadline && !Interrupted()) {
     absl::SleepFor(absl::Milliseconds(50));
+    last = CheckAnswer(port, body);
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("127.0.0.1:", port, " never answered ", body, "; last: ", last));
+  return last;
 }
 
 }  // namespace skiff::bench

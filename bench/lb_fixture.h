@@ -72,7 +72,10 @@ class LbFixture {
                              const std::string& what);
   // Until the group has exactly `count` targets and every one is healthy.
   absl::Status WaitForHealthy(const std::string& group, int count);
-  // Until GET / on 127.0.0.1:port answers 200 with `body` (30 s).
+  // One GET / on 127.0.0.1:port: OK when it answers 200 with `body`, else FailedPrecondition
+  // with what came back (another daemon's task behind the same host port, say).
+  absl::Status CheckAnswer(int port, const std::string& body);
+  // Until CheckAnswer passes (30 s); its last error.
   absl::Status WaitForAnswer(int port, const std::string& body);
 
  private:
