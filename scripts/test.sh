@@ -19,7 +19,8 @@ echo "test: running every test"
 
 if [[ "${SKIFF_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "test: building with ASan/UBSan"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON >/dev/null
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON -DSKIFF_BUILD_BENCH=OFF \
+    >/dev/null
   cmake --build build-asan -j"$jobs"
   ./scripts/install-test-clients.sh build-asan/aws_sdk
   echo "test: unit, end-to-end, load-balancer (lb) and HTTP tests under ASan/UBSan"
