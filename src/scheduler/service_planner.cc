@@ -465,10 +465,11 @@ void Pass::DrainOld() {
 }
 
 void Pass::RegisterTargets() {
-  for (const auto& [id, t] : snapshot_.tasks) {
+  for (const auto& [task_id, t] : snapshot_.tasks) {
     if (!t.load_balanced || t.targets_registered || t.desired != DesiredStatus::kRunning) continue;
     // Traffic only once its containers say it can take it.
     if (!t.running() || (t.health_checked && t.health != HealthStatus::kHealthy)) continue;
+    const std::string& id = task_id;  // A lambda may not capture a structured binding (clang 14).
     const bool stopping = absl::c_any_of(
         plan_.stops, [&id](const TaskStop& stop) { return stop.task_id == id; });
     if (!stopping) plan_.register_targets.push_back(id);
