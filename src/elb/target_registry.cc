@@ -317,7 +317,8 @@ void LoadBalancerManager::FinishDrains() {
   const double now = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
   ElbState next = state_;
   bool changed = false;
-  for (auto& [arn, group] : next.target_groups) {
+  for (auto& entry : next.target_groups) {
+    TargetGroupRecord& group = entry.second;  // Lambdas below capture it (not a binding).
     std::erase_if(group.targets, [&](const RegisteredTarget& t) {
       if (!t.draining()) return false;
       const std::string key = ServerKey(group, t);
