@@ -27,6 +27,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "lb/admin_commands.h"
+#include "skiff/base/files.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/lb/haproxy_admin.h"
 
@@ -43,49 +44,6 @@ constexpr absl::Duration kValidateTimeout = absl::Seconds(30);
 absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
 
 void Pause() { absl::SleepFor(kPollInterval); }
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// Writes `data` to `path` through a temporary file in the same directory and rename(2), so a
-// reader (HAProxy reloading) sees the old file or the new one, never a part.
-absl::Status WriteFileAtomically(const std::string& dir, const std::string& path,
-                                 const std::string& data) {
-  std::string temp = dir + "/.haproxy.cfg.XXXXXX";
-  const int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return Errno(absl::StrCat("mkostemp in ", dir));
-  absl::Cleanup remove_temp = [&] { unlink(temp.c_str()); };
-  absl::string_view rest = data;
-  while (!rest.empty()) {
-    const ssize_t n = write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error, absl::StrCat("write ", temp));
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-    const int error = errno;
-    close(fd);
-    return absl::ErrnoToStatus(error, absl::StrCat("fsync ", temp));
-  }
-  if (close(fd) != 0) return Errno(absl::StrCat("close ", temp));
-  if (rename(temp.c_str(), path.c_str()) != 0) return Errno(absl::StrCat("rename to ", path));
-  std::move(remove_temp).Cancel();
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
-  }
-  return absl::OkStatus();
-}
 
 absl::Status MakeDirs(const std::string& dir) {
   std::string path;
@@ -341,7 +299,7 @@ absl::Status HaproxyProcess::Apply(const std::string& config, absl::Duration tim
   const absl::Time deadline = absl::Now() + timeout;
   SKIFF_RETURN_IF_ERROR(Validate(config));
   SKIFF_RETURN_IF_ERROR(MakeDirs(paths_.dir));
-  SKIFF_RETURN_IF_ERROR(WriteFileAtomically(paths_.dir, paths_.config(), config));
+  SKIFF_RETURN_IF_ERROR(WriteFileAtomically(paths_.config(), config));
   if (absl::StatusOr<pid_t> master = MasterPid(); master.ok()) {
     return Reload(*master, deadline);
   }
