@@ -179,7 +179,8 @@ absl::Status LoadBalancerManager::Persist(const ElbState& next) {
 }
 
 absl::Status LoadBalancerManager::Commit(ElbState next, bool check) {
-  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(next, options_.listen_address);
+  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(next, options_.listen_address,
+                                                       fail_open_);
   if (!plane.ok()) return plane.status();
   if (check) SKIFF_RETURN_IF_ERROR(data_plane_->Check(*plane));
   SKIFF_RETURN_IF_ERROR(Persist(next));

@@ -49,7 +49,7 @@ lb::HealthCheck CheckOf(const elbv2::v1::TargetGroup& g) {
   return check;
 }
 
-lb::Backend BackendOfGroup(const TargetGroupRecord& record) {
+lb::Backend BackendOfGroup(const TargetGroupRecord& record, bool fail_open) {
   lb::Backend backend;
   backend.name = record.BackendName();
   backend.protocol = ProtocolOf(record.group.protocol());
@@ -64,6 +64,12 @@ lb::Backend BackendOfGroup(const TargetGroupRecord& record) {
                                .weight = 1,
                                .maintenance = false,
                                .draining = t.draining()});
+  }
+  if (!fail_open) return backend;
+  for (const RegisteredTarget& t : record.targets) {
+    if (t.draining()) continue;
+    backend.targets.push_back(
+        {.name = t.TwinName(), .address = t.address, .port = t.port, .weight = 1, .backup = true});
   }
   return backend;
 }
@@ -121,6 +127,10 @@ std::string RegisteredTarget::ServerName() const {
   return absl::StrCat("t_", absl::StrReplaceAll(id, {{".", "_"}, {":", "_"}}), "_", port);
 }
 
+std::string RegisteredTarget::TwinName() const {
+  return absl::StrCat("o_", absl::StrReplaceAll(id, {{".", "_"}, {":", "_"}}), "_", port);
+}
+
 std::string TargetGroupRecord::BackendName() const {
   return absl::StrCat("tg_", IdOf(group.target_group_arn()));
 }
@@ -151,10 +161,11 @@ absl::StatusOr<std::string> ElbState::BackendOf(const std::string& group_arn) co
   return it->second.BackendName();
 }
 
-absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address) {
+absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address,
+                                             const std::set<std::string>& fail_open) {
   lb::DataPlane plane;
   for (const auto& [arn, record] : state.target_groups) {
-    plane.backends.push_back(BackendOfGroup(record));
+    plane.backends.push_back(BackendOfGroup(record, fail_open.contains(arn)));
   }
   for (const auto& [arn, record] : state.listeners) {
     SKIFF_ASSIGN_OR_RETURN(lb::Frontend frontend, FrontendOf(state, record, address));

@@ -11,6 +11,7 @@
 #include "spdlog/spdlog.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/elb/load_balancer_manager.h"
+#include "skiff/lb/data_plane_sync.h"
 
 namespace skiff::elb {
 namespace {
@@ -22,7 +23,7 @@ constexpr int kMaxTargetsPerGroup = 1000;
 constexpr char kNodeAddress[] = "127.0.0.1";
 
 std::string ServerKey(const TargetGroupRecord& group, const RegisteredTarget& target) {
-  return absl::StrCat(group.BackendName(), "/", target.ServerName());
+  return lb::ServerKey(group.BackendName(), target.ServerName());
 }
 
 // The target `d` names in `group`, checked: Targets[i].Id and .Port as ELBv2 checks them.
@@ -291,17 +292,45 @@ void LoadBalancerManager::StartDrain(TargetGroupRecord& group, RegisteredTarget&
 
 TargetHealth LoadBalancerManager::TargetHealthOf(const TargetGroupRecord& group,
                                                  const RegisteredTarget& target) const {
-  auto stat = std::find_if(view_.servers.begin(), view_.servers.end(), [&](auto& s) {
-    return s.backend == group.BackendName() && s.name == target.ServerName();
-  });
   return elb::HealthOf(target, !state_.LoadBalancersOf(group.group.target_group_arn()).empty(),
-                       stat == view_.servers.end() ? nullptr : &*stat,
+                       StatOf(group, target.ServerName()),
                        view_.admitted.contains(ServerKey(group, target)));
+}
+
+const lb::ServerStat* LoadBalancerManager::StatOf(const TargetGroupRecord& group,
+                                                  const std::string& server) const {
+  auto it = stats_.find(lb::ServerKey(group.BackendName(), server));
+  return it == stats_.end() ? nullptr : it->second;
+}
+
+std::set<std::string> LoadBalancerManager::FailingOpen() const {
+  std::set<std::string> out;
+  for (const auto& [arn, group] : state_.target_groups) {
+    bool any = false;
+    bool all_unhealthy = true;
+    for (const RegisteredTarget& t : group.targets) {
+      if (t.draining()) continue;
+      any = true;
+      all_unhealthy = all_unhealthy && TargetHealthOf(group, t).state() == "unhealthy";
+    }
+    if (any && all_unhealthy) out.insert(arn);
+  }
+  return out;
+}
+
+absl::Status LoadBalancerManager::WantPlane() {
+  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(state_, options_.listen_address,
+                                                       fail_open_);
+  if (!plane.ok()) return plane.status();
+  data_plane_->Want(*std::move(plane), ++generation_);
+  return absl::OkStatus();
 }
 
 void LoadBalancerManager::OnReport(DataPlaneView view) {
   const bool was_running = view_.running;
   view_ = std::move(view);
+  stats_.clear();
+  for (const lb::ServerStat& s : view_.servers) stats_[lb::ServerKey(s.backend, s.name)] = &s;
   if (view_.running != was_running || !view_.status.ok()) {
     if (view_.running) {
       spdlog::info("load balancing: HAProxy runs (plane {})", view_.generation);
@@ -310,6 +339,18 @@ void LoadBalancerManager::OnReport(DataPlaneView view) {
     }
   }
   FinishDrains();
+  if (std::set<std::string> failing = FailingOpen(); failing != fail_open_) {
+    for (const std::string& arn : failing) {
+      if (!fail_open_.contains(arn)) {
+        spdlog::warn("load balancing: every target of {} is unhealthy: traffic goes to all of "
+                     "them (fail open)", arn);
+      }
+    }
+    fail_open_ = std::move(failing);
+    if (absl::Status s = WantPlane(); !s.ok()) {
+      spdlog::error("load balancing: cannot fail open: {}", s.ToString());
+    }
+  }
   NotifyTasks();  // Health may have changed with the report even when no drain ended.
 }
 
@@ -325,11 +366,12 @@ void LoadBalancerManager::FinishDrains() {
       auto since = drain_generations_.find(key);
       // The drain must be applied before an idle server proves that nothing is in flight.
       const uint64_t applied_after = since == drain_generations_.end() ? 1 : since->second;
-      auto stat = std::find_if(view_.servers.begin(), view_.servers.end(), [&](auto& s) {
-        return s.backend == group.BackendName() && s.name == t.ServerName();
-      });
+      // Its fail-open twin's requests count too: the task serves them.
+      const lb::ServerStat* stat = StatOf(group, t.ServerName());
+      const lb::ServerStat* twin = StatOf(group, t.TwinName());
       const bool idle = view_.running && view_.generation >= applied_after &&
-                        (stat == view_.servers.end() || stat->current_sessions == 0);
+                        (stat == nullptr || stat->current_sessions == 0) &&
+                        (twin == nullptr || twin->current_sessions == 0);
       if (!idle && now < t.drain_until) return false;
       drain_generations_.erase(key);
       changed = true;

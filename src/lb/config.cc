@@ -219,6 +219,8 @@ absl::Status RenderBackend(const Backend& b, const std::string& path, std::strin
     absl::StrAppend(&out, "  cookie AWSALB insert indirect nocache maxlife ",
                     Ms(*b.stickiness), "\n");
   }
+  // Every backup server is a fail-open twin: when no target is UP, all of them share traffic.
+  absl::StrAppend(&out, "  option allbackups\n");
   absl::StrAppend(&out, "  default-server check inter ", Ms(c.interval), " fastinter ",
                   Ms(c.interval), " downinter ", Ms(c.interval), " rise ", c.healthy_threshold,
                   " fall ", c.unhealthy_threshold);
@@ -229,9 +231,13 @@ absl::Status RenderBackend(const Backend& b, const std::string& path, std::strin
     absl::StrAppend(&out, "  server ", t.name, " ", t.address, ":", t.port, " weight ",
                     t.draining ? 0 : t.weight);
     // HAProxy sends a request whose cookie names a server to it whatever its weight: a
-    // draining target has no cookie, so its sticky clients go to another one.
-    if (b.stickiness.has_value() && !t.draining) absl::StrAppend(&out, " cookie ", t.name);
+    // draining target has no cookie, so its sticky clients go to another one; nor has a
+    // fail-open twin, which must not hold clients once a target is healthy again.
+    if (b.stickiness.has_value() && !t.draining && !t.backup) {
+      absl::StrAppend(&out, " cookie ", t.name);
+    }
     if (t.maintenance) absl::StrAppend(&out, " disabled");
+    if (t.backup) absl::StrAppend(&out, " backup no-check");
     absl::StrAppend(&out, "\n");
   }
   absl::StrAppend(&out, "\n");

@@ -20,7 +20,8 @@ const Target* FindTarget(const DataPlane& plane, const std::string& backend,
   return nullptr;
 }
 
-bool Serves(const Target& t) { return !t.draining && !t.maintenance; }
+// A backup is never probed: it has no check and is never admitted.
+bool Serves(const Target& t) { return !t.draining && !t.maintenance && !t.backup; }
 
 ProbeSpec ProbeOf(const Backend& b, const Target& t) {
   const HealthCheck& c = b.check;

@@ -240,6 +240,7 @@ absl::StatusOr<std::string> AddServerCommand(const ServerSpec& server) {
   if (server.slow_start > absl::ZeroDuration()) {
     absl::StrAppend(&command, " slowstart ", HaproxyMilliseconds(server.slow_start));
   }
+  if (server.backup) absl::StrAppend(&command, " backup");
   if (!server.cookie.empty()) {
     for (const char c : server.cookie) {
       if (!absl::ascii_isgraph(static_cast<unsigned char>(c)) || c == ';' || c == '#') {

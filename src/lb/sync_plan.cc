@@ -20,8 +20,9 @@ bool IsAdmitted(const Admitted& admitted, const Backend& b, const Target& t) {
   return admitted.contains(ServerKey(b.name, t.name));
 }
 
+// A backup has no check to pass: it is at its weight from the start.
 int EffectiveWeight(const Backend& b, const Target& t, const Admitted& admitted) {
-  return IsAdmitted(admitted, b, t) && !t.draining ? t.weight : 0;
+  return (t.backup || IsAdmitted(admitted, b, t)) && !t.draining ? t.weight : 0;
 }
 
 ServerAdminState AdminState(const Target& t) {
@@ -52,6 +53,18 @@ std::optional<absl::flat_hash_map<std::string, const T*>> ByName(const std::vect
 // `default-server`), then put in its state and at its weight.
 void PlanAdd(const Backend& b, const Target& t, const Admitted& admitted, SyncSteps& steps) {
   const HealthCheck& c = b.check;
+  const ServerRef ref{b.name, t.name};
+  if (t.backup) {
+    steps.add.push_back(ServerSpec{.backend = b.name,
+                                   .name = t.name,
+                                   .address = t.address,
+                                   .port = t.port,
+                                   .weight = EffectiveWeight(b, t, admitted),
+                                   .check = false,
+                                   .backup = true});
+    if (AdminState(t) != ServerAdminState::kReady) steps.set_state.push_back({ref, AdminState(t)});
+    return;
+  }
   steps.add.push_back(ServerSpec{.backend = b.name,
                                  .name = t.name,
                                  .address = t.address,
@@ -63,7 +76,6 @@ void PlanAdd(const Backend& b, const Target& t, const Admitted& admitted, SyncSt
                                  .fall = c.unhealthy_threshold,
                                  .check_port = c.port,
                                  .slow_start = b.slow_start});
-  const ServerRef ref{b.name, t.name};
   if (AdminState(t) != ServerAdminState::kReady) steps.set_state.push_back({ref, AdminState(t)});
   if (const int w = EffectiveWeight(b, t, admitted); w > 0) steps.set_weight.push_back({ref, w});
 }
@@ -82,8 +94,9 @@ bool PlanTargets(const Backend& before, const Backend& after, const Admitted& ad
       continue;
     }
     const Target& o = *it->second;
-    // A server's address cannot change over the runtime API without its checks' history.
-    if (o.address != t.address || o.port != t.port) return false;
+    // A server's address cannot change over the runtime API without its checks' history, nor
+    // can a server become a backup or stop being one.
+    if (o.address != t.address || o.port != t.port || o.backup != t.backup) return false;
     const ServerRef ref{after.name, t.name};
     if (AdminState(o) != AdminState(t)) steps.set_state.push_back({ref, AdminState(t)});
     const int w = EffectiveWeight(after, t, admitted);
@@ -167,7 +180,7 @@ std::vector<ServerWeightChange> Admissions(const DataPlane& applied, const Admit
   for (const Backend& b : applied.backends) {
     for (const Target& t : b.targets) {
       const std::string key = ServerKey(b.name, t.name);
-      if (t.maintenance || admitted.contains(key) || !passed.contains(key)) continue;
+      if (t.maintenance || t.backup || admitted.contains(key) || !passed.contains(key)) continue;
       out.push_back({{b.name, t.name}, t.draining ? 0 : t.weight});
     }
   }

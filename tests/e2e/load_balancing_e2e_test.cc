@@ -255,7 +255,7 @@ class LoadBalancingTest : public E2eTest {
   std::vector<std::string> task_ids_;
 };
 
-TEST_F(LoadBalancingTest, RoundRobinOverHealthyTasksOnlyThenADrainedOneLeaves) {
+TEST_F(LoadBalancingTest, RoundRobinOverHealthyTasksOnlyThenDrainThenFailOpen) {
   ASSERT_NO_FATAL_FAILURE(Start());
   const int a = RunWeb("web-a", "task-a", true);
   const int b = RunWeb("web-b", "task-b", true);
@@ -285,6 +285,20 @@ TEST_F(LoadBalancingTest, RoundRobinOverHealthyTasksOnlyThenADrainedOneLeaves) {
   const std::map<int, std::string> after = {{b, "healthy"}, {sick, "unhealthy"}};
   EXPECT_EQ(WaitForHealth(group, after), after);
   EXPECT_EQ(Spread(port, 20), (std::map<std::string, int>{{"task-b", 20}}));
+
+  // Only the sick one left: every target unhealthy, so traffic goes to all of them (ALB's
+  // fail-open), within a report or two, while ELBv2 still calls it unhealthy.
+  Ok({"elbv2", "deregister-targets", "--target-group-arn", group, "--targets",
+      json::array({{{"Id", NodeInstanceId()}, {"Port", b}}}).dump()});
+  const std::map<int, std::string> last = {{sick, "unhealthy"}};
+  EXPECT_EQ(WaitForHealth(group, last), last);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (Spread(port, 1) != std::map<std::string, int>{{"task-sick", 1}} &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(Spread(port, 10), (std::map<std::string, int>{{"task-sick", 10}}));
+  EXPECT_EQ(Health(group), last);
 }
 
 TEST_F(LoadBalancingTest, WeightsAndRulesSplitTrafficAsAnAlbDoes) {

@@ -290,6 +290,38 @@ TEST_F(DataPlaneSyncTest, ATargetWhoseCheckFailsIsNeverAdmittedAndGetsNoRequest)
   EXPECT_FALSE(reports.EverAdmitted("app/bad"));
 }
 
+TEST_F(DataPlaneSyncTest, AFailOpenTwinServesOnlyWhileNoTargetIsUp) {
+  auto sick = StartBackend("sick");
+  auto well = StartBackend("well");
+  ASSERT_NE(well, nullptr);
+  sick->SetHealthStatus(500);
+  Reports reports;
+  sync_ = NewSync(&reports);
+  WantAndWait(reports, Plane({TargetOf(*sick)}), 1, {});
+  EXPECT_THAT(Requests(3), Each("ERROR")) << "a target that fails its checks got a request";
+
+  // Every target unhealthy: its twin, a backup without checks, takes the requests at once.
+  Target twin = TargetOf(*sick);
+  twin.name = "open-sick";
+  twin.backup = true;
+  WantAndWait(reports, Plane({TargetOf(*sick), twin}), 2, {});
+  EXPECT_THAT(Requests(5), Each("sick"));
+
+  // A healthy target comes: from its admission on, the twin gets nothing, though it is UP.
+  WantAndWait(reports, Plane({TargetOf(*sick), twin, TargetOf(*well)}), 3, {"app/well"});
+  const int sick_before = sick->requests();
+  EXPECT_THAT(Requests(10), Each("well"));
+  EXPECT_EQ(sick->requests(), sick_before);
+
+  // And the twin leaves.
+  WantAndWait(reports, Plane({TargetOf(*sick), TargetOf(*well)}), 4, {"app/well"});
+  const DataPlaneReport r = reports.WaitFor([](const DataPlaneReport& r) {
+    return r.generation == 4 && r.removing.empty() && Find(r, "open-sick") == nullptr;
+  });
+  EXPECT_EQ(Find(r, "open-sick"), nullptr);
+  EXPECT_THAT(r.removing, ::testing::IsEmpty());
+}
+
 TEST_F(DataPlaneSyncTest, ADrainedTargetFinishesItsRequestTakesNoNewOneAndIsThenDeleted) {
   auto b1 = StartBackend("b1");
   auto b2 = StartBackend("b2");

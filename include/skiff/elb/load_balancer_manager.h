@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,12 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   void NotifyTasks();
   // Targets whose drain is over (no connections left, or their deadline passed) are removed.
   void FinishDrains();
+  // The groups a listener uses whose every target that is not draining is unhealthy.
+  std::set<std::string> FailingOpen() const;
+  // Hands the data plane of state_ (and fail_open_) on as a new generation.
+  absl::Status WantPlane();
+  // The last report's line of a server, or nullptr.
+  const lb::ServerStat* StatOf(const TargetGroupRecord& group, const std::string& server) const;
   void ArmDrainTimer();
   std::string NewId();
   // Resolves the target groups a listener or rule of `lb_arn` forwards to, checking that each
@@ -187,6 +194,10 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   ElbState state_;
   uint64_t generation_ = 0;
   DataPlaneView view_;
+  // view_.servers by "backend/server".
+  absl::flat_hash_map<std::string, const lb::ServerStat*> stats_;
+  // Target groups failing open (FailingOpen() at the last report): their targets have twins.
+  std::set<std::string> fail_open_;
   std::unique_ptr<scheduler::Timer> drain_timer_;
   // "backend/server" of each draining target: the plane generation that drains it. Its server
   // is idle only in a report of that generation or later.

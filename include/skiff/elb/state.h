@@ -10,6 +10,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct RegisteredTarget {
   bool draining() const { return drain_until > 0; }
   // The HAProxy server's name: unique per (id, port) in its group.
   std::string ServerName() const;
+  // The name of its fail-open twin (lb::Target::backup), which never clashes with a target's.
+  std::string TwinName() const;
 };
 
 struct TargetGroupRecord {
@@ -77,9 +80,13 @@ struct ElbState {
 };
 
 // The data plane of `state`: every listener a frontend on `address`:port, every target group a
-// backend with its registered targets (draining ones at weight 0). Fails only on a record that
-// no longer passes the checks it passed when it was made (a damaged store).
-absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address);
+// backend with its registered targets (draining ones at weight 0). The groups in `fail_open`
+// (ARNs: every target unhealthy) also get a twin of each target that is not draining, so that
+// traffic goes to all of them, as ALB fails open, until one of them passes its checks again.
+// Fails only on a record that no longer passes the checks it passed when it was made (a
+// damaged store).
+absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address,
+                                             const std::set<std::string>& fail_open = {});
 
 // ELBv2's health of `target` from what HAProxy last said about its server (none before the
 // first poll), whether a listener uses its group, and whether the data plane admitted it (a

@@ -69,6 +69,10 @@ struct Target {
   bool maintenance = false;  // Out of service (checks stopped): rendered `disabled`.
   // Deregistered and finishing in-flight requests: no new ones (weight 0, `state drain`).
   bool draining = false;
+  // A fail-open twin: a `backup` server without checks, at its weight from the start. HAProxy
+  // sends backups requests only while no other server of the backend is UP at a weight (and,
+  // with `option allbackups`, spreads them over all of them): ALB's fail-open.
+  bool backup = false;
   friend bool operator==(const Target&, const Target&) = default;
 };
 

@@ -43,6 +43,7 @@ struct ServerSpec {
   // `default-server` has it (a dynamic server does not read `default-server`). 0 is off.
   absl::Duration slow_start = absl::ZeroDuration();
   std::string cookie;   // Stickiness cookie value; "" for none.
+  bool backup = false;  // `backup`: takes requests only while no other server is UP.
   friend bool operator==(const ServerSpec&, const ServerSpec&) = default;
 };
 

@@ -230,6 +230,59 @@ TEST_F(LoadBalancerManagerTest, TargetsGoThroughElbStatesFromTheDataPlanesReport
                                      "10.0.0.2:81 unhealthy Target.ResponseCodeMismatch"));
 }
 
+// The names of the plane's servers in the group's backend, backups marked.
+std::vector<std::string> Servers(const lb::DataPlane& plane) {
+  std::vector<std::string> out;
+  for (const lb::Target& t : plane.backends.at(0).targets) {
+    out.push_back(t.backup ? absl::StrCat(t.name, " backup") : t.name);
+  }
+  return out;
+}
+
+TEST_F(LoadBalancerManagerTest, WhenEveryTargetIsUnhealthyTrafficGoesToAllOfThem) {
+  const std::string lb = MakeLoadBalancer();
+  const std::string group = MakeGroup("web");
+  ASSERT_TRUE(Listen(lb, 8080, group).ok());
+  ASSERT_TRUE(Register(group, R"([{"Id": "10.0.0.1"}, {"Id": "10.0.0.2"}])").ok());
+  const std::string backend = plane_.wanted.backends[0].name;
+  auto stat = [&](const char* name, const char* status, const char* check) {
+    return lb::ServerStat{.backend = backend, .name = name, .status = status,
+                          .check_status = check, .check_code = 500};
+  };
+  // One unhealthy, one still initial: no fail-open (ALB waits for the initial checks).
+  Report({stat("t_10_0_0_1_80", "DOWN", "L7STS"), stat("t_10_0_0_2_80", "UP", "INI")}, {});
+  EXPECT_THAT(Servers(plane_.wanted),
+              ::testing::ElementsAre("t_10_0_0_1_80", "t_10_0_0_2_80"));
+
+  // Both unhealthy: each gets a twin that HAProxy uses while no target is UP.
+  const uint64_t before = plane_.generation;
+  Report({stat("t_10_0_0_1_80", "DOWN", "L7STS"), stat("t_10_0_0_2_80", "DOWN", "L7STS")}, {});
+  EXPECT_GT(plane_.generation, before);
+  EXPECT_THAT(Servers(plane_.wanted),
+              ::testing::ElementsAre("t_10_0_0_1_80", "t_10_0_0_2_80", "o_10_0_0_1_80 backup",
+                                     "o_10_0_0_2_80 backup"));
+  // ELBv2 still says what the checks say.
+  EXPECT_THAT(States(group),
+              ::testing::Each(HasSubstr("unhealthy Target.ResponseCodeMismatch")));
+
+  // A deregistered target loses its twin at once; its drain waits for the twin's requests.
+  ASSERT_TRUE(manager_
+                  ->DeregisterTargets(Parse<DeregisterTargetsInput>(absl::StrCat(
+                      R"({"TargetGroupArn": ")", group, R"(", "Targets": [{"Id": "10.0.0.2"}]})")))
+                  .ok());
+  EXPECT_THAT(Servers(plane_.wanted), ::testing::ElementsAre("t_10_0_0_1_80", "t_10_0_0_2_80",
+                                                             "o_10_0_0_1_80 backup"));
+  lb::ServerStat twin = stat("o_10_0_0_2_80", "UP", "");
+  twin.current_sessions = 1;
+  Report({stat("t_10_0_0_1_80", "DOWN", "L7STS"), stat("t_10_0_0_2_80", "DRAIN", "L7STS"), twin},
+         {});
+  EXPECT_EQ(manager_->state().target_groups.at(group).targets.size(), 2u);
+
+  // One passes again: the twins go, and the healthy target alone takes traffic.
+  Report({stat("t_10_0_0_1_80", "UP", "L7OK")}, {backend + "/t_10_0_0_1_80"});
+  EXPECT_THAT(Servers(plane_.wanted), ::testing::ElementsAre("t_10_0_0_1_80"));
+}
+
 TEST_F(LoadBalancerManagerTest, BadTargetsAreRefusedNamingTheMember) {
   const std::string group = MakeGroup("web");
   EXPECT_EQ(ErrorOf(manager_->RegisterTargets(Parse<RegisterTargetsInput>(absl::StrCat(

@@ -104,6 +104,18 @@ TEST(RenderHaproxyConfigTest, ADrainingTargetIsAtWeightZeroAndKeepsNoStickyClien
   EXPECT_THAT(sticky, HasSubstr("  server t2 10.0.0.2:8080 weight 0 cookie t2\n"));
 }
 
+TEST(RenderHaproxyConfigTest, AFailOpenTwinIsABackupWithoutCheckAndAllBackupsShareTraffic) {
+  Backend b = Web();
+  b.targets[0].weight = 7;
+  Target twin = b.targets[0];
+  twin.name = "open-t1";
+  twin.backup = true;
+  b.targets.push_back(twin);
+  const std::string config = Render({.frontends = {Listener()}, .backends = {b}});
+  EXPECT_THAT(config, HasSubstr("  option allbackups\n"));
+  EXPECT_THAT(config, HasSubstr("  server open-t1 127.0.0.1:32768 weight 7 backup no-check\n"));
+}
+
 TEST(RenderHaproxyConfigTest, ATcpCheckHasNoHttpLines) {
   Backend b = Web();
   b.protocol = Protocol::kTcp;

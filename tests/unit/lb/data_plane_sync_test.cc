@@ -121,6 +121,22 @@ TEST(PlanSyncTest, ANewTargetIsAddedAtWeightZeroWithItsBackendsChecks) {
                                       .slow_start = absl::Seconds(30)}));
 }
 
+TEST(PlanSyncTest, AFailOpenTwinIsAddedAsABackupWithoutChecksAtItsWeight) {
+  Target twin = T("open-t1", 81, 7);
+  twin.backup = true;
+  const DataPlane applied = Plane({Group("tg", {T("t1", 81, 7)})});
+  const DataPlane desired = Plane({Group("tg", {T("t1", 81, 7), twin})});
+  const SyncSteps steps = PlanSync(applied, desired, {});
+  EXPECT_THAT(Steps(steps), ElementsAre("add tg/open-t1 weight 7"));
+  ASSERT_EQ(steps.add.size(), 1u);
+  EXPECT_FALSE(steps.add[0].check);
+  EXPECT_TRUE(steps.add[0].backup);
+  EXPECT_THAT(Plan(desired, applied), ElementsAre("remove tg/open-t1"));
+  Target turned = T("t1", 81, 7);
+  turned.backup = true;
+  EXPECT_THAT(Plan(applied, Plane({Group("tg", {turned})})), ElementsAre("reload"));
+}
+
 TEST(PlanSyncTest, ANewTargetGetsItsWeightOnlyWhenAlreadyAdmitted) {
   const DataPlane applied = Plane({Group("tg", {})});
   const DataPlane desired = Plane({Group("tg", {T("t1", 81, 7)})});
@@ -307,6 +323,15 @@ ServerStat Stat(const std::string& backend, const std::string& name, const std::
                     .status = status,
                     .weight = weight,
                     .check_status = check_status};
+}
+
+TEST(EffectivePlaneTest, ABackupIsAtItsWeightUnadmittedAndNeverAdmittedByAPassingCheck) {
+  Target twin = T("open-t1", 81, 7);
+  twin.backup = true;
+  const DataPlane plane = Plane({Group("tg", {twin})});
+  EXPECT_EQ(EffectivePlane(plane, {}).backends[0].targets[0].weight, 7);
+  ServerStat stat{.backend = "tg", .name = "open-t1", .status = "UP", .check_status = "L7OK"};
+  EXPECT_THAT(Admissions(plane, {}, {stat}), ::testing::IsEmpty());
 }
 
 TEST(CheckPassedTest, OnlyTheOkStatusesOfEachLayer) {
