@@ -118,6 +118,10 @@ void LoadBalancerManager::DrainTask(const std::string& task_id,
       for (auto& [arn, group] : state_.target_groups) {
         std::erase_if(group.targets, [&](const auto& t) { return t.task_id == task_id; });
       }
+      // And out of the data plane first, so that no request goes to the stopping task.
+      if (absl::Status w = WantPlane(); !w.ok()) {
+        spdlog::error("load balancing: task {}: {}", task_id, w.ToString());
+      }
     }
   }
   NotifyTasks();
