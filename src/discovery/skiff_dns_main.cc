@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     spdlog::info("skiff-dns: signal {}, stopping", signal_number);
     r->Stop();
   }).detach();
-  spdlog::info("skiff-dns: ready");  // ResolverSupervisor waits for this line (resolver_process.cc).
+  // ResolverSupervisor waits for this line when it cannot ask (resolver_process.cc).
+  spdlog::info("skiff-dns: ready");
   const absl::Status status = (*resolver)->Run();
   if (!status.ok()) {
     spdlog::error("skiff-dns: {}", status.ToString());
