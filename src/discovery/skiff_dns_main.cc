@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
                  "ADDR[:PORT] for names outside the zone, repeatable, at most 3 "
                  "(default: the nameservers of /etc/resolv.conf)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
+  app.set_version_flag("--version", SKIFF_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   absl::StatusOr<spdlog::level::level_enum> level = skiff::ParseLogLevel(log_level);
