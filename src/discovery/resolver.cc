@@ -40,6 +40,7 @@ namespace {
 constexpr size_t kMaxMessage = 65535;
 constexpr size_t kMaxTcpOutput = 1 << 20;  // A client that reads slower than this is dropped.
 constexpr int kUdpBuffer = 1 << 20;
+constexpr size_t kMaxCachedAnswers = 2048;  // Of at most 512 bytes each way: 2 MiB at most.
 
 // What an epoll event is about: the kind in the high half of its u64, the fd in the low half.
 enum class Source : uint32_t { kUdp, kTcpListen, kTcpConn, kUpstream, kInotify, kWake };
@@ -210,6 +211,7 @@ class Resolver::Loop {
   void Reload();
   void Dispatch(const epoll_event& event);
   void ReadUdp(int fd);
+  const Reply& AnswerUdp(absl::string_view query);
   void ForwardUdp(int fd, const sockaddr_in& client, absl::string_view query);
   void SendToUpstream(uint16_t id, Pending& pending);
   void ReadUpstream();
@@ -230,6 +232,10 @@ class Resolver::Loop {
   RealClock clock_;
   SystemRandom random_;
   std::shared_ptr<const Responder> responder_;
+  // Responses of responder_ by the query's bytes after its id (AnswerUdp); at most
+  // kMaxCachedAnswers, emptied when full and on each reload.
+  std::unordered_map<std::string, Reply> answers_;
+  Reply uncached_;
   std::string nameserver_;  // The first listen address: what ns.<zone> resolves to.
   int epoll_ = -1;
   int wake_ = -1;  // eventfd: Stop() and finished TCP forwards.
@@ -339,10 +345,14 @@ void Resolver::Loop::Reload() {
                  responder_ == nullptr ? "empty" : "last good", records.status().ToString());
     return;
   }
+  const bool first = responder_ == nullptr;
   responder_ = std::make_shared<Responder>(*records, nameserver_);
-  spdlog::info("skiff-dns: loaded {} A and {} SRV names of {} in {:.2f} ms", records->a.size(),
-               records->srv.size(), records->zone,
-               absl::ToDoubleMilliseconds(absl::Now() - start));
+  answers_.clear();
+  // skiffd publishes on every change of a task: later loads only at debug, or the log grows.
+  spdlog::log(first ? spdlog::level::info : spdlog::level::debug,
+              "skiff-dns: loaded {} A and {} SRV names of {} in {:.2f} ms", records->a.size(),
+              records->srv.size(), records->zone,
+              absl::ToDoubleMilliseconds(absl::Now() - start));
 }
 
 void Resolver::Loop::ReadInotify() {
@@ -424,7 +434,7 @@ void Resolver::Loop::ReadUdp(int fd) {
                                reinterpret_cast<sockaddr*>(&client), &length);
     if (n < 0) return;
     const absl::string_view query(buffer, static_cast<size_t>(n));
-    const Reply reply = responder_->Answer(query, Transport::kUdp);
+    const Reply& reply = AnswerUdp(query);
     if (reply.action == Reply::Action::kRespond) {
       sendto(fd, reply.wire.data(), reply.wire.size(), 0,
              reinterpret_cast<const sockaddr*>(&client), sizeof(client));
@@ -432,6 +442,26 @@ void Resolver::Loop::ReadUdp(int fd) {
       ForwardUdp(fd, client, query);
     }
   }
+}
+
+// Clients ask the same few names over and over: a response to the same bytes after the id (the
+// flags, the question as asked, the OPT record) is the same response under another id.
+const Reply& Resolver::Loop::AnswerUdp(absl::string_view query) {
+  if (query.size() < LDNS_HEADER_SIZE || query.size() > kPlainUdpLimit) {
+    return uncached_ = responder_->Answer(query, Transport::kUdp);
+  }
+  const std::string key(query.substr(2));
+  auto it = answers_.find(key);
+  if (it == answers_.end()) {
+    if (answers_.size() >= kMaxCachedAnswers) answers_.clear();
+    it = answers_.emplace(key, responder_->Answer(query, Transport::kUdp)).first;
+  }
+  Reply& reply = it->second;
+  if (reply.action == Reply::Action::kRespond) {
+    const auto* data = reinterpret_cast<const uint8_t*>(query.data());
+    LDNS_ID_SET(reinterpret_cast<uint8_t*>(reply.wire.data()), LDNS_ID_WIRE(data));
+  }
+  return reply;
 }
 
 void Resolver::Loop::ForwardUdp(int fd, const sockaddr_in& client, absl::string_view query) {

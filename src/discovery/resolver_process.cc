@@ -209,14 +209,19 @@ absl::Status ResolverProcess::Start() {
   if (settings_.listen.empty()) return absl::InvalidArgumentError("skiff-dns: no listen address");
   absl::MutexLock lock(&mu_);
   absl::StatusOr<pid_t> recorded = ReadPidFile(PidFile(settings_));
-  if (recorded.ok() && IsOurs(*recorded)) {
+  // One that runs with our settings but does not answer (hung) is replaced as well; one on an
+  // address that is not here yet cannot be asked, and is taken as it is.
+  if (recorded.ok() && IsOurs(*recorded) &&
+      (!IsLocal(settings_.listen.front()) ||
+       AnswersSoa(settings_.listen.front(), Zone(settings_), absl::Seconds(1)))) {
     spdlog::info("skiff-dns: adopting pid {}", *recorded);
     pid_ = *recorded;
     child_ = false;
     started_ = absl::Now();
   } else {
     if (recorded.ok() && IsResolverOfDir(*recorded)) {
-      spdlog::info("skiff-dns: pid {} runs with other settings; restarting it", *recorded);
+      spdlog::info("skiff-dns: pid {} runs with other settings or does not answer; restarting it",
+                   *recorded);
       StopProcess(*recorded, /*child=*/false);
     }
     const size_t offset = ReadWholeFile(LogFile(settings_)).value_or("").size();

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <utility>
 
@@ -93,6 +92,29 @@ Reply Unparseable(absl::string_view query) {
                                      ? static_cast<ldns_pkt_opcode>(LDNS_OPCODE_WIRE(data))
                                      : LDNS_PACKET_QUERY;
   return HeaderReply(LDNS_ID_WIRE(data), rd, opcode, LDNS_RCODE_FORMERR, nullptr);
+}
+
+// The SOA serial: FNV-1a over the records, so that it changes when they do (and stays put
+// across restarts, which a clock reading would not).
+uint32_t Serial(const Records& records) {
+  uint32_t hash = 2166136261u;
+  const auto mix = [&hash](absl::string_view text) {
+    for (const char c : text) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;
+    hash = (hash ^ 0xffu) * 16777619u;  // A separator, so that "ab","c" differs from "a","bc".
+  };
+  mix(records.zone);
+  for (const auto& [name, addresses] : records.a) {
+    mix(name);
+    for (const std::string& a : addresses) mix(a);
+  }
+  for (const auto& [name, targets] : records.srv) {
+    mix(name);
+    for (const SrvTarget& t : targets) {
+      mix(t.address);
+      mix(absl::StrCat(t.port));
+    }
+  }
+  return hash;
 }
 
 size_t Limit(const ldns_pkt* query, Transport transport) {
@@ -236,10 +258,10 @@ PktPtr ResponseBuilder::Make(bool additional, bool truncated) const {
 }
 
 Responder::Responder(const Records& records, const std::string& nameserver)
-    : zone_(absl::AsciiStrToLower(records.zone)),
-      serial_(static_cast<uint32_t>(std::hash<std::string>()(EncodeRecords(records)))) {
-  const auto in_zone = [this](const std::string& name) {
-    return name == zone_ || absl::EndsWith(name, absl::StrCat(".", zone_));
+    : zone_(absl::AsciiStrToLower(records.zone)), serial_(Serial(records)) {
+  const std::string dot_zone = absl::StrCat(".", zone_);
+  const auto in_zone = [&](const std::string& name) {
+    return name == zone_ || absl::EndsWith(name, dot_zone);
   };
   AddName(zone_);
   for (const auto& [name, addresses] : records.a) {
