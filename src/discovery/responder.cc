@@ -63,14 +63,15 @@ Reply Respond(std::string wire) { return {Reply::Action::kRespond, std::move(wir
 
 // A response of a header (and the question, when there is one) with `rcode`, for queries that
 // get no answer from the zone: refused, not implemented, malformed.
-Reply HeaderReply(uint16_t id, bool rd, ldns_pkt_opcode opcode, ldns_pkt_rcode rcode,
+// `opcode` is the query's as it came: opcodes ldns has no name for are not values of its enum,
+// so the reply carries it by way of the wire (LDNS_OPCODE_SET), never as an ldns_pkt_opcode.
+Reply HeaderReply(uint16_t id, bool rd, int opcode, ldns_pkt_rcode rcode,
                   const ldns_pkt* query) {
   PktPtr reply(ldns_pkt_new());
   ldns_pkt_set_id(reply.get(), id);
   ldns_pkt_set_qr(reply.get(), true);
   ldns_pkt_set_rd(reply.get(), rd);
   ldns_pkt_set_ra(reply.get(), true);
-  ldns_pkt_set_opcode(reply.get(), opcode);
   ldns_pkt_set_rcode(reply.get(), rcode);
   if (query != nullptr) {
     ldns_rr_list* question = ldns_pkt_question(query);
@@ -79,7 +80,11 @@ Reply HeaderReply(uint16_t id, bool rd, ldns_pkt_opcode opcode, ldns_pkt_rcode r
                        ldns_rr_clone(ldns_rr_list_rr(question, i)));
     }
   }
-  return Respond(Serialize(reply.get()));
+  std::string wire = Serialize(reply.get());
+  if (wire.size() >= LDNS_HEADER_SIZE) {
+    LDNS_OPCODE_SET(reinterpret_cast<uint8_t*>(wire.data()), opcode & 0xf);
+  }
+  return Respond(std::move(wire));
 }
 
 // FORMERR for bytes ldns cannot parse, when they hold an id; nothing for a response.
@@ -88,9 +93,7 @@ Reply Unparseable(absl::string_view query) {
   if (query.size() < 2) return {};
   if (query.size() >= 3 && LDNS_QR_WIRE(data)) return {};
   const bool rd = query.size() >= 3 && LDNS_RD_WIRE(data);
-  const ldns_pkt_opcode opcode = query.size() >= 3
-                                     ? static_cast<ldns_pkt_opcode>(LDNS_OPCODE_WIRE(data))
-                                     : LDNS_PACKET_QUERY;
+  const int opcode = query.size() >= 3 ? LDNS_OPCODE_WIRE(data) : LDNS_PACKET_QUERY;
   return HeaderReply(LDNS_ID_WIRE(data), rd, opcode, LDNS_RCODE_FORMERR, nullptr);
 }
 
@@ -195,7 +198,8 @@ void ResponseBuilder::AddGlue(ldns_pkt* reply, const std::string& name) const {
 
 void ResponseBuilder::AddAnswers(ldns_pkt* reply, bool additional) const {
   const ldns_rdf* owner = ldns_rr_owner(question_);  // As asked: the answer echoes its case.
-  const ldns_rr_type type = ldns_rr_get_type(question_);
+  // An int: types and classes ldns has no name for are not values of its enums.
+  const int type = ldns_rr_get_type(question_);
   const bool any = type == LDNS_RR_TYPE_ANY;
   if (any || type == LDNS_RR_TYPE_A) {
     if (const auto it = zone_.a_.find(key_); it != zone_.a_.end()) {
@@ -325,8 +329,8 @@ Reply Responder::Answer(absl::string_view query, Transport transport) const {
   if (ldns_pkt_qr(q.get())) return {};
   const uint16_t id = ldns_pkt_id(q.get());
   const bool rd = ldns_pkt_rd(q.get());
-  if (ldns_pkt_get_opcode(q.get()) != LDNS_PACKET_QUERY) {
-    return HeaderReply(id, rd, ldns_pkt_get_opcode(q.get()), LDNS_RCODE_NOTIMPL, nullptr);
+  if (const int opcode = LDNS_OPCODE_WIRE(data); opcode != LDNS_PACKET_QUERY) {
+    return HeaderReply(id, rd, opcode, LDNS_RCODE_NOTIMPL, nullptr);
   }
   if (ldns_pkt_qdcount(q.get()) != 1) {
     return HeaderReply(id, rd, LDNS_PACKET_QUERY, LDNS_RCODE_FORMERR, nullptr);
@@ -339,7 +343,7 @@ Reply Responder::Answer(absl::string_view query, Transport transport) const {
       !ldns_dname_is_subdomain(name.get(), apex.get())) {
     return {Reply::Action::kForward, ""};
   }
-  const ldns_rr_class rr_class = ldns_rr_get_class(question);
+  const int rr_class = ldns_rr_get_class(question);
   if (rr_class != LDNS_RR_CLASS_IN && rr_class != LDNS_RR_CLASS_ANY) {
     return HeaderReply(id, rd, LDNS_PACKET_QUERY, LDNS_RCODE_REFUSED, q.get());
   }
@@ -383,8 +387,10 @@ bool AnswersQuery(absl::string_view query, absl::string_view response) {
   if (ldns_pkt_qdcount(q.get()) != 1 || ldns_pkt_qdcount(r.get()) != 1) return false;
   const ldns_rr* asked = ldns_rr_list_rr(ldns_pkt_question(q.get()), 0);
   const ldns_rr* answered = ldns_rr_list_rr(ldns_pkt_question(r.get()), 0);
-  return ldns_rr_get_type(asked) == ldns_rr_get_type(answered) &&
-         ldns_rr_get_class(asked) == ldns_rr_get_class(answered) &&
+  return static_cast<int>(ldns_rr_get_type(asked)) ==
+             static_cast<int>(ldns_rr_get_type(answered)) &&
+         static_cast<int>(ldns_rr_get_class(asked)) ==
+             static_cast<int>(ldns_rr_get_class(answered)) &&
          ldns_dname_compare(ldns_rr_owner(asked), ldns_rr_owner(answered)) == 0;
 }
 
