@@ -93,7 +93,7 @@ Reply Unparseable(absl::string_view query) {
   if (query.size() < 2) return {};
   if (query.size() >= 3 && LDNS_QR_WIRE(data)) return {};
   const bool rd = query.size() >= 3 && LDNS_RD_WIRE(data);
-  const int opcode = query.size() >= 3 ? LDNS_OPCODE_WIRE(data) : LDNS_PACKET_QUERY;
+  const int opcode = query.size() >= 3 ? LDNS_OPCODE_WIRE(data) : 0;  // 0: QUERY.
   return HeaderReply(LDNS_ID_WIRE(data), rd, opcode, LDNS_RCODE_FORMERR, nullptr);
 }
 
