@@ -54,9 +54,8 @@ class Resolver {
   // Any thread; Run() returns soon after.
   void Stop();
 
-  class Loop;
-
  private:
+  class Loop;  // src/discovery/resolver_loop.h
   explicit Resolver(std::unique_ptr<Loop> loop);
   std::unique_ptr<Loop> loop_;
 };
