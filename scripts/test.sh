@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: install every dependency, build,
 # and run every test (unit, integration against a private containerd, end to end, botocore
-# compatibility), then the unit and end-to-end tests again under ASan/UBSan, then the fuzz
-# targets for a bounded time (scripts/fuzz.sh).
+# compatibility), then the unit, end-to-end, lb, http and dns tests again under ASan/UBSan, then
+# the fuzz targets for a bounded time (scripts/fuzz.sh).
 # Set SKIFF_SKIP_SANITIZERS=1 for a quicker developer run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +23,9 @@ if [[ "${SKIFF_SKIP_SANITIZERS:-0}" != 1 ]]; then
     >/dev/null
   cmake --build build-asan -j"$jobs"
   ./scripts/install-test-clients.sh build-asan/aws_sdk
-  echo "test: unit, end-to-end, load-balancer (lb) and HTTP tests under ASan/UBSan"
+  echo "test: unit, end-to-end, load-balancer (lb), HTTP and resolver (dns) tests under ASan/UBSan"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest --output-on-failure -j"$jobs" -L 'unit|e2e|lb|http')
-  echo "test: fuzzing the JSON codec and the AWS request edge, 30 s each (clang, ASan/UBSan)"
+     ctest --output-on-failure -j"$jobs" -L 'unit|e2e|lb|http|dns')
+  echo "test: fuzzing the JSON codec, the AWS request edge and skiff-dns's answers, 30 s each"
   ./scripts/fuzz.sh 30
 fi
