@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(codec_fuzz aws_request_fuzz)
+targets=(codec_fuzz aws_request_fuzz responder_fuzz)
 build=build-fuzz
 jobs=$(nproc)
 

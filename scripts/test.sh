@@ -28,6 +28,6 @@ echo "test: running every test"
 (cd build-test && ctest --output-on-failure -j"$jobs")
 
 if [[ "${SKIFF_SKIP_SANITIZERS:-0}" != 1 ]]; then
-  echo "test: fuzzing the JSON codec and the AWS request edge, 30 s each (clang, ASan/UBSan)"
+  echo "test: fuzzing the JSON codec, the AWS request edge and skiff-dns's answers, 30 s each"
   ./scripts/fuzz.sh 30
 fi
