@@ -12,6 +12,7 @@
 #include "skiff/base/check.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
+#include "skiff/discovery/records.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/pagination.h"
@@ -112,6 +113,7 @@ struct TaskManager::LaunchWork {
   std::vector<std::vector<network::PortBinding>> bindings;
   DefinitionPtr definition;
   std::string task_dir;
+  std::string dns_search;  // The cluster's discovery domain; "" without discovery.
   double pull_started = 0;
   absl::Duration image_retry_wait = kFirstImageRetry;
 };
@@ -143,6 +145,13 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
 
 std::string TaskManager::TaskDir(const std::string& task_id) const {
   return (std::filesystem::path(options_.state_dir) / "tasks" / task_id).string();
+}
+
+std::string TaskManager::DnsSearchOf(const std::string& cluster) const {
+  if (options_.dns_zone.empty()) return "";
+  absl::StatusOr<std::string> label = discovery::DnsLabel(cluster);
+  // A cluster without a label has no names to find; its tasks still use the node's resolver.
+  return label.ok() ? absl::StrCat(*label, ".", options_.dns_zone) : options_.dns_zone;
 }
 
 double TaskManager::Now() const { return absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch()); }
@@ -575,6 +584,7 @@ void TaskManager::Launch(const std::string& task_id) {
                                                       .bindings = std::move(bindings),
                                                       .definition = task->definition,
                                                       .task_dir = context.task_dir,
+                                                      .dns_search = DnsSearchOf(context.cluster),
                                                       .pull_started = Now()});
   for (const ContainerState& cs : task->containers) {
     work->start_now.push_back(cs.depends_on.empty());
@@ -638,7 +648,8 @@ void TaskManager::EnsureImages(const std::shared_ptr<LaunchWork>& work, LaunchRe
 void TaskManager::AttachNetworks(const std::string& task_id, LaunchWork& work,
                                  LaunchResult& result) {
   absl::StatusOr<std::vector<network::Attachment>> attached = AttachTask(
-      network_, work.mode, task_id, *work.definition, work.task_dir, work.bindings, work.specs);
+      network_, work.mode, task_id, *work.definition, work.task_dir, work.bindings,
+      work.dns_search, work.specs);
   if (attached.ok()) {
     result.attachments = *std::move(attached);
   } else {
