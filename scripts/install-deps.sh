@@ -17,9 +17,11 @@ packages=(
   libsystemd-dev libabsl-dev libcurl4-openssl-dev libssl-dev libinih-dev
   libmicrohttpd-dev  # the AWS JSON API over HTTP (ADR 0012)
   prometheus-cpp-dev  # GET /metrics
+  libldns-dev  # the DNS wire format of skiff-dns, the node's resolver (ADR 0014)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore awscli sqlite3
   clang-14 libclang-rt-14-dev  # libFuzzer and its sanitizers: the fuzz targets (scripts/fuzz.sh)
+  dnsutils dnsmasq-base  # dig asks skiff-dns in its tests; dnsmasq runs beside it in dns_bench
   prometheus  # promtool and a real server scraping skiffd's /metrics
   openssl  # a self-signed certificate for the HTTPS test
   # systemd-analyze, which verifies the installed unit (tests/packaging)

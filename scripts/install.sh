@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs a built Skiff: skiffd and skiff to /usr/local/bin, packaging/skiffd.service to
-# /etc/systemd/system and the README to /usr/local/share/doc/skiff. It runs `cmake --install` on
+# Installs a built Skiff: skiffd, skiff and skiff-dns to /usr/local/bin, packaging/skiffd.service
+# to /etc/systemd/system and the README to /usr/local/share/doc/skiff. It runs `cmake --install` on
 # the build tree, so this script and CMake's install() rules are the same thing (a build
 # configured with another CMAKE_INSTALL_PREFIX installs there, with a unit that names it).
 #
@@ -15,8 +15,8 @@ cd "$(dirname "$0")/.."
 
 build=${1:-build}
 destdir=${DESTDIR:-}
-if [[ ! -x $build/bin/skiffd || ! -x $build/bin/skiff ]]; then
-  echo "install: no $build/bin/skiffd and $build/bin/skiff; build first:" >&2
+if [[ ! -x $build/bin/skiffd || ! -x $build/bin/skiff || ! -x $build/bin/skiff-dns ]]; then
+  echo "install: no $build/bin/skiffd, $build/bin/skiff and $build/bin/skiff-dns; build first:" >&2
   echo "  cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release && cmake --build $build -j2" >&2
   exit 1
 fi

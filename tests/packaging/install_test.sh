@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/install.sh into a DESTDIR: skiffd and skiff land in PREFIX/bin and run, the unit in
-# SKIFF_SYSTEMD_UNIT_DIR names the installed binary (and is packaging/skiffd.service itself for
-# the default prefix), the README where the unit's Documentation= points, nothing else, and
+# scripts/install.sh into a DESTDIR: skiffd, skiff and skiff-dns land in PREFIX/bin and run, the
+# unit in SKIFF_SYSTEMD_UNIT_DIR names the installed binary (and is packaging/skiffd.service itself
+# for the default prefix), the README where the unit's Documentation= points, nothing else, and
 # systemd is left alone. Then `systemd-analyze verify` must accept the unit without a warning.
 #
 #   install_test.sh SOURCE_DIR BUILD_DIR     (CTest: install_test, label packaging)
@@ -33,7 +33,7 @@ out=$(DESTDIR=$stage/root "$src/scripts/install.sh" "$build" 2>&1) || fail "inst
 [[ $out == *"systemd left alone"* ]] || fail "a staged install must not touch systemd: $out"
 root=$stage/root
 
-for bin in skiffd skiff; do
+for bin in skiffd skiff skiff-dns; do
   [[ -x $root$prefix/bin/$bin ]] || fail "$prefix/bin/$bin not installed"
   version=$("$root$prefix/bin/$bin" --version) || fail "installed $bin --version failed"
   [[ $version =~ [0-9]+\.[0-9]+\.[0-9]+ ]] || fail "installed $bin --version printed: $version"
@@ -46,7 +46,7 @@ if [[ $prefix == /usr/local ]]; then
 fi
 cmp "$root$prefix/share/doc/skiff/README.md" "$src/README.md" || fail "README not installed"
 files=$(cd "$root" && find . -type f | sort | tr '\n' ' ')
-expected=$(printf '%s\n' ".$prefix/bin/skiff" ".$prefix/bin/skiffd" \
+expected=$(printf '%s\n' ".$prefix/bin/skiff" ".$prefix/bin/skiffd" ".$prefix/bin/skiff-dns" \
   ".$prefix/share/doc/skiff/README.md" ".$unit_dir/skiffd.service" | sort | tr '\n' ' ')
 [[ $files == "$expected" ]] || fail "installed [$files], expected [$expected]"
 
