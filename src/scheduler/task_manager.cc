@@ -12,7 +12,6 @@
 #include "skiff/base/check.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
-#include "skiff/discovery/records.h"
 #include "skiff/model/errors.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/pagination.h"
@@ -145,13 +144,6 @@ TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::Container
 
 std::string TaskManager::TaskDir(const std::string& task_id) const {
   return (std::filesystem::path(options_.state_dir) / "tasks" / task_id).string();
-}
-
-std::string TaskManager::DnsSearchOf(const std::string& cluster) const {
-  if (options_.dns_zone.empty()) return "";
-  absl::StatusOr<std::string> label = discovery::DnsLabel(cluster);
-  // A cluster without a label has no names to find; its tasks still use the node's resolver.
-  return label.ok() ? absl::StrCat(*label, ".", options_.dns_zone) : options_.dns_zone;
 }
 
 double TaskManager::Now() const { return absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch()); }
@@ -578,13 +570,14 @@ void TaskManager::Launch(const std::string& task_id) {
   AdvanceTask(*task, TaskStage::kPending);
   Save(*task);
   task->launching = true;
+  std::string dns_search = options_.dns_search ? options_.dns_search(context.cluster) : "";
   auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
                                                       .credentials = std::move(credentials),
                                                       .mode = mode,
                                                       .bindings = std::move(bindings),
                                                       .definition = task->definition,
                                                       .task_dir = context.task_dir,
-                                                      .dns_search = DnsSearchOf(context.cluster),
+                                                      .dns_search = std::move(dns_search),
                                                       .pull_started = Now()});
   for (const ContainerState& cs : task->containers) {
     work->start_now.push_back(cs.depends_on.empty());

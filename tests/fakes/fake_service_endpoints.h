@@ -1,7 +1,7 @@
 // FakeServiceEndpoints: a ServiceEndpoints for unit tests, in memory, in the place of the DNS
 // records publisher. It keeps what each service has published and counts the publications and
 // the forgets, so that a test can say "one pass, these endpoints, published once". Names follow
-// the real rule (discovery::DnsLabel) under the zone "skiff.internal".
+// the real rule in short (lower case, '_' as '-', not at either end) under "skiff.internal".
 //
 // Single-threaded: the test's thread, which is the loop's.
 #ifndef SKIFF_TESTS_FAKES_FAKE_SERVICE_ENDPOINTS_H_
@@ -12,8 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "skiff/discovery/records.h"
+#include "absl/strings/str_replace.h"
 #include "skiff/scheduler/service_endpoints.h"
 
 namespace skiff::fakes {
@@ -24,9 +25,9 @@ class FakeServiceEndpoints final : public scheduler::ServiceEndpoints {
 
   absl::StatusOr<std::string> NameOf(const std::string& cluster,
                                      const std::string& service) const override {
-    absl::StatusOr<std::string> s = discovery::DnsLabel(service);
+    absl::StatusOr<std::string> s = Label(service);
     if (!s.ok()) return s.status();
-    absl::StatusOr<std::string> c = discovery::DnsLabel(cluster);
+    absl::StatusOr<std::string> c = Label(cluster);
     if (!c.ok()) return c.status();
     return absl::StrCat(*s, ".", *c, ".skiff.internal");
   }
@@ -59,6 +60,14 @@ class FakeServiceEndpoints final : public scheduler::ServiceEndpoints {
   int forgets() const { return forgets_; }
 
  private:
+  static absl::StatusOr<std::string> Label(const std::string& name) {
+    std::string label = absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"_", "-"}});
+    if (label.empty() || label.front() == '-' || label.back() == '-') {
+      return absl::InvalidArgumentError(absl::StrCat("name ", name, " has no DNS label"));
+    }
+    return label;
+  }
+
   std::map<Key, std::vector<scheduler::Endpoint>> published_;
   int publications_ = 0;
   int forgets_ = 0;

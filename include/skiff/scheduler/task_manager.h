@@ -75,10 +75,11 @@ struct TaskManagerOptions {
   // Where service tasks' load balancer targets drain before their containers are signalled
   // (elb::LoadBalancerManager). Null: no load balancing; a stop goes straight to STOPPING.
   TargetRegistry* targets = nullptr;
-  // Service discovery's zone (skiffd's --dns-zone) when the node's resolver runs on the bridge's
-  // gateway: bridge and awsvpc tasks resolve through it, with "CLUSTER.ZONE" as their first
-  // search domain. "": no discovery; tasks use the host's resolvers.
-  std::string dns_zone;
+  // Service discovery, when the node's resolver runs on the bridge's gateway: the search domain
+  // of a task of a cluster ("CLUSTER.ZONE", the daemon's publisher makes it). Bridge and awsvpc
+  // tasks resolve through the node's resolver with it first. Null: no discovery; tasks use the
+  // host's resolvers.
+  std::function<std::string(const std::string& cluster)> dns_search;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -202,8 +203,6 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   void AdvanceContainer(TaskState& task, size_t index, TaskStage to);
   // STATE_DIR/tasks/<id>: the task's logs and task-scoped volumes.
   std::string TaskDir(const std::string& task_id) const;
-  // The search domain of a task of `cluster` with discovery ("CLUSTER.ZONE"), or "".
-  std::string DnsSearchOf(const std::string& cluster) const;
   TaskState* Find(std::string_view task_id);
   // Adds a task to tasks_ (none with its id may be there).
   TaskState& Insert(TaskState state);

@@ -126,7 +126,7 @@ TEST_F(TaskNetworkingTest, BridgeGivesEveryContainerANamespaceAndPublishesItsPor
 }
 
 TEST_F(TaskNetworkingTest, WithDiscoveryTasksResolveThroughTheNodesResolver) {
-  dns_zone_ = "corp.test";
+  dns_search_ = [](const std::string& cluster) { return cluster + ".corp.test"; };
   Open();
   const std::string vpc = RunOne("vpc");
   const runtime::ContainerSpec app = runtime_.SpecOf(vpc + "-app");

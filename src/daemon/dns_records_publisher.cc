@@ -1,4 +1,4 @@
-#include "skiff/scheduler/dns_records_publisher.h"
+#include "skiff/daemon/dns_records_publisher.h"
 
 #include <set>
 
@@ -6,7 +6,7 @@
 #include "skiff/scheduler/event_loop.h"
 #include "spdlog/spdlog.h"
 
-namespace skiff::scheduler {
+namespace skiff::daemon {
 namespace {
 
 // A failed write is tried again after this.
@@ -57,7 +57,7 @@ discovery::Records BuildRecords(const std::string& zone, const EndpointsByServic
   return records;
 }
 
-DnsRecordsPublisher::DnsRecordsPublisher(EventLoop* loop, Executor* executor,
+DnsRecordsPublisher::DnsRecordsPublisher(scheduler::EventLoop* loop, scheduler::Executor* executor,
                                          DnsRecordsPublisherOptions options)
     : loop_(loop), executor_(executor), options_(std::move(options)) {}
 
@@ -65,6 +65,11 @@ absl::StatusOr<std::string> DnsRecordsPublisher::NameOf(const std::string& clust
                                                         const std::string& service) const {
   SKIFF_DCHECK_ON_LOOP(loop_);
   return ServiceName(options_.zone, cluster, service);
+}
+
+std::string DnsRecordsPublisher::SearchDomainOf(const std::string& cluster) const {
+  absl::StatusOr<std::string> label = discovery::DnsLabel(cluster);
+  return label.ok() ? absl::StrCat(*label, ".", options_.zone) : options_.zone;
 }
 
 void DnsRecordsPublisher::Publish(const std::string& cluster, const std::string& service,
@@ -143,4 +148,4 @@ void DnsRecordsPublisher::Written(uint64_t generation, const absl::Status& statu
   for (absl::AnyInvocable<void()>& d : done) d();
 }
 
-}  // namespace skiff::scheduler
+}  // namespace skiff::daemon

@@ -13,10 +13,13 @@
 // and the last state always reaches the file, within a loop turn and one write of the change.
 // A failed write is logged and tried again after a second.
 //
+// It lives in the daemon, not the scheduler: discovery's library carries the resolver (ldns,
+// OpenSSL), which the scheduler and its tests must not link.
+//
 // Thread contract: owned by the loop; every method on the loop thread. The executor must not
 // run work after the loop has stopped (the daemon stops it first).
-#ifndef SKIFF_SCHEDULER_DNS_RECORDS_PUBLISHER_H_
-#define SKIFF_SCHEDULER_DNS_RECORDS_PUBLISHER_H_
+#ifndef SKIFF_DAEMON_DNS_RECORDS_PUBLISHER_H_
+#define SKIFF_DAEMON_DNS_RECORDS_PUBLISHER_H_
 
 #include <cstdint>
 #include <functional>
@@ -33,7 +36,10 @@
 #include "skiff/scheduler/executor.h"
 #include "skiff/scheduler/service_endpoints.h"
 
-namespace skiff::scheduler {
+namespace skiff::daemon {
+
+using scheduler::Endpoint;
+using scheduler::NamedPort;
 
 // (cluster, service) -> its endpoints.
 using EndpointsByService =
@@ -50,16 +56,21 @@ struct DnsRecordsPublisherOptions {
       discovery::WriteRecordsFile;
 };
 
-class DnsRecordsPublisher final : public ServiceEndpoints {
+class DnsRecordsPublisher final : public scheduler::ServiceEndpoints {
  public:
   // `loop` and `executor` must outlive the publisher.
-  DnsRecordsPublisher(EventLoop* loop, Executor* executor, DnsRecordsPublisherOptions options);
+  DnsRecordsPublisher(scheduler::EventLoop* loop, scheduler::Executor* executor,
+                      DnsRecordsPublisherOptions options);
 
   absl::StatusOr<std::string> NameOf(const std::string& cluster,
                                      const std::string& service) const override;
   void Publish(const std::string& cluster, const std::string& service,
                std::vector<Endpoint> endpoints) override;
   void Forget(const std::string& cluster, const std::string& service) override;
+
+  // The search domain of the tasks of `cluster`: "CLUSTER.ZONE", or the zone alone when the
+  // cluster's name has no DNS label. Any thread (pure).
+  std::string SearchDomainOf(const std::string& cluster) const;
 
   // Calls `done` on the loop once everything published before this call is in the file (or its
   // write has failed), writing the file now if it has not been written since the start: the
@@ -75,8 +86,8 @@ class DnsRecordsPublisher final : public ServiceEndpoints {
   void StartWrite();
   void Written(uint64_t generation, const absl::Status& status);
 
-  EventLoop* const loop_;
-  Executor* const executor_;
+  scheduler::EventLoop* const loop_;
+  scheduler::Executor* const executor_;
   const DnsRecordsPublisherOptions options_;
   EndpointsByService services_;
   // Each change makes a new generation; `written_` is the last one in the file.
@@ -90,6 +101,6 @@ class DnsRecordsPublisher final : public ServiceEndpoints {
   const std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-}  // namespace skiff::scheduler
+}  // namespace skiff::daemon
 
-#endif  // SKIFF_SCHEDULER_DNS_RECORDS_PUBLISHER_H_
+#endif  // SKIFF_DAEMON_DNS_RECORDS_PUBLISHER_H_

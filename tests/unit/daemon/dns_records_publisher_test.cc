@@ -2,7 +2,7 @@
 // SRV), and the writes: off the loop, coalesced (one in flight, the latest state wins), retried
 // after a failure, and WhenWritten for the daemon's readiness. Manual loop and executor; the
 // writer records what it is given instead of writing a file.
-#include "skiff/scheduler/dns_records_publisher.h"
+#include "skiff/daemon/dns_records_publisher.h"
 
 #include <string>
 #include <vector>
@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "skiff/base/clock.h"
 
-namespace skiff::scheduler {
+namespace skiff::daemon {
 namespace {
 
 using ::testing::ElementsAre;
@@ -153,4 +153,4 @@ TEST_F(DnsRecordsPublisherTest, NameOfSaysWhyANameHasNoLabel) {
 }
 
 }  // namespace
-}  // namespace skiff::scheduler
+}  // namespace skiff::daemon
