@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "skiff/scheduler/service_manager.h"
 #include "spdlog/spdlog.h"
@@ -114,8 +115,9 @@ void ServiceManager::SayDnsName(ServiceState& state) {
                                  dns.status().message()));
     return;
   }
-  // The first label is the service's; said when it is not the name as written.
-  if (dns->substr(0, dns->find('.')) != name) {
+  // The first labels are the service's and the cluster's; said when they are not the names as
+  // written (upper case, '_').
+  if (!absl::StartsWith(*dns, absl::StrCat(name, ".", state.record.cluster, "."))) {
     AddEvent(state, absl::StrCat("(service ", name, ") is found by DNS as ", *dns));
   }
 }

@@ -184,6 +184,8 @@ TEST_F(ServiceDiscoveryTest, ANameThatIsNotItsDnsNameIsSaidOnce) {
                        "(service My_Web) is found by DNS as my-web.default.skiff.internal"));
   ASSERT_TRUE(Create(CreateJson("vpc", 0, "web")).ok());
   EXPECT_FALSE(HasEvent(Events("web"), "found by DNS"));
+  ASSERT_TRUE(Create(CreateJson("vpc", 0, "web-2")).ok());
+  EXPECT_FALSE(HasEvent(Events("web-2"), "found by DNS"));
   ASSERT_TRUE(Create(CreateJson("vpc", 0, "_web")).ok());
   EXPECT_TRUE(HasEvent(Events("_web"), "(service _web) cannot be found by DNS: "));
 }
