@@ -1,5 +1,6 @@
 #include "skiff/daemon/daemon.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
@@ -16,6 +17,8 @@
 #include "skiff/base/clock.h"
 #include "skiff/aws/credentials.h"
 #include "skiff/base/random.h"
+#include "skiff/daemon/dns_records_publisher.h"
+#include "skiff/discovery/resolver_process.h"
 #include "skiff/elb/haproxy_data_plane.h"
 #include "skiff/elb/load_balancer_manager.h"
 #include "skiff/metrics/metrics.h"
@@ -132,6 +135,51 @@ std::unique_ptr<LoadBalancing> MakeLoadBalancing(const Options& options, store::
   return lb;
 }
 
+// The first address of `subnet` ("10.213.0.0/16" -> "10.213.0.1"): the bridge's, which CNI's
+// bridge plugin gives the gateway (isGateway). The subnet was checked by ValidateCniConfig.
+std::string GatewayOf(const std::string& subnet) {
+  in_addr network{};
+  if (inet_pton(AF_INET, subnet.substr(0, subnet.find('/')).c_str(), &network) != 1) return "";
+  in_addr gateway{.s_addr = htonl(ntohl(network.s_addr) + 1)};
+  char text[INET_ADDRSTRLEN] = {};
+  return inet_ntop(AF_INET, &gateway, text, sizeof(text)) != nullptr ? text : "";
+}
+
+// Service discovery (issue 19): skiff-dns on the bridge's gateway, port 53, answers from the
+// records the publisher writes. It is a process of its own that outlives skiffd.
+struct Discovery {
+  std::unique_ptr<discovery::ResolverSupervisor> resolver;
+  std::unique_ptr<DnsRecordsPublisher> publisher;
+};
+
+// Null when the resolver cannot start (no binary, the address taken): skiffd goes on without
+// discovery and tasks keep the host's resolvers, as it goes on without a missing HAProxy.
+std::unique_ptr<Discovery> StartDiscovery(const Options& options, scheduler::EventLoop* loop,
+                                          scheduler::Executor* executor) {
+  const std::string dir = options.state_dir + "/dns";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string gateway = GatewayOf(options.subnet);
+  absl::StatusOr<std::unique_ptr<discovery::ResolverSupervisor>> resolver =
+      discovery::ResolverSupervisor::Create({.binary = options.skiff_dns_binary,
+                                             .dir = dir,
+                                             .listen = {gateway + ":53"},
+                                             .upstreams = options.dns_upstreams});
+  if (!resolver.ok()) {
+    spdlog::error("service discovery is off: cannot start {} on {}:53: {}",
+                  options.skiff_dns_binary, gateway, resolver.status().ToString());
+    return nullptr;
+  }
+  spdlog::info("service discovery: {} answers *.{} on {}:53", options.skiff_dns_binary,
+               options.dns_zone, gateway);
+  auto out = std::make_unique<Discovery>();
+  out->resolver = *std::move(resolver);
+  out->publisher = std::make_unique<DnsRecordsPublisher>(
+      loop, executor,
+      DnsRecordsPublisherOptions{.zone = options.dns_zone, .path = discovery::RecordsPath(dir)});
+  return out;
+}
+
 }  // namespace
 
 int Run(const Options& options) {
@@ -239,6 +287,12 @@ int Run(const Options& options) {
     spdlog::error("cannot load the load balancers: {}", started.ToString());
     return 1;
   }
+  std::unique_ptr<Discovery> discovery = StartDiscovery(options, &loop, &executor);
+  DnsRecordsPublisher* dns = discovery != nullptr ? discovery->publisher.get() : nullptr;
+  std::function<std::string(const std::string&)> dns_search;
+  if (dns != nullptr) {
+    dns_search = [dns](const std::string& cluster) { return dns->SearchDomainOf(cluster); };
+  }
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope,
                                                      &loop);
   scheduler::ClusterDirectory cluster_directory(store->get(), &clock, options.arn_scope, &loop);
@@ -256,14 +310,16 @@ int Run(const Options& options) {
                                 .random = &random,
                                 .runtime_health = &runtime_monitor,
                                 .network = task_network->get(),
-                                .targets = load_balancing->manager.get()},
+                                .targets = load_balancing->manager.get(),
+                                .dns_search = std::move(dns_search)},
                                &health);
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
       options.arn_scope,
       {.planner = {.progress_deadline = options.deployment_progress_deadline},
        .pass_observer = [&metrics](absl::Duration pass) { metrics.RecordPass(pass); },
-       .targets = load_balancing->manager.get()});
+       .targets = load_balancing->manager.get(),
+       .endpoints = dns});
   scheduler::ClusterRegistry clusters(
       &cluster_directory, &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,
@@ -298,10 +354,19 @@ int Run(const Options& options) {
       return 1;
     }
   }
-  // After the services' own resync listener: the first resync has then been reconciled.
+  // After the services' own resync listener: the first resync has then been reconciled, and
+  // with discovery its records are on their way to the resolver; ready once they are there, so
+  // that no answer from before the restart outlives "ready".
   tasks.AddResyncListener([&] {
-    reconciled = true;
-    maybe_ready();
+    if (dns == nullptr) {
+      reconciled = true;
+      maybe_ready();
+      return;
+    }
+    dns->WhenWritten([&] {
+      reconciled = true;
+      maybe_ready();
+    });
   });
   // Subscribed before any container starts, so no exit is missed; the stream resubscribes by
   // itself and the task manager resyncs whenever it comes (back) up.
@@ -392,6 +457,8 @@ int Run(const Options& options) {
   if (absl::Status s = load_balancing->data_plane->Shutdown(false); !s.ok()) {
     spdlog::warn("load balancing: {}", s.ToString());
   }
+  // skiff-dns answers on while skiffd is down, from the records it has.
+  if (discovery != nullptr) discovery->resolver->Shutdown(/*stop_resolver=*/false);
   loop.Stop();
   spdlog::info("skiffd stopped");
   return 0;

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <istream>
@@ -44,8 +46,16 @@ class JsonConfig final : public CLI::Config {
         item.inputs = {value.get<std::string>()};
       } else if (value.is_number() || value.is_boolean()) {
         item.inputs = {value.dump()};
+      } else if (value.is_array()) {  // A repeatable flag (--dns-upstream).
+        for (const nlohmann::json& v : value) {
+          if (!v.is_string()) {
+            throw CLI::ConversionError("config: \"" + key + "\" must be a list of strings");
+          }
+          item.inputs.push_back(v.get<std::string>());
+        }
       } else {
-        throw CLI::ConversionError("config: \"" + key + "\" must be a string, number or boolean");
+        throw CLI::ConversionError("config: \"" + key +
+                                   "\" must be a string, number, boolean or list of strings");
       }
       items.push_back(std::move(item));
     }
@@ -109,6 +119,51 @@ void AddLoadBalancerFlags(CLI::App& app, Options& o) {
   app.add_option("--haproxy", o.haproxy_binary,
                  "the HAProxy binary that serves the listeners (Debian's haproxy 2.6)")
       ->capture_default_str();
+}
+
+// Why `zone` is not a DNS name (labels of letters, digits and '-', 1 to 63 characters, not
+// beginning or ending with '-'; 253 in all), or "".
+std::string CheckDnsZone(const std::string& zone) {
+  if (zone.empty() || zone.size() > 253) return "must be a DNS name of 1 to 253 characters";
+  for (absl::string_view label : absl::StrSplit(zone, '.')) {
+    if (label.empty() || label.size() > 63) {
+      return absl::StrCat("\"", zone, "\" is not a DNS name: each label has 1 to 63 characters");
+    }
+    const bool chars = std::all_of(label.begin(), label.end(), [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+    });
+    if (!chars || label.front() == '-' || label.back() == '-') {
+      return absl::StrCat("\"", zone, "\" is not a DNS name: a label holds letters, digits and "
+                          "'-', not at either end");
+    }
+  }
+  return "";
+}
+
+// "ADDR" or "ADDR:PORT", IPv4.
+std::string CheckUpstream(const std::string& v) {
+  const size_t colon = v.find(':');
+  in_addr addr{};
+  int port = 53;
+  const bool ok = inet_pton(AF_INET, v.substr(0, colon).c_str(), &addr) == 1 &&
+                  (colon == std::string::npos ||
+                   (absl::SimpleAtoi(v.substr(colon + 1), &port) && port >= 1 && port <= 65535));
+  return ok ? std::string() : std::string("must be an IPv4 address with an optional :PORT");
+}
+
+// Service discovery (SPEC.md's --dns-zone; --dns-upstream and --skiff-dns for tests and hosts
+// whose resolv.conf names a loopback stub).
+void AddDiscoveryFlags(CLI::App& app, Options& o) {
+  app.add_option("--dns-zone", o.dns_zone,
+                 "the zone that service discovery answers: tasks find SERVICE.CLUSTER.ZONE")
+      ->check(CheckDnsZone)
+      ->capture_default_str();
+  app.add_option("--dns-upstream", o.dns_upstreams,
+                 "resolver (ADDR[:PORT]) that names outside the zone go to; repeatable, at most "
+                 "3 (default: the host's /etc/resolv.conf)")
+      ->check(CheckUpstream);
+  app.add_option("--skiff-dns", o.skiff_dns_binary,
+                 "the resolver binary (default: skiff-dns beside skiffd)");
 }
 
 // True for 127.0.0.0/8, ::1 (also v4-mapped) and "localhost".
@@ -261,6 +316,7 @@ ParseResult ParseOptions(int argc, char** argv) {
                  "per-registry logins); see the README");
   AddHttpFlags(app, o);
   AddLoadBalancerFlags(app, o);
+  AddDiscoveryFlags(app, o);
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);
@@ -288,6 +344,16 @@ ParseResult ParseOptions(int argc, char** argv) {
     return 2;
   }
   if (o.aws_credentials.empty()) o.aws_credentials = o.state_dir + "/aws-credentials";
+  if (o.dns_upstreams.size() > 3) {
+    std::cerr << "skiffd: --dns-upstream: at most 3 resolvers\n";
+    return 2;
+  }
+  o.dns_zone = absl::AsciiStrToLower(o.dns_zone);
+  if (o.skiff_dns_binary.empty()) {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    o.skiff_dns_binary = ec ? "skiff-dns" : (self.parent_path() / "skiff-dns").string();
+  }
   return o;
 }
 

@@ -24,16 +24,23 @@ std::string HostsFile(const std::string& hostname, const std::string& ip,
 
 std::string ResolvConf(const std::vector<std::string>& dns_servers,
                        const std::vector<std::string>& search_domains,
-                       const std::string& host_resolv_conf) {
+                       const std::string& host_resolv_conf, const DiscoveryDns& discovery) {
   std::vector<std::string> servers = dns_servers;
   std::vector<std::string> search = search_domains;
   std::vector<std::string> options;
+  const bool discovered = !discovery.nameserver.empty();
+  // The node's resolver forwards what is not the cluster's to the host's resolvers itself.
+  const bool host_servers = dns_servers.empty() && !discovered;
+  if (dns_servers.empty() && discovered) servers.push_back(discovery.nameserver);
+  if (search_domains.empty() && discovered && !discovery.search.empty()) {
+    search.push_back(discovery.search);
+  }
   for (absl::string_view line : absl::StrSplit(host_resolv_conf, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     std::vector<absl::string_view> words = absl::StrSplit(line, absl::ByAnyChar(" \t"),
                                                           absl::SkipEmpty());
     if (words.size() < 2) continue;
-    if (words[0] == "nameserver" && dns_servers.empty()) {
+    if (words[0] == "nameserver" && host_servers) {
       // A resolver on the host's loopback (systemd-resolved, dnsmasq) is not reachable from
       // the namespace's own loopback.
       if (absl::StartsWith(words[1], "127.") || words[1] == "::1") continue;

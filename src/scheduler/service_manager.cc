@@ -38,6 +38,7 @@ ServiceManager::ServiceManager(EventLoop* loop, TaskLauncher* tasks,
       scope_(std::move(scope)),
       options_(std::move(options)),
       targets_(options_.targets),
+      endpoints_(options_.endpoints),
       planner_(options_.planner, random) {}
 
 double ServiceManager::Now() const {
@@ -160,6 +161,7 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   const bool was_started = view.started_at != absl::InfinitePast();
   bool changed = UpdateView(*state, view, task);
   if (view.load_balanced) changed |= TrackTargets(*state, view, record);
+  if (endpoints_ != nullptr) changed |= TrackEndpoint(*state, view, record);
   if (!was_started && view.running() && view.desired == DesiredStatus::kRunning) {
     loop_->PostAfter(options_.planner.min_healthy_runtime,
                      [this, key, id = record.id] { ClearBackoffIfStillRunning(key, id); });
@@ -169,6 +171,7 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   }
   if (stopped) {
     if (view.load_balanced) ForgetTargets(*state, record.id);
+    if (state->discovery != nullptr) state->discovery->addressed.erase(record.id);
     state->tasks.erase(it);
   }
   if (changed || stopped) MarkDirty(key);
@@ -271,12 +274,18 @@ void ServiceManager::Reconcile(const Key& key) {
   ServiceState* state = Find(key);
   if (state == nullptr || !Live(state->record.service)) return;
   const Balancing* balancing = state->balancing.get();
+  static const std::map<std::string, Endpoint> kNoneAddressed;
+  const std::map<std::string, Endpoint>* addressed = nullptr;
+  if (endpoints_ != nullptr) {
+    addressed = state->discovery != nullptr ? &state->discovery->addressed : &kNoneAddressed;
+  }
   ServicePlan plan = planner_.Plan({.record = state->record,
                                     .tasks = state->tasks,
                                     .failing_target_groups =
                                         balancing != nullptr ? &balancing->failing_groups : nullptr,
                                     .steady_said = state->steady,
-                                    .now = clock_->Now()});
+                                    .now = clock_->Now(),
+                                    .addressed = addressed});
   // Record first: a launch that fails at once reports its failure against the deployments as
   // the plan leaves them (a rollback's new one included).
   bool changed = ApplyRecordChanges(*state, plan);
@@ -292,6 +301,7 @@ void ServiceManager::Reconcile(const Key& key) {
   changed |= ApplyRegistrations(key, *state, plan);
   // The stops above began drains (and so did any stop since the last pass).
   changed |= SayDeregistered(key, *state);
+  ApplyEndpoints(key, *state, plan);
   state->steady = plan.steady;
   if (plan.wake_at != absl::InfiniteFuture()) ScheduleAt(key, plan.wake_at);
   if (plan.inactive) ScheduleRemoval(key);

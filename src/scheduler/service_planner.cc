@@ -95,6 +95,7 @@ class Pass {
     ReplaceUnhealthy();
     DrainOld();
     RegisterTargets();
+    PublishEndpoints();
     RetireDeployments();
     ReportStatus();
     return std::move(plan_);
@@ -115,9 +116,16 @@ class Pass {
   void DrainOld();
   // Step 5: tasks that run (HEALTHY, when checked) and stay get their targets registered.
   void RegisterTargets();
-  // Step 6: a drained deployment (nothing of it left, stopping tasks included) is done.
+  // Step 6: with discovery, the tasks that can be found by name.
+  void PublishEndpoints();
+  // Whether a task can be found by name after this pass (step 6).
+  bool Discoverable(const std::string& id, const TaskView& t);
+  bool StoppedByPlan(const std::string& id) const {
+    return absl::c_any_of(plan_.stops, [&id](const TaskStop& stop) { return stop.task_id == id; });
+  }
+  // Step 7: a drained deployment (nothing of it left, stopping tasks included) is done.
   void RetireDeployments();
-  // Step 7: counts, COMPLETED, steady state, INACTIVE.
+  // Step 8: counts, COMPLETED, steady state, INACTIVE.
   void ReportStatus();
 
   // Step 0 for one task of the primary that runs: failing its container checks or (load
@@ -469,11 +477,30 @@ void Pass::RegisterTargets() {
     if (!t.load_balanced || t.targets_registered || t.desired != DesiredStatus::kRunning) continue;
     // Traffic only once its containers say it can take it.
     if (!t.running() || (t.health_checked && t.health != HealthStatus::kHealthy)) continue;
-    const std::string& id = task_id;  // A lambda may not capture a structured binding (clang 14).
-    const bool stopping = absl::c_any_of(
-        plan_.stops, [&id](const TaskStop& stop) { return stop.task_id == id; });
-    if (!stopping) plan_.register_targets.push_back(id);
+    if (!StoppedByPlan(task_id)) plan_.register_targets.push_back(task_id);
   }
+}
+
+void Pass::PublishEndpoints() {
+  if (snapshot_.addressed == nullptr || !Active()) return;
+  std::vector<std::string>& ids = plan_.discoverable.emplace();
+  for (const auto& [id, t] : snapshot_.tasks) {
+    if (Discoverable(id, t)) ids.push_back(id);  // The map's order is id order.
+  }
+}
+
+bool Pass::Discoverable(const std::string& id, const TaskView& t) {
+  // Staying: not told to stop (draining, stopping), and not stopped by this pass.
+  if (t.desired != DesiredStatus::kRunning || !t.ContainersHealthy()) return false;
+  if (!snapshot_.addressed->contains(id) || StoppedByPlan(id)) return false;
+  // Behind a load balancer it is found while its targets are not failing (before their first
+  // check too: it may take requests that do not come through the load balancer).
+  if (t.load_balanced && t.targets == TargetsHealth::kUnhealthy) return false;
+  if (t.health_checked) return true;  // HEALTHY (ContainersHealthy): it passed a check.
+  // Without checks, once it has run a while: a task that dies at once is never found.
+  if (now_ >= t.started_at + options_.ready_after) return true;
+  WakeAt(t.started_at + options_.ready_after);
+  return false;
 }
 
 void Pass::RetireDeployments() {

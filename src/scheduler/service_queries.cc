@@ -196,6 +196,7 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   services_[key] = std::move(state);
   ServiceState& stored = services_[key];
   RecordDeploymentStart(stored, "");
+  SayDnsName(stored);
   Save(stored);  // Durable before the answer, and before any task exists.
   MarkDirty(key);
   v1::CreateServiceResponse response;
@@ -317,6 +318,7 @@ absl::StatusOr<v1::DeleteServiceResponse> ServiceManager::DeleteService(
     }
     s.set_status("DRAINING");
     s.set_desired_count(0);
+    ForgetEndpoints({cluster, s.service_name()}, *state);
     Save(*state);
     MarkDirty({cluster, s.service_name()});
   }

@@ -112,6 +112,7 @@ struct TaskManager::LaunchWork {
   std::vector<std::vector<network::PortBinding>> bindings;
   DefinitionPtr definition;
   std::string task_dir;
+  std::string dns_search;  // The cluster's discovery domain; "" without discovery.
   double pull_started = 0;
   absl::Duration image_retry_wait = kFirstImageRetry;
 };
@@ -569,12 +570,14 @@ void TaskManager::Launch(const std::string& task_id) {
   AdvanceTask(*task, TaskStage::kPending);
   Save(*task);
   task->launching = true;
+  std::string dns_search = options_.dns_search ? options_.dns_search(context.cluster) : "";
   auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
                                                       .credentials = std::move(credentials),
                                                       .mode = mode,
                                                       .bindings = std::move(bindings),
                                                       .definition = task->definition,
                                                       .task_dir = context.task_dir,
+                                                      .dns_search = std::move(dns_search),
                                                       .pull_started = Now()});
   for (const ContainerState& cs : task->containers) {
     work->start_now.push_back(cs.depends_on.empty());
@@ -638,7 +641,8 @@ void TaskManager::EnsureImages(const std::shared_ptr<LaunchWork>& work, LaunchRe
 void TaskManager::AttachNetworks(const std::string& task_id, LaunchWork& work,
                                  LaunchResult& result) {
   absl::StatusOr<std::vector<network::Attachment>> attached = AttachTask(
-      network_, work.mode, task_id, *work.definition, work.task_dir, work.bindings, work.specs);
+      network_, work.mode, task_id, *work.definition, work.task_dir, work.bindings,
+      work.dns_search, work.specs);
   if (attached.ok()) {
     result.attachments = *std::move(attached);
   } else {

@@ -47,7 +47,7 @@ bool Mounts(const runtime::ContainerSpec& spec, const std::string& destination) 
 // Writes hosts and resolv.conf for one attachment and binds them into the spec, unless the
 // definition mounts something of its own there.
 absl::Status AddEtcFiles(const std::string& dir, const std::string& hostname,
-                         const network::Attachment& attachment,
+                         const network::Attachment& attachment, const std::string& dns_search,
                          const v1::ContainerDefinition& c, runtime::ContainerSpec& spec) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -60,8 +60,11 @@ absl::Status AddEtcFiles(const std::string& dir, const std::string& hostname,
   const std::string hosts = dir + "/hosts";
   const std::string resolv = dir + "/resolv.conf";
   SKIFF_RETURN_IF_ERROR(WriteFile(hosts, network::HostsFile(hostname, attachment.ip, extra)));
+  // The node's resolver listens on the bridge's gateway.
+  const network::DiscoveryDns discovery{
+      .nameserver = dns_search.empty() ? "" : attachment.gateway, .search = dns_search};
   SKIFF_RETURN_IF_ERROR(WriteFile(
-      resolv, network::ResolvConf(servers, search, ReadFile("/etc/resolv.conf"))));
+      resolv, network::ResolvConf(servers, search, ReadFile("/etc/resolv.conf"), discovery)));
   for (const auto& [source, destination] :
        {std::pair{hosts, "/etc/hosts"}, std::pair{resolv, "/etc/resolv.conf"}}) {
     if (Mounts(spec, destination)) continue;
@@ -88,7 +91,8 @@ absl::StatusOr<network::Attachment> AttachOne(network::TaskNetwork* network,
 // `shared`: the task's containers share the attachment (awsvpc), so each has its own files.
 absl::Status JoinAttachment(TaskNetworkMode mode, const std::string& task_dir,
                             const std::string& name, const network::Attachment& a, bool shared,
-                            const v1::ContainerDefinition& c, runtime::ContainerSpec& spec) {
+                            const std::string& dns_search, const v1::ContainerDefinition& c,
+                            runtime::ContainerSpec& spec) {
   // awsvpc names every container of the task after its address, as EC2 names an ENI's host.
   if (mode == TaskNetworkMode::kAwsvpc) {
     spec.hostname = absl::StrCat("ip-", absl::StrReplaceAll(a.ip, {{".", "-"}}));
@@ -97,7 +101,7 @@ absl::Status JoinAttachment(TaskNetworkMode mode, const std::string& task_dir,
   }
   spec.netns_path = a.netns_path;
   return AddEtcFiles(absl::StrCat(task_dir, "/network/", a.id, shared ? "-" + name : ""),
-                     spec.hostname, a, c, spec);
+                     spec.hostname, a, dns_search, c, spec);
 }
 
 // Undoes the attachments of a task whose attach failed; a detach that fails is logged.
@@ -160,7 +164,7 @@ std::string AttachmentUuid(const std::string& task_id) {
 absl::StatusOr<std::vector<network::Attachment>> AttachTask(
     network::TaskNetwork* network, TaskNetworkMode mode, const std::string& task_id,
     const v1::TaskDefinition& definition, const std::string& task_dir,
-    const std::vector<std::vector<network::PortBinding>>& bindings,
+    const std::vector<std::vector<network::PortBinding>>& bindings, const std::string& dns_search,
     std::vector<runtime::ContainerSpec>& specs) {
   std::vector<network::Attachment> out(specs.size());
   if (!HasNamespaces(mode)) return out;
@@ -198,7 +202,7 @@ absl::StatusOr<std::vector<network::Attachment>> AttachTask(
       }
       a = *own;
     }
-    status = JoinAttachment(mode, task_dir, name, a, shared.has_value(), *c, spec);
+    status = JoinAttachment(mode, task_dir, name, a, shared.has_value(), dns_search, *c, spec);
     out[i] = a;
   }
   if (!status.ok()) {

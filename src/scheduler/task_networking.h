@@ -44,12 +44,14 @@ std::string AttachmentUuid(const std::string& task_id);
 
 // On a worker thread: attaches the task's namespaces, writes each one's hosts and resolv.conf
 // under task_dir/network/<attachment id>/, and points the container specs (parallel to the
-// definition's containers named in them) at them. `bindings` holds each spec's host ports. On
-// error what was attached is detached again. The attachments come back parallel to specs.
+// definition's containers named in them) at them. `bindings` holds each spec's host ports. With
+// `dns_search` ("CLUSTER.ZONE": discovery is on) the containers resolve through the node's
+// resolver on the bridge's gateway, with that search domain first. On error what was attached
+// is detached again. The attachments come back parallel to specs.
 absl::StatusOr<std::vector<network::Attachment>> AttachTask(
     network::TaskNetwork* network, TaskNetworkMode mode, const std::string& task_id,
     const v1::TaskDefinition& definition, const std::string& task_dir,
-    const std::vector<std::vector<network::PortBinding>>& bindings,
+    const std::vector<std::vector<network::PortBinding>>& bindings, const std::string& dns_search,
     std::vector<runtime::ContainerSpec>& specs);
 
 // Records what AttachTask made on the task, as ECS shows it: awsvpc tasks get one

@@ -57,12 +57,15 @@ SkiffdProcess::~SkiffdProcess() {
     waitpid(pid_, nullptr, 0);
   }
   RemoveNetwork();
-  // The load balancers' HAProxy outlives skiffd by design (its master runs in a session of its
-  // own): the test started it, so the test stops it, master and workers alike.
+  // The load balancers' HAProxy and discovery's skiff-dns outlive skiffd by design (each runs
+  // in a session of its own): the test started them, so the test stops them, HAProxy's master
+  // and workers alike.
   for (const pid_t pid : skiff::testing::ProcessesReferencing(dir_)) {
     std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
     std::string name;
-    if (std::getline(comm, name) && name == "haproxy") kill(pid, SIGKILL);
+    if (std::getline(comm, name) && (name == "haproxy" || name == "skiff-dns")) {
+      kill(pid, SIGKILL);
+    }
   }
   // A skiffd killed while it had an image mounted (to read its users) leaves the mount; detach
   // it first, or remove_all would stop at the read-only mount and leave both behind.

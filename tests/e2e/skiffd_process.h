@@ -1,8 +1,10 @@
 // SkiffdProcess: a real skiffd started by a test, with its own state dir and socket in a temp
 // dir, stderr captured to a log file, and a bridge and /24 subnet of its own (so that tests
-// running side by side never share addresses: support/test_subnet.h). Destroying it SIGKILLs the daemon if it still runs, undoes every
-// network attachment the daemon left (the CNI DEL skiffd itself runs at start), deletes the
-// bridge, detaches any mount a killed daemon left below the temp dir and removes the dir.
+// running side by side never share addresses: support/test_subnet.h). Destroying it SIGKILLs
+// the daemon if it still runs, undoes every network attachment the daemon left (the CNI DEL
+// skiffd itself runs at start), kills the HAProxy and skiff-dns it left running (they outlive
+// skiffd by design), deletes the bridge, detaches any mount a killed daemon left below the temp
+// dir and removes the dir.
 // Test-thread only.
 #ifndef SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_
 #define SKIFF_TESTS_E2E_SKIFFD_PROCESS_H_

@@ -52,6 +52,12 @@ struct Options {
   // Load balancing: the address listeners bind and the HAProxy that serves them.
   std::string lb_address = "0.0.0.0";
   std::string haproxy_binary = "/usr/sbin/haproxy";
+  // Service discovery: the zone (lower case, no trailing dot), the resolvers that names outside
+  // it go to ("ADDR" or "ADDR:PORT"; empty: the host's resolv.conf), and the skiff-dns binary
+  // (default: beside skiffd's own executable).
+  std::string dns_zone = "skiff.internal";
+  std::vector<std::string> dns_upstreams;
+  std::string skiff_dns_binary;
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

@@ -35,6 +35,12 @@
 // that starts a new deployment, whose tasks register under the new set while the old tasks
 // drain from the targets they have (a task registers under the set of the moment it runs).
 //
+// Discovery (options.endpoints, the ServiceEndpoints): an ACTIVE service's tasks that run with an
+// address (bridge, awsvpc), are ready (HEALTHY with container health checks, else RUNNING for
+// ready_after), stay (not told to stop, not draining) and do not fail their target groups'
+// checks are published each time that set changes; a deleted service is forgotten at once. A
+// service whose name cannot be a DNS name says so in an event when it is created.
+//
 // The decisions are ServicePlanner's (a pure function of one service's snapshot); this class
 // keeps the state, carries plans out through the TaskLauncher and the store, and says when to
 // plan again (task changes, API writes, timers).
@@ -61,6 +67,7 @@
 #include "skiff/scheduler/cluster_directory.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/inventory.h"
+#include "skiff/scheduler/service_endpoints.h"
 #include "skiff/scheduler/service_planner.h"
 #include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_definition_registry.h"
@@ -83,6 +90,9 @@ struct ServiceManagerOptions {
   // (elb::LoadBalancerManager); it must outlive the manager. Null: no load balancing, and a
   // service with loadBalancers is refused.
   TargetRegistry* targets = nullptr;
+  // Where the discoverable tasks of each service go (the node's resolver); it must outlive the
+  // manager. Null: no discovery.
+  ServiceEndpoints* endpoints = nullptr;
 };
 
 class ServiceManager final : public ServiceInventory {
@@ -148,6 +158,13 @@ class ServiceManager final : public ServiceInventory {
     // The target group that each task whose targets are kUnhealthy fails, by task id.
     std::map<std::string, std::string> failing_groups;
   };
+  // What a service keeps for discovery (service_discovery.cc).
+  struct Discovery {
+    // Its tasks that run with an address, by id (made from their records once they run).
+    std::map<std::string, Endpoint> addressed;
+    // The task ids published last; none before the first publication.
+    std::optional<std::vector<std::string>> published;
+  };
   struct ServiceState {
     store::StoredService record;            // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
@@ -160,6 +177,8 @@ class ServiceManager final : public ServiceInventory {
     // Made for the first load-balanced task (most services have none: a pointer, not three
     // empty maps in each).
     std::unique_ptr<Balancing> balancing;
+    // Made for the first task with an address, with discovery on.
+    std::unique_ptr<Discovery> discovery;
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
@@ -269,6 +288,21 @@ class ServiceManager final : public ServiceInventory {
   // Says "deregistered N targets" for the drains begun since the last pass.
   bool SayDeregistered(const Key& key, ServiceState& state);
 
+  // Discovery (service_discovery.cc).
+  static Discovery& DiscoveryOf(ServiceState& state) {
+    if (state.discovery == nullptr) state.discovery = std::make_unique<Discovery>();
+    return *state.discovery;
+  }
+  // Keeps the endpoint of a task that runs with an address; true when the planner would see a
+  // change.
+  bool TrackEndpoint(ServiceState& state, const TaskView& view, const store::StoredTask& task);
+  // Publishes the plan's discoverable tasks when they differ from the last ones published.
+  void ApplyEndpoints(const Key& key, ServiceState& state, const ServicePlan& plan);
+  // A new service: says in an event when its DNS name is not its own name, or it has none.
+  void SayDnsName(ServiceState& state);
+  // A deleted service's name is found no more.
+  void ForgetEndpoints(const Key& key, ServiceState& state);
+
   EventLoop* const loop_;
   TaskLauncher* const tasks_;
   TaskDefinitionRegistry* const registry_;
@@ -279,6 +313,7 @@ class ServiceManager final : public ServiceInventory {
   const model::ArnScope scope_;
   const ServiceManagerOptions options_;
   TargetRegistry* const targets_;  // options_.targets; may be null.
+  ServiceEndpoints* const endpoints_;  // options_.endpoints; may be null.
   ServicePlanner planner_;
 
   std::map<Key, ServiceState> services_;

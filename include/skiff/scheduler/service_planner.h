@@ -15,8 +15,10 @@
 //   4. DrainOld:            older deployments within minimumHealthyPercent.
 //   5. RegisterTargets:     tasks of a service with load balancers that run (HEALTHY, when they
 //                           have container health checks) get their targets registered.
-//   6. RetireDeployments:   deployments with no task left are done.
-//   7. ReportStatus:        counts, COMPLETED, "has reached a steady state.", INACTIVE.
+//   6. PublishEndpoints:    with discovery, the tasks that can be found by name: running and
+//                           staying, with an address, ready, not failing a target group.
+//   7. RetireDeployments:   deployments with no task left are done.
+//   8. ReportStatus:        counts, COMPLETED, "has reached a steady state.", INACTIVE.
 //
 // A task of a service with load balancers serves (counts towards minimumHealthyPercent and the
 // steady state, lets old tasks drain) only once its targets pass the target groups' checks;
@@ -35,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "skiff/base/random.h"
+#include "skiff/scheduler/service_endpoints.h"
 #include "skiff/scheduler/states.h"
 #include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_launcher.h"
@@ -134,6 +137,9 @@ struct ServiceSnapshot {
   const std::map<std::string, std::string>* failing_target_groups = nullptr;
   bool steady_said = false;  // "has reached a steady state." was said for the state it is in.
   absl::Time now;
+  // With discovery: the tasks that run with an address (bridge, awsvpc), by id, as the applier
+  // made them from their records. Null: the node has no discovery.
+  const std::map<std::string, Endpoint>* addressed = nullptr;
 };
 
 // A task to stop, and why.
@@ -176,6 +182,10 @@ struct ServicePlan {
   // Tasks whose load balancer targets to register now, in id order. The applier makes the
   // targets from the tasks' records and says "registered N targets in (target-group ...)".
   std::vector<std::string> register_targets;
+  // With discovery (the snapshot's `addressed`), for an ACTIVE service: the ids of the tasks
+  // that can be found by name after this pass, in id order. The applier publishes them when
+  // they differ from what it published last.
+  std::optional<std::vector<std::string>> discoverable;
   // How many tasks to launch for the primary deployment (after any rollback: the new one),
   // before the unhealthy and drain stops. The applier says "has started N tasks" itself, since
   // only it learns their ids, before events[launch_events_at].

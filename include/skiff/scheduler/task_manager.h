@@ -75,6 +75,11 @@ struct TaskManagerOptions {
   // Where service tasks' load balancer targets drain before their containers are signalled
   // (elb::LoadBalancerManager). Null: no load balancing; a stop goes straight to STOPPING.
   TargetRegistry* targets = nullptr;
+  // Service discovery, when the node's resolver runs on the bridge's gateway: the search domain
+  // of a task of a cluster ("CLUSTER.ZONE", the daemon's publisher makes it). Bridge and awsvpc
+  // tasks resolve through the node's resolver with it first. Null: no discovery; tasks use the
+  // host's resolvers.
+  std::function<std::string(const std::string& cluster)> dns_search;
 };
 
 // Where a container of a task is, for logs and exec.

@@ -131,5 +131,42 @@ TEST(OptionsTest, ListenersBindEveryAddressUnlessTold) {
   }
 }
 
+TEST(OptionsTest, DiscoveryDefaultsToSkiffInternalAndSkiffDnsBesideSkiffd) {
+  ParseResult parsed = Parse({});
+  ASSERT_TRUE(std::holds_alternative<Options>(parsed));
+  const Options& o = std::get<Options>(parsed);
+  EXPECT_EQ(o.dns_zone, "skiff.internal");
+  EXPECT_TRUE(o.dns_upstreams.empty());
+  EXPECT_TRUE(o.skiff_dns_binary.ends_with("/skiff-dns")) << o.skiff_dns_binary;
+}
+
+TEST(OptionsTest, DiscoveryTakesAZoneAndUpToThreeUpstreams) {
+  ParseResult parsed = Parse({"--dns-zone", "Corp.Example", "--dns-upstream", "127.0.0.1:5353",
+                              "--dns-upstream", "10.0.0.2", "--skiff-dns", "/opt/skiff-dns"});
+  ASSERT_TRUE(std::holds_alternative<Options>(parsed));
+  const Options& o = std::get<Options>(parsed);
+  EXPECT_EQ(o.dns_zone, "corp.example");
+  EXPECT_EQ(o.dns_upstreams, (std::vector<std::string>{"127.0.0.1:5353", "10.0.0.2"}));
+  EXPECT_EQ(o.skiff_dns_binary, "/opt/skiff-dns");
+}
+
+TEST(OptionsTest, AZoneThatIsNoDnsNameOrABadUpstreamIsAUsageError) {
+  const std::string long_label = "x." + std::string(64, 'a');
+  for (const std::string& zone : {std::string(), std::string("skiff..internal"),
+                                  std::string("-skiff.internal"), std::string("skiff_internal.x"),
+                                  std::string("a.b."), long_label}) {
+    ParseResult parsed = Parse({"--dns-zone", zone});
+    ASSERT_TRUE(std::holds_alternative<int>(parsed)) << zone;
+    EXPECT_EQ(std::get<int>(parsed), 2) << zone;
+  }
+  for (const char* upstream : {"dns.example", "10.0.0.1:0", "10.0.0.1:x"}) {
+    ParseResult parsed = Parse({"--dns-upstream", upstream});
+    ASSERT_TRUE(std::holds_alternative<int>(parsed)) << upstream;
+  }
+  ParseResult four = Parse({"--dns-upstream", "10.0.0.1", "--dns-upstream", "10.0.0.2",
+                            "--dns-upstream", "10.0.0.3", "--dns-upstream", "10.0.0.4"});
+  ASSERT_TRUE(std::holds_alternative<int>(four));
+}
+
 }  // namespace
 }  // namespace skiff::daemon

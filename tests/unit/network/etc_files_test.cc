@@ -33,4 +33,25 @@ TEST(EtcFilesTest, ResolvConfFallsBackToTheHostsNonLoopbackResolvers) {
 }
 
 }  // namespace
+TEST(EtcFilesTest, WithDiscoveryTheNodesResolverAndTheClustersDomainComeFirst) {
+  const std::string host =
+      "nameserver 192.168.1.1\nnameserver 127.0.0.53\nsearch corp.example\noptions ndots:2\n";
+  const DiscoveryDns discovery{.nameserver = "10.213.0.1", .search = "default.skiff.internal"};
+  // The node's resolver alone: it forwards other names to the host's resolvers itself.
+  EXPECT_EQ(ResolvConf({}, {}, host, discovery),
+            "search default.skiff.internal corp.example\nnameserver 10.213.0.1\n"
+            "options ndots:2\n");
+}
+
+TEST(EtcFilesTest, WithDiscoveryTheDefinitionsOwnSettingsStillWin) {
+  const std::string host = "nameserver 192.168.1.1\nsearch corp.example\n";
+  const DiscoveryDns discovery{.nameserver = "10.213.0.1", .search = "default.skiff.internal"};
+  EXPECT_EQ(ResolvConf({"10.0.0.2"}, {"svc.local"}, host, discovery),
+            "search svc.local\nnameserver 10.0.0.2\n");
+  EXPECT_EQ(ResolvConf({"10.0.0.2"}, {}, host, discovery),
+            "search default.skiff.internal corp.example\nnameserver 10.0.0.2\n");
+  EXPECT_EQ(ResolvConf({}, {"svc.local"}, host, discovery),
+            "search svc.local\nnameserver 10.213.0.1\n");
+}
+
 }  // namespace skiff::network

@@ -56,7 +56,8 @@ class ServiceManagerTest : public ::testing::Test {
                    .ports = {.in_use = [](int, const std::string&) { return false; }},
                    .runtime_health = &runtime_health_,
                    .network = &network_,
-                   .targets = target_registry_},
+                   .targets = target_registry_,
+                   .dns_search = dns_search_},
          .services = std::move(services)});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
@@ -155,6 +156,8 @@ class ServiceManagerTest : public ::testing::Test {
   ServiceManagerOptions service_options_{.planner = {.ready_after = absl::ZeroDuration()}};
   // Load balancing, for the tests that set it before Open(); it outlives restarts.
   TargetRegistry* target_registry_ = nullptr;
+  // Discovery's search domain of a cluster's tasks, for the tests that set it before Open().
+  std::function<std::string(const std::string&)> dns_search_;
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<fakes::SchedulerStack> stack_;
   // The stack's parts.

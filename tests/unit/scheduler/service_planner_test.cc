@@ -146,14 +146,22 @@ class World {
     return *this;
   }
 
+  // Task `id` runs with an address (bridge, awsvpc): discovery may publish it.
+  World& Addressed(const std::string& id) {
+    addressed_[id] = Endpoint{.task_id = id, .address = "10.213.0.9"};
+    return *this;
+  }
+
   const store::StoredService& record() const { return record_; }
   const std::map<std::string, TaskView>& tasks() const { return tasks_; }
+  const std::map<std::string, Endpoint>& addressed() const { return addressed_; }
   const std::map<std::string, std::string>& failing_groups() const { return failing_groups_; }
 
  private:
   store::StoredService record_;
   std::map<std::string, TaskView> tasks_;
   std::map<std::string, std::string> failing_groups_;
+  std::map<std::string, Endpoint> addressed_;
 };
 
 ServicePlan PlanOnce(const World& world, ServicePlannerOptions options = {}, absl::Time now = kNow,
@@ -165,6 +173,18 @@ ServicePlan PlanOnce(const World& world, ServicePlannerOptions options = {}, abs
                        .failing_target_groups = &world.failing_groups(),
                        .steady_said = steady_said,
                        .now = now});
+}
+
+// A pass on a node with discovery.
+ServicePlan PlanWithDiscovery(const World& world, ServicePlannerOptions options = {},
+                              absl::Time now = kNow) {
+  SeededRandom random(kSeed);
+  ServicePlanner planner(options, &random);
+  return planner.Plan({.record = world.record(),
+                       .tasks = world.tasks(),
+                       .failing_target_groups = &world.failing_groups(),
+                       .now = now,
+                       .addressed = &world.addressed()});
 }
 
 // The id the planner's first new deployment gets from SeededRandom(kSeed).
@@ -1147,6 +1167,92 @@ TEST(DeploymentIdTest, ComparesAsItsStringAndCopiesShareIt) {
   EXPECT_FALSE(id == kOld);
   EXPECT_EQ(DeploymentId().str(), "");
   EXPECT_EQ(DeploymentId().holders(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery: the tasks that can be found by name are those that run and stay, with an address,
+// ready (HEALTHY when checked, else running for ready_after), not failing their target groups.
+
+TEST(ServicePlannerDiscoveryTest, WithoutDiscoveryNothingIsPublished) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("t", kNew, 1);
+  EXPECT_FALSE(PlanOnce(w).discoverable.has_value());
+}
+
+TEST(ServicePlannerDiscoveryTest, RunningTasksWithAnAddressAreDiscoverableInIdOrder) {
+  World w;
+  w.Desired(3).Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("t", kNew, 3);
+  w.Addressed("t-02").Addressed("t-00");  // t-01 runs in host mode: no address.
+  const ServicePlan plan = PlanWithDiscovery(w);
+  ASSERT_TRUE(plan.discoverable.has_value());
+  EXPECT_THAT(*plan.discoverable, ElementsAre("t-00", "t-02"));
+}
+
+TEST(ServicePlannerDiscoveryTest, AServiceWithNoReadyTaskPublishesAnEmptySet) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "IN_PROGRESS");
+  w.Task("p", Pending(kNew)).Addressed("p");
+  const ServicePlan plan = PlanWithDiscovery(w);
+  ASSERT_TRUE(plan.discoverable.has_value());
+  EXPECT_THAT(*plan.discoverable, IsEmpty());
+}
+
+TEST(ServicePlannerDiscoveryTest, ATaskWithoutChecksIsFoundOnceReadyAndThePassWakesForIt) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "IN_PROGRESS");
+  w.Task("t", StartedAt(kNew, kNow - absl::Milliseconds(200))).Addressed("t");
+  const ServicePlannerOptions options{.ready_after = absl::Milliseconds(500)};
+  ServicePlan plan = PlanWithDiscovery(w, options);
+  EXPECT_THAT(*plan.discoverable, IsEmpty());
+  EXPECT_EQ(plan.wake_at, kNow + absl::Milliseconds(300));
+  plan = PlanWithDiscovery(w, options, kNow + absl::Milliseconds(300));
+  EXPECT_THAT(*plan.discoverable, ElementsAre("t"));
+}
+
+TEST(ServicePlannerDiscoveryTest, ATaskWithChecksIsFoundOnlyWhileHealthy) {
+  World w;
+  w.Desired(3).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("healthy", Checked(Running(kNew), HealthStatus::kHealthy)).Addressed("healthy");
+  w.Task("unknown", Checked(StartedAt(kNew, kNow), HealthStatus::kUnknown)).Addressed("unknown");
+  w.Task("sick", Checked(Running(kNew), HealthStatus::kUnhealthy)).Addressed("sick");
+  // A passed check is proof enough: no readiness window for a task with checks.
+  const ServicePlan plan = PlanWithDiscovery(w, {.ready_after = absl::Hours(2)});
+  EXPECT_THAT(*plan.discoverable, ElementsAre("healthy"));
+}
+
+TEST(ServicePlannerDiscoveryTest, StoppingAndStoppedByThisPassAreNotFound) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("t", kNew, 2);
+  w.Task("going", Stopping(Running(kNew)));
+  w.Addressed("t-00").Addressed("t-01").Addressed("going");
+  const ServicePlan plan = PlanWithDiscovery(w);
+  // Scale-in stops the newer of the two.
+  EXPECT_THAT(StopIds(plan), ElementsAre("t-01"));
+  EXPECT_THAT(*plan.discoverable, ElementsAre("t-00"));
+}
+
+TEST(ServicePlannerDiscoveryTest, OldDeploymentsTasksAreFoundUntilTheyDrain) {
+  World w;
+  w.Desired(1).Percent(100, 200).Deployment(kNew, kWeb3, "IN_PROGRESS");
+  w.Deployment(kOld, kWeb2, "COMPLETED").RunningTasks("old", kOld, 1);
+  w.Task("new", Pending(kNew)).Addressed("old-00");
+  EXPECT_THAT(*PlanWithDiscovery(w).discoverable, ElementsAre("old-00"));
+}
+
+TEST(ServicePlannerDiscoveryTest, TasksFailingTheirTargetGroupsAreNotFound) {
+  World w;
+  w.Desired(3).Deployment(kNew, kWeb3, "COMPLETED").Grace(3600 * 24);
+  w.Task("ok", Balanced(Running(kNew), TargetsHealth::kHealthy)).Addressed("ok");
+  w.Task("first", Balanced(Running(kNew), TargetsHealth::kInitial)).Addressed("first");
+  w.Task("failing", Balanced(Running(kNew), TargetsHealth::kUnhealthy)).Addressed("failing");
+  EXPECT_THAT(*PlanWithDiscovery(w).discoverable, ElementsAre("first", "ok"));
+}
+
+TEST(ServicePlannerDiscoveryTest, ADeletedServiceIsNotPublished) {
+  World w;
+  w.Desired(0).Status("DRAINING").Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("t", kNew, 1);
+  w.Addressed("t-00");
+  EXPECT_FALSE(PlanWithDiscovery(w).discoverable.has_value());
 }
 
 }  // namespace

@@ -125,6 +125,25 @@ TEST_F(TaskNetworkingTest, BridgeGivesEveryContainerANamespaceAndPublishesItsPor
   EXPECT_NE(runtime_.SpecOf(id + "-agent").netns_path, app.netns_path);
 }
 
+TEST_F(TaskNetworkingTest, WithDiscoveryTasksResolveThroughTheNodesResolver) {
+  dns_search_ = [](const std::string& cluster) { return cluster + ".corp.test"; };
+  Open();
+  const std::string vpc = RunOne("vpc");
+  const runtime::ContainerSpec app = runtime_.SpecOf(vpc + "-app");
+  const runtime::MountSpec* resolv = MountAt(app, "/etc/resolv.conf");
+  ASSERT_NE(resolv, nullptr);
+  const std::string text = Read(resolv->source);
+  // The bridge's gateway, and the cluster's domain before the host's search domains.
+  EXPECT_THAT(text, HasSubstr("nameserver 10.213.0.1\n"));
+  EXPECT_THAT(text, HasSubstr("search default.corp.test"));
+  // A definition's own dnsServers win.
+  const runtime::ContainerSpec httpd = runtime_.SpecOf(RunOne("httpd") + "-app");
+  resolv = MountAt(httpd, "/etc/resolv.conf");
+  ASSERT_NE(resolv, nullptr);
+  EXPECT_THAT(Read(resolv->source), HasSubstr("nameserver 10.0.0.2\n"));
+  EXPECT_THAT(Read(resolv->source), testing::Not(HasSubstr("10.213.0.1")));
+}
+
 TEST_F(TaskNetworkingTest, AStoppedTaskLeavesNoAttachmentAndGivesItsPortsBack) {
   const std::string id = RunOne("httpd");
   auto second = RunTask("httpd");
