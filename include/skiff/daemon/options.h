@@ -52,6 +52,8 @@ struct Options {
   // Load balancing: the address listeners bind and the HAProxy that serves them.
   std::string lb_address = "0.0.0.0";
   std::string haproxy_binary = "/usr/sbin/haproxy";
+  // How often every running container's CPU and memory is sampled (skiff stats, metrics).
+  absl::Duration stats_interval = absl::Seconds(10);
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a
