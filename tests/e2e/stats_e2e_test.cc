@@ -3,7 +3,13 @@
 // What `skiff stats --no-stream --output json` reports is compared with the containers' cgroup
 // files read directly (cgroup v1: cpuacct.usage, memory.usage_in_bytes and memory.stat's
 // total_inactive_file), found through /proc/PID/cgroup of the containers' processes.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <utility>
+#include <vector>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -63,6 +69,44 @@ uint64_t MemoryStat(const std::string& dir, const std::string& key) {
   return 0;
 }
 
+// A cumulative cgroup counter read every 2 ms on a thread of its own until Stop(); At(t)
+// interpolates it at wall-clock time t (epoch seconds), as skiffd's sample times are.
+class KernelCounter {
+ public:
+  explicit KernelCounter(std::string path)
+      : path_(std::move(path)), thread_([this] { Record(); }) {}
+  ~KernelCounter() { Stop(); }
+
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  double At(double t) const {
+    for (size_t i = 1; i < readings_.size(); ++i) {
+      const auto& [t0, v0] = readings_[i - 1];
+      const auto& [t1, v1] = readings_[i];
+      if (t0 <= t && t <= t1) return v0 + (v1 - v0) * (t - t0) / std::max(t1 - t0, 1e-9);
+    }
+    ADD_FAILURE() << "no reading around " << t;
+    return 0;
+  }
+
+ private:
+  void Record() {
+    while (!stop_) {
+      const double t = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+      readings_.emplace_back(t, static_cast<double>(ReadNumber(path_)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  const std::string path_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::pair<double, double>> readings_;  // Written by thread_ until Stop().
+  std::thread thread_;
+};
+
 class StatsTest : public E2eTest {
  protected:
   StatsTest() { namespace_prefix_ = "skiff-stats"; }
@@ -111,30 +155,40 @@ TEST_F(StatsTest, CpuAndWorkingSetAgreeWithTheCgroupFiles) {
   ASSERT_FALSE(cpu_dir.empty()) << "no process in a cgroup of " << burner << "-main";
   ASSERT_FALSE(memory_dir.empty());
 
-  // The kernel's own rate over three seconds, while skiffd samples every second.
-  const uint64_t usage0 = ReadNumber(cpu_dir + "/cpuacct.usage");
-  const absl::Time t0 = absl::Now();
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  const uint64_t usage1 = ReadNumber(cpu_dir + "/cpuacct.usage");
-  const absl::Time t1 = absl::Now();
-  const double kernel_percent =
-      static_cast<double>(usage1 - usage0) / absl::ToDoubleNanoseconds(t1 - t0) * 100;
-
+  // The kernel's counter, read every 2 ms while skiffd samples, so that its rate can be taken
+  // over exactly the interval between skiffd's two samples.
+  KernelCounter kernel(cpu_dir + "/cpuacct.usage");
+  json before;
+  for (int i = 0; i < 40 && !before.contains("cpuPercent"); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    before = ContainerOf(Ok({"stats", "--no-stream", "--output", "json"}), burner);
+  }
+  json after = before;
+  for (int i = 0; i < 40 && after.value("sampledAt", 0.0) <= before.value("sampledAt", 0.0);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = ContainerOf(Ok({"stats", "--no-stream", "--output", "json"}), burner);
+  }
+  kernel.Stop();
   const json stats = Ok({"stats", "--no-stream", "--output", "json"});
   const uint64_t usage = ReadNumber(memory_dir + "/memory.usage_in_bytes");
   const uint64_t inactive = MemoryStat(memory_dir, "total_inactive_file");
   const double kernel_working_set = static_cast<double>(usage - std::min(usage, inactive));
 
-  const json burning = ContainerOf(stats, burner);
+  ASSERT_TRUE(after.contains("cpuPercent")) << after.dump(2);
+  const double from = before["sampledAt"].get<double>(), to = after["sampledAt"].get<double>();
+  ASSERT_LT(to - from, 1.5) << "two samples of a 1 s interval, one after the other";
+  const double kernel_percent =
+      (kernel.At(to) - kernel.At(from)) / ((to - from) * 1e9) * 100;
+  const double cpu = after["cpuPercent"].get<double>();
   const json idle = ContainerOf(stats, idler);
-  ASSERT_TRUE(burning.contains("cpuPercent")) << stats.dump(2);
-  ASSERT_TRUE(idle.contains("cpuPercent")) << stats.dump(2);
-  const double cpu = burning["cpuPercent"].get<double>();
-  std::cout << "burner: skiff stats " << cpu << "% CPU, cgroup " << kernel_percent
-            << "%; working set skiff " << burning["memoryWorkingSetBytes"] << " B, cgroup "
-            << kernel_working_set << " B; idle " << idle["cpuPercent"] << "% CPU\n";
+  const json burning = ContainerOf(stats, burner);
+  std::cout << "burner over " << (to - from) << " s: skiff stats " << cpu << "% CPU, cgroup "
+            << kernel_percent << "%; working set skiff " << burning["memoryWorkingSetBytes"]
+            << " B, cgroup " << kernel_working_set << " B; idle " << idle["cpuPercent"]
+            << "% CPU\n";
   // cpu 256: a quota of a quarter core, which the loop uses whole.
-  EXPECT_NEAR(kernel_percent, 25, 25 * 0.1);
+  EXPECT_NEAR(kernel_percent, 25, 25 * 0.15);
   EXPECT_NEAR(cpu, kernel_percent, kernel_percent * 0.05);
   EXPECT_LT(idle["cpuPercent"].get<double>(), 1.0);
   EXPECT_NEAR(burning["memoryWorkingSetBytes"].get<double>(), kernel_working_set,
