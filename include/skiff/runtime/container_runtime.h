@@ -138,7 +138,8 @@ class ContainerRuntime {
   // container of the runtime's namespace when `ids` is empty. Containers without a running task
   // are left out (no error): a container may exit between listing and sampling. Unavailable
   // when the runtime cannot be reached.
-  virtual absl::StatusOr<std::vector<ContainerStats>> Stats(const std::vector<std::string>& ids) = 0;
+  virtual absl::StatusOr<std::vector<ContainerStats>> Stats(
+      const std::vector<std::string>& ids) = 0;
 
   // --- Events ---
   // Starts delivering events to handler, on a runtime thread, until StopEvents(). The handler
