@@ -1,8 +1,9 @@
 // Decoding containerd's task metrics: Tasks.Metrics answers each task with an Any that holds
 // the cgroup's stats as io.containerd.cgroups.v1.Metrics (cgroup v1 hosts) or
 // io.containerd.cgroups.v2.Metrics (unified hierarchy), with a type URL that may or may not
-// carry the "type.googleapis.com/" prefix. Pure functions, any thread; private to the adapter
-// (the header is separate so that tests can feed it real messages).
+// carry the "type.googleapis.com/" prefix. DecodeMetric is a pure function (any thread), in a
+// header of its own so that tests can feed it real messages; containerd_stats.cc also holds
+// ContainerdRuntime::Stats, the one Tasks.Metrics call. Private to the adapter.
 #ifndef SKIFF_SRC_CONTAINERD_CONTAINERD_STATS_H_
 #define SKIFF_SRC_CONTAINERD_CONTAINERD_STATS_H_
 
