@@ -24,6 +24,7 @@
 #include "e2e_test.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "support/subprocess.h"
 
 namespace skiff::e2e {
 namespace {
@@ -214,9 +215,23 @@ TEST_F(StatsTest, AServiceReportsItsUtilizationAndTheTableShowsIt) {
   EXPECT_LT(service["memoryUtilization"].get<double>(), 10);
   const skiff::testing::CommandResult table = Skiff({"stats", "--no-stream"});
   ASSERT_EQ(table.exit_code, 0) << table.stderr_text;
+  std::cout << table.stdout_text;
   EXPECT_TRUE(absl::StrContains(table.stdout_text, "CONTAINER")) << table.stdout_text;
   EXPECT_TRUE(absl::StrContains(table.stdout_text, "MEM USAGE / LIMIT")) << table.stdout_text;
   EXPECT_TRUE(absl::StrContains(table.stdout_text, "hot")) << table.stdout_text;
+
+  // Without --no-stream it prints a round every interval (1 s) until interrupted.
+  absl::StatusOr<skiff::testing::CommandResult> stream = skiff::testing::RunCommand(
+      {"sh", "-c", "timeout -s INT 2.5 \"$0\" --socket \"$1\" stats; exit 0", SKIFF_BINARY,
+       skiffd_->socket()},
+      absl::Seconds(10));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  size_t rounds = 0;
+  for (size_t at = stream->stdout_text.find("CONTAINER"); at != std::string::npos;
+       at = stream->stdout_text.find("CONTAINER", at + 1)) {
+    ++rounds;
+  }
+  EXPECT_GE(rounds, 2u) << stream->stdout_text;
 }
 
 }  // namespace
