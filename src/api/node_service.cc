@@ -445,4 +445,17 @@ grpc::Status NodeService::DescribeContainerHealth(
   return grpc::Status::OK;
 }
 
+grpc::Status NodeService::DescribeStats(grpc::ServerContext* context,
+                                        const v1::DescribeStatsRequest* request,
+                                        v1::DescribeStatsResponse* response) {
+  if (b_.stats == nullptr) {
+    return Fail(context, absl::UnavailableError("this skiffd does not sample container stats"));
+  }
+  absl::StatusOr<v1::DescribeStatsResponse> stats =
+      RunOnLoop(b_.loop, [&] { return b_.stats->DescribeStats(*request); });
+  if (!stats.ok()) return Fail(context, stats.status());
+  *response = *std::move(stats);
+  return grpc::Status::OK;
+}
+
 }  // namespace skiff::api

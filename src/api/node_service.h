@@ -39,6 +39,8 @@ class NodeService final : public v1::Node::Service {
   grpc::Status DescribeContainerHealth(grpc::ServerContext* context,
                                        const v1::DescribeContainerHealthRequest* request,
                                        v1::DescribeContainerHealthResponse* response) override;
+  grpc::Status DescribeStats(grpc::ServerContext* context, const v1::DescribeStatsRequest* request,
+                             v1::DescribeStatsResponse* response) override;
 
  private:
   // Loop thread: the current state of the watched tasks and services, as watch events (tasks,

@@ -3,6 +3,7 @@
 #include <map>
 #include <utility>
 
+#include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 
 namespace skiff::api {
@@ -49,6 +50,27 @@ void AddTasks(const scheduler::TaskManager& tasks, prometheus::Registry& registr
   }
 }
 
+// Labels cluster, task, container, and service for a service's task (SPEC.md's Metrics).
+void AddContainers(const scaling::StatsReporter& stats, prometheus::Registry& registry) {
+  auto& cpu = prometheus::BuildCounter()
+                  .Name("skiff_container_cpu_usage_seconds_total")
+                  .Help("CPU time a running task's container has used, all cores, at the last "
+                        "sample")
+                  .Register(registry);
+  auto& working_set = Gauge(registry, "skiff_container_memory_working_set_bytes",
+                            "A running task's container's memory less inactive file cache, at "
+                            "the last sample");
+  stats.ForEachSample([&](const scaling::ContainerSample& sample) {
+    prometheus::Labels labels = {{"cluster", sample.cluster},
+                                 {"task", sample.task_id},
+                                 {"container", sample.container}};
+    if (!sample.service.empty()) labels["service"] = sample.service;
+    cpu.Add(labels).Increment(static_cast<double>(sample.stats.latest.cpu_usage_ns) / 1e9);
+    working_set.Add(labels).Set(
+        static_cast<double>(sample.stats.latest.memory_working_set_bytes));
+  });
+}
+
 }  // namespace
 
 Scraper::Scraper(metrics::Metrics* metrics, Sources sources)
@@ -62,6 +84,7 @@ Scraper::Scraper(metrics::Metrics* metrics, Sources sources)
         .Set(absl::ToDoubleSeconds(lag_));
     AddServices(*sources_.services, registry);
     AddTasks(*sources_.tasks, registry);
+    if (sources_.stats != nullptr) AddContainers(*sources_.stats, registry);
   });
 }
 

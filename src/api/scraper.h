@@ -1,6 +1,7 @@
 // Scraper: GET /metrics. Registers the collectors of the node's state on the daemon's Metrics
 // (the loop's queue depth and lag, each service's desired, running and pending tasks, its
-// deployments by rolloutState, tasks by lastStatus) and renders every series on the loop, where
+// deployments by rolloutState, tasks by lastStatus, each sampled container's CPU time and working
+// set) and renders every series on the loop, where
 // that state lives. Private to the api component.
 #ifndef SKIFF_SRC_API_SCRAPER_H_
 #define SKIFF_SRC_API_SCRAPER_H_
@@ -11,6 +12,7 @@
 #include "absl/time/time.h"
 #include "skiff/base/clock.h"
 #include "skiff/metrics/metrics.h"
+#include "skiff/scaling/stats_reporter.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_manager.h"
@@ -25,6 +27,7 @@ class Scraper {
     const scheduler::ServiceManager* services;
     const scheduler::TaskManager* tasks;
     const Clock* clock;
+    const scaling::StatsReporter* stats = nullptr;  // No container series when null.
   };
   // Adds the collectors to `metrics`, which outlives the scraper.
   Scraper(metrics::Metrics* metrics, Sources sources);

@@ -120,7 +120,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
         backends.metrics, Scraper::Sources{.loop = backends.loop,
                                            .services = backends.services,
                                            .tasks = backends.task_manager,
-                                           .clock = backends.clock});
+                                           .clock = backends.clock,
+                                           .stats = backends.stats});
   }
   absl::StatusOr<std::unique_ptr<TableService>> ecs = TableService::Create(
       "skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop, backends.metrics);

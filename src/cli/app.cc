@@ -23,7 +23,7 @@ int Execute(const Invocation& invocation) {
   const Connection connection{
       grpc::CreateChannel(absl::StrCat("unix:", invocation.socket),
                           grpc::InsecureChannelCredentials()),
-      invocation.socket, invocation.output};
+      invocation.socket, invocation.output, invocation.output_chosen};
   if (command.run) return command.run(connection, *invocation.request);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));

@@ -126,7 +126,7 @@ class Parser {
     app_.set_version_flag("--version", SKIFF_VERSION);
     app_.add_option("--socket", socket_, "skiffd's API socket (env SKIFF_SOCKET)")
         ->capture_default_str();
-    app_.add_option("--output", output_, "json or table")
+    output_flag_ = app_.add_option("--output", output_, "json or table")
         ->check(CLI::IsMember({"json", "table"}))
         ->capture_default_str();
     cluster_flag_ = app_.add_option("--cluster", cluster_, "cluster name")->capture_default_str();
@@ -178,6 +178,7 @@ class Parser {
     invocation.command = chosen->command;
     invocation.socket = socket_;
     invocation.output = output_;
+    invocation.output_chosen = output_flag_->count() > 0;
     return invocation;
   }
 
@@ -317,6 +318,7 @@ class Parser {
                 "`skiff ecs <op>`) and of `aws elbv2` (as `skiff elbv2 <op>`)"};
   std::string socket_ = kDefaultSocket;
   std::string output_ = "json";
+  CLI::Option* output_flag_ = nullptr;
   std::string cluster_ = "default";
   CLI::Option* cluster_flag_ = nullptr;
   std::map<std::pair<CLI::App*, std::string>, CLI::App*> parents_;

@@ -26,6 +26,7 @@ struct Invocation {
   std::unique_ptr<google::protobuf::Message> request;
   std::string socket;  // --socket, else SKIFF_SOCKET, else the default.
   std::string output;  // "json" or "table".
+  bool output_chosen = false;  // --output was given (commands whose own default is a table).
 };
 
 // `commands` outlive the result. Help and the version go to `out`; usage errors to `err`.

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "cli/stats.h"
 #include "skiff/elbv2/v1/service.grpc.pb.h"
 #include "skiff/v1/skiff.grpc.pb.h"
 
@@ -122,6 +123,10 @@ std::vector<Command> NodeCommands() {
                         "Pull an image from its registry (progress on a terminal)",
                         &RunPullImage),
       MakeStreamCommand("", "logs", "Print a task's container output", &RunLogs),
+      MakeStreamCommand("", "stats",
+                        "CPU and memory of running tasks' containers, as docker stats, and "
+                        "services' utilization (--no-stream: once)",
+                        &RunStats),
   };
 }
 

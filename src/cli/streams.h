@@ -17,6 +17,7 @@ struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::string socket;  // For messages.
   std::string output;  // "json" or "table".
+  bool output_chosen = false;  // --output was given, rather than its default.
 };
 
 // Prints a response as --output asks.

@@ -24,6 +24,9 @@
 #include "skiff/metrics/metrics.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
+#include "skiff/scaling/stats_reporter.h"
+#include "skiff/scaling/stats_sampler.h"
+#include "skiff/scaling/stats_store.h"
 #include "skiff/containerd/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/cluster_registry.h"
@@ -178,6 +181,25 @@ std::unique_ptr<Discovery> StartDiscovery(const Options& options, scheduler::Eve
       loop, executor,
       DnsRecordsPublisherOptions{.zone = options.dns_zone, .path = discovery::RecordsPath(dir)});
   return out;
+}
+
+// Container stats (issue 20): the loop-owned samples, the sampler that takes them on the
+// executor every --stats-interval, and the reports the API and /metrics read.
+struct Stats {
+  scaling::StatsStore store;
+  std::unique_ptr<scaling::StatsSampler> sampler;
+  std::unique_ptr<scaling::StatsReporter> reporter;
+};
+
+std::unique_ptr<Stats> MakeStats(const Options& options, scheduler::EventLoop* loop,
+                                 scheduler::Executor* executor, runtime::ContainerRuntime* runtime,
+                                 const Clock* clock, const scheduler::TaskInventory* tasks) {
+  auto stats = std::make_unique<Stats>();
+  stats->sampler = std::make_unique<scaling::StatsSampler>(
+      loop, executor, runtime, clock, &stats->store, options.stats_interval);
+  stats->reporter = std::make_unique<scaling::StatsReporter>(
+      tasks, &stats->store, options.arn_scope, options.stats_interval);
+  return stats;
 }
 
 }  // namespace
@@ -340,6 +362,7 @@ int Run(const Options& options) {
     });
     return used;
   });
+  std::unique_ptr<Stats> stats = MakeStats(options, &loop, &executor, &runtime, &clock, &tasks);
   // The listeners, all here. Services register theirs (task changes, resyncs) in Load.
   api::WatchHub watch_hub;
   tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
@@ -402,7 +425,8 @@ int Run(const Options& options) {
        .log_rotation = log_rotation,
        .clock = &clock,
        .metrics = &metrics,
-       .load_balancers = load_balancing->manager.get()});
+       .load_balancers = load_balancing->manager.get(),
+       .stats = stats->reporter.get()});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;
@@ -441,6 +465,7 @@ int Run(const Options& options) {
     spdlog::info("systemd watchdog: every {} ms", watchdog_usec / 2000);
   }
   tasks.StartLogRotation();
+  stats->sampler->Start();  // Main acts for the loop: its first round is queued now.
   loop.Start();
 
   const int signal = WaitForSignal();

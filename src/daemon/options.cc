@@ -166,6 +166,20 @@ void AddDiscoveryFlags(CLI::App& app, Options& o) {
                  "the resolver binary (default: skiff-dns beside skiffd)");
 }
 
+// Container stats (SPEC.md's --stats-interval): whole seconds, more than 0.
+void AddStatsFlags(CLI::App& app, int* seconds) {
+  app.add_option("--stats-interval", *seconds,
+                 "how often container CPU and memory are sampled, in seconds (skiff stats, "
+                 "/metrics, autoscaling)")
+      ->check([](const std::string& v) {
+        int n = 0;
+        return absl::SimpleAtoi(v, &n) && n > 0
+                   ? std::string()
+                   : std::string("must be a whole number of seconds above 0");
+      })
+      ->capture_default_str();
+}
+
 // True for 127.0.0.0/8, ::1 (also v4-mapped) and "localhost".
 bool IsLoopbackHost(std::string host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -317,6 +331,8 @@ ParseResult ParseOptions(int argc, char** argv) {
   AddHttpFlags(app, o);
   AddLoadBalancerFlags(app, o);
   AddDiscoveryFlags(app, o);
+  int stats_seconds = static_cast<int>(absl::ToInt64Seconds(o.stats_interval));
+  AddStatsFlags(app, &stats_seconds);
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);
@@ -325,6 +341,7 @@ ParseResult ParseOptions(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   absl::ParseDuration(retention, &o.task_retention);
+  o.stats_interval = absl::Seconds(stats_seconds);
   ParsePortRange(dynamic_ports, &o.dynamic_port_low, &o.dynamic_port_high);
   o.reserved_ports = *ParsePortList(reserved);
   absl::ParseDuration(deadline, &o.deployment_progress_deadline);

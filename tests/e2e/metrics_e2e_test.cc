@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "e2e_test.h"
@@ -47,7 +48,8 @@ class MetricsTest : public E2eTest {
     E2eTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     SKIFF_REQUIRE_NOTHING_MISSING(MissingTools());
-    ASSERT_NO_FATAL_FAILURE(StartSkiffd());
+    // Samples every second, so that the service's container has its series when scraped.
+    ASSERT_NO_FATAL_FAILURE(StartSkiffd({"--stats-interval", "1"}));
     ASSERT_NO_FATAL_FAILURE(LoadTestImage());
   }
 
@@ -114,8 +116,21 @@ TEST_F(MetricsTest, PromtoolAcceptsTheTextAndPrometheusQueriesAService) {
   Ok({"wait", "services-stable", "--services", "web"});
 
   const std::string metrics_url = skiffd_->HttpEndpoint() + "/metrics";
-  const skiff::testing::CommandResult scraped = Curl({"-f", metrics_url});
+  skiff::testing::CommandResult scraped = Curl({"-f", metrics_url});
+  // The container's series come with the first stats round after it started.
+  for (int i = 0; i < 30 && !absl::StrContains(scraped.stdout_text,
+                                               "skiff_container_memory_working_set_bytes{");
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    scraped = Curl({"-f", metrics_url});
+  }
   ASSERT_EQ(scraped.exit_code, 0) << scraped.stderr_text;
+  EXPECT_THAT(scraped.stdout_text,
+              HasSubstr("skiff_container_memory_working_set_bytes{cluster=\"default\","
+                        "container=\"app\",service=\"web\",task=\""));
+  EXPECT_THAT(scraped.stdout_text,
+              HasSubstr("skiff_container_cpu_usage_seconds_total{cluster=\"default\","
+                        "container=\"app\",service=\"web\",task=\""));
   EXPECT_THAT(scraped.stdout_text,
               HasSubstr("skiff_service_running_tasks{cluster=\"default\",service=\"web\"} 1"));
   EXPECT_THAT(scraped.stdout_text,

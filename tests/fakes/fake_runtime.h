@@ -4,6 +4,7 @@
 #ifndef SKIFF_TESTS_FAKES_FAKE_RUNTIME_H_
 #define SKIFF_TESTS_FAKES_FAKE_RUNTIME_H_
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <string>
@@ -262,6 +263,35 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     return answer;
   }
 
+  // From now on, Stats reports this sample for stats.id (replacing the last one scripted) while
+  // the container runs, or whenever the fake holds no container of that id.
+  void ScriptStats(runtime::ContainerStats stats) {
+    absl::MutexLock lock(&mu_);
+    stats_.insert_or_assign(stats.id, std::move(stats));
+  }
+  int stats_calls() const {
+    absl::MutexLock lock(&mu_);
+    return stats_calls_;
+  }
+
+  absl::StatusOr<std::vector<runtime::ContainerStats>> Stats(
+      const std::vector<std::string>& ids) override {
+    absl::MutexLock lock(&mu_);
+    ++stats_calls_;
+    if (absl::Status s = Call("Stats", ""); !s.ok()) return s;
+    std::vector<runtime::ContainerStats> out;
+    for (const auto& [id, sample] : stats_) {
+      if (!ids.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) continue;
+      auto c = containers_.find(id);
+      if (c != containers_.end() &&
+          c->second.status.state != runtime::ContainerStatus::State::kRunning) {
+        continue;
+      }
+      out.push_back(sample);
+    }
+    return out;
+  }
+
   void StartEvents(EventHandler handler) override {
     absl::MutexLock lock(&mu_);
     handler_ = std::move(handler);
@@ -302,6 +332,8 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, absl::StatusOr<runtime::ExecResult>> exec_command_answers_
       ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, runtime::ContainerStats> stats_ ABSL_GUARDED_BY(mu_);
+  int stats_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool drop_events_ = false;
   EventHandler handler_ ABSL_GUARDED_BY(mu_);
   uint32_t next_pid_ ABSL_GUARDED_BY(mu_) = 100;

@@ -32,6 +32,7 @@
 #include "skiff/metrics/metrics.h"
 #include "skiff/model/arn.h"
 #include "skiff/runtime/container_runtime.h"
+#include "skiff/scaling/stats_reporter.h"
 #include "skiff/scheduler/cluster_registry.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/image_puller.h"
@@ -78,6 +79,9 @@ class ApiServer {
     metrics::Metrics* metrics = nullptr;
     // Loop-owned: answers skiff.elbv2.v1.Elbv2. ELBv2 is not served when null.
     elb::LoadBalancerManager* load_balancers = nullptr;
+    // Loop-owned: answers Node/DescribeStats and adds the container series to /metrics.
+    // DescribeStats is Unavailable when null.
+    const scaling::StatsReporter* stats = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,

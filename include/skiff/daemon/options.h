@@ -58,6 +58,8 @@ struct Options {
   std::string dns_zone = "skiff.internal";
   std::vector<std::string> dns_upstreams;
   std::string skiff_dns_binary;
+  // How often every running container's CPU and memory is sampled (skiff stats, metrics).
+  absl::Duration stats_interval = absl::Seconds(10);
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

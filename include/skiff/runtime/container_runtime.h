@@ -63,6 +63,24 @@ struct ExecResult {
   std::string stderr_data;
 };
 
+// One sample of a running container's cgroup (containerd's Tasks.Metrics), cumulative counters
+// as the kernel keeps them: rates come from the difference of two samples.
+struct ContainerStats {
+  std::string id;         // The runtime container id.
+  absl::Time sampled_at;  // When the runtime read the cgroup.
+  uint64_t cpu_usage_ns = 0;          // CPU time used, all cores, since the container started.
+  uint64_t cpu_periods = 0;           // CFS enforcement periods elapsed (0 without a quota).
+  uint64_t cpu_throttled_periods = 0;  // ... of which the cgroup was throttled.
+  uint64_t cpu_throttled_ns = 0;       // Time spent throttled.
+  uint64_t memory_usage_bytes = 0;
+  // usage - inactive file cache (cAdvisor's and the kubelet's "working set"): what the kernel
+  // could not simply drop under pressure.
+  uint64_t memory_working_set_bytes = 0;
+  // The cgroup's limit; 0 when there is none (the kernel's "max").
+  uint64_t memory_limit_bytes = 0;
+  uint64_t pids = 0;
+};
+
 // Called on the pulling thread as blobs progress; must not block.
 using PullProgressHandler = std::function<void(const PullProgress&)>;
 
@@ -115,6 +133,13 @@ class ContainerRuntime {
   // so). After timeout the process and everything it started are killed (DeadlineExceeded).
   virtual absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
                                           absl::Duration timeout, size_t max_output) = 0;
+
+  // One sample of each of `ids` that has a running task, in one runtime call; every running
+  // container of the runtime's namespace when `ids` is empty. Containers without a running task
+  // are left out (no error): a container may exit between listing and sampling. Unavailable
+  // when the runtime cannot be reached.
+  virtual absl::StatusOr<std::vector<ContainerStats>> Stats(
+      const std::vector<std::string>& ids) = 0;
 
   // --- Events ---
   // Starts delivering events to handler, on a runtime thread, until StopEvents(). The handler

@@ -35,6 +35,26 @@ TEST(OptionsTest, AProgressDeadlineUnderAMinuteOrNotADurationIsAUsageError) {
   }
 }
 
+TEST(OptionsTest, StatsAreSampledEveryTenSecondsUnlessTold) {
+  ParseResult defaults = Parse({});
+  ASSERT_TRUE(std::holds_alternative<Options>(defaults));
+  EXPECT_EQ(std::get<Options>(defaults).stats_interval, absl::Seconds(10));
+  ParseResult one = Parse({"--stats-interval", "1"});
+  ASSERT_TRUE(std::holds_alternative<Options>(one));
+  EXPECT_EQ(std::get<Options>(one).stats_interval, absl::Seconds(1));
+}
+
+TEST(OptionsTest, AStatsIntervalOfZeroOrNotANumberIsAUsageErrorNamingTheFlag) {
+  for (const char* bad : {"0", "-3", "fast", "1.5"}) {
+    testing::internal::CaptureStderr();
+    ParseResult parsed = Parse({"--stats-interval", bad});
+    const std::string err = testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(std::holds_alternative<int>(parsed)) << bad;
+    EXPECT_EQ(std::get<int>(parsed), 2) << bad;
+    EXPECT_NE(err.find("--stats-interval"), std::string::npos) << err;
+  }
+}
+
 TEST(OptionsTest, TheAwsApiServesOnLoopbackByDefaultWithItsKeysInTheStateDir) {
   ParseResult defaults = Parse({"--state-dir", "/srv/skiff"});
   ASSERT_TRUE(std::holds_alternative<Options>(defaults));
