@@ -28,24 +28,8 @@ std::vector<std::string> StatFields(pid_t pid) {
                         absl::SkipEmpty());
 }
 
-}  // namespace
-
-std::vector<std::string> LiveCommandLine(pid_t pid) {
-  if (pid <= 0) return {};
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    absl::StatusOr<std::string> raw = ReadWholeFile(absl::StrCat("/proc/", pid, "/cmdline"));
-    if (!raw.ok()) return {};
-    if (!raw->empty()) return absl::StrSplit(*raw, '\0', absl::SkipEmpty());
-    const std::vector<std::string> fields = StatFields(pid);
-    if (fields.size() < 2) return {};
-    if (fields[0] == "Z" || fields[0] == "X") return {};  // A zombie.
-    if (fields[1] == "2") return {};                       // A kernel thread (kthreadd's child).
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return {};
-}
-
-absl::StatusOr<pid_t> SpawnInNewSession(const std::vector<std::string>& argv, int output_fd) {
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, int output_fd,
+                            bool new_session) {
   if (argv.empty()) return absl::InvalidArgumentError("spawn: no program");
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -67,12 +51,46 @@ absl::StatusOr<pid_t> SpawnInNewSession(const std::vector<std::string>& argv, in
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSID);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  flags |= new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
+  posix_spawnattr_setflags(&attr, flags);
+  if (!new_session) posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   if (rc != 0) return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", argv[0]));
   return pid;
+}
+
+}  // namespace
+
+std::vector<std::string> LiveCommandLine(pid_t pid) {
+  if (pid <= 0) return {};
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    absl::StatusOr<std::string> raw = ReadWholeFile(absl::StrCat("/proc/", pid, "/cmdline"));
+    if (!raw.ok()) return {};
+    if (!raw->empty()) return absl::StrSplit(*raw, '\0', absl::SkipEmpty());
+    const std::vector<std::string> fields = StatFields(pid);
+    if (fields.size() < 2) return {};
+    if (fields[0] == "Z" || fields[0] == "X") return {};  // A zombie.
+    if (fields[1] == "2") return {};                       // A kernel thread (kthreadd's child).
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return {};
+}
+
+absl::StatusOr<pid_t> SpawnInNewSession(const std::vector<std::string>& argv, int output_fd) {
+  return Spawn(argv, output_fd, /*new_session=*/true);
+}
+
+absl::StatusOr<pid_t> SpawnInNewGroup(const std::vector<std::string>& argv, int output_fd) {
+  return Spawn(argv, output_fd, /*new_session=*/false);
+}
+
+pid_t ParentPid(pid_t pid) {
+  const std::vector<std::string> fields = StatFields(pid);
+  pid_t ppid = -1;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
+  return ppid;
 }
 
 absl::StatusOr<pid_t> ReadPidFile(const std::string& path) {

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,10 +27,10 @@
 #include "absl/time/clock.h"
 #include "lb/admin_commands.h"
 #include "skiff/base/files.h"
+#include "skiff/base/process.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/lb/haproxy_admin.h"
 
-extern char** environ;
 
 namespace skiff::lb {
 namespace {
@@ -62,49 +61,11 @@ std::vector<std::string> ProcCmdline(pid_t pid) {
   return absl::StrSplit(*raw, '\0', absl::SkipEmpty());
 }
 
-// The parent pid from /proc/PID/stat, or -1.
-pid_t ParentPid(pid_t pid) {
-  absl::StatusOr<std::string> stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!stat.ok()) return -1;
-  // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so start after the last.
-  const size_t close_paren = stat->rfind(')');
-  if (close_paren == std::string::npos) return -1;
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(*stat).substr(close_paren + 1), ' ', absl::SkipEmpty());
-  pid_t ppid = -1;
-  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid)) return -1;
-  return ppid;
-}
-
-// The state letter of /proc/PID/stat ('R', 'S', 'Z' ...), or '\0' when there is no such process.
-char ProcState(pid_t pid) {
-  absl::StatusOr<std::string> stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
-  if (!stat.ok()) return '\0';
-  const size_t close_paren = stat->rfind(')');
-  if (close_paren == std::string::npos || close_paren + 2 >= stat->size()) return '\0';
-  return (*stat)[close_paren + 2];
-}
-
-// The command line of a live process. A process in the middle of execve(2) shows an empty one
-// for a moment, and the HAProxy master re-executes itself right after starting its workers (and
-// on each reload): ask again for up to ~200 ms before taking "empty" for "not a program".
-std::vector<std::string> LiveCmdline(pid_t pid) {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    std::vector<std::string> argv = ProcCmdline(pid);
-    if (!argv.empty()) return argv;
-    const char state = ProcState(pid);
-    if (state == '\0' || state == 'Z' || state == 'X') return {};  // Gone, or a zombie.
-    if (ParentPid(pid) == 2) return {};                            // A kernel thread.
-    Pause();
-  }
-  return {};
-}
-
 // Whether `pid` is a live HAProxy started on `config` (`haproxy ... -f CONFIG ...`). A zombie
 // has an empty command line and does not count.
 bool IsHaproxyOf(pid_t pid, const std::string& config) {
   if (pid <= 0) return false;
-  const std::vector<std::string> argv = LiveCmdline(pid);
+  const std::vector<std::string> argv = LiveCommandLine(pid);
   if (argv.empty()) return false;
   const absl::string_view program = argv[0];
   const size_t slash = program.rfind('/');
@@ -140,45 +101,6 @@ bool WaitGone(const std::vector<pid_t>& pids, const std::string& config, absl::T
     if (absl::Now() >= deadline) return false;
     Pause();
   }
-}
-
-// Starts argv[0] with stdin from /dev/null, stdout and stderr to `output_fd`, no other
-// descriptor of ours, default signal dispositions and an empty mask.
-absl::StatusOr<pid_t> SpawnHaproxy(const std::vector<std::string>& argv, int output_fd,
-                                   bool new_session) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  absl::Cleanup destroy_actions = [&] { posix_spawn_file_actions_destroy(&actions); };
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, output_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, output_fd, STDERR_FILENO);
-  // HAProxy outlives us: it must not hold our sockets or files (gRPC, the store) open.
-  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  absl::Cleanup destroy_attr = [&] { posix_spawnattr_destroy(&attr); };
-  sigset_t empty, all;
-  sigemptyset(&empty);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  // The start: a session of its own from the first instant, so a signal to our process group
-  // (a terminal's ^C, ctest's timeout) never reaches HAProxy. `haproxy -c`: a group of its own,
-  // which we kill as a whole on timeout.
-  flags |= new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
-  posix_spawnattr_setflags(&attr, flags);
-  if (!new_session) posix_spawnattr_setpgroup(&attr, 0);
-
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
-  if (rc != 0) return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", argv[0]));
-  return pid;
 }
 
 // Reaps `pid`, waiting until `deadline`; then kills it (its group too, when it leads one).
@@ -245,8 +167,8 @@ absl::Status HaproxyProcess::Validate(const std::string& config) const {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return Errno("pipe2");
   absl::Cleanup close_read = [&] { close(out[0]); };
-  absl::StatusOr<pid_t> pid = SpawnHaproxy({paths_.binary, "-c", "-f", temp}, out[1],
-                                           /*new_session=*/false);
+  // A group of its own, which is killed as a whole on timeout.
+  absl::StatusOr<pid_t> pid = SpawnInNewGroup({paths_.binary, "-c", "-f", temp}, out[1]);
   close(out[1]);
   if (!pid.ok()) return pid.status();
 
@@ -312,10 +234,12 @@ absl::Status HaproxyProcess::Start(absl::Time deadline) {
   const std::string log = paths_.dir + "/haproxy.start.log";
   const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Errno(absl::StrCat("open ", log));
-  absl::StatusOr<pid_t> launcher = SpawnHaproxy(
+  // A session of its own from the first instant: a signal to our process group (a terminal's
+  // ^C, ctest's timeout) never reaches HAProxy, which outlives us.
+  absl::StatusOr<pid_t> launcher = SpawnInNewSession(
       {paths_.binary, "-W", "-D", "-f", paths_.config(), "-p", paths_.pid_file(), "-S",
        paths_.master_socket()},
-      fd, /*new_session=*/true);
+      fd);
   close(fd);
   if (!launcher.ok()) return launcher.status();
   // With -D the launcher forks the master and exits once the workers have started.

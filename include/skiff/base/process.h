@@ -18,10 +18,17 @@ namespace skiff {
 // line for a moment: this asks again for up to ~200 ms before answering "empty".
 std::vector<std::string> LiveCommandLine(pid_t pid);
 
+// The parent pid from /proc/PID/stat, or -1 when there is no such process.
+pid_t ParentPid(pid_t pid);
+
 // Starts argv[0] (an absolute path) in a new session with stdin from /dev/null, stdout and
 // stderr to `output_fd`, no other descriptor of ours, default signal dispositions and an empty
 // signal mask: a signal to our process group never reaches it and it holds none of our files.
 absl::StatusOr<pid_t> SpawnInNewSession(const std::vector<std::string>& argv, int output_fd);
+
+// The same in a process group of its own (it leads it) within our session: for a child that
+// must not outlive us, which we kill as a group on a timeout.
+absl::StatusOr<pid_t> SpawnInNewGroup(const std::vector<std::string>& argv, int output_fd);
 
 // The pid in `path` (a decimal number and optional white space); NotFound when the file is
 // missing or holds no pid greater than 1.
