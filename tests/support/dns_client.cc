@@ -17,35 +17,12 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "support/ldns_text.h"
 #include "support/loopback.h"
 #include "support/subprocess.h"
 
 namespace skiff::testing {
 namespace {
-
-std::string Text(const ldns_rdf* rdf) {
-  char* text = ldns_rdf2str(rdf);
-  std::string out = text == nullptr ? "" : text;
-  free(text);
-  return out;
-}
-
-std::vector<std::string> Section(const ldns_pkt* pkt, ldns_pkt_section section) {
-  std::vector<std::string> out;
-  ldns_rr_list* list = ldns_pkt_get_section_clone(pkt, section);
-  for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-    const ldns_rr* rr = ldns_rr_list_rr(list, i);
-    char* type = ldns_rr_type2str(ldns_rr_get_type(rr));
-    std::string line = absl::StrCat(Text(ldns_rr_owner(rr)), " ", ldns_rr_ttl(rr), " ", type);
-    free(type);
-    for (size_t j = 0; j < ldns_rr_rd_count(rr); ++j) {
-      absl::StrAppend(&line, " ", Text(ldns_rr_rdf(rr, j)));
-    }
-    out.push_back(std::move(line));
-  }
-  ldns_rr_list_deep_free(list);
-  return out;
-}
 
 // Waits until `fd` has `events` or `deadline`.
 bool WaitFor(int fd, short events, absl::Time deadline) {
@@ -92,9 +69,9 @@ absl::StatusOr<DnsResponse> ParseDnsResponse(absl::string_view wire) {
   r.rcode = rcode != nullptr ? rcode->name : absl::StrCat(ldns_pkt_get_rcode(pkt));
   r.aa = ldns_pkt_aa(pkt);
   r.tc = ldns_pkt_tc(pkt);
-  r.answer = Section(pkt, LDNS_SECTION_ANSWER);
-  r.authority = Section(pkt, LDNS_SECTION_AUTHORITY);
-  r.additional = Section(pkt, LDNS_SECTION_ADDITIONAL);
+  r.answer = LdnsSection(pkt, LDNS_SECTION_ANSWER);
+  r.authority = LdnsSection(pkt, LDNS_SECTION_AUTHORITY);
+  r.additional = LdnsSection(pkt, LDNS_SECTION_ADDITIONAL);
   return r;
 }
 

@@ -8,10 +8,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "skiff/discovery/resolver.h"
+#include "support/ldns_text.h"
 
 namespace skiff::discovery {
 namespace {
 
+using ::skiff::testing::LdnsSection;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
@@ -72,33 +74,8 @@ PktPtr Respond(const Responder& responder, const std::string& query,
   return Parse(reply.wire);
 }
 
-std::string Text(const ldns_rdf* rdf) {
-  char* text = ldns_rdf2str(rdf);
-  std::string out(text);
-  free(text);
-  return out;
-}
-
-// Each record of `section` as "owner ttl type rdata..." with ldns's text for the rdata.
-std::vector<std::string> Section(const ldns_pkt* pkt, ldns_pkt_section section) {
-  std::vector<std::string> out;
-  ldns_rr_list* list = ldns_pkt_get_section_clone(pkt, section);
-  for (size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
-    const ldns_rr* rr = ldns_rr_list_rr(list, i);
-    char* type = ldns_rr_type2str(ldns_rr_get_type(rr));
-    std::string line = absl::StrCat(Text(ldns_rr_owner(rr)), " ", ldns_rr_ttl(rr), " ", type);
-    free(type);
-    for (size_t j = 0; j < ldns_rr_rd_count(rr); ++j) {
-      absl::StrAppend(&line, " ", Text(ldns_rr_rdf(rr, j)));
-    }
-    out.push_back(line);
-  }
-  ldns_rr_list_deep_free(list);
-  return out;
-}
-
 std::string Soa(const Responder& responder) {
-  return Section(Respond(responder, Query("skiff.internal.", LDNS_RR_TYPE_SOA)).get(),
+  return LdnsSection(Respond(responder, Query("skiff.internal.", LDNS_RR_TYPE_SOA)).get(),
                  LDNS_SECTION_ANSWER)
       .at(0);
 }
@@ -113,9 +90,9 @@ TEST(ResponderTest, AnswersAWithTheNameAsAskedTtlOneAndTheFlags) {
   EXPECT_TRUE(ldns_pkt_rd(r.get()));
   EXPECT_TRUE(ldns_pkt_ra(r.get()));
   EXPECT_FALSE(ldns_pkt_tc(r.get()));
-  EXPECT_THAT(Section(r.get(), LDNS_SECTION_QUESTION),
+  EXPECT_THAT(LdnsSection(r.get(), LDNS_SECTION_QUESTION),
               ElementsAre("WEB.Default.skiff.internal. 3600 A"));
-  EXPECT_THAT(Section(r.get(), LDNS_SECTION_ANSWER),
+  EXPECT_THAT(LdnsSection(r.get(), LDNS_SECTION_ANSWER),
               ElementsAre("WEB.Default.skiff.internal. 1 A 10.213.0.5",
                           "WEB.Default.skiff.internal. 1 A 10.213.0.6"));
 }
@@ -132,17 +109,17 @@ TEST(ResponderTest, AnswersSrvWithTargetsThatResolveAndTheirAddressesAsAdditiona
   const Responder responder(Sample());
   const PktPtr r =
       Respond(responder, Query("_http._tcp.web.default.skiff.internal.", LDNS_RR_TYPE_SRV));
-  EXPECT_THAT(Section(r.get(), LDNS_SECTION_ANSWER),
+  EXPECT_THAT(LdnsSection(r.get(), LDNS_SECTION_ANSWER),
               ElementsAre("_http._tcp.web.default.skiff.internal. 1 SRV 0 1 8080 "
                           "10-213-0-5.web.default.skiff.internal.",
                           "_http._tcp.web.default.skiff.internal. 1 SRV 0 1 8081 "
                           "10-213-0-6.web.default.skiff.internal."));
-  EXPECT_THAT(Section(r.get(), LDNS_SECTION_ADDITIONAL),
+  EXPECT_THAT(LdnsSection(r.get(), LDNS_SECTION_ADDITIONAL),
               ElementsAre("10-213-0-5.web.default.skiff.internal. 1 A 10.213.0.5",
                           "10-213-0-6.web.default.skiff.internal. 1 A 10.213.0.6"));
   const PktPtr target =
       Respond(responder, Query("10-213-0-6.web.default.skiff.internal.", LDNS_RR_TYPE_A));
-  EXPECT_THAT(Section(target.get(), LDNS_SECTION_ANSWER),
+  EXPECT_THAT(LdnsSection(target.get(), LDNS_SECTION_ANSWER),
               ElementsAre("10-213-0-6.web.default.skiff.internal. 1 A 10.213.0.6"));
 }
 
@@ -158,7 +135,7 @@ TEST(ResponderTest, NameWithoutDataOfTheTypeIsNodataWithTheSoa) {
     EXPECT_EQ(ldns_pkt_get_rcode(r.get()), LDNS_RCODE_NOERROR) << name;
     EXPECT_TRUE(ldns_pkt_aa(r.get())) << name;
     EXPECT_EQ(ldns_pkt_ancount(r.get()), 0) << name;
-    EXPECT_THAT(Section(r.get(), LDNS_SECTION_AUTHORITY), ElementsAre(Soa(responder))) << name;
+    EXPECT_THAT(LdnsSection(r.get(), LDNS_SECTION_AUTHORITY), ElementsAre(Soa(responder))) << name;
   }
 }
 
@@ -187,7 +164,7 @@ TEST(ResponderTest, NamesThatDoNotExistAreNxdomainWithTheSoa) {
     const PktPtr r = Respond(responder, Query(name, LDNS_RR_TYPE_A));
     EXPECT_EQ(ldns_pkt_get_rcode(r.get()), LDNS_RCODE_NXDOMAIN) << name;
     EXPECT_TRUE(ldns_pkt_aa(r.get())) << name;
-    EXPECT_THAT(Section(r.get(), LDNS_SECTION_AUTHORITY), ElementsAre(Soa(responder))) << name;
+    EXPECT_THAT(LdnsSection(r.get(), LDNS_SECTION_AUTHORITY), ElementsAre(Soa(responder))) << name;
   }
 }
 
@@ -196,9 +173,9 @@ TEST(ResponderTest, AnswersSoaAndNsAtTheApexWithTheNameserversAddress) {
   // Lower case: ldns compresses names without regard to case, so the target of an answer to
   // "Skiff.Internal" reads "ns.Skiff.Internal" (the same name).
   const PktPtr ns = Respond(responder, Query("skiff.internal.", LDNS_RR_TYPE_NS));
-  EXPECT_THAT(Section(ns.get(), LDNS_SECTION_ANSWER),
+  EXPECT_THAT(LdnsSection(ns.get(), LDNS_SECTION_ANSWER),
               ElementsAre("skiff.internal. 1 NS ns.skiff.internal."));
-  EXPECT_THAT(Section(ns.get(), LDNS_SECTION_ADDITIONAL),
+  EXPECT_THAT(LdnsSection(ns.get(), LDNS_SECTION_ADDITIONAL),
               ElementsAre("ns.skiff.internal. 1 A 10.213.0.1"));
   const PktPtr soa = Respond(responder, Query("skiff.internal.", LDNS_RR_TYPE_SOA));
   EXPECT_EQ(ldns_pkt_ancount(soa.get()), 1);
