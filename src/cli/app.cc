@@ -31,7 +31,7 @@ int Execute(const Invocation& invocation) {
   grpc::Status status = command.call(connection, &context, *invocation.request, &response);
   if (!status.ok()) return ReportError(connection, context, status);
   PrintResponse(connection, *response);
-  return kExitOk;
+  return command.judge ? command.judge(*response, std::cerr) : kExitOk;
 }
 
 }  // namespace

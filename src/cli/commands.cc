@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "cli/stats.h"
+#include "skiff/cli/app.h"
 #include "skiff/elbv2/v1/service.grpc.pb.h"
 #include "skiff/v1/skiff.grpc.pb.h"
 
@@ -30,6 +31,11 @@ Command MakeCommand(std::string name, std::string help,
       }};
 }
 
+Command WithJudge(Command command, int (*judge)(const Message&, std::ostream&)) {
+  command.judge = judge;
+  return command;
+}
+
 template <typename Request>
 Command MakeStreamCommand(std::string parent, std::string name, std::string help,
                           int (*run)(const Connection&, const Request&)) {
@@ -40,6 +46,20 @@ Command MakeStreamCommand(std::string parent, std::string name, std::string help
                  .run = [run](const Connection& connection, const Message& request) {
                    return run(connection, static_cast<const Request&>(request));
                  }};
+}
+
+// run-task's failures on `err`, one a line as `failure: ARN: REASON (DETAIL)`; kExitDaemonError
+// when no task started (a script must not go on with an empty task ARN).
+int JudgeRunTask(const Message& response, std::ostream& err) {
+  const auto& run = static_cast<const v1::RunTaskResponse&>(response);
+  for (const v1::Failure& f : run.failures()) {
+    err << "failure: " << (f.arn().empty() ? "-" : f.arn()) << ": " << f.reason();
+    if (!f.detail().empty()) err << " (" << f.detail() << ")";
+    err << "\n";
+  }
+  if (run.tasks_size() > 0) return kExitOk;
+  err << "error: no task was started\n";
+  return kExitDaemonError;
 }
 
 std::vector<Command> EcsCommands() {
@@ -55,7 +75,8 @@ std::vector<Command> EcsCommands() {
                   &S::ListTaskDefinitionFamilies),
       MakeCommand("deregister-task-definition", "Mark a task definition revision INACTIVE",
                   &S::DeregisterTaskDefinition),
-      MakeCommand("run-task", "Start one-off tasks from a task definition", &S::RunTask),
+      WithJudge(MakeCommand("run-task", "Start one-off tasks from a task definition", &S::RunTask),
+                JudgeRunTask),
       MakeCommand("stop-task", "Stop a task (SIGTERM, stopTimeout, then SIGKILL)", &S::StopTask),
       MakeCommand("describe-tasks", "Describe tasks by id or ARN", &S::DescribeTasks),
       MakeCommand("list-tasks", "List task ARNs", &S::ListTasks),

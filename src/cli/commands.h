@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct Command {
                              std::unique_ptr<google::protobuf::Message>*)>
       call;
   std::function<int(const Connection&, const google::protobuf::Message&)> run;
+  // With `call`: the exit status of a response that was printed (kExitOk when null). run-task
+  // says its failures on stderr and fails when no task started.
+  std::function<int(const google::protobuf::Message&, std::ostream& err)> judge;
 };
 
 // Every subcommand, in the order `skiff --help` lists them.

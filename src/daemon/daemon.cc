@@ -251,13 +251,16 @@ int Run(const Options& options) {
     spdlog::info("removed {} leftovers of an earlier skiffd from {}/runtime", *cleared,
                  options.state_dir);
   }
-  // bridge and awsvpc: a bad subnet or missing plugins stop skiffd here, with the flag named.
+  // bridge and awsvpc: a bad subnet, missing plugins or another skiffd on the bridge stop skiffd
+  // here, with the flag named.
+  const network::CniConfig cni{.bridge = options.bridge,
+                               .subnet = options.subnet,
+                               .plugin_dir = options.cni_plugin_dir,
+                               .state_dir = options.state_dir + "/network",
+                               .netns_dir = options.state_dir + "/netns"};
+  absl::StatusOr<std::unique_ptr<network::BridgeClaim>> bridge_claim = network::ClaimBridge(cni);
   absl::StatusOr<std::unique_ptr<network::TaskNetwork>> task_network =
-      network::NewCniNetwork({.bridge = options.bridge,
-                              .subnet = options.subnet,
-                              .plugin_dir = options.cni_plugin_dir,
-                              .state_dir = options.state_dir + "/network",
-                              .netns_dir = options.state_dir + "/netns"});
+      bridge_claim.ok() ? network::NewCniNetwork(cni) : bridge_claim.status();
   if (!task_network.ok()) {
     spdlog::error("networking: {}", std::string(task_network.status().message()));
     return 1;

@@ -1,8 +1,11 @@
 #include "skiff/network/cni_network.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -11,6 +14,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -262,11 +266,6 @@ class CniNetwork final : public TaskNetwork {
 
 absl::Status ValidateCniConfig(const CniConfig& config) {
   SKIFF_ASSIGN_OR_RETURN(Subnet subnet, ParseSubnet(config.subnet));
-  if (auto route = OverlappingRoute(subnet, config.bridge)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("subnet: ", config.subnet, " overlaps the route ", *route,
-                     " of this host; choose a subnet no interface uses (--subnet)"));
-  }
   const std::string& b = config.bridge;
   if (b.empty() || b.size() > 15 ||
       b.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
@@ -281,7 +280,46 @@ absl::Status ValidateCniConfig(const CniConfig& config) {
           "cni-plugin-dir: ", path, " is missing; install Debian's containernetworking-plugins"));
     }
   }
+  if (auto route = OverlappingRoute(subnet, config.bridge)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subnet: ", config.subnet, " overlaps the route ", *route,
+                     " of this host; choose a subnet no interface uses (--subnet)"));
+  }
   return absl::OkStatus();
+}
+
+BridgeClaim::~BridgeClaim() { close(fd_); }
+
+absl::StatusOr<std::unique_ptr<BridgeClaim>> ClaimBridge(const CniConfig& config,
+                                                         const std::string& lock_dir) {
+  std::error_code ec;
+  fs::create_directories(lock_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", lock_dir, ": ", ec.message()));
+  const std::string path = absl::StrCat(lock_dir, "/", config.bridge, ".lock");
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", strerror(errno)));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    std::string holder(256, '\0');
+    const ssize_t n = pread(fd, holder.data(), holder.size(), 0);
+    holder.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    close(fd);
+    if (error != EWOULDBLOCK) {
+      return absl::InternalError(absl::StrCat("lock ", path, ": ", strerror(error)));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "bridge: ", config.bridge, " is in use by another skiffd (",
+        absl::StripAsciiWhitespace(holder), "), which gives out addresses of its subnet; two on ",
+        "one bridge would give tasks the same addresses. Give this one a bridge and a subnet of "
+        "its own (--bridge and --subnet, e.g. --bridge skiff1 --subnet 10.214.0.0/16; this one ",
+        "asked for --bridge ", config.bridge, " --subnet ", config.subnet, ")"));
+  }
+  const std::string holder = absl::StrCat("pid ", getpid(), ", subnet ", config.subnet,
+                                          ", state dir ", config.state_dir, "\n");
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, holder.data(), holder.size(), 0) < 0) {
+    spdlog::warn("{}: {}", path, strerror(errno));  // The lock holds; only the message suffers.
+  }
+  return std::unique_ptr<BridgeClaim>(new BridgeClaim(fd));
 }
 
 absl::StatusOr<std::unique_ptr<TaskNetwork>> NewCniNetwork(CniConfig config) {

@@ -4,8 +4,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "network/plugin_exec.h"
 #include "spdlog/spdlog.h"
 
 namespace skiff::network {
@@ -23,18 +34,87 @@ bool HostPortInUse(int port, const std::string& protocol) {
   return taken;
 }
 
+namespace {
+
+// "80", "8000:8010" or "80,443,8000:8010" into `out`, with `protocol`.
+void AddPorts(std::string_view spec, const std::string& protocol,
+              std::set<std::pair<std::string, int>>& out) {
+  for (absl::string_view item : absl::StrSplit(absl::string_view(spec.data(), spec.size()), ',')) {
+    std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(item, ':');
+    int low = 0, high = 0;
+    if (!absl::SimpleAtoi(range.first, &low)) continue;
+    if (range.second.empty()) high = low;
+    else if (!absl::SimpleAtoi(range.second, &high)) continue;
+    for (int port = std::max(low, 1); port <= std::min(high, 65535); ++port) {
+      out.emplace(protocol, port);
+    }
+  }
+}
+
+}  // namespace
+
+std::set<std::pair<std::string, int>> ParseRedirectedPorts(std::string_view iptables_save) {
+  std::set<std::pair<std::string, int>> out;
+  bool nat = false;
+  for (absl::string_view line :
+       absl::StrSplit(absl::string_view(iptables_save.data(), iptables_save.size()), '\n')) {
+    if (absl::StartsWith(line, "*")) nat = line == "*nat";
+    if (!nat || !absl::StartsWith(line, "-A ")) continue;
+    const std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    std::string protocol, target;
+    std::vector<std::string_view> ports;
+    for (size_t i = 0; i + 1 < words.size(); ++i) {
+      const bool negated = i > 0 && words[i - 1] == "!";
+      const absl::string_view value = words[i + 1];
+      if (words[i] == "-p" && !negated) protocol = std::string(value);
+      if (words[i] == "-j") target = std::string(value);
+      if ((words[i] == "--dport" || words[i] == "--dports") && !negated) {
+        ports.emplace_back(value.data(), value.size());
+      }
+    }
+    if (target != "DNAT" && target != "REDIRECT") continue;
+    if (protocol != "tcp" && protocol != "udp") continue;
+    for (std::string_view spec : ports) AddPorts(spec, protocol, out);
+  }
+  return out;
+}
+
+std::set<std::pair<std::string, int>> RedirectedHostPorts() {
+  static absl::Mutex mu(absl::kConstInit);
+  static absl::Time read_at = absl::InfinitePast();
+  static auto* last = new std::set<std::pair<std::string, int>>();
+  absl::MutexLock lock(&mu);
+  if (absl::Now() - read_at < absl::Seconds(1)) return *last;
+  read_at = absl::Now();
+  for (const char* path : {"/usr/sbin/iptables-save", "/sbin/iptables-save"}) {
+    if (access(path, X_OK) != 0) continue;
+    absl::StatusOr<ExecResult> result = Execute(
+        {.path = path, .argv = {path, "-t", "nat"}, .timeout = absl::Seconds(5)});
+    if (result.ok() && !result->timed_out && WIFEXITED(result->status) &&
+        WEXITSTATUS(result->status) == 0) {
+      *last = ParseRedirectedPorts(result->out);
+    } else {
+      spdlog::debug("iptables-save -t nat: {}", result.ok() ? result->err
+                                                            : result.status().ToString());
+    }
+    break;
+  }
+  return *last;
+}
+
 PortAllocator::PortAllocator(PortAllocatorOptions options)
     : options_(std::move(options)), reserved_(options_.reserved.begin(), options_.reserved.end()) {
   if (!options_.in_use) options_.in_use = HostPortInUse;
+  if (!options_.redirected) options_.redirected = RedirectedHostPorts;
 }
 
 std::string PortAllocator::Reason(const std::string& protocol) {
   return protocol == "udp" ? "RESOURCE:PORTS_UDP" : "RESOURCE:PORTS";
 }
 
-bool PortAllocator::Free(const Key& key) const {
+bool PortAllocator::Free(const Key& key, const std::set<Key>& redirected) const {
   return !held_.contains(key) && !reserved_.contains(key.second) &&
-         !options_.in_use(key.second, key.first);
+         !redirected.contains(key) && !options_.in_use(key.second, key.first);
 }
 
 std::string PortAllocator::Check(const std::vector<PortRequest>& requests) const {
@@ -43,6 +123,8 @@ std::string PortAllocator::Check(const std::vector<PortRequest>& requests) const
 }
 
 std::optional<std::string> PortAllocator::Conflict(const std::vector<PortRequest>& requests) const {
+  if (requests.empty()) return std::nullopt;
+  const std::set<Key> redirected = options_.redirected();
   std::set<Key> wanted;
   std::map<std::string, int> dynamic;  // Per protocol.
   for (const PortRequest& r : requests) {
@@ -51,13 +133,13 @@ std::optional<std::string> PortAllocator::Conflict(const std::vector<PortRequest
       continue;
     }
     const Key key{r.protocol, r.host_port};
-    if (!wanted.insert(key).second || !Free(key)) return r.protocol;
+    if (!wanted.insert(key).second || !Free(key, redirected)) return r.protocol;
   }
   for (const auto& [protocol, count] : dynamic) {
     int found = 0;
     for (int port = options_.dynamic_low; port <= options_.dynamic_high && found < count; ++port) {
       const Key key{protocol, port};
-      if (!wanted.contains(key) && Free(key)) ++found;
+      if (!wanted.contains(key) && Free(key, redirected)) ++found;
     }
     if (found < count) return protocol;
   }
@@ -67,6 +149,8 @@ std::optional<std::string> PortAllocator::Conflict(const std::vector<PortRequest
 absl::StatusOr<std::vector<PortBinding>> PortAllocator::Allocate(
     const std::string& owner, const std::vector<PortRequest>& requests) {
   std::vector<PortBinding> out;
+  if (requests.empty()) return out;
+  const std::set<Key> redirected = options_.redirected();
   std::vector<Key> taken;
   auto fail = [&](const std::string& protocol) {
     for (const Key& key : taken) held_.erase(key);
@@ -76,7 +160,7 @@ absl::StatusOr<std::vector<PortBinding>> PortAllocator::Allocate(
   for (const PortRequest& r : requests) {
     if (r.host_port == 0) continue;
     const Key key{r.protocol, r.host_port};
-    if (!Free(key)) return fail(r.protocol);
+    if (!Free(key, redirected)) return fail(r.protocol);
     held_[key] = owner;
     taken.push_back(key);
   }
@@ -91,7 +175,7 @@ absl::StatusOr<std::vector<PortBinding>> PortAllocator::Allocate(
       for (int i = 0; i < span && !found; ++i) {
         const int port = options_.dynamic_low + (next - options_.dynamic_low + i) % span;
         const Key key{r.protocol, port};
-        if (!Free(key)) continue;
+        if (!Free(key, redirected)) continue;
         held_[key] = owner;
         taken.push_back(key);
         binding.host_port = port;

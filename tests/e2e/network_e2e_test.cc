@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -270,6 +271,36 @@ TEST_F(NetworkTest, DynamicPortsOfAServiceAreDistinctAndAllAnswer) {
   EXPECT_EQ(ports.size(), 3u);
 }
 
+// Seen: a DNAT rule left by another skiffd sent a task's dynamic host port elsewhere
+// ("connect 127.0.0.1:32769: No route to host"). A port that a rule of the host redirects is not
+// handed out. The rule is the test's own, for the first port of this daemon's own range, to a
+// loopback port, and is deleted at the end.
+TEST_F(NetworkTest, ADynamicPortThatTheHostRedirectsIsNotHandedOut) {
+  const int low = 20000 + skiffd_->network().index() * 40;  // SkiffdProcess's range.
+  const std::vector<std::string> rule = {
+      "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", absl::StrCat(low),
+      "-m", "comment", "--comment", "skiff-e2e", "-j", "DNAT", "--to-destination", "127.0.0.1:9"};
+  auto iptables = [&rule](const std::string& op) {
+    std::vector<std::string> argv = {"iptables", "-w", "-t", "nat", op};
+    argv.insert(argv.end(), rule.begin(), rule.end());
+    return skiff::testing::RunCommand(argv, absl::Seconds(20));
+  };
+  absl::StatusOr<skiff::testing::CommandResult> added = iptables("-I");
+  ASSERT_TRUE(added.ok() && added->exit_code == 0)
+      << (added.ok() ? added->stderr_text : added.status().ToString());
+  absl::Cleanup remove = [&iptables] { iptables("-D").IgnoreError(); };
+
+  Register("dyn", "bridge",
+           json::array({Httpd("web", "not-redirected", json::array({{{"containerPort", 80}}}))}));
+  const v1::Task task = RunRunning("dyn");
+  ASSERT_EQ(task.containers(0).network_bindings_size(), 1) << task.ShortDebugString();
+  const int port = task.containers(0).network_bindings(0).host_port();
+  // The range is handed out from its start, round robin: the next one.
+  EXPECT_EQ(port, low + 1);
+  absl::Status served = WaitForHttp("127.0.0.1", port, "not-redirected");
+  EXPECT_TRUE(served.ok()) << served;
+}
+
 TEST_F(NetworkTest, AContainerReachesAnotherTasksPublishedPortThroughTheHost) {
   const int port = FreePort();
   Register("server", "bridge", json::array({Httpd("web", "hairpin-ok",
@@ -401,7 +432,12 @@ TEST_F(NetworkTest, BadNetworkInputGetsClearErrors) {
   Register("taken", "bridge", json::array({Httpd("web", "x", json::array({{{"containerPort", 80},
                                                                           {"hostPort", taken}}}))}));
   absl::StatusOr<v1::RunTaskResponse> refused = RunTask("taken");
+  // The CLI says so on stderr and fails: a script must not go on with no task.
+  skiff::testing::CommandResult cli = Skiff({"run-task", "--task-definition", "taken"});
   close(listener);
+  EXPECT_EQ(cli.exit_code, 1) << cli.stdout_text << cli.stderr_text;
+  EXPECT_THAT(cli.stderr_text, HasSubstr(": RESOURCE:PORTS"));
+  EXPECT_THAT(cli.stderr_text, HasSubstr("error: no task was started"));
   ASSERT_TRUE(refused.ok()) << refused.status();
   ASSERT_EQ(refused->failures_size(), 1) << refused->ShortDebugString();
   EXPECT_EQ(refused->failures(0).reason(), "RESOURCE:PORTS");

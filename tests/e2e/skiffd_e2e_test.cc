@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "e2e_test.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -20,6 +21,7 @@
 namespace skiff::e2e {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
@@ -139,6 +141,24 @@ TEST_F(SkiffdTest, OneSkiffdPerStateDir) {
   EXPECT_NE(*code, 0);
   EXPECT_THAT((*second)->Log(), HasSubstr("is in use by another skiffd (pid "));
   // The first one is unharmed.
+  EXPECT_TRUE(Ok({"list-task-definition-families"}).is_object());
+}
+
+// Seen: a second skiffd with a state dir of its own but the default bridge and subnet of a
+// running one handed out the same task addresses (three tasks, one answering).
+TEST_F(SkiffdTest, OneSkiffdPerBridge) {
+  StartSkiffd();
+  auto second = SkiffdProcess::Create();
+  ASSERT_TRUE(second.ok());
+  (*second)->set_network(skiffd_->bridge(), skiffd_->subnet());
+  ASSERT_TRUE((*second)->Start(ContainerdFlags()).ok());
+  absl::StatusOr<int> code = (*second)->WaitExit();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT((*second)->Log(),
+              AllOf(HasSubstr(absl::StrCat("bridge: ", skiffd_->bridge(),
+                                           " is in use by another skiffd (pid ", skiffd_->pid())),
+                    HasSubstr("--bridge and --subnet")));
   EXPECT_TRUE(Ok({"list-task-definition-families"}).is_object());
 }
 

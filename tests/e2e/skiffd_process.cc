@@ -97,8 +97,12 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   if (fd < 0) return absl::InternalError("open log");
   skiff::testing::ChildSpec spec;
   spec.path = SKIFFD_BINARY;
-  spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket(),
-               "--bridge", bridge(), "--subnet", subnet()};
+  spec.argv = {SKIFFD_BINARY, "--state-dir", state_dir(), "--socket", socket()};
+  if (network_flags_.empty()) {
+    spec.argv.insert(spec.argv.end(), {"--bridge", bridge(), "--subnet", subnet()});
+  } else {
+    spec.argv.insert(spec.argv.end(), network_flags_.begin(), network_flags_.end());
+  }
   spec.argv.insert(spec.argv.end(), extra_flags.begin(), extra_flags.end());
   // Daemons of parallel tests each publish dynamic host ports from a range of their own (by
   // their subnet's index, below the kernel's ephemeral ports): two daemons handing out the same

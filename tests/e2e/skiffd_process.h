@@ -60,6 +60,11 @@ class SkiffdProcess {
   const skiff::testing::TestSubnet& network() const { return *subnet_; }
   const std::string& bridge() const { return subnet_->bridge(); }
   const std::string& subnet() const { return subnet_->subnet(); }
+  // Start with these --bridge and --subnet (another daemon's) instead of its own, from the next
+  // Start() on. Its own stay claimed, and are what it removes at the end.
+  void set_network(std::string bridge, std::string subnet) {
+    network_flags_ = {"--bridge", std::move(bridge), "--subnet", std::move(subnet)};
+  }
 
   // The mount points below `dir`, deepest first (from /proc/self/mountinfo).
   static std::vector<std::string> MountsUnder(const std::string& dir);
@@ -72,6 +77,7 @@ class SkiffdProcess {
   std::string dir_;
   std::unique_ptr<skiff::testing::TestSubnet> subnet_;
   std::string state_dir_;
+  std::vector<std::string> network_flags_;
   pid_t pid_ = -1;
   int starts_ = 0;
 };

@@ -6,8 +6,11 @@
 #include "skiff/network/cni_network.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -27,6 +30,7 @@
 namespace skiff::network {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -198,6 +202,53 @@ TEST(CniConfigTest, BadSettingsAreRefusedWithTheSettingNamed) {
   absl::Status missing = ValidateCniConfig(config);
   EXPECT_TRUE(absl::IsFailedPrecondition(missing)) << missing;
   EXPECT_THAT(std::string(missing.message()), HasSubstr("containernetworking-plugins"));
+}
+
+// In a network namespace of its own whose route overlaps 10.213.0.0/16: what ValidateCniConfig
+// says of a bad bridge name, then of a good one, on stderr. Runs in a death test's child.
+[[noreturn]] void ValidateWithAnOverlappingRoute() {
+  if (unshare(CLONE_NEWNET) != 0 ||
+      std::system("ip link add d0 type veth peer name d1 && ip addr add 10.213.1.1/24 dev d0 "
+                  "&& ip link set d0 up && ip link set d1 up") != 0) {
+    _exit(2);
+  }
+  CniConfig config{.bridge = "a-name-much-too-long", .subnet = "10.213.0.0/16"};
+  std::fprintf(stderr, "%s\n", ValidateCniConfig(config).ToString().c_str());
+  config.bridge = "skiff-ok";
+  std::fprintf(stderr, "%s\n", ValidateCniConfig(config).ToString().c_str());
+  _exit(0);
+}
+
+// Seen: a newcomer's quickstart skiffd kept bridge skiff0 with the default subnet, and a test's
+// bad bridge name was reported as a subnet overlap. Settings are judged before the host is.
+TEST(CniConfigTest, ABadBridgeNameIsNamedWhateverRoutesTheHostHas) {
+  if (getuid() != 0) {
+    if (skiff::testing::RunningInCi()) GTEST_FAIL() << "needs root (CI is set)";
+    GTEST_SKIP() << "needs root";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(ValidateWithAnOverlappingRoute(), ::testing::ExitedWithCode(0),
+              "INVALID_ARGUMENT: bridge: must be 1 to 15 .*\n"
+              "INVALID_ARGUMENT: subnet: 10.213.0.0/16 overlaps the route d0 10.213.1.0/24");
+}
+
+TEST(CniConfigTest, ASecondClaimOfABridgeIsRefusedNamingItsHolderAndTheFlags) {
+  fakes::TempDir dir;
+  CniConfig config{.bridge = "skiffclaim0", .subnet = "10.213.0.0/16", .state_dir = "/var/x"};
+  auto first = ClaimBridge(config, dir.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = ClaimBridge(config, dir.path());
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_THAT(std::string(second.status().message()),
+              AllOf(HasSubstr("bridge: skiffclaim0 is in use by another skiffd (pid "),
+                    HasSubstr("subnet 10.213.0.0/16, state dir /var/x"),
+                    HasSubstr("--bridge and --subnet")));
+  // Another bridge is another claim; the first is free again once released.
+  config.bridge = "skiffclaim1";
+  EXPECT_TRUE(ClaimBridge(config, dir.path()).ok());
+  config.bridge = "skiffclaim0";
+  first->reset();
+  EXPECT_TRUE(ClaimBridge(config, dir.path()).ok());
 }
 
 }  // namespace

@@ -34,10 +34,34 @@ struct CniConfig {
   std::string netns_dir;  // Namespace bind mounts (skiffd: STATE_DIR/netns).
 };
 
-// Checks the configuration against the host: a well-formed IPv4 subnet of at most /30 that no
-// route of another interface overlaps, a bridge name the kernel accepts, the plugins present.
-// InvalidArgument naming the setting otherwise.
+// Checks the configuration against the host: a well-formed IPv4 subnet of at most /30, a bridge
+// name the kernel accepts, the plugins present, and then that no route of another interface
+// overlaps the subnet. InvalidArgument naming the setting otherwise. What depends on the host
+// comes last, so that a bad setting is named as such whatever else runs on the machine.
 absl::Status ValidateCniConfig(const CniConfig& config);
+
+inline constexpr char kDefaultBridgeLockDir[] = "/run/skiff/bridges";
+
+// One skiffd per bridge: two on one bridge would give out the same task addresses from their
+// own IPAM leases (seen: three tasks, one answering). The claim is a lock on
+// LOCK_DIR/BRIDGE.lock, held until it is destroyed (or the process ends), that says which
+// process and state directory hold the bridge. FailedPrecondition naming the bridge, the subnet,
+// the holder and the flags to change when another process holds it.
+class BridgeClaim {
+ public:
+  ~BridgeClaim();
+  BridgeClaim(const BridgeClaim&) = delete;
+  BridgeClaim& operator=(const BridgeClaim&) = delete;
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<BridgeClaim>> ClaimBridge(const CniConfig&,
+                                                                  const std::string&);
+  explicit BridgeClaim(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+absl::StatusOr<std::unique_ptr<BridgeClaim>> ClaimBridge(
+    const CniConfig& config, const std::string& lock_dir = kDefaultBridgeLockDir);
 
 // A CniConfig that ValidateCniConfig accepted. Creates the state directories.
 absl::StatusOr<std::unique_ptr<TaskNetwork>> NewCniNetwork(CniConfig config);

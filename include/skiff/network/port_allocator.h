@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct PortAllocatorOptions {
   std::vector<int> reserved = {22, 2375, 2376, 51678, 51679, 51680};
   // Whether a process on the host holds the port (tcp or udp); the default tries to bind it.
   std::function<bool(int port, const std::string& protocol)> in_use;
+  // The host ports that a DNAT rule of the host redirects elsewhere (another skiffd's tasks,
+  // Docker's published ports, a rule left behind): a task given one would never see a
+  // connection. The default reads the host's nat table (RedirectedHostPorts).
+  std::function<std::set<std::pair<std::string, int>>()> redirected;
 };
 
 // What a container asks for: host_port 0 for a dynamic port.
@@ -39,6 +44,15 @@ using PortRequest = PortBinding;
 // Whether something on the host has a socket bound to 0.0.0.0:port (or a more specific address
 // on it) for the protocol: a bind without SO_REUSEADDR semantics for listeners fails.
 bool HostPortInUse(int port, const std::string& protocol);
+
+// The (protocol, port) pairs that rules of `iptables-save -t nat` output send to DNAT or
+// REDIRECT by destination port (--dport N, --dport N:M, --dports N,M:K). Negated matches and
+// rules without a port are left out.
+std::set<std::pair<std::string, int>> ParseRedirectedPorts(std::string_view iptables_save);
+
+// ParseRedirectedPorts of the host's nat table, read at most once a second (iptables-save takes
+// ~5 ms); empty when it cannot be read (no iptables, not root): then only binds tell.
+std::set<std::pair<std::string, int>> RedirectedHostPorts();
 
 class PortAllocator {
  public:
@@ -61,7 +75,8 @@ class PortAllocator {
 
  private:
   using Key = std::pair<std::string, int>;  // protocol, port.
-  bool Free(const Key& key) const;
+  // `redirected`, when the check is for a port of the given protocol; read once per call.
+  bool Free(const Key& key, const std::set<Key>& redirected) const;
   static std::string Reason(const std::string& protocol);
 
   PortAllocatorOptions options_;
