@@ -17,8 +17,9 @@ constexpr double kMiB = 1024.0 * 1024.0;
 
 double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
 
-std::string RuntimeIdOf(const store::StoredTask& record, const v1::Container& c) {
-  return c.runtime_id().empty() ? scheduler::RuntimeContainerId(record.id, c.name())
+std::string RuntimeIdOf(const store::StoredTask& record, int index) {
+  const v1::Container& c = record.task.containers(index);
+  return c.runtime_id().empty() ? scheduler::RuntimeContainerId(record.id, c.name(), index)
                                 : c.runtime_id();
 }
 
@@ -48,10 +49,11 @@ v1::TaskStats TaskStatsOf(const store::StoredTask& record, const StatsStore& sto
   double cpu = 0;
   bool every_cpu = record.task.containers_size() > 0;
   int64_t working_set = 0;
-  for (const v1::Container& c : record.task.containers()) {
+  for (int i = 0; i < record.task.containers_size(); ++i) {
+    const v1::Container& c = record.task.containers(i);
     v1::ContainerStats* stats = out.add_containers();
     stats->set_container_name(c.name());
-    stats->set_runtime_id(RuntimeIdOf(record, c));
+    stats->set_runtime_id(RuntimeIdOf(record, i));
     const StatsStore::Entry* entry = store.Find(stats->runtime_id());
     if (entry == nullptr) {
       // An exited container of a running task uses nothing; one not sampled yet is unknown.
@@ -161,11 +163,12 @@ absl::StatusOr<v1::DescribeStatsResponse> StatsReporter::DescribeStats(
 void StatsReporter::ForEachSample(const std::function<void(const ContainerSample&)>& fn) const {
   tasks_->ForEachTask([&](const store::StoredTask& record) {
     if (record.task.last_status() != "RUNNING") return;
-    for (const v1::Container& c : record.task.containers()) {
-      const StatsStore::Entry* entry = store_->Find(RuntimeIdOf(record, c));
+    for (int i = 0; i < record.task.containers_size(); ++i) {
+      const StatsStore::Entry* entry = store_->Find(RuntimeIdOf(record, i));
       if (entry == nullptr) continue;
       fn(ContainerSample{.cluster = record.cluster, .task_id = record.id,
-                         .service = record.service, .container = c.name(), .stats = *entry});
+                         .service = record.service, .container = record.task.containers(i).name(),
+                         .stats = *entry});
     }
   });
 }

@@ -412,8 +412,28 @@ absl::Status ApplyLabels(const ContainerDefinition& c, const std::string& path,
 
 }  // namespace
 
-std::string RuntimeContainerId(const std::string& task_id, const std::string& container_name) {
-  return absl::StrCat(task_id, "-", container_name);
+namespace {
+
+// containerd's identifier rule (pkg/identifiers): at most 76 characters; runs of letters and
+// digits joined by single separators.
+bool IsContainerdIdentifier(absl::string_view id) {
+  if (id.empty() || id.size() > 76) return false;
+  bool after_separator = true;  // The first character must be a letter or a digit.
+  for (char ch : id) {
+    const bool separator = ch == '.' || ch == '_' || ch == '-';
+    if (!separator && !absl::ascii_isalnum(static_cast<unsigned char>(ch))) return false;
+    if (separator && after_separator) return false;
+    after_separator = separator;
+  }
+  return !after_separator;
+}
+
+}  // namespace
+
+std::string RuntimeContainerId(const std::string& task_id, const std::string& container_name,
+                               int index) {
+  std::string id = absl::StrCat(task_id, "-", container_name);
+  return IsContainerdIdentifier(id) ? id : absl::StrCat(task_id, ".", index);
 }
 
 std::string ContainerLogPath(const TaskContext& task, const std::string& container_name) {
@@ -438,7 +458,7 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefiniti
   }
 
   ContainerSpec spec;
-  spec.id = RuntimeContainerId(task.task_id, container_name);
+  spec.id = RuntimeContainerId(task.task_id, container_name, index);
   spec.image = runtime::NormalizeImageReference(c.image());
   spec.log_path = ContainerLogPath(task, container_name);
   spec.network = Network(definition, c);

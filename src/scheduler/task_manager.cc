@@ -224,8 +224,8 @@ TaskManager::TaskState& TaskManager::Insert(TaskState state) {
 
 std::pair<TaskManager::TaskState*, size_t> TaskManager::FindContainer(
     const std::string& runtime_id) {
-  // Task ids are hex: the task's id is what comes before the first '-'.
-  TaskState* task = Find(std::string_view(runtime_id).substr(0, runtime_id.find('-')));
+  // Task ids are hex: the task's id is what comes before the first '-' or '.'.
+  TaskState* task = Find(std::string_view(runtime_id).substr(0, runtime_id.find_first_of("-.")));
   if (task == nullptr) {
     auto it = irregular_runtime_ids_.find(runtime_id);
     if (it == irregular_runtime_ids_.end()) return {nullptr, 0};
@@ -243,7 +243,7 @@ void TaskManager::IndexContainers(const TaskState& task) {
        ++i) {
     const std::string& runtime_id = task.containers[i].runtime_id;
     const std::string& name = t.containers(static_cast<int>(i)).name();
-    if (runtime_id != RuntimeContainerId(task.record.id, name)) {
+    if (runtime_id != RuntimeContainerId(task.record.id, name, static_cast<int>(i))) {
       irregular_runtime_ids_[runtime_id] = task.record.id;
     }
   }
@@ -318,13 +318,14 @@ absl::StatusOr<TaskManager::TaskState> TaskManager::NewTask(
   state.reservation = ReservationOf(task, definition);
   for (const v1::Tag& tag : request.tags()) *task.add_tags() = tag;
   for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+    const int index = task.containers_size();
     v1::Container* c = task.add_containers();
     c->set_container_arn(model::ContainerArn(scope_, cluster, id, d.name()));
     c->set_task_arn(task.task_arn());
     c->set_name(d.name());
     c->set_image(d.image());
     Advance(*c, TaskStage::kPending);
-    c->set_runtime_id(RuntimeContainerId(id, d.name()));
+    c->set_runtime_id(RuntimeContainerId(id, d.name(), index));
     if (d.has_cpu()) c->set_cpu(absl::StrCat(d.cpu()));
     if (d.has_memory()) c->set_memory(absl::StrCat(d.memory()));
     if (d.has_memory_reservation()) c->set_memory_reservation(absl::StrCat(d.memory_reservation()));

@@ -26,7 +26,7 @@ std::vector<TaskManager::ContainerState> TaskManager::ContainersOf(
   for (int i = 0; i < task.containers_size(); ++i) {
     const v1::Container& c = task.containers(i);
     index[c.name()] = static_cast<size_t>(i);
-    out[i].runtime_id = c.runtime_id().empty() ? RuntimeContainerId(task_id, c.name())
+    out[i].runtime_id = c.runtime_id().empty() ? RuntimeContainerId(task_id, c.name(), i)
                                                : c.runtime_id();
   }
   for (const v1::ContainerDefinition& d : definition.container_definitions()) {

@@ -114,6 +114,40 @@ TEST_F(TasksTest, RunLogsExecAndStop) {
   EXPECT_EQ(Ok({"list-images"})["images"].size(), 1u);
 }
 
+// ECS allows container names that containerd's identifiers do not: seen registering, then
+// failing to start. They run, under ids of the task and their index, and keep their names.
+TEST_F(TasksTest, ContainersWithEcsNamesThatContainerdRefusesRun) {
+  StartSkiffd();
+  LoadTestImage();
+  const std::string long_name(60, 'n');
+  json definition = {{"family", "names"}, {"networkMode", "host"}};
+  for (const std::string& name : std::vector<std::string>{"-", "app_", "a--b", long_name}) {
+    json c = Busybox(name, "exec sleep 1000", /*init=*/true);
+    c["stopTimeout"] = 2;
+    definition["containerDefinitions"].push_back(c);
+  }
+  Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+  json run = Ok({"run-task", "--task-definition", "names"});
+  ASSERT_EQ(run["tasks"].size(), 1u) << run.dump();
+  const std::string arn = run["tasks"][0]["taskArn"];
+  const std::string id = arn.substr(arn.rfind('/') + 1);
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  json task = Describe(id);
+  ASSERT_EQ(task["containers"].size(), 4u);
+  const std::vector<std::string> ids = {id + ".0", id + ".1", id + ".2", id + ".3"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(task["containers"][i]["lastStatus"], "RUNNING") << i;
+    EXPECT_EQ(task["containers"][i]["runtimeId"], ids[i]);
+  }
+  EXPECT_EQ(task["containers"][2]["name"], "a--b");
+  skiff::testing::CommandResult exec = Skiff(
+      {"execute-command", "--task", id, "--container", "a--b", "--command", "echo in-a--b"});
+  EXPECT_EQ(exec.stdout_text, "in-a--b\n") << exec.stderr_text;
+  Ok({"stop-task", "--task", id});
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  EXPECT_EQ(Describe(id)["containers"][3]["exitCode"], 143);
+}
+
 TEST_F(TasksTest, LogsFollowTailAndNameTheirContainers) {
   StartSkiffd();
   LoadTestImage();

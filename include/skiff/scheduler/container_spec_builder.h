@@ -25,8 +25,14 @@ struct TaskContext {
   std::string volumes_dir;   // STATE_DIR/volumes: shared named volumes.
 };
 
-// The runtime's name for a container of a task: "<task-id>-<container-name>".
-std::string RuntimeContainerId(const std::string& task_id, const std::string& container_name);
+// The runtime's name for the container at `index` of a task's definition:
+// "<task-id>-<container-name>" when that is a containerd identifier (at most 76 characters,
+// letters and digits in runs joined by single '.', '_' or '-'), else "<task-id>.<index>": ECS
+// allows names such as "-", "app_" or "a--b" and up to 255 characters, which containerd
+// refuses. Either way the task id comes first, up to the first '-' or '.', and the container is
+// found from it (the record keeps each container's id; its label skiff.container has the name).
+std::string RuntimeContainerId(const std::string& task_id, const std::string& container_name,
+                               int index);
 
 // The log file of a container of a task: <task_dir>/<container-name>.log.
 std::string ContainerLogPath(const TaskContext& task, const std::string& container_name);

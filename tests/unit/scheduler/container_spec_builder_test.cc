@@ -94,8 +94,24 @@ class ContainerSpecBuilderTest : public ::testing::Test {
 };
 
 TEST_F(ContainerSpecBuilderTest, NamesAndPaths) {
-  EXPECT_EQ(RuntimeContainerId(kTaskId, "app"), kTaskId + "-app");
+  EXPECT_EQ(RuntimeContainerId(kTaskId, "app", 0), kTaskId + "-app");
+  EXPECT_EQ(RuntimeContainerId(kTaskId, "web_1-a", 3), kTaskId + "-web_1-a");
   EXPECT_EQ(ContainerLogPath(task_, "app"), task_.task_dir + "/app.log");
+}
+
+// ECS allows names that containerd's identifiers do not ("-", "app_", "a--b", 255 characters):
+// those containers are the task id and their index.
+TEST_F(ContainerSpecBuilderTest, EcsNamesThatAreNoContainerdIdentifierGetTheirIndex) {
+  for (const std::string& name :
+       std::vector<std::string>{"-", "app_", "_app", "a--b", "a-_b", std::string(44, 'x')}) {
+    EXPECT_EQ(RuntimeContainerId(kTaskId, name, 2), kTaskId + ".2") << name;
+  }
+  EXPECT_EQ(RuntimeContainerId(kTaskId, std::string(43, 'x'), 2),
+            kTaskId + "-" + std::string(43, 'x'));  // 76 characters in all.
+  ContainerSpec spec =
+      Build(Definition(R"({"name": "-", "image": "busybox", "memory": 64})"), "-");
+  EXPECT_EQ(spec.id, kTaskId + ".0");
+  EXPECT_EQ(spec.labels["skiff.container"], "-");
 }
 
 TEST_F(ContainerSpecBuilderTest, MinimalContainer) {
