@@ -18,12 +18,17 @@
 //     is a scale-out and lowering it to max a scale-in, so the DynamicScaling*Suspended flags
 //     stop them (ours). It starts no cooldown.
 //  2. Scale-out (unless DynamicScalingOutSuspended). A policy wants out when its metric was
-//     above its target on each of the last 3 samples (every one with data). It proposes
+//     above target × (1 + tolerance) on each of the last 3 samples (every one with data). AWS
+//     alarms at the target itself, on one-minute datapoints; on 10 s samples a metric that
+//     hovers at target ±5% is above target 3 samples in a row within minutes, and every such
+//     scale-out is an activity nobody wanted. The tolerance (AutoscalerOptions, 10% by default,
+//     the mirror of ECS's AlarmLow 10% under target and Kubernetes HPA's default) makes
+//     [0.9, 1.1] × target a dead band; 0 gives AWS's rule exactly. It proposes
 //     ceil(running × metric / target), where `running` is the sample's running count: ECS's
 //     metric is the average over RUNNING tasks, so running × metric is the load, and basing the
 //     estimate on the desired count would count pending tasks that carry no load and compound
 //     on every sample while they start. With the metric strictly above target the proposal is
-//     at least running + 1 (ceil). The largest proposal of all policies wins, capped at max; it
+//     at least running + 1. The largest proposal of all policies wins, capped at max; it
 //     happens only if it is above the current desired count. During the winning policy's
 //     ScaleOutCooldown after our last scale-out, a further scale-out happens only if it is
 //     larger than the capacity that scale-out set (AWS: "the capacity added by the initiating
@@ -66,8 +71,8 @@
 //               policy cpu50 (ECSServiceAverageCPUUtilization 82.5 above target 50 on the last
 //               3 samples)"
 //   scale-in:  "monitor TargetTracking-service/default/web-Low-cpu50 in state ALARM triggered
-//               policy cpu50 (ECSServiceAverageCPUUtilization below 45, 90% of target 50, for
-//               300 s; every policy with scale-in enabled agrees)"
+//               policy cpu50 (ECSServiceAverageCPUUtilization 20 below 45, 90% of target 50,
+//               for 300 s; every policy with scale-in enabled agrees)"
 //   bounds:    "desired count 7 was above the maximum capacity 5" (ours; AWS words this case
 //               only as the min/max change that caused it)
 //   scheduled: see ApplyScheduledAction below.
@@ -79,10 +84,10 @@
 #include <deque>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace skiff::scaling {
@@ -94,8 +99,8 @@ enum class MetricKind {
   kAlbRequestCountPerTarget,            // "ALBRequestCountPerTarget"
 };
 // AWS's name (PredefinedMetricType), and back; none for another name.
-std::string_view MetricKindName(MetricKind kind);
-std::optional<MetricKind> MetricKindFromName(std::string_view name);
+absl::string_view MetricKindName(MetricKind kind);
+std::optional<MetricKind> MetricKindFromName(absl::string_view name);
 
 // RegisterScalableTarget's SuspendedState.
 struct SuspendedState {
@@ -171,9 +176,24 @@ struct ScalingDecision {
   AutoscalerState state_after;
 };
 
+struct AutoscalerOptions {
+  // Scale-out needs the metric above target × (1 + scale_out_tolerance); see rule 2.
+  double scale_out_tolerance = 0.1;
+  // A sample more than this after the previous one starts the history afresh (as after a
+  // restart): samples from before a stall say nothing about the time in between, so they may
+  // not complete a run of 3 or a scale-in window. The wiring sets a few sampling intervals.
+  absl::Duration max_sample_gap = absl::Minutes(5);
+};
+
 class Autoscaler {
  public:
-  Autoscaler() = default;
+  // What the history keeps of a sample.
+  struct Observation {
+    absl::Time at;
+    MetricValues metrics;
+  };
+
+  explicit Autoscaler(AutoscalerOptions options = {}) : options_(options) {}
 
   // Records `sample` and decides. At most one decision per sample. Samples must come in time
   // order; one not after the previous is ignored (no decision). `policies` may change between
@@ -186,14 +206,27 @@ class Autoscaler {
   // The samples kept: those within the longest ScaleInCooldown of the policies last seen, and
   // never fewer than the last 3. At one sample per interval that is at most
   // max(3, window / interval + 1).
-  size_t history_size() const { return history_.size(); }
+  const std::deque<Observation>& history() const { return history_; }
 
  private:
-  struct Point {
-    absl::Time at;
-    MetricValues metrics;
-  };
-  std::deque<Point> history_;
+  void Record(const Sample& sample, absl::Duration longest_window);
+  // The activities, once the sample is recorded; each none when it does not apply.
+  std::optional<ScalingDecision> ScaleOut(const ScalableTarget& target,
+                                          const std::vector<TargetTrackingPolicy>& policies,
+                                          const AutoscalerState& state,
+                                          const Sample& sample) const;
+  std::optional<ScalingDecision> ScaleIn(const ScalableTarget& target,
+                                         const std::vector<TargetTrackingPolicy>& policies,
+                                         const AutoscalerState& state,
+                                         const Sample& sample) const;
+  // The latest value when `policy`'s metric was above target × (1 + tolerance) on each of the
+  // last 3 samples.
+  std::optional<double> HighOnLastThree(const TargetTrackingPolicy& policy) const;
+  // The latest value when `policy` is ready to scale in at `now` (rule 3, but the cooldown).
+  std::optional<double> LowThroughWindow(const TargetTrackingPolicy& policy, absl::Time now) const;
+
+  AutoscalerOptions options_;  // Fixed at construction.
+  std::deque<Observation> history_;
   absl::Time observing_since_ = absl::InfinitePast();  // The first sample this engine saw.
 };
 
