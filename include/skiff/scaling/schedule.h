@@ -24,8 +24,8 @@
 //    field's maximum; a-b/c likewise within the range; a range must not run backwards. nW is
 //    the weekday (Mon-Fri) nearest day n within the same month (Quartz's rule: 1W on a Saturday
 //    is Monday the 3rd); LW the last weekday. L, W and # stand alone in their field (no lists).
-//    Names are case-insensitive. Errors name the field: "cron(...): field 3 (Day-of-month):
-//    '32' is out of range 1-31".
+//    Names are case-insensitive. Errors name the field: "Invalid schedule expression
+//    'cron(0 0 32 * ? *)': field 3 (Day-of-month): '32' is out of range 1-31".
 // Timezone: an IANA name (absl::LoadTimeZone; "" means UTC). at() and cron() are local times in
 // it. Local times that do not exist or happen twice (DST) are our choice, since AWS does not
 // document it: a local time skipped by a spring-forward fires at the instant it would have been
@@ -44,9 +44,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
@@ -65,7 +65,7 @@ class Schedule {
 
   // InvalidArgument for a malformed expression, an unknown time zone or EndTime <= StartTime,
   // with a message that quotes the expression and names what is wrong.
-  static absl::StatusOr<Schedule> Parse(std::string_view expression, std::string_view timezone,
+  static absl::StatusOr<Schedule> Parse(absl::string_view expression, absl::string_view timezone,
                                         const ScheduleBounds& bounds = {});
 
   // The first firing strictly after `after`; none when there is no more (an at() in the past,
