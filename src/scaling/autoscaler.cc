@@ -156,7 +156,8 @@ void Autoscaler::Record(const Sample& sample, absl::Duration longest_window) {
 }
 
 std::optional<double> Autoscaler::HighOnLastThree(const TargetTrackingPolicy& policy) const {
-  if (history_.size() < kSamplesToAlarm) return std::nullopt;
+  // The API refuses a target <= 0; should one get here, it decides nothing rather than divide.
+  if (history_.size() < kSamplesToAlarm || !(policy.target_value > 0)) return std::nullopt;
   const double threshold = policy.target_value * (1 + options_.scale_out_tolerance);
   for (size_t i = history_.size() - kSamplesToAlarm; i < history_.size(); ++i) {
     const std::optional<double> value = ValueOf(history_[i].metrics, policy.metric);
@@ -168,7 +169,10 @@ std::optional<double> Autoscaler::HighOnLastThree(const TargetTrackingPolicy& po
 std::optional<double> Autoscaler::LowThroughWindow(const TargetTrackingPolicy& policy,
                                                    absl::Time now) const {
   const absl::Duration window = policy.scale_in_cooldown;
-  if (history_.size() < kSamplesToAlarm || now - observing_since_ < window) return std::nullopt;
+  if (history_.size() < kSamplesToAlarm || now - observing_since_ < window ||
+      !(policy.target_value > 0)) {
+    return std::nullopt;
+  }
   const double threshold = kScaleInThreshold * policy.target_value;
   size_t examined = 0;
   for (auto it = history_.rbegin(); it != history_.rend(); ++it, ++examined) {

@@ -413,6 +413,16 @@ TEST_F(AutoscalerTest, AStallInSamplingStartsTheHistoryAfresh) {
   EXPECT_EQ(Run(1, 10).size(), 1u);
 }
 
+TEST_F(AutoscalerTest, ABadTargetOrMetricDecidesNothing) {
+  policies_ = {Cpu(0)};
+  EXPECT_TRUE(Run(60, 80).empty());
+  policies_ = {Cpu(50)};
+  EXPECT_TRUE(Run(3, std::nan("")).empty());
+  std::vector<ScalingDecision> decisions = Run(3, HUGE_VAL);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].new_desired_count, 10);  // Saturated, then capped at max.
+}
+
 TEST_F(AutoscalerTest, SamplesOutOfOrderAreIgnored) {
   Tick(80);
   Tick(80);
