@@ -117,6 +117,32 @@ std::string FlagHelp(const FieldDescriptor* field) {
   return help;
 }
 
+// What describe-task-definition says of a registered task definition and RegisterTaskDefinition
+// does not take (ECS sets it).
+constexpr const char* kRegisteredOnly[] = {
+    "taskDefinitionArn", "revision",     "status",         "requiresAttributes",
+    "compatibilities",   "registeredAt", "registeredBy",   "deregisteredAt",
+    "deleteRequestedAt"};
+
+// describe-task-definition's output, or its taskDefinition, as register-task-definition's input:
+// the task definition (with the output's tags), without what only a registered one has. Returns
+// the members it left out, in the order found; the input is left alone when it is neither.
+std::vector<std::string> AdoptDescribedTaskDefinition(json* input) {
+  std::vector<std::string> ignored;
+  if (const auto inner = input->find("taskDefinition");
+      inner != input->end() && inner->is_object() && !input->contains("family")) {
+    json adopted = *inner;
+    if (const auto tags = input->find("tags"); tags != input->end() && !tags->empty()) {
+      adopted["tags"] = *tags;
+    }
+    *input = std::move(adopted);
+  }
+  for (const char* member : kRegisteredOnly) {
+    if (input->erase(member) > 0) ignored.emplace_back(member);
+  }
+  return ignored;
+}
+
 class Parser {
  public:
   explicit Parser(const std::vector<Command>& commands) {
@@ -169,7 +195,7 @@ class Parser {
       return invocation;
     }
     try {
-      invocation.request = BuildRequest(*chosen);
+      invocation.request = BuildRequest(*chosen, err);
     } catch (const UsageError& e) {
       err << "error: " << e.message << "\n";
       invocation.exit_code = kExitUsage;
@@ -268,13 +294,21 @@ class Parser {
   }
 
   // The request message: --cli-input-json first, then each flag over it, then the cluster.
-  std::unique_ptr<Message> BuildRequest(Entry& entry) {
+  std::unique_ptr<Message> BuildRequest(Entry& entry, std::ostream& err) {
     const Command& command = *entry.command;
     const Descriptor* descriptor = command.request();
     json input = json::object();
     if (entry.cli_input) {
       input = ParseJsonArgument("cli-input-json", *entry.cli_input);
       if (!input.is_object()) throw UsageError{"--cli-input-json: must be a JSON object"};
+      if (command.name == "register-task-definition") {
+        const std::vector<std::string> ignored = AdoptDescribedTaskDefinition(&input);
+        if (!ignored.empty()) {
+          err << "note: ignored what a registered task definition has and a new one cannot be "
+                 "given: "
+              << absl::StrJoin(ignored, ", ") << "\n";
+        }
+      }
     }
     auto field_named = [&](const std::string& name) {
       const FieldDescriptor* field = nullptr;

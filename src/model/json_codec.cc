@@ -148,7 +148,10 @@ absl::Status DecodeMap(const json& value, const FieldDescriptor* field, Message*
   for (const auto& [key, item] : value.items()) {
     Message* entry = reflection->AddMessage(message, field);
     entry->GetReflection()->SetString(entry, key_field, key);
-    if (item.is_null()) return Error(absl::StrCat(path, ".", key), "must not be null");
+    if (item.is_null()) {  // Absent, as everywhere.
+      reflection->RemoveLast(message, field);
+      continue;
+    }
     absl::Status s = DecodeScalar(item, value_field, entry, absl::StrCat(path, ".", key));
     if (!s.ok()) return s;
   }
@@ -271,6 +274,9 @@ absl::Status DecodeMessage(const json& value, Message* message, const std::strin
   if (!value.is_object()) return WrongType(path, "an object", value);
   const Descriptor* descriptor = message->GetDescriptor();
   for (const auto& [key, item] : value.items()) {
+    // null is absent (console exports, describe output and CodeDeploy files are full of them),
+    // even for a member this build does not know.
+    if (item.is_null()) continue;
     const FieldDescriptor* field = FindByJsonName(descriptor, key);
     if (field == nullptr) {
       // The key is the user's; keep a hostile one from bloating the message.
@@ -284,7 +290,9 @@ absl::Status DecodeMessage(const json& value, Message* message, const std::strin
     const FieldDescriptor* field = descriptor->field(i);
     if (!field->options().GetExtension(skiff::v1::required)) continue;
     const auto member = value.find(field->json_name());
-    if (member == value.end()) return Error(Join(path, field->json_name()), "required");
+    if (member == value.end() || member->is_null()) {
+      return Error(Join(path, field->json_name()), "required");
+    }
     // Same rule as CheckShape: a required list needs an item.
     if (field->is_repeated() && member->empty()) {
       return Error(Join(path, field->json_name()), "must have at least one item");

@@ -196,5 +196,40 @@ TEST_F(CommandLineTest, GlobalFlagsMayFollowTheCommand) {
   EXPECT_THAT(err_.str(), IsEmpty());
 }
 
+// describe-task-definition's output, given back to register-task-definition, makes a new
+// revision: what only a registered definition has is left out, and said on stderr.
+TEST_F(CommandLineTest, ADescribedTaskDefinitionRegistersAsANewRevision) {
+  const json described = {
+      {"taskDefinition",
+       {{"taskDefinitionArn", "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3"},
+        {"family", "web"},
+        {"revision", 3},
+        {"status", "ACTIVE"},
+        {"containerDefinitions", {{{"name", "a"}, {"image", "busybox"}, {"memory", 64}}}},
+        {"requiresAttributes", {{{"name", "com.amazonaws.ecs.capability.docker-remote-api.1.18"}}}},
+        {"compatibilities", {"EC2"}},
+        {"registeredAt", 1700000000.5},
+        {"registeredBy", "arn:aws:iam::123456789012:user/me"},
+        {"ipcMode", nullptr}}},
+      {"tags", {{{"key", "team"}, {"value", "web"}}}}};
+  for (const json& input : {described, described["taskDefinition"]}) {
+    err_.str("");
+    const json request = Request({"register-task-definition", "--cli-input-json", input.dump()});
+    EXPECT_EQ(request["family"], "web");
+    EXPECT_EQ(request["containerDefinitions"][0]["name"], "a");
+    EXPECT_FALSE(request.contains("revision"));
+    EXPECT_EQ(request.contains("tags"), input.contains("tags")) << request.dump();
+    EXPECT_EQ(err_.str(),
+              "note: ignored what a registered task definition has and a new one cannot be "
+              "given: taskDefinitionArn, revision, status, requiresAttributes, compatibilities, "
+              "registeredAt, registeredBy\n");
+  }
+  // A plain input says nothing.
+  const json plain = {{"family", "x"}, {"containerDefinitions", {{{"name", "a"}}}}};
+  err_.str("");
+  Request({"register-task-definition", "--cli-input-json", plain.dump()});
+  EXPECT_THAT(err_.str(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace skiff::cli

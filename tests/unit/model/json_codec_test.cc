@@ -77,7 +77,11 @@ INSTANTIATE_TEST_SUITE_P(
                     "containerDefinitions: must be an array, got an object"},
         BadDocument{"ObjectExpected", R"({"family": "x", "containerDefinitions": [3]})",
                     "containerDefinitions[0]: must be an object, got an integer"},
-        BadDocument{"NullMember", R"({"family": null})", "family: must not be null"},
+        BadDocument{"NullRequiredMember", std::string(R"({"family": null, )") + kContainer + "}",
+                    "family: required"},
+        BadDocument{"NullListItem",
+                    R"({"family": "x", "containerDefinitions": [null]})",
+                    "containerDefinitions[0]: must not be null"},
         BadDocument{"EnumValue", std::string(R"({"family": "x", "networkMode": "bridged", )") +
                                      kContainer + "}",
                     "networkMode: must be one of bridge, host, awsvpc, none; got \"bridged\""},
@@ -98,6 +102,26 @@ INSTANTIATE_TEST_SUITE_P(
                     "containerDefinitions[0].dockerLabels.a: must be a string, got an integer"},
         BadDocument{"NotAnObject", "[1, 2]", "input: must be an object, got an array"}),
     [](const auto& info) { return info.param.name; });
+
+// Console exports, describe output and CodeDeploy's taskdef.json are full of nulls, which the
+// ECS deploy action strips before it registers: null is absent, for any member, known or not.
+TEST(JsonCodecTest, NullIsAbsentEverywhere) {
+  v1::RegisterTaskDefinitionRequest request;
+  absl::Status s = DecodeMessageText(
+      R"({"family": "x", "ipcMode": null, "pidMode": null, "someFutureMember": null,
+          "containerDefinitions": [{"name": "a", "image": "busybox", "memory": null,
+            "secrets": null, "dockerLabels": {"kept": "1", "dropped": null},
+            "logConfiguration": {"logDriver": "awslogs", "secretOptions": null}}]})",
+      &request);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(request.has_ipc_mode());
+  const v1::ContainerDefinition& c = request.container_definitions(0);
+  EXPECT_FALSE(c.has_memory());
+  EXPECT_EQ(c.secrets_size(), 0);
+  EXPECT_EQ(c.docker_labels().size(), 1u);
+  EXPECT_EQ(c.docker_labels().at("kept"), "1");
+  EXPECT_EQ(c.log_configuration().log_driver(), "awslogs");
+}
 
 TEST(JsonCodecTest, RejectsInvalidJsonWithItsPosition) {
   absl::Status s = Decode(R"({"family": "x",)");
