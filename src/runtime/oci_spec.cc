@@ -31,18 +31,18 @@ absl::Status Invalid(absl::string_view setting, absl::string_view message) {
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
-// Mount destinations: the kernel filesystems are the runtime's, and a mount there could hide
-// masked paths or expose the host (a bind of the host's /proc onto /proc/sys, say).
+// Mount destinations: /proc is the container's own procfs, which runc refuses to mount over (a
+// bind of the host's /proc onto /proc/sys would expose the host). /sys and /dev take mounts as
+// on Docker and ECS (model::ContainerMountPathProblem says why); the masked paths there stay
+// masked, since runc masks them after the mounts.
 absl::StatusOr<std::string> CheckedDestination(absl::string_view setting, absl::string_view path) {
   if (!absl::StartsWith(path, "/")) {
     return Invalid(setting, absl::StrCat(Quote(path), " must be an absolute path"));
   }
   std::string clean = CleanAbsolutePath(path);
   if (clean == "/") return Invalid(setting, "must not be the container's root directory");
-  for (absl::string_view root : {"/proc", "/sys", "/dev"}) {
-    if (IsAtOrUnder(clean, root)) {
-      return Invalid(setting, absl::StrCat(Quote(path), " must not be ", root, " or under it"));
-    }
+  if (IsAtOrUnder(clean, "/proc")) {
+    return Invalid(setting, absl::StrCat(Quote(path), " must not be /proc or under it"));
   }
   return clean;
 }

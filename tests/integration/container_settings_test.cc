@@ -40,6 +40,7 @@ using runtime::ContainerStatus;
 using runtime::RuntimeEvent;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -557,6 +558,25 @@ TEST_F(ContainerSettingsTest, SharedMemoryAndTmpfs) {
   EXPECT_THAT(v.at("/scratch"), Not(HasSubstr("noexec")));  // mountOptions "exec".
 }
 
+// What ECS runs and an older Skiff refused: AWS's CloudWatch agent mounts the host's
+// /sys/fs/cgroup read-only at /sys/fs/cgroup, the ECS agent's own test a tmpfs at /dev/tmpfs.
+TEST_F(ContainerSettingsTest, MountsUnderSysAndDevAsEcsRunsThem) {
+  const Exited exited = Run(OneContainer(
+      absl::StrCat(Sh("awk '$2 == \"/dev/tmpfs\" || $2 == \"/sys/fs/cgroup\" "
+                      "{print $2 \"=\" $3 \" \" substr($4, 1, 2)}' /proc/self/mounts; "
+                      "touch /dev/tmpfs/x && echo written=yes"),
+                   R"(, "linuxParameters": {"tmpfs": [{"containerPath": "/dev/tmpfs", "size": 8}]},
+           "mountPoints": [{"sourceVolume": "cgroup", "containerPath": "/sys/fs/cgroup",
+                            "readOnly": true}])"),
+      R"("networkMode": "none",
+         "volumes": [{"name": "cgroup", "host": {"sourcePath": "/sys/fs/cgroup"}}])"));
+  const auto v = Values(exited.log);
+  ASSERT_TRUE(v.contains("/dev/tmpfs") && v.contains("/sys/fs/cgroup")) << exited.log;
+  EXPECT_EQ(v.at("/dev/tmpfs"), "tmpfs rw");
+  EXPECT_THAT(v.at("/sys/fs/cgroup"), EndsWith(" ro"));
+  EXPECT_EQ(v.at("written"), "yes");
+}
+
 TEST_F(ContainerSettingsTest, DockerLabelsBecomeContainerLabels) {
   const TaskContext task = NewTask();
   const ContainerSpec spec = Build(
@@ -690,7 +710,7 @@ TEST_F(ContainerSettingsTest, UnsafeSettingsAreRefusedBeforeAnythingIsCreated) {
       {OneContainer(R"("command": ["true"], "user": "1000:4294967295")"),
        "containerDefinitions[0].user"},
       {OneContainer(R"("command": ["true"],
-           "linuxParameters": {"tmpfs": [{"containerPath": "/sys/x", "size": 1}]})"),
+           "linuxParameters": {"tmpfs": [{"containerPath": "/proc/x", "size": 1}]})"),
        "containerDefinitions[0].linuxParameters.tmpfs[0].containerPath"},
   };
   for (const auto& [json, field] : cases) {

@@ -18,8 +18,12 @@ namespace skiff::model {
 // the host through /proc/<pid>/root of processes it sees).
 std::optional<std::string> WorkingDirectoryProblem(absl::string_view path);
 
-// mountPoints[].containerPath and tmpfs[].containerPath: absolute, not "/", and not /proc, /sys,
-// /dev or under them: the runtime mounts those, and a volume there could unmask what it hides.
+// mountPoints[].containerPath and tmpfs[].containerPath: absolute, not "/" (the image's root),
+// and not /proc or under it, which runc refuses at start (its procfs is the container's own).
+// /sys and /dev are allowed as on ECS and Docker: AWS's CloudWatch agent mounts the host's
+// /sys/fs/cgroup there, the ECS agent's own tests a tmpfs at /dev/tmpfs. What a mount can reach
+// is decided by its source (a host sourcePath), not by where it lands; runc's masked paths stay
+// masked, since it masks them after the mounts.
 std::optional<std::string> ContainerMountPathProblem(absl::string_view path);
 
 // user: "", name, uid, uid:gid, name:group...; numeric ids must lie in 0..2^31-1 (runc's range).

@@ -186,18 +186,23 @@ INSTANTIATE_TEST_SUITE_P(
              Doc(R"(, "mountPoints": [{"sourceVolume": "data", "containerPath": "/proc"}])",
                  R"("volumes": [{"name": "data"}], )"),
              "containerDefinitions[0].mountPoints[0].containerPath: must not be /proc or under "
-             "it"},
-        Case{"MountPointUnderSys",
+             "it (runc mounts nothing there)"},
+        Case{"MountPointUnderProc",
              Doc(R"(, "mountPoints": [{"sourceVolume": "data", "containerPath": "/d"},
-                 {"sourceVolume": "data", "containerPath": "/sys/kernel"}])",
+                 {"sourceVolume": "data", "containerPath": "/proc/../proc/sys"}])",
                  R"("volumes": [{"name": "data"}], )"),
-             "containerDefinitions[0].mountPoints[1].containerPath: must not be /sys or under "
-             "it"},
+             "containerDefinitions[0].mountPoints[1].containerPath: must not be /proc or under "
+             "it (runc mounts nothing there)"},
+        // AWS's CloudWatch agent daemon task, as ECS runs it.
+        Case{"MountPointOnSysFsCgroup",
+             Doc(R"(, "mountPoints": [{"sourceVolume": "data", "containerPath": "/sys/fs/cgroup",
+                 "readOnly": true}])",
+                 R"("volumes": [{"name": "data", "host": {"sourcePath": "/sys/fs/cgroup"}}], )"),
+             ""},
         Case{"MountPointOnDev",
              Doc(R"(, "mountPoints": [{"sourceVolume": "data", "containerPath": "//dev/"}])",
                  R"("volumes": [{"name": "data"}], )"),
-             "containerDefinitions[0].mountPoints[0].containerPath: must not be /dev or under "
-             "it"},
+             ""},
         Case{"MountPointOnRoot",
              Doc(R"(, "mountPoints": [{"sourceVolume": "data", "containerPath": "/"}])",
                  R"("volumes": [{"name": "data"}], )"),
@@ -211,10 +216,14 @@ INSTANTIATE_TEST_SUITE_P(
              Doc(R"(, "linuxParameters": {"tmpfs": [{"containerPath": "run", "size": 8}]})"),
              "containerDefinitions[0].linuxParameters.tmpfs[0].containerPath: must be an "
              "absolute path"},
-        Case{"TmpfsOnDevShm",
-             Doc(R"(, "linuxParameters": {"tmpfs": [{"containerPath": "/dev/shm", "size": 8}]})"),
-             "containerDefinitions[0].linuxParameters.tmpfs[0].containerPath: must not be /dev "
-             "or under it"},
+        // The ECS agent's own tmpfs test.
+        Case{"TmpfsUnderDev",
+             Doc(R"(, "linuxParameters": {"tmpfs": [{"containerPath": "/dev/tmpfs", "size": 8}]})"),
+             ""},
+        Case{"TmpfsOnProc",
+             Doc(R"(, "linuxParameters": {"tmpfs": [{"containerPath": "/proc", "size": 8}]})"),
+             "containerDefinitions[0].linuxParameters.tmpfs[0].containerPath: must not be /proc "
+             "or under it (runc mounts nothing there)"},
         Case{"UserForms", Doc(R"(, "user": "www-data:staff")"), ""},
         Case{"UserMaxUid", Doc(R"(, "user": "2147483647:0")"), ""},
         Case{"UserUidTooBig", Doc(R"(, "user": "2147483648")"),

@@ -465,8 +465,7 @@ TEST(OciSpecMountsTest, AppendedInOrder) {
 }
 
 TEST(OciSpecMountsTest, UnsafeDestinationsAreNamed) {
-  for (const char* bad : {"/proc", "/proc/sys", "/sys", "/sys/fs/cgroup", "/dev", "/dev/shm",
-                          "//proc/", "/data/../dev/x"}) {
+  for (const char* bad : {"/proc", "/proc/sys", "//proc/", "/data/../proc/x"}) {
     ContainerSpec spec = MinimalSpec();
     spec.mounts = {{"bind", "/srv", "/ok", {}}, {"tmpfs", "tmpfs", bad, {}}};
     absl::Status s = BuildError(spec);
@@ -487,6 +486,17 @@ TEST(OciSpecMountsTest, UnsafeDestinationsAreNamed) {
   // A destination that only looks like one of them is fine.
   spec.mounts = {{"bind", "/srv", "/procedures", {}}};
   EXPECT_NE(MountAt(Build(spec), "/procedures"), nullptr);
+  // /sys and /dev take mounts, as on Docker and ECS (AWS's CloudWatch agent, the ECS agent's
+  // tmpfs test); they come after the runtime's own, so they are what the container sees.
+  spec.mounts = {{"bind", "/sys/fs/cgroup", "/sys/fs/cgroup", {"ro"}},
+                 {"tmpfs", "tmpfs", "/dev/tmpfs", {}}};
+  const Strings dests = MountDestinations(Build(spec));
+  const auto cgroup = std::find(dests.begin(), dests.end(), "/sys/fs/cgroup");
+  ASSERT_NE(cgroup, dests.end());
+  // The runtime's cgroup mount, then the task's bind over it, then the tmpfs.
+  EXPECT_THAT(Strings(cgroup, dests.end()),
+              ::testing::IsSupersetOf({"/sys/fs/cgroup", "/dev/tmpfs"}));
+  EXPECT_EQ(std::count(dests.begin(), dests.end(), "/sys/fs/cgroup"), 2);
 }
 
 TEST(OciSpecMountsTest, ImageConfigNeverMountsTheHost) {
