@@ -535,9 +535,31 @@ double ToEpochSeconds(absl::Time t) {
   return static_cast<double>(absl::ToUnixMillis(t)) / 1000.0;
 }
 
+namespace {
+
+// Every member of the request that a TaskDefinition has too, as given: what ECS stores and
+// echoes without giving it a meaning here (enableFaultInjection, and members newer than this
+// code). BuildTaskDefinition then sets what it normalizes or derives over it.
+void CopyMembersAsGiven(const RegisterTaskDefinitionRequest& r, TaskDefinition* td) {
+  nlohmann::ordered_json given = EncodeMessage(r);
+  const google::protobuf::Descriptor* shape = TaskDefinition::descriptor();
+  for (auto it = given.begin(); it != given.end();) {
+    bool known = false;
+    for (int i = 0; i < shape->field_count() && !known; ++i) {
+      known = shape->field(i)->json_name() == it.key();
+    }
+    it = known ? std::next(it) : given.erase(it);
+  }
+  // The request passed the same decoder's checks, and the shapes agree member for member.
+  DecodeMessage(given, td).IgnoreError();
+}
+
+}  // namespace
+
 TaskDefinition BuildTaskDefinition(const RegisterTaskDefinitionRequest& r, const ArnScope& scope,
                                    int revision, absl::Time registered_at) {
   TaskDefinition td;
+  CopyMembersAsGiven(r, &td);
   td.set_task_definition_arn(TaskDefinitionArn(scope, r.family(), revision));
   *td.mutable_container_definitions() = r.container_definitions();
   td.set_family(r.family());

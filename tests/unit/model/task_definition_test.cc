@@ -307,6 +307,19 @@ TEST(BuildTaskDefinitionTest, FargateAddsItsCompatibility) {
   EXPECT_THAT(td.requires_compatibilities(), ElementsAre("FARGATE"));
 }
 
+// Members of today's ECS that Skiff gives no meaning are stored and echoed as given.
+TEST(BuildTaskDefinitionTest, MembersWithoutAMeaningHereAreEchoedAsGiven) {
+  v1::RegisterTaskDefinitionRequest r = Parse(
+      Doc(R"(, "versionConsistency": "disabled", "credentialSpecs": ["credentialspec:x"])",
+          R"("enableFaultInjection": true, "tags": [{"key": "k", "value": "v"}], )"));
+  ASSERT_TRUE(ValidateRegisterTaskDefinition(r).ok());
+  v1::TaskDefinition td = BuildTaskDefinition(r, ArnScope{}, 1, absl::UnixEpoch());
+  EXPECT_TRUE(td.has_enable_fault_injection() && td.enable_fault_injection());
+  EXPECT_EQ(td.container_definitions(0).version_consistency(), "disabled");
+  EXPECT_THAT(td.container_definitions(0).credential_specs(), ElementsAre("credentialspec:x"));
+  EXPECT_EQ(td.revision(), 1);
+}
+
 TEST(ValidateTest, ProtoInputWithBadEnumIsRejectedToo) {
   v1::RegisterTaskDefinitionRequest r = Parse(Doc(""));
   r.set_network_mode("bridged");  // A gRPC client can send what JSON decoding would refuse.

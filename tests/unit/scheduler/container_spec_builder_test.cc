@@ -308,10 +308,10 @@ TEST_F(ContainerSpecBuilderTest, MaxSwapZeroMeansNoSwap) {
 
 TEST_F(ContainerSpecBuilderTest, UnsafeTmpfsPathIsNamed) {
   absl::Status s = Error(Definition(R"({"name": "app", "image": "i", "memory": 8,
-      "linuxParameters": {"tmpfs": [{"containerPath": "/dev/shm", "size": 8}]}})"));
+      "linuxParameters": {"tmpfs": [{"containerPath": "/proc/x", "size": 8}]}})"));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "containerDefinitions[0].linuxParameters.tmpfs[0].containerPath: must "
-                         "not be /dev or under it");
+                         "not be /proc or under it (runc mounts nothing there)");
 }
 
 TEST_F(ContainerSpecBuilderTest, UnsafeProcessSettingsAreNamed) {
@@ -391,10 +391,10 @@ TEST_F(ContainerSpecBuilderTest, VolumesFrom) {
 
 TEST_F(ContainerSpecBuilderTest, VolumeErrorsNameTheField) {
   absl::Status s = Error(Definition(R"({"name": "app", "image": "i", "memory": 8,
-      "mountPoints": [{"sourceVolume": "v", "containerPath": "/sys/x"}]})",
+      "mountPoints": [{"sourceVolume": "v", "containerPath": "/proc/x"}]})",
                                     R"("volumes": [{"name": "v"}], )"));
-  EXPECT_EQ(s.message(), "containerDefinitions[0].mountPoints[0].containerPath: must not be /sys "
-                         "or under it");
+  EXPECT_EQ(s.message(), "containerDefinitions[0].mountPoints[0].containerPath: must not be "
+                         "/proc or under it (runc mounts nothing there)");
   s = Error(Definition(R"({"name": "app", "image": "i", "memory": 8,
       "mountPoints": [{"sourceVolume": "nope", "containerPath": "/x"}]})"));
   EXPECT_EQ(s.message(), "containerDefinitions[0].mountPoints[0].sourceVolume: no volume named "
