@@ -58,6 +58,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr char kFamily[] = "bench";
 constexpr char kContainerName[] = "app";
 constexpr int kMemoryMiB = 64;
+constexpr int kCpuShares = 1024;
 constexpr absl::Duration kRpcTimeout = absl::Seconds(30);
 constexpr absl::Duration kStateTimeout = absl::Seconds(30);
 constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
@@ -205,6 +206,10 @@ absl::Status Bench::RegisterTaskDefinition() {
   c->add_command("sleep");
   c->add_command("3600");
   c->set_memory(kMemoryMiB);
+  // ctr's containers get the kernel's default weight, 1024 CPU shares. Without cpu, skiffd
+  // gives ECS's 2 shares, and on a busy machine runc's work inside the container's cgroup
+  // (runc init) then waits behind everything else: the same work needs the same weight.
+  c->set_cpu(kCpuShares);
   // sleep as pid 1 ignores SIGTERM: StopTask then kills it after 1 s, outside the timed part.
   // (initProcessEnabled would stop it at once, but would also time tini, which ctr does not run.)
   c->set_stop_timeout(1);
@@ -462,12 +467,16 @@ void Bench::PrintTable() {
                                  row->samples.size(), row->Min(), row->Median(),
                                  row->Quantile(0.9), row->Median() / ctr_median);
   }
-  const double ratio = api_.Median() / ctr_median;
+  // Issue 21's goals: the API path at most 0.85x ctr, the CLI path (two processes) at most 1.0x.
+  const double api_ratio = api_.Median() / ctr_median;
+  const double cli_ratio = cli_.Median() / ctr_median;
   std::cout << absl::StrFormat(
-      "\nratio skiff/ctr (medians, API row): %.2f  (goal <= 1.10: %s)\n"
+      "\nratio skiff/ctr (medians): API row %.2f (goal <= 0.85: %s), CLI row %.2f (goal <= 1.00: "
+      "%s)\n"
       "The CLI row adds two process starts (skiff run-task, skiff wait) to the API path; ctr's\n"
       "row is one process. Noisy machine: compare rows of the same run only.\n",
-      ratio, ratio <= 1.10 ? "met" : "NOT met");
+      api_ratio, api_ratio <= 0.85 ? "met" : "NOT met", cli_ratio,
+      cli_ratio <= 1.0 ? "met" : "NOT met");
 }
 
 // Where the API row's time goes, from each task's own timestamps (skiffd's clock, this host):

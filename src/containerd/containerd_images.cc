@@ -19,6 +19,9 @@ namespace {
 
 // Long enough for any import; short enough that a lease left by a crashed skiffd goes soon.
 constexpr absl::Duration kLeaseExpiry = absl::Hours(1);
+// Descriptions kept by target digest; past this the cache starts again (a node holds far fewer
+// images than this).
+constexpr size_t kMaxDescribed = 256;
 
 std::string NewLeaseId(absl::string_view what, RandomSource& random) {
   return absl::StrCat("skiff-", what, "-", RandomHex(random, 16));
@@ -166,7 +169,27 @@ absl::StatusOr<ImageInfo> ContainerdImages::Get(const std::string& reference) {
     return absl::NotFoundError(absl::StrCat("image ", reference, " not found (as ", name, ")"));
   }
   if (!record.ok()) return record.status();
-  return Describe(client, *record);
+  return DescribeCached(client, *record);
+}
+
+absl::StatusOr<ImageInfo> ContainerdImages::DescribeCached(ContainerdClient& client,
+                                                           const ImageRecord& record) {
+  {
+    absl::MutexLock lock(&described_mu_);
+    if (auto it = described_.find(record.target.digest); it != described_.end()) {
+      ImageInfo info = it->second;
+      info.name = record.name;
+      info.created = record.created;
+      return info;
+    }
+  }
+  absl::StatusOr<ImageInfo> info = Describe(client, record);
+  // Only complete descriptions: an image whose content is still arriving is read again.
+  if (!info.ok()) return info;
+  absl::MutexLock lock(&described_mu_);
+  if (described_.size() >= kMaxDescribed) described_.clear();
+  described_.insert_or_assign(record.target.digest, *info);
+  return info;
 }
 
 absl::Status ContainerdImages::Remove(const std::string& reference) {

@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "containerd/containerd_client.h"
 #include "containerd/image_importer.h"
 #include "skiff/base/random.h"
@@ -42,11 +45,19 @@ class ContainerdImages {
   // it is left.
   absl::StatusOr<std::vector<ImageInfo>> Store(ContainerdClient& client, ImageContentSource& source,
                                                std::vector<ImageTarget> targets);
+  // What Describe reads for `record` (its manifest, config and layers), from the cache of
+  // descriptions by target digest when it is there.
+  absl::StatusOr<ImageInfo> DescribeCached(ContainerdClient& client, const ImageRecord& record);
 
   const ContainerdConnection* connection_;
   std::string snapshotter_;
   registry::RegistryOptions registry_options_;
   RandomSource* random_;
+  // Image descriptions by the digest of the record's target. What is stored under a digest never
+  // changes, so neither does what Describe reads from it: a task launch that looks its image up
+  // twice (GetImage, then CreateContainer) reads the blobs once, then only the image record.
+  absl::Mutex described_mu_;
+  absl::flat_hash_map<std::string, ImageInfo> described_ ABSL_GUARDED_BY(described_mu_);
 };
 
 }  // namespace skiff::runtime

@@ -142,6 +142,41 @@ absl::StatusOr<containers_api::Container> GetContainer(const ContainerdConnectio
   return std::move(*got.mutable_container());
 }
 
+// What Tasks.Create needs to start `container` with its snapshot's `rootfs`. Makes the
+// directory of the container's log file, which the shim appends to.
+tasks_api::CreateTaskRequest TaskRequestOf(const containers_api::Container& container,
+                                           const Mounts& rootfs) {
+  tasks_api::CreateTaskRequest create;
+  create.set_container_id(container.id());
+  *create.mutable_rootfs() = rootfs;
+  auto log = container.labels().find(kLogPathLabel);
+  if (log != container.labels().end() && !log->second.empty()) {
+    // The shim appends stdout and stderr to this file itself: logs never pass through skiffd,
+    // and the container never blocks on a reader while skiffd is down.
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(log->second).parent_path(), ec);
+    const std::string uri = absl::StrCat("file://", log->second);
+    create.set_stdout(uri);
+    create.set_stderr(uri);
+  }
+  if (container.runtime().has_options()) *create.mutable_options() = container.runtime().options();
+  return create;
+}
+
+void ContainerdRuntime::KeepTaskRequest(const std::string& id, std::string request) {
+  absl::MutexLock lock(&task_requests_mu_);
+  task_requests_.insert_or_assign(id, std::move(request));
+}
+
+std::optional<std::string> ContainerdRuntime::TakeTaskRequest(const std::string& id) {
+  absl::MutexLock lock(&task_requests_mu_);
+  auto it = task_requests_.find(id);
+  if (it == task_requests_.end()) return std::nullopt;
+  std::string request = std::move(it->second);
+  task_requests_.erase(it);
+  return request;
+}
+
 absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) {
   // runc would say only "stat ... no such file" from deep inside container init.
   if (requested.init && !std::filesystem::exists("/usr/bin/tini-static")) {
@@ -205,38 +240,30 @@ absl::Status ContainerdRuntime::CreateContainer(const ContainerSpec& requested) 
       containers->Create(connection_.NewContext(kCallTimeout).get(), create, &response);
   if (!status.ok()) return connection_.ToStatus(status, "Containers.Create " + spec.id);
   created = true;
+  KeepTaskRequest(spec.id, TaskRequestOf(*container, prepared).SerializeAsString());
   return absl::OkStatus();
 }
 
 absl::StatusOr<uint32_t> ContainerdRuntime::StartContainer(const std::string& id) {
-  SKIFF_ASSIGN_OR_RETURN(const containers_api::Container container,
-                         GetContainer(connection_, id, kCallTimeout));
-
-  auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
-  snapshots_api::MountsRequest mounts_request;
-  mounts_request.set_snapshotter(container.snapshotter());
-  mounts_request.set_key(container.snapshot_key());
-  snapshots_api::MountsResponse mounts;
-  grpc::Status status = snapshots->Mounts(connection_.NewContext(kCallTimeout).get(), mounts_request, &mounts);
-  if (!status.ok()) return connection_.ToStatus(status, "Snapshots.Mounts " + id);
-
-  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
   tasks_api::CreateTaskRequest create;
-  create.set_container_id(id);
-  *create.mutable_rootfs() = mounts.mounts();
-  auto log = container.labels().find(kLogPathLabel);
-  if (log != container.labels().end() && !log->second.empty()) {
-    // The shim appends stdout and stderr to this file itself: logs never pass through skiffd,
-    // and the container never blocks on a reader while skiffd is down.
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(log->second).parent_path(), ec);
-    const std::string uri = absl::StrCat("file://", log->second);
-    create.set_stdout(uri);
-    create.set_stderr(uri);
+  if (std::optional<std::string> kept = TakeTaskRequest(id);
+      !kept.has_value() || !create.ParseFromString(*kept)) {
+    SKIFF_ASSIGN_OR_RETURN(const containers_api::Container container,
+                           GetContainer(connection_, id, kCallTimeout));
+    auto snapshots = snapshots_api::Snapshots::NewStub(connection_.channel());
+    snapshots_api::MountsRequest mounts_request;
+    mounts_request.set_snapshotter(container.snapshotter());
+    mounts_request.set_key(container.snapshot_key());
+    snapshots_api::MountsResponse mounts;
+    grpc::Status status =
+        snapshots->Mounts(connection_.NewContext(kCallTimeout).get(), mounts_request, &mounts);
+    if (!status.ok()) return connection_.ToStatus(status, "Snapshots.Mounts " + id);
+    create = TaskRequestOf(container, mounts.mounts());
   }
-  if (container.runtime().has_options()) *create.mutable_options() = container.runtime().options();
+  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
   tasks_api::CreateTaskResponse created;
-  status = tasks->Create(connection_.NewContext(kCallTimeout).get(), create, &created);
+  grpc::Status status =
+      tasks->Create(connection_.NewContext(kCallTimeout).get(), create, &created);
   if (!status.ok()) return connection_.ToStatus(status, "Tasks.Create " + id);
 
   tasks_api::StartRequest start;
@@ -277,6 +304,7 @@ absl::StatusOr<uint32_t> ContainerdRuntime::DeleteTask(const std::string& id) {
 }
 
 absl::Status ContainerdRuntime::RemoveContainer(const std::string& id) {
+  TakeTaskRequest(id);  // Created, never started.
   auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
   // A task that still runs is killed and reaped first; Tasks.Delete refuses a live process.
   tasks_api::KillRequest kill;

@@ -5,9 +5,13 @@
 #define SKIFF_CONTAINERD_CONTAINERD_RUNTIME_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "skiff/base/random.h"
 #include "skiff/containerd/containerd_connection.h"
@@ -86,8 +90,19 @@ class ContainerdRuntime final : public ContainerRuntime {
   // container's snapshot (before its task mounts it).
   absl::StatusOr<ImageAccounts> ReadAccounts(const std::vector<MountSpec>& mounts);
 
+  // The Tasks.Create request of a container this object just created, serialized, taken by
+  // its StartContainer; nullopt when there is none (the container was created by an earlier
+  // skiffd, or already started once).
+  void KeepTaskRequest(const std::string& id, std::string request);
+  std::optional<std::string> TakeTaskRequest(const std::string& id);
+
   ContainerdRuntimeOptions options_;
   const absl::Time started_ = absl::Now();
+  // By container id: what CreateContainer knew (the snapshot's mounts, the log file, runc's
+  // options), so that StartContainer, called right after it in a launch, need not read the
+  // container and its mounts back from containerd. RemoveContainer drops an entry never taken.
+  absl::Mutex task_requests_mu_;
+  absl::flat_hash_map<std::string, std::string> task_requests_ ABSL_GUARDED_BY(task_requests_mu_);
   ContainerdConnection connection_;
   std::unique_ptr<ContainerdImages> images_;
   std::unique_ptr<ContainerdEvents> events_;

@@ -215,6 +215,12 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   // Persists the task and tells the listeners. A store failure is logged; the loop goes on
   // with the in-memory state (the next change retries the write).
   void Save(TaskState& task);
+  // Save in steps: the task's record at its next version (not written), that record written,
+  // and the listeners told of a record. Listeners hear only of what is durable, or of an earlier
+  // state of something durable.
+  store::StoredTask NextVersion(TaskState& task);
+  store::StoredTask Persist(TaskState& task);
+  void Announce(const store::StoredTask& record);
   double Now() const;
   // Unavailable (with the ECS exception) while the runtime cannot be reached.
   absl::Status CheckRuntimeAvailable() const;
