@@ -28,6 +28,7 @@ OPERATIONS = [
     "CreateCluster", "DescribeClusters", "ListClusters", "DeleteCluster",
     "DescribeContainerInstances", "ExecuteCommand",
     "TagResource", "UntagResource", "ListTagsForResource",
+    "UpdateTaskProtection", "GetTaskProtection",
 ]
 
 
