@@ -81,6 +81,19 @@ constexpr const char* kMigrations[] = {
       body       TEXT    NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    R"sql(
+    -- Application Auto Scaling's objects (scalable targets, scaling policies, scheduled actions,
+    -- scaling activities, the engine's state of each target), each the JSON record the
+    -- autoscaling component writes, keyed by kind and key, with the target's resource id
+    CREATE TABLE autoscaling_objects (
+      kind       TEXT    NOT NULL,  -- target, policy, scheduled-action, activity, engine
+      key        TEXT    NOT NULL,
+      resource   TEXT    NOT NULL,  -- service/CLUSTER/SERVICE
+      body       TEXT    NOT NULL,
+      PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX autoscaling_objects_by_resource ON autoscaling_objects (resource);
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -437,6 +450,36 @@ absl::StatusOr<std::vector<StoredElbObject>> Store::LoadElbObjects() {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
     if (!has_row) break;
     out.push_back({.arn = stmt->Text(0), .kind = stmt->Text(1), .body = stmt->Text(2)});
+  }
+  return out;
+}
+
+absl::Status Store::PutAutoscalingObject(const StoredAutoscalingObject& record) {
+  return Write(
+      "INSERT OR REPLACE INTO autoscaling_objects (kind, key, resource, body) VALUES (?, ?, ?, ?)",
+      {record.kind, record.key, record.resource, record.body});
+}
+
+absl::Status Store::DeleteAutoscalingObject(const std::string& kind, const std::string& key) {
+  return Write("DELETE FROM autoscaling_objects WHERE kind = ? AND key = ?", {kind, key});
+}
+
+absl::Status Store::DeleteAutoscalingObjectsOf(const std::string& resource) {
+  return Write("DELETE FROM autoscaling_objects WHERE resource = ?", {resource});
+}
+
+absl::StatusOr<std::vector<StoredAutoscalingObject>> Store::LoadAutoscalingObjects() {
+  SKIFF_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT kind, key, resource, body FROM autoscaling_objects "
+                              "ORDER BY kind, key"));
+  std::vector<StoredAutoscalingObject> out;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    out.push_back({.kind = stmt->Text(0),
+                   .key = stmt->Text(1),
+                   .resource = stmt->Text(2),
+                   .body = stmt->Text(3)});
   }
   return out;
 }
