@@ -93,6 +93,8 @@ constexpr const char* kMigrations[] = {
       PRIMARY KEY (kind, key)
     ) WITHOUT ROWID;
     CREATE INDEX autoscaling_objects_by_resource ON autoscaling_objects (resource);
+    -- task scale-in protection: until when (Unix milliseconds), 0 when not protected
+    ALTER TABLE tasks ADD COLUMN protected_until_ms INTEGER NOT NULL DEFAULT 0;
     )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
@@ -356,9 +358,11 @@ absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& 
 }
 
 absl::Status Store::PutTask(const StoredTask& record) {
-  return Write("INSERT OR REPLACE INTO tasks (id, cluster, service, body) VALUES (?, ?, ?, ?)",
-                  {record.id, record.cluster, record.service,
-                   model::EncodeMessageCompact(record.task)});
+  return Write(
+      "INSERT OR REPLACE INTO tasks (id, cluster, service, body, protected_until_ms) "
+      "VALUES (?, ?, ?, ?, ?)",
+      {record.id, record.cluster, record.service, model::EncodeMessageCompact(record.task),
+       record.protected_until_ms});
 }
 
 absl::Status Store::DeleteTask(const std::string& id) {
@@ -486,7 +490,8 @@ absl::StatusOr<std::vector<StoredAutoscalingObject>> Store::LoadAutoscalingObjec
 
 absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
   SKIFF_ASSIGN_OR_RETURN(auto stmt,
-                         db_->Prepare("SELECT id, cluster, service, body FROM tasks ORDER BY id"));
+                         db_->Prepare("SELECT id, cluster, service, body, protected_until_ms "
+                                      "FROM tasks ORDER BY id"));
   std::vector<StoredTask> out;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
@@ -499,6 +504,7 @@ absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
     if (!s.ok()) {
       return absl::DataLossError(absl::StrCat("stored task ", record.id, ": ", s.message()));
     }
+    record.protected_until_ms = stmt->Int(4);
   }
   return out;
 }

@@ -39,6 +39,9 @@ struct StoredTask {
   std::string cluster;
   std::string service;  // "" for a standalone task.
   skiff::v1::Task task;
+  // Task scale-in protection (UpdateTaskProtection): until when, in Unix milliseconds; 0 when
+  // not protected (and in rows older than schema version 7). ECS's Task has no such member.
+  int64_t protected_until_ms = 0;
 };
 
 // A service with the scheduler's launch back-off, which must survive a restart of skiffd.

@@ -197,7 +197,9 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   }
   // Back to what schema version 3 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE autoscaling_objects; DROP TABLE elb_objects; "
+                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
+                          "DROP TABLE elb_objects; "
                           "ALTER TABLE clusters DROP COLUMN registered_at; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
                           "ALTER TABLE services DROP COLUMN history; "
@@ -233,7 +235,9 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
     EXPECT_EQ((*loaded)[0].history.entries(0).deployment().status(), "SUCCESSFUL");
   }
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE autoscaling_objects; DROP TABLE elb_objects; "
+                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
+                          "DROP TABLE elb_objects; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
                           "ALTER TABLE services DROP COLUMN history; "
                           "PRAGMA user_version = 4' >/dev/null 2>&1";
@@ -253,11 +257,19 @@ TEST_F(StoreTest, MigratesVersion6ToAnEmptyAutoscalingTable) {
   {
     auto store = Store::Open(dir_);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->PutElbObject({.arn = "arn:tg", .kind = "targetgroup", .body = "{}"}).ok());
+    const StoredElbObject group{.arn = "arn:tg", .kind = "targetgroup", .body = "{}"};
+    ASSERT_TRUE((*store)->PutElbObject(group).ok());
+    StoredTask task{.id = "t1", .cluster = "default", .service = "web"};
+    task.protected_until_ms = 1'700'000'000'000;
+    ASSERT_TRUE((*store)->PutTask(task).ok());
+    auto tasks = (*store)->LoadTasks();
+    ASSERT_TRUE(tasks.ok());
+    EXPECT_EQ((*tasks)[0].protected_until_ms, 1'700'000'000'000);
   }
   // Back to what schema version 6 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "PRAGMA user_version = 6' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
@@ -269,6 +281,10 @@ TEST_F(StoreTest, MigratesVersion6ToAnEmptyAutoscalingTable) {
   auto elb = (*store)->LoadElbObjects();
   ASSERT_TRUE(elb.ok()) << elb.status();
   EXPECT_EQ(elb->size(), 1u);  // What version 6 had stays.
+  auto tasks = (*store)->LoadTasks();
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].protected_until_ms, 0);  // Version 6 knew no protection.
 }
 
 TEST_F(StoreTest, AutoscalingObjectsSurviveReopeningAndGoWithTheirTarget) {
