@@ -352,10 +352,11 @@ TEST(ServicePlannerProtectionTest, TooFewUnprotectedTasksStopThoseAndWaitForTheE
   w.Task("c", Protected(Running(kNew, kNow - absl::Minutes(30)), later));
   const ServicePlan plan = PlanOnce(w);
   EXPECT_THAT(plan.stops, ElementsAre(ScaleIn("a-00")));
+  // (ReportStatus says what stopped, after ScalePrimary's word on what could not.)
   EXPECT_THAT(Messages(plan),
-              ElementsAre("(service web) has stopped 1 running tasks: (task a-00).",
-                          "(service web) was unable to scale in due to (reason: 2 tasks under "
-                          "protection)."));
+              ElementsAre("(service web) was unable to scale in due to (reason: 2 tasks under "
+                          "protection).",
+                          "(service web) has stopped 1 running tasks: (task a-00)."));
   EXPECT_EQ(plan.wake_at, soon);  // The first protection to end lets the scale-in go on.
   EXPECT_FALSE(plan.steady);
 }
@@ -363,9 +364,11 @@ TEST(ServicePlannerProtectionTest, TooFewUnprotectedTasksStopThoseAndWaitForTheE
 TEST(ServicePlannerProtectionTest, AnExpiredProtectionNoLongerHoldsTheTask) {
   World w;
   const absl::Time expiry = kNow + absl::Minutes(5);
-  w.Desired(1).Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("a", kNew, 1);
+  w.Desired(0).Deployment(kNew, kWeb3, "COMPLETED");
   w.Task("b", Protected(Running(kNew, kNow - absl::Minutes(30)), expiry));
-  EXPECT_THAT(PlanOnce(w).stops, IsEmpty());
+  const ServicePlan first = PlanOnce(w);
+  EXPECT_THAT(first.stops, IsEmpty());
+  EXPECT_EQ(first.wake_at, expiry);
   // Simulated time: the pass at the wake-up the first one asked for.
   const ServicePlan later = PlanOnce(w, {}, expiry);
   EXPECT_THAT(later.stops, ElementsAre(ScaleIn("b")));

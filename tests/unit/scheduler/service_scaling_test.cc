@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service_fixture.h"
+#include "skiff/model/errors.h"
 
 namespace skiff::scheduler {
 namespace {
