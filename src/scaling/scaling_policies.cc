@@ -130,9 +130,9 @@ absl::Status AutoScalingManager::CheckMetric(const aas::PredefinedMetricSpecific
   const std::string group_part = absl::StrCat(parts[3], "/", parts[4], "/", parts[5]);
   for (const std::string& arn : service->target_group_arns) {
     if (TargetGroupPart(arn) != group_part) continue;
-    if (!options_.load_balancer_of) return absl::OkStatus();
-    const std::optional<std::string> lb = options_.load_balancer_of(arn);
-    if (lb && *lb == lb_part) return absl::OkStatus();
+    if (!options_.load_balancers_of) return absl::OkStatus();
+    const std::vector<std::string> lbs = options_.load_balancers_of(arn);
+    if (std::find(lbs.begin(), lbs.end(), lb_part) != lbs.end()) return absl::OkStatus();
     return Invalid(absl::StrCat(kLabel, ": target group ", group_part, " is not behind load "
                                 "balancer ", lb_part));
   }

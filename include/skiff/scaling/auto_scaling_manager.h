@@ -87,11 +87,11 @@ struct ActivityRecord {
 struct AutoScalingManagerOptions {
   model::ArnScope scope;
   size_t max_activities_per_target = 1000;
-  // The "app/NAME/ID" part of the ARN of the load balancer whose listeners forward to a target
-  // group (ALBRequestCountPerTarget's ResourceLabel), or none; null: only the target group part
+  // The "app/NAME/ID" parts of the ARNs of the load balancers whose listeners forward to a
+  // target group (ALBRequestCountPerTarget's ResourceLabel); null: only the target group part
   // of a ResourceLabel is checked.
-  std::function<std::optional<std::string>(const std::string& target_group_arn)>
-      load_balancer_of;
+  std::function<std::vector<std::string>(const std::string& target_group_arn)>
+      load_balancers_of;
 };
 
 class AutoScalingManager {
