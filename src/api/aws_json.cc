@@ -136,6 +136,9 @@ void AwsJsonApi::Handle(HttpRequest request, Respond respond) const {
   std::unique_ptr<Message> message(route->operation->request->New());
   DropTokensOfNewerClients(*message, *json);
   if (absl::Status decoded = model::DecodeMessage(*json, message.get()); !decoded.ok()) {
+    if (!service->invalid_request.empty()) {
+      decoded = model::WithEcsException(decoded, service->invalid_request);
+    }
     return fail(decoded);
   }
   auto answer = [fail, finish, request_id](Reply reply) {

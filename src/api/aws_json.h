@@ -29,6 +29,9 @@ struct AwsService {
   const OperationTable* operations;
   // Exceptions that are the server's fault (HTTP 500); every other one is the client's (400).
   absl::flat_hash_set<std::string> server_faults;
+  // The exception of a request whose JSON does not fit the operation's shape (an unknown
+  // member, a wrong type); "" for InvalidParameterException, ECS's.
+  std::string invalid_request;
 };
 
 // The ECS service over `operations`.

@@ -23,6 +23,8 @@ OperationTable EcsOperations(const EcsBackends& b) {
       Row("StopTask", tasks, &TaskManager::StopTask),
       Row("DescribeTasks", tasks, &TaskManager::DescribeTasks),
       Row("ListTasks", tasks, &TaskManager::ListTasks),
+      Row("UpdateTaskProtection", tasks, &TaskManager::UpdateTaskProtection),
+      Row("GetTaskProtection", tasks, &TaskManager::GetTaskProtection),
       Row("CreateService", services, &ServiceManager::CreateService),
       Row("UpdateService", services, &ServiceManager::UpdateService),
       Row("DeleteService", services, &ServiceManager::DeleteService),

@@ -1,5 +1,6 @@
 #include "skiff/api/server.h"
 
+#include "api/autoscaling_operations.h"
 #include "api/aws_json.h"
 #include "api/ecs_operations.h"
 #include "api/elbv2_operations.h"
@@ -127,15 +128,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
       "skiff.v1.Ecs", server->ecs_operations_.get(), backends.loop, backends.metrics);
   if (!ecs.ok()) return ecs.status();
   server->ecs_service_ = *std::move(ecs);
-  if (backends.load_balancers != nullptr) {
-    server->elbv2_operations_ =
-        std::make_unique<OperationTable>(Elbv2Operations(backends.load_balancers));
-    absl::StatusOr<std::unique_ptr<TableService>> elbv2 =
-        TableService::Create("skiff.elbv2.v1.Elbv2", server->elbv2_operations_.get(),
-                             backends.loop, backends.metrics);
-    if (!elbv2.ok()) return elbv2.status();
-    server->elbv2_service_ = *std::move(elbv2);
-  }
+  if (absl::Status more = server->MakeOptionalServices(backends); !more.ok()) return more;
   server->node_service_ = std::make_unique<NodeService>(backends);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -145,6 +138,9 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
                            grpc::InsecureServerCredentials());
   builder.RegisterService(server->ecs_service_.get());
   if (server->elbv2_service_ != nullptr) builder.RegisterService(server->elbv2_service_.get());
+  if (server->autoscaling_service_ != nullptr) {
+    builder.RegisterService(server->autoscaling_service_.get());
+  }
   builder.RegisterService(server->node_service_.get());
   // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
   // world-accessible before the chmod below.
@@ -163,10 +159,37 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   return server;
 }
 
+// ELBv2 and Application Auto Scaling, for a node that has their managers.
+absl::Status ApiServer::MakeOptionalServices(const Backends& backends) {
+  if (backends.load_balancers != nullptr) {
+    elbv2_operations_ =
+        std::make_unique<OperationTable>(Elbv2Operations(backends.load_balancers));
+    absl::StatusOr<std::unique_ptr<TableService>> elbv2 =
+        TableService::Create("skiff.elbv2.v1.Elbv2", elbv2_operations_.get(),
+                             backends.loop, backends.metrics);
+    if (!elbv2.ok()) return elbv2.status();
+    elbv2_service_ = *std::move(elbv2);
+  }
+  if (backends.auto_scaling != nullptr) {
+    autoscaling_operations_ =
+        std::make_unique<OperationTable>(AutoScalingOperations(backends.auto_scaling));
+    absl::StatusOr<std::unique_ptr<TableService>> autoscaling = TableService::Create(
+        "skiff.autoscaling.v1.ApplicationAutoScaling", autoscaling_operations_.get(),
+        backends.loop, backends.metrics);
+    if (!autoscaling.ok()) return autoscaling.status();
+    autoscaling_service_ = *std::move(autoscaling);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& backends) {
   if (options.http_address.empty()) return absl::OkStatus();
+  std::vector<AwsService> services{EcsService(ecs_operations_.get())};
+  if (autoscaling_operations_ != nullptr) {
+    services.push_back(AutoScalingService(autoscaling_operations_.get()));
+  }
   aws_json_ = std::make_unique<AwsJsonApi>(
-      std::vector<AwsService>{EcsService(ecs_operations_.get())}, backends.loop,
+      std::move(services), backends.loop,
       AwsJsonApi::Options{.keys = options.aws_keys,
                           .clock = backends.clock,
                           .random = backends.random,

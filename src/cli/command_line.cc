@@ -159,7 +159,7 @@ class Parser {
 
     // ECS's commands and skiff's own at the top, then the groups.
     for (const Command& command : commands) {
-      if (command.group != Group::kElbv2) Add(&app_, command);
+      if (command.group == Group::kEcs || command.group == Group::kNode) Add(&app_, command);
     }
     CLI::App* ecs = AddGroup(
         "ecs", "The ECS commands again, as `aws ecs` names them: `skiff ecs <op>` is `skiff <op>`");
@@ -170,6 +170,13 @@ class Parser {
                                         "the commands and flags of `aws elbv2`");
     for (const Command& command : commands) {
       if (command.group == Group::kElbv2) Add(elbv2, command);
+    }
+    CLI::App* autoscaling = AddGroup(
+        "application-autoscaling", "Scalable targets, scaling policies and scheduled actions of "
+                                   "services, with the commands and flags of "
+                                   "`aws application-autoscaling`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kAutoScaling) Add(autoscaling, command);
     }
   }
 
@@ -326,7 +333,9 @@ class Parser {
                    [](const std::string& word) { return !word.empty(); });
       if (!values.empty()) input[name] = FlagValue(field_named(name), FlagName(name), values);
     }
-    if (command.group != Group::kElbv2) FillEcsDefaults(command, descriptor, &input);
+    if (command.group == Group::kEcs || command.group == Group::kNode) {
+      FillEcsDefaults(command, descriptor, &input);
+    }
     std::unique_ptr<Message> request(
         google::protobuf::MessageFactory::generated_factory()->GetPrototype(descriptor)->New());
     absl::Status decoded = model::DecodeMessage(input, request.get());
@@ -349,7 +358,8 @@ class Parser {
   }
 
   CLI::App app_{"skiff: the Skiff CLI, with the commands and flags of `aws ecs` (also as "
-                "`skiff ecs <op>`) and of `aws elbv2` (as `skiff elbv2 <op>`)"};
+                "`skiff ecs <op>`), of `aws elbv2` (as `skiff elbv2 <op>`) and of "
+                "`aws application-autoscaling` (as `skiff application-autoscaling <op>`)"};
   std::string socket_ = kDefaultSocket;
   std::string output_ = "json";
   CLI::Option* output_flag_ = nullptr;

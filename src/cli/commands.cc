@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "cli/stats.h"
+#include "skiff/autoscaling/v1/service.grpc.pb.h"
 #include "skiff/cli/app.h"
 #include "skiff/elbv2/v1/service.grpc.pb.h"
 #include "skiff/v1/skiff.grpc.pb.h"
@@ -80,6 +81,11 @@ std::vector<Command> EcsCommands() {
       MakeCommand("stop-task", "Stop a task (SIGTERM, stopTimeout, then SIGKILL)", &S::StopTask),
       MakeCommand("describe-tasks", "Describe tasks by id or ARN", &S::DescribeTasks),
       MakeCommand("list-tasks", "List task ARNs", &S::ListTasks),
+      MakeCommand("update-task-protection",
+                  "Protect tasks of a service from scale-in (--protection-enabled), or stop",
+                  &S::UpdateTaskProtection),
+      MakeCommand("get-task-protection", "Show the scale-in protection of tasks",
+                  &S::GetTaskProtection),
       MakeCommand("create-cluster", "Create a cluster (an existing one is returned as it is)",
                   &S::CreateCluster),
       MakeCommand("describe-clusters", "Describe clusters by name or ARN (none: default)",
@@ -200,6 +206,34 @@ std::vector<Command> Elbv2Commands() {
   };
 }
 
+std::vector<Command> AutoScalingCommands() {
+  using A = autoscaling::v1::ApplicationAutoScaling::Stub;
+  return {
+      MakeCommand("register-scalable-target",
+                  "Register a service's desired count as a scalable target, or update one",
+                  &A::RegisterScalableTarget),
+      MakeCommand("deregister-scalable-target",
+                  "Deregister a scalable target, with its policies and scheduled actions",
+                  &A::DeregisterScalableTarget),
+      MakeCommand("describe-scalable-targets", "Describe scalable targets",
+                  &A::DescribeScalableTargets),
+      MakeCommand("put-scaling-policy", "Create or update a target tracking scaling policy",
+                  &A::PutScalingPolicy),
+      MakeCommand("delete-scaling-policy", "Delete a scaling policy", &A::DeleteScalingPolicy),
+      MakeCommand("describe-scaling-policies", "Describe scaling policies",
+                  &A::DescribeScalingPolicies),
+      MakeCommand("describe-scaling-activities", "Describe scaling activities, newest first",
+                  &A::DescribeScalingActivities),
+      MakeCommand("put-scheduled-action",
+                  "Create or update a scheduled action (at(), rate() or cron())",
+                  &A::PutScheduledAction),
+      MakeCommand("delete-scheduled-action", "Delete a scheduled action",
+                  &A::DeleteScheduledAction),
+      MakeCommand("describe-scheduled-actions", "Describe scheduled actions",
+                  &A::DescribeScheduledActions),
+  };
+}
+
 void Append(Group group, std::vector<Command> commands, std::vector<Command>* out) {
   for (Command& command : commands) {
     command.group = group;
@@ -214,6 +248,7 @@ std::vector<Command> Commands() {
   Append(Group::kEcs, EcsCommands(), &out);
   Append(Group::kNode, NodeCommands(), &out);
   Append(Group::kElbv2, Elbv2Commands(), &out);
+  Append(Group::kAutoScaling, AutoScalingCommands(), &out);
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include "skiff/metrics/metrics.h"
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
+#include "skiff/scaling/auto_scaling_manager.h"
 #include "skiff/scaling/stats_reporter.h"
 #include "skiff/scaling/stats_sampler.h"
 #include "skiff/scaling/stats_store.h"
@@ -202,6 +203,24 @@ std::unique_ptr<Stats> MakeStats(const Options& options, scheduler::EventLoop* l
   return stats;
 }
 
+// Application Auto Scaling's API: its objects in the store, ECS services through the service
+// manager, target groups' load balancers from ELBv2 (ALBRequestCountPerTarget's label).
+std::unique_ptr<scaling::AutoScalingManager> MakeAutoScaling(
+    const Options& options, store::Store* store, scheduler::ServiceManager* services,
+    const elb::LoadBalancerManager* load_balancers, const Clock* clock, RandomSource* random) {
+  auto lbs_of = [load_balancers](const std::string& group_arn) {
+    std::vector<std::string> out;
+    for (const std::string& arn : load_balancers->state().LoadBalancersOf(group_arn)) {
+      const size_t at = arn.find(":loadbalancer/");
+      if (at != std::string::npos) out.push_back(arn.substr(at + 14));
+    }
+    return out;
+  };
+  return std::make_unique<scaling::AutoScalingManager>(
+      scaling::AutoScalingManagerOptions{.scope = options.arn_scope, .load_balancers_of = lbs_of},
+      store, services, clock, random);
+}
+
 }  // namespace
 
 int Run(const Options& options) {
@@ -373,8 +392,11 @@ int Run(const Options& options) {
       [&watch_hub](const store::StoredService& service) { watch_hub.Publish(service.service); });
   // The loop thread has not started, so main may act for it. Clusters first (requests name
   // them), then tasks (services index them).
+  std::unique_ptr<scaling::AutoScalingManager> auto_scaling = MakeAutoScaling(
+      options, store->get(), &services, load_balancing->manager.get(), &clock, &random);
   for (auto [what, loaded] : {std::pair{"clusters", cluster_directory.Load()},
-                              {"tasks", tasks.Load()}, {"services", services.Load()}}) {
+                              {"tasks", tasks.Load()}, {"services", services.Load()},
+                              {"scalable targets", auto_scaling->Load()}}) {
     if (!loaded.ok()) {
       spdlog::error("cannot load {}: {}", what, loaded.ToString());
       return 1;
@@ -429,7 +451,8 @@ int Run(const Options& options) {
        .clock = &clock,
        .metrics = &metrics,
        .load_balancers = load_balancing->manager.get(),
-       .stats = stats->reporter.get()});
+       .stats = stats->reporter.get(),
+       .auto_scaling = auto_scaling.get()});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;

@@ -1,5 +1,6 @@
 #include "skiff/scaling/utilization.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
 #include "skiff/model/resources.h"
 
@@ -45,6 +46,21 @@ Reservation ReservationOf(const v1::Task& task) {
   if (!out.cpu_units && every_cpu) out.cpu_units = cpu;
   if (!out.memory_mib && every_memory) out.memory_mib = memory;
   return out;
+}
+
+Reservation ReservationOf(const v1::TaskDefinition& definition) {
+  // A task carries its definition's cpu and memory, and each container the definition's
+  // numbers as text: the same rules then apply.
+  v1::Task task;
+  if (definition.has_cpu()) task.set_cpu(definition.cpu());
+  if (definition.has_memory()) task.set_memory(definition.memory());
+  for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+    v1::Container* c = task.add_containers();
+    if (d.has_cpu()) c->set_cpu(absl::StrCat(d.cpu()));
+    if (d.has_memory()) c->set_memory(absl::StrCat(d.memory()));
+    if (d.has_memory_reservation()) c->set_memory_reservation(absl::StrCat(d.memory_reservation()));
+  }
+  return ReservationOf(task);
 }
 
 ServiceUtilization UtilizationOf(const std::vector<TaskUtilizationInput>& running_tasks) {

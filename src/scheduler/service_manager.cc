@@ -160,6 +160,10 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
   TaskView& view = it->second;
   const bool was_started = view.started_at != absl::InfinitePast();
   bool changed = UpdateView(*state, view, task);
+  if (view.scale_in_protected_until_ms != record.protected_until_ms) {
+    view.scale_in_protected_until_ms = record.protected_until_ms;
+    changed = true;  // A scale-in that waited for it may go on.
+  }
   if (view.load_balanced) changed |= TrackTargets(*state, view, record);
   if (endpoints_ != nullptr) changed |= TrackEndpoint(*state, view, record);
   if (!was_started && view.running() && view.desired == DesiredStatus::kRunning) {

@@ -409,13 +409,26 @@ void Pass::ScalePrimary() {
   }
   if (need_ >= 0) return;
   int excess = -need_;
+  int protected_tasks = 0;
   for (const StopCandidate& task : StopOrder(primary_id)) {
-    if (excess-- == 0) break;
+    if (excess == 0) break;
+    const TaskView& view = snapshot_.tasks.at(task.id);
+    if (view.ScaleInProtected(now_)) {
+      // Waits for the protection, which ends by itself at its expiry (or when removed).
+      ++protected_tasks;
+      WakeAt(absl::FromUnixMillis(view.scale_in_protected_until_ms));
+      continue;
+    }
+    --excess;
     Stop(task, primary_id, TaskStop::Cause::kScaleIn,
          absl::StrCat("Scaling activity initiated by (deployment ", primary_id, ")"));
     (task.running() ? mine.running : mine.pending)--;
     (task.running() ? totals_.running : totals_.pending)--;
     if (task.running() && task.healthy()) --mine.healthy, --mine.serving;
+  }
+  if (excess > 0 && protected_tasks > 0) {
+    Say(absl::StrCat("(service ", name_, ") was unable to scale in due to (reason: ",
+                     protected_tasks, " tasks under protection)."));
   }
 }
 

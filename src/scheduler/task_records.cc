@@ -144,7 +144,8 @@ store::StoredTask TaskManager::FullRecord(const TaskState& task) const {
   return store::StoredTask{.id = task.record.id,
                            .cluster = task.record.cluster,
                            .service = task.record.service,
-                           .task = FullTask(task)};
+                           .task = FullTask(task),
+                           .protected_until_ms = task.record.protected_until_ms};
 }
 
 void TaskManager::AdvanceTask(TaskState& task, TaskStage to) {

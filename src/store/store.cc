@@ -81,6 +81,21 @@ constexpr const char* kMigrations[] = {
       body       TEXT    NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    R"sql(
+    -- Application Auto Scaling's objects (scalable targets, scaling policies, scheduled actions,
+    -- scaling activities, the engine's state of each target), each the JSON record the
+    -- autoscaling component writes, keyed by kind and key, with the target's resource id
+    CREATE TABLE autoscaling_objects (
+      kind       TEXT    NOT NULL,  -- target, policy, scheduled-action, activity, engine
+      key        TEXT    NOT NULL,
+      resource   TEXT    NOT NULL,  -- service/CLUSTER/SERVICE
+      body       TEXT    NOT NULL,
+      PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX autoscaling_objects_by_resource ON autoscaling_objects (resource);
+    -- task scale-in protection: until when (Unix milliseconds), 0 when not protected
+    ALTER TABLE tasks ADD COLUMN protected_until_ms INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -343,9 +358,11 @@ absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& 
 }
 
 absl::Status Store::PutTask(const StoredTask& record) {
-  return Write("INSERT OR REPLACE INTO tasks (id, cluster, service, body) VALUES (?, ?, ?, ?)",
-                  {record.id, record.cluster, record.service,
-                   model::EncodeMessageCompact(record.task)});
+  return Write(
+      "INSERT OR REPLACE INTO tasks (id, cluster, service, body, protected_until_ms) "
+      "VALUES (?, ?, ?, ?, ?)",
+      {record.id, record.cluster, record.service, model::EncodeMessageCompact(record.task),
+       record.protected_until_ms});
 }
 
 absl::Status Store::DeleteTask(const std::string& id) {
@@ -441,9 +458,40 @@ absl::StatusOr<std::vector<StoredElbObject>> Store::LoadElbObjects() {
   return out;
 }
 
+absl::Status Store::PutAutoscalingObject(const StoredAutoscalingObject& record) {
+  return Write(
+      "INSERT OR REPLACE INTO autoscaling_objects (kind, key, resource, body) VALUES (?, ?, ?, ?)",
+      {record.kind, record.key, record.resource, record.body});
+}
+
+absl::Status Store::DeleteAutoscalingObject(const std::string& kind, const std::string& key) {
+  return Write("DELETE FROM autoscaling_objects WHERE kind = ? AND key = ?", {kind, key});
+}
+
+absl::Status Store::DeleteAutoscalingObjectsOf(const std::string& resource) {
+  return Write("DELETE FROM autoscaling_objects WHERE resource = ?", {resource});
+}
+
+absl::StatusOr<std::vector<StoredAutoscalingObject>> Store::LoadAutoscalingObjects() {
+  SKIFF_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT kind, key, resource, body FROM autoscaling_objects "
+                              "ORDER BY kind, key"));
+  std::vector<StoredAutoscalingObject> out;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    out.push_back({.kind = stmt->Text(0),
+                   .key = stmt->Text(1),
+                   .resource = stmt->Text(2),
+                   .body = stmt->Text(3)});
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
   SKIFF_ASSIGN_OR_RETURN(auto stmt,
-                         db_->Prepare("SELECT id, cluster, service, body FROM tasks ORDER BY id"));
+                         db_->Prepare("SELECT id, cluster, service, body, protected_until_ms "
+                                      "FROM tasks ORDER BY id"));
   std::vector<StoredTask> out;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
@@ -456,6 +504,7 @@ absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
     if (!s.ok()) {
       return absl::DataLossError(absl::StrCat("stored task ", record.id, ": ", s.message()));
     }
+    record.protected_until_ms = stmt->Int(4);
   }
   return out;
 }

@@ -2,9 +2,11 @@
 // operation_table.h):
 // - gRPC on a Unix socket (mode 0660, optional group): skiff.v1.Ecs, skiff.v1.Node,
 //   skiff.elbv2.v1.Elbv2 (when the node has a load balancer manager), grpc.health.v1.Health and
+//   skiff.autoscaling.v1.ApplicationAutoScaling (when the node has an autoscaling manager),
 //   server reflection;
 // - the AWS JSON 1.1 protocol over HTTP(S) on a TCP address, signed with SigV4, which the AWS
-//   CLI and SDKs speak (src/api/aws_json.h): ECS only (ELBv2's AWS protocol is the query one).
+//   CLI and SDKs speak (src/api/aws_json.h): ECS and Application Auto Scaling (ELBv2's AWS
+//   protocol is the query one).
 //
 // Neither transport's threads block on domain work: a call is posted to the control loop, which
 // answers it and finishes the call, and stays the single owner of state. The HTTP address also
@@ -32,6 +34,7 @@
 #include "skiff/metrics/metrics.h"
 #include "skiff/model/arn.h"
 #include "skiff/runtime/container_runtime.h"
+#include "skiff/scaling/auto_scaling_manager.h"
 #include "skiff/scaling/stats_reporter.h"
 #include "skiff/scheduler/cluster_registry.h"
 #include "skiff/scheduler/event_loop.h"
@@ -82,6 +85,9 @@ class ApiServer {
     // Loop-owned: answers Node/DescribeStats and adds the container series to /metrics.
     // DescribeStats is Unavailable when null.
     const scaling::StatsReporter* stats = nullptr;
+    // Loop-owned: answers Application Auto Scaling (skiff.autoscaling.v1.ApplicationAutoScaling
+    // over gRPC, AnyScaleFrontendService over HTTP). Not served when null.
+    scaling::AutoScalingManager* auto_scaling = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,
@@ -99,12 +105,15 @@ class ApiServer {
  private:
   ApiServer();
   absl::Status StartHttp(const ServerOptions& options, const Backends& backends);
+  absl::Status MakeOptionalServices(const Backends& backends);
 
   std::unique_ptr<Scraper> scraper_;
   std::unique_ptr<OperationTable> ecs_operations_;
   std::unique_ptr<grpc::Service> ecs_service_;
   std::unique_ptr<OperationTable> elbv2_operations_;  // Null when ELBv2 is not served.
   std::unique_ptr<grpc::Service> elbv2_service_;
+  std::unique_ptr<OperationTable> autoscaling_operations_;  // Null when not served.
+  std::unique_ptr<grpc::Service> autoscaling_service_;
   std::unique_ptr<grpc::Service> node_service_;
   std::unique_ptr<AwsJsonApi> aws_json_;
   std::unique_ptr<HttpServer> http_;

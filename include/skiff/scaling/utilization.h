@@ -31,6 +31,9 @@ struct Reservation {
   std::optional<double> memory_mib;
 };
 Reservation ReservationOf(const v1::Task& task);
+// The same of a task definition: what each of its tasks will reserve (the checks of scaling
+// policies: a service with no CPU reservation has no CPU utilization).
+Reservation ReservationOf(const v1::TaskDefinition& definition);
 
 // What a RUNNING task uses now: the sum over its containers. cpu_cores is none until each
 // container has two samples.

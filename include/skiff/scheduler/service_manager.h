@@ -67,6 +67,7 @@
 #include "skiff/scheduler/cluster_directory.h"
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/inventory.h"
+#include "skiff/scheduler/scalable_services.h"
 #include "skiff/scheduler/service_endpoints.h"
 #include "skiff/scheduler/service_planner.h"
 #include "skiff/scheduler/target_registry.h"
@@ -95,9 +96,9 @@ struct ServiceManagerOptions {
   ServiceEndpoints* endpoints = nullptr;
 };
 
-class ServiceManager final : public ServiceInventory {
+class ServiceManager final : public ServiceInventory, public ScalableServices {
  public:
-  using ServiceListener = std::function<void(const store::StoredService&)>;
+  using ServiceListener = ScalableServices::ServiceListener;
 
   // Requests name their cluster through `clusters`; `random` makes deployment and event ids.
   // Every pointer must outlive the manager.
@@ -111,7 +112,9 @@ class ServiceManager final : public ServiceInventory {
   // loop serves requests.
   absl::Status Load();
   // Called with every service as it changes (after it is persisted). Loop thread.
-  void AddListener(ServiceListener listener) { listeners_.push_back(std::move(listener)); }
+  void AddListener(ServiceListener listener) override {
+    listeners_.push_back(std::move(listener));
+  }
 
   absl::StatusOr<v1::CreateServiceResponse> CreateService(const v1::CreateServiceRequest& request);
   absl::StatusOr<v1::UpdateServiceResponse> UpdateService(const v1::UpdateServiceRequest& request);
@@ -135,6 +138,12 @@ class ServiceManager final : public ServiceInventory {
                                             const std::string& service) const override;
   absl::Status SetTags(const std::string& cluster, const std::string& service,
                        std::vector<v1::Tag> tags) override;
+
+  // ScalableServices, for Application Auto Scaling (service_scaling.cc).
+  absl::StatusOr<ScalableServiceView> ScalableService(const std::string& cluster,
+                                                      const std::string& name) override;
+  absl::Status SetDesiredCountForScaling(const std::string& cluster, const std::string& name,
+                                         int count, const std::string& cause) override;
 
   // Every ACTIVE or DRAINING service's ECS view, in (cluster, name) order (metrics). Loop thread.
   void ForEachService(const std::function<void(const v1::Service&)>& fn) const;

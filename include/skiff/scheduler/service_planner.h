@@ -9,7 +9,10 @@
 // controller (reconcileNewReplicaSet, reconcileOldReplicaSets, syncRolloutStatus):
 //
 //   1. CheckRollout:        the circuit breaker and the progress deadline (fail, roll back).
-//   2. ScalePrimary:        the primary deployment towards the desired count.
+//   2. ScalePrimary:        the primary deployment towards the desired count. A scale-in never
+//                           picks a task under scale-in protection (UpdateTaskProtection):
+//                           with too few unprotected tasks it stops those and waits (as ECS
+//                           does) until a protection expires or is removed.
 //   3. ReplaceUnhealthy:    tasks that fail their container or load balancer health checks
 //                           (replacement first within maximumPercent).
 //   4. DrainOld:            older deployments within minimumHealthyPercent.
@@ -110,12 +113,20 @@ struct TaskView {
   // Its targets were registered (RegisterTargets), and have not been drained since.
   bool targets_registered = false;
   // As the TargetRegistry says; kNone before registration. The group that failing targets fail
-  // is in the snapshot (ServiceSnapshot::failing_target_groups): a view stays 56 bytes.
+  // is in the snapshot (ServiceSnapshot::failing_target_groups): a view stays 64 bytes.
   TargetsHealth targets = TargetsHealth::kNone;
   absl::Time created_at = absl::UnixEpoch();
   absl::Time started_at = absl::InfinitePast();  // When it became RUNNING; InfinitePast before.
+  // Task scale-in protection (UpdateTaskProtection): until when, in Unix milliseconds; 0 when
+  // not protected. Milliseconds rather than an absl::Time keep the view at 64 bytes.
+  int64_t scale_in_protected_until_ms = 0;
 
   bool running() const { return stage == TaskStage::kRunning; }
+  // A scale-in may not pick it at `now`: its protection has not expired.
+  bool ScaleInProtected(absl::Time now) const {
+    return scale_in_protected_until_ms > 0 &&
+           now < absl::FromUnixMillis(scale_in_protected_until_ms);
+  }
   // RUNNING and, when it has health checks, HEALTHY (without: not UNHEALTHY).
   bool ContainersHealthy() const {
     return stage == TaskStage::kRunning &&

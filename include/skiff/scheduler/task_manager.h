@@ -115,6 +115,14 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   absl::StatusOr<v1::StopTaskResponse> StopTask(const v1::StopTaskRequest& request);
   absl::StatusOr<v1::DescribeTasksResponse> DescribeTasks(const v1::DescribeTasksRequest& request);
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request);
+  // Task scale-in protection (task_protection.cc), on tasks of services only: a protected task
+  // is never picked by a scale-in until its protection ends (expiresInMinutes 1-2880, default
+  // 120) or is removed. Unknown tasks, tasks of another cluster (MISSING) and standalone or
+  // stopped ones (TASK_NOT_VALID) are failures, as ECS answers them.
+  absl::StatusOr<v1::UpdateTaskProtectionResponse> UpdateTaskProtection(
+      const v1::UpdateTaskProtectionRequest& request);
+  absl::StatusOr<v1::GetTaskProtectionResponse> GetTaskProtection(
+      const v1::GetTaskProtectionRequest& request);
 
   // TaskLauncher: tasks for services. A task that the node's remaining resources or ports
   // cannot hold is not placed (PlacementFailure); NotFound when the revision is gone.
@@ -189,6 +197,11 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;
+  // Task protection (task_protection.cc): the task `ref` names in `cluster` if it may be
+  // protected, else null with `failure` filled in; a task's protection as ECS shows it.
+  TaskState* ProtectableTask(const std::string& cluster, const std::string& ref,
+                             v1::Failure* failure);
+  v1::ProtectedTask ProtectionOf(const TaskState& task) const;
   // The lean record (task_records.cc). MakeLean leaves out of task.record.task what FullTask
   // can put back exactly; a field that does not hold its derived value (a row an older skiffd
   // wrote) stays.

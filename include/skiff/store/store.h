@@ -39,6 +39,9 @@ struct StoredTask {
   std::string cluster;
   std::string service;  // "" for a standalone task.
   skiff::v1::Task task;
+  // Task scale-in protection (UpdateTaskProtection): until when, in Unix milliseconds; 0 when
+  // not protected (and in rows older than schema version 7). ECS's Task has no such member.
+  int64_t protected_until_ms = 0;
 };
 
 // A service with the scheduler's launch back-off, which must survive a restart of skiffd.
@@ -69,6 +72,17 @@ struct StoredElbObject {
   std::string body;
 };
 
+// An Application Auto Scaling object (scalable target, scaling policy, scheduled action, scaling
+// activity, or the engine's state of a target) as the autoscaling component records it: the
+// store keeps its JSON text and does not read it. `resource` is the scalable target's resource id
+// ("service/CLUSTER/SERVICE"), so that a target goes with everything it has.
+struct StoredAutoscalingObject {
+  std::string kind;  // "target", "policy", "scheduled-action", "activity", "engine".
+  std::string key;   // Unique within its kind.
+  std::string resource;
+  std::string body;
+};
+
 struct TaskDefinitionQuery {
   std::optional<std::string> family;  // Exact family.
   std::string family_prefix;          // Families starting with this ("" for all).
@@ -80,7 +94,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.
@@ -132,6 +146,14 @@ class Store {
   absl::Status DeleteElbObject(const std::string& arn);
   // Every ELBv2 object, by ARN.
   absl::StatusOr<std::vector<StoredElbObject>> LoadElbObjects();
+
+  // Inserts or replaces the Application Auto Scaling object (record.kind, record.key).
+  absl::Status PutAutoscalingObject(const StoredAutoscalingObject& record);
+  absl::Status DeleteAutoscalingObject(const std::string& kind, const std::string& key);
+  // Deletes every object of a scalable target (its resource id), whatever its kind.
+  absl::Status DeleteAutoscalingObjectsOf(const std::string& resource);
+  // Every Application Auto Scaling object, by kind, then key.
+  absl::StatusOr<std::vector<StoredAutoscalingObject>> LoadAutoscalingObjects();
 
   int schema_version() const { return schema_version_; }
 

@@ -125,6 +125,49 @@ TEST_F(CommandLineTest, AnElbv2ListFlagTakesSeveralValues) {
             json::parse(R"({"ResourceArns": ["arn:a", "arn:b"]})"));
 }
 
+TEST_F(CommandLineTest, ApplicationAutoScalingTakesTheFlagsOfAws) {
+  Invocation invocation =
+      Parse({"application-autoscaling", "register-scalable-target", "--service-namespace", "ecs",
+             "--scalable-dimension", "ecs:service:DesiredCount", "--resource-id",
+             "service/default/web", "--min-capacity", "1", "--max-capacity", "4"});
+  ASSERT_NE(invocation.command, nullptr) << err_.str();
+  EXPECT_EQ(invocation.command->group, Group::kAutoScaling);
+  // No cluster is filled in: the resource id names it.
+  EXPECT_EQ(json::parse(model::EncodeMessageCompact(*invocation.request)),
+            json::parse(R"({"ServiceNamespace": "ecs", "ResourceId": "service/default/web",
+                            "ScalableDimension": "ecs:service:DesiredCount",
+                            "MinCapacity": 1, "MaxCapacity": 4})"));
+  EXPECT_EQ(Request({"application-autoscaling", "put-scaling-policy", "--policy-name", "cpu",
+                     "--service-namespace", "ecs", "--scalable-dimension",
+                     "ecs:service:DesiredCount", "--resource-id", "service/default/web",
+                     "--policy-type", "TargetTrackingScaling",
+                     "--target-tracking-scaling-policy-configuration",
+                     R"({"TargetValue": 50, "PredefinedMetricSpecification":
+                         {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})"}),
+            json::parse(R"({"PolicyName": "cpu", "ServiceNamespace": "ecs",
+                            "ResourceId": "service/default/web",
+                            "ScalableDimension": "ecs:service:DesiredCount",
+                            "PolicyType": "TargetTrackingScaling",
+                            "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50,
+                              "PredefinedMetricSpecification":
+                                {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}})"));
+  // Application Auto Scaling's commands are not top-level ones.
+  EXPECT_EQ(Parse({"register-scalable-target"}).exit_code, kExitUsage);
+}
+
+TEST_F(CommandLineTest, TaskProtectionIsAnEcsCommand) {
+  EXPECT_EQ(Request({"update-task-protection", "--tasks", "t1", "t2", "--protection-enabled",
+                     "--expires-in-minutes", "30"}),
+            json::parse(R"({"cluster": "default", "tasks": ["t1", "t2"],
+                            "protectionEnabled": true, "expiresInMinutes": 30})"));
+  EXPECT_EQ(Request({"ecs", "update-task-protection", "--tasks", "t1",
+                     "--no-protection-enabled"}),
+            json::parse(R"({"cluster": "default", "tasks": ["t1"],
+                            "protectionEnabled": false})"));
+  EXPECT_EQ(Request({"get-task-protection", "--tasks", "t1"}),
+            json::parse(R"({"cluster": "default", "tasks": ["t1"]})"));
+}
+
 TEST_F(CommandLineTest, AStructureFlagTakesJson) {
   EXPECT_EQ(Request({"elbv2", "register-targets", "--target-group-arn", "arn:tg", "--targets",
                      R"([{"Id": "10.0.0.1", "Port": 80}])"}),

@@ -27,6 +27,9 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr uint64_t kSeed = 17;
 const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
@@ -319,6 +322,66 @@ TEST(ServicePlannerScaleTest, InactiveServiceIsNotPlanned) {
   const ServicePlan plan = PlanOnce(w);
   EXPECT_EQ(plan.launch, 0);
   EXPECT_FALSE(plan.ChangesRecord());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task scale-in protection.
+
+TaskView Protected(TaskView t, absl::Time until) {
+  t.scale_in_protected_until_ms = absl::ToUnixMillis(until);
+  return t;
+}
+
+TEST(ServicePlannerProtectionTest, ScaleInSkipsAProtectedTask) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("a", kNew, 2);
+  // The newest would go first; it is protected, so the older one goes.
+  w.Task("a-01", Protected(Running(kNew, kNow - absl::Hours(1)), kNow + absl::Minutes(5)));
+  const ServicePlan plan = PlanOnce(w);
+  EXPECT_THAT(plan.stops, ElementsAre(ScaleIn("a-00")));
+  EXPECT_THAT(Messages(plan),
+              ElementsAre("(service web) has stopped 1 running tasks: (task a-00)."));
+}
+
+TEST(ServicePlannerProtectionTest, TooFewUnprotectedTasksStopThoseAndWaitForTheExpiry) {
+  World w;
+  w.Desired(1).Deployment(kNew, kWeb3, "COMPLETED").RunningTasks("a", kNew, 1);
+  const absl::Time soon = kNow + absl::Minutes(5);
+  const absl::Time later = kNow + absl::Minutes(9);
+  w.Task("b", Protected(Running(kNew, kNow - absl::Hours(1)), soon));
+  w.Task("c", Protected(Running(kNew, kNow - absl::Minutes(30)), later));
+  const ServicePlan plan = PlanOnce(w);
+  EXPECT_THAT(plan.stops, ElementsAre(ScaleIn("a-00")));
+  // (ReportStatus says what stopped, after ScalePrimary's word on what could not.)
+  EXPECT_THAT(Messages(plan),
+              ElementsAre("(service web) was unable to scale in due to (reason: 2 tasks under "
+                          "protection).",
+                          "(service web) has stopped 1 running tasks: (task a-00)."));
+  EXPECT_EQ(plan.wake_at, soon);  // The first protection to end lets the scale-in go on.
+  EXPECT_FALSE(plan.steady);
+}
+
+TEST(ServicePlannerProtectionTest, AnExpiredProtectionNoLongerHoldsTheTask) {
+  World w;
+  const absl::Time expiry = kNow + absl::Minutes(5);
+  w.Desired(0).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("b", Protected(Running(kNew, kNow - absl::Minutes(30)), expiry));
+  const ServicePlan first = PlanOnce(w);
+  EXPECT_THAT(first.stops, IsEmpty());
+  EXPECT_EQ(first.wake_at, expiry);
+  // Simulated time: the pass at the wake-up the first one asked for.
+  const ServicePlan later = PlanOnce(w, {}, expiry);
+  EXPECT_THAT(later.stops, ElementsAre(ScaleIn("b")));
+  EXPECT_THAT(Messages(later), Not(Contains(HasSubstr("unable to scale in"))));
+}
+
+TEST(ServicePlannerProtectionTest, ProtectionDoesNotHoldBackAScaleOut) {
+  World w;
+  w.Desired(3).Deployment(kNew, kWeb3, "COMPLETED");
+  w.Task("b", Protected(Running(kNew, kNow - absl::Minutes(30)), kNow + absl::Hours(1)));
+  const ServicePlan plan = PlanOnce(w);
+  EXPECT_EQ(plan.launch, 2);
+  EXPECT_THAT(plan.stops, IsEmpty());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -197,7 +197,9 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   }
   // Back to what schema version 3 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE elb_objects; "
+                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
+                          "DROP TABLE elb_objects; "
                           "ALTER TABLE clusters DROP COLUMN registered_at; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
                           "ALTER TABLE services DROP COLUMN history; "
@@ -233,7 +235,9 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
     EXPECT_EQ((*loaded)[0].history.entries(0).deployment().status(), "SUCCESSFUL");
   }
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE elb_objects; "
+                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
+                          "DROP TABLE elb_objects; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
                           "ALTER TABLE services DROP COLUMN history; "
                           "PRAGMA user_version = 4' >/dev/null 2>&1";
@@ -247,6 +251,67 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
   EXPECT_EQ((*services)[0].launch_failures, 2);
   EXPECT_EQ((*services)[0].last_completed_task_definition, "");
   EXPECT_EQ((*services)[0].history.entries_size(), 0);
+}
+
+TEST_F(StoreTest, MigratesVersion6ToAnEmptyAutoscalingTable) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    const StoredElbObject group{.arn = "arn:tg", .kind = "targetgroup", .body = "{}"};
+    ASSERT_TRUE((*store)->PutElbObject(group).ok());
+    StoredTask task{.id = "t1", .cluster = "default", .service = "web"};
+    task.protected_until_ms = 1'700'000'000'000;
+    ASSERT_TRUE((*store)->PutTask(task).ok());
+    auto tasks = (*store)->LoadTasks();
+    ASSERT_TRUE(tasks.ok());
+    EXPECT_EQ((*tasks)[0].protected_until_ms, 1'700'000'000'000);
+  }
+  // Back to what schema version 6 wrote.
+  const std::string cmd = "sqlite3 " + dir_ +
+                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
+                          "PRAGMA user_version = 6' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), 7);
+  auto objects = (*store)->LoadAutoscalingObjects();
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  EXPECT_TRUE(objects->empty());
+  auto elb = (*store)->LoadElbObjects();
+  ASSERT_TRUE(elb.ok()) << elb.status();
+  EXPECT_EQ(elb->size(), 1u);  // What version 6 had stays.
+  auto tasks = (*store)->LoadTasks();
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].protected_until_ms, 0);  // Version 6 knew no protection.
+}
+
+TEST_F(StoreTest, AutoscalingObjectsSurviveReopeningAndGoWithTheirTarget) {
+  const std::string web = "service/default/web";
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    Store& s = **store;
+    ASSERT_TRUE(s.PutAutoscalingObject({"target", web, web, R"({"MinCapacity":1})"}).ok());
+    ASSERT_TRUE(s.PutAutoscalingObject({"policy", "p1", web, "{}"}).ok());
+    ASSERT_TRUE(s.PutAutoscalingObject({"policy", "p2", "service/default/api", "{}"}).ok());
+    // Replaced, not added.
+    ASSERT_TRUE(s.PutAutoscalingObject({"target", web, web, R"({"MinCapacity":2})"}).ok());
+  }
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  auto objects = (*store)->LoadAutoscalingObjects();
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  ASSERT_EQ(objects->size(), 3u);
+  EXPECT_EQ((*objects)[0].key, "p1");
+  EXPECT_EQ((*objects)[2].kind, "target");
+  EXPECT_EQ((*objects)[2].body, R"({"MinCapacity":2})");
+  ASSERT_TRUE((*store)->DeleteAutoscalingObjectsOf(web).ok());
+  ASSERT_TRUE((*store)->DeleteAutoscalingObject("policy", "p2").ok());
+  objects = (*store)->LoadAutoscalingObjects();
+  ASSERT_TRUE(objects.ok());
+  EXPECT_TRUE(objects->empty());
 }
 
 TEST_F(StoreTest, SecondOpenerOfTheSameStateDirIsRefused) {
