@@ -582,6 +582,8 @@ absl::Status ProbePort(const std::string& address, int port) {
   if (fd < 0) return absl::UnavailableError(std::strerror(errno));
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // An address no interface has yet (Service Connect's, the bridge's gateway) can be probed.
+  setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
   const int bound = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
   const int error = errno;
   close(fd);

@@ -92,9 +92,10 @@ absl::Status LoadBalancerManager::CheckAliasConflicts(const std::string& owner,
                                        other.owner, " in namespace ", other.ns));
     }
   }
-  // Our own HAProxy holds the ports of the owner's aliases; any other holder is in the way.
+  // Our own HAProxy holds the ports of the owner's aliases; any other holder is in the way (on
+  // the alias address, or on every address).
   if (own_port) return absl::OkStatus();
-  if (absl::Status free = port_probe_("0.0.0.0", spec.port); !free.ok()) {
+  if (absl::Status free = port_probe_(options_.service_connect_address, spec.port); !free.ok()) {
     return BadParameter(absl::StrCat(at_port, ": port ", spec.port,
                                      " cannot be bound on this node: ", free.message()));
   }

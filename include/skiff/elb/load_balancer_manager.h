@@ -262,7 +262,8 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   std::vector<std::function<void(const std::string&)>> health_listeners_;
 };
 
-// The real PortProbe: binds (with SO_REUSEADDR) and closes a TCP socket on address:port.
+// The real PortProbe: binds (with SO_REUSEADDR, and IP_FREEBIND: the address need not exist
+// yet) and closes a TCP socket on address:port.
 absl::Status ProbePort(const std::string& address, int port);
 
 }  // namespace skiff::elb
