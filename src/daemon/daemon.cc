@@ -18,6 +18,7 @@
 #include "skiff/aws/credentials.h"
 #include "skiff/base/random.h"
 #include "skiff/daemon/dns_records_publisher.h"
+#include "skiff/daemon/service_connect_publisher.h"
 #include "skiff/discovery/resolver_process.h"
 #include "skiff/elb/haproxy_data_plane.h"
 #include "skiff/elb/load_balancer_manager.h"
@@ -109,6 +110,8 @@ struct LoadBalancing {
   std::unique_ptr<elb::LoadBalancerManager> manager;
 };
 
+std::string GatewayOf(const std::string& subnet);
+
 std::unique_ptr<LoadBalancing> MakeLoadBalancing(const Options& options, store::Store* store,
                                                  scheduler::EventLoop* loop, const Clock* clock,
                                                  RandomSource* random) {
@@ -134,7 +137,9 @@ std::unique_ptr<LoadBalancing> MakeLoadBalancing(const Options& options, store::
   lb->manager = std::make_unique<elb::LoadBalancerManager>(
       elb::LoadBalancerManagerOptions{.listen_address = options.lb_address,
                                       .dns_name = dns_name,
-                                      .scope = options.arn_scope},
+                                      .scope = options.arn_scope,
+                                      // Service Connect's aliases listen where skiff-dns does.
+                                      .service_connect_address = GatewayOf(options.subnet)},
       store, loop, clock, random, lb->data_plane.get(), elb::ProbePort);
   return lb;
 }
@@ -333,8 +338,12 @@ int Run(const Options& options) {
   }
   std::unique_ptr<Discovery> discovery = StartDiscovery(options, &loop, &executor);
   DnsRecordsPublisher* dns = discovery != nullptr ? discovery->publisher.get() : nullptr;
+  // Service Connect needs both: the aliases' names (skiff-dns) and their proxy (HAProxy).
+  std::unique_ptr<ServiceConnectPublisher> service_connect;
   std::function<std::string(const std::string&)> dns_search;
   if (dns != nullptr) {
+    service_connect = std::make_unique<ServiceConnectPublisher>(
+        load_balancing->manager.get(), dns, GatewayOf(options.subnet));
     dns_search = [dns](const std::string& cluster) { return dns->SearchDomainOf(cluster); };
   }
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope,
@@ -363,7 +372,8 @@ int Run(const Options& options) {
       {.planner = {.progress_deadline = options.deployment_progress_deadline},
        .pass_observer = [&metrics](absl::Duration pass) { metrics.RecordPass(pass); },
        .targets = load_balancing->manager.get(),
-       .endpoints = dns});
+       .endpoints = dns,
+       .connect = service_connect.get()});
   scheduler::ClusterRegistry clusters(
       &cluster_directory, &tasks, &services, &task_definitions, &clock, options.arn_scope,
       {.agent_version = SKIFF_VERSION,

@@ -39,10 +39,25 @@ void AddService(const std::string& name, const std::vector<Endpoint>& endpoints,
   }
 }
 
+void AddConnect(const ConnectByService& connect, discovery::Records& records) {
+  for (const auto& [key, p] : connect) {
+    discovery::ConnectNamespace& ns = records.connect[p.ns];
+    for (const std::string& client : p.clients) ns.clients[client] = p.search;
+    for (const auto& [name, address] : p.aliases) {
+      if (!ns.aliases.emplace(name, address).second) {
+        spdlog::warn("service connect: service {}/{}: alias {} of namespace {} is another "
+                     "service's; not published", key.first, key.second, name, p.ns);
+      }
+    }
+  }
+}
+
 }  // namespace
 
-discovery::Records BuildRecords(const std::string& zone, const EndpointsByService& services) {
+discovery::Records BuildRecords(const std::string& zone, const EndpointsByService& services,
+                                const ConnectByService& connect) {
   discovery::Records records;
+  AddConnect(connect, records);
   records.zone = zone;
   for (const auto& [key, endpoints] : services) {
     absl::StatusOr<std::string> name = ServiceName(zone, key.first, key.second);
@@ -79,6 +94,20 @@ void DnsRecordsPublisher::Publish(const std::string& cluster, const std::string&
   if (!added && it->second == endpoints) return;
   it->second = std::move(endpoints);
   Changed();
+}
+
+void DnsRecordsPublisher::PublishConnect(const std::string& cluster, const std::string& service,
+                                         ConnectPublication publication) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  auto [it, added] = connect_.try_emplace({cluster, service});
+  if (!added && it->second == publication) return;
+  it->second = std::move(publication);
+  Changed();
+}
+
+void DnsRecordsPublisher::ForgetConnect(const std::string& cluster, const std::string& service) {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  if (connect_.erase({cluster, service}) > 0) Changed();
 }
 
 void DnsRecordsPublisher::Forget(const std::string& cluster, const std::string& service) {
@@ -118,7 +147,8 @@ void DnsRecordsPublisher::StartWrite() {
   ++writes_;
   const uint64_t generation = generation_;
   executor_->Run([this, loop = loop_, alive = std::weak_ptr<bool>(alive_), generation,
-                  records = BuildRecords(options_.zone, services_), path = options_.path,
+                  records = BuildRecords(options_.zone, services_, connect_),
+                  path = options_.path,
                   write = options_.write] {
     absl::Status status = write(path, records);
     loop->Post([this, alive, generation, status = std::move(status)] {

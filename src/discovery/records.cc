@@ -37,6 +37,26 @@ absl::Status CheckName(const std::string& member, const std::string& name,
   return absl::OkStatus();
 }
 
+absl::Status ConnectFromJson(const std::string& ns, const json& in, ConnectNamespace& out) {
+  for (const auto& [address, search] : in.at("clients").items()) {
+    if (!IsIpv4(address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("connect.", ns, ".clients: ", address, " is not an IPv4 address"));
+    }
+    out.clients[address] = search.get<std::string>();
+  }
+  for (const auto& [name, address] : in.at("aliases").items()) {
+    out.aliases[name] = address.get<std::string>();
+    if (name.empty() || name != absl::AsciiStrToLower(name) || !IsIpv4(out.aliases[name])) {
+      return absl::InvalidArgumentError(absl::StrCat("connect.", ns, ".aliases: ", name, " -> ",
+                                                     out.aliases[name],
+                                                     " is not a lower-case name and an IPv4 "
+                                                     "address"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Records> FromJson(const json& in) {
   Records out;
   out.zone = in.at("zone").get<std::string>();
@@ -66,6 +86,11 @@ absl::StatusOr<Records> FromJson(const json& in) {
       list.push_back(std::move(t));
     }
   }
+  if (const auto it = in.find("connect"); it != in.end()) {
+    for (const auto& [ns, view] : it->items()) {
+      if (absl::Status s = ConnectFromJson(ns, view, out.connect[ns]); !s.ok()) return s;
+    }
+  }
   return out;
 }
 
@@ -78,7 +103,14 @@ std::string EncodeRecords(const Records& records) {
     for (const SrvTarget& t : targets) list.push_back({{"address", t.address}, {"port", t.port}});
     srv[name] = std::move(list);
   }
-  const json out = {{"zone", records.zone}, {"a", records.a}, {"srv", std::move(srv)}};
+  json out = {{"zone", records.zone}, {"a", records.a}, {"srv", std::move(srv)}};
+  if (!records.connect.empty()) {
+    json connect = json::object();
+    for (const auto& [ns, view] : records.connect) {
+      connect[ns] = {{"clients", view.clients}, {"aliases", view.aliases}};
+    }
+    out["connect"] = std::move(connect);
+  }
   return out.dump();
 }
 

@@ -287,7 +287,7 @@ void Resolver::Loop::ReadUdp(int fd) {
                                reinterpret_cast<sockaddr*>(&client), &length);
     if (n < 0) return;
     const absl::string_view query(buffer, static_cast<size_t>(n));
-    const Reply& reply = AnswerUdp(query);
+    const Reply& reply = AnswerUdp(query, client.sin_addr.s_addr);
     if (reply.action == Reply::Action::kRespond) {
       sendto(fd, reply.wire.data(), reply.wire.size(), 0,
              reinterpret_cast<const sockaddr*>(&client), sizeof(client));
@@ -298,16 +298,19 @@ void Resolver::Loop::ReadUdp(int fd) {
 }
 
 // Clients ask the same few names over and over: a response to the same bytes after the id (the
-// flags, the question as asked, the OPT record) is the same response under another id.
-const Reply& Resolver::Loop::AnswerUdp(absl::string_view query) {
+// flags, the question as asked, the OPT record) is the same response under another id. A
+// Service Connect client's answers are its own: its address leads the key.
+const Reply& Resolver::Loop::AnswerUdp(absl::string_view query, uint32_t source) {
   if (query.size() < LDNS_HEADER_SIZE || query.size() > kPlainUdpLimit) {
-    return uncached_ = responder_->Answer(query, Transport::kUdp);
+    return uncached_ = responder_->Answer(query, Transport::kUdp, source);
   }
-  const std::string key(query.substr(2));
+  std::string key;
+  if (responder_->Scoped(source)) key.assign(reinterpret_cast<const char*>(&source), 4);
+  key.append(query.data() + 2, query.size() - 2);
   auto it = answers_.find(key);
   if (it == answers_.end()) {
     if (answers_.size() >= kMaxCachedAnswers) answers_.clear();
-    it = answers_.emplace(key, responder_->Answer(query, Transport::kUdp)).first;
+    it = answers_.emplace(key, responder_->Answer(query, Transport::kUdp, source)).first;
   }
   Reply& reply = it->second;
   if (reply.action == Reply::Action::kRespond) {

@@ -68,6 +68,7 @@ class Resolver::Loop {
     std::string out;
     absl::Time last_active;
     int forwards = 0;
+    uint32_t peer = 0;  // The client's IPv4 address, network byte order.
   };
   struct TcpDone {
     int fd;
@@ -82,7 +83,7 @@ class Resolver::Loop {
   void Reload();
   void Dispatch(const epoll_event& event);
   void ReadUdp(int fd);
-  const Reply& AnswerUdp(absl::string_view query);
+  const Reply& AnswerUdp(absl::string_view query, uint32_t source);
   void ForwardUdp(int fd, const sockaddr_in& client, absl::string_view query);
   void SendToUpstream(uint16_t id, Pending& pending);
   void ReadUpstream();

@@ -69,14 +69,18 @@ std::string AskOverTcp(const sockaddr_in& upstream, const std::string& query,
 
 void Resolver::Loop::Accept(int listen_fd) {
   while (true) {
-    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_in peer{};
+    socklen_t length = sizeof(peer);
+    const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &length,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     if (connections_.size() >= options_.max_tcp_connections ||
         !Watch(fd, Source::kTcpConn, EPOLLIN).ok()) {
       close(fd);
       continue;
     }
-    connections_[fd] = Connection{next_serial_++, "", "", clock_.MonotonicNow()};
+    connections_[fd] = Connection{next_serial_++, "", "", clock_.MonotonicNow(), 0,
+                                  peer.sin_family == AF_INET ? peer.sin_addr.s_addr : 0};
   }
 }
 
@@ -104,7 +108,7 @@ void Resolver::Loop::ReadTcp(int fd) {
 
 void Resolver::Loop::HandleTcpMessage(int fd, Connection& connection,
                                       absl::string_view message) {
-  Reply reply = responder_->Answer(message, Transport::kTcp);
+  Reply reply = responder_->Answer(message, Transport::kTcp, connection.peer);
   if (reply.action == Reply::Action::kRespond) return WriteTcp(fd, connection, reply.wire);
   if (reply.action == Reply::Action::kForward) {
     return StartTcpForward(fd, connection, std::string(message));

@@ -117,7 +117,45 @@ uint32_t Serial(const Records& records) {
       mix(absl::StrCat(t.port));
     }
   }
+  for (const auto& [ns, view] : records.connect) {
+    mix(ns);
+    for (const auto& [address, search] : view.clients) {
+      mix(address);
+      mix(search);
+    }
+    for (const auto& [name, address] : view.aliases) {
+      mix(name);
+      mix(address);
+    }
+  }
   return hash;
+}
+
+// A Service Connect alias's answer: the question echoed, AA, an A record of `address` when A
+// (or ANY) was asked, else no answer.
+Reply AliasReply(const ldns_pkt* query, const ldns_rr* question, uint32_t address) {
+  PktPtr reply(ldns_pkt_new());
+  ldns_pkt* r = reply.get();
+  ldns_pkt_set_id(r, ldns_pkt_id(query));
+  ldns_pkt_set_qr(r, true);
+  ldns_pkt_set_aa(r, true);
+  ldns_pkt_set_rd(r, ldns_pkt_rd(query));
+  ldns_pkt_set_ra(r, true);
+  ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
+  ldns_pkt_set_rcode(r, LDNS_RCODE_NOERROR);
+  ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION, ldns_rr_clone(question));
+  if (ldns_pkt_edns(query)) ldns_pkt_set_edns_udp_size(r, kOfferedUdpSize);
+  const int type = ldns_rr_get_type(question);
+  if (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY) {
+    ldns_rr* rr = ldns_rr_new();
+    ldns_rr_set_owner(rr, ldns_rdf_clone(ldns_rr_owner(question)));
+    ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
+    ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+    ldns_rr_set_ttl(rr, kRecordTtlSeconds);
+    ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(address), &address));
+    ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
+  }
+  return Respond(Serialize(r));
 }
 
 size_t Limit(const ldns_pkt* query, Transport transport) {
@@ -295,12 +333,44 @@ Responder::Responder(const Records& records, const std::string& nameserver)
       services.push_back(std::move(s));
     }
   }
+  AddViews(records);
   in_addr ns{};
   const std::string ns_name = absl::StrCat("ns.", zone_);
   if (inet_pton(AF_INET, nameserver.c_str(), &ns) == 1 && !names_.contains(ns_name)) {
     AddName(ns_name);
     AddAddress(ns_name, ns.s_addr);
   }
+}
+
+void Responder::AddViews(const Records& records) {
+  for (const auto& [ns, connect] : records.connect) {
+    View names;
+    for (const auto& [name, text] : connect.aliases) {
+      in_addr parsed{};
+      if (inet_pton(AF_INET, text.c_str(), &parsed) == 1) {
+        names[absl::AsciiStrToLower(name)] = parsed.s_addr;
+      }
+    }
+    std::unordered_map<std::string, std::shared_ptr<const View>> by_search;
+    for (const auto& [client, search] : connect.clients) {
+      in_addr address{};
+      if (inet_pton(AF_INET, client.c_str(), &address) != 1) continue;
+      std::shared_ptr<const View>& view = by_search[search];
+      if (view == nullptr) {
+        auto made = std::make_shared<View>(names);
+        const std::string suffix = absl::StrCat(".", absl::AsciiStrToLower(search));
+        // "backend" asked by a client comes as "backend.CLUSTER.ZONE" first.
+        for (const auto& [name, proxy] : names) made->emplace(name + suffix, proxy);
+        view = std::move(made);
+      }
+      views_[address.s_addr] = view;
+    }
+  }
+}
+
+const Responder::View* Responder::ViewOf(uint32_t source) const {
+  const auto it = views_.find(source);
+  return it == views_.end() ? nullptr : it->second.get();
 }
 
 void Responder::AddAddress(const std::string& name, uint32_t address) {
@@ -318,7 +388,7 @@ void Responder::AddName(const std::string& name) {
   }
 }
 
-Reply Responder::Answer(absl::string_view query, Transport transport) const {
+Reply Responder::Answer(absl::string_view query, Transport transport, uint32_t source) const {
   const auto* data = reinterpret_cast<const uint8_t*>(query.data());
   ldns_pkt* parsed = nullptr;
   if (query.size() < LDNS_HEADER_SIZE ||
@@ -338,12 +408,19 @@ Reply Responder::Answer(absl::string_view query, Transport transport) const {
   const ldns_rr* question = ldns_rr_list_rr(ldns_pkt_question(q.get()), 0);
   RdfPtr name(ldns_rdf_clone(ldns_rr_owner(question)));
   ldns_dname2canonical(name.get());  // Lower case: ldns compares labels byte for byte.
+  const int rr_class = ldns_rr_get_class(question);
+  if (const View* view = ViewOf(source);
+      view != nullptr && (rr_class == LDNS_RR_CLASS_IN || rr_class == LDNS_RR_CLASS_ANY)) {
+    // Before the zone: an alias may lie in it, under the client's search domain.
+    if (const auto alias = view->find(Key(name.get())); alias != view->end()) {
+      return AliasReply(q.get(), question, alias->second);
+    }
+  }
   RdfPtr apex = Dname(zone_);
   if (ldns_dname_compare(name.get(), apex.get()) != 0 &&
       !ldns_dname_is_subdomain(name.get(), apex.get())) {
     return {Reply::Action::kForward, ""};
   }
-  const int rr_class = ldns_rr_get_class(question);
   if (rr_class != LDNS_RR_CLASS_IN && rr_class != LDNS_RR_CLASS_ANY) {
     return HeaderReply(id, rd, LDNS_PACKET_QUERY, LDNS_RCODE_REFUSED, q.get());
   }

@@ -43,7 +43,7 @@ absl::Status LoadBalancerManager::CheckLoadBalancers(
                                        "supported; give targetGroupArn"));
     }
     auto group = state_.target_groups.find(lb.target_group_arn());
-    if (group == state_.target_groups.end()) {
+    if (group == state_.target_groups.end() || group->second.internal()) {
       return BadParameter(absl::StrCat(at, ".targetGroupArn: target group '",
                                        lb.target_group_arn(), "' does not exist"));
     }
@@ -132,6 +132,9 @@ scheduler::TaskTargetsHealth LoadBalancerManager::HealthOf(const std::string& ta
   bool any = false;
   bool all_healthy = true;
   for (const auto& [arn, group] : state_.target_groups) {
+    // Service Connect's checks say whether the alias sends the task connections; they are
+    // not the load balancers' verdict on the task (ECS does not replace a task for them).
+    if (group.internal()) continue;
     for (const RegisteredTarget& t : group.targets) {
       if (t.task_id != task_id) continue;
       any = true;

@@ -179,8 +179,8 @@ absl::Status LoadBalancerManager::Persist(const ElbState& next) {
 }
 
 absl::Status LoadBalancerManager::Commit(ElbState next, bool check) {
-  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(next, options_.listen_address,
-                                                       fail_open_);
+  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(
+      next, options_.listen_address, fail_open_, options_.service_connect_address);
   if (!plane.ok()) return plane.status();
   if (check) SKIFF_RETURN_IF_ERROR(data_plane_->Check(*plane));
   SKIFF_RETURN_IF_ERROR(Persist(next));
@@ -271,6 +271,7 @@ BackendResolver LoadBalancerManager::ResolverFor(const ElbState& state, const st
   return [&state, lb_arn, tcp](const std::string& arn) -> absl::StatusOr<std::string> {
     auto it = state.target_groups.find(arn);
     if (it == state.target_groups.end()) return state.BackendOf(arn);
+    if (it->second.internal()) return TargetGroupNotFound(arn);
     const std::string& protocol = it->second.group.protocol();
     if ((protocol == "TCP") != tcp) {
       return Invalid(absl::StrCat("Target group '", arn, "' uses protocol ", protocol,
@@ -297,6 +298,12 @@ absl::Status LoadBalancerManager::CheckPort(const std::string& lb_arn, int port,
                                    " for this load balancer"));
     }
     return Invalid(absl::StrCat("Port: ", port, " is already used by listener ", arn));
+  }
+  for (const auto& [arn, group] : state_.target_groups) {
+    if (group.internal() && group.group.port() == port) {
+      return Invalid(absl::StrCat("Port: ", port, " is used by the Service Connect alias ",
+                                  group.alias->dns_name, " of ECS service ", group.alias->owner));
+    }
   }
   absl::Status free = port_probe_(options_.listen_address, port);
   if (!free.ok()) {
@@ -511,7 +518,8 @@ std::vector<Tag>* LoadBalancerManager::TagsOf(ElbState& state, const std::string
   if (auto it = state.load_balancers.find(arn); it != state.load_balancers.end()) {
     return &it->second.tags;
   }
-  if (auto it = state.target_groups.find(arn); it != state.target_groups.end()) {
+  if (auto it = state.target_groups.find(arn);
+      it != state.target_groups.end() && !it->second.internal()) {
     return &it->second.tags;
   }
   if (auto it = state.listeners.find(arn); it != state.listeners.end()) return &it->second.tags;
@@ -574,6 +582,8 @@ absl::Status ProbePort(const std::string& address, int port) {
   if (fd < 0) return absl::UnavailableError(std::strerror(errno));
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // An address no interface has yet (Service Connect's, the bridge's gateway) can be probed.
+  setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
   const int bound = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
   const int error = errno;
   close(fd);

@@ -98,6 +98,25 @@ absl::StatusOr<lb::Frontend> FrontendOf(const ElbState& state, const ListenerRec
   return frontend;
 }
 
+// A Service Connect alias: its port on the alias address, straight to its group's backend.
+lb::Frontend AliasFrontend(const TargetGroupRecord& record, const std::string& address) {
+  lb::Frontend frontend{.name = absl::StrCat("sc_", IdOf(record.group.target_group_arn())),
+                        .address = address,
+                        .port = record.group.port(),
+                        .protocol = lb::Protocol::kTcp,
+                        .transparent = true};
+  frontend.default_action.forward.push_back({.backend = record.BackendName()});
+  return frontend;
+}
+
+json AliasJson(const ServiceConnectAlias& alias) {
+  return {{"Owner", alias.owner},
+          {"Namespace", alias.ns},
+          {"DnsName", alias.dns_name},
+          {"PortName", alias.port_name},
+          {"DiscoveryName", alias.discovery_name}};
+}
+
 json TagsJson(const std::vector<elbv2::v1::Tag>& tags) {
   json out = json::array();
   for (const auto& tag : tags) out.push_back(model::EncodeMessage(tag));
@@ -162,10 +181,13 @@ absl::StatusOr<std::string> ElbState::BackendOf(const std::string& group_arn) co
 }
 
 absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address,
-                                             const std::set<std::string>& fail_open) {
+                                             const std::set<std::string>& fail_open,
+                                             const std::string& connect_address) {
   lb::DataPlane plane;
   for (const auto& [arn, record] : state.target_groups) {
+    if (record.internal() && connect_address.empty()) continue;
     plane.backends.push_back(BackendOfGroup(record, fail_open.contains(arn)));
+    if (record.internal()) plane.frontends.push_back(AliasFrontend(record, connect_address));
   }
   for (const auto& [arn, record] : state.listeners) {
     SKIFF_ASSIGN_OR_RETURN(lb::Frontend frontend, FrontendOf(state, record, address));
@@ -224,11 +246,12 @@ std::string EncodeRecord(const TargetGroupRecord& record) {
   for (const auto& a : record.attributes.ToList(record.group)) {
     attributes.push_back(model::EncodeMessage(a));
   }
-  return json{{"TargetGroup", model::EncodeMessage(record.group)},
-              {"Attributes", attributes},
-              {"Targets", targets},
-              {"Tags", TagsJson(record.tags)}}
-      .dump();
+  json out{{"TargetGroup", model::EncodeMessage(record.group)},
+           {"Attributes", attributes},
+           {"Targets", targets},
+           {"Tags", TagsJson(record.tags)}};
+  if (record.alias) out["ServiceConnect"] = AliasJson(*record.alias);
+  return out.dump();
 }
 
 std::string EncodeRecord(const LoadBalancerRecord& record) {
@@ -267,6 +290,14 @@ absl::Status DecodeRecord(absl::string_view text, TargetGroupRecord* record) {
                                .address = item.value("Address", ""),
                                .drain_until = item.value("DrainUntil", 0.0),
                                .task_id = item.value("TaskId", "")});
+  }
+  if (const auto it = doc.find("ServiceConnect"); it != doc.end()) {
+    if (!it->is_object()) return absl::DataLossError("ServiceConnect that is not an object");
+    record->alias = ServiceConnectAlias{.owner = it->value("Owner", ""),
+                                        .ns = it->value("Namespace", ""),
+                                        .dns_name = it->value("DnsName", ""),
+                                        .port_name = it->value("PortName", ""),
+                                        .discovery_name = it->value("DiscoveryName", "")};
   }
   return absl::OkStatus();
 }

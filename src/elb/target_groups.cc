@@ -254,10 +254,11 @@ absl::Status ApplyOne(const TargetGroupAttribute& change, const std::string& pat
                                         "node"));
     }
     a.stickiness = value == "true";
-  } else if (http && key == kStickinessType) {
-    if (value != "lb_cookie") {
-      return Invalid(absl::StrCat(path, ": only lb_cookie is supported on a skiff node; got '",
-                                  value, "'"));
+  } else if (key == kStickinessType) {
+    // A TCP group lists source_ip (ToList): its stored attributes must read back.
+    if (value != (http ? "lb_cookie" : "source_ip")) {
+      return Invalid(absl::StrCat(path, ": only ", http ? "lb_cookie" : "source_ip",
+                                  " is supported on a skiff node; got '", value, "'"));
     }
   } else if (http && key == kCookieDuration) {
     SKIFF_ASSIGN_OR_RETURN(int64_t s, Seconds(path, value, 1, 604800));

@@ -62,7 +62,8 @@ auto SameTarget(const RegisteredTarget& t) {
 
 absl::StatusOr<TargetGroupRecord*> LoadBalancerManager::FindGroup(const std::string& arn) {
   auto it = state_.target_groups.find(arn);
-  if (it == state_.target_groups.end()) return TargetGroupNotFound(arn);
+  // A Service Connect alias's group is no ELBv2 object.
+  if (it == state_.target_groups.end() || it->second.internal()) return TargetGroupNotFound(arn);
   return &it->second;
 }
 
@@ -80,7 +81,9 @@ absl::StatusOr<CreateTargetGroupOutput> LoadBalancerManager::CreateTargetGroup(
   SKIFF_ASSIGN_OR_RETURN(TargetGroup group, NewTargetGroup(in, options_.scope, NewId()));
   CreateTargetGroupOutput out;
   for (const auto& [arn, record] : state_.target_groups) {
-    if (record.group.target_group_name() != group.target_group_name()) continue;
+    if (record.internal() || record.group.target_group_name() != group.target_group_name()) {
+      continue;
+    }
     // ELBv2 returns the group when it exists with the same settings.
     TargetGroup same = group;
     same.set_target_group_arn(arn);
@@ -115,13 +118,15 @@ absl::StatusOr<DescribeTargetGroupsOutput> LoadBalancerManager::DescribeTargetGr
     found.push_back(record);
   }
   for (const std::string& name : in.names()) {
-    auto it = std::find_if(state_.target_groups.begin(), state_.target_groups.end(),
-                           [&](auto& g) { return g.second.group.target_group_name() == name; });
+    auto it = std::find_if(state_.target_groups.begin(), state_.target_groups.end(), [&](auto& g) {
+      return !g.second.internal() && g.second.group.target_group_name() == name;
+    });
     if (it == state_.target_groups.end()) return TargetGroupNotFound(name);
     found.push_back(&it->second);
   }
   if (given == 0 || in.has_load_balancer_arn()) {
     for (const auto& [arn, record] : state_.target_groups) {
+      if (record.internal()) continue;
       const std::vector<std::string> lbs = state_.LoadBalancersOf(arn);
       if (given == 0 || std::find(lbs.begin(), lbs.end(), in.load_balancer_arn()) != lbs.end()) {
         found.push_back(&record);
@@ -150,9 +155,7 @@ absl::StatusOr<ModifyTargetGroupOutput> LoadBalancerManager::ModifyTargetGroup(
 
 absl::StatusOr<DeleteTargetGroupOutput> LoadBalancerManager::DeleteTargetGroup(
     const DeleteTargetGroupInput& in) {
-  if (!state_.target_groups.contains(in.target_group_arn())) {
-    return TargetGroupNotFound(in.target_group_arn());
-  }
+  SKIFF_RETURN_IF_ERROR(FindGroup(in.target_group_arn()).status());
   const std::vector<std::string> users = state_.LoadBalancersOf(in.target_group_arn());
   if (!users.empty()) {
     return ElbError(absl::StatusCode::kFailedPrecondition, kResourceInUse,
@@ -292,7 +295,10 @@ void LoadBalancerManager::StartDrain(TargetGroupRecord& group, RegisteredTarget&
 
 TargetHealth LoadBalancerManager::TargetHealthOf(const TargetGroupRecord& group,
                                                  const RegisteredTarget& target) const {
-  return elb::HealthOf(target, !state_.LoadBalancersOf(group.group.target_group_arn()).empty(),
+  // An alias's frontend always uses its group.
+  const bool in_use =
+      group.internal() || !state_.LoadBalancersOf(group.group.target_group_arn()).empty();
+  return elb::HealthOf(target, in_use,
                        StatOf(group, target.ServerName()),
                        view_.admitted.contains(ServerKey(group, target)));
 }
@@ -306,6 +312,9 @@ const lb::ServerStat* LoadBalancerManager::StatOf(const TargetGroupRecord& group
 std::set<std::string> LoadBalancerManager::FailingOpen() const {
   std::set<std::string> out;
   for (const auto& [arn, group] : state_.target_groups) {
+    // A Service Connect alias does not fail open: every client of it is a task of the node,
+    // which its own retries serve better than a task that refuses connections.
+    if (group.internal()) continue;
     bool any = false;
     bool all_unhealthy = true;
     for (const RegisteredTarget& t : group.targets) {
@@ -319,8 +328,8 @@ std::set<std::string> LoadBalancerManager::FailingOpen() const {
 }
 
 absl::Status LoadBalancerManager::WantPlane() {
-  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(state_, options_.listen_address,
-                                                       fail_open_);
+  absl::StatusOr<lb::DataPlane> plane = BuildDataPlane(
+      state_, options_.listen_address, fail_open_, options_.service_connect_address);
   if (!plane.ok()) return plane.status();
   data_plane_->Want(*std::move(plane), ++generation_);
   return absl::OkStatus();

@@ -514,7 +514,7 @@ absl::Status RenderFrontend(FrontendContext& ctx, std::string& out) {
   if (f.port < 1 || f.port > 65535) return Invalid(ctx.path + ".port", "must be 1-65535");
   const bool http = f.protocol == Protocol::kHttp;
   absl::StrAppend(&out, "frontend ", f.name, "\n  mode ", http ? "http" : "tcp", "\n  bind ",
-                  f.address, ":", f.port, "\n");
+                  f.address, ":", f.port, f.transparent ? " transparent" : "", "\n");
   if (!http) {
     const Action& a = f.default_action;
     if (!f.rules.empty()) return Invalid(ctx.path + ".rules", "a TCP listener has no rules");

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "skiff/scheduler/service_manager.h"
@@ -53,6 +54,7 @@ std::optional<Endpoint> TaskEndpoint(const v1::Task& task, const v1::TaskDefinit
     const std::string address = eni.empty() ? ContainerAddress(c) : eni;
     if (address.empty()) continue;
     if (first_address.empty()) first_address = address;
+    if (!absl::c_linear_search(out.addresses, address)) out.addresses.push_back(address);
     const v1::ContainerDefinition* cd =
         definition != nullptr ? DefinitionOf(*definition, c.name()) : nullptr;
     if (cd == nullptr || cd->port_mappings().empty()) continue;

@@ -39,6 +39,7 @@ ServiceManager::ServiceManager(EventLoop* loop, TaskLauncher* tasks,
       options_(std::move(options)),
       targets_(options_.targets),
       endpoints_(options_.endpoints),
+      connect_(options_.endpoints != nullptr ? options_.connect : nullptr),
       planner_(options_.planner, random) {}
 
 double ServiceManager::Now() const {
@@ -64,6 +65,7 @@ absl::Status ServiceManager::Load() {
       }
     }
     if (ParseServiceStatus(s.status()) == ServiceStatus::kInactive) ScheduleRemoval(key);
+    if (ParseServiceStatus(s.status()) == ServiceStatus::kActive) LoadServiceConnect(key, state);
   }
   tasks_->ForEachTask([this](const store::StoredTask& task) { OnTaskChanged(task); });
   tasks_->AddListener([this](const store::StoredTask& task) { OnTaskChanged(task); });
@@ -306,6 +308,7 @@ void ServiceManager::Reconcile(const Key& key) {
   // The stops above began drains (and so did any stop since the last pass).
   changed |= SayDeregistered(key, *state);
   ApplyEndpoints(key, *state, plan);
+  ApplyServiceConnect(key, *state, plan);
   state->steady = plan.steady;
   if (plan.wake_at != absl::InfiniteFuture()) ScheduleAt(key, plan.wake_at);
   if (plan.inactive) ScheduleRemoval(key);
@@ -316,8 +319,16 @@ bool ServiceManager::ApplyRecordChanges(ServiceState& state, const ServicePlan& 
   store::StoredService& r = state.record;
   v1::Service& s = r.service;
   if (plan.deployments) {
+    const v1::ServiceConnectConfiguration* before = ConnectConfigurationOf(s);
+    const std::optional<v1::ServiceConnectConfiguration> connect =
+        before != nullptr ? std::optional(*before) : std::nullopt;
     s.mutable_deployments()->Clear();
     for (const v1::Deployment& d : *plan.deployments) *s.add_deployments() = d;
+    // A deployment the planner made (a rollback) serves what the service serves.
+    if (connect && s.deployments_size() > 0 &&
+        !s.deployments(0).has_service_connect_configuration()) {
+      EchoServiceConnect(*s.mutable_deployments(0), *connect);
+    }
   }
   if (plan.running_count) s.set_running_count(*plan.running_count);
   if (plan.pending_count) s.set_pending_count(*plan.pending_count);

@@ -188,6 +188,12 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
                                          " already exists in cluster ", cluster,
                                          " (Creation of service was not idempotent.)"));
   }
+  if (request.has_service_connect_configuration()) {
+    SKIFF_RETURN_IF_ERROR(CheckServiceConnect(cluster, name,
+                                              request.service_connect_configuration(),
+                                              definition.definition)
+                              .status());
+  }
 
   ServiceState state;
   state.record.cluster = cluster;
@@ -197,6 +203,10 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   ServiceState& stored = services_[key];
   RecordDeploymentStart(stored, "");
   SayDnsName(stored);
+  if (request.has_service_connect_configuration()) {
+    SayServiceConnectIgnored(stored, request.service_connect_configuration());
+  }
+  LoadServiceConnect(key, stored);
   Save(stored);  // Durable before the answer, and before any task exists.
   MarkDirty(key);
   v1::CreateServiceResponse response;
@@ -244,6 +254,9 @@ v1::Service ServiceManager::NewService(const std::string& cluster,
       planner_.NewDeployment(definition.definition.task_definition_arn(), s.desired_count(),
                              clock_->Now());
   deployment.set_launch_type(s.launch_type());
+  if (request.has_service_connect_configuration()) {
+    EchoServiceConnect(deployment, request.service_connect_configuration());
+  }
   *s.add_deployments() = std::move(deployment);
   return s;
 }
@@ -262,8 +275,19 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
                            registry_->Resolve(request.task_definition(), "taskDefinition"));
   }
   SKIFF_RETURN_IF_ERROR(CheckLoadBalancersOfUpdate(request, s, definition));
+  SKIFF_RETURN_IF_ERROR(CheckServiceConnectOfUpdate(request, *state, definition));
 
   // Everything is checked; apply.
+  const v1::ServiceConnectConfiguration* connect = ConnectConfigurationOf(s);
+  // A new Service Connect configuration is a new deployment, as on ECS.
+  std::optional<v1::ServiceConnectConfiguration> new_connect;
+  if (request.has_service_connect_configuration() &&
+      (connect == nullptr || connect->SerializeAsString() !=
+                                 request.service_connect_configuration().SerializeAsString())) {
+    new_connect = request.service_connect_configuration();
+  }
+  const std::optional<v1::ServiceConnectConfiguration> carried =
+      connect != nullptr ? std::optional(*connect) : std::nullopt;
   ApplyServiceSettings(request, s);
   const std::string target = definition ? definition->definition.task_definition_arn()
                                         : s.task_definition();
@@ -271,12 +295,20 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
   // from the targets they have (as ECS does).
   const bool new_load_balancers = LoadBalancersChange(request, s);
   if (new_load_balancers) *s.mutable_load_balancers() = request.load_balancers();
-  if (target != s.task_definition() || request.force_new_deployment() || new_load_balancers) {
+  if (target != s.task_definition() || request.force_new_deployment() || new_load_balancers ||
+      new_connect) {
     StartNewDeployment(*state, target);
+    if (new_connect) {
+      EchoServiceConnect(*s.mutable_deployments(0), *new_connect);
+      SayServiceConnectIgnored(*state, *new_connect);
+    } else if (carried) {
+      EchoServiceConnect(*s.mutable_deployments(0), *carried);
+    }
   } else if (request.has_desired_count()) {
     s.mutable_deployments(0)->set_desired_count(s.desired_count());
   }
   const Key key{cluster, s.service_name()};
+  LoadServiceConnect(key, *state);
   Save(*state);
   MarkDirty(key);
   v1::UpdateServiceResponse response;
@@ -319,6 +351,7 @@ absl::StatusOr<v1::DeleteServiceResponse> ServiceManager::DeleteService(
     s.set_status("DRAINING");
     s.set_desired_count(0);
     ForgetEndpoints({cluster, s.service_name()}, *state);
+    ForgetServiceConnect({cluster, s.service_name()}, *state);
     Save(*state);
     MarkDirty({cluster, s.service_name()});
   }

@@ -8,6 +8,11 @@
 // port whose name (lower-cased, '_' as '-') is a label. Two services whose names meet in one
 // DNS name: the first in (cluster, service) order has it, and the other is logged.
 //
+// Service Connect (PublishConnect): per service, its namespace, its aliases with the proxy's
+// address, and its client tasks' addresses, which get the cluster's search domain; BuildRecords
+// gathers them by namespace (Records::connect). An alias two services of one namespace claim
+// goes to the first in (cluster, service) order (the node refuses the second when it is made).
+//
 // Writes go to the executor, off the loop, coalesced: at most one is in flight, and each one
 // writes the records as they are when it starts, so a burst of changes costs one or two writes
 // and the last state always reaches the file, within a loop turn and one write of the change.
@@ -45,8 +50,19 @@ using scheduler::NamedPort;
 using EndpointsByService =
     std::map<std::pair<std::string, std::string>, std::vector<Endpoint>>;
 
-// The records of `services` under `zone` (pure).
-discovery::Records BuildRecords(const std::string& zone, const EndpointsByService& services);
+// What one service adds to its Service Connect namespace.
+struct ConnectPublication {
+  std::string ns;
+  std::map<std::string, std::string> aliases;  // dnsName -> the proxy's IPv4 address.
+  std::vector<std::string> clients;            // Its running tasks' addresses.
+  std::string search;                          // Their search domain (CLUSTER.ZONE).
+  bool operator==(const ConnectPublication&) const = default;
+};
+using ConnectByService = std::map<std::pair<std::string, std::string>, ConnectPublication>;
+
+// The records of `services` under `zone`, with `connect`'s namespaces (pure).
+discovery::Records BuildRecords(const std::string& zone, const EndpointsByService& services,
+                                const ConnectByService& connect = {});
 
 struct DnsRecordsPublisherOptions {
   std::string zone = discovery::kDefaultZone;
@@ -67,6 +83,12 @@ class DnsRecordsPublisher final : public scheduler::ServiceEndpoints {
   void Publish(const std::string& cluster, const std::string& service,
                std::vector<Endpoint> endpoints) override;
   void Forget(const std::string& cluster, const std::string& service) override;
+
+  // Service Connect: the service's part of its namespace now (replaces what it published), and
+  // its forgetting. Unknown services are ignored.
+  void PublishConnect(const std::string& cluster, const std::string& service,
+                      ConnectPublication publication);
+  void ForgetConnect(const std::string& cluster, const std::string& service);
 
   // The search domain of the tasks of `cluster`: "CLUSTER.ZONE", or the zone alone when the
   // cluster's name has no DNS label. Any thread (pure).
@@ -90,6 +112,7 @@ class DnsRecordsPublisher final : public scheduler::ServiceEndpoints {
   scheduler::Executor* const executor_;
   const DnsRecordsPublisherOptions options_;
   EndpointsByService services_;
+  ConnectByService connect_;
   // Each change makes a new generation; `written_` is the last one in the file.
   uint64_t generation_ = 1;
   uint64_t written_ = 0;

@@ -7,7 +7,14 @@
 //   a:   "web.default.skiff.internal"             -> task IPs (IPv4)
 //   srv: "_http._tcp.web.default.skiff.internal"  -> task IP and container port
 // A name with an empty list exists (NOERROR, no answer: a service with no ready task); a name
-// in the zone that is in neither map does not (NXDOMAIN). Pure values; any thread.
+// in the zone that is in neither map does not (NXDOMAIN).
+//
+// Service Connect (`connect`, by namespace): the client aliases of a namespace's services, each
+// answered with the address where the node's proxy listens for it, only to the namespace's
+// client tasks (by their source address). An alias name need not lie in the zone ("backend",
+// "api.internal"); a client's resolv.conf search domain makes "backend" arrive as
+// "backend.CLUSTER.ZONE" first, so each alias is also answered under its client's search
+// domain. Every other source gets what it would get without them. Pure values; any thread.
 #ifndef SKIFF_DISCOVERY_RECORDS_H_
 #define SKIFF_DISCOVERY_RECORDS_H_
 
@@ -32,17 +39,29 @@ struct SrvTarget {
   friend bool operator==(const SrvTarget&, const SrvTarget&) = default;
 };
 
+// What the client tasks of one Service Connect namespace see.
+struct ConnectNamespace {
+  // Each client task's IPv4 address, with its search domain ("default.skiff.internal").
+  std::map<std::string, std::string> clients;
+  // Each alias name (lower case, no trailing dot) with the IPv4 address of its proxy.
+  std::map<std::string, std::string> aliases;
+
+  friend bool operator==(const ConnectNamespace&, const ConnectNamespace&) = default;
+};
+
 struct Records {
   std::string zone = kDefaultZone;
   std::map<std::string, std::vector<std::string>> a;
   std::map<std::string, std::vector<SrvTarget>> srv;
+  std::map<std::string, ConnectNamespace> connect;  // By namespace name.
 
   friend bool operator==(const Records&, const Records&) = default;
 };
 
 std::string EncodeRecords(const Records& records);
 // InvalidArgument naming the member when `json` is not what EncodeRecords writes, or a name
-// lies outside the zone, or an address is not IPv4.
+// lies outside the zone (aliases aside), or an address is not IPv4. `connect` may be absent (a
+// file of an older skiffd).
 absl::StatusOr<Records> DecodeRecords(absl::string_view json);
 
 // Where skiffd publishes the records in the resolver's directory (STATE_DIR/dns).

@@ -10,11 +10,18 @@
 // for "_http._tcp.web.default.skiff.internal"), which this zone answers with that one address,
 // and whose A record rides in the additional section.
 //
+// Service Connect aliases (Records::connect) are answered before anything else, and only to a
+// client task of their namespace (the query's source address): the alias name, and the alias
+// under that client's search domain, in the zone or not. A: the proxy's address; any other
+// type: NOERROR with no answer (the name exists, for that client). To every other source an
+// alias name is what it would be without it: forwarded, or the zone's answer.
+//
 // Immutable after construction: Answer() may be called from any thread.
 #ifndef SKIFF_DISCOVERY_RESPONDER_H_
 #define SKIFF_DISCOVERY_RESPONDER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -47,7 +54,11 @@ class Responder {
   // Names outside the zone and addresses that are not IPv4 are left out.
   explicit Responder(const Records& records, const std::string& nameserver = "");
 
-  Reply Answer(absl::string_view query, Transport transport) const;
+  // `source`: the client's IPv4 address in network byte order (0: none known).
+  Reply Answer(absl::string_view query, Transport transport, uint32_t source = 0) const;
+  // Whether `source` (network byte order) gets answers of its own: a cache of answers must
+  // key them by the source then.
+  bool Scoped(uint32_t source) const { return views_.contains(source); }
 
   const std::string& zone() const { return zone_; }
 
@@ -58,8 +69,14 @@ class Responder {
     uint16_t port;
   };
 
+  // Alias names (lower case, no trailing dot) -> the proxy's address, as one client sees them.
+  using View = std::unordered_map<std::string, uint32_t>;
+
   void AddAddress(const std::string& name, uint32_t address);
   void AddName(const std::string& name);
+  void AddViews(const Records& records);
+  // The view of `source`, or null.
+  const View* ViewOf(uint32_t source) const;
 
   std::string zone_;
   uint32_t serial_;
@@ -67,6 +84,9 @@ class Responder {
   std::unordered_map<std::string, std::vector<uint32_t>> a_;
   std::unordered_map<std::string, std::vector<Service>> srv_;
   std::unordered_set<std::string> names_;  // Every name that exists, empty non-terminals too.
+  // Each Service Connect client's view, by its address; clients of one namespace with one
+  // search domain share theirs.
+  std::unordered_map<uint32_t, std::shared_ptr<const View>> views_;
 
   friend class ResponseBuilder;
 };

@@ -12,6 +12,12 @@
 // - Targets get traffic only after their first passing check; deregistered ones drain, and
 //   leave the data plane when their connections reach 0 or the group's deregistration delay
 //   ends, whichever comes first (ELBv2 always waits for the delay).
+// - Service Connect (service_connect.cc): ECS services' client aliases are internal target
+//   groups (state.h's ServiceConnectAlias) behind TCP frontends on service_connect_address. Their
+//   targets come and go as the service's ready tasks do (SetServiceConnect), checked with a TCP
+//   connect, and drain like any ECS task's targets before the task is signalled (DrainTask), for
+//   at most kServiceConnectDrain. No ELBv2 operation shows them; a listener cannot take an
+//   alias's port, nor an alias a listener's.
 //
 // Thread contract: loop-owned. Every method runs on the loop thread; OnReport() too (post it).
 #ifndef SKIFF_ELB_LOAD_BALANCER_MANAGER_H_
@@ -70,6 +76,33 @@ struct LoadBalancerManagerOptions {
   std::string listen_address = "0.0.0.0";  // --lb-address
   std::string dns_name = "localhost";       // The load balancers' DNSName.
   model::ArnScope scope;
+  // Where Service Connect aliases listen: the task bridge's gateway. "": no Service Connect.
+  std::string service_connect_address;
+};
+
+// The longest a Service Connect alias's target drains before its task is signalled; its
+// connections reaching 0 end the drain sooner. 30 s is ECS's default stopTimeout, the bound ECS
+// already puts on a stop; ALB's 300 s would hold a stop for 5 minutes behind one idle
+// keep-alive connection (docs/adr/0016-service-connect.md).
+inline constexpr absl::Duration kServiceConnectDrain = absl::Seconds(30);
+
+// One task behind a Service Connect alias: its address and the container port of the alias's
+// portName.
+struct AliasTarget {
+  std::string task_id;
+  std::string address;
+  int port = 0;
+  bool operator==(const AliasTarget&) const = default;
+};
+
+// A client alias of one service as the scheduler declares it, with the member paths that the
+// errors of CheckServiceConnect name.
+struct AliasSpec {
+  ServiceConnectAlias alias;
+  int port = 0;
+  std::vector<AliasTarget> targets;  // The service's ready tasks, in any order.
+  std::string service_path;  // "serviceConnectConfiguration.services[0]"
+  std::string alias_path;    // "serviceConnectConfiguration.services[0].clientAliases[0]"
 };
 
 class LoadBalancerManager final : public scheduler::TargetRegistry {
@@ -142,6 +175,18 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   scheduler::TaskTargetsHealth HealthOf(const std::string& task_id) const override;
   void AddHealthListener(std::function<void(const std::string& task_id)> listener) override;
 
+  // Service Connect (service_connect.cc). Whether `owner` ("CLUSTER/SERVICE") may serve
+  // `aliases`: no alias of another service on the same port (one alias address per node) nor
+  // with the same dnsName or discoveryName in its namespace, no listener's port, not the
+  // resolver's port 53, no port another process holds, and a data plane HAProxy accepts (it
+  // runs `haproxy -c`: InvalidArgument with HAProxy's words, Unavailable when HAProxy cannot
+  // run). InvalidArgument names the member (AliasSpec's paths).
+  absl::Status CheckServiceConnect(const std::string& owner, const std::vector<AliasSpec>& aliases);
+  // Makes `owner`'s aliases these (none: forgets them), each with its targets now: new ones
+  // are added (traffic once a TCP connect passes), ones no longer listed drain. A target of a
+  // task that DrainTask drains is never taken back.
+  void SetServiceConnect(const std::string& owner, const std::vector<AliasSpec>& aliases);
+
   // Whether an ECS service uses a target group (DeleteTargetGroup refuses it then).
   void SetGroupInUse(std::function<bool(const std::string& arn)> in_use) {
     group_in_use_ = std::move(in_use);
@@ -178,6 +223,14 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   BackendResolver ResolverFor(const ElbState& state, const std::string& lb_arn, bool tcp) const;
   // A listener may take `port`: no other listener has it and the node can bind it.
   absl::Status CheckPort(const std::string& lb_arn, int port, const std::string& except_listener);
+  // Service Connect (service_connect.cc): `next` with `owner`'s aliases made `aliases`, and
+  // their targets too when `targets` (not for a check: a drain would begin); true when
+  // anything changed.
+  bool ApplyServiceConnect(ElbState& next, const std::string& owner,
+                           const std::vector<AliasSpec>& aliases, bool targets);
+  bool SyncAliasTargets(TargetGroupRecord& group, const std::vector<AliasTarget>& wanted);
+  TargetGroupRecord NewAliasGroup(const AliasSpec& spec);
+  absl::Status CheckAliasConflicts(const std::string& owner, const AliasSpec& spec) const;
   absl::Status CheckRule(const ElbState& state, const elbv2::v1::Rule& rule,
                          const elbv2::v1::Listener& listener) const;
   static std::vector<elbv2::v1::Tag>* TagsOf(ElbState& state, const std::string& arn);
@@ -209,7 +262,8 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   std::vector<std::function<void(const std::string&)>> health_listeners_;
 };
 
-// The real PortProbe: binds (with SO_REUSEADDR) and closes a TCP socket on address:port.
+// The real PortProbe: binds (with SO_REUSEADDR, and IP_FREEBIND: the address need not exist
+// yet) and closes a TCP socket on address:port.
 absl::Status ProbePort(const std::string& address, int port);
 
 }  // namespace skiff::elb

@@ -40,14 +40,34 @@ struct RegisteredTarget {
   std::string TwinName() const;
 };
 
+// A Service Connect client alias (ECS's serviceConnectConfiguration) that the node serves: kept
+// as an internal target group whose targets are the owning service's ready tasks (each its
+// address and the container port of the alias's portName), behind a TCP frontend on the alias
+// address (the task bridge's gateway) and the alias port. Internal groups are keyed
+// "service-connect/ID", never an ELBv2 ARN: no ELBv2 operation finds, lists or changes them.
+struct ServiceConnectAlias {
+  std::string owner;  // "CLUSTER/SERVICE" of the ECS service that declares it.
+  std::string ns;     // The namespace's name.
+  std::string dns_name;
+  std::string port_name;
+  std::string discovery_name;
+  friend bool operator==(const ServiceConnectAlias&, const ServiceConnectAlias&) = default;
+};
+
+// The key prefix of the internal target groups of Service Connect aliases.
+inline constexpr char kServiceConnectPrefix[] = "service-connect/";
+
 struct TargetGroupRecord {
   elbv2::v1::TargetGroup group;  // LoadBalancerArns are not kept: they follow the listeners.
   TargetGroupAttributes attributes;
   std::vector<RegisteredTarget> targets;
   std::vector<elbv2::v1::Tag> tags;
+  // Set for the internal group of a Service Connect alias; its port is the alias port.
+  std::optional<ServiceConnectAlias> alias;
 
   // The HAProxy backend of the group ("tg_" and the ARN's id).
   std::string BackendName() const;
+  bool internal() const { return alias.has_value(); }
 };
 
 struct LoadBalancerRecord {
@@ -83,10 +103,13 @@ struct ElbState {
 // backend with its registered targets (draining ones at weight 0). The groups in `fail_open`
 // (ARNs: every target unhealthy) also get a twin of each target that is not draining, so that
 // traffic goes to all of them, as ALB fails open, until one of them passes its checks again.
-// Fails only on a record that no longer passes the checks it passed when it was made (a
-// damaged store).
+// Every Service Connect alias is a TCP frontend on `connect_address`:its port, bound
+// transparently (the address may not exist yet), in front of its group's backend; none when
+// `connect_address` is "". Fails only on a record that no longer passes the checks it passed
+// when it was made (a damaged store).
 absl::StatusOr<lb::DataPlane> BuildDataPlane(const ElbState& state, const std::string& address,
-                                             const std::set<std::string>& fail_open = {});
+                                             const std::set<std::string>& fail_open = {},
+                                             const std::string& connect_address = "");
 
 // ELBv2's health of `target` from what HAProxy last said about its server (none before the
 // first poll), whether a listener uses its group, and whether the data plane admitted it (a

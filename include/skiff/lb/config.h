@@ -150,6 +150,10 @@ struct Frontend {
   Protocol protocol = Protocol::kHttp;
   std::vector<Rule> rules;  // HTTP only; any order.
   Action default_action;    // TCP: a forward to one backend.
+  // Binds `address` even when no interface has it yet (`transparent`: IP_TRANSPARENT, which
+  // needs CAP_NET_ADMIN): a Service Connect alias listens on the task bridge's gateway, which
+  // exists only once the first bridged task has started.
+  bool transparent = false;
   friend bool operator==(const Frontend&, const Frontend&) = default;
 };
 

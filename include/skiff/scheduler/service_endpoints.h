@@ -31,6 +31,9 @@ struct Endpoint {
   std::string task_id;
   std::string address;  // The task's IPv4 address (see TaskEndpoint in service_discovery.cc).
   std::vector<NamedPort> ports;
+  // Every address of its containers (bridge: one each; awsvpc: the task's): where its own
+  // queries come from (Service Connect's clients).
+  std::vector<std::string> addresses;
   bool operator==(const Endpoint&) const = default;
 };
 

@@ -41,6 +41,15 @@
 // checks are published each time that set changes; a deleted service is forgotten at once. A
 // service whose name cannot be a DNS name says so in an event when it is created.
 //
+// Service Connect (options.connect, the ServiceConnect seam; service_connect.cc): a
+// serviceConnectConfiguration is checked against the task definition (each portName a named tcp
+// portMapping; names, ports and their ranges; at most one alias per entry) and by the seam
+// against the node (ports and names other services or listeners hold), with
+// InvalidParameterException naming the member. It is kept, and echoed, on each deployment
+// (serviceConnectConfiguration, serviceConnectResources), as ECS does; a change starts a new
+// deployment. Each pass publishes the service's ready tasks (the discoverable ones) and its
+// running tasks' addresses (the namespace's clients) when they change.
+//
 // The decisions are ServicePlanner's (a pure function of one service's snapshot); this class
 // keeps the state, carries plans out through the TaskLauncher and the store, and says when to
 // plan again (task changes, API writes, timers).
@@ -68,6 +77,7 @@
 #include "skiff/scheduler/event_loop.h"
 #include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/scalable_services.h"
+#include "skiff/scheduler/service_connect.h"
 #include "skiff/scheduler/service_endpoints.h"
 #include "skiff/scheduler/service_planner.h"
 #include "skiff/scheduler/target_registry.h"
@@ -94,6 +104,9 @@ struct ServiceManagerOptions {
   // Where the discoverable tasks of each service go (the node's resolver); it must outlive the
   // manager. Null: no discovery.
   ServiceEndpoints* endpoints = nullptr;
+  // Serves Service Connect aliases (the node's proxy and resolver); it must outlive the manager.
+  // Null (or without endpoints): a service that enables Service Connect is refused.
+  ServiceConnect* connect = nullptr;
 };
 
 class ServiceManager final : public ServiceInventory, public ScalableServices {
@@ -174,6 +187,11 @@ class ServiceManager final : public ServiceInventory, public ScalableServices {
     // The task ids published last; none before the first publication.
     std::optional<std::vector<std::string>> published;
   };
+  // What a service with Service Connect keeps (service_connect.cc).
+  struct Connect {
+    ConnectConfig config;
+    std::optional<ConnectState> published;  // None before the first publication.
+  };
   struct ServiceState {
     store::StoredService record;            // record.service is the ECS view.
     std::map<std::string, TaskView> tasks;  // Tasks not yet STOPPED, by id.
@@ -188,6 +206,8 @@ class ServiceManager final : public ServiceInventory, public ScalableServices {
     std::unique_ptr<Balancing> balancing;
     // Made for the first task with an address, with discovery on.
     std::unique_ptr<Discovery> discovery;
+    // Set while its Service Connect is enabled (and the node has it).
+    std::unique_ptr<Connect> connect;
   };
   using Key = std::pair<std::string, std::string>;  // (cluster, service name).
 
@@ -312,6 +332,29 @@ class ServiceManager final : public ServiceInventory, public ScalableServices {
   // A deleted service's name is found no more.
   void ForgetEndpoints(const Key& key, ServiceState& state);
 
+  // Service Connect (service_connect.cc). A configuration against `definition` and the node:
+  // none when it is disabled.
+  absl::StatusOr<std::optional<ConnectConfig>> CheckServiceConnect(
+      const std::string& cluster, const std::string& service,
+      const v1::ServiceConnectConfiguration& config, const v1::TaskDefinition& definition) const;
+  // UpdateService's: the new configuration, or the service's under a new revision.
+  absl::Status CheckServiceConnectOfUpdate(
+      const v1::UpdateServiceRequest& request, const ServiceState& state,
+      const std::optional<store::StoredTaskDefinition>& definition) const;
+  // The service's configuration: its newest deployment's that has one; null for none.
+  static const v1::ServiceConnectConfiguration* ConnectConfigurationOf(const v1::Service& service);
+  // Sets `deployment`'s echo: the configuration and its serviceConnectResources.
+  void EchoServiceConnect(v1::Deployment& deployment,
+                          const v1::ServiceConnectConfiguration& config) const;
+  // state.connect from the service's record (after Load, CreateService, UpdateService); forgets
+  // what a service that no longer has it published.
+  void LoadServiceConnect(const Key& key, ServiceState& state);
+  // Publishes a pass's ready tasks and clients when they differ from the last ones.
+  void ApplyServiceConnect(const Key& key, ServiceState& state, const ServicePlan& plan);
+  void ForgetServiceConnect(const Key& key, ServiceState& state);
+  // Says which accepted members have no effect here (logConfiguration, ingressPortOverride).
+  void SayServiceConnectIgnored(ServiceState& state, const v1::ServiceConnectConfiguration& c);
+
   EventLoop* const loop_;
   TaskLauncher* const tasks_;
   TaskDefinitionRegistry* const registry_;
@@ -323,6 +366,8 @@ class ServiceManager final : public ServiceInventory, public ScalableServices {
   const ServiceManagerOptions options_;
   TargetRegistry* const targets_;  // options_.targets; may be null.
   ServiceEndpoints* const endpoints_;  // options_.endpoints; may be null.
+  // options_.connect, when there are endpoints too (its ready tasks are the discoverable ones).
+  ServiceConnect* const connect_;
   ServicePlanner planner_;
 
   std::map<Key, ServiceState> services_;

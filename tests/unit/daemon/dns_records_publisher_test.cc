@@ -55,6 +55,29 @@ TEST(BuildRecordsTest, NamesThatAreNoLabelsAndCollisionsArePublishedOnce) {
   EXPECT_THAT(records.srv, IsEmpty());
 }
 
+TEST(BuildRecordsTest, ServiceConnectGathersAliasesAndClientsByNamespace) {
+  ConnectByService connect;
+  connect[{"default", "backend"}] = {.ns = "internal",
+                                     .aliases = {{"backend", "10.213.0.1"}},
+                                     .clients = {"10.213.0.5", "10.213.0.6"},
+                                     .search = "default.skiff.internal"};
+  connect[{"prod", "client"}] = {.ns = "internal",
+                                 .clients = {"10.213.0.9"},
+                                 .search = "prod.skiff.internal"};
+  // The same alias in the namespace again: the first service keeps it.
+  connect[{"prod", "thief"}] = {.ns = "internal", .aliases = {{"backend", "10.213.0.77"}}};
+  connect[{"default", "other"}] = {.ns = "elsewhere", .aliases = {{"db", "10.213.0.1"}}};
+  const discovery::Records records = BuildRecords("skiff.internal", {}, connect);
+  ASSERT_THAT(records.connect, SizeIs(2));
+  const discovery::ConnectNamespace& internal = records.connect.at("internal");
+  EXPECT_THAT(internal.aliases, ElementsAre(std::pair<const std::string, std::string>(
+                                    "backend", "10.213.0.1")));
+  EXPECT_EQ(internal.clients.at("10.213.0.5"), "default.skiff.internal");
+  EXPECT_EQ(internal.clients.at("10.213.0.9"), "prod.skiff.internal");
+  EXPECT_THAT(internal.clients, SizeIs(3));
+  EXPECT_THAT(records.connect.at("elsewhere").clients, IsEmpty());
+}
+
 class DnsRecordsPublisherTest : public ::testing::Test {
  protected:
   DnsRecordsPublisher publisher_{

@@ -41,6 +41,24 @@ TEST(RecordsTest, DecodeRefusesWhatEncodeNeverWritesNamingTheMember) {
   EXPECT_NE(bad_port.message().find("srv._h._tcp.w.z"), std::string::npos) << bad_port;
 }
 
+TEST(RecordsTest, ServiceConnectNamespacesRoundTripAndAreCheckedToo) {
+  Records r = Sample();
+  r.connect["internal"] = {.clients = {{"10.213.0.9", "default.skiff.internal"}},
+                           .aliases = {{"backend", "10.213.0.1"}, {"api.internal", "10.213.0.1"}}};
+  absl::StatusOr<Records> back = DecodeRecords(EncodeRecords(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+  absl::Status bad_client = DecodeRecords(
+      R"({"zone":"z","a":{},"srv":{},"connect":{"ns":{"clients":{"x":"z"},"aliases":{}}}})")
+                                .status();
+  EXPECT_NE(bad_client.message().find("connect.ns.clients: x"), std::string::npos) << bad_client;
+  absl::Status upper = DecodeRecords(
+      R"({"zone":"z","a":{},"srv":{},"connect":{"ns":{"clients":{},)"
+      R"("aliases":{"Backend":"10.0.0.1"}}}})")
+                           .status();
+  EXPECT_NE(upper.message().find("connect.ns.aliases: Backend"), std::string::npos) << upper;
+}
+
 TEST(RecordsTest, TheFileIsReplacedWholeAndReadableByAll) {
   fakes::TempDir dir;
   const std::string path = RecordsPath(dir.path());

@@ -1,5 +1,7 @@
 #include "skiff/discovery/responder.h"
 
+#include <arpa/inet.h>
+
 #include <string>
 #include <vector>
 
@@ -72,6 +74,82 @@ PktPtr Respond(const Responder& responder, const std::string& query,
   const Reply reply = responder.Answer(query, transport);
   EXPECT_EQ(reply.action, Reply::Action::kRespond);
   return Parse(reply.wire);
+}
+
+uint32_t Ip(const char* text) {
+  in_addr parsed{};
+  EXPECT_EQ(inet_pton(AF_INET, text, &parsed), 1);
+  return parsed.s_addr;
+}
+
+// Service Connect: namespace "internal" with one client of cluster "default", one of "other".
+Records WithAliases() {
+  Records r = Sample();
+  r.connect["internal"] = {
+      .clients = {{"10.213.0.9", "default.skiff.internal"},
+                  {"10.213.0.10", "other.skiff.internal"}},
+      .aliases = {{"backend", "10.213.0.1"}, {"api.internal", "10.213.0.1"},
+                  {"web.default.skiff.internal", "10.213.0.1"}}};
+  r.connect["elsewhere"] = {.clients = {{"10.213.0.11", "default.skiff.internal"}},
+                            .aliases = {{"db", "10.213.0.1"}}};
+  return r;
+}
+
+std::vector<std::string> AnswerOf(const Responder& responder, const std::string& name,
+                                  ldns_rr_type type, const char* source) {
+  const Reply reply = responder.Answer(Query(name, type), Transport::kUdp, Ip(source));
+  if (reply.action == Reply::Action::kForward) return {"forward"};
+  const PktPtr r = Parse(reply.wire);
+  std::vector<std::string> out = LdnsSection(r.get(), LDNS_SECTION_ANSWER);
+  out.insert(out.begin(), ldns_pkt_get_rcode(r.get()) == LDNS_RCODE_NXDOMAIN ? "NXDOMAIN"
+                                                                             : "NOERROR");
+  return out;
+}
+
+TEST(ResponderTest, AnAliasAnswersOnlyItsNamespacesClientsInAndOutOfTheZone) {
+  const Responder responder(WithAliases());
+  EXPECT_TRUE(responder.Scoped(Ip("10.213.0.9")));
+  EXPECT_FALSE(responder.Scoped(Ip("10.213.0.5")));
+  // A client of the namespace: the dotted name as asked, and the bare one as its search
+  // domain makes it.
+  EXPECT_THAT(AnswerOf(responder, "api.internal.", LDNS_RR_TYPE_A, "10.213.0.9"),
+              ElementsAre("NOERROR", "api.internal. 1 A 10.213.0.1"));
+  EXPECT_THAT(AnswerOf(responder, "Backend.default.skiff.internal.", LDNS_RR_TYPE_A,
+                       "10.213.0.9"),
+              ElementsAre("NOERROR", "Backend.default.skiff.internal. 1 A 10.213.0.1"));
+  EXPECT_THAT(AnswerOf(responder, "backend.", LDNS_RR_TYPE_A, "10.213.0.9"),
+              ElementsAre("NOERROR", "backend. 1 A 10.213.0.1"));
+  // The other cluster's client has its own search domain.
+  EXPECT_THAT(AnswerOf(responder, "backend.other.skiff.internal.", LDNS_RR_TYPE_A,
+                       "10.213.0.10"),
+              ElementsAre("NOERROR", "backend.other.skiff.internal. 1 A 10.213.0.1"));
+  EXPECT_THAT(AnswerOf(responder, "backend.default.skiff.internal.", LDNS_RR_TYPE_A,
+                       "10.213.0.10"),
+              ElementsAre("NXDOMAIN"));
+  // An alias that is a service's name wins for the namespace's clients.
+  EXPECT_THAT(AnswerOf(responder, "web.default.skiff.internal.", LDNS_RR_TYPE_A, "10.213.0.9"),
+              ElementsAre("NOERROR", "web.default.skiff.internal. 1 A 10.213.0.1"));
+  // AAAA: the name exists, without IPv6.
+  EXPECT_THAT(AnswerOf(responder, "api.internal.", LDNS_RR_TYPE_AAAA, "10.213.0.9"),
+              ElementsAre("NOERROR"));
+}
+
+TEST(ResponderTest, OtherSourcesGetWhatTheyWouldWithoutAliases) {
+  const Responder responder(WithAliases());
+  for (const char* source : {"10.213.0.5", "10.213.0.11", "0.0.0.0"}) {
+    SCOPED_TRACE(source);
+    EXPECT_THAT(AnswerOf(responder, "api.internal.", LDNS_RR_TYPE_A, source),
+                ElementsAre("forward"));
+    EXPECT_THAT(AnswerOf(responder, "backend.default.skiff.internal.", LDNS_RR_TYPE_A, source),
+                ElementsAre("NXDOMAIN"));
+    EXPECT_THAT(AnswerOf(responder, "web.default.skiff.internal.", LDNS_RR_TYPE_A, source),
+                ElementsAre("NOERROR", "web.default.skiff.internal. 1 A 10.213.0.5",
+                            "web.default.skiff.internal. 1 A 10.213.0.6"));
+  }
+  // The other namespace's client sees its own alias only.
+  EXPECT_THAT(AnswerOf(responder, "db.default.skiff.internal.", LDNS_RR_TYPE_A, "10.213.0.11"),
+              ElementsAre("NOERROR", "db.default.skiff.internal. 1 A 10.213.0.1"));
+  EXPECT_THAT(AnswerOf(responder, "db.", LDNS_RR_TYPE_A, "10.213.0.9"), ElementsAre("forward"));
 }
 
 std::string Soa(const Responder& responder) {

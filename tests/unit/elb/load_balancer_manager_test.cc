@@ -66,12 +66,15 @@ class LoadBalancerManagerTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     manager_ = std::make_unique<LoadBalancerManager>(
-        LoadBalancerManagerOptions{.listen_address = "127.0.0.1"}, store_.get(), &loop_, &clock_,
+        LoadBalancerManagerOptions{.listen_address = "127.0.0.1",
+                                   .service_connect_address = "10.213.0.1"},
+        store_.get(), &loop_, &clock_,
         &random_, &plane_, [this](const std::string&, int port) {
           return port == taken_port_ ? absl::UnavailableError("Address already in use")
                                      : absl::OkStatus();
         });
-    ASSERT_TRUE(manager_->Start().ok());
+    absl::Status started = manager_->Start();
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   std::string MakeLoadBalancer(const std::string& name = "web") {
@@ -490,6 +493,188 @@ TEST_F(LoadBalancerManagerTest, ATasksTargetsSurviveARestartAndStillDrain) {
   loop_.AdvanceTime(absl::Seconds(2));  // No report came: the deregistration delay ends it.
   loop_.RunPending();
   EXPECT_TRUE(drained);
+}
+
+// ---- Service Connect ----
+
+AliasSpec Alias(const std::string& owner, int port, const std::string& dns_name,
+                std::vector<AliasTarget> targets = {}, const std::string& ns = "internal") {
+  return {.alias = {.owner = owner,
+                    .ns = ns,
+                    .dns_name = dns_name,
+                    .port_name = "http",
+                    .discovery_name = dns_name},
+          .port = port,
+          .targets = std::move(targets),
+          .service_path = "serviceConnectConfiguration.services[0]",
+          .alias_path = "serviceConnectConfiguration.services[0].clientAliases[0]"};
+}
+
+const lb::Frontend* AliasFrontendOn(const lb::DataPlane& plane, int port) {
+  for (const lb::Frontend& f : plane.frontends) {
+    if (f.port == port && f.name.rfind("sc_", 0) == 0) return &f;
+  }
+  return nullptr;
+}
+
+const lb::Backend* BackendNamed(const lb::DataPlane& plane, const std::string& name) {
+  for (const lb::Backend& b : plane.backends) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+TEST_F(LoadBalancerManagerTest, AnAliasIsATcpFrontendOnTheGatewayThatElbv2NeverShows) {
+  manager_->SetServiceConnect(
+      "default/backend", {Alias("default/backend", 80, "backend",
+                                {{.task_id = "t1", .address = "10.213.0.5", .port = 8080},
+                                 {.task_id = "t2", .address = "10.213.0.6", .port = 8080}})});
+  const lb::Frontend* frontend = AliasFrontendOn(plane_.wanted, 80);
+  ASSERT_NE(frontend, nullptr);
+  EXPECT_EQ(frontend->address, "10.213.0.1");
+  EXPECT_EQ(frontend->protocol, lb::Protocol::kTcp);
+  EXPECT_TRUE(frontend->transparent);
+  ASSERT_EQ(frontend->default_action.forward.size(), 1u);
+  const lb::Backend* backend =
+      BackendNamed(plane_.wanted, frontend->default_action.forward[0].backend);
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(backend->check.protocol, lb::Protocol::kTcp);
+  ASSERT_EQ(backend->targets.size(), 2u);
+  EXPECT_EQ(backend->targets[0].address, "10.213.0.5");
+  EXPECT_EQ(backend->targets[0].port, 8080);  // Alias 80 -> container port 8080.
+
+  auto groups = manager_->DescribeTargetGroups({});
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ(groups->target_groups_size(), 0);
+  const std::string key = manager_->state().target_groups.begin()->first;
+  EXPECT_THAT(ErrorOf(manager_->DescribeTargetHealth(Parse<DescribeTargetHealthInput>(
+                  absl::StrCat(R"({"TargetGroupArn": ")", key, R"("})")))),
+              HasSubstr("TargetGroupNotFound"));
+  EXPECT_THAT(ErrorOf(manager_->DeleteTargetGroup(Parse<DeleteTargetGroupInput>(
+                  absl::StrCat(R"({"TargetGroupArn": ")", key, R"("})")))),
+              HasSubstr("TargetGroupNotFound"));
+  // Its checks are no load balancer's verdict on the task.
+  EXPECT_EQ(manager_->HealthOf("t1").state, scheduler::TargetsHealth::kNone);
+
+  manager_->SetServiceConnect("default/backend", {});
+  EXPECT_EQ(AliasFrontendOn(plane_.wanted, 80), nullptr);
+  EXPECT_TRUE(manager_->state().target_groups.empty());
+}
+
+TEST_F(LoadBalancerManagerTest, AliasConflictsAreRefusedNamingTheMember) {
+  const std::string lb = MakeLoadBalancer();
+  ASSERT_TRUE(Listen(lb, 8080, MakeGroup("web")).ok());
+  const auto error = [&](const AliasSpec& spec) {
+    absl::Status s = manager_->CheckServiceConnect(spec.alias.owner, {spec});
+    return s.ok() ? std::string("OK") : absl::StrCat(model::EcsExceptionName(s), ": ",
+                                                     s.message());
+  };
+  const std::string port = "serviceConnectConfiguration.services[0].clientAliases[0].port: ";
+  EXPECT_EQ(error(Alias("default/a", 8080, "a")),
+            absl::StrCat("InvalidParameterException: ", port,
+                         "port 8080 is the port of load balancer listener ",
+                         manager_->state().listeners.begin()->first));
+  EXPECT_THAT(error(Alias("default/a", 53, "a")), HasSubstr(port + "port 53 is the node's "));
+  taken_port_ = 9000;
+  EXPECT_THAT(error(Alias("default/a", 9000, "a")),
+              HasSubstr(port + "port 9000 cannot be bound on this node: Address already in use"));
+
+  ASSERT_EQ(error(Alias("default/a", 80, "a")), "OK");
+  manager_->SetServiceConnect("default/a", {Alias("default/a", 80, "a")});
+  EXPECT_EQ(error(Alias("default/a", 80, "a")), "OK");  // Its own port, again.
+  EXPECT_THAT(error(Alias("default/b", 80, "b", {}, "other")),
+              HasSubstr(port + "port 80 is taken by alias a of service default/a (namespace "
+                               "internal); an alias port serves one alias on this node"));
+  EXPECT_THAT(error(Alias("default/b", 81, "a")),
+              HasSubstr("clientAliases[0].dnsName: a is already the alias a of service "
+                        "default/a (namespace internal)"));
+  AliasSpec same_discovery = Alias("default/b", 81, "b");
+  same_discovery.alias.discovery_name = "a";
+  EXPECT_THAT(error(same_discovery),
+              HasSubstr("services[0].discoveryName: a is already taken by service default/a"));
+  EXPECT_EQ(error(Alias("default/b", 81, "a", {}, "other")), "OK");  // Another namespace.
+  // And a listener cannot take an alias's port.
+  EXPECT_THAT(ErrorOf(Listen(lb, 80, MakeGroup("api"))),
+              HasSubstr("Port: 80 is used by the Service Connect alias a of ECS service "
+                        "default/a"));
+  plane_.check_result = absl::UnavailableError("haproxy: No such file or directory");
+  EXPECT_THAT(error(Alias("default/b", 82, "b")),
+              HasSubstr("ServerException: serviceConnectConfiguration: the node's proxy "
+                        "(HAProxy) cannot serve the aliases: haproxy: No such file"));
+}
+
+TEST_F(LoadBalancerManagerTest, AnAliasTargetDrainsBeforeItsTaskStopsAndOnlyThen) {
+  const AliasTarget t1{.task_id = "t1", .address = "10.213.0.5", .port = 8080};
+  const AliasTarget t2{.task_id = "t2", .address = "10.213.0.6", .port = 8080};
+  manager_->SetServiceConnect("default/backend", {Alias("default/backend", 80, "backend",
+                                                        {t1, t2})});
+  const std::string backend = AliasFrontendOn(plane_.wanted, 80)->default_action.forward[0].backend;
+  bool drained = false;
+  manager_->DrainTask("t1", [&] { drained = true; });
+  const lb::Backend* b = BackendNamed(plane_.wanted, backend);
+  ASSERT_EQ(b->targets.size(), 2u);
+  EXPECT_TRUE(b->targets[0].draining);
+  EXPECT_FALSE(b->targets[1].draining);
+  // The next pass no longer lists it (it is stopping); a later one that did would not take
+  // it back while its task waits for the drain.
+  manager_->SetServiceConnect("default/backend", {Alias("default/backend", 80, "backend", {t2})});
+  manager_->SetServiceConnect("default/backend",
+                              {Alias("default/backend", 80, "backend", {t1, t2})});
+  EXPECT_TRUE(BackendNamed(plane_.wanted, backend)->targets[0].draining);
+  Report({{.backend = backend, .name = "t_10_213_0_5_8080", .status = "DRAIN",
+           .current_sessions = 2, .check_status = "L4OK"}}, {});
+  loop_.RunPending();
+  EXPECT_FALSE(drained);
+  Report({{.backend = backend, .name = "t_10_213_0_5_8080", .status = "DRAIN",
+           .current_sessions = 0, .check_status = "L4OK"}}, {});
+  loop_.RunPending();
+  EXPECT_TRUE(drained);
+  ASSERT_EQ(BackendNamed(plane_.wanted, backend)->targets.size(), 1u);
+  EXPECT_EQ(BackendNamed(plane_.wanted, backend)->targets[0].address, "10.213.0.6");
+}
+
+TEST_F(LoadBalancerManagerTest, AnUnlistedAliasTargetDrainsAtMost30sAndComesBackWhenReady) {
+  const AliasTarget t1{.task_id = "t1", .address = "10.213.0.5", .port = 8080};
+  manager_->SetServiceConnect("default/backend",
+                              {Alias("default/backend", 80, "backend", {t1})});
+  const std::string backend = AliasFrontendOn(plane_.wanted, 80)->default_action.forward[0].backend;
+  // Unhealthy for a while: out of the alias, draining, its task still running.
+  manager_->SetServiceConnect("default/backend", {Alias("default/backend", 80, "backend", {})});
+  EXPECT_TRUE(BackendNamed(plane_.wanted, backend)->targets[0].draining);
+  manager_->SetServiceConnect("default/backend",
+                              {Alias("default/backend", 80, "backend", {t1})});
+  EXPECT_FALSE(BackendNamed(plane_.wanted, backend)->targets[0].draining);
+  // Stopped: one connection stays open, and the drain ends at 30 s whatever it does.
+  bool drained = false;
+  manager_->DrainTask("t1", [&] { drained = true; });
+  Report({{.backend = backend, .name = "t_10_213_0_5_8080", .status = "DRAIN",
+           .current_sessions = 1, .check_status = "L4OK"}}, {});
+  loop_.AdvanceTime(absl::Seconds(29));
+  EXPECT_FALSE(drained);
+  loop_.AdvanceTime(absl::Seconds(2));
+  loop_.RunPending();
+  EXPECT_TRUE(drained);
+}
+
+TEST_F(LoadBalancerManagerTest, AliasesAndTheirTargetsSurviveARestart) {
+  manager_->SetServiceConnect(
+      "default/backend",
+      {Alias("default/backend", 80, "backend",
+             {{.task_id = "t1", .address = "10.213.0.5", .port = 8080}})});
+  Open();
+  const lb::Frontend* frontend = AliasFrontendOn(plane_.wanted, 80);
+  ASSERT_NE(frontend, nullptr);
+  const lb::Backend* b = BackendNamed(plane_.wanted, frontend->default_action.forward[0].backend);
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(b->targets.size(), 1u);
+  const ServiceConnectAlias& alias = *manager_->state().target_groups.begin()->second.alias;
+  EXPECT_EQ(alias.dns_name, "backend");
+  EXPECT_EQ(alias.ns, "internal");
+  const std::string backend = b->name;  // The plane is replaced below.
+  bool drained = false;
+  manager_->DrainTask("t1", [&] { drained = true; });
+  EXPECT_TRUE(BackendNamed(plane_.wanted, backend)->targets[0].draining);
+  EXPECT_FALSE(drained);
 }
 
 }  // namespace

@@ -153,6 +153,22 @@ TEST(TargetGroupAttributesTest, DefaultsListAsElbListsThemAndChangesApply) {
   EXPECT_EQ(a->slow_start, absl::Seconds(30));
 }
 
+// A TCP group's stored attributes (ToList's) read back, as a restart of skiffd reads them.
+TEST(TargetGroupAttributesTest, ATcpGroupsListedAttributesApplyAgain) {
+  absl::StatusOr<TargetGroup> g = Create(R"({"Name": "db", "Protocol": "TCP", "Port": 5432})");
+  ASSERT_TRUE(g.ok()) << g.status();
+  TargetGroupAttributes attributes;
+  attributes.deregistration_delay = absl::Seconds(30);
+  google::protobuf::RepeatedPtrField<elbv2::v1::TargetGroupAttribute> listed;
+  for (const auto& a : attributes.ToList(*g)) *listed.Add() = a;
+  absl::StatusOr<TargetGroupAttributes> back = ApplyAttributes({}, *g, listed);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->deregistration_delay, absl::Seconds(30));
+  listed[2].set_value("lb_cookie");
+  EXPECT_THAT(std::string(ApplyAttributes({}, *g, listed).status().message()),
+              HasSubstr("Attributes[2]: only source_ip is supported"));
+}
+
 TEST(TargetGroupAttributesTest, BadChangesNameTheirPlaceAndChangeNothing) {
   absl::StatusOr<TargetGroup> g = Create(R"({"Name": "web", "Protocol": "HTTP", "Port": 80})");
   ASSERT_TRUE(g.ok()) << g.status();

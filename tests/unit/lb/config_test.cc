@@ -130,6 +130,20 @@ TEST(RenderHaproxyConfigTest, ATcpCheckHasNoHttpLines) {
   EXPECT_THAT(config, Not(HasSubstr("forwardfor")));
 }
 
+// A Service Connect alias listens on the bridge's gateway, which may not exist yet.
+TEST(RenderHaproxyConfigTest, ATransparentFrontendBindsAnAddressNoInterfaceHasYet) {
+  Backend b = Web();
+  b.protocol = Protocol::kTcp;
+  b.check.protocol = Protocol::kTcp;
+  Frontend f = Listener();
+  f.protocol = Protocol::kTcp;
+  f.transparent = true;
+  EXPECT_THAT(Render({.frontends = {f}, .backends = {b}}),
+              HasSubstr("  bind 127.0.0.1:8080 transparent\n"));
+  f.transparent = false;
+  EXPECT_THAT(Render({.frontends = {f}, .backends = {b}}), HasSubstr("  bind 127.0.0.1:8080\n"));
+}
+
 TEST(RenderHaproxyConfigTest, TheLowestPriorityThatMatchesActsWhateverTheActionsKind) {
   Rule api{.priority = 10,
            .conditions = {{.field = Condition::Field::kPathPattern, .values = {"/api/*"}}},
