@@ -265,6 +265,26 @@ absl::StatusOr<aas::ScalingActivity> AutoScalingManager::RecordActivity(
   return a;
 }
 
+absl::Status AutoScalingManager::SetCapacityBounds(const std::string& resource_id,
+                                                   int min_capacity, int max_capacity) {
+  auto it = targets_.find(resource_id);
+  if (it == targets_.end()) {
+    return absl::NotFoundError(absl::StrCat("no scalable target ", resource_id));
+  }
+  if (min_capacity < 0 || min_capacity > max_capacity) {
+    return absl::InvalidArgumentError(absl::StrCat("min capacity ", min_capacity,
+                                                   " and max capacity ", max_capacity,
+                                                   " are not a range"));
+  }
+  ScalableTargetState next = it->second;
+  next.target.set_min_capacity(min_capacity);
+  next.target.set_max_capacity(max_capacity);
+  SKIFF_RETURN_IF_ERROR(PersistTarget(next));
+  it->second = std::move(next);
+  Changed(resource_id);
+  return absl::OkStatus();
+}
+
 absl::Status AutoScalingManager::SaveEngineState(const std::string& resource_id,
                                                  const ScalingEngineState& state) {
   auto it = targets_.find(resource_id);

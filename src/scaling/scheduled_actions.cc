@@ -1,101 +1,29 @@
-// AutoScalingManager's scheduled actions, and the syntax of their schedules.
+// AutoScalingManager's scheduled actions; their schedules are checked by the engine's parser.
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "scaling/auto_scaling_errors.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/scaling/auto_scaling_manager.h"
+#include "skiff/scaling/schedule.h"
 
 namespace skiff::scaling {
 namespace {
 
-absl::Status BadSchedule(const std::string& schedule, absl::string_view why) {
-  return Invalid(absl::StrCat("Schedule: ", why, "; got ", model::QuoteValue(schedule)));
-}
-
-// The body of "name(body)", or none.
-std::optional<std::string> Body(const std::string& schedule, absl::string_view name) {
-  absl::string_view s = schedule;
-  if (!absl::ConsumePrefix(&s, name) || !absl::ConsumePrefix(&s, "(") ||
-      !absl::ConsumeSuffix(&s, ")")) {
-    return std::nullopt;
-  }
-  return std::string(s);
-}
-
-absl::Status CheckAt(const std::string& schedule, const std::string& body) {
-  absl::Time t;
-  std::string error;
-  if (body.size() != 19 || !absl::ParseTime("%Y-%m-%dT%H:%M:%S", body, &t, &error)) {
-    return BadSchedule(schedule, "at() takes a date and time, at(yyyy-mm-ddThh:mm:ss)");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckRate(const std::string& schedule, const std::string& body) {
-  const std::vector<std::string> parts = absl::StrSplit(body, ' ');
-  int value = 0;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &value) || value < 1) {
-    return BadSchedule(schedule, "rate() takes a positive whole number and a unit, as in "
-                                 "rate(5 minutes)");
-  }
-  static constexpr absl::string_view kUnits[] = {"minute", "hour", "day"};
-  for (absl::string_view unit : kUnits) {
-    // "1 minute", "5 minutes": the singular for 1 only, as EventBridge wants it.
-    if (parts[1] == unit && value == 1) return absl::OkStatus();
-    if (parts[1] == absl::StrCat(unit, "s") && value > 1) return absl::OkStatus();
-  }
-  return BadSchedule(schedule, "rate()'s unit is minute, minutes, hour, hours, day or days "
-                               "(singular for 1)");
-}
-
-// One cron field: characters that its kind allows (the engine's parser checks the values).
-bool CronFieldChars(const std::string& field, absl::string_view extra) {
-  return !field.empty() && std::all_of(field.begin(), field.end(), [extra](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '*' || c == ',' ||
-           c == '-' || c == '/' || absl::StrContains(extra, c);
-  });
-}
-
-absl::Status CheckCron(const std::string& schedule, const std::string& body) {
-  const std::vector<std::string> fields = absl::StrSplit(body, ' ', absl::SkipEmpty());
-  if (fields.size() != 6) {
-    return BadSchedule(schedule, "cron() takes 6 fields: minutes hours day-of-month month "
-                                 "day-of-week year");
-  }
-  static constexpr absl::string_view kExtra[] = {"", "", "?LW", "", "?L#", ""};
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (!CronFieldChars(fields[i], kExtra[i])) {
-      return BadSchedule(schedule, absl::StrCat("cron() field ", i + 1, " (",
-                                                model::QuoteValue(fields[i]),
-                                                ") is not a cron field"));
-    }
-  }
-  // EventBridge's rule: one of day-of-month and day-of-week is '?'.
-  if ((fields[2] == "?") == (fields[4] == "?")) {
-    return BadSchedule(schedule, "cron() needs '?' in exactly one of day-of-month and "
-                                 "day-of-week");
-  }
-  return absl::OkStatus();
+// The schedule's own check (the engine's parser, so that what is accepted is what fires), its
+// message under the member's name.
+// The time zone and StartTime/EndTime are checked before, with messages of their own.
+absl::Status CheckSchedule(const aas::ScheduledAction& action) {
+  absl::StatusOr<Schedule> schedule = Schedule::Parse(action.schedule(), action.timezone());
+  if (schedule.ok()) return absl::OkStatus();
+  return Invalid(absl::StrCat("Schedule: ", schedule.status().message()));
 }
 
 }  // namespace
-
-absl::Status CheckScheduleSyntax(const std::string& schedule) {
-  if (auto body = Body(schedule, "at")) return CheckAt(schedule, *body);
-  if (auto body = Body(schedule, "rate")) return CheckRate(schedule, *body);
-  if (auto body = Body(schedule, "cron")) return CheckCron(schedule, *body);
-  return BadSchedule(schedule, "must be at(...), rate(...) or cron(...)");
-}
 
 absl::StatusOr<aas::ScheduledAction> AutoScalingManager::MakeScheduledAction(
     const aas::PutScheduledActionRequest& request, const ScalableTargetState& target) {
@@ -122,7 +50,6 @@ absl::StatusOr<aas::ScheduledAction> AutoScalingManager::MakeScheduledAction(
   if (request.has_scalable_target_action()) {
     *action.mutable_scalable_target_action() = request.scalable_target_action();
   }
-  SKIFF_RETURN_IF_ERROR(CheckScheduleSyntax(action.schedule()));
   absl::TimeZone zone;
   if (action.has_timezone() && !absl::LoadTimeZone(action.timezone(), &zone)) {
     return Invalid(absl::StrCat("Timezone: not a time zone of the IANA database (such as "
@@ -132,6 +59,7 @@ absl::StatusOr<aas::ScheduledAction> AutoScalingManager::MakeScheduledAction(
       action.start_time() >= action.end_time()) {
     return Invalid("StartTime: must be before EndTime");
   }
+  SKIFF_RETURN_IF_ERROR(CheckSchedule(action));
   const aas::ScalableTargetAction& bounds = action.scalable_target_action();
   if (!bounds.has_min_capacity() && !bounds.has_max_capacity()) {
     return Invalid("ScalableTargetAction: needs MinCapacity, MaxCapacity or both");

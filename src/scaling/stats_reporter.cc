@@ -160,6 +160,19 @@ absl::StatusOr<v1::DescribeStatsResponse> StatsReporter::DescribeStats(
   return out;
 }
 
+ServiceUtilization StatsReporter::UtilizationOfService(const std::string& cluster,
+                                                      const std::string& service) const {
+  std::vector<TaskUtilizationInput> running;
+  tasks_->ForEachTask([&](const store::StoredTask& record) {
+    if (record.cluster != cluster || record.service != service) return;
+    if (record.task.last_status() != "RUNNING") return;
+    TaskUsage usage;
+    TaskStatsOf(record, *store_, scope_, &usage);
+    running.push_back({ReservationOf(record.task), usage});
+  });
+  return UtilizationOf(running);
+}
+
 void StatsReporter::ForEachSample(const std::function<void(const ContainerSample&)>& fn) const {
   tasks_->ForEachTask([&](const store::StoredTask& record) {
     if (record.task.last_status() != "RUNNING") return;

@@ -44,6 +44,7 @@ void StatsSampler::OnRound(absl::StatusOr<std::vector<runtime::ContainerStats>> 
   if (failing_) spdlog::info("container stats: sampling again");
   failing_ = false;
   store_->Record(*round, clock_->Now());
+  for (const auto& listener : round_listeners_) listener();
 }
 
 }  // namespace skiff::scaling

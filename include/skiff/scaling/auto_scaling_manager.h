@@ -134,6 +134,10 @@ class AutoScalingManager {
   // Records an activity of a registered target (persisted; the oldest beyond the bound are
   // dropped) and returns it with its ActivityId. NotFound for an unknown target.
   absl::StatusOr<aas::ScalingActivity> RecordActivity(const ActivityRecord& record);
+  // A scheduled action's new MinCapacity and MaxCapacity for a registered target (persisted,
+  // listeners told). NotFound for an unknown target, InvalidArgument when min > max.
+  absl::Status SetCapacityBounds(const std::string& resource_id, int min_capacity,
+                                 int max_capacity);
   // Keeps the engine's state of a registered target (persisted). NotFound for an unknown one.
   absl::Status SaveEngineState(const std::string& resource_id, const ScalingEngineState& state);
   // Called with a target's resource id after every API change to it (registered, updated,
@@ -192,11 +196,6 @@ inline constexpr char kValidationException[] = "ValidationException";
 inline constexpr char kObjectNotFoundException[] = "ObjectNotFoundException";
 inline constexpr char kInvalidNextTokenException[] = "InvalidNextTokenException";
 inline constexpr char kInternalServiceException[] = "InternalServiceException";
-
-// Whether `schedule` is an at(), rate() or cron() expression as Application Auto Scaling takes
-// them: at(yyyy-mm-ddThh:mm:ss), rate(N minute[s]|hour[s]|day[s]), cron() with 6 fields.
-// A syntactic check: the decision engine's parser is the one that says when it fires.
-absl::Status CheckScheduleSyntax(const std::string& schedule);
 
 }  // namespace skiff::scaling
 

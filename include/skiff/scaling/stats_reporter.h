@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "skiff/model/arn.h"
 #include "skiff/scaling/stats_store.h"
+#include "skiff/scaling/utilization.h"
 #include "skiff/scheduler/inventory.h"
 #include "skiff/v1/skiff.pb.h"
 
@@ -39,6 +40,10 @@ class StatsReporter {
   // the cluster does not have.
   absl::StatusOr<v1::DescribeStatsResponse> DescribeStats(
       const v1::DescribeStatsRequest& request) const;
+
+  // ECSServiceAverage{CPU,Memory}Utilization of one service now (what autoscaling samples).
+  ServiceUtilization UtilizationOfService(const std::string& cluster,
+                                          const std::string& service) const;
 
   void ForEachSample(const std::function<void(const ContainerSample&)>& fn) const;
 
