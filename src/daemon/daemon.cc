@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <iterator>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "skiff/api/server.h"
 #include "skiff/base/clock.h"
 #include "skiff/aws/credentials.h"
@@ -26,6 +28,8 @@
 #include "skiff/network/cni_network.h"
 #include "skiff/registry/auth.h"
 #include "skiff/scaling/auto_scaling_manager.h"
+#include "skiff/scaling/request_rate.h"
+#include "skiff/scaling/scaling_controller.h"
 #include "skiff/scaling/stats_reporter.h"
 #include "skiff/scaling/stats_sampler.h"
 #include "skiff/scaling/stats_store.h"
@@ -226,6 +230,37 @@ std::unique_ptr<scaling::AutoScalingManager> MakeAutoScaling(
       store, services, clock, random);
 }
 
+// What autoscaling samples of a service: its utilization from the stats, its requests per
+// target from the load balancer's counters (so that scaling does not link elb).
+class ServiceScalingMetrics final : public scaling::ScalingMetrics {
+ public:
+  ServiceScalingMetrics(const scaling::StatsReporter* stats,
+                        const elb::LoadBalancerManager* load_balancers, const Clock* clock)
+      : stats_(stats), load_balancers_(load_balancers), clock_(clock) {}
+
+  scaling::ServiceUtilization UtilizationOf(const std::string& cluster,
+                                            const std::string& service) override {
+    return stats_->UtilizationOfService(cluster, service);
+  }
+  std::optional<double> RequestsPerTarget(const std::vector<std::string>& groups) override {
+    int64_t total = 0;
+    int healthy = 0;
+    for (const std::string& arn : groups) {
+      absl::StatusOr<elb::LoadBalancerManager::GroupTraffic> t = load_balancers_->TrafficOf(arn);
+      if (!t.ok()) continue;
+      total += t->total_requests;
+      healthy += t->healthy_targets;
+    }
+    return rates_[absl::StrJoin(groups, ",")].Observe(clock_->Now(), total, healthy);
+  }
+
+ private:
+  const scaling::StatsReporter* const stats_;
+  const elb::LoadBalancerManager* const load_balancers_;
+  const Clock* const clock_;
+  std::map<std::string, scaling::RequestRate> rates_;  // By the groups, joined.
+};
+
 }  // namespace
 
 int Run(const Options& options) {
@@ -412,6 +447,14 @@ int Run(const Options& options) {
       return 1;
     }
   }
+  // Autoscaling decides after every stats round; its scheduled actions run on a timer.
+  ServiceScalingMetrics scaling_metrics(stats->reporter.get(), load_balancing->manager.get(),
+                                        &clock);
+  scaling::ScalingController scaling_controller({.stats_interval = options.stats_interval},
+                                                &loop, auto_scaling.get(), &services,
+                                                &scaling_metrics, &clock);
+  stats->sampler->AddRoundListener([&scaling_controller] { scaling_controller.OnStatsRound(); });
+  scaling_controller.Start();  // Main acts for the loop.
   // After the services' own resync listener: the first resync has then been reconciled, and
   // with discovery its records are on their way to the resolver; ready once they are there, so
   // that no answer from before the restart outlives "ready".

@@ -309,6 +309,24 @@ const lb::ServerStat* LoadBalancerManager::StatOf(const TargetGroupRecord& group
   return it == stats_.end() ? nullptr : it->second;
 }
 
+absl::StatusOr<LoadBalancerManager::GroupTraffic> LoadBalancerManager::TrafficOf(
+    const std::string& target_group_arn) const {
+  auto it = state_.target_groups.find(target_group_arn);
+  if (it == state_.target_groups.end()) {
+    return absl::NotFoundError(absl::StrCat("no target group ", target_group_arn));
+  }
+  const TargetGroupRecord& group = it->second;
+  GroupTraffic out;
+  const std::string backend = group.BackendName();
+  for (const lb::ServerStat& s : view_.servers) {
+    if (s.backend == backend) out.total_requests += s.total_sessions;  // Twins' too.
+  }
+  for (const RegisteredTarget& t : group.targets) {
+    if (!t.draining() && TargetHealthOf(group, t).state() == "healthy") ++out.healthy_targets;
+  }
+  return out;
+}
+
 std::set<std::string> LoadBalancerManager::FailingOpen() const {
   std::set<std::string> out;
   for (const auto& [arn, group] : state_.target_groups) {

@@ -193,6 +193,16 @@ class LoadBalancerManager final : public scheduler::TargetRegistry {
   }
 
   const ElbState& state() const { return state_; }
+
+  // What a target group served, from the last report: the requests (sessions) its servers
+  // have counted since HAProxy started them, and its healthy targets (ALBRequestCountPerTarget).
+  // The count drops when a server leaves or HAProxy restarts: the reader makes a rate of it.
+  struct GroupTraffic {
+    int64_t total_requests = 0;
+    int healthy_targets = 0;
+  };
+  // NotFound for an unknown group.
+  absl::StatusOr<GroupTraffic> TrafficOf(const std::string& target_group_arn) const;
   const DataPlaneView& view() const { return view_; }
 
  private:
