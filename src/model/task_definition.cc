@@ -275,6 +275,24 @@ class Validator {
       return Invalid(path + ".links", "only supported in bridge network mode");
     }
     if (c.has_linux_parameters()) SKIFF_RETURN_IF_ERROR(CheckLinuxParameters(c, path));
+    if (c.has_restart_policy()) SKIFF_RETURN_IF_ERROR(CheckRestartPolicy(c, path));
+    return absl::OkStatus();
+  }
+
+  // ECS's bounds: a period of 60-1800 seconds, at most 50 ignored exit codes.
+  absl::Status CheckRestartPolicy(const ContainerDefinition& c, const std::string& container) {
+    const skiff::v1::ContainerRestartPolicy& p = c.restart_policy();
+    const std::string path = container + ".restartPolicy";
+    if (p.has_restart_attempt_period()) {
+      SKIFF_RETURN_IF_ERROR(CheckRange(path + ".restartAttemptPeriod",
+                                       p.restart_attempt_period(), kMinRestartAttemptPeriod,
+                                       kMaxRestartAttemptPeriod));
+    }
+    if (p.ignored_exit_codes_size() > kMaxIgnoredExitCodes) {
+      return Invalid(path + ".ignoredExitCodes",
+                     absl::StrCat("must have at most ", kMaxIgnoredExitCodes, " exit codes; got ",
+                                  p.ignored_exit_codes_size()));
+    }
     return absl::OkStatus();
   }
 
@@ -513,6 +531,7 @@ std::vector<std::string> RequiredAttributes(const TaskDefinition& td) {
       add("com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager");
     }
     if (c.environment_files_size() > 0) add("ecs.capability.env-files.s3");
+    if (c.has_restart_policy()) add("ecs.capability.container-restart-policy");
     if (c.linux_parameters().has_init_process_enabled()) {
       add("com.amazonaws.ecs.capability.docker-remote-api.1.25");
     }

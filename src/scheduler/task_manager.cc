@@ -161,6 +161,7 @@ absl::Status TaskManager::Load() {
         Definition(task.task_definition_arn(), "taskDefinitionArn");
     state.definition = definition.ok() ? *definition : std::make_shared<v1::TaskDefinition>();
     state.containers = ContainersOf(id, task, *state.definition);
+    LoadRestarts(state);
     for (size_t i = 0; i < state.containers.size(); ++i) {
       const v1::Container& c = task.containers(static_cast<int>(i));
       ContainerState& cs = state.containers[i];
@@ -760,6 +761,7 @@ void TaskManager::OnContainerStarted(TaskState& task, size_t index) {
   cs.started = true;
   cs.waiting = false;
   cs.start_timer.reset();
+  cs.last_started = clock_->Now();  // Its restart policy counts its run time from here.
   // An exit may have been seen already (a short-lived process): keep STOPPED.
   if (cs.exited) return;
   AdvanceContainer(task, index, TaskStage::kRunning);
@@ -857,6 +859,7 @@ void TaskManager::OnContainerExit(TaskState& task, size_t index, uint32_t exit_s
                                   absl::Time at) {
   ContainerState& cs = task.containers[index];
   if (cs.exited) return;
+  if (RestartOnExit(task, index, exit_status, at)) return;  // It stays RUNNING.
   cs.exited = true;
   cs.start_timer.reset();
   cs.kill_timer.reset();  // Nothing left to kill; frees it for the task's retention.
@@ -1025,7 +1028,8 @@ void TaskManager::ReconcileExits(
     if (task.launching || IsStopped(task.record.task)) continue;
     for (size_t i = 0; i < task.containers.size(); ++i) {
       const ContainerState& cs = task.containers[i];
-      if (!cs.started || cs.exited) continue;
+      // A restart in flight finds the container between two runtime tasks: it ends it.
+      if (!cs.started || cs.exited || cs.restarting) continue;
       auto it = by_id.find(cs.runtime_id);
       if (it == by_id.end()) {
         exited.emplace_back(id, i, kUnknownExit, clock_->Now());

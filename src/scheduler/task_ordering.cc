@@ -36,6 +36,9 @@ std::vector<TaskManager::ContainerState> TaskManager::ContainersOf(
     cs.essential = !d.has_essential() || d.essential();
     cs.stop_timeout_seconds = d.stop_timeout();
     cs.start_timeout_seconds = d.start_timeout();
+    if (d.has_restart_policy() && d.restart_policy().enabled()) {
+      cs.restart_policy = &d.restart_policy();
+    }
     for (const v1::ContainerDependency& dep : d.depends_on()) {
       if (auto target = index.find(dep.container_name()); target != index.end()) {
         cs.depends_on.push_back({.container = target->second, .condition = dep.condition()});

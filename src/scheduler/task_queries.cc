@@ -128,7 +128,8 @@ absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
                    .name = c.name(),
                    .runtime_id = task->containers[i].runtime_id,
                    .log_path = ContainerLogPath(context, c.name()),
-                   .running = task->containers[i].started && !task->containers[i].exited});
+                   .running = task->containers[i].started && !task->containers[i].exited,
+                   .restart_count = task->containers[i].restart_count});
   }
   if (out.empty()) {
     return model::EcsError(absl::StatusCode::kNotFound, kInvalidParameterException,

@@ -145,7 +145,8 @@ store::StoredTask TaskManager::FullRecord(const TaskState& task) const {
                            .cluster = task.record.cluster,
                            .service = task.record.service,
                            .task = FullTask(task),
-                           .protected_until_ms = task.record.protected_until_ms};
+                           .protected_until_ms = task.record.protected_until_ms,
+                           .restarts = RestartsOf(task)};
 }
 
 void TaskManager::AdvanceTask(TaskState& task, TaskStage to) {

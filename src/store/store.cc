@@ -96,6 +96,10 @@ constexpr const char* kMigrations[] = {
     -- task scale-in protection: until when (Unix milliseconds), 0 when not protected
     ALTER TABLE tasks ADD COLUMN protected_until_ms INTEGER NOT NULL DEFAULT 0;
     )sql",
+    R"sql(
+    -- restart policies: each container's restart count and last start (JSON), '{}' for none
+    ALTER TABLE tasks ADD COLUMN restarts TEXT NOT NULL DEFAULT '{}';
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -359,10 +363,10 @@ absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& 
 
 absl::Status Store::PutTask(const StoredTask& record) {
   return Write(
-      "INSERT OR REPLACE INTO tasks (id, cluster, service, body, protected_until_ms) "
-      "VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO tasks (id, cluster, service, body, protected_until_ms, restarts) "
+      "VALUES (?, ?, ?, ?, ?, ?)",
       {record.id, record.cluster, record.service, model::EncodeMessageCompact(record.task),
-       record.protected_until_ms});
+       record.protected_until_ms, model::EncodeMessageCompact(record.restarts)});
 }
 
 absl::Status Store::DeleteTask(const std::string& id) {
@@ -490,8 +494,8 @@ absl::StatusOr<std::vector<StoredAutoscalingObject>> Store::LoadAutoscalingObjec
 
 absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
   SKIFF_ASSIGN_OR_RETURN(auto stmt,
-                         db_->Prepare("SELECT id, cluster, service, body, protected_until_ms "
-                                      "FROM tasks ORDER BY id"));
+                         db_->Prepare("SELECT id, cluster, service, body, protected_until_ms, "
+                                      "restarts FROM tasks ORDER BY id"));
   std::vector<StoredTask> out;
   while (true) {
     SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
@@ -505,6 +509,11 @@ absl::StatusOr<std::vector<StoredTask>> Store::LoadTasks() {
       return absl::DataLossError(absl::StrCat("stored task ", record.id, ": ", s.message()));
     }
     record.protected_until_ms = stmt->Int(4);
+    s = model::DecodeMessageText(stmt->Text(5), &record.restarts, kStoredLimits);
+    if (!s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("stored restarts of task ", record.id, ": ", s.message()));
+    }
   }
   return out;
 }

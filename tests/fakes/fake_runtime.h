@@ -195,6 +195,9 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     if (absl::Status s = Call("StartContainer", id); !s.ok()) return s;
     auto it = containers_.find(id);
     if (it == containers_.end()) return absl::NotFoundError(id);
+    // As containerd: a container holds one task at a time; an exited one is deleted first.
+    if (it->second.has_task) return absl::AlreadyExistsError(absl::StrCat("task ", id));
+    it->second.has_task = true;
     it->second.status.state = runtime::ContainerStatus::State::kRunning;
     it->second.status.pid = next_pid_++;
     return it->second.status.pid;
@@ -214,6 +217,11 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     if (absl::Status s = Call("DeleteTask", id); !s.ok()) return s;
     auto it = containers_.find(id);
     if (it == containers_.end()) return absl::NotFoundError(id);
+    if (!it->second.has_task) return absl::NotFoundError(absl::StrCat("task ", id));
+    if (it->second.status.state == runtime::ContainerStatus::State::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat("task ", id, " is running"));
+    }
+    it->second.has_task = false;
     return it->second.status.exit_status;
   }
   absl::Status RemoveContainer(const std::string& id) override {
@@ -305,6 +313,7 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   struct Container {
     runtime::ContainerSpec spec;
     runtime::ContainerStatus status;
+    bool has_task = false;  // Started, and its task not deleted since.
   };
 
   absl::Status Call(const std::string& method, const std::string& arg)

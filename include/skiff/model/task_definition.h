@@ -20,6 +20,12 @@ inline constexpr int kMinContainerMemoryMiB = 6;
 inline constexpr int kDefaultHealthCheckInterval = 30;
 inline constexpr int kDefaultHealthCheckTimeout = 5;
 inline constexpr int kDefaultHealthCheckRetries = 3;
+// restartPolicy: seconds a container must run before an exit is restarted, and the bounds ECS
+// puts on it and on ignoredExitCodes.
+inline constexpr int kDefaultRestartAttemptPeriod = 300;
+inline constexpr int kMinRestartAttemptPeriod = 60;
+inline constexpr int kMaxRestartAttemptPeriod = 1800;
+inline constexpr int kMaxIgnoredExitCodes = 50;
 
 // Checks everything the ECS model's shapes cannot say: required members and string enums for
 // messages that did not come through the JSON decoder, names, ranges, references between

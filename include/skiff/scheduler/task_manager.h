@@ -12,6 +12,12 @@
 // (TargetRegistry::DrainTask: no new requests, the ones in flight finish), then STOPPING, when
 // its containers get SIGTERM. A restart finds it DEACTIVATING and drains again.
 //
+// A container with an enabled restartPolicy that exits after running at least its
+// restartAttemptPeriod, with an exit code it does not ignore, is restarted in place while its
+// task's desired status is RUNNING (task_restarts.cc): its runtime task is deleted and started
+// again in the same container (same rootfs, log file appended). It stays RUNNING meanwhile, so
+// an essential one does not stop the task. Its restart count and last start are persisted.
+//
 // Thread contract: owned by the control loop; every public method runs on the loop thread.
 // Runtime calls and file I/O go to the Executor and post their results back to the loop.
 #ifndef SKIFF_SCHEDULER_TASK_MANAGER_H_
@@ -89,6 +95,7 @@ struct ContainerLocation {
   std::string runtime_id;
   std::string log_path;
   bool running = false;
+  int restart_count = 0;  // Restarts under its restartPolicy (the metadata's RestartCount).
 };
 
 class TaskManager final : public TaskLauncher, public TaskInventory {
@@ -172,12 +179,17 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
     std::unique_ptr<Timer> start_timer;
     // Armed from SIGTERM until it exits; sends SIGKILL when it fires. A new stop disarms it.
     std::unique_ptr<Timer> kill_timer;
+    // Its restartPolicy when enabled (it points into the task's definition), else null.
+    const v1::ContainerRestartPolicy* restart_policy = nullptr;
+    absl::Time last_started = absl::InfinitePast();  // Its process's latest (re)start.
+    int restart_count = 0;
     bool essential = true;
     bool created = false;          // The runtime has the container.
     bool started = false;          // Its process ran at some point.
     bool exited = false;
     bool waiting = false;          // Created, waiting for its dependencies before it starts.
     bool signalled = false;        // Sent SIGTERM by the stop under way.
+    bool restarting = false;       // Its restart is in flight on the executor.
     uint8_t left_out = 0;  // Fields of its v1::Container not kept in memory (task_records.cc).
   };
   using DefinitionPtr = std::shared_ptr<const v1::TaskDefinition>;
@@ -302,6 +314,21 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   void WatchHealth(const TaskState& task, size_t index);
   void OnHealthChanged(const std::string& runtime_id, HealthStatus status);
   void OnContainerExit(TaskState& task, size_t index, uint32_t exit_status, absl::Time at);
+  // Restart policies (task_restarts.cc). Starts restarting a container that exited when its
+  // policy says so (and its task's desired status is RUNNING); true then, and the exit is not
+  // recorded.
+  bool RestartOnExit(TaskState& task, size_t index, uint32_t exit_status, absl::Time at);
+  // The exited runtime task is deleted: starts the container again, unless the task is to stop.
+  void OnRestartReaped(const std::string& task_id, size_t index, uint32_t exit_status,
+                       const absl::Status& reaped);
+  void OnRestarted(const std::string& task_id, size_t index, uint32_t exit_status,
+                   const absl::StatusOr<uint32_t>& pid);
+  // A restart that did not happen: the earlier exit is recorded after all, with `reason`.
+  void AbandonRestart(TaskState& task, size_t index, uint32_t exit_status,
+                      const std::string& reason);
+  // The stored counts and last starts into the containers' states (Load), and back (records).
+  void LoadRestarts(TaskState& task);
+  v1::ContainerRestarts RestartsOf(const TaskState& task) const;
   void MaybeDeprovision(TaskState& task);
   void OnDeprovisioned(const std::string& task_id);
   void ScheduleRemoval(const TaskState& task);

@@ -42,6 +42,9 @@ struct StoredTask {
   // Task scale-in protection (UpdateTaskProtection): until when, in Unix milliseconds; 0 when
   // not protected (and in rows older than schema version 7). ECS's Task has no such member.
   int64_t protected_until_ms = 0;
+  // The restart counts and last starts of its containers that have a restartPolicy (schema
+  // version 8; empty in older rows and for tasks without one).
+  skiff::v1::ContainerRestarts restarts;
 };
 
 // A service with the scheduler's launch back-off, which must survive a restart of skiffd.
@@ -94,7 +97,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.

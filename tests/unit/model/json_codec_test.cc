@@ -97,6 +97,10 @@ INSTANTIATE_TEST_SUITE_P(
                     R"({"family": "x", "containerDefinitions": [{"dependsOn": [{"condition":
                         "START"}]}]})",
                     "containerDefinitions[0].dependsOn[0].containerName: required"},
+        BadDocument{"RestartPolicyWithoutEnabled",
+                    R"({"family": "x", "containerDefinitions": [{"restartPolicy":
+                        {"restartAttemptPeriod": 60}}]})",
+                    "containerDefinitions[0].restartPolicy.enabled: required"},
         BadDocument{"MapValueType",
                     R"({"family": "x", "containerDefinitions": [{"dockerLabels": {"a": 1}}]})",
                     "containerDefinitions[0].dockerLabels.a: must be a string, got an integer"},

@@ -252,7 +252,29 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"ReservedTagPrefix", Doc("", R"("tags": [{"key": "aws:x", "value": "v"}], )"),
              "tags[0].key: the aws: prefix is reserved"},
         Case{"StopTimeout", Doc(R"(, "stopTimeout": 500)"),
-             "containerDefinitions[0].stopTimeout: must be between 0 and 120; got 500"}),
+             "containerDefinitions[0].stopTimeout: must be between 0 and 120; got 500"},
+        Case{"RestartPolicy",
+             Doc(R"(, "restartPolicy": {"enabled": true, "ignoredExitCodes": [0, 143],
+                 "restartAttemptPeriod": 60})"),
+             ""},
+        Case{"RestartPolicyPeriodTooShort",
+             Doc(R"(, "restartPolicy": {"enabled": true, "restartAttemptPeriod": 59})"),
+             "containerDefinitions[0].restartPolicy.restartAttemptPeriod: must be between 60 "
+             "and 1800; got 59"},
+        Case{"RestartPolicyPeriodTooLong",
+             Doc(R"(, "restartPolicy": {"enabled": true, "restartAttemptPeriod": 1801})"),
+             "containerDefinitions[0].restartPolicy.restartAttemptPeriod: must be between 60 "
+             "and 1800; got 1801"},
+        Case{"RestartPolicyTooManyIgnoredExitCodes",
+             Doc(R"(, "restartPolicy": {"enabled": true, "ignoredExitCodes": [)" +
+                 [] {
+                   std::string codes = "0";
+                   for (int i = 1; i <= 50; ++i) codes += "," + std::to_string(i);
+                   return codes;
+                 }() +
+                 "]}"),
+             "containerDefinitions[0].restartPolicy.ignoredExitCodes: must have at most 50 exit "
+             "codes; got 51"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(BuildTaskDefinitionTest, AppliesEcsDefaultsAndNormalizes) {

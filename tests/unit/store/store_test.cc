@@ -198,6 +198,7 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   // Back to what schema version 3 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN restarts; "
                           "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "DROP TABLE elb_objects; "
                           "ALTER TABLE clusters DROP COLUMN registered_at; "
@@ -236,6 +237,7 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
   }
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN restarts; "
                           "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "DROP TABLE elb_objects; "
                           "ALTER TABLE services DROP COLUMN last_completed; "
@@ -269,12 +271,13 @@ TEST_F(StoreTest, MigratesVersion6ToAnEmptyAutoscalingTable) {
   // Back to what schema version 6 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
                           "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "ALTER TABLE tasks DROP COLUMN restarts; "
                           "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "PRAGMA user_version = 6' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->schema_version(), 7);
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
   auto objects = (*store)->LoadAutoscalingObjects();
   ASSERT_TRUE(objects.ok()) << objects.status();
   EXPECT_TRUE(objects->empty());
@@ -285,6 +288,42 @@ TEST_F(StoreTest, MigratesVersion6ToAnEmptyAutoscalingTable) {
   ASSERT_TRUE(tasks.ok()) << tasks.status();
   ASSERT_EQ(tasks->size(), 1u);
   EXPECT_EQ((*tasks)[0].protected_until_ms, 0);  // Version 6 knew no protection.
+}
+
+TEST_F(StoreTest, TaskRestartsSurviveReopeningAndMigrateFromVersion7AsNone) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    StoredTask task{.id = "t1", .cluster = "default", .service = ""};
+    auto* entry = task.restarts.add_containers();
+    entry->set_container_name("app");
+    entry->set_restart_count(2);
+    entry->set_last_started_at(1'700'000'000.5);
+    ASSERT_TRUE((*store)->PutTask(task).ok());
+  }
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    auto tasks = (*store)->LoadTasks();
+    ASSERT_TRUE(tasks.ok()) << tasks.status();
+    ASSERT_EQ(tasks->size(), 1u);
+    ASSERT_EQ((*tasks)[0].restarts.containers_size(), 1);
+    EXPECT_EQ((*tasks)[0].restarts.containers(0).container_name(), "app");
+    EXPECT_EQ((*tasks)[0].restarts.containers(0).restart_count(), 2);
+    EXPECT_EQ((*tasks)[0].restarts.containers(0).last_started_at(), 1'700'000'000.5);
+  }
+  // Back to what schema version 7 wrote.
+  const std::string cmd = "sqlite3 " + dir_ +
+                          "/skiff.db 'ALTER TABLE tasks DROP COLUMN restarts; "
+                          "PRAGMA user_version = 7' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
+  auto tasks = (*store)->LoadTasks();
+  ASSERT_TRUE(tasks.ok()) << tasks.status();
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].restarts.containers_size(), 0);
 }
 
 TEST_F(StoreTest, AutoscalingObjectsSurviveReopeningAndGoWithTheirTarget) {
