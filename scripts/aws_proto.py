@@ -65,6 +65,12 @@ class Generator:
                 raise SystemExit(f"nested container in {shape.name} has no proto mapping")
             return "repeated ", self.field_type(inner)[1]
         if shape.type_name == "map":
+            if shape.value.type_name == "list":
+                # Proto maps cannot hold lists: a list of strings travels as skiff.v1.StringList,
+                # which the JSON codec writes and reads as a plain array.
+                if shape.value.member.type_name != "string":
+                    raise SystemExit(f"map of non-string lists in {shape.name}")
+                return "", "map<string, skiff.v1.StringList>"
             value = self.field_type(shape.value)[1]
             return "", f"map<string, {value}>"
         return "optional ", SCALARS[shape.type_name]

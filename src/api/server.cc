@@ -7,6 +7,7 @@
 #include "api/grpc_service.h"
 #include "api/http_server.h"
 #include "api/scraper.h"
+#include "api/secrets_operations.h"
 #include "api/operation_table.h"
 #include "node_service.h"
 
@@ -141,6 +142,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   if (server->autoscaling_service_ != nullptr) {
     builder.RegisterService(server->autoscaling_service_.get());
   }
+  if (server->secrets_service_ != nullptr) builder.RegisterService(server->secrets_service_.get());
+  if (server->ssm_service_ != nullptr) builder.RegisterService(server->ssm_service_.get());
   builder.RegisterService(server->node_service_.get());
   // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
   // world-accessible before the chmod below.
@@ -179,6 +182,27 @@ absl::Status ApiServer::MakeOptionalServices(const Backends& backends) {
     if (!autoscaling.ok()) return autoscaling.status();
     autoscaling_service_ = *std::move(autoscaling);
   }
+  return MakeSecretsServices(backends);
+}
+
+// Secrets Manager and SSM Parameter Store, for a node that has their stores.
+absl::Status ApiServer::MakeSecretsServices(const Backends& backends) {
+  if (backends.secrets_manager != nullptr) {
+    secrets_operations_ =
+        std::make_unique<OperationTable>(SecretsManagerOperations(backends.secrets_manager));
+    absl::StatusOr<std::unique_ptr<TableService>> service =
+        TableService::Create("skiff.secretsmanager.v1.SecretsManager",
+                             secrets_operations_.get(), backends.loop, backends.metrics);
+    if (!service.ok()) return service.status();
+    secrets_service_ = *std::move(service);
+  }
+  if (backends.parameters != nullptr) {
+    ssm_operations_ = std::make_unique<OperationTable>(SsmOperations(backends.parameters));
+    absl::StatusOr<std::unique_ptr<TableService>> service = TableService::Create(
+        "skiff.ssm.v1.Ssm", ssm_operations_.get(), backends.loop, backends.metrics);
+    if (!service.ok()) return service.status();
+    ssm_service_ = *std::move(service);
+  }
   return absl::OkStatus();
 }
 
@@ -188,6 +212,10 @@ absl::Status ApiServer::StartHttp(const ServerOptions& options, const Backends& 
   if (autoscaling_operations_ != nullptr) {
     services.push_back(AutoScalingService(autoscaling_operations_.get()));
   }
+  if (secrets_operations_ != nullptr) {
+    services.push_back(SecretsManagerService(secrets_operations_.get()));
+  }
+  if (ssm_operations_ != nullptr) services.push_back(SsmService(ssm_operations_.get()));
   aws_json_ = std::make_unique<AwsJsonApi>(
       std::move(services), backends.loop,
       AwsJsonApi::Options{.keys = options.aws_keys,

@@ -178,6 +178,15 @@ class Parser {
     for (const Command& command : commands) {
       if (command.group == Group::kAutoScaling) Add(autoscaling, command);
     }
+    CLI::App* secretsmanager = AddGroup(
+        "secretsmanager", "The node's secrets, with the commands and flags of "
+                          "`aws secretsmanager`");
+    CLI::App* ssm = AddGroup("ssm", "The node's Parameter Store, with the commands and flags of "
+                                    "`aws ssm`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kSecretsManager) Add(secretsmanager, command);
+      if (command.group == Group::kSsm) Add(ssm, command);
+    }
   }
 
   Invocation Parse(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -359,7 +368,8 @@ class Parser {
 
   CLI::App app_{"skiff: the Skiff CLI, with the commands and flags of `aws ecs` (also as "
                 "`skiff ecs <op>`), of `aws elbv2` (as `skiff elbv2 <op>`) and of "
-                "`aws application-autoscaling` (as `skiff application-autoscaling <op>`)"};
+                "`aws application-autoscaling` (as `skiff application-autoscaling <op>`), "
+                "`aws secretsmanager` and `aws ssm` (as `skiff secretsmanager|ssm <op>`)"};
   std::string socket_ = kDefaultSocket;
   std::string output_ = "json";
   CLI::Option* output_flag_ = nullptr;

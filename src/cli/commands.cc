@@ -4,6 +4,8 @@
 
 #include "cli/stats.h"
 #include "skiff/autoscaling/v1/service.grpc.pb.h"
+#include "skiff/secretsmanager/v1/service.grpc.pb.h"
+#include "skiff/ssm/v1/service.grpc.pb.h"
 #include "skiff/cli/app.h"
 #include "skiff/elbv2/v1/service.grpc.pb.h"
 #include "skiff/v1/skiff.grpc.pb.h"
@@ -234,6 +236,41 @@ std::vector<Command> AutoScalingCommands() {
   };
 }
 
+std::vector<Command> SecretsManagerCommands() {
+  using S = secretsmanager::v1::SecretsManager::Stub;
+  return {
+      MakeCommand("create-secret", "Create a secret, with its first value if given",
+                  &S::CreateSecret),
+      MakeCommand("put-secret-value",
+                  "Store a new version of a secret's value (it becomes AWSCURRENT)",
+                  &S::PutSecretValue),
+      MakeCommand("get-secret-value", "Print a secret's value (AWSCURRENT unless told)",
+                  &S::GetSecretValue),
+      MakeCommand("describe-secret", "Describe a secret, without its value", &S::DescribeSecret),
+      MakeCommand("list-secrets", "List secrets, without their values", &S::ListSecrets),
+      MakeCommand("delete-secret",
+                  "Schedule a secret's deletion (a recovery window), or delete it at once",
+                  &S::DeleteSecret),
+  };
+}
+
+std::vector<Command> SsmCommands() {
+  using P = ssm::v1::Ssm::Stub;
+  return {
+      MakeCommand("put-parameter", "Create a parameter, or a new version with --overwrite",
+                  &P::PutParameter),
+      MakeCommand("get-parameter", "Print a parameter (name, ARN or name:version)",
+                  &P::GetParameter),
+      MakeCommand("get-parameters", "Print up to 10 parameters; missing ones are listed",
+                  &P::GetParameters),
+      MakeCommand("get-parameters-by-path",
+                  "Print the parameters under a path (--recursive for every level)",
+                  &P::GetParametersByPath),
+      MakeCommand("delete-parameter", "Delete a parameter and its versions",
+                  &P::DeleteParameter),
+  };
+}
+
 void Append(Group group, std::vector<Command> commands, std::vector<Command>* out) {
   for (Command& command : commands) {
     command.group = group;
@@ -249,6 +286,8 @@ std::vector<Command> Commands() {
   Append(Group::kNode, NodeCommands(), &out);
   Append(Group::kElbv2, Elbv2Commands(), &out);
   Append(Group::kAutoScaling, AutoScalingCommands(), &out);
+  Append(Group::kSecretsManager, SecretsManagerCommands(), &out);
+  Append(Group::kSsm, SsmCommands(), &out);
   return out;
 }
 

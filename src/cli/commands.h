@@ -1,7 +1,8 @@
 // The skiff subcommands: where each one lives, its request message and how it calls skiffd.
 // ECS's operations are the default group (`skiff run-task`, also `skiff ecs run-task`), skiff's
 // own node commands (images, logs) are top-level only, ELBv2's live under `skiff elbv2` and
-// Application Auto Scaling's under `skiff application-autoscaling`. The
+// Application Auto Scaling's under `skiff application-autoscaling`, Secrets Manager's under
+// `skiff secretsmanager` and SSM Parameter Store's under `skiff ssm`. The
 // flags of a subcommand come from its request (command_line.h). Built and used on the CLI's main
 // thread.
 #ifndef SKIFF_SRC_CLI_COMMANDS_H_
@@ -26,6 +27,8 @@ enum class Group {
   kNode,   // `skiff <op>`: skiff's own (images, logs, container health).
   kElbv2,  // `skiff elbv2 <op>`, as `aws elbv2 <op>`.
   kAutoScaling,  // `skiff application-autoscaling <op>`, as `aws application-autoscaling <op>`.
+  kSecretsManager,  // `skiff secretsmanager <op>`, as `aws secretsmanager <op>`.
+  kSsm,             // `skiff ssm <op>`, as `aws ssm <op>`.
 };
 
 // One subcommand. Unary calls use `call` and print the response; streams and waiters use `run`,

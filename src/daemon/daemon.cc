@@ -44,6 +44,9 @@
 #include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/runtime_monitor.h"
 #include "skiff/scheduler/task_definition_registry.h"
+#include "skiff/secrets/node_secret_source.h"
+#include "skiff/secrets/parameter_store.h"
+#include "skiff/secrets/secrets_manager.h"
 #include "skiff/store/store.h"
 #include "spdlog/spdlog.h"
 
@@ -261,6 +264,32 @@ class ServiceScalingMetrics final : public scaling::ScalingMetrics {
   std::map<std::string, scaling::RequestRate> rates_;  // By the groups, joined.
 };
 
+// Secrets Manager and SSM Parameter Store (ADR 0018): files in STATE_DIR/secrets, served by the
+// API and read by task launches through the scheduler's SecretSource.
+struct Secrets {
+  std::unique_ptr<secrets::SecretsManager> manager;
+  std::unique_ptr<secrets::ParameterStore> parameters;
+  std::unique_ptr<secrets::NodeSecretSource> source;
+};
+
+absl::StatusOr<Secrets> MakeSecrets(const Options& options, const Clock* clock,
+                                    RandomSource* random) {
+  const std::string dir = options.state_dir + "/secrets";
+  Secrets out;
+  absl::StatusOr<std::unique_ptr<secrets::SecretsManager>> manager =
+      secrets::SecretsManager::Create(
+          {.dir = dir, .scope = options.arn_scope, .clock = clock, .random = random});
+  if (!manager.ok()) return manager.status();
+  absl::StatusOr<std::unique_ptr<secrets::ParameterStore>> parameters =
+      secrets::ParameterStore::Create({.dir = dir, .scope = options.arn_scope, .clock = clock});
+  if (!parameters.ok()) return parameters.status();
+  out.manager = *std::move(manager);
+  out.parameters = *std::move(parameters);
+  out.source =
+      std::make_unique<secrets::NodeSecretSource>(out.manager.get(), out.parameters.get());
+  return out;
+}
+
 }  // namespace
 
 int Run(const Options& options) {
@@ -381,6 +410,11 @@ int Run(const Options& options) {
         load_balancing->manager.get(), dns, GatewayOf(options.subnet));
     dns_search = [dns](const std::string& cluster) { return dns->SearchDomainOf(cluster); };
   }
+  absl::StatusOr<Secrets> secrets = MakeSecrets(options, &clock, &random);
+  if (!secrets.ok()) {
+    spdlog::error("cannot load the secrets: {}", secrets.status().ToString());
+    return 1;
+  }
   scheduler::TaskDefinitionRegistry task_definitions(store->get(), &clock, options.arn_scope,
                                                      &loop);
   scheduler::ClusterDirectory cluster_directory(store->get(), &clock, options.arn_scope, &loop);
@@ -399,7 +433,9 @@ int Run(const Options& options) {
                                 .runtime_health = &runtime_monitor,
                                 .network = task_network->get(),
                                 .targets = load_balancing->manager.get(),
-                                .dns_search = std::move(dns_search)},
+                                .dns_search = std::move(dns_search),
+                                .secrets = secrets->source.get(),
+                                .environment_files_dir = options.environment_files_dir},
                                &health);
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
@@ -505,7 +541,9 @@ int Run(const Options& options) {
        .metrics = &metrics,
        .load_balancers = load_balancing->manager.get(),
        .stats = stats->reporter.get(),
-       .auto_scaling = auto_scaling.get()});
+       .auto_scaling = auto_scaling.get(),
+       .secrets_manager = secrets->manager.get(),
+       .parameters = secrets->parameters.get()});
   if (!server.ok()) {
     spdlog::error("cannot serve the API: {}", std::string(server.status().message()));
     return 1;

@@ -328,6 +328,9 @@ ParseResult ParseOptions(int argc, char** argv) {
   app.add_option("--registry-credentials", o.registry_credentials,
                  "JSON file of registry credentials (repositoryCredentials secrets and "
                  "per-registry logins); see the README");
+  app.add_option("--environment-files-dir", o.environment_files_dir,
+                 "directory that stands in for S3 for environmentFiles of type s3: "
+                 "arn:aws:s3:::BUCKET/KEY is read from DIR/BUCKET/KEY");
   AddHttpFlags(app, o);
   AddLoadBalancerFlags(app, o);
   AddDiscoveryFlags(app, o);

@@ -139,6 +139,20 @@ absl::Status DecodeScalar(const json& value, const FieldDescriptor* field, Messa
   }
 }
 
+// skiff.v1.StringList, the only message a map holds (a list nested in a map in an AWS model), is
+// a plain JSON array of strings.
+absl::Status DecodeStringList(const json& value, Message* message, const std::string& path) {
+  if (!value.is_array()) return WrongType(path, "an array", value);
+  auto* list = static_cast<skiff::v1::StringList*>(message);
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (!value[i].is_string()) {
+      return WrongType(absl::StrCat(path, "[", i, "]"), "a string", value[i]);
+    }
+    list->add_values(value[i].get<std::string>());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DecodeMap(const json& value, const FieldDescriptor* field, Message* message,
                        const std::string& path) {
   if (!value.is_object()) return WrongType(path, "an object", value);
@@ -152,7 +166,11 @@ absl::Status DecodeMap(const json& value, const FieldDescriptor* field, Message*
       reflection->RemoveLast(message, field);
       continue;
     }
-    absl::Status s = DecodeScalar(item, value_field, entry, absl::StrCat(path, ".", key));
+    absl::Status s =
+        value_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+            ? DecodeStringList(item, entry->GetReflection()->MutableMessage(entry, value_field),
+                               absl::StrCat(path, ".", key))
+            : DecodeScalar(item, value_field, entry, absl::StrCat(path, ".", key));
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -203,9 +221,15 @@ json EncodeScalar(const Message& message, const FieldDescriptor* field, int inde
       return rep ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field);
     case FieldDescriptor::CPPTYPE_DOUBLE:
       return rep ? r->GetRepeatedDouble(message, field, index) : r->GetDouble(message, field);
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      return EncodeMessage(rep ? r->GetRepeatedMessage(message, field, index)
-                               : r->GetMessage(message, field));
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& inner =
+          rep ? r->GetRepeatedMessage(message, field, index) : r->GetMessage(message, field);
+      if (inner.GetDescriptor() == skiff::v1::StringList::descriptor()) {
+        const auto& values = static_cast<const skiff::v1::StringList&>(inner).values();
+        return json(std::vector<std::string>(values.begin(), values.end()));
+      }
+      return EncodeMessage(inner);
+    }
     default:
       return nullptr;
   }
@@ -432,9 +456,20 @@ void AppendScalarText(const Message& message, const FieldDescriptor* field, int 
       out->append(json(rep ? r->GetRepeatedDouble(message, field, index)
                            : r->GetDouble(message, field)).dump());
       return;
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      return AppendMessageText(rep ? r->GetRepeatedMessage(message, field, index)
-                                   : r->GetMessage(message, field), out);
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& inner =
+          rep ? r->GetRepeatedMessage(message, field, index) : r->GetMessage(message, field);
+      if (inner.GetDescriptor() == skiff::v1::StringList::descriptor()) {
+        out->push_back('[');
+        for (const std::string& item : static_cast<const skiff::v1::StringList&>(inner).values()) {
+          if (out->back() != '[') out->push_back(',');
+          AppendString(item, out);
+        }
+        out->push_back(']');
+        return;
+      }
+      return AppendMessageText(inner, out);
+    }
     default:
       out->append("null");
   }

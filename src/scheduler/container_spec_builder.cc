@@ -87,9 +87,36 @@ absl::StatusOr<std::string> LocalPath(absl::string_view path, absl::string_view 
 
 // KEY=VALUE lines, as the ECS agent reads them: '#' comments and blank lines are skipped, the
 // value is taken verbatim (no quotes are removed).
+// An s3 environment file, arn:PARTITION:s3:::BUCKET/KEY, is DIR/BUCKET/KEY on a node. Failing
+// that, the task fails as ECS fails it when the download does (FailedPrecondition carries the
+// whole stoppedReason).
+absl::StatusOr<std::string> S3Path(const std::string& arn, const std::string& dir) {
+  auto fail = [&arn](absl::string_view why) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ResourceInitializationError: failed to download env files: ", arn, ": ", why));
+  };
+  std::vector<std::string> fields = absl::StrSplit(arn, absl::MaxSplits(':', 5));
+  if (fields.size() != 6 || fields[2] != "s3" || !absl::StrContains(fields[5], '/')) {
+    return fail("not an S3 object ARN (arn:aws:s3:::BUCKET/KEY)");
+  }
+  for (absl::string_view part : absl::StrSplit(fields[5], '/')) {
+    if (part.empty() || part == "." || part == "..") return fail("bad bucket or key");
+  }
+  if (dir.empty()) return fail("skiffd has no --environment-files-dir to read S3 objects from");
+  const std::string local = (std::filesystem::path(dir) / fields[5]).string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(local, ec)) {
+    return fail(absl::StrCat("no file ", local));
+  }
+  return local;
+}
+
 absl::Status ReadEnvironmentFile(const std::string& path, const v1::EnvironmentFile& file,
-                                 std::vector<std::string>* env) {
-  SKIFF_ASSIGN_OR_RETURN(std::string local, LocalPath(path, file.value()));
+                                 const std::string& s3_dir, std::vector<std::string>* env) {
+  absl::StatusOr<std::string> where = absl::StartsWith(file.value(), "arn:")
+                                          ? S3Path(file.value(), s3_dir)
+                                          : LocalPath(path, file.value());
+  SKIFF_ASSIGN_OR_RETURN(std::string local, std::move(where));
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(local, ec);
   std::ifstream in(local, std::ios::binary);
@@ -127,17 +154,19 @@ absl::Status ReadEnvironmentFile(const std::string& path, const v1::EnvironmentF
 absl::StatusOr<std::vector<std::string>> Environment(const ContainerDefinition& c,
                                                      const std::string& path,
                                                      const ContainerOverride* o,
-                                                     const std::string& override_path) {
+                                                     const std::string& override_path,
+                                                     const std::string& s3_dir) {
   std::vector<std::string> env;
   for (int j = 0; j < c.environment_files_size(); ++j) {
-    SKIFF_RETURN_IF_ERROR(ReadEnvironmentFile(
-        absl::StrCat(path, ".environmentFiles[", j, "].value"), c.environment_files(j), &env));
+    SKIFF_RETURN_IF_ERROR(
+        ReadEnvironmentFile(absl::StrCat(path, ".environmentFiles[", j, "].value"),
+                            c.environment_files(j), s3_dir, &env));
   }
   if (o != nullptr) {
     for (int j = 0; j < o->environment_files_size(); ++j) {
       SKIFF_RETURN_IF_ERROR(ReadEnvironmentFile(
           absl::StrCat(override_path, ".environmentFiles[", j, "].value"),
-          o->environment_files(j), &env));
+          o->environment_files(j), s3_dir, &env));
     }
   }
   for (const auto& kv : c.environment()) SetEnv(kv.name(), kv.value(), &env);
@@ -149,7 +178,7 @@ absl::StatusOr<std::vector<std::string>> Environment(const ContainerDefinition& 
 
 absl::Status ApplyProcess(const ContainerDefinition& c, const std::string& path,
                           const ContainerOverride* o, const std::string& override_path,
-                          ContainerSpec* spec) {
+                          const std::string& s3_dir, ContainerSpec* spec) {
   if (c.entry_point_size() > 0) {
     spec->entrypoint.emplace(c.entry_point().begin(), c.entry_point().end());
   }
@@ -158,7 +187,7 @@ absl::Status ApplyProcess(const ContainerDefinition& c, const std::string& path,
   } else if (c.command_size() > 0) {
     spec->command.emplace(c.command().begin(), c.command().end());
   }
-  SKIFF_ASSIGN_OR_RETURN(spec->env, Environment(c, path, o, override_path));
+  SKIFF_ASSIGN_OR_RETURN(spec->env, Environment(c, path, o, override_path, s3_dir));
   if (c.has_working_directory()) {
     if (auto problem = model::WorkingDirectoryProblem(c.working_directory())) {
       return Invalid(path + ".workingDirectory", *problem);
@@ -463,7 +492,8 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefiniti
   spec.log_path = ContainerLogPath(task, container_name);
   spec.network = Network(definition, c);
   SKIFF_RETURN_IF_ERROR(ApplyLabels(c, path, task, &spec));
-  SKIFF_RETURN_IF_ERROR(ApplyProcess(c, path, o, override_path, &spec));
+  SKIFF_RETURN_IF_ERROR(
+      ApplyProcess(c, path, o, override_path, task.environment_files_dir, &spec));
   SKIFF_RETURN_IF_ERROR(ApplyResources(definition, c, o, overrides, &spec));
   spec.readonly_rootfs = c.readonly_root_filesystem();
   spec.privileged = c.privileged();

@@ -36,7 +36,9 @@ ImagePuller::ImagePuller(runtime::ContainerRuntime* runtime, ImagePullerOptions 
     : runtime_(runtime), options_(std::move(options)) {}
 
 absl::StatusOr<std::optional<registry::Credentials>> ImagePuller::CredentialsFor(
-    const registry::Reference& reference, const std::string& credentials_parameter) const {
+    const registry::Reference& reference, const std::string& credentials_parameter,
+    const std::optional<registry::Credentials>& resolved) const {
+  if (resolved) return resolved;
   if (!credentials_parameter.empty()) {
     auto credentials = options_.credentials.ForSecret(credentials_parameter);
     if (!credentials.ok()) return credentials.status();
@@ -46,7 +48,8 @@ absl::StatusOr<std::optional<registry::Credentials>> ImagePuller::CredentialsFor
 }
 
 absl::StatusOr<runtime::ImageInfo> ImagePuller::EnsureImage(
-    const std::string& reference, const std::string& credentials_parameter) {
+    const std::string& reference, const std::string& credentials_parameter,
+    const std::optional<registry::Credentials>& resolved) {
   auto parsed = registry::ParseReference(reference);
   if (!parsed.ok()) return parsed.status();
   const std::string name = parsed->Name();
@@ -58,7 +61,8 @@ absl::StatusOr<runtime::ImageInfo> ImagePuller::EnsureImage(
     pulled_before = pulled_.count(name) > 0;
   }
   if (!ShouldPull(options_.behavior, *parsed, cached.ok(), pulled_before)) return cached;
-  absl::StatusOr<runtime::ImageInfo> pulled = SharedPull(*parsed, credentials_parameter, nullptr);
+  absl::StatusOr<runtime::ImageInfo> pulled =
+      SharedPull(*parsed, credentials_parameter, nullptr, resolved);
   if (!pulled.ok() && cached.ok() && options_.behavior == PullBehavior::kDefault) {
     spdlog::warn("pull of {} failed, using the cached image: {}", name,
                  std::string(pulled.status().message()));
@@ -83,7 +87,8 @@ absl::StatusOr<runtime::ImageInfo> ImagePuller::Pull(
 
 absl::StatusOr<runtime::ImageInfo> ImagePuller::SharedPull(
     const registry::Reference& reference, const std::string& credentials_parameter,
-    const runtime::PullProgressHandler& progress) {
+    const runtime::PullProgressHandler& progress,
+    const std::optional<registry::Credentials>& resolved) {
   const std::string name = reference.Name();
   const auto key = std::make_pair(name, credentials_parameter);
   std::shared_ptr<InFlight> pull;
@@ -103,7 +108,7 @@ absl::StatusOr<runtime::ImageInfo> ImagePuller::SharedPull(
     in_flight_[key] = pull;
   }
   absl::StatusOr<runtime::ImageInfo> result;
-  auto credentials = CredentialsFor(reference, credentials_parameter);
+  auto credentials = CredentialsFor(reference, credentials_parameter, resolved);
   if (!credentials.ok()) {
     result = credentials.status();
   } else {

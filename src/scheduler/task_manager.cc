@@ -18,6 +18,7 @@
 #include "skiff/model/resources.h"
 #include "skiff/scheduler/container_spec_builder.h"
 #include "scheduler/task_networking.h"
+#include "scheduler/task_secrets.h"
 #include "scheduler/task_states.h"
 #include "spdlog/spdlog.h"
 
@@ -106,6 +107,8 @@ struct TaskManager::LaunchResult {
 struct TaskManager::LaunchWork {
   std::vector<runtime::ContainerSpec> specs;
   std::vector<std::string> credentials;  // Each container's repositoryCredentials parameter.
+  // Those the node's Secrets Manager resolved (else the credentials file answers).
+  std::vector<std::optional<registry::Credentials>> resolved_credentials;
   // Containers with dependencies are created now and started when those are met.
   std::vector<bool> start_now;
   TaskNetworkMode mode;
@@ -561,17 +564,23 @@ void TaskManager::Launch(const std::string& task_id) {
                       .cluster = task->record.cluster,
                       .service_name = task->record.service,
                       .task_dir = TaskDir(task_id),
-                      .volumes_dir = (std::filesystem::path(options_.state_dir) / "volumes").string()};
+                      .volumes_dir = (std::filesystem::path(options_.state_dir) / "volumes").string(),
+                      .environment_files_dir = options_.environment_files_dir};
   std::vector<runtime::ContainerSpec> specs;
   std::vector<std::string> credentials;  // Each container's repositoryCredentials parameter.
+  std::vector<std::optional<registry::Credentials>> resolved(t.containers_size());
   for (const v1::Container& c : t.containers()) {
     credentials.push_back(CredentialsParameterOf(*task->definition, c.name()));
+    // Secrets resolve here, before anything is created (task_secrets.h).
     absl::StatusOr<runtime::ContainerSpec> spec =
-        BuildContainerSpec(*task->definition, c.name(), t.overrides(), context);
+        BuildLaunchSpec(*task->definition, c.name(), t.overrides(), context, options_.secrets,
+                        &resolved[credentials.size() - 1]);
     if (!spec.ok()) {
       Save(*task);  // PROVISIONING, then the stop.
       BeginStop(*task, StopCode::kTaskFailedToStart,
-                absl::StrCat("CannotCreateContainerError: ", spec.status().message()));
+                absl::IsFailedPrecondition(spec.status())
+                    ? std::string(spec.status().message())
+                    : absl::StrCat("CannotCreateContainerError: ", spec.status().message()));
       return;
     }
     specs.push_back(*std::move(spec));
@@ -591,6 +600,7 @@ void TaskManager::Launch(const std::string& task_id) {
   std::string dns_search = options_.dns_search ? options_.dns_search(context.cluster) : "";
   auto work = std::make_shared<LaunchWork>(LaunchWork{.specs = std::move(specs),
                                                       .credentials = std::move(credentials),
+                                                      .resolved_credentials = std::move(resolved),
                                                       .mode = mode,
                                                       .bindings = std::move(bindings),
                                                       .definition = task->definition,
@@ -626,7 +636,8 @@ void TaskManager::EnsureImages(const std::shared_ptr<LaunchWork>& work, LaunchRe
   for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
     if (options_.image_puller != nullptr) {
       absl::StatusOr<runtime::ImageInfo> image =
-          options_.image_puller->EnsureImage(specs[i].image, credentials[i]);
+          options_.image_puller->EnsureImage(specs[i].image, credentials[i],
+                                             work->resolved_credentials[i]);
       if (!image.ok()) {
         result.status = image.status();
         result.failure_reason = absl::StrCat("CannotPullContainerError: pull image ",

@@ -3,10 +3,11 @@
 // - gRPC on a Unix socket (mode 0660, optional group): skiff.v1.Ecs, skiff.v1.Node,
 //   skiff.elbv2.v1.Elbv2 (when the node has a load balancer manager), grpc.health.v1.Health and
 //   skiff.autoscaling.v1.ApplicationAutoScaling (when the node has an autoscaling manager),
+//   skiff.secretsmanager.v1.SecretsManager and skiff.ssm.v1.Ssm (when it has their stores),
 //   server reflection;
 // - the AWS JSON 1.1 protocol over HTTP(S) on a TCP address, signed with SigV4, which the AWS
-//   CLI and SDKs speak (src/api/aws_json.h): ECS and Application Auto Scaling (ELBv2's AWS
-//   protocol is the query one).
+//   CLI and SDKs speak (src/api/aws_json.h): ECS, Application Auto Scaling, Secrets Manager and
+//   SSM (ELBv2's AWS protocol is the query one).
 //
 // Neither transport's threads block on domain work: a call is posted to the control loop, which
 // answers it and finishes the call, and stays the single owner of state. The HTTP address also
@@ -42,6 +43,8 @@
 #include "skiff/scheduler/service_manager.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_manager.h"
+#include "skiff/secrets/parameter_store.h"
+#include "skiff/secrets/secrets_manager.h"
 
 namespace skiff::api {
 
@@ -88,6 +91,10 @@ class ApiServer {
     // Loop-owned: answers Application Auto Scaling (skiff.autoscaling.v1.ApplicationAutoScaling
     // over gRPC, AnyScaleFrontendService over HTTP). Not served when null.
     scaling::AutoScalingManager* auto_scaling = nullptr;
+    // Loop-owned: answer Secrets Manager (skiff.secretsmanager.v1.SecretsManager, secretsmanager
+    // over HTTP) and SSM Parameter Store (skiff.ssm.v1.Ssm, AmazonSSM). Not served when null.
+    secrets::SecretsManager* secrets_manager = nullptr;
+    secrets::ParameterStore* parameters = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ServerOptions& options,
@@ -106,6 +113,7 @@ class ApiServer {
   ApiServer();
   absl::Status StartHttp(const ServerOptions& options, const Backends& backends);
   absl::Status MakeOptionalServices(const Backends& backends);
+  absl::Status MakeSecretsServices(const Backends& backends);
 
   std::unique_ptr<Scraper> scraper_;
   std::unique_ptr<OperationTable> ecs_operations_;
@@ -114,6 +122,10 @@ class ApiServer {
   std::unique_ptr<grpc::Service> elbv2_service_;
   std::unique_ptr<OperationTable> autoscaling_operations_;  // Null when not served.
   std::unique_ptr<grpc::Service> autoscaling_service_;
+  std::unique_ptr<OperationTable> secrets_operations_;  // Null when not served.
+  std::unique_ptr<grpc::Service> secrets_service_;
+  std::unique_ptr<OperationTable> ssm_operations_;  // Null when not served.
+  std::unique_ptr<grpc::Service> ssm_service_;
   std::unique_ptr<grpc::Service> node_service_;
   std::unique_ptr<AwsJsonApi> aws_json_;
   std::unique_ptr<HttpServer> http_;

@@ -43,6 +43,8 @@ struct Options {
   scheduler::PullBehavior image_pull_behavior = scheduler::PullBehavior::kDefault;
   std::vector<std::string> insecure_registries;
   std::string registry_credentials;
+  // environmentFiles of type s3 come from DIR/BUCKET/KEY; "": such tasks fail to start.
+  std::string environment_files_dir;
   // The AWS JSON API over HTTP (empty: not served), its TLS files and the credentials file of
   // the keys its requests are signed with (STATE_DIR/aws-credentials when not given).
   std::string http_address = "127.0.0.1:7557";

@@ -23,6 +23,9 @@ struct TaskContext {
   std::string service_name;  // "" for a standalone task.
   std::string task_dir;      // STATE_DIR/tasks/<task-id>: logs, task-scoped volumes.
   std::string volumes_dir;   // STATE_DIR/volumes: shared named volumes.
+  // Where environmentFiles of type s3 are read: arn:aws:s3:::BUCKET/KEY is DIR/BUCKET/KEY.
+  // "": none (skiffd --environment-files-dir unset).
+  std::string environment_files_dir;
 };
 
 // The runtime's name for the container at `index` of a task's definition:
@@ -41,6 +44,8 @@ std::string ContainerLogPath(const TaskContext& task, const std::string& contain
 // task's `overrides` applied (command, environment, cpu, memory per container; task cpu and
 // memory). InvalidArgument naming the field for what cannot run on this host: network modes
 // other than host and none, unsafe paths, reserved label prefixes, unreadable environmentFiles.
+// FailedPrecondition for an s3 environment file that cannot be had, its message ECS's whole
+// stoppedReason ("ResourceInitializationError: failed to download env files: ...").
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefinition& definition,
                                                           const std::string& container_name,
                                                           const v1::TaskOverride& overrides,

@@ -55,8 +55,11 @@ class ImagePuller {
   // the container's repositoryCredentials.credentialsParameter, "" for none (then the
   // credentials file's entry for the registry, if any). Errors name the image; NotFound when
   // the registry does not have it.
-  absl::StatusOr<runtime::ImageInfo> EnsureImage(const std::string& reference,
-                                                 const std::string& credentials_parameter);
+  // `resolved`: the credentials the launch read from the node's Secrets Manager for that
+  // parameter, which then win over the file.
+  absl::StatusOr<runtime::ImageInfo> EnsureImage(
+      const std::string& reference, const std::string& credentials_parameter,
+      const std::optional<registry::Credentials>& resolved = std::nullopt);
 
   // Pulls now, whatever the behaviour (skiff pull-image), joining a pull of the same image in
   // flight. `progress` sees this pull's progress (or the joined one's, from when it joined).
@@ -76,10 +79,12 @@ class ImagePuller {
   };
 
   absl::StatusOr<std::optional<registry::Credentials>> CredentialsFor(
-      const registry::Reference& reference, const std::string& credentials_parameter) const;
-  absl::StatusOr<runtime::ImageInfo> SharedPull(const registry::Reference& reference,
-                                                const std::string& credentials_parameter,
-                                                const runtime::PullProgressHandler& progress);
+      const registry::Reference& reference, const std::string& credentials_parameter,
+      const std::optional<registry::Credentials>& resolved) const;
+  absl::StatusOr<runtime::ImageInfo> SharedPull(
+      const registry::Reference& reference, const std::string& credentials_parameter,
+      const runtime::PullProgressHandler& progress,
+      const std::optional<registry::Credentials>& resolved = std::nullopt);
 
   runtime::ContainerRuntime* runtime_;
   const ImagePullerOptions options_;

@@ -48,6 +48,7 @@
 #include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/runtime_health.h"
+#include "skiff/scheduler/secret_source.h"
 #include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
@@ -86,6 +87,12 @@ struct TaskManagerOptions {
   // tasks resolve through the node's resolver with it first. Null: no discovery; tasks use the
   // host's resolvers.
   std::function<std::string(const std::string& cluster)> dns_search;
+  // Where containers' secrets, log secretOptions and repositoryCredentials resolve from at
+  // launch (the node's Secrets Manager and SSM). Null: a task with a secret fails to start.
+  SecretSource* secrets = nullptr;
+  // environmentFiles of type s3 (arn:aws:s3:::BUCKET/KEY) are read from DIR/BUCKET/KEY; "": such
+  // a task fails to start naming the file.
+  std::string environment_files_dir;
 };
 
 // Where a container of a task is, for logs and exec.

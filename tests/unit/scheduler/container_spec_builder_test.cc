@@ -205,9 +205,11 @@ TEST_F(ContainerSpecBuilderTest, EnvironmentFileErrorsNameTheField) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("containerDefinitions[0].environmentFiles[0].value: cannot "
                                      "read"));
+  // An S3 object with no --environment-files-dir fails the task as a failed download does.
   s = Error(with_file("arn:aws:s3:::bucket/app.env"));
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("containerDefinitions[0].environmentFiles[0].value: "));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("ResourceInitializationError: failed to download env "
+                                     "files: arn:aws:s3:::bucket/app.env: "));
   EXPECT_EQ(Error(with_file("file://host/x.env")).code(), absl::StatusCode::kInvalidArgument);
   s = Error(with_file(WriteFile("bad.env", "A=1\njustaword\n")));
   EXPECT_THAT(s.message(), HasSubstr("line 2: expected KEY=VALUE"));
