@@ -4,6 +4,8 @@
 #define SKIFF_SRC_SCALING_AUTO_SCALING_ERRORS_H_
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,32 @@ absl::Status Paginate(const std::vector<T>& items, bool has_max, int max_results
   for (size_t i = start; i < end; ++i) add(items[i]);
   if (end < items.size()) set_next(absl::StrCat(end));
   return absl::OkStatus();
+}
+
+// A Describe request's ResourceId, when it has one.
+template <typename Request>
+std::optional<std::string> ResourceIdOf(const Request& request) {
+  if (!request.has_resource_id()) return std::nullopt;
+  return request.resource_id();
+}
+
+// The members (`member` of each target: its policies or scheduled actions) of the targets that
+// `resource_id` names (every target when it is absent) whose names are in `names` (every name
+// when empty), by target, then by name: what a Describe operation lists.
+template <typename Value, typename Names>
+std::vector<const Value*> MembersNamed(
+    const std::map<std::string, ScalableTargetState>& targets,
+    const std::optional<std::string>& resource_id, const Names& names,
+    std::map<std::string, Value> ScalableTargetState::*member) {
+  std::vector<const Value*> matching;
+  for (const auto& [id, state] : targets) {
+    if (resource_id && *resource_id != id) continue;
+    for (const auto& [name, value] : state.*member) {
+      if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
+      matching.push_back(&value);
+    }
+  }
+  return matching;
 }
 
 }  // namespace skiff::scaling

@@ -219,15 +219,9 @@ absl::StatusOr<aas::DescribeScalingPoliciesResponse> AutoScalingManager::Describ
                                 "(ecs); got ", model::QuoteValue(request.service_namespace())));
   }
   if (request.policy_names_size() > 50) return Invalid("PolicyNames: at most 50 names");
-  const auto& names = request.policy_names();
-  std::vector<const aas::ScalingPolicy*> matching;
-  for (const auto& [id, state] : targets_) {
-    if (request.has_resource_id() && request.resource_id() != id) continue;
-    for (const auto& [name, policy] : state.policies) {
-      if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
-      matching.push_back(&policy);
-    }
-  }
+  const std::vector<const aas::ScalingPolicy*> matching =
+      MembersNamed(targets_, ResourceIdOf(request), request.policy_names(),
+                   &ScalableTargetState::policies);
   aas::DescribeScalingPoliciesResponse response;
   SKIFF_RETURN_IF_ERROR(Paginate(
       matching, request.has_max_results(), request.max_results(), 10, request.next_token(),

@@ -125,14 +125,8 @@ AutoScalingManager::DescribeScheduledActions(const aas::DescribeScheduledActions
   }
   const auto& names = request.scheduled_action_names();
   if (names.size() > 50) return Invalid("ScheduledActionNames: at most 50 names");
-  std::vector<const aas::ScheduledAction*> matching;
-  for (const auto& [id, state] : targets_) {
-    if (request.has_resource_id() && request.resource_id() != id) continue;
-    for (const auto& [name, action] : state.scheduled_actions) {
-      if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
-      matching.push_back(&action);
-    }
-  }
+  const std::vector<const aas::ScheduledAction*> matching = MembersNamed(
+      targets_, ResourceIdOf(request), names, &ScalableTargetState::scheduled_actions);
   aas::DescribeScheduledActionsResponse response;
   SKIFF_RETURN_IF_ERROR(Paginate(
       matching, request.has_max_results(), request.max_results(), 50, request.next_token(),

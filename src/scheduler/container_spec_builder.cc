@@ -58,17 +58,6 @@ const ContainerOverride* FindOverride(const v1::TaskOverride& overrides, absl::s
   return nullptr;
 }
 
-// "KEY=value" into env, replacing an earlier entry with the same key in place.
-void SetEnv(const std::string& key, const std::string& value, std::vector<std::string>* env) {
-  const std::string prefix = key + "=";
-  for (std::string& entry : *env) {
-    if (absl::StartsWith(entry, prefix)) {
-      entry = prefix + value;
-      return;
-    }
-  }
-  env->push_back(prefix + value);
-}
 
 // environmentFiles name S3 objects on AWS; on one host they name local files: an absolute path
 // or a file:// URI.
@@ -463,6 +452,17 @@ std::string RuntimeContainerId(const std::string& task_id, const std::string& co
                                int index) {
   std::string id = absl::StrCat(task_id, "-", container_name);
   return IsContainerdIdentifier(id) ? id : absl::StrCat(task_id, ".", index);
+}
+
+void SetEnv(const std::string& key, const std::string& value, std::vector<std::string>* env) {
+  const std::string prefix = key + "=";
+  for (std::string& entry : *env) {
+    if (absl::StartsWith(entry, prefix)) {
+      entry = prefix + value;
+      return;
+    }
+  }
+  env->push_back(prefix + value);
 }
 
 std::string ContainerLogPath(const TaskContext& task, const std::string& container_name) {

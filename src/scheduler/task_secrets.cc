@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "skiff/scheduler/container_spec_builder.h"
 
 namespace skiff::scheduler {
 namespace {
@@ -26,16 +26,6 @@ absl::StatusOr<std::string> ResolveOne(const std::string& container, absl::strin
   return value;
 }
 
-void SetEnv(const std::string& key, const std::string& value, std::vector<std::string>* env) {
-  const std::string prefix = key + "=";
-  for (std::string& entry : *env) {
-    if (absl::StartsWith(entry, prefix)) {
-      entry = prefix + value;
-      return;
-    }
-  }
-  env->push_back(prefix + value);
-}
 
 }  // namespace
 

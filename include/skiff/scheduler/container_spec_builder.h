@@ -8,6 +8,7 @@
 #define SKIFF_SCHEDULER_CONTAINER_SPEC_BUILDER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "skiff/runtime/container_spec.h"
@@ -36,6 +37,9 @@ struct TaskContext {
 // found from it (the record keeps each container's id; its label skiff.container has the name).
 std::string RuntimeContainerId(const std::string& task_id, const std::string& container_name,
                                int index);
+
+// "KEY=value" into env, replacing an earlier entry with the same key in place.
+void SetEnv(const std::string& key, const std::string& value, std::vector<std::string>* env);
 
 // The log file of a container of a task: <task_dir>/<container-name>.log.
 std::string ContainerLogPath(const TaskContext& task, const std::string& container_name);
