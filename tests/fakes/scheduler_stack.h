@@ -54,6 +54,14 @@ struct SchedulerStackOptions {
 
 class SchedulerStack {
  public:
+  // As skiffd going down: the runtime's events no longer reach the managers it held (a test
+  // that drops a stack and opens another on the same runtime must not see the old one called).
+  ~SchedulerStack() {
+    if (events_started_) deps_.runtime->StopEvents();
+  }
+  SchedulerStack(const SchedulerStack&) = delete;
+  SchedulerStack& operator=(const SchedulerStack&) = delete;
+
   static absl::StatusOr<std::unique_ptr<SchedulerStack>> Open(const SchedulerDeps& deps,
                                                               SchedulerStackOptions options) {
     SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
@@ -129,10 +137,12 @@ class SchedulerStack {
         if (event.kind == runtime::RuntimeEvent::Kind::kStreamUp) services->MarkAllDirty();
       });
     });
+    events_started_ = true;
     return absl::OkStatus();
   }
 
   SchedulerDeps deps_;
+  bool events_started_ = false;
   // In construction order; destroyed in reverse.
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<scheduler::TaskDefinitionRegistry> registry_;
