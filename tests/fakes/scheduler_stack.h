@@ -59,8 +59,6 @@ class SchedulerStack {
   ~SchedulerStack() {
     if (events_started_) deps_.runtime->StopEvents();
   }
-  SchedulerStack(const SchedulerStack&) = delete;
-  SchedulerStack& operator=(const SchedulerStack&) = delete;
 
   static absl::StatusOr<std::unique_ptr<SchedulerStack>> Open(const SchedulerDeps& deps,
                                                               SchedulerStackOptions options) {
