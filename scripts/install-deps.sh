@@ -10,7 +10,7 @@ fi
 
 packages=(
   # toolchain
-  build-essential cmake pkg-config git
+  build-essential cmake ninja-build pkg-config git
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsqlite3-dev libcli11-dev
