@@ -139,7 +139,10 @@ void ScalingController::Start() {
 
 void ScalingController::OnTargetChanged(const std::string& resource_id) {
   // A deregistered target's history goes with it: registered again, it starts afresh.
-  if (manager_->Find(resource_id) == nullptr) engines_.erase(resource_id);
+  if (manager_->Find(resource_id) == nullptr) {
+    engines_.erase(resource_id);
+    failing_.erase(resource_id);
+  }
   if (schedule_timer_ != nullptr) ArmScheduleTimer();
 }
 
@@ -148,6 +151,9 @@ void ScalingController::OnStatsRound() {
   for (auto it = engines_.begin(); it != engines_.end();) {
     it = manager_->Find(it->first) == nullptr ? engines_.erase(it) : std::next(it);
   }
+  std::erase_if(failing_, [this](const auto& entry) {
+    return manager_->Find(entry.first) == nullptr;
+  });
   // By id: applying a decision may change the manager's map (a service listener).
   for (const std::string& id : TargetIds(*manager_)) {
     if (const ScalableTargetState* target = manager_->Find(id)) Evaluate(*target);
@@ -195,7 +201,9 @@ bool ScalingController::Apply(const ScalableTargetState& target, const ScalingDe
                         .cause = decision.cause,
                         .start_time = now,
                         .end_time = now};
+  bool repeated = false;
   if (set.ok()) {
+    failing_.erase(id);
     record.status_message = absl::StrCat("Successfully set desired count to ", count,
                                          ". Change successfully fulfilled by ecs.");
     spdlog::info("autoscaling {}: {} ({})", id, decision.description, decision.cause);
@@ -204,10 +212,16 @@ bool ScalingController::Apply(const ScalableTargetState& target, const ScalingDe
     record.status_code = "Failed";
     record.status_message =
         absl::StrCat("Failed to set desired count to ", count, ". Reason: ", set.message());
-    spdlog::warn("autoscaling {}: {}", id, record.status_message);
+    auto [it, first] = failing_.try_emplace(id, record.status_message);
+    repeated = !first && it->second == record.status_message;
+    it->second = record.status_message;
+    if (!repeated) spdlog::warn("autoscaling {}: {}", id, record.status_message);
   }
-  if (absl::StatusOr<aas::ScalingActivity> a = manager_->RecordActivity(record); !a.ok()) {
-    spdlog::error("autoscaling {}: cannot record the activity: {}", id, a.status().ToString());
+  if (!repeated) {
+    if (absl::StatusOr<aas::ScalingActivity> a = manager_->RecordActivity(record); !a.ok()) {
+      spdlog::error("autoscaling {}: cannot record the activity: {}", id,
+                    a.status().ToString());
+    }
   }
   if (!set.ok()) return false;
   if (decision.state_after != EngineStateOf(stored)) {

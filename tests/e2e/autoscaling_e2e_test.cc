@@ -186,5 +186,63 @@ TEST_F(AutoscalingTest, ScalesOutUnderLoadAndBackInSkippingAProtectedTask) {
   EXPECT_EQ(Service()["desiredCount"], 1);
 }
 
+// A scheduled action at() a few seconds ahead, in UTC: at its time the bounds change and the
+// desired count follows the new minimum, as two activities; a malformed cron() is refused by
+// its member's name; nothing runs twice across a restart.
+TEST_F(AutoscalingTest, AScheduledActionSetsTheBoundsAtItsTime) {
+  RegisterTaskDefinition(
+      {{"family", "idle"},
+       {"networkMode", "host"},
+       {"containerDefinitions",
+        json::array({{{"name", "main"},
+                      {"image", skiff::testing::kTestImageRef},
+                      {"memory", 32},
+                      {"stopTimeout", 2},
+                      {"command", json::array({"sh", "-c", "trap 'exit 0' TERM; "
+                                                           "while :; do sleep 1; done"})}}})}});
+  Ok({"create-service", "--service-name", "hot", "--task-definition", "idle",
+      "--desired-count", "1"});
+  Ok(On({"register-scalable-target", "--min-capacity", "1", "--max-capacity", "3"}));
+  // Whole seconds: at() has no fraction. 3 s leaves the CLI call time to land first.
+  const absl::Time at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 3);
+  auto schedule = [](absl::Time t) {
+    return absl::StrCat("at(", absl::FormatTime("%Y-%m-%dT%H:%M:%S", t, absl::UTCTimeZone()),
+                        ")");
+  };
+  Ok(On({"put-scheduled-action", "--scheduled-action-name", "raise", "--schedule",
+         schedule(at), "--scalable-target-action", R"({"MinCapacity": 2, "MaxCapacity": 4})"}));
+  Refused(On({"put-scheduled-action", "--scheduled-action-name", "bad", "--schedule",
+              "cron(0 25 * * ? *)", "--scalable-target-action", R"({"MinCapacity": 2})"}),
+          1, "Schedule: ");
+
+  json service;
+  ASSERT_TRUE(WaitFor(absl::Seconds(20), [](const json& s) {
+    return s["desiredCount"] == 2 && s["runningCount"] == 2;
+  }, &service)) << service.dump(2) << SkiffdLogTail(30);
+  const json activities = Activities();
+  ASSERT_EQ(activities.size(), 2u) << activities.dump(2);
+  EXPECT_EQ(activities[1]["Description"], "Setting min capacity to 2 and max capacity to 4");
+  EXPECT_EQ(activities[1]["Cause"], "scheduled action name raise was triggered");
+  EXPECT_EQ(activities[0]["Description"], "Setting desired count to 2.");
+  EXPECT_EQ(activities[0]["Cause"], "scheduled action name raise was triggered, desired count "
+                                    "1 was below the new minimum capacity 2");
+  // It ran at its time, not before (whole seconds: the activity's time is the timer's).
+  const double started = activities[1]["StartTime"].get<double>();
+  EXPECT_GE(started, absl::ToUnixSeconds(at));
+  EXPECT_LT(started, absl::ToUnixSeconds(at) + 3);
+  const json target = Ok({kAs, "describe-scalable-targets", "--service-namespace", "ecs"})
+                          ["ScalableTargets"][0];
+  EXPECT_EQ(target["MinCapacity"], 2);
+  EXPECT_EQ(target["MaxCapacity"], 4);
+
+  // A restart does not run the passed occurrence again.
+  Ok({"update-service", "--service", "hot", "--desired-count", "3"});
+  client_.reset();
+  ASSERT_NO_FATAL_FAILURE(RestartSkiffd());
+  absl::SleepFor(absl::Seconds(2));  // Two stats rounds and the schedule timer's first run.
+  EXPECT_EQ(Activities().size(), 2u);
+  EXPECT_EQ(Service()["desiredCount"], 3);
+}
+
 }  // namespace
 }  // namespace skiff::e2e

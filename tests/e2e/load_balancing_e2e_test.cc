@@ -8,12 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <iostream>
 #include <map>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -234,10 +235,13 @@ class LoadBalancingTest : public E2eTest {
     }
   }
 
-  // A service of `count` httpd tasks behind a new listener; the listener's port.
-  int ServiceBehindListener(const std::string& group, int count) {
+  // A service of `count` httpd tasks behind a new listener; the listener's port. The new load
+  // balancer's ARN goes to `lb` when given.
+  int ServiceBehindListener(const std::string& group, int count, std::string* lb = nullptr) {
     const int port = FreePort();
-    Listen(CreateLoadBalancer("web"), port, group);
+    const std::string lb_arn = CreateLoadBalancer("web");
+    if (lb != nullptr) *lb = lb_arn;
+    Listen(lb_arn, port, group);
     RegisterTaskDefinition({{"family", "svc"},
                             {"networkMode", "bridge"},
                             {"containerDefinitions", json::array({Web("v1", true)})}});
@@ -521,6 +525,59 @@ TEST_F(LoadBalancingTest, AKilledTaskCostsAtMostTheRequestInFlight) {
   load.Stop();
   EXPECT_LE(load.failed(), 1) << load.first_failure() << " of " << load.sent();
   EXPECT_GT(load.sent(), 100);
+}
+
+// ALBRequestCountPerTarget from HAProxy's own counters: 10 requests a second through the
+// listener to one task is 600 a minute per target, ten times the target of 60, so the service
+// scales out to its maximum 3 (skiffd samples every second here) and serves on without losing
+// a request.
+TEST_F(LoadBalancingTest, RequestsPerTargetScaleTheServiceOut) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--stats-interval", "1"}));
+  const std::string group = CreateGroup("web");
+  std::string lb;
+  const int port = ServiceBehindListener(group, 1, &lb);
+  ASSERT_TRUE(WaitForHealthyTargets(group, 1)) << ::testing::PrintToString(Health(group));
+  // app/NAME/ID/targetgroup/NAME/ID, as ELB's ARNs end.
+  const std::string label = absl::StrCat(lb.substr(lb.find(":loadbalancer/") + 14), "/",
+                                         group.substr(group.rfind(':') + 1));
+  std::vector<std::string> target = {"--service-namespace", "ecs", "--scalable-dimension",
+                                     "ecs:service:DesiredCount", "--resource-id",
+                                     "service/default/web"};
+  auto as = [&target](std::vector<std::string> args) {
+    args.insert(args.begin(), "application-autoscaling");
+    args.insert(args.end(), target.begin(), target.end());
+    return args;
+  };
+  Ok(as({"register-scalable-target", "--min-capacity", "1", "--max-capacity", "3"}));
+  Ok(as({"put-scaling-policy", "--policy-name", "requests", "--policy-type",
+         "TargetTrackingScaling", "--target-tracking-scaling-policy-configuration",
+         json({{"TargetValue", 60},
+               {"PredefinedMetricSpecification",
+                {{"PredefinedMetricType", "ALBRequestCountPerTarget"},
+                 {"ResourceLabel", label}}},
+               {"ScaleOutCooldown", 60},
+               {"DisableScaleIn", true}}).dump()}));
+
+  PacedLoad load(port, 10, absl::Seconds(40));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  json service;
+  do {
+    absl::SleepFor(absl::Milliseconds(500));
+    service = Ok({"describe-services", "--services", "web"})["services"][0];
+  } while (service["desiredCount"] != 3 && absl::Now() < deadline);
+  ASSERT_EQ(service["desiredCount"], 3) << service.dump(2) << SkiffdLogTail(30);
+  EXPECT_TRUE(WaitForHealthyTargets(group, 3)) << ::testing::PrintToString(Health(group));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_failure() << " of " << load.sent();
+
+  // One decision, straight to the maximum: ceil(1 × ~600 / 60) = 10, capped at 3.
+  const json activities = Ok({"application-autoscaling", "describe-scaling-activities",
+                              "--service-namespace", "ecs"})["ScalingActivities"];
+  ASSERT_EQ(activities.size(), 1u) << activities.dump(2);
+  EXPECT_EQ(activities[0]["Description"], "Setting desired count to 3.");
+  EXPECT_THAT(activities[0]["Cause"].get<std::string>(),
+              HasSubstr("triggered policy requests (ALBRequestCountPerTarget"));
+  std::cout << "cause: " << activities[0]["Cause"].get<std::string>() << "\n";
 }
 
 TEST_F(LoadBalancingTest, ATaskThatFailsItsElbChecksIsReplaced) {

@@ -103,6 +103,9 @@ class ScalingController {
   ScalingMetrics* const metrics_;
   const Clock* const clock_;
   std::map<std::string, Autoscaler> engines_;  // By resource id.
+  // By resource id: the status message of the last decision that failed, until one succeeds.
+  // The same failure on every sample is one activity, not one a sample.
+  std::map<std::string, std::string> failing_;
   std::unique_ptr<scheduler::Timer> schedule_timer_;
   absl::Time next_run_ = absl::InfiniteFuture();
 };

@@ -225,8 +225,18 @@ TEST_F(ScalingControllerTest, AFailedChangeIsAFailedActivityAndStartsNoCooldown)
   EXPECT_EQ(a.status_message(), "Failed to set desired count to 2. Reason: service web is "
                                 "DRAINING, not ACTIVE");
   EXPECT_EQ(Web().engine.last_scale_out, absl::InfinitePast());
+  // Decided again on every sample; the same failure is not recorded again.
+  Rounds(2);
+  EXPECT_THAT(services_.calls, SizeIs(3));
+  EXPECT_THAT(Web().activities, SizeIs(1));
+  // Another reason is another activity.
+  services_.fail_with = absl::UnavailableError("the store is read-only");
+  Rounds(1);
+  ASSERT_THAT(Web().activities, SizeIs(2));
+  EXPECT_EQ(Web().activities.front().status_message(),
+            "Failed to set desired count to 2. Reason: the store is read-only");
   services_.fail_with = absl::OkStatus();
-  Rounds(1);  // Decided again on the next sample.
+  Rounds(1);
   EXPECT_EQ(Web().activities.front().status_code(), "Successful");
   EXPECT_EQ(services_.View("web").desired_count, 2);
 }
