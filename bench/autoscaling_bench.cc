@@ -6,7 +6,9 @@
 // ScaleOutCooldown 0. Each run turns the load on with 1 task running and times the scale-out
 // decision (the activity's StartTime) and the new task RUNNING (describe-services polled every
 // 200 ms); then the load goes off, the count is set back to 1 by hand and the bench waits for
-// 3 idle samples, so the next run starts from an idle history.
+// 3 idle samples, so the next run starts from an idle history. Where in a sampling interval the
+// load starts decides most of the time: run i of N starts (i + 0.5) / N of an interval after a
+// stats round (DescribeStats' sampledAt), so the runs cover the interval evenly.
 //
 // Simulated (the Autoscaler engine alone, in simulated time, no containers): 10 minutes of
 // 10 s samples of a metric held at target ±5% (uniform noise, fixed seed), counting scaling
@@ -91,7 +93,7 @@ class AutoscalingBench {
     if (absl::Status s = StartService(); !s.ok()) return s;
     Row decision{"load start -> scale-out decision"}, running{"load start -> new task RUNNING"};
     for (int run = 0; run < options_.runs && !Interrupted(); ++run) {
-      if (absl::Status s = OneRun(decision, running); !s.ok()) return s;
+      if (absl::Status s = OneRun(run, decision, running); !s.ok()) return s;
     }
     harness_->PrintMachine({{"--stats-interval", absl::StrCat(options_.interval, " s")},
                             {"runs", absl::StrCat(decision.samples.size())}});
@@ -158,7 +160,8 @@ class AutoscalingBench {
     return (*a)["ScalingActivities"][0].value("StartTime", 0.0);
   }
 
-  absl::Status OneRun(Row& decision, Row& running);
+  absl::Status WaitForPhase(double phase);
+  absl::Status OneRun(int run, Row& decision, Row& running);
   absl::Status Reset();
   void PrintTable(const Row& decision, const Row& running) const;
 
@@ -167,7 +170,33 @@ class AutoscalingBench {
   std::string load_dir_;
 };
 
-absl::Status AutoscalingBench::OneRun(Row& decision, Row& running) {
+// Sleeps until `phase` (0-1) of an interval after the next stats round.
+absl::Status AutoscalingBench::WaitForPhase(double phase) {
+  auto sampled_at = [this]() -> absl::StatusOr<double> {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::DescribeStatsResponse response;
+    grpc::Status s =
+        harness_->client().node().DescribeStats(&context, v1::DescribeStatsRequest(), &response);
+    if (!s.ok()) return absl::UnavailableError("DescribeStats: " + s.error_message());
+    return response.sampled_at();
+  };
+  const absl::StatusOr<double> first = sampled_at();
+  if (!first.ok()) return first.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(3 * options_.interval);
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const absl::StatusOr<double> now = sampled_at();
+    if (!now.ok()) return now.status();
+    if (*now != *first) break;
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("no stats round");
+  }
+  absl::SleepFor(absl::Seconds(phase * options_.interval));
+  return absl::OkStatus();
+}
+
+absl::Status AutoscalingBench::OneRun(int run, Row& decision, Row& running) {
+  if (absl::Status s = WaitForPhase((run + 0.5) / options_.runs); !s.ok()) return s;
   const double before = NewestActivity();
   const absl::Time start = absl::Now();
   std::ofstream(load_dir_ + "/burn") << "1";
