@@ -34,7 +34,7 @@ OPERATIONS = [
     "CreateCluster", "DescribeClusters", "ListClusters", "DeleteCluster",
     "DescribeContainerInstances", "ExecuteCommand",
     "TagResource", "UntagResource", "ListTagsForResource",
-    "UpdateTaskProtection", "GetTaskProtection",
+    "UpdateTaskProtection", "GetTaskProtection", "DeleteTaskDefinitions",
 ]
 
 

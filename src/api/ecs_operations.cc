@@ -19,6 +19,7 @@ OperationTable EcsOperations(const EcsBackends& b) {
       Row("ListTaskDefinitions", definitions, &TaskDefinitionRegistry::List),
       Row("ListTaskDefinitionFamilies", definitions, &TaskDefinitionRegistry::ListFamilies),
       Row("DeregisterTaskDefinition", definitions, &TaskDefinitionRegistry::Deregister),
+      Row("DeleteTaskDefinitions", definitions, &TaskDefinitionRegistry::Delete),
       Row("RunTask", tasks, &TaskManager::RunTask),
       Row("StopTask", tasks, &TaskManager::StopTask),
       Row("DescribeTasks", tasks, &TaskManager::DescribeTasks),

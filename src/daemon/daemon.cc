@@ -43,6 +43,7 @@
 #include "skiff/scheduler/task_manager.h"
 #include "skiff/scheduler/image_puller.h"
 #include "skiff/scheduler/runtime_monitor.h"
+#include "skiff/scheduler/task_definition_collector.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/secrets/node_secret_source.h"
 #include "skiff/secrets/parameter_store.h"
@@ -456,6 +457,10 @@ int Run(const Options& options) {
            },
        .runtime_health = &runtime_monitor},
       &loop);
+  // Deletes DELETE_IN_PROGRESS revisions once no task or service uses them; started below,
+  // once the tasks and services are loaded.
+  scheduler::TaskDefinitionCollector task_definition_collector(&loop, &task_definitions, &tasks,
+                                                               &services);
   load_balancing->manager->SetGroupInUse([&services](const std::string& arn) {
     bool used = false;
     services.ForEachService([&](const v1::Service& service) {
@@ -483,6 +488,7 @@ int Run(const Options& options) {
       return 1;
     }
   }
+  task_definition_collector.Start();  // Main acts for the loop.
   // Autoscaling decides after every stats round; its scheduled actions run on a timer.
   ServiceScalingMetrics scaling_metrics(stats->reporter.get(), load_balancing->manager.get(),
                                         &clock);

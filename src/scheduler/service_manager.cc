@@ -245,6 +245,19 @@ void ServiceManager::ForEachService(const std::function<void(const v1::Service&)
   }
 }
 
+void ServiceManager::ForEachTaskDefinitionInUse(
+    const std::function<void(const std::string&)>& fn) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  for (const auto& [key, state] : services_) {
+    const v1::Service& s = state.record.service;
+    if (!Live(s)) continue;
+    fn(s.task_definition());
+    for (const v1::Deployment& d : s.deployments()) fn(d.task_definition());
+    const std::string& rollback = state.record.last_completed_task_definition;
+    if (!rollback.empty()) fn(rollback);
+  }
+}
+
 void ServiceManager::MarkAllDirty() {
   SKIFF_DCHECK_ON_LOOP(loop_);
   if (services_.empty()) return;

@@ -179,7 +179,7 @@ absl::StatusOr<v1::CreateServiceResponse> ServiceManager::CreateService(
   SKIFF_ASSIGN_OR_RETURN(std::string cluster, Cluster(request.cluster()));
   SKIFF_RETURN_IF_ERROR(CheckCreateRequest(request));
   SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition definition,
-                         registry_->Resolve(request.task_definition(), "taskDefinition"));
+                         registry_->ResolveForNewUse(request.task_definition(), "taskDefinition"));
   SKIFF_RETURN_IF_ERROR(CheckLoadBalancers(request.load_balancers(), definition.definition));
   const std::string& name = request.service_name();
   if (ServiceState* existing = Find({cluster, name});
@@ -273,6 +273,11 @@ absl::StatusOr<v1::UpdateServiceResponse> ServiceManager::UpdateService(
   if (request.has_task_definition()) {
     SKIFF_ASSIGN_OR_RETURN(definition,
                            registry_->Resolve(request.task_definition(), "taskDefinition"));
+    // The revision the service runs stays its own even once DELETE_IN_PROGRESS; no other may
+    // become it then.
+    if (definition->definition.task_definition_arn() != s.task_definition()) {
+      SKIFF_RETURN_IF_ERROR(registry_->CheckNewUse(definition->definition, "taskDefinition"));
+    }
   }
   SKIFF_RETURN_IF_ERROR(CheckLoadBalancersOfUpdate(request, s, definition));
   SKIFF_RETURN_IF_ERROR(CheckServiceConnectOfUpdate(request, *state, definition));

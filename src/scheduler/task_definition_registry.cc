@@ -1,6 +1,8 @@
 #include "absl/strings/string_view.h"
 #include "skiff/scheduler/task_definition_registry.h"
 
+#include <functional>
+#include <optional>
 #include <utility>
 
 #include "absl/algorithm/container.h"
@@ -16,6 +18,10 @@ namespace skiff::scheduler {
 namespace {
 
 using model::kClientException;
+
+constexpr absl::string_view kDeleteInProgress = "DELETE_IN_PROGRESS";
+// ECS takes at most this many task definitions per DeleteTaskDefinitions.
+constexpr int kMaxDeletes = 10;
 
 // Bad input is a ClientException on ECS, with INVALID_ARGUMENT on the wire.
 absl::Status ClientError(const absl::Status& status) {
@@ -72,6 +78,23 @@ absl::StatusOr<store::StoredTaskDefinition> TaskDefinitionRegistry::Resolve(
                      ref->revision ? " does not exist" : " has no ACTIVE revision"));
   }
   return *std::move(found);
+}
+
+absl::StatusOr<store::StoredTaskDefinition> TaskDefinitionRegistry::ResolveForNewUse(
+    absl::string_view reference, absl::string_view field) {
+  SKIFF_ASSIGN_OR_RETURN(store::StoredTaskDefinition found, Resolve(reference, field));
+  SKIFF_RETURN_IF_ERROR(CheckNewUse(found.definition, field));
+  return found;
+}
+
+absl::Status TaskDefinitionRegistry::CheckNewUse(const v1::TaskDefinition& definition,
+                                                 absl::string_view field) {
+  if (definition.status() != kDeleteInProgress) return absl::OkStatus();
+  return model::EcsError(
+      absl::StatusCode::kFailedPrecondition, kClientException,
+      absl::StrCat(std::string(field), ": ", definition.task_definition_arn(),
+                   " is DELETE_IN_PROGRESS; it runs no new task or service (register a new "
+                   "revision instead)"));
 }
 
 absl::StatusOr<v1::DescribeTaskDefinitionResponse> TaskDefinitionRegistry::Describe(
@@ -160,6 +183,96 @@ absl::StatusOr<v1::DeregisterTaskDefinitionResponse> TaskDefinitionRegistry::Der
   v1::DeregisterTaskDefinitionResponse response;
   *response.mutable_task_definition() = std::move(td);
   return response;
+}
+
+absl::StatusOr<v1::DeleteTaskDefinitionsResponse> TaskDefinitionRegistry::Delete(
+    const v1::DeleteTaskDefinitionsRequest& request) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
+  SKIFF_RETURN_IF_ERROR(ClientError(model::CheckShape(request)));
+  if (request.task_definitions_size() > kMaxDeletes) {
+    return model::EcsError(absl::StatusCode::kInvalidArgument, kClientException,
+                           absl::StrCat("taskDefinitions: at most ", kMaxDeletes,
+                                        " task definitions at a time; got ",
+                                        request.task_definitions_size()));
+  }
+  v1::DeleteTaskDefinitionsResponse response;
+  absl::Status stored;
+  for (const std::string& reference : request.task_definitions()) {
+    stored = DeleteOne(reference, &response);
+    if (!stored.ok()) break;
+  }
+  // Even after a store error: the revisions marked before it are DELETE_IN_PROGRESS.
+  if (response.task_definitions_size() > 0) {
+    for (const std::function<void()>& listener : deletion_listeners_) listener();
+  }
+  if (!stored.ok()) return stored;
+  return response;
+}
+
+absl::Status TaskDefinitionRegistry::DeleteOne(const std::string& reference,
+                                               v1::DeleteTaskDefinitionsResponse* out) {
+  std::string arn = reference;
+  auto fail = [out, &arn](absl::string_view reason, const std::string& detail) {
+    v1::Failure* failure = out->add_failures();
+    failure->set_arn(arn);
+    failure->set_reason(std::string(reason));
+    failure->set_detail(detail);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<model::TaskDefinitionRef> ref =
+      model::ParseTaskDefinitionRef(scope_, reference, "taskDefinitions");
+  if (!ref.ok()) return fail("INVALID_REFERENCE", std::string(ref.status().message()));
+  if (!ref->revision) {
+    return fail("MISSING_REVISION",
+                "Name a revision to delete: family:revision or the full task definition ARN");
+  }
+  arn = model::TaskDefinitionArn(scope_, ref->family, *ref->revision);
+  SKIFF_ASSIGN_OR_RETURN(std::optional<store::StoredTaskDefinition> found,
+                         store_->GetTaskDefinition(ref->family, *ref->revision));
+  if (!found) return fail("MISSING", "The specified task definition does not exist");
+  v1::TaskDefinition& td = found->definition;
+  if (td.status() == "ACTIVE") {
+    return fail("ACTIVE",
+                "The task definition is ACTIVE: deregister it (deregister-task-definition) "
+                "before deleting it");
+  }
+  for (const v1::TaskDefinition& listed : out->task_definitions()) {
+    if (listed.task_definition_arn() == arn) return absl::OkStatus();  // Named twice.
+  }
+  // Deleting twice is harmless: it stays DELETE_IN_PROGRESS until nothing uses it.
+  if (td.status() != kDeleteInProgress) {
+    td.set_status(std::string(kDeleteInProgress));
+    SKIFF_RETURN_IF_ERROR(store_->UpdateTaskDefinition(td));
+  }
+  *out->add_task_definitions() = std::move(td);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> TaskDefinitionRegistry::DeleteInProgress() {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
+  SKIFF_ASSIGN_OR_RETURN(std::vector<store::TaskDefinitionKey> keys,
+                         store_->TaskDefinitionsWithStatus(std::string(kDeleteInProgress)));
+  std::vector<std::string> arns;
+  arns.reserve(keys.size());
+  for (const store::TaskDefinitionKey& key : keys) {
+    arns.push_back(model::TaskDefinitionArn(scope_, key.family, key.revision));
+  }
+  return arns;
+}
+
+absl::Status TaskDefinitionRegistry::Purge(const std::string& arn) {
+  SKIFF_DCHECK_ON_LOOP_IF_SET(loop_);
+  SKIFF_ASSIGN_OR_RETURN(model::TaskDefinitionRef ref,
+                         model::ParseTaskDefinitionRef(scope_, arn, "taskDefinitionArn"));
+  if (!ref.revision) return absl::InvalidArgumentError(absl::StrCat(arn, ": no revision"));
+  SKIFF_ASSIGN_OR_RETURN(std::optional<store::StoredTaskDefinition> found,
+                         store_->GetTaskDefinition(ref.family, *ref.revision));
+  if (!found) return absl::NotFoundError(absl::StrCat("no task definition ", arn));
+  if (found->definition.status() != kDeleteInProgress) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        arn, " is ", found->definition.status(), ", not DELETE_IN_PROGRESS"));
+  }
+  return store_->DeleteTaskDefinition(ref.family, *ref.revision);
 }
 
 absl::StatusOr<std::vector<v1::Tag>> TaskDefinitionRegistry::Tags(const std::string& family,

@@ -433,8 +433,12 @@ absl::StatusOr<v1::RunTaskResponse> TaskManager::RunTask(const v1::RunTaskReques
     return InvalidParameter("taskDefinition: required");
   }
   SKIFF_RETURN_IF_ERROR(CheckRuntimeAvailable());
+  // From the store, not the cache of definitions: a revision's status changes.
+  SKIFF_ASSIGN_OR_RETURN(
+      store::StoredTaskDefinition current,
+      registry_->ResolveForNewUse(request.task_definition(), "taskDefinition"));
   SKIFF_ASSIGN_OR_RETURN(DefinitionPtr definition,
-                         Definition(request.task_definition(), "taskDefinition"));
+                         Definition(current.definition.task_definition_arn(), "taskDefinition"));
   SKIFF_RETURN_IF_ERROR(CheckOverrideNames(*definition, request.overrides()));
   SKIFF_RETURN_IF_ERROR(CheckTaskOverrideSizes(request.overrides()));
   SKIFF_RETURN_IF_ERROR(CheckContainerOverrides(request.overrides()));

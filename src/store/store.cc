@@ -100,6 +100,14 @@ constexpr const char* kMigrations[] = {
     -- restart policies: each container's restart count and last start (JSON), '{}' for none
     ALTER TABLE tasks ADD COLUMN restarts TEXT NOT NULL DEFAULT '{}';
     )sql",
+    R"sql(
+    -- DeleteTaskDefinitions: the highest revision of each family whose row was deleted, so that
+    -- a family's revision numbers are never reused once its newest rows are gone
+    CREATE TABLE deleted_task_definitions (
+      family        TEXT    NOT NULL PRIMARY KEY,
+      last_revision INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion);
 
@@ -264,7 +272,10 @@ absl::Status Store::Write(absl::string_view sql, const std::vector<SqlValue>& pa
 absl::StatusOr<int> Store::LastRevision(const std::string& family) {
   SKIFF_ASSIGN_OR_RETURN(
       auto stmt,
-      db_->Prepare("SELECT MAX(revision) FROM task_definitions WHERE family = ?", {family}));
+      db_->Prepare("SELECT MAX(COALESCE((SELECT MAX(revision) FROM task_definitions "
+                   "WHERE family = ?1), 0), COALESCE((SELECT last_revision FROM "
+                   "deleted_task_definitions WHERE family = ?1), 0))",
+                   {family}));
   SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
   return has_row && !stmt->IsNull(0) ? static_cast<int>(stmt->Int(0)) : 0;
 }
@@ -286,6 +297,25 @@ absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
         absl::StrCat("store: no task definition ", td.family(), ":", td.revision()));
   }
   return absl::OkStatus();
+}
+
+absl::Status Store::DeleteTaskDefinition(const std::string& family, int revision) {
+  // One transaction: the row never goes without its revision being remembered.
+  SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  absl::Status s = Write(
+      "INSERT INTO deleted_task_definitions (family, last_revision) VALUES (?1, ?2) "
+      "ON CONFLICT (family) DO UPDATE SET last_revision = MAX(last_revision, ?2)",
+      {family, int64_t{revision}});
+  if (s.ok()) {
+    s = Write("DELETE FROM task_definitions WHERE family = ? AND revision = ?",
+              {family, int64_t{revision}});
+  }
+  if (s.ok() && db_->changes() == 0) {
+    s = absl::NotFoundError(absl::StrCat("store: no task definition ", family, ":", revision));
+  }
+  if (s.ok()) s = db_->Exec("COMMIT");
+  if (!s.ok()) db_->Exec("ROLLBACK").IgnoreError();
+  return s;
 }
 
 absl::Status Store::UpdateTaskDefinitionTags(const std::string& family, int revision,
@@ -341,6 +371,20 @@ absl::StatusOr<std::vector<std::string>> Store::ListTaskDefinitionArns(
     arns.push_back(stmt->Text(0));
   }
   return arns;
+}
+
+absl::StatusOr<std::vector<TaskDefinitionKey>> Store::TaskDefinitionsWithStatus(
+    const std::string& status) {
+  SKIFF_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT family, revision FROM task_definitions "
+                                                 "WHERE status = ? ORDER BY family, revision",
+                                                 {status}));
+  std::vector<TaskDefinitionKey> keys;
+  while (true) {
+    SKIFF_ASSIGN_OR_RETURN(bool has_row, stmt->Step());
+    if (!has_row) break;
+    keys.push_back({stmt->Text(0), static_cast<int>(stmt->Int(1))});
+  }
+  return keys;
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ListFamilies(const std::string& prefix,

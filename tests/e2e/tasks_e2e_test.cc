@@ -114,6 +114,50 @@ TEST_F(TasksTest, RunLogsExecAndStop) {
   EXPECT_EQ(Ok({"list-images"})["images"].size(), 1u);
 }
 
+// DeleteTaskDefinitions through the CLI: a deregistered revision whose task runs waits
+// DELETE_IN_PROGRESS and runs nothing new; it is gone soon after its task stops, and the family
+// counts on from it.
+TEST_F(TasksTest, ADeletedTaskDefinitionGoesOnceItsTaskStops) {
+  StartSkiffd();
+  LoadTestImage();
+  const std::string id = Run("doomed", Busybox("app", "exec sleep 1000", /*init=*/true));
+  ASSERT_FALSE(id.empty());
+  Ok({"wait", "tasks-running", "--tasks", id, "--timeout", "60"});
+  json active = Ok({"delete-task-definitions", "--task-definitions", "doomed:1"});
+  ASSERT_EQ(active["failures"].size(), 1u) << active.dump();
+  EXPECT_EQ(active["failures"][0]["reason"], "ACTIVE");
+
+  Ok({"deregister-task-definition", "--task-definition", "doomed:1"});
+  json deleted =
+      Ok({"delete-task-definitions", "--task-definitions", "doomed:1", "doomed:7"});
+  ASSERT_EQ(deleted["taskDefinitions"].size(), 1u) << deleted.dump();
+  EXPECT_EQ(deleted["taskDefinitions"][0]["status"], "DELETE_IN_PROGRESS");
+  ASSERT_EQ(deleted["failures"].size(), 1u) << deleted.dump();
+  EXPECT_EQ(deleted["failures"][0]["reason"], "MISSING");
+  Refused({"run-task", "--task-definition", "doomed:1"}, 1, "is DELETE_IN_PROGRESS");
+  json described = Ok({"describe-task-definition", "--task-definition", "doomed:1"});
+  EXPECT_EQ(described["taskDefinition"]["status"], "DELETE_IN_PROGRESS");
+  EXPECT_EQ(Describe(id)["lastStatus"], "RUNNING");  // Its task runs on.
+
+  Ok({"stop-task", "--task", id});
+  Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
+  // The collector sweeps when the task stops; bounded, in case the answer races it.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = Skiff({"describe-task-definition", "--task-definition", "doomed:1"}).exit_code != 0;
+    if (!gone) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(gone);
+  Refused({"describe-task-definition", "--task-definition", "doomed:1"}, 1, "does not exist");
+  json families = Ok({"list-task-definition-families"});
+  EXPECT_EQ(families.value("families", json::array()).size(), 0u) << families.dump();
+
+  json definition = {{"family", "doomed"},
+                     {"containerDefinitions", json::array({Busybox("app", "true")})}};
+  json again = Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+  EXPECT_EQ(again["taskDefinition"]["revision"], 2);
+}
+
 // ECS allows container names that containerd's identifiers do not: seen registering, then
 // failing to start. They run, under ids of the task and their index, and keep their names.
 TEST_F(TasksTest, ContainersWithEcsNamesThatContainerdRefusesRun) {

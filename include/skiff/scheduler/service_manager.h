@@ -160,6 +160,10 @@ class ServiceManager final : public ServiceInventory, public ScalableServices {
 
   // Every ACTIVE or DRAINING service's ECS view, in (cluster, name) order (metrics). Loop thread.
   void ForEachService(const std::function<void(const v1::Service&)>& fn) const;
+  // Every task definition ARN that an ACTIVE or DRAINING service may still launch tasks of: its
+  // own, its deployments' and its rollback target's (the last deployment that completed); an
+  // ARN may come more than once. For the TaskDefinitionCollector. Loop thread.
+  void ForEachTaskDefinitionInUse(const std::function<void(const std::string&)>& fn) const;
 
   // Runs the reconcile pass over every dirty service now (the loop runs it on its own after any
   // change; this is for tests and benchmarks). Returns how many services it looked at.

@@ -86,10 +86,17 @@ struct StoredAutoscalingObject {
   std::string body;
 };
 
+// A revision of a task definition family.
+struct TaskDefinitionKey {
+  std::string family;
+  int revision = 0;
+  bool operator==(const TaskDefinitionKey&) const = default;
+};
+
 struct TaskDefinitionQuery {
   std::optional<std::string> family;  // Exact family.
   std::string family_prefix;          // Families starting with this ("" for all).
-  std::optional<std::string> status;  // ACTIVE or INACTIVE; absent for both.
+  std::optional<std::string> status;  // ACTIVE, INACTIVE or DELETE_IN_PROGRESS; absent: all.
   bool descending = false;            // By family, then revision.
 };
 
@@ -97,7 +104,7 @@ class Store {
  public:
   // The schema version this build writes; Open() migrates older stores up to it and refuses
   // newer ones (a downgrade would lose data).
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   // Creates state_dir (0700) if needed. FailedPrecondition if another process holds the lock,
   // DataLoss if the integrity check fails.
@@ -109,12 +116,16 @@ class Store {
     write_observer_ = std::move(observer);
   }
 
-  // The highest revision ever registered for family (ACTIVE or not), 0 when none.
+  // The highest revision ever registered for family (ACTIVE or not, deleted or not), 0 when
+  // none.
   absl::StatusOr<int> LastRevision(const std::string& family);
   // Fails with AlreadyExists if (family, revision) exists.
   absl::Status InsertTaskDefinition(const StoredTaskDefinition& record);
   // Replaces the definition of an existing (family, revision), e.g. on deregistration.
   absl::Status UpdateTaskDefinition(const skiff::v1::TaskDefinition& definition);
+  // Deletes the row of (family, revision) for good, remembering its revision for LastRevision;
+  // NotFound when there is none.
+  absl::Status DeleteTaskDefinition(const std::string& family, int revision);
   // Replaces the tags of an existing (family, revision); NotFound when there is none.
   absl::Status UpdateTaskDefinitionTags(const std::string& family, int revision,
                                         const std::vector<skiff::v1::Tag>& tags);
@@ -123,6 +134,9 @@ class Store {
   absl::StatusOr<std::optional<StoredTaskDefinition>> LatestActiveTaskDefinition(
       const std::string& family);
   absl::StatusOr<std::vector<std::string>> ListTaskDefinitionArns(const TaskDefinitionQuery& q);
+  // The revisions in `status`, by family and revision; from the status index alone.
+  absl::StatusOr<std::vector<TaskDefinitionKey>> TaskDefinitionsWithStatus(
+      const std::string& status);
   // Families starting with prefix; status ACTIVE (some revision active), INACTIVE (none) or ALL.
   absl::StatusOr<std::vector<std::string>> ListFamilies(const std::string& prefix,
                                                         const std::string& status);

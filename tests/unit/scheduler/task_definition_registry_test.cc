@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
@@ -160,6 +161,124 @@ TEST_F(RegistryTest, EverythingSurvivesAReopen) {
   ASSERT_TRUE(described.ok());
   EXPECT_EQ(described->task_definition().container_definitions(0).image(), "busybox");
   EXPECT_TRUE(described->task_definition().container_definitions(0).essential());
+}
+
+v1::DeleteTaskDefinitionsRequest DeleteRequest(const std::vector<std::string>& references) {
+  v1::DeleteTaskDefinitionsRequest request;
+  for (const std::string& r : references) request.add_task_definitions(r);
+  return request;
+}
+
+TEST_F(RegistryTest, DeleteNeedsOneToTenTaskDefinitions) {
+  auto none = registry_->Delete(DeleteRequest({}));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model::EcsExceptionName(none.status()), "ClientException");
+  EXPECT_THAT(none.status().message(), HasSubstr("taskDefinitions"));
+  auto eleven = registry_->Delete(DeleteRequest(std::vector<std::string>(11, "web:1")));
+  EXPECT_EQ(eleven.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model::EcsExceptionName(eleven.status()), "ClientException");
+  EXPECT_EQ(eleven.status().message(),
+            "taskDefinitions: at most 10 task definitions at a time; got 11");
+}
+
+TEST_F(RegistryTest, DeleteMarksInactiveRevisionsAndFailsTheOthers) {
+  Register("web");
+  Register("web");
+  Register("api");
+  v1::DeregisterTaskDefinitionRequest dereg;
+  dereg.set_task_definition("web:2");
+  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  int told = 0;
+  registry_->AddDeletionListener([&told] { ++told; });
+
+  auto response = registry_->Delete(
+      DeleteRequest({"web:1", kArn + "web:2", "web", "web:9", "web:2", "not a:ref:x"}));
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->task_definitions_size(), 1);  // web:2 named twice, listed once.
+  EXPECT_EQ(response->task_definitions(0).task_definition_arn(), kArn + "web:2");
+  EXPECT_EQ(response->task_definitions(0).status(), "DELETE_IN_PROGRESS");
+  EXPECT_GT(response->task_definitions(0).deregistered_at(), 0);
+  ASSERT_EQ(response->failures_size(), 4);
+  EXPECT_EQ(response->failures(0).arn(), kArn + "web:1");
+  EXPECT_EQ(response->failures(0).reason(), "ACTIVE");
+  EXPECT_THAT(response->failures(0).detail(), HasSubstr("deregister it"));
+  EXPECT_EQ(response->failures(1).arn(), "web");
+  EXPECT_EQ(response->failures(1).reason(), "MISSING_REVISION");
+  EXPECT_EQ(response->failures(2).arn(), kArn + "web:9");
+  EXPECT_EQ(response->failures(2).reason(), "MISSING");
+  EXPECT_EQ(response->failures(2).detail(), "The specified task definition does not exist");
+  EXPECT_EQ(response->failures(3).reason(), "INVALID_REFERENCE");
+  EXPECT_EQ(told, 1);
+
+  // Still described and listed under its status; no longer INACTIVE.
+  v1::DescribeTaskDefinitionRequest describe;
+  describe.set_task_definition("web:2");
+  EXPECT_EQ(registry_->Describe(describe)->task_definition().status(), "DELETE_IN_PROGRESS");
+  v1::ListTaskDefinitionsRequest list;
+  list.set_status("DELETE_IN_PROGRESS");
+  EXPECT_THAT(registry_->List(list)->task_definition_arns(), ElementsAre(kArn + "web:2"));
+  list.set_status("INACTIVE");
+  EXPECT_THAT(registry_->List(list)->task_definition_arns(), ::testing::IsEmpty());
+  EXPECT_THAT(*registry_->DeleteInProgress(), ElementsAre(kArn + "web:2"));
+
+  // Again: the same answer, and the listeners hear of it again.
+  response = registry_->Delete(DeleteRequest({"web:2"}));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->task_definitions(0).status(), "DELETE_IN_PROGRESS");
+  EXPECT_EQ(told, 2);
+  // Only failures: nothing to tell.
+  ASSERT_TRUE(registry_->Delete(DeleteRequest({"web:1"})).ok());
+  EXPECT_EQ(told, 2);
+}
+
+TEST_F(RegistryTest, ARevisionBeingDeletedIsRefusedToNewUsesOnly) {
+  Register("web");
+  v1::DeregisterTaskDefinitionRequest dereg;
+  dereg.set_task_definition("web:1");
+  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  EXPECT_TRUE(registry_->ResolveForNewUse("web:1", "taskDefinition").ok());  // INACTIVE.
+  ASSERT_TRUE(registry_->Delete(DeleteRequest({"web:1"})).ok());
+  EXPECT_TRUE(registry_->Resolve("web:1", "taskDefinition").ok());
+  auto refused = registry_->ResolveForNewUse("web:1", "taskDefinition");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(model::EcsExceptionName(refused.status()), "ClientException");
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("taskDefinition: " + kArn + "web:1 is DELETE_IN_PROGRESS"));
+}
+
+TEST_F(RegistryTest, PurgeDeletesForGoodWithoutReusingTheRevision) {
+  Register("web");
+  Register("web");
+  Register("api");
+  v1::DeregisterTaskDefinitionRequest dereg;
+  dereg.set_task_definition("web:2");
+  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  EXPECT_EQ(registry_->Purge(kArn + "web:2").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(registry_->Delete(DeleteRequest({"web:2"})).ok());
+  Reopen();  // DELETE_IN_PROGRESS is in the store.
+  EXPECT_THAT(*registry_->DeleteInProgress(), ElementsAre(kArn + "web:2"));
+  ASSERT_TRUE(registry_->Purge(kArn + "web:2").ok());
+  EXPECT_EQ(registry_->Purge(kArn + "web:2").code(), absl::StatusCode::kNotFound);
+
+  v1::DescribeTaskDefinitionRequest describe;
+  describe.set_task_definition("web:2");
+  EXPECT_EQ(registry_->Describe(describe).status().code(), absl::StatusCode::kNotFound);
+  v1::ListTaskDefinitionsRequest list;
+  list.clear_status();
+  list.set_status("DELETE_IN_PROGRESS");
+  EXPECT_THAT(registry_->List(list)->task_definition_arns(), ::testing::IsEmpty());
+  EXPECT_THAT(*registry_->DeleteInProgress(), ::testing::IsEmpty());
+  Reopen();
+  EXPECT_EQ(Register("web").task_definition().revision(), 3);  // Not 2 again.
+
+  // A family whose every revision is gone is in no list of families.
+  dereg.set_task_definition("api:1");
+  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  ASSERT_TRUE(registry_->Delete(DeleteRequest({"api:1"})).ok());
+  ASSERT_TRUE(registry_->Purge(kArn + "api:1").ok());
+  v1::ListTaskDefinitionFamiliesRequest families;
+  EXPECT_THAT(registry_->ListFamilies(families)->families(), ElementsAre("web"));
+  EXPECT_EQ(Register("api").task_definition().revision(), 2);
 }
 
 }  // namespace

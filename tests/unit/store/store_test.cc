@@ -197,7 +197,8 @@ TEST_F(StoreTest, MigratesVersion3ClustersWithoutARegistrationTime) {
   }
   // Back to what schema version 3 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "/skiff.db 'DROP TABLE deleted_task_definitions; "
+                          "DROP TABLE autoscaling_objects; "
                           "ALTER TABLE tasks DROP COLUMN restarts; "
                           "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "DROP TABLE elb_objects; "
@@ -236,7 +237,8 @@ TEST_F(StoreTest, MigratesVersion4ServicesWithoutACompletedDeployment) {
     EXPECT_EQ((*loaded)[0].history.entries(0).deployment().status(), "SUCCESSFUL");
   }
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "/skiff.db 'DROP TABLE deleted_task_definitions; "
+                          "DROP TABLE autoscaling_objects; "
                           "ALTER TABLE tasks DROP COLUMN restarts; "
                           "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "DROP TABLE elb_objects; "
@@ -270,7 +272,8 @@ TEST_F(StoreTest, MigratesVersion6ToAnEmptyAutoscalingTable) {
   }
   // Back to what schema version 6 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'DROP TABLE autoscaling_objects; "
+                          "/skiff.db 'DROP TABLE deleted_task_definitions; "
+                          "DROP TABLE autoscaling_objects; "
                           "ALTER TABLE tasks DROP COLUMN restarts; "
                           "ALTER TABLE tasks DROP COLUMN protected_until_ms; "
                           "PRAGMA user_version = 6' >/dev/null 2>&1";
@@ -314,7 +317,8 @@ TEST_F(StoreTest, TaskRestartsSurviveReopeningAndMigrateFromVersion7AsNone) {
   }
   // Back to what schema version 7 wrote.
   const std::string cmd = "sqlite3 " + dir_ +
-                          "/skiff.db 'ALTER TABLE tasks DROP COLUMN restarts; "
+                          "/skiff.db 'DROP TABLE deleted_task_definitions; "
+                          "ALTER TABLE tasks DROP COLUMN restarts; "
                           "PRAGMA user_version = 7' >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
   auto store = Store::Open(dir_);
@@ -324,6 +328,59 @@ TEST_F(StoreTest, TaskRestartsSurviveReopeningAndMigrateFromVersion7AsNone) {
   ASSERT_TRUE(tasks.ok()) << tasks.status();
   ASSERT_EQ(tasks->size(), 1u);
   EXPECT_EQ((*tasks)[0].restarts.containers_size(), 0);
+}
+
+TEST_F(StoreTest, DeletedTaskDefinitionsKeepTheirRevisionsAcrossReopening) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    Store& s = **store;
+    for (int revision = 1; revision <= 3; ++revision) {
+      ASSERT_TRUE(s.InsertTaskDefinition(Record("web", revision, "INACTIVE")).ok());
+    }
+    ASSERT_TRUE(s.InsertTaskDefinition(Record("api", 1, "DELETE_IN_PROGRESS")).ok());
+    EXPECT_THAT(*s.TaskDefinitionsWithStatus("INACTIVE"),
+                ElementsAre(TaskDefinitionKey{"web", 1}, TaskDefinitionKey{"web", 2},
+                            TaskDefinitionKey{"web", 3}));
+    EXPECT_THAT(*s.TaskDefinitionsWithStatus("DELETE_IN_PROGRESS"),
+                ElementsAre(TaskDefinitionKey{"api", 1}));
+    ASSERT_TRUE(s.DeleteTaskDefinition("api", 1).ok());
+    ASSERT_TRUE(s.DeleteTaskDefinition("web", 3).ok());
+    ASSERT_TRUE(s.DeleteTaskDefinition("web", 1).ok());  // A lower one does not lower the mark.
+    EXPECT_EQ(s.DeleteTaskDefinition("web", 3).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(*s.LastRevision("web"), 3);
+    EXPECT_FALSE(s.GetTaskDefinition("web", 3)->has_value());
+  }
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  Store& s = **store;
+  EXPECT_EQ(*s.LastRevision("web"), 3);
+  ASSERT_TRUE(s.DeleteTaskDefinition("web", 2).ok());
+  EXPECT_EQ(*s.LastRevision("web"), 3);  // Every row gone: the family still counts on.
+  EXPECT_THAT(*s.ListFamilies("", "ALL"), ::testing::IsEmpty());
+  EXPECT_THAT(*s.ListTaskDefinitionArns({}), ::testing::IsEmpty());
+}
+
+TEST_F(StoreTest, MigratesVersion8WithItsRevisionsAndNoDeletions) {
+  {
+    auto store = Store::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 1)).ok());
+    ASSERT_TRUE((*store)->InsertTaskDefinition(Record("web", 2, "INACTIVE")).ok());
+  }
+  // Back to what schema version 8 wrote.
+  const std::string cmd = "sqlite3 " + dir_ +
+                          "/skiff.db 'DROP TABLE deleted_task_definitions; "
+                          "PRAGMA user_version = 8' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "needs the sqlite3 shell (scripts/install-deps.sh)";
+  auto store = Store::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  Store& s = **store;
+  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(*s.LastRevision("web"), 2);
+  ASSERT_TRUE(s.DeleteTaskDefinition("web", 2).ok());
+  EXPECT_EQ(*s.LastRevision("web"), 2);
+  EXPECT_TRUE(s.GetTaskDefinition("web", 1)->has_value());  // What version 8 had stays.
 }
 
 TEST_F(StoreTest, AutoscalingObjectsSurviveReopeningAndGoWithTheirTarget) {
