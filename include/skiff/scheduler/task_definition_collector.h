@@ -7,8 +7,8 @@
 // (a deployment ends, the service is deleted), a new deletion, and a restart of skiffd (the
 // revisions stay DELETE_IN_PROGRESS in the store). Each of these posts a sweep to the loop unless
 // one is posted already, so a burst of changes is one sweep; task and service changes post it
-// only while some revision is known to wait. A sweep reads the DELETE_IN_PROGRESS revisions from the store's status index
-// and the tasks and services from memory.
+// only while some revision is known to wait. A sweep reads the DELETE_IN_PROGRESS revisions from
+// the store's status index and the tasks and services from memory.
 //
 // Thread contract: owned by the control loop; constructed, started and destroyed there (main may
 // act for it before the loop starts); the listeners and the sweep run there. Every pointer must
