@@ -12,6 +12,9 @@ import assert from 'node:assert/strict';
 import {
   CreateServiceCommand,
   DeleteServiceCommand,
+  DeleteTaskDefinitionsCommand,
+  DeregisterTaskDefinitionCommand,
+  DescribeTaskDefinitionCommand,
   DescribeServicesCommand,
   DescribeTasksCommand,
   ECSClient,
@@ -238,6 +241,34 @@ await step('DeleteService (force)', async () => {
   const left = await ecs.send(new ListTasksCommand({ serviceName: SERVICE }));
   assert.deepEqual(left.taskArns, []);
   return `status ${service.status}`;
+});
+
+// Revision 2 ran the task and the service, both gone now; revision 1 never ran. Deregistered,
+// both are deleted; a revision that never existed is a failure of the same call, not an error.
+await step('DeregisterTaskDefinition, then DeleteTaskDefinitions', async () => {
+  for (const revision of [1, 2]) {
+    await ecs.send(new DeregisterTaskDefinitionCommand({
+      taskDefinition: `${FAMILY}:${revision}`,
+    }));
+  }
+  const out = await ecs.send(new DeleteTaskDefinitionsCommand({
+    taskDefinitions: [`${FAMILY}:1`, `${FAMILY}:2`, `${FAMILY}:9`],
+  }));
+  assert.deepEqual(out.taskDefinitions.map((t) => [t.revision, t.status]),
+    [[1, 'DELETE_IN_PROGRESS'], [2, 'DELETE_IN_PROGRESS']]);
+  assert.equal(out.failures.length, 1);
+  assert.equal(out.failures[0].reason, 'MISSING');
+  assert.match(out.failures[0].arn, new RegExp(`/${FAMILY}:9$`));
+  const gone = await until('revision 2 deleted', async () => {
+    try {
+      const described = await ecs.send(
+        new DescribeTaskDefinitionCommand({ taskDefinition: `${FAMILY}:2` }));
+      return described.taskDefinition.status;
+    } catch (error) {
+      return error.name;
+    }
+  }, (seen) => seen === 'ClientException');
+  return `${FAMILY}:1 and :2 DELETE_IN_PROGRESS, then describe :2: ${gone}`;
 });
 
 // The same key id with another secret: the signature cannot match.
