@@ -52,6 +52,12 @@ class TaskDefinitionCollectorTest : public ServiceManagerTest {
     return response.value_or(v1::DeleteTaskDefinitionsResponse{});
   }
 
+  // Both steps a user takes to delete `reference`.
+  void DeregisterAndDelete(const std::string& reference) {
+    Deregister(reference);
+    Delete({reference});
+  }
+
   // The revision's status, or "gone" once it is deleted for good.
   std::string StatusOf(const std::string& reference) {
     v1::DescribeTaskDefinitionRequest request;
@@ -133,8 +139,7 @@ TEST_F(TaskDefinitionCollectorTest, ARunningTaskKeepsItsRevisionUntilItStops) {
   auto ran = Run("web:1");
   ASSERT_TRUE(ran.ok()) << ran.status();
   Settle();
-  Deregister("web:1");
-  Delete({"web:1"});
+  DeregisterAndDelete("web:1");
   Settle();
   EXPECT_EQ(StatusOf("web:1"), "DELETE_IN_PROGRESS");
   // Listed under its status, and still described.
@@ -152,8 +157,7 @@ TEST_F(TaskDefinitionCollectorTest, AServiceKeepsItsRevisionUntilItsDeploymentsM
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})")
                   .ok());
   Settle();
-  Deregister("web:1");
-  Delete({"web:1"});
+  DeregisterAndDelete("web:1");
   Settle();
   EXPECT_EQ(StatusOf("web:1"), "DELETE_IN_PROGRESS");
   // The service still scales, and replaces its tasks, with it.
@@ -183,8 +187,7 @@ TEST_F(TaskDefinitionCollectorTest, ADeletedServiceLetsItsRevisionGo) {
   ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})")
                   .ok());
   Settle();
-  Deregister("web:1");
-  Delete({"web:1"});
+  DeregisterAndDelete("web:1");
   Settle();
   ASSERT_EQ(StatusOf("web:1"), "DELETE_IN_PROGRESS");
   v1::DeleteServiceRequest remove;
@@ -202,8 +205,7 @@ TEST_F(TaskDefinitionCollectorTest, ARestartKeepsARevisionInUseAndDeletesOneThat
   auto ran = Run("web:1");
   ASSERT_TRUE(ran.ok()) << ran.status();
   Settle();
-  Deregister("web:1");
-  Delete({"web:1"});
+  DeregisterAndDelete("web:1");
   // An earlier run marked web:2 and went down before its sweep.
   ASSERT_EQ(NextRevision(), 2);
   auto two = store_->GetTaskDefinition("web", 2);

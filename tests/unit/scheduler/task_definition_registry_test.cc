@@ -46,6 +46,14 @@ class RegistryTest : public ::testing::Test {
     return response.value_or(v1::RegisterTaskDefinitionResponse{});
   }
 
+  // Deregisters `reference` (family:revision), which must succeed.
+  void Deregister(const std::string& reference) {
+    v1::DeregisterTaskDefinitionRequest request;
+    request.set_task_definition(reference);
+    auto response = registry_->Deregister(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+  }
+
   fakes::TempDir dir_;  // Declared first: outlives the store.
   SimulatedClock clock_;
   std::unique_ptr<store::Store> store_;
@@ -127,9 +135,7 @@ TEST_F(RegistryTest, ListsAsEcsDoes) {
   Register("web");
   Register("web");
   Register("api");
-  v1::DeregisterTaskDefinitionRequest dereg;
-  dereg.set_task_definition("api:1");
-  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  Deregister("api:1");
 
   v1::ListTaskDefinitionsRequest list;
   EXPECT_THAT(registry_->List(list)->task_definition_arns(),
@@ -185,9 +191,7 @@ TEST_F(RegistryTest, DeleteMarksInactiveRevisionsAndFailsTheOthers) {
   Register("web");
   Register("web");
   Register("api");
-  v1::DeregisterTaskDefinitionRequest dereg;
-  dereg.set_task_definition("web:2");
-  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  Deregister("web:2");
   int told = 0;
   registry_->AddDeletionListener([&told] { ++told; });
 
@@ -233,9 +237,7 @@ TEST_F(RegistryTest, DeleteMarksInactiveRevisionsAndFailsTheOthers) {
 
 TEST_F(RegistryTest, ARevisionBeingDeletedIsRefusedToNewUsesOnly) {
   Register("web");
-  v1::DeregisterTaskDefinitionRequest dereg;
-  dereg.set_task_definition("web:1");
-  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  Deregister("web:1");
   EXPECT_TRUE(registry_->ResolveForNewUse("web:1", "taskDefinition").ok());  // INACTIVE.
   ASSERT_TRUE(registry_->Delete(DeleteRequest({"web:1"})).ok());
   EXPECT_TRUE(registry_->Resolve("web:1", "taskDefinition").ok());
@@ -250,9 +252,7 @@ TEST_F(RegistryTest, PurgeDeletesForGoodWithoutReusingTheRevision) {
   Register("web");
   Register("web");
   Register("api");
-  v1::DeregisterTaskDefinitionRequest dereg;
-  dereg.set_task_definition("web:2");
-  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  Deregister("web:2");
   EXPECT_EQ(registry_->Purge(kArn + "web:2").code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(registry_->Delete(DeleteRequest({"web:2"})).ok());
   Reopen();  // DELETE_IN_PROGRESS is in the store.
@@ -272,8 +272,7 @@ TEST_F(RegistryTest, PurgeDeletesForGoodWithoutReusingTheRevision) {
   EXPECT_EQ(Register("web").task_definition().revision(), 3);  // Not 2 again.
 
   // A family whose every revision is gone is in no list of families.
-  dereg.set_task_definition("api:1");
-  ASSERT_TRUE(registry_->Deregister(dereg).ok());
+  Deregister("api:1");
   ASSERT_TRUE(registry_->Delete(DeleteRequest({"api:1"})).ok());
   ASSERT_TRUE(registry_->Purge(kArn + "api:1").ok());
   v1::ListTaskDefinitionFamiliesRequest families;
