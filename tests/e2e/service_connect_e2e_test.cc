@@ -1,7 +1,7 @@
 // Service Connect end to end (issue 19, part 3): a real skiffd with its skiff-dns and HAProxy,
 // httpd tasks behind client aliases, and busybox's wget and nslookup inside client containers.
-// A bridge service serves; an awsvpc client-only service of the namespace calls it by alias; a
-// plain task outside the namespace must not get the alias. Names outside the zone go to a private
+// A bridge service serves; an awsvpc client-only service of the namespace calls it by alias (and
+// a bridge client an awsvpc server); a plain task outside the namespace must not get the alias. Names outside the zone go to a private
 // skiff-dns on loopback (--dns-upstream), never to the real network. Every wait is bounded.
 #include <chrono>
 #include <filesystem>
@@ -85,10 +85,10 @@ class ServiceConnectTest : public E2eTest {
     return (std::filesystem::path(SKIFFD_BINARY).parent_path() / "skiff-dns").string();
   }
 
-  void RegisterServer() {
+  void RegisterServer(const std::string& mode = "bridge") {
     RegisterTaskDefinition(
         {{"family", "server"},
-         {"networkMode", "bridge"},
+         {"networkMode", mode},
          {"containerDefinitions",
           json::array({Container("app", kServe,
                                  json::array({{{"containerPort", 8080}, {"name", "http"}},
@@ -240,6 +240,20 @@ TEST_F(ServiceConnectTest, AnAliasReachesEveryReadyTaskWithPortTranslation) {
   EXPECT_EQ(deployment["serviceConnectConfiguration"]["services"][0]["clientAliases"][0]
                 ["dnsName"], "backend") << deployment.dump();
   EXPECT_EQ(deployment["serviceConnectResources"].size(), 2u) << deployment.dump();
+}
+
+// The other pairing of network modes: an awsvpc server (its own namespace and address on the
+// bridge) behind the alias, a bridge client calling it.
+TEST_F(ServiceConnectTest, ABridgeClientReachesAnAwsvpcServer) {
+  RegisterServer("awsvpc");
+  RegisterSleeper("client", "bridge");
+  CreateService("web-server", "server", 1, kServerConnect);
+  CreateService("client", "client", 1, R"({"enabled": true, "namespace": "internal"})");
+  ASSERT_EQ(WaitForTasks("web-server", 1).size(), 1u);
+  const std::vector<std::string> clients = WaitForTasks("client", 1);
+  ASSERT_EQ(clients.size(), 1u);
+  EXPECT_FALSE(WaitForAnswer(clients[0], "backend", 80).empty());
+  EXPECT_FALSE(WaitForAnswer(clients[0], "admin.internal", 8081).empty());
 }
 
 TEST_F(ServiceConnectTest, ATaskOutsideTheNamespaceDoesNotGetTheAlias) {
