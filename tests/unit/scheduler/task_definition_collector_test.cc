@@ -58,6 +58,15 @@ class TaskDefinitionCollectorTest : public ServiceManagerTest {
     Delete({reference});
   }
 
+  // Service "web" of one task on web:1, which is then deregistered and deleted.
+  void ServiceOnADeletedRevision() {
+    ASSERT_TRUE(
+        Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})").ok());
+    Settle();
+    DeregisterAndDelete("web:1");
+    Settle();
+  }
+
   // The revision's status, or "gone" once it is deleted for good.
   std::string StatusOf(const std::string& reference) {
     v1::DescribeTaskDefinitionRequest request;
@@ -154,11 +163,7 @@ TEST_F(TaskDefinitionCollectorTest, ARunningTaskKeepsItsRevisionUntilItStops) {
 }
 
 TEST_F(TaskDefinitionCollectorTest, AServiceKeepsItsRevisionUntilItsDeploymentsMoveOn) {
-  ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})")
-                  .ok());
-  Settle();
-  DeregisterAndDelete("web:1");
-  Settle();
+  ASSERT_NO_FATAL_FAILURE(ServiceOnADeletedRevision());
   EXPECT_EQ(StatusOf("web:1"), "DELETE_IN_PROGRESS");
   // The service still scales, and replaces its tasks, with it.
   ASSERT_TRUE(Update(R"({"service": "web", "desiredCount": 2})").ok());
@@ -184,11 +189,7 @@ TEST_F(TaskDefinitionCollectorTest, AServiceKeepsItsRevisionUntilItsDeploymentsM
 }
 
 TEST_F(TaskDefinitionCollectorTest, ADeletedServiceLetsItsRevisionGo) {
-  ASSERT_TRUE(Create(R"({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})")
-                  .ok());
-  Settle();
-  DeregisterAndDelete("web:1");
-  Settle();
+  ASSERT_NO_FATAL_FAILURE(ServiceOnADeletedRevision());
   ASSERT_EQ(StatusOf("web:1"), "DELETE_IN_PROGRESS");
   v1::DeleteServiceRequest remove;
   remove.set_service("web");
