@@ -246,18 +246,23 @@ absl::Status Store::Migrate() {
   }
   for (; version < kSchemaVersion; ++version) {
     // One transaction per step: a crash mid-migration leaves the previous version intact.
-    SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-    absl::Status s = db_->Exec(kMigrations[version]);
-    if (s.ok()) s = db_->Exec(absl::StrCat("PRAGMA user_version = ", version + 1));
-    CrashPoint("store-transaction");  // Uncommitted: the next open must find the old version.
-    if (s.ok()) s = db_->Exec("COMMIT");
-    if (!s.ok()) {
-      db_->Exec("ROLLBACK").IgnoreError();
+    SKIFF_RETURN_IF_ERROR(InTransaction([this, version] {
+      absl::Status s = db_->Exec(kMigrations[version]);
+      if (s.ok()) s = db_->Exec(absl::StrCat("PRAGMA user_version = ", version + 1));
+      CrashPoint("store-transaction");  // Uncommitted: the next open must find the old version.
       return s;
-    }
+    }));
   }
   schema_version_ = version;
   return absl::OkStatus();
+}
+
+absl::Status Store::InTransaction(const std::function<absl::Status()>& body) {
+  SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  absl::Status s = body();
+  if (s.ok()) s = db_->Exec("COMMIT");
+  if (!s.ok()) db_->Exec("ROLLBACK").IgnoreError();
+  return s;
 }
 
 absl::Status Store::Write(absl::string_view sql, const std::vector<SqlValue>& params) {
@@ -301,21 +306,19 @@ absl::Status Store::UpdateTaskDefinition(const skiff::v1::TaskDefinition& td) {
 
 absl::Status Store::DeleteTaskDefinition(const std::string& family, int revision) {
   // One transaction: the row never goes without its revision being remembered.
-  SKIFF_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status s = Write(
-      "INSERT INTO deleted_task_definitions (family, last_revision) VALUES (?1, ?2) "
-      "ON CONFLICT (family) DO UPDATE SET last_revision = MAX(last_revision, ?2)",
-      {family, int64_t{revision}});
-  if (s.ok()) {
-    s = Write("DELETE FROM task_definitions WHERE family = ? AND revision = ?",
-              {family, int64_t{revision}});
-  }
-  if (s.ok() && db_->changes() == 0) {
-    s = absl::NotFoundError(absl::StrCat("store: no task definition ", family, ":", revision));
-  }
-  if (s.ok()) s = db_->Exec("COMMIT");
-  if (!s.ok()) db_->Exec("ROLLBACK").IgnoreError();
-  return s;
+  return InTransaction([&]() -> absl::Status {
+    SKIFF_RETURN_IF_ERROR(Write(
+        "INSERT INTO deleted_task_definitions (family, last_revision) VALUES (?1, ?2) "
+        "ON CONFLICT (family) DO UPDATE SET last_revision = MAX(last_revision, ?2)",
+        {family, int64_t{revision}}));
+    SKIFF_RETURN_IF_ERROR(Write("DELETE FROM task_definitions WHERE family = ? AND revision = ?",
+                                {family, int64_t{revision}}));
+    if (db_->changes() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("store: no task definition ", family, ":", revision));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Store::UpdateTaskDefinitionTags(const std::string& family, int revision,

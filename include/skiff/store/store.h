@@ -177,6 +177,8 @@ class Store {
  private:
   Store(std::unique_ptr<Database> db, int lock_fd);
   absl::Status Migrate();
+  // Runs `body` in one BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
+  absl::Status InTransaction(const std::function<absl::Status()>& body);
   // The first row of `SELECT body, tags ...`, decoded.
   absl::StatusOr<std::optional<StoredTaskDefinition>> QueryOne(
       const std::string& sql, const std::vector<std::variant<std::nullptr_t, int64_t, double,
