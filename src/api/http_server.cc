@@ -277,8 +277,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     return absl::InvalidArgumentError("http: a TLS certificate needs its key, and a key its "
                                       "certificate");
   }
-  absl::StatusOr<BindAddress> bind = ResolveBindAddress(options.address);
-  if (!bind.ok()) return bind.status();
+  absl::StatusOr<BindAddress> bind =
+      options.listen_fd >= 0 ? BindAddress{} : ResolveBindAddress(options.address);
+  if (!bind.ok()) {
+    if (options.listen_fd >= 0) close(options.listen_fd);
+    return bind.status();
+  }
+  MHD_OptionItem where[] = {
+      options.listen_fd >= 0
+          ? MHD_OptionItem{MHD_OPTION_LISTEN_SOCKET, options.listen_fd, nullptr}
+          : MHD_OptionItem{MHD_OPTION_SOCK_ADDR, 0, &bind->storage},
+      {MHD_OPTION_END, 0, nullptr}};
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->handler_ = std::move(handler);
   server->max_body_bytes_ = options.max_body_bytes;
@@ -293,7 +302,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   // The TLS options are read only when MHD_USE_TLS is set; null pointers end the list otherwise.
   server->daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &Callbacks::OnRequest, server.get(),
-      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&bind->storage),
+      MHD_OPTION_ARRAY, where,
       MHD_OPTION_CONNECTION_LIMIT, options.max_connections,
       MHD_OPTION_THREAD_POOL_SIZE, options.threads,
       MHD_OPTION_CONNECTION_TIMEOUT, timeout,
@@ -305,6 +314,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
       tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, options.tls_certificate.c_str(),
       MHD_OPTION_HTTPS_MEM_KEY, options.tls_key.c_str(), MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
+    if (options.listen_fd >= 0) close(options.listen_fd);
     return absl::UnavailableError(absl::StrCat(
         "http: cannot serve on ", options.address,
         " (address in use, not on this host, or a TLS certificate or key that does not load)"));

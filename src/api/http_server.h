@@ -52,6 +52,9 @@ using HttpHandler = std::function<void(HttpRequest, Respond)>;
 
 struct HttpServerOptions {
   std::string address;  // HOST:PORT, [V6]:PORT; port 0 takes a free one (see port()).
+  // An IPv4 TCP socket already bound and listening, served instead of binding `address` (which
+  // then only names it in messages); the server owns it from Start on, even when Start fails.
+  int listen_fd = -1;
   // PEM text; both or neither. With them the server speaks only HTTPS.
   std::string tls_certificate;
   std::string tls_key;

@@ -33,6 +33,7 @@
 #include "skiff/scaling/stats_reporter.h"
 #include "skiff/scaling/stats_sampler.h"
 #include "skiff/scaling/stats_store.h"
+#include "daemon/task_metadata_state.h"
 #include "skiff/containerd/containerd_runtime.h"
 #include "skiff/api/watch_hub.h"
 #include "skiff/scheduler/cluster_registry.h"
@@ -354,6 +355,15 @@ int Run(const Options& options) {
     spdlog::error("networking: {}", std::string(task_network.status().message()));
     return 1;
   }
+  // Before the tasks, whose containers' environment names it.
+  absl::StatusOr<std::unique_ptr<api::TaskMetadataEndpoint>> metadata = BindTaskMetadataEndpoint(
+      options.state_dir, options.metadata_port, GatewayOf(options.subnet), random);
+  if (!metadata.ok()) {
+    spdlog::error("{}", std::string(metadata.status().message()));
+    return 1;
+  }
+  std::vector<int> reserved_ports = options.reserved_ports;
+  reserved_ports.push_back((*metadata)->port());
   scheduler::ThreadEventLoop loop(&clock);
   // Runtime calls block; a few threads keep one slow call from holding up every task.
   scheduler::ThreadPoolExecutor executor(kRuntimeThreads);
@@ -428,7 +438,7 @@ int Run(const Options& options) {
                                 .capacity = NodeCapacity(),
                                 .ports = {.dynamic_low = options.dynamic_port_low,
                                           .dynamic_high = options.dynamic_port_high,
-                                          .reserved = options.reserved_ports},
+                                          .reserved = std::move(reserved_ports)},
                                 .image_puller = &image_puller,
                                 .random = &random,
                                 .runtime_health = &runtime_monitor,
@@ -436,7 +446,8 @@ int Run(const Options& options) {
                                 .targets = load_balancing->manager.get(),
                                 .dns_search = std::move(dns_search),
                                 .secrets = secrets->source.get(),
-                                .environment_files_dir = options.environment_files_dir},
+                                .environment_files_dir = options.environment_files_dir,
+                                .metadata_uris = metadata->get()},
                                &health);
   scheduler::ServiceManager services(
       &loop, &tasks, &task_definitions, &cluster_directory, store->get(), &clock, &random,
@@ -471,6 +482,11 @@ int Run(const Options& options) {
     return used;
   });
   std::unique_ptr<Stats> stats = MakeStats(options, &loop, &executor, &runtime, &clock, &tasks);
+  if (absl::Status serving = (*metadata)->Serve({&loop, &tasks, &stats->store});
+      !serving.ok()) {
+    spdlog::error("{}", std::string(serving.message()));
+    return 1;
+  }
   // The listeners, all here. Services register theirs (task changes, resyncs) in Load.
   api::WatchHub watch_hub;
   tasks.AddListener([&watch_hub](const store::StoredTask& task) { watch_hub.Publish(task.task); });
@@ -597,6 +613,7 @@ int Run(const Options& options) {
   // Order matters: the server waits for in-flight calls, whose work runs on the loop; the loop
   // then finishes whatever was posted; the store closes last.
   (*server)->Shutdown(kShutdownGrace);
+  (*metadata)->Shutdown(absl::Seconds(1));
   runtime.StopEvents();
   health_executor.Stop(/*finish_queued=*/false);  // Checks not started yet are moot now.
   probe_executor.Stop(/*finish_queued=*/false);

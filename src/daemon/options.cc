@@ -336,6 +336,12 @@ ParseResult ParseOptions(int argc, char** argv) {
   AddDiscoveryFlags(app, o);
   int stats_seconds = static_cast<int>(absl::ToInt64Seconds(o.stats_interval));
   AddStatsFlags(app, &stats_seconds);
+  app.add_option("--metadata-port", o.metadata_port,
+                 "port of the task metadata endpoint (ECS_CONTAINER_METADATA_URI_V4) at the "
+                 "bridge's gateway and 127.0.0.1; 0: the one kept from an earlier start, else a "
+                 "free one")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   app.set_version_flag("--version", SKIFF_VERSION);
   try {
     app.parse(argc, argv);

@@ -495,6 +495,13 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefiniti
   SKIFF_RETURN_IF_ERROR(
       ApplyProcess(c, path, o, override_path, task.environment_files_dir, &spec));
   SKIFF_RETURN_IF_ERROR(ApplyResources(definition, c, o, overrides, &spec));
+  if (task.metadata != nullptr && spec.network != runtime::NetworkMode::kNone) {
+    const bool host = spec.network == runtime::NetworkMode::kHost;
+    SetEnv("ECS_CONTAINER_METADATA_URI_V4",
+           task.metadata->ContainerUri(task.task_id, index, host, 4), &spec.env);
+    SetEnv("ECS_CONTAINER_METADATA_URI", task.metadata->ContainerUri(task.task_id, index, host, 3),
+           &spec.env);
+  }
   spec.readonly_rootfs = c.readonly_root_filesystem();
   spec.privileged = c.privileged();
 

@@ -569,7 +569,8 @@ void TaskManager::Launch(const std::string& task_id) {
                       .service_name = task->record.service,
                       .task_dir = TaskDir(task_id),
                       .volumes_dir = (std::filesystem::path(options_.state_dir) / "volumes").string(),
-                      .environment_files_dir = options_.environment_files_dir};
+                      .environment_files_dir = options_.environment_files_dir,
+                      .metadata = options_.metadata_uris};
   std::vector<runtime::ContainerSpec> specs;
   std::vector<std::string> credentials;  // Each container's repositoryCredentials parameter.
   std::vector<std::optional<registry::Credentials>> resolved(t.containers_size());

@@ -109,6 +109,17 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::ListTasks(const v1::ListTasks
   return response;
 }
 
+absl::StatusOr<TaskDetails> TaskManager::ViewTask(const std::string& task_id) const {
+  SKIFF_DCHECK_ON_LOOP(loop_);
+  const auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+  TaskDetails view{.record = FullRecord(it->second), .definition = it->second.definition};
+  for (const ContainerState& c : it->second.containers) {
+    view.restart_counts.push_back(c.restart_count);
+  }
+  return view;
+}
+
 absl::StatusOr<std::vector<ContainerLocation>> TaskManager::FindContainers(
     const std::string& cluster_ref, const std::string& task_ref, const std::string& container) {
   SKIFF_DCHECK_ON_LOOP(loop_);

@@ -122,6 +122,10 @@ absl::Status SkiffdProcess::Start(const std::vector<std::string>& extra_flags,
   if (std::find(extra_flags.begin(), extra_flags.end(), "--http-address") == extra_flags.end()) {
     spec.argv.insert(spec.argv.end(), {"--http-address", "127.0.0.1:0"});
   }
+  // ... and its task metadata endpoint another (127.0.0.1:51679 is one per host).
+  if (std::find(extra_flags.begin(), extra_flags.end(), "--metadata-port") == extra_flags.end()) {
+    spec.argv.insert(spec.argv.end(), {"--metadata-port", "0"});
+  }
   spec.stdout_fd = fd;
   spec.stderr_fd = fd;
   spec.die_with_parent = true;

@@ -62,6 +62,10 @@ struct Options {
   std::string skiff_dns_binary;
   // How often every running container's CPU and memory is sampled (skiff stats, metrics).
   absl::Duration stats_interval = absl::Seconds(10);
+  // The task metadata endpoint's port, at the bridge's gateway and 127.0.0.1 (the ECS agent's
+  // own, reserved for it among the host ports). 0: the one an earlier start kept in the state
+  // dir, else one free at both (tests).
+  int metadata_port = 51679;
 };
 
 // What main should do: run with Options, or exit with a code after printing (help, version or a

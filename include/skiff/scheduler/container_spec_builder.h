@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "skiff/runtime/container_spec.h"
+#include "skiff/scheduler/task_metadata_uris.h"
 #include "skiff/v1/ecs.pb.h"
 
 namespace skiff::scheduler {
@@ -27,6 +28,9 @@ struct TaskContext {
   // Where environmentFiles of type s3 are read: arn:aws:s3:::BUCKET/KEY is DIR/BUCKET/KEY.
   // "": none (skiffd --environment-files-dir unset).
   std::string environment_files_dir;
+  // Containers with a network get ECS_CONTAINER_METADATA_URI_V4 and ECS_CONTAINER_METADATA_URI
+  // from it; none when null.
+  const TaskMetadataUris* metadata = nullptr;
 };
 
 // The runtime's name for the container at `index` of a task's definition:
@@ -46,8 +50,9 @@ std::string ContainerLogPath(const TaskContext& task, const std::string& contain
 
 // The spec for container `container_name` of `definition` (which must contain it) with the
 // task's `overrides` applied (command, environment, cpu, memory per container; task cpu and
-// memory). InvalidArgument naming the field for what cannot run on this host: network modes
-// other than host and none, unsafe paths, reserved label prefixes, unreadable environmentFiles.
+// memory), and the task metadata endpoint's variables, which win over the definition's.
+// InvalidArgument naming the field for what cannot run on this host: unsafe paths, reserved
+// label prefixes, unreadable environmentFiles.
 // FailedPrecondition for an s3 environment file that cannot be had, its message ECS's whole
 // stoppedReason ("ResourceInitializationError: failed to download env files: ...").
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const v1::TaskDefinition& definition,

@@ -49,6 +49,7 @@
 #include "skiff/scheduler/inventory.h"
 #include "skiff/scheduler/runtime_health.h"
 #include "skiff/scheduler/secret_source.h"
+#include "skiff/scheduler/task_metadata_uris.h"
 #include "skiff/scheduler/target_registry.h"
 #include "skiff/scheduler/task_definition_registry.h"
 #include "skiff/scheduler/task_launcher.h"
@@ -93,6 +94,9 @@ struct TaskManagerOptions {
   // environmentFiles of type s3 (arn:aws:s3:::BUCKET/KEY) are read from DIR/BUCKET/KEY; "": such
   // a task fails to start naming the file.
   std::string environment_files_dir;
+  // Where containers reach the task metadata endpoint (their environment names it). Null: no
+  // endpoint, no variables.
+  const TaskMetadataUris* metadata_uris = nullptr;
 };
 
 // Where a container of a task is, for logs and exec.
@@ -103,6 +107,13 @@ struct ContainerLocation {
   std::string log_path;
   bool running = false;
   int restart_count = 0;  // Restarts under its restartPolicy (the metadata's RestartCount).
+};
+
+// A task as the task metadata endpoint shows it.
+struct TaskDetails {
+  store::StoredTask record;  // The full record, as DescribeTasks shows it.
+  std::shared_ptr<const v1::TaskDefinition> definition;
+  std::vector<int> restart_counts;  // Parallel to record.task.containers().
 };
 
 class TaskManager final : public TaskLauncher, public TaskInventory {
@@ -161,6 +172,9 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
   absl::StatusOr<std::vector<ContainerLocation>> FindContainers(const std::string& cluster,
                                                                 const std::string& task,
                                                                 const std::string& container);
+
+  // Task `task_id` (32 hex digits) of any cluster; NotFound when the node has none.
+  absl::StatusOr<TaskDetails> ViewTask(const std::string& task_id) const;
 
   // From the runtime's event stream (posted to the loop): exits, OOMs, and a resync with the
   // runtime each time the stream comes (back) up.

@@ -10,6 +10,7 @@
 #include "fakes/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "skiff/model/json_codec.h"
 
 // Found by argument-dependent lookup, so they live in MountSpec's namespace. Test-only.
@@ -434,6 +435,35 @@ TEST_F(ContainerSpecBuilderTest, NetworkModes) {
             runtime::NetworkMode::kNone);
   EXPECT_EQ(Build(Definition(disabled, R"("networkMode": "host", )")).network,
             runtime::NetworkMode::kNone);
+}
+
+// Names the URI by what it was asked, so that the test sees which container and network.
+class FakeMetadataUris final : public TaskMetadataUris {
+ public:
+  std::string ContainerUri(const std::string& task_id, int index, bool host_network,
+                           int version) const override {
+    return absl::StrCat(host_network ? "host" : "bridge", "/v", version, "/", task_id, "-",
+                        index);
+  }
+};
+
+TEST_F(ContainerSpecBuilderTest, ContainersWithANetworkGetTheMetadataEndpoint) {
+  FakeMetadataUris uris;
+  task_.task_id = kTaskId;
+  task_.metadata = &uris;
+  const std::string two = R"({"name": "sidecar", "image": "i", "memory": 8},
+      {"name": "app", "image": "i", "memory": 8,
+       "environment": [{"name": "ECS_CONTAINER_METADATA_URI_V4", "value": "mine"}]})";
+  EXPECT_THAT(Build(Definition(two, R"("networkMode": "awsvpc", )")).env,
+              UnorderedElementsAre("ECS_CONTAINER_METADATA_URI_V4=bridge/v4/" +
+                                                  kTaskId + "-1",
+                                              "ECS_CONTAINER_METADATA_URI=bridge/v3/" +
+                                                  kTaskId + "-1"));
+  EXPECT_THAT(Build(Definition(two, R"("networkMode": "host", )"), "sidecar").env,
+              ::testing::Contains("ECS_CONTAINER_METADATA_URI_V4=host/v4/" + kTaskId + "-0"));
+  // No network, no endpoint to reach.
+  EXPECT_THAT(Build(Definition(two, R"("networkMode": "none", )")).env,
+              ElementsAre("ECS_CONTAINER_METADATA_URI_V4=mine"));
 }
 
 TEST_F(ContainerSpecBuilderTest, UnknownContainer) {
