@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "skiff/model/resources.h"
+#include "skiff/model/task_definition.h"
 
 namespace skiff::api {
 namespace {
@@ -70,11 +71,25 @@ json Ports(const scheduler::TaskDetails& task, const v1::Container& c,
     return ports;
   }
   for (const v1::NetworkBinding& b : c.network_bindings()) {
-    json port = {{"ContainerPort", b.container_port()},
-                 {"Protocol", b.has_protocol() ? b.protocol() : "tcp"},
-                 {"HostPort", b.host_port()}};
-    if (b.has_bind_ip()) port["HostIp"] = b.bind_ip();
-    ports.push_back(std::move(port));
+    // A containerPortRange's binding, port by port.
+    int container_port = b.container_port();
+    int host_port = b.host_port();
+    int count = 1;
+    const std::optional<std::pair<int, int>> range =
+        model::ParsePortRange(b.container_port_range());
+    const std::optional<std::pair<int, int>> host = model::ParsePortRange(b.host_port_range());
+    if (range && host) {
+      container_port = range->first;
+      host_port = host->first;
+      count = range->second - range->first + 1;
+    }
+    for (int k = 0; k < count; ++k) {
+      json port = {{"ContainerPort", container_port + k},
+                   {"Protocol", b.has_protocol() ? b.protocol() : "tcp"},
+                   {"HostPort", host_port + k}};
+      if (b.has_bind_ip()) port["HostIp"] = b.bind_ip();
+      ports.push_back(std::move(port));
+    }
   }
   return ports;
 }

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "skiff/base/status_macros.h"
@@ -321,11 +322,17 @@ class Validator {
   absl::Status CheckPorts(const ContainerDefinition& c, const std::string& path) {
     const std::string mode = NetworkMode(r_);
     absl::flat_hash_set<std::string> seen;
+    int ranges = 0;
+    int range_ports = 0;  // Of a bridge container: each is a DNAT rule of its own.
     for (int j = 0; j < c.port_mappings_size(); ++j) {
       const auto& p = c.port_mappings(j);
       const std::string pp = absl::StrCat(path, ".portMappings[", j, "]");
+      if (p.has_container_port_range()) {
+        SKIFF_RETURN_IF_ERROR(CheckPortRange(p, pp, mode, ++ranges, seen, range_ports));
+        continue;
+      }
       if (!p.has_container_port()) {
-        return Invalid(pp + ".containerPort", "required");
+        return Invalid(pp + ".containerPort", "required (or a containerPortRange)");
       }
       SKIFF_RETURN_IF_ERROR(CheckRange(pp + ".containerPort", p.container_port(), 1, 65535));
       if (p.has_host_port()) {
@@ -352,6 +359,48 @@ class Validator {
                                                         it->second, "\""));
         }
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // A containerPortRange as ECS takes it: bridge or awsvpc, no hostPort (the host ports are
+  // chosen, contiguous, in bridge mode; the same in awsvpc), at most 100 ranges per container,
+  // no port in two mappings. `range_ports` counts the ports of bridge ranges.
+  absl::Status CheckPortRange(const skiff::v1::PortMapping& p, const std::string& pp,
+                              const std::string& mode, int ranges,
+                              absl::flat_hash_set<std::string>& seen, int& range_ports) {
+    const std::string field = pp + ".containerPortRange";
+    if (mode != "bridge" && mode != "awsvpc") {
+      return Invalid(field, "needs networkMode bridge or awsvpc; it is " + mode);
+    }
+    if (p.container_port() != 0) {
+      return Invalid(pp + ".containerPort", "give containerPort or containerPortRange, not both");
+    }
+    if (p.has_host_port()) {
+      return Invalid(pp + ".hostPort", "must be empty with containerPortRange: the host ports "
+                                       "are chosen for it");
+    }
+    const std::optional<std::pair<int, int>> range = ParsePortRange(p.container_port_range());
+    if (!range) {
+      return Invalid(field, absl::StrCat("must be FIRST-LAST with 1 <= FIRST < LAST <= 65535; "
+                                         "got ", QuoteValue(p.container_port_range())));
+    }
+    if (ranges > kMaxPortRangesPerContainer) {
+      return Invalid(field, absl::StrCat("at most ", kMaxPortRangesPerContainer,
+                                         " port ranges per container"));
+    }
+    const std::string protocol = p.has_protocol() ? p.protocol() : "tcp";
+    for (int port = range->first; port <= range->second; ++port) {
+      if (!seen.insert(absl::StrCat(port, "/", protocol)).second) {
+        return Invalid(field, absl::StrCat("port ", port, "/", protocol,
+                                           " is in another port mapping of the container"));
+      }
+    }
+    if (mode == "bridge") range_ports += range->second - range->first + 1;
+    if (range_ports > kMaxBridgeRangePorts) {
+      return Invalid(field, absl::StrCat("at most ", kMaxBridgeRangePorts,
+                                         " ports in the ranges of a bridge-mode container (each "
+                                         "is a DNAT rule of its own on the host)"));
     }
     return absl::OkStatus();
   }
@@ -548,6 +597,18 @@ std::vector<std::string> RequiredAttributes(const TaskDefinition& td) {
 
 absl::Status ValidateRegisterTaskDefinition(const RegisterTaskDefinitionRequest& request) {
   return Validator(request).Run();
+}
+
+std::optional<std::pair<int, int>> ParsePortRange(absl::string_view text) {
+  const size_t dash = text.find('-');
+  int first = 0;
+  int last = 0;
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(text.substr(0, dash), &first) ||
+      !absl::SimpleAtoi(text.substr(dash + 1), &last) || first < 1 || last > 65535 ||
+      first >= last) {
+    return std::nullopt;
+  }
+  return std::pair{first, last};
 }
 
 double ToEpochSeconds(absl::Time t) {

@@ -117,6 +117,25 @@ bool PortAllocator::Free(const Key& key, const std::set<Key>& redirected) const 
          !redirected.contains(key) && !options_.in_use(key.second, key.first);
 }
 
+std::optional<int> PortAllocator::FindDynamic(const std::string& protocol, int count, int start,
+                                              const std::set<Key>& redirected,
+                                              const std::set<Key>& taken) const {
+  const int low = options_.dynamic_low;
+  const int high = options_.dynamic_high;
+  if (start < low || start > high) start = low;
+  // One walk over the range, start..high then low..start - 1 (a run does not wrap): each port is
+  // checked once, however long the run wanted.
+  int run = 0;
+  for (int i = 0; i < high - low + 1; ++i) {
+    const int port = low + (start - low + i) % (high - low + 1);
+    if (port == low) run = 0;
+    const Key key{protocol, port};
+    run = !taken.contains(key) && Free(key, redirected) ? run + 1 : 0;
+    if (run == count) return port - count + 1;
+  }
+  return std::nullopt;
+}
+
 std::string PortAllocator::Check(const std::vector<PortRequest>& requests) const {
   const std::optional<std::string> protocol = Conflict(requests);
   return protocol ? Reason(*protocol) : "";
@@ -129,11 +148,19 @@ std::optional<std::string> PortAllocator::Conflict(const std::vector<PortRequest
   std::map<std::string, int> dynamic;  // Per protocol.
   for (const PortRequest& r : requests) {
     if (r.host_port == 0) {
-      ++dynamic[r.protocol];
+      if (r.count == 1) ++dynamic[r.protocol];
       continue;
     }
     const Key key{r.protocol, r.host_port};
     if (!wanted.insert(key).second || !Free(key, redirected)) return r.protocol;
+  }
+  // Runs before single ports, which fit anywhere.
+  for (const PortRequest& r : requests) {
+    if (r.host_port != 0 || r.count == 1) continue;
+    const std::optional<int> first =
+        FindDynamic(r.protocol, r.count, options_.dynamic_low, redirected, wanted);
+    if (!first) return r.protocol;
+    for (int port = *first; port < *first + r.count; ++port) wanted.insert({r.protocol, port});
   }
   for (const auto& [protocol, count] : dynamic) {
     int found = 0;
@@ -164,25 +191,21 @@ absl::StatusOr<std::vector<PortBinding>> PortAllocator::Allocate(
     held_[key] = owner;
     taken.push_back(key);
   }
-  const int span = options_.dynamic_high - options_.dynamic_low + 1;
   for (const PortRequest& r : requests) {
-    PortBinding binding = r;
+    PortBinding binding{.container_port = r.container_port, .host_port = r.host_port,
+                        .protocol = r.protocol};
     if (r.host_port == 0) {
       // Round robin from the last pick, so a port just released is not handed out again at
       // once (a client may still talk to the old task).
       int& next = next_dynamic_.try_emplace(r.protocol, options_.dynamic_low).first->second;
-      bool found = false;
-      for (int i = 0; i < span && !found; ++i) {
-        const int port = options_.dynamic_low + (next - options_.dynamic_low + i) % span;
-        const Key key{r.protocol, port};
-        if (!Free(key, redirected)) continue;
-        held_[key] = owner;
-        taken.push_back(key);
-        binding.host_port = port;
-        next = port + 1 > options_.dynamic_high ? options_.dynamic_low : port + 1;
-        found = true;
+      const std::optional<int> first = FindDynamic(r.protocol, r.count, next, redirected, {});
+      if (!first) return fail(r.protocol);
+      for (int port = *first; port < *first + r.count; ++port) {
+        held_[{r.protocol, port}] = owner;
+        taken.push_back({r.protocol, port});
       }
-      if (!found) return fail(r.protocol);
+      binding.host_port = *first;
+      next = *first + r.count > options_.dynamic_high ? options_.dynamic_low : *first + r.count;
     }
     out.push_back(binding);
   }

@@ -493,13 +493,9 @@ std::optional<PlacementFailure> TaskManager::Reserve(TaskState& state) {
       for (v1::Container& c : *t.mutable_containers()) c.clear_network_bindings();
       return PlacementFailure{Kind::kPorts};
     }
-    // As ECS reports them, on every address of the host.
-    for (const network::PortBinding& b : *bindings) {
-      v1::NetworkBinding* nb = t.mutable_containers(static_cast<int>(i))->add_network_bindings();
-      nb->set_bind_ip("0.0.0.0");
-      nb->set_container_port(b.container_port);
-      nb->set_host_port(b.host_port);
-      nb->set_protocol(b.protocol);
+    for (size_t k = 0; k < bindings->size(); ++k) {
+      RecordBinding((*bindings)[k], requests[i][k].count,
+                    *t.mutable_containers(static_cast<int>(i)));
     }
   }
   return std::nullopt;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "skiff/model/task_definition.h"
 #include "absl/strings/str_replace.h"
 #include "skiff/base/crash_point.h"
 #include "skiff/base/status_macros.h"
@@ -131,19 +132,53 @@ std::vector<network::PortRequest> HostPortRequests(TaskNetworkMode mode,
   if (container.disable_networking()) return out;
   for (const v1::PortMapping& p : container.port_mappings()) {
     network::PortRequest r;
+    r.protocol = p.has_protocol() ? p.protocol() : "tcp";
+    if (p.has_container_port_range()) {  // Bridge only, as registration checked.
+      const std::optional<std::pair<int, int>> range =
+          model::ParsePortRange(p.container_port_range());
+      if (!range) continue;
+      r.container_port = range->first;
+      r.count = range->second - range->first + 1;
+      out.push_back(r);
+      continue;
+    }
     r.container_port = p.container_port();
     r.host_port = mode == TaskNetworkMode::kHost ? p.container_port() : p.host_port();
-    r.protocol = p.has_protocol() ? p.protocol() : "tcp";
     out.push_back(r);
   }
   return out;
 }
 
+void RecordBinding(const network::PortBinding& binding, int count, v1::Container& container) {
+  v1::NetworkBinding* nb = container.add_network_bindings();
+  nb->set_bind_ip("0.0.0.0");  // As ECS reports them, on every address of the host.
+  nb->set_protocol(binding.protocol);
+  if (count == 1) {
+    nb->set_container_port(binding.container_port);
+    nb->set_host_port(binding.host_port);
+    return;
+  }
+  nb->set_container_port_range(
+      absl::StrCat(binding.container_port, "-", binding.container_port + count - 1));
+  nb->set_host_port_range(absl::StrCat(binding.host_port, "-", binding.host_port + count - 1));
+}
+
 std::vector<network::PortBinding> BindingsOf(const v1::Container& container) {
   std::vector<network::PortBinding> out;
   for (const v1::NetworkBinding& b : container.network_bindings()) {
-    out.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
-                   .protocol = b.protocol()});
+    if (!b.has_container_port_range()) {
+      out.push_back({.container_port = b.container_port(), .host_port = b.host_port(),
+                     .protocol = b.protocol()});
+      continue;
+    }
+    const std::optional<std::pair<int, int>> ports =
+        model::ParsePortRange(b.container_port_range());
+    const std::optional<std::pair<int, int>> host = model::ParsePortRange(b.host_port_range());
+    if (!ports || !host || ports->second - ports->first != host->second - host->first) continue;
+    for (int k = 0; k <= ports->second - ports->first; ++k) {
+      out.push_back({.container_port = ports->first + k, .host_port = host->first + k,
+                     .protocol = b.protocol()});
+    }
   }
   return out;
 }

@@ -32,7 +32,12 @@ inline bool HasNamespaces(TaskNetworkMode mode) {
 std::vector<network::PortRequest> HostPortRequests(TaskNetworkMode mode,
                                                    const v1::ContainerDefinition& container);
 
-// A container's networkBindings (the host ports it was given at placement).
+// Records what a request of `count` ports got on the container: one networkBinding, with
+// containerPortRange and hostPortRange for a range.
+void RecordBinding(const network::PortBinding& binding, int count, v1::Container& container);
+
+// A container's networkBindings (the host ports it was given at placement), a range's ports one
+// by one.
 std::vector<network::PortBinding> BindingsOf(const v1::Container& container);
 
 // The attachments of a task: its containers' runtime ids (bridge), the task id (awsvpc), none.

@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "e2e_test.h"
@@ -243,6 +244,30 @@ TEST_F(NetworkTest, BridgeTaskAnswersOnItsHostPortAndOnItsAddress) {
   EXPECT_TRUE(via_host.ok()) << via_host;
   absl::Status direct = WaitForHttp(ip, 80, "bridge-ok");
   EXPECT_TRUE(direct.ok()) << direct;
+}
+
+TEST_F(NetworkTest, AContainerPortRangeIsPublishedOnContiguousHostPorts) {
+  // httpd on the first and the last port of the range.
+  json web = Httpd("web", "range-ok", json::array({{{"containerPortRange", "8000-8002"}}}));
+  web["command"][2] = "mkdir -p /www && echo range-ok > /www/index.html && "
+                      "httpd -p 8000 -h /www && exec httpd -f -p 8002 -h /www";
+  Register("ranged", "bridge", json::array({web}));
+  const v1::Task task = RunRunning("ranged");
+  ASSERT_EQ(task.containers_size(), 1);
+  ASSERT_EQ(task.containers(0).network_bindings_size(), 1) << task.ShortDebugString();
+  const v1::NetworkBinding& b = task.containers(0).network_bindings(0);
+  EXPECT_EQ(b.container_port_range(), "8000-8002");
+  const std::vector<std::string> host = absl::StrSplit(b.host_port_range(), '-');
+  int low = 0;
+  int high = 0;
+  ASSERT_TRUE(host.size() == 2 && absl::SimpleAtoi(host[0], &low) &&
+              absl::SimpleAtoi(host[1], &high))
+      << b.host_port_range();
+  EXPECT_EQ(high, low + 2);
+  absl::Status first = WaitForHttp("127.0.0.1", low, "range-ok");
+  EXPECT_TRUE(first.ok()) << first;
+  absl::Status last = WaitForHttp("127.0.0.1", high, "range-ok");
+  EXPECT_TRUE(last.ok()) << last;
 }
 
 TEST_F(NetworkTest, DynamicPortsOfAServiceAreDistinctAndAllAnswer) {

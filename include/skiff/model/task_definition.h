@@ -7,7 +7,11 @@
 #ifndef SKIFF_MODEL_TASK_DEFINITION_H_
 #define SKIFF_MODEL_TASK_DEFINITION_H_
 
+#include <optional>
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "skiff/model/arn.h"
 #include "skiff/v1/ecs.pb.h"
@@ -26,6 +30,10 @@ inline constexpr int kDefaultRestartAttemptPeriod = 300;
 inline constexpr int kMinRestartAttemptPeriod = 60;
 inline constexpr int kMaxRestartAttemptPeriod = 1800;
 inline constexpr int kMaxIgnoredExitCodes = 50;
+// containerPortRange: ECS's limit of ranges per container, and Skiff's of the ports a bridge
+// container's ranges may publish (each is a DNAT rule of its own).
+inline constexpr int kMaxPortRangesPerContainer = 100;
+inline constexpr int kMaxBridgeRangePorts = 1024;
 
 // Checks everything the ECS model's shapes cannot say: required members and string enums for
 // messages that did not come through the JSON decoder, names, ranges, references between
@@ -38,6 +46,9 @@ absl::Status ValidateRegisterTaskDefinition(const skiff::v1::RegisterTaskDefinit
 skiff::v1::TaskDefinition BuildTaskDefinition(
     const skiff::v1::RegisterTaskDefinitionRequest& request, const ArnScope& scope, int revision,
     absl::Time registered_at);
+
+// A containerPortRange, "FIRST-LAST" with 1 <= FIRST < LAST <= 65535; nullopt otherwise.
+std::optional<std::pair<int, int>> ParsePortRange(absl::string_view text);
 
 // Epoch seconds with millisecond precision, as ECS timestamps travel.
 double ToEpochSeconds(absl::Time t);

@@ -38,8 +38,16 @@ struct PortAllocatorOptions {
   std::function<std::set<std::pair<std::string, int>>()> redirected;
 };
 
-// What a container asks for: host_port 0 for a dynamic port.
-using PortRequest = PortBinding;
+// What a container asks for: host_port 0 for a dynamic port. With `count` above 1 (dynamic
+// only), the container ports container_port .. container_port + count - 1 on as many contiguous
+// host ports, as the ECS agent maps a containerPortRange in bridge mode; the binding that
+// answers it names the first of each.
+struct PortRequest {
+  int container_port = 0;
+  int host_port = 0;
+  std::string protocol = "tcp";
+  int count = 1;
+};
 
 // Whether something on the host has a socket bound to 0.0.0.0:port (or a more specific address
 // on it) for the protocol: a bind without SO_REUSEADDR semantics for listeners fails.
@@ -77,6 +85,11 @@ class PortAllocator {
   using Key = std::pair<std::string, int>;  // protocol, port.
   // `redirected`, when the check is for a port of the given protocol; read once per call.
   bool Free(const Key& key, const std::set<Key>& redirected) const;
+  // The first of `count` contiguous free ports of the dynamic range, none in `taken`, looking
+  // upwards from `start` and then from the bottom; nullopt when there is no such run.
+  std::optional<int> FindDynamic(const std::string& protocol, int count, int start,
+                                 const std::set<Key>& redirected,
+                                 const std::set<Key>& taken) const;
   static std::string Reason(const std::string& protocol);
 
   PortAllocatorOptions options_;

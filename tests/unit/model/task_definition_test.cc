@@ -146,6 +146,43 @@ INSTANTIATE_TEST_SUITE_P(
              Doc(R"(, "portMappings": [{"containerPort": 80}, {"containerPort": 80}])"),
              "containerDefinitions[0].portMappings[1].containerPort: duplicate port mapping "
              "80/tcp"},
+        Case{"PortAndPortRange",
+             Doc(R"(, "portMappings": [{"containerPortRange": "8000-8010"},
+                 {"containerPort": 80, "containerPortRange": "9000-9001"}])"),
+             "containerDefinitions[0].portMappings[1].containerPort: give containerPort or "
+             "containerPortRange, not both"},
+        Case{"PortRangeWithTheCdksZero",
+             Doc(R"(, "portMappings": [{"containerPort": 0, "containerPortRange": "1-2"},
+                                        {"containerPortRange": "3-4", "protocol": "udp"}])",
+                 R"("networkMode": "awsvpc", )"),
+             ""},
+        Case{"PortRangeInHost",
+             Doc(R"(, "portMappings": [{"containerPortRange": "8000-8010"}])",
+                 R"("networkMode": "host", )"),
+             "containerDefinitions[0].portMappings[0].containerPortRange: needs networkMode "
+             "bridge or awsvpc; it is host"},
+        Case{"PortRangeWithHostPort",
+             Doc(R"(, "portMappings": [{"containerPortRange": "8000-8010", "hostPort": 8000}])"),
+             "containerDefinitions[0].portMappings[0].hostPort: must be empty with "
+             "containerPortRange: the host ports are chosen for it"},
+        Case{"PortRangeBackwards", Doc(R"(, "portMappings": [{"containerPortRange": "90-80"}])"),
+             "containerDefinitions[0].portMappings[0].containerPortRange: must be FIRST-LAST with "
+             "1 <= FIRST < LAST <= 65535; got \"90-80\""},
+        Case{"PortRangeOverlap",
+             Doc(R"(, "portMappings": [{"containerPort": 8005},
+                                        {"containerPortRange": "8000-8010"}])"),
+             "containerDefinitions[0].portMappings[1].containerPortRange: port 8005/tcp is in "
+             "another port mapping of the container"},
+        Case{"PortRangeTooWideForBridge",
+             Doc(R"(, "portMappings": [{"containerPortRange": "10000-10999"},
+                                        {"containerPortRange": "20000-20024"}])"),
+             "containerDefinitions[0].portMappings[1].containerPortRange: at most 1024 ports in "
+             "the ranges of a bridge-mode container (each is a DNAT rule of its own on the "
+             "host)"},
+        Case{"PortRangeWideInAwsvpc",
+             Doc(R"(, "portMappings": [{"containerPortRange": "10000-60000"}])",
+                 R"("networkMode": "awsvpc", )"),
+             ""},
         Case{"UnknownVolume",
              Doc(R"(, "mountPoints": [{"sourceVolume": "data", "containerPath": "/d"}])"),
              "containerDefinitions[0].mountPoints[0].sourceVolume: no volume named \"data\" in "

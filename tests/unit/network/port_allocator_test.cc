@@ -86,6 +86,33 @@ TEST(PortAllocatorTest, HeldBindingsOfALoadedTaskCount) {
   EXPECT_NE((*dynamic)[0].host_port, 50000);
 }
 
+TEST(PortAllocatorTest, APortRangeGetsContiguousHostPorts) {
+  PortAllocatorOptions options = Small({50005});
+  options.dynamic_high = 50009;  // 50001 reserved, 50005 bound: runs 50002-50004, 50006-50009.
+  PortAllocator ports(options);
+  EXPECT_EQ(ports.Check({{.container_port = 8000, .count = 5}}), "RESOURCE:PORTS");
+  EXPECT_EQ(ports.Check({{.container_port = 8000, .count = 4}}), "");
+  // Two runs that fit only one after the other, and a single port beside them.
+  EXPECT_EQ(ports.Check({{.container_port = 8000, .count = 4},
+                         {.container_port = 9000, .count = 3},
+                         {.container_port = 80}}),
+            "");
+  EXPECT_EQ(ports.Check({{.container_port = 8000, .count = 4},
+                         {.container_port = 9000, .count = 4}}),
+            "RESOURCE:PORTS");
+  auto range = ports.Allocate("a", {{.container_port = 8000, .count = 3}});
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_THAT(*range, ElementsAre(PortBinding{8000, 50002, "tcp"}));
+  // Every port of the run is held.
+  EXPECT_EQ(ports.Check({{.container_port = 1, .host_port = 50004}}), "RESOURCE:PORTS");
+  auto next = ports.Allocate("b", {{.container_port = 7000, .count = 3}});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)[0].host_port, 50006);
+  EXPECT_FALSE(ports.Allocate("c", {{.container_port = 7000, .count = 2}}).ok());
+  ports.Release("a");
+  EXPECT_TRUE(ports.Allocate("c", {{.container_port = 7000, .count = 2}}).ok());
+}
+
 TEST(PortAllocatorTest, HostPortInUseSeesAListener) {
   // A socket of this test on an ephemeral port of loopback's wildcard.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_replace.h"
 
+#include "skiff/model/task_definition.h"
 #include "skiff/network/port_allocator.h"
 #include "service_fixture.h"
 
@@ -228,6 +229,41 @@ TEST_F(TaskNetworkingTest, HostModePortsAreHeldToo) {
   ASSERT_TRUE(bridge.ok());
   ASSERT_EQ(bridge->failures_size(), 1);
   EXPECT_EQ(bridge->failures(0).reason(), "RESOURCE:PORTS");
+}
+
+TEST_F(TaskNetworkingTest, AContainerPortRangeGetsContiguousHostPortsThatStayHeld) {
+  Register(R"({"family": "ranges", "networkMode": "bridge", "containerDefinitions": [
+      {"name": "app", "image": "skiff.local/busybox:test", "memory": 16,
+       "portMappings": [{"containerPortRange": "7000-7003"}, {"containerPort": 80}]}]})");
+  const std::string id = RunOne("ranges");
+  const v1::Task task = Task(id);
+  ASSERT_EQ(task.last_status(), "RUNNING");
+  const auto& bindings = task.containers(0).network_bindings();
+  ASSERT_EQ(bindings.size(), 2);
+  // One binding for the range, as ECS shows it.
+  EXPECT_EQ(bindings[0].container_port_range(), "7000-7003");
+  EXPECT_FALSE(bindings[0].has_container_port());
+  const std::optional<std::pair<int, int>> host =
+      model::ParsePortRange(bindings[0].host_port_range());
+  ASSERT_TRUE(host.has_value()) << bindings[0].host_port_range();
+  EXPECT_EQ(host->second - host->first, 3);
+  EXPECT_GE(host->first, network::kDefaultDynamicPortLow);
+  // Each port of it mapped on the host.
+  std::vector<network::PortBinding> expected;
+  for (int k = 0; k < 4; ++k) expected.push_back({7000 + k, host->first + k, "tcp"});
+  expected.push_back({80, bindings[1].host_port(), "tcp"});
+  EXPECT_EQ(network_.Ports(id + "-app"), expected);
+
+  // A restarted skiffd holds the whole range: the next task's range is elsewhere.
+  Open();
+  tasks_->OnRuntimeEvent({.kind = runtime::RuntimeEvent::Kind::kStreamUp});
+  Settle();
+  const std::string next = RunOne("ranges");
+  const std::optional<std::pair<int, int>> other =
+      model::ParsePortRange(Task(next).containers(0).network_bindings(0).host_port_range());
+  ASSERT_TRUE(other.has_value());
+  EXPECT_TRUE(other->first > host->second || other->second < host->first)
+      << other->first << "-" << other->second;
 }
 
 TEST_F(TaskNetworkingTest, ARestartKeepsPortsHeldAndRemovesWhatACrashLeft) {
