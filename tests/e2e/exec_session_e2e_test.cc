@@ -53,7 +53,7 @@ class Tmux {
   }
   std::string Screen() {
     std::string out;
-    Run({"capture-pane", "-p", "-t", "s"}, &out).IgnoreError();
+    Run({"capture-pane", "-p", "-J", "-t", "s"}, &out).IgnoreError();
     return out;
   }
   // Polls the screen (bounded) until it shows `text`.
