@@ -1,15 +1,19 @@
 // `skiff execute-command --interactive` against a real skiffd, containerd and runc: stdin from a
 // pipe (no terminal), a real terminal from a private tmux server (raw mode, Ctrl-C, a resize,
-// the exit status), a container stopped under a session, and the refusals the one-shot path
-// gives. Each test checks that nothing of its sessions stays: no exec process in the container,
+// the exit status), a container stopped under a session, a client killed or gone, and the
+// refusals the one-shot path gives. Each test checks that nothing of its sessions stays: no exec process in the container,
 // no FIFO directory in skiffd's state.
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -50,6 +54,15 @@ class Tmux {
   absl::Status Resize(int columns, int rows) {
     return Run({"resize-window", "-t", "s", "-x", std::to_string(columns), "-y",
                 std::to_string(rows)});
+  }
+  // The pid of the window's command (the shell that runs SessionCommand).
+  pid_t PanePid() {
+    std::string out;
+    int pid = 0;
+    if (Run({"display-message", "-p", "-t", "s", "#{pane_pid}"}, &out).ok()) {
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(out), &pid);
+    }
+    return pid;
   }
   std::string Screen() {
     std::string out;
@@ -246,6 +259,39 @@ TEST_F(ExecSessionTest, StoppingTheTaskEndsTheSessionWithAClearError) {
       << tmux.Screen();
   Ok({"wait", "tasks-stopped", "--tasks", id, "--timeout", "60"});
   EXPECT_EQ(ExecDirs(), 0);
+}
+
+// The children of a process (from /proc), for the CLI under the tmux window's shell.
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
+  std::vector<pid_t> children;
+  for (int child = 0; in >> child;) children.push_back(child);
+  return children;
+}
+
+TEST_F(ExecSessionTest, ASignalOrADroppedClientKillsTheCommand) {
+  StartSkiffd();
+  LoadTestImage();
+  const std::string id = StartTask("dropped");
+  ASSERT_FALSE(id.empty());
+  const int processes = ProcessesIn(id);
+  for (const int signal_number : {SIGTERM, SIGKILL}) {
+    SCOPED_TRACE(signal_number);
+    const std::string dir = absl::StrCat(skiffd_->dir(), "/signal-", signal_number);
+    std::filesystem::create_directories(dir);
+    Tmux tmux(dir, SessionCommand(dir, id), 80, 24);
+    ASSERT_TRUE(tmux.started().ok()) << tmux.started();
+    ASSERT_TRUE(tmux.Type("echo sleeping-$((3*3)); sleep 1000").ok());
+    ASSERT_TRUE(tmux.WaitFor("sleeping-9")) << tmux.Screen();
+    EXPECT_EQ(ProcessesIn(id), processes + 2);  // The shell and its sleep.
+    const std::vector<pid_t> cli = ChildrenOf(tmux.PanePid());
+    ASSERT_EQ(cli.size(), 1u);
+    ASSERT_EQ(kill(cli[0], signal_number), 0);
+    // SIGTERM: the CLI cancels, restores the terminal and says how it ended. SIGKILL: skiffd
+    // sees the connection drop.
+    EXPECT_EQ(WaitForStatus(dir), signal_number == SIGTERM ? "143 restored" : "137 changed");
+    ExpectNothingLeft(id, processes);
+  }
 }
 
 TEST_F(ExecSessionTest, RefusedAsTheOneShotCommandIs) {
