@@ -1,7 +1,8 @@
 // NodeService: skiff.v1.Node, the operations ECS does not have (watch, logs, exec, images). Its
 // calls are streams that wait on files, containers and the loop, so it uses gRPC's synchronous
 // API: each call has a gRPC thread of its own and may block it; domain state is still only read
-// on the control loop (RunOnLoop), and the runtime is thread-safe.
+// on the control loop (RunOnLoop), and the runtime is thread-safe. An interactive exec session
+// holds its thread for as long as it lasts, and one more (api/exec_session_call.h).
 #ifndef SKIFF_SRC_API_NODE_SERVICE_H_
 #define SKIFF_SRC_API_NODE_SERVICE_H_
 

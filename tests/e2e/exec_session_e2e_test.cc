@@ -1,8 +1,8 @@
 // `skiff execute-command --interactive` against a real skiffd, containerd and runc: stdin from a
 // pipe (no terminal), a real terminal from a private tmux server (raw mode, Ctrl-C, a resize,
 // the exit status), a container stopped under a session, a client killed or gone, and the
-// refusals the one-shot path gives. Each test checks that nothing of its sessions stays: no exec process in the container,
-// no FIFO directory in skiffd's state.
+// refusals the one-shot path gives. Each test checks that nothing of its sessions stays: no
+// exec process in the container, no FIFO directory in skiffd's state.
 #include <signal.h>
 
 #include <filesystem>
@@ -94,25 +94,43 @@ class Tmux {
   absl::Status started_;
 };
 
+// A busybox container that sleeps, under an init so that stop-task is quick.
+json Sleeper(const std::string& name) {
+  return {{"name", name},
+          {"image", skiff::testing::kTestImageRef},
+          {"memory", 32},
+          {"stopTimeout", 2},
+          {"linuxParameters", {{"initProcessEnabled", true}}},
+          {"command", json::array({"sleep", "1000"})}};
+}
+
 class ExecSessionTest : public E2eTest {
  protected:
   ExecSessionTest() { namespace_prefix_ = "skiff-exec"; }
 
-  // A running task of one busybox container "app" (under an init, so stop-task is quick);
-  // its id, or "" after a test failure.
-  std::string StartTask(const std::string& family) {
-    json container = {{"name", "app"},
-                      {"image", skiff::testing::kTestImageRef},
-                      {"memory", 64},
-                      {"stopTimeout", 2},
-                      {"linuxParameters", {{"initProcessEnabled", true}}},
-                      {"command", json::array({"sleep", "1000"})}};
-    RegisterTaskDefinition({{"family", family},
-                            {"networkMode", "host"},
-                            {"containerDefinitions", json::array({container})}});
+  // Starts skiffd with the test image, then a task of `containers`; the task's id once it
+  // runs, or "" after a test failure.
+  std::string StartTask(const std::string& family, const json& containers) {
+    StartSkiffd();
+    LoadTestImage();
+    RegisterTaskDefinition(
+        {{"family", family}, {"networkMode", "host"}, {"containerDefinitions", containers}});
     const std::string id = RunTask(family);
     if (id.empty()) return "";
     return WaitForTaskStatus(id, "RUNNING", kWait).last_status() == "RUNNING" ? id : "";
+  }
+  // One container "app".
+  std::string StartTask(const std::string& family) {
+    return StartTask(family, json::array({Sleeper("app")}));
+  }
+
+  // A session with a terminal in `id`'s container, in a tmux window of 80x24 whose files are in
+  // `dir`; null after a test failure.
+  std::unique_ptr<Tmux> OpenTerminal(const std::string& dir, const std::string& id) {
+    auto tmux = std::make_unique<Tmux>(dir, SessionCommand(dir, id), 80, 24);
+    if (tmux->started().ok()) return tmux;
+    ADD_FAILURE() << tmux->started();
+    return nullptr;
   }
 
   // The skiff CLI with `input` on its stdin (a pipe).
@@ -180,8 +198,6 @@ class ExecSessionTest : public E2eTest {
 };
 
 TEST_F(ExecSessionTest, StdinThatIsNotATerminalStreamsAndItsEndIsTheCommandsEof) {
-  StartSkiffd();
-  LoadTestImage();
   const std::string id = StartTask("piped");
   ASSERT_FALSE(id.empty());
   const int processes = ProcessesIn(id);
@@ -203,14 +219,13 @@ TEST_F(ExecSessionTest, StdinThatIsNotATerminalStreamsAndItsEndIsTheCommandsEof)
 }
 
 TEST_F(ExecSessionTest, ATerminalSessionIsRawResizesAndEndsWithTheCommandsStatus) {
-  StartSkiffd();
-  LoadTestImage();
   const std::string id = StartTask("terminal");
   ASSERT_FALSE(id.empty());
   const int processes = ProcessesIn(id);
   const std::string dir = skiffd_->dir();
-  Tmux tmux(dir, SessionCommand(dir, id), 80, 24);
-  ASSERT_TRUE(tmux.started().ok()) << tmux.started();
+  std::unique_ptr<Tmux> terminal = OpenTerminal(dir, id);
+  ASSERT_NE(terminal, nullptr);
+  Tmux& tmux = *terminal;
 
   // The command has a terminal of the client's size (echoed lines show the command, the
   // output shows the arithmetic done).
@@ -242,13 +257,12 @@ TEST_F(ExecSessionTest, ATerminalSessionIsRawResizesAndEndsWithTheCommandsStatus
 }
 
 TEST_F(ExecSessionTest, StoppingTheTaskEndsTheSessionWithAClearError) {
-  StartSkiffd();
-  LoadTestImage();
   const std::string id = StartTask("stopped");
   ASSERT_FALSE(id.empty());
   const std::string dir = skiffd_->dir();
-  Tmux tmux(dir, SessionCommand(dir, id), 80, 24);
-  ASSERT_TRUE(tmux.started().ok()) << tmux.started();
+  std::unique_ptr<Tmux> terminal = OpenTerminal(dir, id);
+  ASSERT_NE(terminal, nullptr);
+  Tmux& tmux = *terminal;
   ASSERT_TRUE(tmux.Type("echo ready-$((6*7))").ok());
   ASSERT_TRUE(tmux.WaitFor("ready-42")) << tmux.Screen();
 
@@ -270,8 +284,6 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
 }
 
 TEST_F(ExecSessionTest, ASignalOrADroppedClientKillsTheCommand) {
-  StartSkiffd();
-  LoadTestImage();
   const std::string id = StartTask("dropped");
   ASSERT_FALSE(id.empty());
   const int processes = ProcessesIn(id);
@@ -279,8 +291,9 @@ TEST_F(ExecSessionTest, ASignalOrADroppedClientKillsTheCommand) {
     SCOPED_TRACE(signal_number);
     const std::string dir = absl::StrCat(skiffd_->dir(), "/signal-", signal_number);
     std::filesystem::create_directories(dir);
-    Tmux tmux(dir, SessionCommand(dir, id), 80, 24);
-    ASSERT_TRUE(tmux.started().ok()) << tmux.started();
+    std::unique_ptr<Tmux> terminal = OpenTerminal(dir, id);
+    ASSERT_NE(terminal, nullptr);
+    Tmux& tmux = *terminal;
     ASSERT_TRUE(tmux.Type("echo sleeping-$((3*3)); sleep 1000").ok());
     ASSERT_TRUE(tmux.WaitFor("sleeping-9")) << tmux.Screen();
     EXPECT_EQ(ProcessesIn(id), processes + 2);  // The shell and its sleep.
@@ -295,22 +308,8 @@ TEST_F(ExecSessionTest, ASignalOrADroppedClientKillsTheCommand) {
 }
 
 TEST_F(ExecSessionTest, RefusedAsTheOneShotCommandIs) {
-  StartSkiffd();
-  LoadTestImage();
-  json app = {{"name", "app"},
-              {"image", skiff::testing::kTestImageRef},
-              {"memory", 32},
-              {"stopTimeout", 2},
-              {"linuxParameters", {{"initProcessEnabled", true}}},
-              {"command", json::array({"sleep", "1000"})}};
-  json sidecar = app;
-  sidecar["name"] = "sidecar";
-  RegisterTaskDefinition({{"family", "pair"},
-                          {"networkMode", "host"},
-                          {"containerDefinitions", json::array({app, sidecar})}});
-  const std::string id = RunTask("pair");
+  const std::string id = StartTask("pair", json::array({Sleeper("app"), Sleeper("sidecar")}));
   ASSERT_FALSE(id.empty());
-  ASSERT_EQ(WaitForTaskStatus(id, "RUNNING", kWait).last_status(), "RUNNING");
   auto session = [&](std::vector<std::string> more) {
     std::vector<std::string> args = {"execute-command", "--task", id, "--interactive"};
     args.insert(args.end(), more.begin(), more.end());
