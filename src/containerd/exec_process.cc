@@ -9,12 +9,14 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/empty.pb.h"
 #include "skiff/base/status_macros.h"
 
@@ -47,16 +49,45 @@ std::map<pid_t, std::vector<pid_t>> ChildrenOnHost() {
   return children;
 }
 
+// The state letter of a process ('R', 'S', 'T', 'Z', ...), 0 when it is gone.
+char StateOf(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close_paren = stat.rfind(')');
+  return close_paren == std::string::npos || close_paren + 2 >= stat.size()
+             ? 0
+             : stat[close_paren + 2];
+}
+
+// Waits (at most 100 ms) until a signalled SIGSTOP has landed: stopped, dead or gone.
+void AwaitStopped(pid_t pid) {
+  for (int i = 0; i < 100; ++i) {
+    const char state = StateOf(pid);
+    if (state == 0 || state == 'T' || state == 't' || state == 'Z' || state == 'X') return;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+}
+
 // SIGKILLs pid and everything it started. An exec'd command may have forked (`sh -c "a | b"`, a
 // daemonizing check, an interactive shell's jobs); killing only its pid would leave the rest
-// running inside the container. Children are collected first, so none is reparented away
-// meanwhile.
+// running inside the container. Each process found is stopped first, and children are looked
+// for again once the stops have landed, until none is new: a stopped process can neither fork
+// nor be reparented away by its parent's death, so the last look sees the whole tree.
 void KillProcessTree(pid_t root) {
-  const std::map<pid_t, std::vector<pid_t>> children = ChildrenOnHost();
-  std::vector<pid_t> tree{root};
-  for (size_t i = 0; i < tree.size(); ++i) {
-    auto it = children.find(tree[i]);
-    if (it != children.end()) tree.insert(tree.end(), it->second.begin(), it->second.end());
+  std::set<pid_t> tree{root};
+  std::vector<pid_t> found{root};
+  for (int round = 0; round < 100 && !found.empty(); ++round) {
+    for (pid_t pid : found) kill(pid, SIGSTOP);
+    for (pid_t pid : found) AwaitStopped(pid);
+    found.clear();
+    const std::map<pid_t, std::vector<pid_t>> children = ChildrenOnHost();
+    for (pid_t pid : std::vector<pid_t>(tree.begin(), tree.end())) {
+      auto it = children.find(pid);
+      if (it == children.end()) continue;
+      for (pid_t child : it->second) {
+        if (tree.insert(child).second) found.push_back(child);
+      }
+    }
   }
   for (pid_t pid : tree) kill(pid, SIGKILL);
 }
