@@ -100,6 +100,15 @@ bool IsBadCommand(const grpc::Status& status) {
          absl::StrContains(m, "no such file or directory");
 }
 
+// A request of the Tasks service about one exec process.
+template <typename Request>
+Request About(const std::string& container_id, const std::string& exec_id) {
+  Request request;
+  request.set_container_id(container_id);
+  request.set_exec_id(exec_id);
+  return request;
+}
+
 }  // namespace
 
 ExecProcess::ExecProcess(const ContainerdConnection* connection, std::string container_id,
@@ -143,9 +152,7 @@ absl::Status ExecProcess::MakeFifos(const ExecProcessOptions& options) {
 }
 
 absl::Status ExecProcess::CreateAndStart(const ExecProcessOptions& options) {
-  tasks_api::ExecProcessRequest exec;
-  exec.set_container_id(container_id_);
-  exec.set_exec_id(exec_id_);
+  auto exec = About<tasks_api::ExecProcessRequest>(container_id_, exec_id_);
   exec.set_terminal(options.tty);
   if (options.with_stdin) exec.set_stdin(dir_ + "/stdin");
   exec.set_stdout(dir_ + "/stdout");
@@ -156,9 +163,7 @@ absl::Status ExecProcess::CreateAndStart(const ExecProcessOptions& options) {
   grpc::Status status = tasks_->Exec(connection_->NewContext(kCallTimeout).get(), exec, &empty);
   if (!status.ok()) return connection_->ToStatus(status, "Tasks.Exec " + container_id_);
   created_ = true;
-  tasks_api::StartRequest start;
-  start.set_container_id(container_id_);
-  start.set_exec_id(exec_id_);
+  const auto start = About<tasks_api::StartRequest>(container_id_, exec_id_);
   tasks_api::StartResponse started;
   status = tasks_->Start(connection_->NewContext(kCallTimeout).get(), start, &started);
   if (!status.ok() && IsBadCommand(status)) {
@@ -175,9 +180,7 @@ ExecProcess::~ExecProcess() {
     if (fd >= 0) close(fd);
   }
   if (created_) {
-    tasks_api::DeleteProcessRequest remove;
-    remove.set_container_id(container_id_);
-    remove.set_exec_id(exec_id_);
+    const auto remove = About<tasks_api::DeleteProcessRequest>(container_id_, exec_id_);
     tasks_api::DeleteResponse removed;
     tasks_->DeleteProcess(connection_->NewContext(kCallTimeout).get(), remove, &removed);
   }
@@ -189,9 +192,7 @@ absl::Status ExecProcess::CloseStdin() {
   if (stdin_fd_ < 0) return absl::OkStatus();
   close(stdin_fd_);
   stdin_fd_ = -1;
-  tasks_api::CloseIORequest request;
-  request.set_container_id(container_id_);
-  request.set_exec_id(exec_id_);
+  auto request = About<tasks_api::CloseIORequest>(container_id_, exec_id_);
   request.set_stdin(true);
   google::protobuf::Empty empty;
   grpc::Status status =
@@ -200,9 +201,7 @@ absl::Status ExecProcess::CloseStdin() {
 }
 
 absl::Status ExecProcess::ResizePty(uint32_t columns, uint32_t rows) const {
-  tasks_api::ResizePtyRequest request;
-  request.set_container_id(container_id_);
-  request.set_exec_id(exec_id_);
+  auto request = About<tasks_api::ResizePtyRequest>(container_id_, exec_id_);
   request.set_width(columns);
   request.set_height(rows);
   google::protobuf::Empty empty;
@@ -213,18 +212,14 @@ absl::Status ExecProcess::ResizePty(uint32_t columns, uint32_t rows) const {
 
 void ExecProcess::Kill() const {
   if (pid_ > 0) KillProcessTree(pid_);
-  tasks_api::KillRequest request;
-  request.set_container_id(container_id_);
-  request.set_exec_id(exec_id_);
+  auto request = About<tasks_api::KillRequest>(container_id_, exec_id_);
   request.set_signal(SIGKILL);
   google::protobuf::Empty empty;
   tasks_->Kill(connection_->NewContext(kCallTimeout).get(), request, &empty);
 }
 
 absl::StatusOr<uint32_t> ExecProcess::Wait(grpc::ClientContext* context) const {
-  tasks_api::WaitRequest request;
-  request.set_container_id(container_id_);
-  request.set_exec_id(exec_id_);
+  const auto request = About<tasks_api::WaitRequest>(container_id_, exec_id_);
   tasks_api::WaitResponse response;
   grpc::Status status = tasks_->Wait(context, request, &response);
   if (!status.ok()) return connection_->ToStatus(status, "Tasks.Wait (exec) " + container_id_);
