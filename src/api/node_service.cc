@@ -14,7 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "api/exec_session_call.h"
 #include "skiff/api/errors.h"
+#include "skiff/base/status_macros.h"
 #include "skiff/logs/log_file.h"
 #include "skiff/model/arn.h"
 #include "skiff/model/errors.h"
@@ -85,6 +87,22 @@ bool WriteLog(grpc::ServerWriter<v1::LogChunk>* writer, const std::string& conta
   }
   return true;
 }
+
+// ServeExecSession's view of a synchronous bidirectional call.
+class GrpcExecCall final : public ExecCall {
+ public:
+  GrpcExecCall(grpc::ServerContext* context,
+               grpc::ServerReaderWriter<v1::ExecOutput, v1::ExecInput>* stream)
+      : context_(context), stream_(stream) {}
+  bool Read(v1::ExecInput* input) override { return stream_->Read(input); }
+  bool Write(const v1::ExecOutput& output) override { return stream_->Write(output); }
+  bool IsCancelled() const override { return context_->IsCancelled(); }
+  void Cancel() override { context_->TryCancel(); }
+
+ private:
+  grpc::ServerContext* const context_;
+  grpc::ServerReaderWriter<v1::ExecOutput, v1::ExecInput>* const stream_;
+};
 
 }  // namespace
 
@@ -268,44 +286,76 @@ grpc::Status NodeService::GetLogs(grpc::ServerContext* context, const v1::GetLog
   return grpc::Status::OK;
 }
 
+absl::StatusOr<NodeService::ExecTarget> NodeService::FindExecTarget(
+    const v1::ExecuteCommandRequest& request) {
+  absl::StatusOr<std::vector<std::string>> argv = SplitCommand(request.command());
+  if (!argv.ok()) return argv.status();
+  absl::StatusOr<std::vector<scheduler::ContainerLocation>> containers =
+      RunOnLoop(b_.loop, [&] {
+        return b_.task_manager->FindContainers(request.cluster(), request.task(),
+                                               request.container());
+      });
+  if (!containers.ok()) return containers.status();
+  if (containers->size() > 1) {
+    return model::EcsError(absl::StatusCode::kInvalidArgument, model::kInvalidParameterException,
+                           absl::StrCat("container: the task has ", containers->size(),
+                                        " containers; name one with --container"));
+  }
+  const scheduler::ContainerLocation& target = containers->front();
+  if (!target.running) {
+    return model::EcsError(absl::StatusCode::kFailedPrecondition,
+                           model::kInvalidParameterException,
+                           absl::StrCat("container ", target.name, " of task ", target.task_id,
+                                        " is not running"));
+  }
+  return ExecTarget{.argv = *std::move(argv), .container = target};
+}
+
 grpc::Status NodeService::ExecuteCommand(grpc::ServerContext* context,
                                          const v1::ExecuteCommandRequest* request,
                                          grpc::ServerWriter<v1::ExecOutput>* writer) {
   if (request->interactive()) {
-    return Fail(context, model::EcsError(absl::StatusCode::kFailedPrecondition,
+    return Fail(context, model::EcsError(absl::StatusCode::kInvalidArgument,
                                          model::kInvalidParameterException,
-                                         "interactive: sessions with a terminal are not supported "
-                                         "yet; run the command without --interactive"));
+                                         "interactive: a session takes the client's input; "
+                                         "call Node.ExecuteCommandSession (a stream both ways)"));
   }
-  absl::StatusOr<std::vector<std::string>> argv = SplitCommand(request->command());
-  if (!argv.ok()) return Fail(context, argv.status());
-  absl::StatusOr<std::vector<scheduler::ContainerLocation>> containers =
-      RunOnLoop(b_.loop, [&] {
-        return b_.task_manager->FindContainers(request->cluster(), request->task(),
-                                               request->container());
-      });
-  if (!containers.ok()) return Fail(context, containers.status());
-  if (containers->size() > 1) {
-    return Fail(context, model::EcsError(
-                             absl::StatusCode::kInvalidArgument, model::kInvalidParameterException,
-                             absl::StrCat("container: the task has ", containers->size(),
-                                          " containers; name one with --container")));
-  }
-  const scheduler::ContainerLocation& target = containers->front();
-  if (!target.running) {
-    return Fail(context, model::EcsError(absl::StatusCode::kFailedPrecondition,
-                                         model::kInvalidParameterException,
-                                         absl::StrCat("container ", target.name, " of task ",
-                                                      target.task_id, " is not running")));
-  }
+  absl::StatusOr<ExecTarget> target = FindExecTarget(*request);
+  if (!target.ok()) return Fail(context, target.status());
   absl::StatusOr<runtime::ExecResult> result =
-      b_.runtime->Exec(target.runtime_id, *argv, kExecTimeout, runtime::kDefaultExecOutputLimit);
+      b_.runtime->Exec(target->container.runtime_id, target->argv, kExecTimeout,
+                       runtime::kDefaultExecOutputLimit);
   if (!result.ok()) return Fail(context, result.status());
   v1::ExecOutput output;
   output.set_stdout(std::move(result->stdout_data));
   output.set_stderr(std::move(result->stderr_data));
   output.set_exit_code(result->exit_code);
   writer->Write(output);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::ExecuteCommandSession(
+    grpc::ServerContext* context, grpc::ServerReaderWriter<v1::ExecOutput, v1::ExecInput>* stream) {
+  GrpcExecCall call(context, stream);
+  absl::Status status = ServeExecSession(
+      &call, [this](const v1::ExecStart& start) -> absl::StatusOr<OpenedExecSession> {
+        if (!start.request().interactive()) {
+          return model::EcsError(absl::StatusCode::kInvalidArgument,
+                                 model::kInvalidParameterException,
+                                 "interactive: must be true in a session");
+        }
+        SKIFF_ASSIGN_OR_RETURN(ExecTarget target, FindExecTarget(start.request()));
+        runtime::ExecSessionOptions options{.tty = start.tty()};
+        if (start.tty()) options.window = ToWindowSize(start.window());
+        SKIFF_ASSIGN_OR_RETURN(
+            std::unique_ptr<runtime::ExecSession> session,
+            b_.runtime->StartExecSession(target.container.runtime_id, target.argv, options));
+        return OpenedExecSession{.session = std::move(session),
+                                 .container = absl::StrCat("container ", target.container.name,
+                                                           " of task ",
+                                                           target.container.task_id)};
+      });
+  if (!status.ok()) return Fail(context, status);
   return grpc::Status::OK;
 }
 

@@ -1,7 +1,8 @@
 // NodeService: skiff.v1.Node, the operations ECS does not have (watch, logs, exec, images). Its
 // calls are streams that wait on files, containers and the loop, so it uses gRPC's synchronous
 // API: each call has a gRPC thread of its own and may block it; domain state is still only read
-// on the control loop (RunOnLoop), and the runtime is thread-safe.
+// on the control loop (RunOnLoop), and the runtime is thread-safe. An interactive exec session
+// holds its thread for as long as it lasts, and one more (api/exec_session_call.h).
 #ifndef SKIFF_SRC_API_NODE_SERVICE_H_
 #define SKIFF_SRC_API_NODE_SERVICE_H_
 
@@ -25,6 +26,9 @@ class NodeService final : public v1::Node::Service {
   grpc::Status ExecuteCommand(grpc::ServerContext* context,
                               const v1::ExecuteCommandRequest* request,
                               grpc::ServerWriter<v1::ExecOutput>* writer) override;
+  grpc::Status ExecuteCommandSession(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::ExecOutput, v1::ExecInput>* stream) override;
   grpc::Status LoadImage(grpc::ServerContext* context,
                          grpc::ServerReader<v1::LoadImageChunk>* reader,
                          v1::LoadImageResponse* response) override;
@@ -48,6 +52,14 @@ class NodeService final : public v1::Node::Service {
   absl::StatusOr<std::vector<v1::WatchEvent>> Snapshot(const std::string& cluster,
                                                        const std::set<std::string>& task_arns,
                                                        const std::set<std::string>& service_names);
+
+  // Where a command of an ExecuteCommand request runs: its words and the one running container
+  // the request names. The errors say which field is wrong.
+  struct ExecTarget {
+    std::vector<std::string> argv;
+    scheduler::ContainerLocation container;
+  };
+  absl::StatusOr<ExecTarget> FindExecTarget(const v1::ExecuteCommandRequest& request);
 
   ApiServer::Backends b_;
 };

@@ -125,7 +125,9 @@ std::vector<Command> EcsCommands() {
       MakeCommand("describe-service-revisions",
                   "Describe service revisions (the task definition a deployment rolled out)",
                   &S::DescribeServiceRevisions),
-      MakeStreamCommand("", "execute-command", "Run a command in a task's container",
+      MakeStreamCommand("", "execute-command",
+                        "Run a command in a task's container (--interactive: a session, with a "
+                        "terminal when stdin is one)",
                         &RunExecuteCommand),
       MakeStreamCommand("wait", "tasks-running", "Wait until the tasks are RUNNING",
                         &RunWaitTasksRunning),

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cli/exec_session.h"
 #include "skiff/cli/app.h"
 #include "skiff/cli/output.h"
 #include "skiff/model/errors.h"
@@ -257,6 +258,7 @@ int RunLogs(const Connection& connection, const v1::GetLogsRequest& request) {
 }
 
 int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequest& request) {
+  if (request.interactive()) return RunExecSession(connection, request);
   v1::Node::Stub stub(connection.channel);
   grpc::ClientContext context;
   auto reader = stub.ExecuteCommand(&context, request);

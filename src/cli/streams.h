@@ -32,7 +32,8 @@ int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& reque
 // Per-blob progress on stderr when it is a terminal; the image's JSON on stdout at the end.
 int RunPullImage(const Connection& connection, const v1::PullImageRequest& request);
 int RunLogs(const Connection& connection, const v1::GetLogsRequest& request);
-// Exits with the command's own exit code, as `docker exec` and `kubectl exec` do.
+// Exits with the command's own exit code, as `docker exec` and `kubectl exec` do. With
+// --interactive, a session (cli/exec_session.h).
 int RunExecuteCommand(const Connection& connection, const v1::ExecuteCommandRequest& request);
 int RunWaitTasksRunning(const Connection& connection, const v1::WaitTasksRequest& request);
 int RunWaitTasksStopped(const Connection& connection, const v1::WaitTasksRequest& request);

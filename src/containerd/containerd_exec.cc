@@ -1,5 +1,5 @@
 // The parts of the containerd adapter that touch the host directly: exec (FIFOs for the
-// process's output) and reading an image's account files through a short mount.
+// process's streams, exec_process.h) and reading an image's account files through a short mount.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <poll.h>
@@ -10,34 +10,25 @@
 
 #include <array>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <map>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
-#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
-#include "google/protobuf/empty.pb.h"
 #include "skiff/base/status_macros.h"
 #include "skiff/containerd/containerd_runtime.h"
 #include "containerd/containerd_containers.h"
+#include "containerd/containerd_exec_session.h"
+#include "containerd/exec_process.h"
 
 namespace skiff::runtime {
 namespace {
 
-namespace tasks_api = containerd::services::tasks::v1;
-
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
-constexpr char kProcessTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 constexpr size_t kMaxAccountFile = 1 << 20;
 
 // Reads what is available on fd into out, keeping at most `cap` bytes (the rest is read and
@@ -55,40 +46,6 @@ bool Drain(int fd, size_t cap, std::string* out, bool* truncated) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
     return false;
   }
-}
-
-// The parent of each process on the host, from /proc/<pid>/stat (fields after the command name,
-// which may itself hold spaces and parentheses).
-std::map<pid_t, std::vector<pid_t>> ChildrenOnHost() {
-  std::map<pid_t, std::vector<pid_t>> children;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(name, &pid)) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(absl::string_view(stat).substr(close_paren + 1), ' ', absl::SkipEmpty());
-    pid_t ppid = 0;
-    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &ppid)) children[ppid].push_back(pid);
-  }
-  return children;
-}
-
-// SIGKILLs pid and everything it started. An exec'd command that timed out may have forked
-// (`sh -c "a | b"`, a daemonizing check); killing only its pid would leave the rest running
-// inside the container. Children are collected first, so none is reparented away meanwhile.
-void KillProcessTree(pid_t root) {
-  const std::map<pid_t, std::vector<pid_t>> children = ChildrenOnHost();
-  std::vector<pid_t> tree{root};
-  for (size_t i = 0; i < tree.size(); ++i) {
-    auto it = children.find(tree[i]);
-    if (it != children.end()) tree.insert(tree.end(), it->second.begin(), it->second.end());
-  }
-  for (pid_t pid : tree) kill(pid, SIGKILL);
 }
 
 // A file of the mounted image root, resolved inside that root (an image's symlink to
@@ -160,58 +117,18 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
   const absl::Time deadline = absl::Now() + timeout;
   SKIFF_ASSIGN_OR_RETURN(const containerd::services::containers::v1::Container container,
                          GetContainer(connection_, id, kCallTimeout));
-  SKIFF_ASSIGN_OR_RETURN(std::string process,
+  SKIFF_ASSIGN_OR_RETURN(std::string process_spec,
                          BuildExecProcessSpec(container.spec().value(), argv));
-
-  const std::string exec_id = absl::StrCat("exec-", RandomHex(*options_.random, 16));
-  const std::string dir = absl::StrCat(options_.work_dir, "/", exec_id);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("create ", dir, ": ", ec.message()));
-  absl::Cleanup remove_dir = [&dir] { std::filesystem::remove_all(dir); };
-  const std::string out_path = dir + "/stdout";
-  const std::string err_path = dir + "/stderr";
-  for (const std::string& path : {out_path, err_path}) {
-    if (mkfifo(path.c_str(), 0600) != 0) return absl::ErrnoToStatus(errno, "mkfifo " + path);
-  }
-  // Readers first, non-blocking, so the shim's blocking open for writing finds them.
-  const int out_fd = open(out_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  const int err_fd = open(err_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  absl::Cleanup close_fds = [out_fd, err_fd] {
-    if (out_fd >= 0) close(out_fd);
-    if (err_fd >= 0) close(err_fd);
-  };
-  if (out_fd < 0 || err_fd < 0) return absl::ErrnoToStatus(errno, "open exec fifos in " + dir);
-
-  auto tasks = tasks_api::Tasks::NewStub(connection_.channel());
-  tasks_api::ExecProcessRequest exec;
-  exec.set_container_id(id);
-  exec.set_exec_id(exec_id);
-  exec.set_stdout(out_path);
-  exec.set_stderr(err_path);
-  exec.mutable_spec()->set_type_url(kProcessTypeUrl);
-  exec.mutable_spec()->set_value(process);
-  google::protobuf::Empty empty;
-  grpc::Status status = tasks->Exec(connection_.NewContext(kCallTimeout).get(), exec, &empty);
-  if (!status.ok()) return connection_.ToStatus(status, "Tasks.Exec " + id);
-  absl::Cleanup delete_process = [&] {
-    tasks_api::DeleteProcessRequest remove;
-    remove.set_container_id(id);
-    remove.set_exec_id(exec_id);
-    tasks_api::DeleteResponse removed;
-    tasks->DeleteProcess(connection_.NewContext(kCallTimeout).get(), remove, &removed);
-  };
-  tasks_api::StartRequest start;
-  start.set_container_id(id);
-  start.set_exec_id(exec_id);
-  tasks_api::StartResponse started;
-  status = tasks->Start(connection_.NewContext(kCallTimeout).get(), start, &started);
-  if (!status.ok()) return connection_.ToStatus(status, "Tasks.Start (exec) " + id);
+  SKIFF_ASSIGN_OR_RETURN(
+      std::unique_ptr<ExecProcess> process,
+      ExecProcess::Start(&connection_, options_.work_dir, *options_.random,
+                         {.container_id = id, .process_spec = std::move(process_spec)}));
 
   // The shim opened the write ends while starting the process: EOF on both means it is done.
   ExecResult result;
   bool truncated = false;
-  std::array<pollfd, 2> fds{pollfd{out_fd, POLLIN, 0}, pollfd{err_fd, POLLIN, 0}};
+  std::array<pollfd, 2> fds{pollfd{process->stdout_fd(), POLLIN, 0},
+                            pollfd{process->stderr_fd(), POLLIN, 0}};
   std::array<std::string*, 2> sinks{&result.stdout_data, &result.stderr_data};
   int open_streams = 2;
   bool timed_out = false;
@@ -233,30 +150,35 @@ absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
       }
     }
   }
-  if (timed_out) {
-    if (started.pid() > 0) KillProcessTree(static_cast<pid_t>(started.pid()));
-    tasks_api::KillRequest kill;
-    kill.set_container_id(id);
-    kill.set_exec_id(exec_id);
-    kill.set_signal(SIGKILL);
-    tasks->Kill(connection_.NewContext(kCallTimeout).get(), kill, &empty);
-  }
-  tasks_api::WaitRequest wait;
-  wait.set_container_id(id);
-  wait.set_exec_id(exec_id);
-  tasks_api::WaitResponse waited;
-  status = tasks->Wait(connection_.NewContext(kCallTimeout).get(), wait, &waited);
+  if (timed_out) process->Kill();
+  absl::StatusOr<uint32_t> exit_status = process->Wait(connection_.NewContext(kCallTimeout).get());
   if (timed_out) {
     return absl::DeadlineExceededError(absl::StrCat("command in ", id, " still ran after ",
                                                     absl::FormatDuration(timeout), "; killed"));
   }
-  if (!status.ok()) return connection_.ToStatus(status, "Tasks.Wait (exec) " + id);
-  result.exit_code = static_cast<int>(waited.exit_status());
+  if (!exit_status.ok()) return exit_status.status();
+  result.exit_code = static_cast<int>(*exit_status);
   if (truncated) {
     absl::StrAppend(&result.stderr_data, "\n[skiff: output truncated at ", max_output,
                     " bytes]\n");
   }
   return result;
+}
+
+absl::StatusOr<std::unique_ptr<ExecSession>> ContainerdRuntime::StartExecSession(
+    const std::string& id, const std::vector<std::string>& argv,
+    const ExecSessionOptions& options) {
+  SKIFF_ASSIGN_OR_RETURN(const containerd::services::containers::v1::Container container,
+                         GetContainer(connection_, id, kCallTimeout));
+  SKIFF_ASSIGN_OR_RETURN(std::string process_spec,
+                         BuildExecProcessSpec(container.spec().value(), argv, options));
+  SKIFF_ASSIGN_OR_RETURN(std::unique_ptr<ExecProcess> process,
+                         ExecProcess::Start(&connection_, options_.work_dir, *options_.random,
+                                            {.container_id = id,
+                                             .process_spec = std::move(process_spec),
+                                             .with_stdin = true,
+                                             .tty = options.tty}));
+  return ContainerdExecSession::Create(&connection_, std::move(process), options);
 }
 
 }  // namespace skiff::runtime

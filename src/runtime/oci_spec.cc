@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "skiff/base/paths.h"
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -350,7 +351,8 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
 }
 
 absl::StatusOr<std::string> BuildExecProcessSpec(const std::string& container_spec_json,
-                                                 const std::vector<std::string>& argv) {
+                                                 const std::vector<std::string>& argv,
+                                                 const ExecSessionOptions& options) {
   if (argv.empty()) return Invalid("command", "must not be empty");
   json spec = json::parse(container_spec_json, nullptr, /*allow_exceptions=*/false);
   if (spec.is_discarded() || !spec.is_object() || !spec.contains("process") ||
@@ -366,6 +368,18 @@ absl::StatusOr<std::string> BuildExecProcessSpec(const std::string& container_sp
     if (from.contains(key)) process[key] = from[key];
   }
   if (!process.contains("cwd")) process["cwd"] = "/";
+  if (options.tty) {
+    process["terminal"] = true;
+    if (options.window.columns > 0 && options.window.rows > 0) {
+      process["consoleSize"] = {{"width", options.window.columns},
+                                {"height", options.window.rows}};
+    }
+    if (!process.contains("env") || !process["env"].is_array()) process["env"] = json::array();
+    const bool has_term = absl::c_any_of(process["env"], [](const json& e) {
+      return e.is_string() && absl::StartsWith(e.get<std::string>(), "TERM=");
+    });
+    if (!has_term) process["env"].push_back("TERM=xterm");
+  }
   return process.dump();
 }
 

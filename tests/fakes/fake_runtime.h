@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "fakes/fake_exec_session.h"
 #include "skiff/runtime/container_runtime.h"
 
 namespace skiff::fakes {
@@ -271,6 +273,30 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     return answer;
   }
 
+  // The next StartExecSession runs `command` (which must outlive its session); without one
+  // queued, StartExecSession answers Unimplemented.
+  void QueueExecSession(FakeExecCommand* command) {
+    absl::MutexLock lock(&mu_);
+    exec_sessions_.push_back(command);
+  }
+
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> StartExecSession(
+      const std::string& id, const std::vector<std::string>& argv,
+      const runtime::ExecSessionOptions& options) override {
+    absl::MutexLock lock(&mu_);
+    std::string joined;
+    for (const std::string& a : argv) absl::StrAppend(&joined, joined.empty() ? "" : " ", a);
+    if (absl::Status s = Call("StartExecSession", absl::StrCat(id, options.tty ? " tty " : " ",
+                                                               joined));
+        !s.ok()) {
+      return s;
+    }
+    if (exec_sessions_.empty()) return absl::UnimplementedError("fake runtime: no session queued");
+    FakeExecCommand* command = exec_sessions_.front();
+    exec_sessions_.pop_front();
+    return command->NewSession();
+  }
+
   // From now on, Stats reports this sample for stats.id (replacing the last one scripted) while
   // the container runs, or whenever the fake holds no container of that id.
   void ScriptStats(runtime::ContainerStats stats) {
@@ -340,6 +366,7 @@ class FakeRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, absl::StatusOr<runtime::ExecResult>> exec_answers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::StatusOr<runtime::ExecResult>> exec_command_answers_
       ABSL_GUARDED_BY(mu_);
+  std::deque<FakeExecCommand*> exec_sessions_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, runtime::ContainerStats> stats_ ABSL_GUARDED_BY(mu_);
   int stats_calls_ ABSL_GUARDED_BY(mu_) = 0;

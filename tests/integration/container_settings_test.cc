@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -18,12 +19,14 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -772,6 +775,100 @@ TEST_F(ContainerSettingsTest, ExecRunsAsTheContainersUserInItsDirectory) {
   EXPECT_EQ(loud->stdout_data.size(), 4096u);
   EXPECT_THAT(loud->stderr_data, HasSubstr("done"));
   EXPECT_THAT(loud->stderr_data, HasSubstr("truncated at 4096 bytes"));
+}
+
+// A session read (bounded): everything it wrote, and how it ended.
+struct SessionEnd {
+  std::string out;
+  std::string err;
+  std::optional<runtime::ExecExit> exit;
+  absl::Status status;
+};
+
+// Reads until the output has `until` (never, when empty) or the exit comes.
+SessionEnd ReadToExit(runtime::ExecSession& session, const std::string& until = "") {
+  SessionEnd end;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline && !end.exit && end.status.ok() &&
+         (until.empty() || !absl::StrContains(end.out, until))) {
+    absl::StatusOr<runtime::ExecSessionOutput> read = session.Read(absl::Milliseconds(200));
+    if (!read.ok()) {
+      end.status = read.status();
+      break;
+    }
+    end.out += read->stdout_data;
+    end.err += read->stderr_data;
+    end.exit = read->exit;
+  }
+  return end;
+}
+
+TEST_F(ContainerSettingsTest, AnExecSessionCarriesStdinATerminalAndAKill) {
+  const TaskContext task = NewTask();
+  const ContainerSpec spec =
+      Build(Definition(OneContainer(R"("entryPoint": ["sleep"], "command": ["60"])")), task);
+  ASSERT_TRUE(Create(spec).ok());
+  ASSERT_TRUE(runtime_->StartContainer(spec.id).ok());
+
+  // Without a terminal: stdin streams and its end is the command's EOF; two output streams.
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> piped =
+      runtime_->StartExecSession(spec.id, {"sh", "-c", "cat; echo oops >&2; exit 3"}, {});
+  ASSERT_TRUE(piped.ok()) << piped.status();
+  EXPECT_TRUE((*piped)->WriteStdin("hello\n").ok());
+  EXPECT_TRUE((*piped)->CloseStdin().ok());
+  EXPECT_EQ((*piped)->Resize({.columns = 80, .rows = 24}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  SessionEnd end = ReadToExit(**piped);
+  ASSERT_TRUE(end.status.ok()) << end.status;
+  EXPECT_EQ(end.out, "hello\n");
+  EXPECT_EQ(end.err, "oops\n");
+  ASSERT_TRUE(end.exit.has_value());
+  EXPECT_EQ(end.exit->exit_code, 3);
+  EXPECT_FALSE(end.exit->container_stopped);
+  piped->reset();
+
+  // A terminal of the asked size, resized on the way; one output stream.
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> tty = runtime_->StartExecSession(
+      spec.id, {"sh"}, {.tty = true, .window = {.columns = 100, .rows = 30}});
+  ASSERT_TRUE(tty.ok()) << tty.status();
+  EXPECT_TRUE((*tty)->WriteStdin("stty size\n").ok());
+  end = ReadToExit(**tty, "30 100\r\n");
+  EXPECT_THAT(end.out, HasSubstr("30 100\r\n"));
+  EXPECT_TRUE((*tty)->Resize({.columns = 120, .rows = 40}).ok());
+  EXPECT_TRUE((*tty)->WriteStdin("stty size; exit 4\n").ok());
+  end = ReadToExit(**tty);
+  ASSERT_TRUE(end.status.ok()) << end.status;
+  EXPECT_THAT(end.out, HasSubstr("40 120\r\n"));
+  EXPECT_EQ(end.err, "");
+  ASSERT_TRUE(end.exit.has_value());
+  EXPECT_EQ(end.exit->exit_code, 4);
+  tty->reset();
+
+  // Killed: the command and what it started die; its input is refused from then on.
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> killed =
+      runtime_->StartExecSession(spec.id, {"sh", "-c", "sleep 997 & sleep 998; true"}, {});
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  (*killed)->Kill();
+  EXPECT_EQ((*killed)->WriteStdin("late\n").code(), absl::StatusCode::kFailedPrecondition);
+  end = ReadToExit(**killed);
+  ASSERT_TRUE(end.exit.has_value()) << end.status;
+  EXPECT_EQ(end.exit->exit_code, 137);
+  EXPECT_FALSE(end.exit->container_stopped);
+  killed->reset();
+  absl::StatusOr<runtime::ExecResult> ps =
+      runtime_->Exec(spec.id, {"ps"}, absl::Seconds(20), runtime::kDefaultExecOutputLimit);
+  ASSERT_TRUE(ps.ok()) << ps.status();
+  EXPECT_THAT(ps->stdout_data, Not(HasSubstr("sleep 99")));
+
+  // A program the container does not have is the command's fault.
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> missing =
+      runtime_->StartExecSession(spec.id, {"/no/such/program"}, {});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument) << missing.status();
+  EXPECT_THAT(std::string(missing.status().message()), StartsWith("command: "));
+  // Every session's FIFOs went with it.
+  EXPECT_THAT(Lines(Ctr({"tasks", "ps", spec.id})), ::testing::SizeIs(2));  // Header, sleep.
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/work", ec)) << ec.message();
 }
 
 TEST_F(ContainerSettingsTest, AnUnknownUserLeavesNoContainerAndNoSnapshot) {

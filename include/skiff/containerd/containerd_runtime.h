@@ -65,6 +65,9 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::StatusOr<std::vector<ContainerStatus>> ListContainers() override;
   absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
                                   absl::Duration timeout, size_t max_output) override;
+  absl::StatusOr<std::unique_ptr<ExecSession>> StartExecSession(
+      const std::string& id, const std::vector<std::string>& argv,
+      const ExecSessionOptions& options) override;
   absl::StatusOr<std::vector<ContainerStats>> Stats(const std::vector<std::string>& ids) override;
 
   void StartEvents(EventHandler handler) override;

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "skiff/registry/auth.h"
 #include "skiff/runtime/container_spec.h"
+#include "skiff/runtime/exec_session.h"
 #include "skiff/runtime/image.h"
 
 namespace skiff::runtime {
@@ -133,6 +134,14 @@ class ContainerRuntime {
   // so). After timeout the process and everything it started are killed (DeadlineExceeded).
   virtual absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& argv,
                                           absl::Duration timeout, size_t max_output) = 0;
+  // Starts argv in the running container (as Exec does: its user, cwd and env) with its
+  // standard streams open to the returned session, with or without a terminal. NotFound when
+  // the container has no running task; InvalidArgument when argv cannot run there (no such
+  // executable: the runtime's words). The session lives until its owner destroys it, however
+  // long the command runs.
+  virtual absl::StatusOr<std::unique_ptr<ExecSession>> StartExecSession(
+      const std::string& id, const std::vector<std::string>& argv,
+      const ExecSessionOptions& options) = 0;
 
   // One sample of each of `ids` that has a running task, in one runtime call; every running
   // container of the runtime's namespace when `ids` is empty. Containers without a running task

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "skiff/runtime/container_spec.h"
+#include "skiff/runtime/exec_session.h"
 #include "skiff/runtime/image.h"
 
 namespace skiff::runtime {
@@ -54,9 +55,12 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
                                          uint64_t host_capabilities = ~uint64_t{0});
 
 // The process spec (JSON text) for an exec in a container whose OCI spec is container_spec_json:
-// its user, env and cwd, with args = argv and no terminal.
+// its user, env and cwd, with args = argv. With options.tty, a terminal of options.window's size
+// (when not zero) and TERM=xterm unless the container's environment sets TERM, as `docker exec
+// -t` does: a shell without TERM cannot edit its command line.
 absl::StatusOr<std::string> BuildExecProcessSpec(const std::string& container_spec_json,
-                                                 const std::vector<std::string>& argv);
+                                                 const std::vector<std::string>& argv,
+                                                 const ExecSessionOptions& options = {});
 
 }  // namespace skiff::runtime
 

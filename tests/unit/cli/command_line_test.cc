@@ -94,6 +94,9 @@ TEST_F(CommandLineTest, EcsCommandsKeepTheirDefaultsInTheEcsGroup) {
   EXPECT_EQ(Request({"ecs", "execute-command", "--task", "t1", "--command", "ls"}),
             json::parse(R"({"task": "t1", "command": "ls", "interactive": false,
                             "cluster": "default"})"));
+  EXPECT_EQ(Request({"execute-command", "--task", "t1", "--command", "sh", "--interactive"}),
+            json::parse(R"({"task": "t1", "command": "sh", "interactive": true,
+                            "cluster": "default"})"));
   // A cluster to delete is named on purpose, never the default.
   EXPECT_EQ(Parse({"ecs", "delete-cluster"}).exit_code, kExitUsage);
   EXPECT_THAT(err_.str(), HasSubstr("cluster: required"));

@@ -533,6 +533,29 @@ TEST(ExecProcessSpecTest, TakesTheContainersProcess) {
   EXPECT_EQ(p["noNewPrivileges"], true);
 }
 
+TEST(ExecProcessSpecTest, ATerminalHasItsSizeAndATerm) {
+  const std::string container =
+      R"({"process": {"env": ["PATH=/bin"], "cwd": "/", "args": ["sleep", "9"]}})";
+  absl::StatusOr<std::string> text = BuildExecProcessSpec(
+      container, {"sh"}, {.tty = true, .window = {.columns = 132, .rows = 43}});
+  ASSERT_TRUE(text.ok()) << text.status();
+  json p = json::parse(*text);
+  EXPECT_EQ(p["terminal"], true);
+  EXPECT_EQ(p["consoleSize"], json::parse(R"({"width": 132, "height": 43})"));
+  EXPECT_EQ(p["env"].get<Strings>(), (Strings{"PATH=/bin", "TERM=xterm"}));
+
+  // The container's own TERM stays; an unknown size is left to the runtime.
+  text = BuildExecProcessSpec(R"({"process": {"env": ["TERM=vt100"]}})", {"sh"}, {.tty = true});
+  ASSERT_TRUE(text.ok()) << text.status();
+  p = json::parse(*text);
+  EXPECT_EQ(p["env"].get<Strings>(), (Strings{"TERM=vt100"}));
+  EXPECT_FALSE(p.contains("consoleSize"));
+  // Without a terminal nothing is added.
+  text = BuildExecProcessSpec(container, {"sh"}, {.tty = false});
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(json::parse(*text)["env"].get<Strings>(), (Strings{"PATH=/bin"}));
+}
+
 TEST(ExecProcessSpecTest, RejectsBadInput) {
   EXPECT_EQ(BuildExecProcessSpec("{}", {"ls"}).status().code(),
             absl::StatusCode::kInvalidArgument);
