@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -16,6 +17,7 @@
 #include "skiff/model/json_codec.h"
 #include "skiff/model/pagination.h"
 #include "skiff/model/resources.h"
+#include "skiff/registry/reference.h"
 #include "skiff/scheduler/container_spec_builder.h"
 #include "scheduler/task_networking.h"
 #include "scheduler/task_secrets.h"
@@ -73,6 +75,48 @@ Resources ReservationOf(const v1::Task& task, const v1::TaskDefinition& definiti
   return r;
 }
 
+// versionConsistency, ECS's default: the tasks of one deployment of a service run the image
+// content its first task got, even after the tag moved on. The digest each container of `task`
+// runs for that reason, found in the records of the deployment's other tasks (the same service,
+// started by the same deployment, of the same revision); "" for a container that opted out
+// ("disabled"), that names a digest already, or whose deployment has none recorded yet.
+std::vector<std::string> DeploymentDigests(const TaskInventory& tasks,
+                                           const store::StoredTask& task,
+                                           const v1::TaskDefinition& definition) {
+  const v1::Task& t = task.task;
+  std::vector<std::string> out(t.containers_size());
+  if (task.service.empty() || t.started_by().empty()) return out;
+  tasks.ForEachTask([&](const store::StoredTask& other) {
+    if (other.id == task.id || other.service != task.service || other.cluster != task.cluster ||
+        other.task.started_by() != t.started_by() ||
+        other.task.task_definition_arn() != t.task_definition_arn()) {
+      return;
+    }
+    for (int i = 0; i < t.containers_size(); ++i) {
+      for (const v1::Container& c : other.task.containers()) {
+        if (out[i].empty() && c.name() == t.containers(i).name()) out[i] = c.image_digest();
+      }
+    }
+  });
+  for (int i = 0; i < t.containers_size(); ++i) {
+    for (const v1::ContainerDefinition& d : definition.container_definitions()) {
+      const bool pinned = d.version_consistency() != "disabled" &&
+                          !absl::StrContains(d.image(), '@');
+      if (d.name() == t.containers(i).name() && !pinned) out[i].clear();
+    }
+  }
+  return out;
+}
+
+// REPOSITORY@DIGEST of `image` (a normalized reference); `image` itself when it does not parse.
+std::string DigestReference(const std::string& image, const std::string& digest) {
+  absl::StatusOr<registry::Reference> reference = registry::ParseReference(image);
+  if (!reference.ok()) return image;
+  reference->tag.clear();
+  reference->digest = digest;
+  return reference->Name();
+}
+
 // The container's repositoryCredentials.credentialsParameter, "" when it has none.
 std::string CredentialsParameterOf(const v1::TaskDefinition& definition, const std::string& name) {
   for (const v1::ContainerDefinition& d : definition.container_definitions()) {
@@ -118,6 +162,9 @@ struct TaskManager::LaunchWork {
   std::string dns_search;  // The cluster's discovery domain; "" without discovery.
   double pull_started = 0;
   absl::Duration image_retry_wait = kFirstImageRetry;
+  // Parallel to specs: the digest a container's deployment runs ("" for none); see
+  // DeploymentDigests.
+  std::vector<std::string> digests;
 };
 
 TaskManager::TaskManager(EventLoop* loop, Executor* executor, runtime::ContainerRuntime* runtime,
@@ -607,7 +654,10 @@ void TaskManager::Launch(const std::string& task_id) {
                                                       .definition = task->definition,
                                                       .task_dir = context.task_dir,
                                                       .dns_search = std::move(dns_search),
-                                                      .pull_started = Now()});
+                                                      .pull_started = Now(),
+                                                      .digests = DeploymentDigests(
+                                                          *this, task->record,
+                                                          *task->definition)});
   for (const ContainerState& cs : task->containers) {
     work->start_now.push_back(cs.depends_on.empty());
   }
@@ -632,9 +682,22 @@ bool TaskManager::RunLaunch(const std::string& task_id, std::shared_ptr<LaunchWo
 }
 
 void TaskManager::EnsureImages(const std::shared_ptr<LaunchWork>& work, LaunchResult& result) {
-  const std::vector<runtime::ContainerSpec>& specs = work->specs;
+  std::vector<runtime::ContainerSpec>& specs = work->specs;
   const std::vector<std::string>& credentials = work->credentials;
   for (size_t i = 0; i < specs.size() && result.status.ok(); ++i) {
+    if (i < work->digests.size() && !work->digests[i].empty()) {
+      // The deployment's digest: what the runtime has under the name while it is that digest
+      // still (whatever the pull behaviour; load-image's images too), else pulled by digest.
+      const std::string& digest = work->digests[i];
+      absl::StatusOr<runtime::ImageInfo> cached = runtime_->GetImage(specs[i].image);
+      if (cached.ok() && cached->digest == digest) {
+        result.containers[i].image_digest = digest;
+        continue;
+      }
+      spdlog::info("{} is no longer {}: this deployment's tasks run {}", specs[i].image, digest,
+                   DigestReference(specs[i].image, digest));
+      specs[i].image = DigestReference(specs[i].image, digest);
+    }
     if (options_.image_puller != nullptr) {
       absl::StatusOr<runtime::ImageInfo> image =
           options_.image_puller->EnsureImage(specs[i].image, credentials[i],

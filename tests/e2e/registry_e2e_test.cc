@@ -36,7 +36,8 @@ class RegistryE2eTest : public E2eTest {
     auto tarball = skiff::testing::TestImageTarball();
     ASSERT_TRUE(tarball.ok()) << tarball.status();
     ASSERT_TRUE(registry_->Push("oci-archive:" + *tarball, "skiff/busybox:1").ok());
-    StartSkiffd();
+    tarball_ = *tarball;
+    StartSkiffd(skiffd_flags_);
   }
 
   void TearDown() override {
@@ -65,6 +66,26 @@ class RegistryE2eTest : public E2eTest {
 
   std::unique_ptr<skiff::testing::LocalRegistry> registry_;
   std::unique_ptr<skiff::testing::LoopbackProxy> proxy_;
+  std::string tarball_;  // The test image, pushed as skiff/busybox:1.
+  std::vector<std::string> skiffd_flags_;
+};
+
+// Every task pulls its image (ECS_IMAGE_PULL_BEHAVIOR=always): without versionConsistency a
+// task started after a push would run what was pushed.
+class AlwaysPullingRegistryE2eTest : public RegistryE2eTest {
+ protected:
+  AlwaysPullingRegistryE2eTest() { skiffd_flags_ = {"--image-pull-behavior", "always"}; }
+
+  std::string Digest(const std::string& task_arn) {
+    return Describe(TaskIdOf(task_arn))["containers"][0].value("imageDigest", "");
+  }
+  std::vector<std::string> Tasks() {
+    std::vector<std::string> arns;
+    for (const json& arn : Ok({"list-tasks", "--service-name", "pinned"})["taskArns"]) {
+      arns.push_back(arn);
+    }
+    return arns;
+  }
 };
 
 TEST_F(RegistryE2eTest, AnUnknownImageStopsTheTaskWithTheRegistrysReason) {
@@ -142,6 +163,42 @@ TEST_F(RegistryE2eTest, PullImageShowsProgressOnATerminal) {
   const std::string second = on_terminal();
   EXPECT_THAT(second, ::testing::ContainsRegex("layer sha256:[0-9a-f]{12}: already present"));
   EXPECT_THAT(second, ::testing::Not(HasSubstr(": done")));
+}
+
+TEST_F(AlwaysPullingRegistryE2eTest, AServiceKeepsItsDigestWhenTheTagIsPushedAgain) {
+  const std::string image = proxy_->host() + "/skiff/busybox:1";
+  json definition = {
+      {"family", "pinned"},
+      {"networkMode", "none"},
+      {"containerDefinitions",
+       json::array({{{"name", "app"}, {"image", image}, {"memory", 32},
+                     {"linuxParameters", {{"initProcessEnabled", true}}},
+                     {"command", json::array({"sleep", "1000"})}}})}};
+  Ok({"register-task-definition", "--cli-input-json", definition.dump()});
+  Ok({"create-service", "--service-name", "pinned", "--task-definition", "pinned",
+      "--desired-count", "1"});
+  Ok({"wait", "services-stable", "--services", "pinned"});
+  const std::vector<std::string> first = Tasks();
+  ASSERT_EQ(first.size(), 1u);
+  const std::string digest = Digest(first[0]);
+  ASSERT_THAT(digest, ::testing::StartsWith("sha256:"));
+
+  // The same image as a Docker schema 2 manifest: the tag now names another digest.
+  ASSERT_TRUE(registry_->Push("oci-archive:" + tarball_, "skiff/busybox:1",
+                              {"--format", "v2s2"}).ok());
+  Ok({"update-service", "--service", "pinned", "--desired-count", "2"});
+  Ok({"wait", "services-stable", "--services", "pinned"});
+  for (const std::string& arn : Tasks()) EXPECT_EQ(Digest(arn), digest) << arn;
+
+  // A new deployment runs what the tag names now.
+  Ok({"update-service", "--service", "pinned", "--force-new-deployment"});
+  Ok({"wait", "services-stable", "--services", "pinned"});
+  const std::vector<std::string> now = Tasks();
+  ASSERT_EQ(now.size(), 2u);
+  for (const std::string& arn : now) {
+    EXPECT_THAT(Digest(arn), ::testing::StartsWith("sha256:")) << arn;
+    EXPECT_NE(Digest(arn), digest) << arn;
+  }
 }
 
 }  // namespace

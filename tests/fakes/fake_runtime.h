@@ -38,9 +38,12 @@ class FakeRuntime final : public runtime::ContainerRuntime {
     failures_[method].push_back(std::move(status));
   }
 
-  void AddImage(const std::string& name, runtime::ImageConfig config = {}) {
+  // An image in the store, as load-image or a pull leaves it; again: the name moves on.
+  void AddImage(const std::string& name, runtime::ImageConfig config = {},
+                std::string digest = "") {
     absl::MutexLock lock(&mu_);
-    images_[name] = runtime::ImageInfo{.name = name, .config = std::move(config)};
+    images_[name] =
+        runtime::ImageInfo{.name = name, .digest = std::move(digest), .config = std::move(config)};
   }
 
   // An image the fake's registry serves: PullImage of `name` stores it (and NotFound, as a
