@@ -80,10 +80,9 @@ class AlwaysPullingRegistryE2eTest : public RegistryE2eTest {
     return Describe(TaskIdOf(task_arn))["containers"][0].value("imageDigest", "");
   }
   std::vector<std::string> Tasks() {
+    const json listed = Ok({"list-tasks", "--service-name", "pinned"});
     std::vector<std::string> arns;
-    for (const json& arn : Ok({"list-tasks", "--service-name", "pinned"})["taskArns"]) {
-      arns.push_back(arn);
-    }
+    for (const json& arn : listed["taskArns"]) arns.push_back(arn);
     return arns;
   }
 };
