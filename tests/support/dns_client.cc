@@ -77,16 +77,24 @@ absl::StatusOr<DnsResponse> ParseDnsResponse(absl::string_view wire) {
 
 absl::StatusOr<std::string> UdpExchange(int port, absl::string_view wire,
                                         absl::Duration timeout) {
+  return UdpExchange("127.0.0.1", port, wire, timeout);
+}
+
+absl::StatusOr<std::string> UdpExchange(const std::string& ipv4, int port,
+                                        absl::string_view wire, absl::Duration timeout) {
+  sockaddr_in to = LoopbackAddress(port);
+  if (inet_pton(AF_INET, ipv4.c_str(), &to.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("not an IPv4 address: ", ipv4));
+  }
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
   absl::Cleanup close_fd = [fd] { close(fd); };
-  const sockaddr_in to = LoopbackAddress(port);
   if (sendto(fd, wire.data(), wire.size(), 0, reinterpret_cast<const sockaddr*>(&to),
              sizeof(to)) < 0) {
     return absl::ErrnoToStatus(errno, "sendto");
   }
   if (!WaitFor(fd, POLLIN, absl::Now() + timeout)) {
-    return absl::DeadlineExceededError(absl::StrCat("no answer on UDP port ", port));
+    return absl::DeadlineExceededError(absl::StrCat("no answer from ", ipv4, ":", port));
   }
   std::string buffer(65536, '\0');
   const ssize_t n = recv(fd, buffer.data(), buffer.size(), 0);
@@ -122,6 +130,13 @@ absl::StatusOr<DnsResponse> AskDns(int port, const std::string& name, const std:
   const std::string query = DnsQuery(name, type);
   absl::StatusOr<std::string> wire =
       tcp ? TcpExchange(port, query, timeout) : UdpExchange(port, query, timeout);
+  if (!wire.ok()) return wire.status();
+  return ParseDnsResponse(*wire);
+}
+
+absl::StatusOr<DnsResponse> AskDnsAt(const std::string& ipv4, int port, const std::string& name,
+                                     const std::string& type, absl::Duration timeout) {
+  absl::StatusOr<std::string> wire = UdpExchange(ipv4, port, DnsQuery(name, type), timeout);
   if (!wire.ok()) return wire.status();
   return ParseDnsResponse(*wire);
 }

@@ -44,10 +44,12 @@ struct DnsResponse {
 
 absl::StatusOr<DnsResponse> ParseDnsResponse(absl::string_view wire);
 
-// One datagram to 127.0.0.1:port and the first datagram back; DeadlineExceeded when none comes
-// within `timeout`.
+// One datagram to 127.0.0.1:port (or `ipv4`:port) and the first datagram back;
+// DeadlineExceeded when none comes within `timeout`.
 absl::StatusOr<std::string> UdpExchange(int port, absl::string_view wire,
                                         absl::Duration timeout);
+absl::StatusOr<std::string> UdpExchange(const std::string& ipv4, int port,
+                                        absl::string_view wire, absl::Duration timeout);
 // One framed message over a new TCP connection and the framed answer.
 absl::StatusOr<std::string> TcpExchange(int port, absl::string_view wire,
                                         absl::Duration timeout);
@@ -55,6 +57,10 @@ absl::StatusOr<std::string> TcpExchange(int port, absl::string_view wire,
 // DnsQuery, the exchange and ParseDnsResponse in one.
 absl::StatusOr<DnsResponse> AskDns(int port, const std::string& name, const std::string& type,
                                    absl::Duration timeout, bool tcp = false);
+// The same over UDP to `ipv4`:port, a server on an address of this host other than loopback
+// (skiffd's skiff-dns on its bridge's gateway, say).
+absl::StatusOr<DnsResponse> AskDnsAt(const std::string& ipv4, int port, const std::string& name,
+                                     const std::string& type, absl::Duration timeout);
 
 // A port on 127.0.0.1 that was free for both UDP and TCP a moment ago.
 absl::StatusOr<int> PickFreeDnsPort();
