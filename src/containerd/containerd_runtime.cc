@@ -4,6 +4,7 @@
 #include "containerd/containerd_containers.h"
 #include "containerd/containerd_events.h"
 #include "containerd/containerd_images.h"
+#include "containerd/exec_process.h"
 
 #include <sys/mount.h>
 
@@ -434,7 +435,7 @@ absl::StatusOr<int> ContainerdRuntime::ClearWorkDir() {
   for (const std::string& point : mounted) {
     if (umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
       stuck.push_back(point);
-      errors.push_back(absl::StrCat(point, ": ", strerror(errno)));
+      errors.push_back(absl::StrCat("cannot unmount ", point, ": ", strerror(errno)));
     }
   }
   int removed = 0;
@@ -449,12 +450,20 @@ absl::StatusOr<int> ContainerdRuntime::ClearWorkDir() {
     const std::string path = entry.path().string();
     auto under = [&path](const std::string& point) { return absl::StartsWith(point, path); };
     if (absl::c_any_of(stuck, under)) continue;
+    // An exec whose skiffd died before it ended it still runs in its container: end it first,
+    // or keep its directory (its only record) for the next start to try again.
+    if (absl::StartsWith(name, "exec-")) {
+      if (absl::Status reaped = ExecProcess::ReapOrphan(&connection_, path); !reaped.ok()) {
+        errors.push_back(reaped.ToString());
+        continue;
+      }
+    }
     std::error_code remove_ec;
     std::filesystem::remove_all(entry.path(), remove_ec);
     if (!remove_ec) ++removed;
   }
-  if (!stuck.empty()) {
-    return absl::InternalError(absl::StrCat("cannot unmount ", absl::StrJoin(errors, "; ")));
+  if (!errors.empty()) {
+    return absl::InternalError(absl::StrCat("left behind: ", absl::StrJoin(errors, "; ")));
   }
   return removed;
 }

@@ -27,6 +27,7 @@ namespace tasks_api = containerd::services::tasks::v1;
 
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr char kProcessTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+constexpr char kContainerFile[] = "container";  // In an exec's directory: its container's id.
 
 // The parent of each process on the host, from /proc/<pid>/stat (fields after the command name,
 // which may itself hold spaces and parentheses).
@@ -135,6 +136,8 @@ absl::Status ExecProcess::MakeFifos(const ExecProcessOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("create ", dir_, ": ", ec.message()));
+  // Whose exec this is, for ReapOrphan if this skiffd is killed before it deletes the exec.
+  std::ofstream(absl::StrCat(dir_, "/", kContainerFile)) << container_id_ << "\n";
   auto make = [&](const char* name, int flags, int* fd) -> absl::Status {
     const std::string path = absl::StrCat(dir_, "/", name);
     if (mkfifo(path.c_str(), 0600) != 0) return absl::ErrnoToStatus(errno, "mkfifo " + path);
@@ -186,6 +189,34 @@ ExecProcess::~ExecProcess() {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
+}
+
+absl::Status ExecProcess::ReapOrphan(const ContainerdConnection* connection,
+                                     const std::string& dir) {
+  std::ifstream in(absl::StrCat(dir, "/", kContainerFile));
+  std::string container_id;
+  if (!std::getline(in, container_id) || container_id.empty()) return absl::OkStatus();
+  const std::string exec_id = std::filesystem::path(dir).filename().string();
+  const std::unique_ptr<tasks_api::Tasks::Stub> tasks =
+      tasks_api::Tasks::NewStub(connection->channel());
+  const auto get = About<tasks_api::GetRequest>(container_id, exec_id);
+  tasks_api::GetResponse got;
+  grpc::Status status = tasks->Get(connection->NewContext(kCallTimeout).get(), get, &got);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return absl::OkStatus();
+  if (!status.ok()) return connection->ToStatus(status, "Tasks.Get (exec) " + exec_id);
+  if (got.process().status() != containerd::v1::types::STOPPED &&
+      got.process().pid() > 0) {
+    KillProcessTree(static_cast<pid_t>(got.process().pid()));
+    // Until the shim has seen the exit: it refuses to delete a running process.
+    const auto wait = About<tasks_api::WaitRequest>(container_id, exec_id);
+    tasks_api::WaitResponse waited;
+    tasks->Wait(connection->NewContext(absl::Seconds(5)).get(), wait, &waited);
+  }
+  const auto remove = About<tasks_api::DeleteProcessRequest>(container_id, exec_id);
+  tasks_api::DeleteResponse removed;
+  status = tasks->DeleteProcess(connection->NewContext(kCallTimeout).get(), remove, &removed);
+  if (status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND) return absl::OkStatus();
+  return connection->ToStatus(status, "Tasks.DeleteProcess " + exec_id);
 }
 
 absl::Status ExecProcess::CloseStdin() {

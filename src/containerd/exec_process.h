@@ -1,5 +1,6 @@
 // ExecProcess: one exec process in a containerd task and the FIFOs of its standard streams, made
-// in a directory of its own under the adapter's work dir (`exec-<16 hex>`). Used by
+// in a directory of its own under the adapter's work dir (`exec-<16 hex>`, which also holds
+// the container's id). Used by
 // ContainerdRuntime::Exec (collect the output) and ContainerdExecSession (a live session).
 //
 // Owned by one caller. Its fds are non-blocking; Kill and the accessors may be called from any
@@ -37,6 +38,11 @@ class ExecProcess {
       const ContainerdConnection* connection, const std::string& work_dir, RandomSource& random,
       const ExecProcessOptions& options);
   ~ExecProcess();
+  // An exec that an earlier skiffd started and was killed before it could end and delete it (a
+  // session's shell, a health check's command): SIGKILLs it and what it started, and deletes it
+  // from containerd, as its caller would have. `dir` is its FIFO directory, whose `container`
+  // file names the container. OK when it is gone already; the directory is the caller's.
+  static absl::Status ReapOrphan(const ContainerdConnection* connection, const std::string& dir);
 
   ExecProcess(const ExecProcess&) = delete;
   ExecProcess& operator=(const ExecProcess&) = delete;

@@ -1,8 +1,9 @@
 // `skiff execute-command --interactive` against a real skiffd, containerd and runc: stdin from a
 // pipe (no terminal), a real terminal from a private tmux server (raw mode, Ctrl-C, a resize,
-// the exit status), a container stopped under a session, a client killed or gone, and the
-// refusals the one-shot path gives. Each test checks that nothing of its sessions stays: no
-// exec process in the container, no FIFO directory in skiffd's state.
+// the exit status), a container stopped under a session, a client killed or gone, a skiffd
+// killed under a session (the next one ends it), and the refusals the one-shot path gives. Each
+// test checks that nothing of its sessions stays: no exec process in the container, no FIFO
+// directory in skiffd's state.
 #include <signal.h>
 
 #include <filesystem>
@@ -305,6 +306,28 @@ TEST_F(ExecSessionTest, ASignalOrADroppedClientKillsTheCommand) {
     EXPECT_EQ(WaitForStatus(dir), signal_number == SIGTERM ? "143 restored" : "137 changed");
     ExpectNothingLeft(id, processes);
   }
+}
+
+TEST_F(ExecSessionTest, ASessionOfAKilledSkiffdIsEndedWhenSkiffdComesBack) {
+  const std::string id = StartTask("orphan");
+  ASSERT_FALSE(id.empty());
+  const int processes = ProcessesIn(id);
+  const std::string dir = skiffd_->dir() + "/orphan";
+  std::filesystem::create_directories(dir);
+  std::unique_ptr<Tmux> terminal = OpenTerminal(dir, id);
+  ASSERT_NE(terminal, nullptr);
+  ASSERT_TRUE(terminal->Type("echo sleeping-$((3*3)); sleep 1000").ok());
+  ASSERT_TRUE(terminal->WaitFor("sleeping-9")) << terminal->Screen();
+  ASSERT_EQ(ProcessesIn(id), processes + 2);  // The shell and its sleep.
+
+  // Nothing is left to end them once skiffd is gone: the next one must, before it is ready.
+  absl::StatusOr<int> killed = skiffd_->Signal(SIGKILL);
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  EXPECT_EQ(ProcessesIn(id), processes + 2);
+  EXPECT_EQ(ExecDirs(), 1);
+  ASSERT_NO_FATAL_FAILURE(StartSkiffd());
+  ExpectNothingLeft(id, processes);  // Without the reaping, the shell would run on for good.
+  EXPECT_EQ(WaitForTaskStatus(id, "RUNNING", kWait).last_status(), "RUNNING");
 }
 
 TEST_F(ExecSessionTest, RefusedAsTheOneShotCommandIs) {

@@ -83,9 +83,9 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::StatusOr<int> DropLeasesOfEarlierRuns();
   // Not part of ContainerRuntime: unmounts and removes what a killed skiffd left in work_dir,
   // the read-only image mounts that ReadAccounts makes for milliseconds and exec FIFO
-  // directories. Call it at startup, before any container call: one skiffd per state dir, so
-  // nothing there is in use yet. Returns how many entries it removed; what it cannot unmount
-  // stays, and is named in the error.
+  // directories, whose exec processes it kills and deletes first. Call it at startup, before
+  // any container call: one skiffd per state dir, so nothing there is in use yet. Returns how
+  // many entries it removed; what it cannot unmount or end stays, and is named in the error.
   absl::StatusOr<int> ClearWorkDir();
 
  private:
