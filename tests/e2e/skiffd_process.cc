@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "skiff/network/cni_network.h"
 #include "support/host_state.h"
 
@@ -59,13 +60,20 @@ SkiffdProcess::~SkiffdProcess() {
   RemoveNetwork();
   // The load balancers' HAProxy and discovery's skiff-dns outlive skiffd by design (each runs
   // in a session of its own): the test started them, so the test stops them, HAProxy's master
-  // and workers alike.
-  for (const pid_t pid : skiff::testing::ProcessesReferencing(dir_)) {
-    std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
-    std::string name;
-    if (std::getline(comm, name) && (name == "haproxy" || name == "skiff-dns")) {
-      kill(pid, SIGKILL);
+  // and workers alike. A child that skiffd forked and that has not exec'd yet is still named
+  // skiffd, and becomes a skiff-dns after the first look: look again until none is left.
+  for (int round = 0; round < 20; ++round) {
+    bool killed = false;
+    for (const pid_t pid : skiff::testing::ProcessesReferencing(dir_)) {
+      std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
+      std::string name;
+      if (std::getline(comm, name) &&
+          (name == "haproxy" || name == "skiff-dns" || name == "skiffd")) {
+        killed = kill(pid, SIGKILL) == 0 || killed;
+      }
     }
+    if (!killed) break;
+    absl::SleepFor(absl::Milliseconds(50));
   }
   // A skiffd killed while it had an image mounted (to read its users) leaves the mount; detach
   // it first, or remove_all would stop at the read-only mount and leave both behind.
