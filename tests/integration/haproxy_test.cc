@@ -420,11 +420,9 @@ TEST_F(HaproxyTest, ASecondOwnerAdoptsTheRunningMasterAndReloadsIt) {
   absl::StatusOr<pid_t> found = adopter.MasterPid();
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(*found, *master);
-  ASSERT_TRUE(adopter
-                  .Apply(Config({{"b1", b1->port()}},
-                                absl::StrCat("frontend second\n  bind 127.0.0.1:", *second_port,
-                                             "\n  default_backend app\n")))
-                  .ok());
+  ASSERT_OK(adopter.Apply(Config({{"b1", b1->port()}},
+                                 absl::StrCat("frontend second\n  bind 127.0.0.1:", *second_port,
+                                              "\n  default_backend app\n"))));
   EXPECT_THAT(SettledMastersOn(paths_.dir, *master), ::testing::ElementsAre(*master));
   absl::StatusOr<HttpResponse> via_second = HttpGet(*second_port, "/");
   ASSERT_TRUE(via_second.ok()) << via_second.status();
