@@ -4,34 +4,24 @@
 # checked-in seeds stay as they are. Exits non-zero when a target crashes, leaks, times out or
 # runs out of memory; the input that did it is left in build-fuzz/findings/<target>/ (replay it
 # with build-fuzz/bin/<target> FILE).
-#   scripts/fuzz.sh [SECONDS]        build, then run each target
-#   scripts/fuzz.sh --build-only     build (scripts/test.sh, beside its tests)
-#   scripts/fuzz.sh --run [SECONDS]  run what was built
+#   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build_step=1 run_step=1
-case "${1:-}" in
-  --build-only) run_step=0; shift ;;
-  --run) build_step=0; shift ;;
-esac
 seconds=${1:-60}
 targets=(codec_fuzz aws_request_fuzz responder_fuzz)
 build=build-fuzz
 jobs=$(nproc)
 
-if [[ $build_step == 1 ]]; then
-  launcher=()
-  if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-  echo "fuzz: building ${targets[*]} (clang-14, ASan/UBSan) in $build"
-  # -O1 with line tables only, as libFuzzer's docs advise: half the build time of -O2 -g (5
-  # instead of ~10 minutes on 2 cores without a cache), and stack traces still name the lines.
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -gline-tables-only" \
-    -DCMAKE_CXX_COMPILER=clang++-14 -DSKIFF_FUZZ=ON -DSKIFF_BUILD_TESTS=OFF "${launcher[@]}" \
-    >/dev/null
-  cmake --build "$build" -j"$jobs" --target "${targets[@]}"
-fi
-[[ $run_step == 1 ]] || exit 0
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+echo "fuzz: building ${targets[*]} (clang-14, ASan/UBSan) in $build"
+# -O1 with line tables only, as libFuzzer's docs advise: half the build time of -O2 -g (5 instead
+# of ~10 minutes on 2 cores without a cache), and stack traces still name the lines.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -gline-tables-only" \
+  -DCMAKE_CXX_COMPILER=clang++-14 -DSKIFF_FUZZ=ON -DSKIFF_BUILD_TESTS=OFF "${launcher[@]}" \
+  >/dev/null
+cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 work=$(mktemp -d /tmp/skiff-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
