@@ -1,7 +1,7 @@
 // ExecProcess: one exec process in a containerd task and the FIFOs of its standard streams, made
-// in a directory of its own under the adapter's work dir (`exec-<16 hex>`, which also holds
-// the container's id). Used by
-// ContainerdRuntime::Exec (collect the output) and ContainerdExecSession (a live session).
+// in a directory of its own under the adapter's work dir (`exec-<16 hex>`, which also holds the
+// container's id). Used by ContainerdRuntime::Exec (collect the output) and
+// ContainerdExecSession (a live session).
 //
 // Owned by one caller. Its fds are non-blocking; Kill and the accessors may be called from any
 // thread; destruction (the process deleted from containerd, fds closed, directory removed) must

@@ -110,6 +110,11 @@ class SchedulerStack {
     scheduler::TaskManagerOptions task_options = options.tasks;
     task_options.state_dir = options.state_dir;
     task_options.random = deps.random;
+    // Never this host's ports: a unit test must not fail because an end-to-end test beside it
+    // holds one (a skiff-dns on 53 did). Tests of the probe set their own.
+    if (!task_options.ports.in_use) {
+      task_options.ports.in_use = [](int, const std::string&) { return false; };
+    }
     tasks_ = std::make_unique<scheduler::TaskManager>(
         deps.loop, deps.executor, deps.runtime, store_.get(), registry_.get(), directory_.get(),
         deps.clock, scope, std::move(task_options), deps.health);
