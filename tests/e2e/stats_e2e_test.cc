@@ -193,8 +193,12 @@ TEST_F(StatsTest, CpuAndWorkingSetAgreeWithTheCgroupFiles) {
   EXPECT_NEAR(kernel_percent, 25, 25 * 0.15);
   EXPECT_NEAR(cpu, kernel_percent, kernel_percent * 0.05);
   EXPECT_LT(idle["cpuPercent"].get<double>(), 1.0);
+  // The sample is up to a second older than this reading, and the kernel moves a new
+  // container's file pages to its inactive list meanwhile (seen: 608 KiB sampled, 228 KiB read
+  // after). So within 5% or 1 MiB, which still tells the working set from the limit (128 MiB)
+  // or from usage with the page cache of a busier container in it.
   EXPECT_NEAR(burning["memoryWorkingSetBytes"].get<double>(), kernel_working_set,
-              kernel_working_set * 0.05);
+              std::max(kernel_working_set * 0.05, 1024.0 * 1024));
   EXPECT_EQ(burning["memoryLimitBytes"].get<int64_t>(), int64_t{128} << 20);
 }
 
