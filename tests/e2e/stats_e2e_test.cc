@@ -189,8 +189,10 @@ TEST_F(StatsTest, CpuAndWorkingSetAgreeWithTheCgroupFiles) {
             << kernel_percent << "%; working set skiff " << burning["memoryWorkingSetBytes"]
             << " B, cgroup " << kernel_working_set << " B; idle " << idle["cpuPercent"]
             << "% CPU\n";
-  // cpu 256: a quota of a quarter core, which the loop uses whole.
-  EXPECT_NEAR(kernel_percent, 25, 25 * 0.15);
+  // cpu 256: a quota of a quarter core, which the loop uses whole on an idle host and less
+  // beside a busy suite on two cores.
+  EXPECT_GT(kernel_percent, 10);
+  EXPECT_LT(kernel_percent, 25 * 1.1);
   EXPECT_NEAR(cpu, kernel_percent, kernel_percent * 0.05);
   EXPECT_LT(idle["cpuPercent"].get<double>(), 1.0);
   // The sample is up to a second older than this reading, and the kernel moves a new
@@ -207,16 +209,24 @@ TEST_F(StatsTest, AServiceReportsItsUtilizationAndTheTableShowsIt) {
   Ok({"create-service", "--service-name", "hot", "--task-definition", "busy",
       "--desired-count", "1"});
   Ok({"wait", "services-stable", "--services", "hot"});
-  json service;
+  json service, stats;
   // Two samples of the task's container are needed: wait for the second, up to ten seconds.
   for (int i = 0; i < 20 && !service.contains("cpuUtilization"); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    const json stats = Ok({"stats", "--service", "hot", "--no-stream", "--output", "json"});
+    stats = Ok({"stats", "--service", "hot", "--no-stream", "--output", "json"});
     if (stats.contains("services")) service = stats["services"][0];
   }
   ASSERT_TRUE(service.contains("cpuUtilization")) << service.dump();
-  // A quarter core of the 256 units it reserves: about 100%.
-  EXPECT_NEAR(service["cpuUtilization"].get<double>(), 100, 10);
+  ASSERT_EQ(stats["tasks"].size(), 1u) << stats.dump(2);
+  const double task_percent = stats["tasks"][0]["cpuPercent"].get<double>();
+  const double utilization = service["cpuUtilization"].get<double>();
+  // ECS's figure: the task's CPU over the 256 units (a quarter core) it reserves, from the
+  // same sample. The loop is held to that quota, so at most about 100%; how close it gets
+  // depends on what else the host runs (81% seen in CI beside the rest of the suite), and
+  // its agreement with the kernel's counter is the test above's.
+  EXPECT_NEAR(utilization, task_percent / 25 * 100, 0.01) << stats.dump(2);
+  EXPECT_GT(utilization, 40);
+  EXPECT_LT(utilization, 105);
   EXPECT_LT(service["memoryUtilization"].get<double>(), 10);
   const skiff::testing::CommandResult table = Skiff({"stats", "--no-stream"});
   ASSERT_EQ(table.exit_code, 0) << table.stderr_text;
