@@ -131,6 +131,35 @@ void ServiceManager::RecordDeploymentStart(ServiceState& state, const std::strin
   while (entries->size() > kMaxHistory) entries->RemoveLast();
 }
 
+bool ServiceManager::RecordContainerImages(ServiceState& state, const store::StoredTask& task) {
+  const v1::Task& t = task.task;
+  if (t.started_by().empty() || t.containers().empty()) return false;
+  Entry* entry = FindEntry(state.record.history, t.started_by());
+  if (entry == nullptr || !entry->revision().container_images().empty() ||
+      entry->revision().task_definition() != t.task_definition_arn()) {
+    return false;
+  }
+  for (const v1::Container& c : t.containers()) {
+    if (c.image_digest().empty()) return false;  // Not created yet, or its image failed.
+  }
+  for (const v1::Container& c : t.containers()) {
+    v1::ContainerImage* image = entry->mutable_revision()->add_container_images();
+    image->set_container_name(c.name());
+    image->set_image(c.image());
+    image->set_image_digest(c.image_digest());
+  }
+  return true;
+}
+
+std::vector<v1::ContainerImage> ServiceManager::EstablishedImages(
+    const ServiceState& state, const std::string& deployment_id) const {
+  for (const Entry& e : state.record.history.entries()) {
+    if (e.deployment_id() != deployment_id) continue;
+    return {e.revision().container_images().begin(), e.revision().container_images().end()};
+  }
+  return {};
+}
+
 void ServiceManager::RecordDeploymentCompleted(ServiceState& state,
                                                const std::string& deployment_id) {
   v1::ServiceDeploymentHistory& history = state.record.history;

@@ -166,6 +166,7 @@ void ServiceManager::OnTaskChanged(const store::StoredTask& record) {
     view.scale_in_protected_until_ms = record.protected_until_ms;
     changed = true;  // A scale-in that waited for it may go on.
   }
+  if (RecordContainerImages(*state, record)) Save(*state);
   if (view.load_balanced) changed |= TrackTargets(*state, view, record);
   if (endpoints_ != nullptr) changed |= TrackEndpoint(*state, view, record);
   if (!was_started && view.running() && view.desired == DesiredStatus::kRunning) {
@@ -387,7 +388,8 @@ bool ServiceManager::ApplyLaunch(const Key& key, ServiceState& state, const Serv
       .tags = s.propagate_tags() == "SERVICE"
                   ? std::vector<v1::Tag>(s.tags().begin(), s.tags().end())
                   : std::vector<v1::Tag>{},
-      .enable_execute_command = s.enable_execute_command()};
+      .enable_execute_command = s.enable_execute_command(),
+      .container_images = EstablishedImages(state, plan.launch_deployment_id)};
   std::vector<std::string> started;
   bool changed = false;
   for (int i = 0; i < plan.launch; ++i) {

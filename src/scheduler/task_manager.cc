@@ -77,18 +77,27 @@ Resources ReservationOf(const v1::Task& task, const v1::TaskDefinition& definiti
 
 // versionConsistency, ECS's default: the tasks of one deployment of a service run the image
 // content its first task got, even after the tag moved on. The digest each container of `task`
-// runs for that reason, found in the records of the deployment's other tasks (the same service,
-// started by the same deployment, of the same revision); "" for a container that opted out
-// ("disabled"), that names a digest already, or whose deployment has none recorded yet.
+// runs for that reason: what the deployment's service revision recorded (`established`), else
+// what the deployment's other tasks run (the same service, started by the same deployment, of
+// the same revision: tasks launched before the first one's digests were recorded); "" for a
+// container that opted out ("disabled"), that names a digest already, or whose deployment has
+// none yet.
 std::vector<std::string> DeploymentDigests(const TaskInventory& tasks,
                                            const store::StoredTask& task,
-                                           const v1::TaskDefinition& definition) {
+                                           const v1::TaskDefinition& definition,
+                                           const std::vector<v1::ContainerImage>& established) {
   const v1::Task& t = task.task;
   std::vector<std::string> out(t.containers_size());
   if (task.service.empty() || t.started_by().empty()) return out;
+  for (int i = 0; i < t.containers_size(); ++i) {
+    for (const v1::ContainerImage& image : established) {
+      if (image.container_name() == t.containers(i).name()) out[i] = image.image_digest();
+    }
+  }
+  const bool every = absl::c_none_of(out, [](const std::string& d) { return d.empty(); });
   tasks.ForEachTask([&](const store::StoredTask& other) {
-    if (other.id == task.id || other.service != task.service || other.cluster != task.cluster ||
-        other.task.started_by() != t.started_by() ||
+    if (every || other.id == task.id || other.service != task.service ||
+        other.cluster != task.cluster || other.task.started_by() != t.started_by() ||
         other.task.task_definition_arn() != t.task_definition_arn()) {
       return;
     }
@@ -582,6 +591,7 @@ absl::StatusOr<Placement> TaskManager::StartTask(const TaskStart& start) {
   for (const v1::Tag& tag : start.tags) *request.add_tags() = tag;
   SKIFF_ASSIGN_OR_RETURN(TaskState state, NewTask(std::move(definition), start.cluster, request));
   state.record.service = start.service;
+  state.deployment_images = start.container_images;
   if (std::optional<PlacementFailure> failure = Reserve(state)) {
     return Placement{.failure = failure};
   }
@@ -657,7 +667,8 @@ void TaskManager::Launch(const std::string& task_id) {
                                                       .pull_started = Now(),
                                                       .digests = DeploymentDigests(
                                                           *this, task->record,
-                                                          *task->definition)});
+                                                          *task->definition,
+                                                          task->deployment_images)});
   for (const ContainerState& cs : task->containers) {
     work->start_now.push_back(cs.depends_on.empty());
   }

@@ -188,6 +188,15 @@ TEST_F(AlwaysPullingRegistryE2eTest, AServiceKeepsItsDigestWhenTheTagIsPushedAga
   Ok({"update-service", "--service", "pinned", "--desired-count", "2"});
   Ok({"wait", "services-stable", "--services", "pinned"});
   for (const std::string& arn : Tasks()) EXPECT_EQ(Digest(arn), digest) << arn;
+  // The service revision shows what its deployment established, as ECS's does.
+  const json deployments = Ok({"list-service-deployments", "--service", "pinned"});
+  ASSERT_EQ(deployments["serviceDeployments"].size(), 1u) << deployments.dump(2);
+  const json revisions =
+      Ok({"describe-service-revisions", "--service-revision-arns",
+          deployments["serviceDeployments"][0]["targetServiceRevisionArn"].get<std::string>()});
+  const json expected = json::array(
+      {{{"containerName", "app"}, {"imageDigest", digest}, {"image", image}}});
+  EXPECT_EQ(revisions["serviceRevisions"][0]["containerImages"], expected) << revisions.dump(2);
 
   // A new deployment runs what the tag names now.
   Ok({"update-service", "--service", "pinned", "--force-new-deployment"});

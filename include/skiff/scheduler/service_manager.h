@@ -272,6 +272,12 @@ class ServiceManager final : public ServiceInventory, public ScalableServices {
   void RecordDeploymentCompleted(ServiceState& state, const std::string& deployment_id);
   void RecordDeploymentFailed(ServiceState& state, const std::string& deployment_id,
                               const std::string& why, bool rolling_back);
+  // versionConsistency: the first task of a deployment whose every container has its image
+  // digest establishes the revision's containerImages (true when it did).
+  bool RecordContainerImages(ServiceState& state, const store::StoredTask& task);
+  // What the revision of `deployment_id` established; empty until then.
+  std::vector<v1::ContainerImage> EstablishedImages(const ServiceState& state,
+                                                    const std::string& deployment_id) const;
   // The history entry that `match` picks, if `arn` is one of this scope's of `kind`
   // ("service-deployment", "service-revision"); *owner is its service.
   const v1::ServiceDeploymentHistory::Entry* FindHistoryEntry(

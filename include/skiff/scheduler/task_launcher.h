@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "skiff/store/store.h"
 #include "skiff/v1/ecs.pb.h"
+#include "skiff/v1/skiff.pb.h"
 
 namespace skiff::scheduler {
 
@@ -38,6 +39,9 @@ struct TaskStart {
   std::string started_by;       // The deployment's id, as ECS sets it.
   std::vector<v1::Tag> tags;
   bool enable_execute_command = false;
+  // The digests the deployment's first task established (its service revision's
+  // containerImages), for the containers whose versionConsistency is on; empty until then.
+  std::vector<v1::ContainerImage> container_images;
 };
 
 // The outcome of a start that did not fail: a task id, or why the task was not placed.

@@ -227,6 +227,8 @@ class TaskManager final : public TaskLauncher, public TaskInventory {
     bool launching = false;        // A launch is in flight on the executor.
     bool deprovisioning = false;
     uint8_t left_out = 0;          // Fields of record.task not kept in memory.
+    // For a service's task: the digests its deployment established (TaskStart), by container.
+    std::vector<v1::ContainerImage> deployment_images;
   };
 
   absl::StatusOr<std::string> Cluster(const std::string& requested) const;

@@ -71,6 +71,48 @@ TEST_F(VersionConsistencyTest, ADeploymentKeepsItsFirstDigestAfterTheTagMoves) {
   }
 }
 
+TEST_F(VersionConsistencyTest, TheRevisionRecordsTheDigestsWhichOutliveTheDeploymentsTasks) {
+  ASSERT_TRUE(Create(R"({"serviceName": "pinned", "taskDefinition": "pinned",
+                         "desiredCount": 1})").ok());
+  Settle();
+  auto deployments = services_->ListServiceDeployments(
+      Parse<v1::ListServiceDeploymentsRequest>(R"({"service": "pinned"})"));
+  ASSERT_TRUE(deployments.ok()) << deployments.status();
+  ASSERT_EQ(deployments->service_deployments_size(), 1);
+  v1::DescribeServiceRevisionsRequest request;
+  request.add_service_revision_arns(
+      deployments->service_deployments(0).target_service_revision_arn());
+  auto revisions = services_->DescribeServiceRevisions(request);
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  ASSERT_EQ(revisions->service_revisions_size(), 1);
+  const v1::ServiceRevision& revision = revisions->service_revisions(0);
+  ASSERT_EQ(revision.container_images_size(), 2) << revision.DebugString();
+  EXPECT_EQ(revision.container_images(0).container_name(), "app");
+  EXPECT_EQ(revision.container_images(0).image(), kTag);
+  EXPECT_EQ(revision.container_images(0).image_digest(), kFirst);
+  EXPECT_EQ(revision.container_images(1).container_name(), "side");
+
+  // Every task of the deployment stops and is forgotten, the tag moves, skiffd restarts: the
+  // deployment's next task still runs what its first one did.
+  const std::vector<std::string> first = TaskIds("pinned");
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(Update(R"({"service": "pinned", "desiredCount": 0})").ok());
+  Settle();
+  for (const char* name : {"-app", "-side"}) runtime_.Exit(first[0] + name, 143, clock_.Now());
+  Advance(absl::Hours(1) + absl::Minutes(1));
+  int remembered = 0;
+  tasks_->ForEachTask([&](const store::StoredTask&) { ++remembered; });
+  ASSERT_EQ(remembered, 0);
+  runtime_.AddImage(kTag, {}, kMoved);
+  Open();
+  ASSERT_TRUE(Update(R"({"service": "pinned", "desiredCount": 1})").ok());
+  Settle();
+  const std::vector<std::string> now = TaskIds("pinned");
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(runtime_.SpecOf(now[0] + "-app").image, "registry.test/app@" + kFirst);
+  EXPECT_EQ(runtime_.SpecOf(now[0] + "-side").image, kTag);  // versionConsistency disabled.
+}
+
 TEST_F(VersionConsistencyTest, ATagThatDidNotMoveIsUsedAsItIs) {
   ASSERT_TRUE(Create(R"({"serviceName": "pinned", "taskDefinition": "pinned",
                          "desiredCount": 1})").ok());
