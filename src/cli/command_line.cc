@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "skiff/model/json_codec.h"
+#include "skiff/model/task_definition.h"
 #include "skiff/v1/options.pb.h"
 
 namespace skiff::cli {
@@ -115,32 +116,6 @@ std::string FlagHelp(const FieldDescriptor* field) {
     absl::StrAppend(&help, " (required in the request)");
   }
   return help;
-}
-
-// What describe-task-definition says of a registered task definition and RegisterTaskDefinition
-// does not take (ECS sets it).
-constexpr const char* kRegisteredOnly[] = {
-    "taskDefinitionArn", "revision",     "status",         "requiresAttributes",
-    "compatibilities",   "registeredAt", "registeredBy",   "deregisteredAt",
-    "deleteRequestedAt"};
-
-// describe-task-definition's output, or its taskDefinition, as register-task-definition's input:
-// the task definition (with the output's tags), without what only a registered one has. Returns
-// the members it left out, in the order found; the input is left alone when it is neither.
-std::vector<std::string> AdoptDescribedTaskDefinition(json* input) {
-  std::vector<std::string> ignored;
-  if (const auto inner = input->find("taskDefinition");
-      inner != input->end() && inner->is_object() && !input->contains("family")) {
-    json adopted = *inner;
-    if (const auto tags = input->find("tags"); tags != input->end() && !tags->empty()) {
-      adopted["tags"] = *tags;
-    }
-    *input = std::move(adopted);
-  }
-  for (const char* member : kRegisteredOnly) {
-    if (input->erase(member) > 0) ignored.emplace_back(member);
-  }
-  return ignored;
 }
 
 class Parser {
@@ -318,7 +293,7 @@ class Parser {
       input = ParseJsonArgument("cli-input-json", *entry.cli_input);
       if (!input.is_object()) throw UsageError{"--cli-input-json: must be a JSON object"};
       if (command.name == "register-task-definition") {
-        const std::vector<std::string> ignored = AdoptDescribedTaskDefinition(&input);
+        const std::vector<std::string> ignored = model::AdoptDescribedTaskDefinition(&input);
         if (!ignored.empty()) {
           err << "note: ignored what a registered task definition has and a new one cannot be "
                  "given: "

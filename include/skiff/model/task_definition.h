@@ -8,11 +8,14 @@
 #define SKIFF_MODEL_TASK_DEFINITION_H_
 
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "skiff/model/arn.h"
 #include "skiff/v1/ecs.pb.h"
 
@@ -39,6 +42,13 @@ inline constexpr int kMaxBridgeRangePorts = 1024;
 // messages that did not come through the JSON decoder, names, ranges, references between
 // containers and volumes, dependency cycles, Fargate sizes. Returns the first problem found.
 absl::Status ValidateRegisterTaskDefinition(const skiff::v1::RegisterTaskDefinitionRequest& request);
+
+// describe-task-definition's output, or its taskDefinition, as register-task-definition's input
+// (a console export, CodeDeploy's taskdef.json): the task definition, with the output's tags,
+// without the members only a registered one has (taskDefinitionArn, revision, status, ...).
+// Returns the members it left out, in the order found; the input is left alone when it is
+// neither.
+std::vector<std::string> AdoptDescribedTaskDefinition(nlohmann::ordered_json* input);
 
 // The registered task definition for a request that passed validation: ECS's defaults applied
 // (essential, container cpu, health-check timings, port protocol, network mode, volume host),
