@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "cli/descriptors.h"
 #include "cli/stats.h"
 #include "skiff/autoscaling/v1/service.grpc.pb.h"
 #include "skiff/secretsmanager/v1/service.grpc.pb.h"
@@ -22,14 +23,13 @@ Command MakeCommand(std::string name, std::string help,
   return Command{
       .name = std::move(name),
       .help = std::move(help),
-      .request = &Request::descriptor,
+      .request_type = TypeName<Request>::kValue,
       .call = [method](const Connection& connection, grpc::ClientContext* context,
                        const Message& request, std::unique_ptr<Message>* response) {
         Stub stub(connection.channel);
-        auto typed = std::make_unique<Response>();
-        grpc::Status status =
-            (stub.*method)(context, static_cast<const Request&>(request), typed.get());
-        *response = std::move(typed);
+        Response typed;
+        grpc::Status status = (stub.*method)(context, FromDynamic<Request>(request), &typed);
+        if (status.ok()) *response = ToDynamic(typed);
         return status;
       }};
 }
@@ -45,16 +45,16 @@ Command MakeStreamCommand(std::string parent, std::string name, std::string help
   return Command{.parent = std::move(parent),
                  .name = std::move(name),
                  .help = std::move(help),
-                 .request = &Request::descriptor,
+                 .request_type = TypeName<Request>::kValue,
                  .run = [run](const Connection& connection, const Message& request) {
-                   return run(connection, static_cast<const Request&>(request));
+                   return run(connection, FromDynamic<Request>(request));
                  }};
 }
 
 // run-task's failures on `err`, one a line as `failure: ARN: REASON (DETAIL)`; kExitDaemonError
 // when no task started (a script must not go on with an empty task ARN).
 int JudgeRunTask(const Message& response, std::ostream& err) {
-  const auto& run = static_cast<const v1::RunTaskResponse&>(response);
+  const auto run = FromDynamic<v1::RunTaskResponse>(response);
   for (const v1::Failure& f : run.failures()) {
     err << "failure: " << (f.arn().empty() ? "-" : f.arn()) << ": " << f.reason();
     if (!f.detail().empty()) err << " (" << f.detail() << ")";

@@ -38,9 +38,11 @@ struct Command {
   std::string parent;  // "wait" for `skiff wait tasks-running`; "" for the others.
   std::string name;
   std::string help;
-  // The request's descriptor, asked for only when the command is chosen: every API's descriptors
-  // built at each start would slow every command down.
-  const google::protobuf::Descriptor* (*request)() = nullptr;
+  // The request's full name: its descriptor is built only when the command is chosen, in the
+  // CLI's own pool (cli/descriptors.h), and the request is a message of that pool.
+  const char* request_type = nullptr;
+  // Sends the request (as its generated class) and gives the answer as a message of the CLI's
+  // pool, which is what prints it.
   std::function<grpc::Status(const Connection&, grpc::ClientContext*,
                              const google::protobuf::Message&,
                              std::unique_ptr<google::protobuf::Message>*)>

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "cli/descriptors.h"
 #include "skiff/cli/app.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/v1/skiff.grpc.pb.h"
@@ -104,7 +105,8 @@ int RunStats(const Connection& connection, const v1::DescribeStatsRequest& reque
     grpc::Status status = stub.DescribeStats(&context, request, &response);
     if (!status.ok()) return ReportError(connection, context, status);
     if (redraw) std::cout << "\033[2J\033[H";
-    std::cout << (json ? model::EncodeMessagePretty(response) : RenderStatsTable(response))
+    std::cout << (json ? model::EncodeMessagePretty(*ToDynamic(response))
+                       : RenderStatsTable(response))
               << std::flush;
     if (!stream) return kExitOk;
     const double interval = std::max(1.0, response.interval_seconds());

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cli/descriptors.h"
 #include "cli/exec_session.h"
 #include "skiff/cli/app.h"
 #include "skiff/cli/output.h"
@@ -203,7 +204,7 @@ int RunPullImage(const Connection& connection, const v1::PullImageRequest& reque
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) return ReportError(connection, context, status);
-  PrintResponse(connection, last);
+  PrintResponse(connection, *ToDynamic(last));
   return kExitOk;
 }
 
@@ -239,7 +240,7 @@ int RunLoadImage(const Connection& connection, const v1::LoadImageRequest& reque
   writer->WritesDone();
   grpc::Status status = writer->Finish();
   if (!status.ok()) return ReportError(connection, context, status);
-  PrintResponse(connection, response);
+  PrintResponse(connection, *ToDynamic(response));
   return kExitOk;
 }
 

@@ -140,15 +140,30 @@ absl::Status DecodeScalar(const json& value, const FieldDescriptor* field, Messa
 }
 
 // skiff.v1.StringList, the only message a map holds (a list nested in a map in an AWS model), is
-// a plain JSON array of strings.
+// a plain JSON array of strings. Known by name and read through reflection, so that a message
+// of another pool than the generated one (the CLI's, cli/descriptors.h) is one too.
+bool IsStringList(const Message& message) {
+  return message.GetDescriptor()->full_name() == "skiff.v1.StringList";
+}
+
+std::vector<std::string> StringListValues(const Message& list) {
+  const FieldDescriptor* values = list.GetDescriptor()->FindFieldByNumber(1);
+  const Reflection* r = list.GetReflection();
+  std::vector<std::string> out;
+  for (int i = 0; i < r->FieldSize(list, values); ++i) {
+    out.push_back(r->GetRepeatedString(list, values, i));
+  }
+  return out;
+}
+
 absl::Status DecodeStringList(const json& value, Message* message, const std::string& path) {
   if (!value.is_array()) return WrongType(path, "an array", value);
-  auto* list = static_cast<skiff::v1::StringList*>(message);
+  const FieldDescriptor* values = message->GetDescriptor()->FindFieldByNumber(1);
   for (size_t i = 0; i < value.size(); ++i) {
     if (!value[i].is_string()) {
       return WrongType(absl::StrCat(path, "[", i, "]"), "a string", value[i]);
     }
-    list->add_values(value[i].get<std::string>());
+    message->GetReflection()->AddString(message, values, value[i].get<std::string>());
   }
   return absl::OkStatus();
 }
@@ -224,10 +239,7 @@ json EncodeScalar(const Message& message, const FieldDescriptor* field, int inde
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& inner =
           rep ? r->GetRepeatedMessage(message, field, index) : r->GetMessage(message, field);
-      if (inner.GetDescriptor() == skiff::v1::StringList::descriptor()) {
-        const auto& values = static_cast<const skiff::v1::StringList&>(inner).values();
-        return json(std::vector<std::string>(values.begin(), values.end()));
-      }
+      if (IsStringList(inner)) return json(StringListValues(inner));
       return EncodeMessage(inner);
     }
     default:
@@ -459,9 +471,9 @@ void AppendScalarText(const Message& message, const FieldDescriptor* field, int 
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& inner =
           rep ? r->GetRepeatedMessage(message, field, index) : r->GetMessage(message, field);
-      if (inner.GetDescriptor() == skiff::v1::StringList::descriptor()) {
+      if (IsStringList(inner)) {
         out->push_back('[');
-        for (const std::string& item : static_cast<const skiff::v1::StringList&>(inner).values()) {
+        for (const std::string& item : StringListValues(inner)) {
           if (out->back() != '[') out->push_back(',');
           AppendString(item, out);
         }

@@ -66,6 +66,21 @@ TEST_F(CommandLineTest, AnUnknownCommandIsAUsageErrorThatNamesItAndItsGroup) {
             "error: skiff wait: no command \"forever\" (skiff wait --help lists them)\n");
 }
 
+// A run builds the parsers of the commands its words name only; help and errors still see all.
+TEST_F(CommandLineTest, HelpListsEveryCommandThoughARunAddsOnlyThoseItNames) {
+  EXPECT_EQ(Parse({"--help"}).exit_code, kExitOk);
+  for (const char* name : {"run-task", "list-clusters", "logs", "stats", "wait", "elbv2", "ssm"}) {
+    EXPECT_THAT(out_.str(), HasSubstr(name));
+  }
+  out_.str("");
+  EXPECT_EQ(Parse({"elbv2", "--help"}).exit_code, kExitOk);
+  EXPECT_THAT(out_.str(), HasSubstr("create-load-balancer"));
+  EXPECT_THAT(out_.str(), HasSubstr("describe-target-health"));
+  // A flag's value that is also a command's name is only a value.
+  EXPECT_EQ(Request({"describe-tasks", "--tasks", "stats", "logs"}),
+            json::parse(R"({"cluster": "default", "tasks": ["stats", "logs"]})"));
+}
+
 TEST_F(CommandLineTest, EcsIsTheDefaultGroup) {
   const json plain = Request({"run-task", "--task-definition", "web", "--count", "2"});
   EXPECT_EQ(plain, json::parse(R"({"taskDefinition": "web", "count": 2, "cluster": "default"})"));
