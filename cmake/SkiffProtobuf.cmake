@@ -1,5 +1,5 @@
 # skiff_add_proto_library(NAME name IMPORT_DIR dir PROTOS rel/a.proto ... [GRPC]
-#                         [MESSAGES_LIBRARY name])
+#                         [MESSAGES_LIBRARY name] [LINKS library ...] [DEPENDS file ...])
 #
 # Runs protoc (and grpc_cpp_plugin with GRPC) on PROTOS, given relative to IMPORT_DIR, and builds
 # the generated C++ into a static library whose consumers include the generated headers as
@@ -8,10 +8,12 @@
 # link it (containerd's only to skiff_containerd; ADR 0009). It is not instrumented either
 # (SKIFF_INSTRUMENT_OPTIONS): protoc's output is not where our memory bugs are, and ASan made
 # ecs.pb.cc alone take 105 s to compile instead of 24. With GRPC and MESSAGES_LIBRARY, the
-# messages go into a library of that name and NAME holds the gRPC stubs on top of it.
+# messages go into a library of that name and NAME holds the gRPC stubs on top of it. LINKS are
+# the generated libraries of protos that PROTOS import from IMPORT_DIR (linked PUBLIC, as the
+# generated headers include theirs), and DEPENDS those protos' files.
 function(skiff_add_proto_library)
   cmake_parse_arguments(ARG "GRPC" "NAME;IMPORT_DIR;MESSAGES_LIBRARY"
-                        "PROTOS;DEPENDS;EXTRA_IMPORT_DIRS" ${ARGN})
+                        "PROTOS;DEPENDS;EXTRA_IMPORT_DIRS;LINKS" ${ARGN})
   set(out_dir "${CMAKE_BINARY_DIR}/gen/${ARG_NAME}")
   set(messages_dir "${out_dir}")
   if(ARG_MESSAGES_LIBRARY)
@@ -54,7 +56,7 @@ function(skiff_add_proto_library)
     # so not the OpenSSL that gRPC brings along).
     add_library(${ARG_MESSAGES_LIBRARY} STATIC ${message_sources})
     target_include_directories(${ARG_MESSAGES_LIBRARY} SYSTEM PUBLIC "${messages_dir}")
-    target_link_libraries(${ARG_MESSAGES_LIBRARY} PUBLIC protobuf::libprotobuf)
+    target_link_libraries(${ARG_MESSAGES_LIBRARY} PUBLIC ${ARG_LINKS} protobuf::libprotobuf)
     set_target_properties(${ARG_MESSAGES_LIBRARY} PROPERTIES POSITION_INDEPENDENT_CODE ON)
     add_library(${ARG_NAME} STATIC ${sources})
     target_link_libraries(${ARG_NAME} PUBLIC ${ARG_MESSAGES_LIBRARY})
@@ -62,7 +64,7 @@ function(skiff_add_proto_library)
     add_library(${ARG_NAME} STATIC ${message_sources} ${sources})
   endif()
   target_include_directories(${ARG_NAME} SYSTEM PUBLIC "${out_dir}")
-  target_link_libraries(${ARG_NAME} PUBLIC protobuf::libprotobuf)
+  target_link_libraries(${ARG_NAME} PUBLIC ${ARG_LINKS} protobuf::libprotobuf)
   if(ARG_GRPC)
     target_link_libraries(${ARG_NAME} PUBLIC gRPC::grpc++)
   endif()

@@ -70,6 +70,7 @@ class Generator:
                 # which the JSON codec writes and reads as a plain array.
                 if shape.value.member.type_name != "string":
                     raise SystemExit(f"map of non-string lists in {shape.name}")
+                self.uses_string_list = True
                 return "", "map<string, skiff.v1.StringList>"
             value = self.field_type(shape.value)[1]
             return "", f"map<string, {value}>"
@@ -113,11 +114,16 @@ class Generator:
             f"package {self.package};",
             "",
             'import "skiff/v1/options.proto";',
-            "",
         ]
+        messages = []
         for shape in sorted(self.order, key=lambda s: s.name):
-            out.append(self.message(shape))
-            out.append("")
+            messages.append(self.message(shape))
+            messages.append("")
+        # Known only once the messages are written.
+        if getattr(self, "uses_string_list", False):
+            out.append('import "skiff/v1/string_list.proto";')
+        out.append("")
+        out.extend(messages)
         return "\n".join(out)
 
 

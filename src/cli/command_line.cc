@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "CLI/CLI.hpp"
@@ -18,8 +19,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "skiff/model/described_task_definition.h"
 #include "skiff/model/json_codec.h"
-#include "skiff/model/task_definition.h"
 #include "skiff/v1/options.pb.h"
 
 namespace skiff::cli {
@@ -132,6 +133,10 @@ class Parser {
         if (command.name == argv[i] || command.parent == argv[i]) named_.insert(argv[i]);
       }
     }
+    // `skiff --version` needs no command at all (CLI11 prints the version even beside --help).
+    const std::vector<std::string_view> words(argv + 1, argv + argc);
+    const bool version_only =
+        named_.empty() && std::ranges::find(words, "--version") != words.end();
     if (const char* env = std::getenv("SKIFF_SOCKET")) socket_ = env;
     app_.require_subcommand(1);
     app_.fallthrough();  // Global flags may follow the subcommand, as with aws.
@@ -143,36 +148,7 @@ class Parser {
         ->capture_default_str();
     cluster_flag_ = app_.add_option("--cluster", cluster_, "cluster name")->capture_default_str();
 
-    // ECS's commands and skiff's own at the top, then the groups.
-    for (const Command& command : commands) {
-      if (command.group == Group::kEcs || command.group == Group::kNode) Add(&app_, command);
-    }
-    CLI::App* ecs = AddGroup(
-        "ecs", "The ECS commands again, as `aws ecs` names them: `skiff ecs <op>` is `skiff <op>`");
-    for (const Command& command : commands) {
-      if (command.group == Group::kEcs) Add(ecs, command);
-    }
-    CLI::App* elbv2 = AddGroup("elbv2", "Load balancers, listeners, rules and target groups, with "
-                                        "the commands and flags of `aws elbv2`");
-    for (const Command& command : commands) {
-      if (command.group == Group::kElbv2) Add(elbv2, command);
-    }
-    CLI::App* autoscaling = AddGroup(
-        "application-autoscaling", "Scalable targets, scaling policies and scheduled actions of "
-                                   "services, with the commands and flags of "
-                                   "`aws application-autoscaling`");
-    for (const Command& command : commands) {
-      if (command.group == Group::kAutoScaling) Add(autoscaling, command);
-    }
-    CLI::App* secretsmanager = AddGroup(
-        "secretsmanager", "The node's secrets, with the commands and flags of "
-                          "`aws secretsmanager`");
-    CLI::App* ssm = AddGroup("ssm", "The node's Parameter Store, with the commands and flags of "
-                                    "`aws ssm`");
-    for (const Command& command : commands) {
-      if (command.group == Group::kSecretsManager) Add(secretsmanager, command);
-      if (command.group == Group::kSsm) Add(ssm, command);
-    }
+    if (!version_only) AddCommands(commands);
   }
 
   Invocation Parse(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -221,6 +197,39 @@ class Parser {
     std::map<std::string, std::optional<std::string>> flags;
     std::map<std::string, std::vector<std::string>> lists;
   };
+
+  // ECS's commands and skiff's own at the top, then the groups.
+  void AddCommands(const std::vector<Command>& commands) {
+    for (const Command& command : commands) {
+      if (command.group == Group::kEcs || command.group == Group::kNode) Add(&app_, command);
+    }
+    CLI::App* ecs = AddGroup(
+        "ecs", "The ECS commands again, as `aws ecs` names them: `skiff ecs <op>` is `skiff <op>`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kEcs) Add(ecs, command);
+    }
+    CLI::App* elbv2 = AddGroup("elbv2", "Load balancers, listeners, rules and target groups, with "
+                                        "the commands and flags of `aws elbv2`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kElbv2) Add(elbv2, command);
+    }
+    CLI::App* autoscaling = AddGroup(
+        "application-autoscaling", "Scalable targets, scaling policies and scheduled actions of "
+                                   "services, with the commands and flags of "
+                                   "`aws application-autoscaling`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kAutoScaling) Add(autoscaling, command);
+    }
+    CLI::App* secretsmanager = AddGroup(
+        "secretsmanager", "The node's secrets, with the commands and flags of "
+                          "`aws secretsmanager`");
+    CLI::App* ssm = AddGroup("ssm", "The node's Parameter Store, with the commands and flags of "
+                                    "`aws ssm`");
+    for (const Command& command : commands) {
+      if (command.group == Group::kSecretsManager) Add(secretsmanager, command);
+      if (command.group == Group::kSsm) Add(ssm, command);
+    }
+  }
 
   // After a failed parse: when a word where a command belongs named none ("skiff elbv2 nope"),
   // what to say about it; otherwise "" (CLI11's own message says it better). CLI11 would only say

@@ -43,13 +43,6 @@ inline constexpr int kMaxBridgeRangePorts = 1024;
 // containers and volumes, dependency cycles, Fargate sizes. Returns the first problem found.
 absl::Status ValidateRegisterTaskDefinition(const skiff::v1::RegisterTaskDefinitionRequest& request);
 
-// describe-task-definition's output, or its taskDefinition, as register-task-definition's input
-// (a console export, CodeDeploy's taskdef.json): the task definition, with the output's tags,
-// without the members only a registered one has (taskDefinitionArn, revision, status, ...).
-// Returns the members it left out, in the order found; the input is left alone when it is
-// neither.
-std::vector<std::string> AdoptDescribedTaskDefinition(nlohmann::ordered_json* input);
-
 // The registered task definition for a request that passed validation: ECS's defaults applied
 // (essential, container cpu, health-check timings, port protocol, network mode, volume host),
 // cpu and memory normalized to units and MiB, compatibilities and requiresAttributes derived.

@@ -81,6 +81,17 @@ TEST_F(CommandLineTest, HelpListsEveryCommandThoughARunAddsOnlyThoseItNames) {
             json::parse(R"({"cluster": "default", "tasks": ["stats", "logs"]})"));
 }
 
+TEST_F(CommandLineTest, VersionPrintsTheVersionAndNeedsNoCommand) {
+  EXPECT_EQ(Parse({"--version"}).exit_code, kExitOk);
+  EXPECT_THAT(out_.str(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  out_.str("");
+  // As CLI11 has it, the version wins over help, whichever comes first.
+  EXPECT_EQ(Parse({"--help", "--version"}).exit_code, kExitOk);
+  EXPECT_THAT(out_.str(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  // A command named beside it is parsed as usual.
+  EXPECT_EQ(Parse({"list-clusters", "--version"}).exit_code, kExitOk);
+}
+
 TEST_F(CommandLineTest, EcsIsTheDefaultGroup) {
   const json plain = Request({"run-task", "--task-definition", "web", "--count", "2"});
   EXPECT_EQ(plain, json::parse(R"({"taskDefinition": "web", "count": 2, "cluster": "default"})"));

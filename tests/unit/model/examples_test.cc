@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "skiff/model/described_task_definition.h"
 #include "skiff/model/json_codec.h"
 #include "skiff/model/task_definition.h"
 
