@@ -75,6 +75,26 @@ Resources ReservationOf(const v1::Task& task, const v1::TaskDefinition& definiti
   return r;
 }
 
+// Fills the empty entries of `out` with what the other tasks of `task`'s deployment run (the
+// same service, started by the same deployment, of the same revision).
+void SiblingDigests(const TaskInventory& tasks, const store::StoredTask& task,
+                    std::vector<std::string>* out) {
+  const v1::Task& t = task.task;
+  std::vector<std::string>& digests = *out;
+  tasks.ForEachTask([&](const store::StoredTask& other) {
+    if (other.id == task.id || other.service != task.service ||
+        other.cluster != task.cluster || other.task.started_by() != t.started_by() ||
+        other.task.task_definition_arn() != t.task_definition_arn()) {
+      return;
+    }
+    for (int i = 0; i < t.containers_size(); ++i) {
+      for (const v1::Container& c : other.task.containers()) {
+        if (digests[i].empty() && c.name() == t.containers(i).name()) digests[i] = c.image_digest();
+      }
+    }
+  });
+}
+
 // versionConsistency, ECS's default: the tasks of one deployment of a service run the image
 // content its first task got, even after the tag moved on. The digest each container of `task`
 // runs for that reason: what the deployment's service revision recorded (`established`), else
@@ -95,18 +115,7 @@ std::vector<std::string> DeploymentDigests(const TaskInventory& tasks,
     }
   }
   const bool every = absl::c_none_of(out, [](const std::string& d) { return d.empty(); });
-  tasks.ForEachTask([&](const store::StoredTask& other) {
-    if (every || other.id == task.id || other.service != task.service ||
-        other.cluster != task.cluster || other.task.started_by() != t.started_by() ||
-        other.task.task_definition_arn() != t.task_definition_arn()) {
-      return;
-    }
-    for (int i = 0; i < t.containers_size(); ++i) {
-      for (const v1::Container& c : other.task.containers()) {
-        if (out[i].empty() && c.name() == t.containers(i).name()) out[i] = c.image_digest();
-      }
-    }
-  });
+  if (!every) SiblingDigests(tasks, task, &out);
   for (int i = 0; i < t.containers_size(); ++i) {
     for (const v1::ContainerDefinition& d : definition.container_definitions()) {
       const bool pinned = d.version_consistency() != "disabled" &&
