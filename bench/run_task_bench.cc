@@ -67,13 +67,15 @@ constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
 struct Options {
   int runs = 25;
   int start_runs = 50;
+  int idle_runs = 8;
   bool profile = false;
 };
 
 void Usage(std::ostream& out) {
-  out << "usage: run_task_bench [--runs N] [--start-runs N] [--profile]\n"
+  out << "usage: run_task_bench [--runs N] [--start-runs N] [--idle-runs N] [--profile]\n"
          "  --runs N    timed runs per row (default 25, at least 1); one extra warm-up round\n"
          "  --start-runs N  runs per row of the process-start table (default 50; 0: none)\n"
+         "  --idle-runs N   calls timed after ~1 s and after 0.2 s of idle (default 8; 0: none)\n"
          "  --profile   also print where the time goes: the API row split by the tasks'\n"
          "              timestamps, both rows split at containerd's shim-up log line, and the\n"
          "              log lines of the last task (skiffd runs at --log-level debug)\n"
@@ -95,6 +97,9 @@ int ParseArgs(int argc, char** argv, Options& options) {
       ++i;
     } else if (arg == "--start-runs" && i + 1 < argc &&
                absl::SimpleAtoi(argv[i + 1], &options.start_runs) && options.start_runs >= 0) {
+      ++i;
+    } else if (arg == "--idle-runs" && i + 1 < argc &&
+               absl::SimpleAtoi(argv[i + 1], &options.idle_runs) && options.idle_runs >= 0) {
       ++i;
     } else {
       std::cerr << "run_task_bench: bad argument " << arg << "\n";
@@ -133,6 +138,13 @@ class Bench {
   // What a CLI process costs on top of its RPC: `skiff --version`, `skiff list-clusters`, the
   // same ListClusters from this process, and `ctr --version`, interleaved.
   absl::Status MeasureProcessStarts();
+  // A ListClusters timed after about a second of idle, and after 0.2 s. gRPC 1.51 serves the
+  // callback API (skiff.v1.Ecs) from threads that nap 100 ms once they have waited a second for
+  // work (CallbackAlternativeCQ in completion_queue_cc.cc): a call that lands in the nap waits.
+  absl::Status MeasureIdleCalls();
+  // An untimed ListClusters before each timed row, so that no row starts in such a nap: the
+  // rows compare launch paths, and MeasureIdleCalls shows the nap on its own.
+  absl::Status WakeServer();
 
   // Watches the task until its lastStatus is `want` and returns it then; a STOPPED task (when
   // RUNNING is wanted) or a missing one is an error.
@@ -164,6 +176,8 @@ class Bench {
   Row api_list_{"API ListClusters", {}};
   Row ctr_version_{"ctr --version", {}};
   Row exec_floor_{"/bin/true (exec floor)", {}};
+  Row idle_long_{"after 1.00-1.09 s idle", {}};
+  Row idle_short_{"after 0.2 s idle", {}};
   // --profile: the API run's phases, from the task's timestamps; see PrintProfile.
   std::vector<double> last_phases_;
   double last_created_at_ = 0;
@@ -368,6 +382,7 @@ absl::Status Bench::Run() {
     if (Interrupted()) return absl::CancelledError("interrupted");
     const bool counted = round > 0;
     std::string arn;
+    if (absl::Status s = WakeServer(); !s.ok()) return s;
     absl::Time wall_start = absl::Now();
     absl::StatusOr<SteadyClock::duration> took = SkiffApiRun(arn);
     absl::Time wall_end = absl::Now();
@@ -383,6 +398,7 @@ absl::Status Bench::Run() {
     profile_task_ = TaskIdOf(arn);
 
     arn.clear();
+    if (absl::Status s = WakeServer(); !s.ok()) return s;
     took = SkiffCliRun(arn);
     stopped = StopSkiffTask(arn);
     if (!took.ok()) return took.status();
@@ -390,6 +406,7 @@ absl::Status Bench::Run() {
     if (counted) cli_.samples.push_back(Ms(*took));
 
     const std::string id = absl::StrCat("bench-ctr-", round);
+    if (absl::Status s = WakeServer(); !s.ok()) return s;
     wall_start = absl::Now();
     took = CtrRun(id);
     wall_end = absl::Now();
@@ -408,7 +425,43 @@ absl::Status Bench::Run() {
     if (absl::Status s = MeasureProcessStarts(); !s.ok()) return s;
     PrintStartTable();
   }
+  if (options_.idle_runs > 0) {
+    if (absl::Status s = MeasureIdleCalls(); !s.ok()) return s;
+  }
   if (options_.profile) PrintProfile();
+  return absl::OkStatus();
+}
+
+absl::Status Bench::WakeServer() {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(kRpcTimeout));
+  v1::ListClustersResponse response;
+  return FromGrpc(ecs().ListClusters(&context, v1::ListClustersRequest(), &response),
+                  "ListClusters");
+}
+
+absl::Status Bench::MeasureIdleCalls() {
+  for (int i = 0; i < options_.idle_runs; ++i) {
+    if (Interrupted()) return absl::CancelledError("interrupted");
+    // Spread over the nap's window: the threads nap from 1.0 s to 1.1 s after their last work.
+    const absl::Duration idle = absl::Seconds(1) + absl::Milliseconds(90) * i /
+                                                       std::max(1, options_.idle_runs - 1);
+    for (auto [row, wait] : {std::pair{&idle_long_, idle}, {&idle_short_, absl::Seconds(0.2)}}) {
+      if (absl::Status s = WakeServer(); !s.ok()) return s;
+      absl::SleepFor(wait);
+      const SteadyClock::time_point start = SteadyClock::now();
+      if (absl::Status s = WakeServer(); !s.ok()) return s;
+      row->samples.push_back(Ms(SteadyClock::now() - start));
+    }
+  }
+  std::cout << "\nthe first API ListClusters after idle (" << options_.idle_runs
+            << " runs per row):\n"
+            << absl::StrFormat("%-28s %5s %9s %9s %9s\n", "", "runs", "min ms", "median ms",
+                               "max ms");
+  for (const Row* row : {&idle_long_, &idle_short_}) {
+    std::cout << absl::StrFormat("%-28s %5d %9.2f %9.2f %9.2f\n", row->name, row->samples.size(),
+                                 row->Min(), row->Median(), row->Max());
+  }
   return absl::OkStatus();
 }
 

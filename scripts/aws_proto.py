@@ -41,6 +41,7 @@ class Generator:
         self.package = package
         self.order = []
         self.seen = set()
+        self.uses_string_list = False  # set by field_type; render() then imports it
 
     def visit(self, shape):
         if shape.type_name == "structure":
@@ -120,7 +121,7 @@ class Generator:
             messages.append(self.message(shape))
             messages.append("")
         # Known only once the messages are written.
-        if getattr(self, "uses_string_list", False):
+        if self.uses_string_list:
             out.append('import "skiff/v1/string_list.proto";')
         out.append("")
         out.extend(messages)

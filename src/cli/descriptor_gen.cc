@@ -131,11 +131,16 @@ std::string CppClass(const std::string& package, const std::string& name) {
   return absl::StrCat("::", absl::StrReplaceAll(package, {{".", "::"}}), "::", name);
 }
 
+// Whether the file is one of protobuf's own (descriptor.proto, which options.proto imports).
+bool IsProtobufOwn(const FileDescriptorProto& file) {
+  return file.package().rfind("google.protobuf", 0) == 0;
+}
+
 // The units of every file of the set but protobuf's own (options.proto's import), and what
 // each uses; false when a field names a type that no file defines.
 bool LoadApi(const google::protobuf::FileDescriptorSet& set, Api* api) {
   for (const FileDescriptorProto& file : set.file()) {
-    if (file.package().rfind("google.protobuf", 0) == 0) continue;
+    if (IsProtobufOwn(file)) continue;
     api->headers.insert(absl::StrReplaceAll(file.name(), {{".proto", ".pb.h"}}));
     for (const DescriptorProto& m : file.message_type()) {
       const std::string name = absl::StrCat(file.package(), ".", m.name());
@@ -254,7 +259,7 @@ bool LiteSet(const FileDescriptorSet& set, FileDescriptorSet* lite) {
   std::set<std::string> left_out;  // protobuf's files, and those that extend them (options).
   for (const FileDescriptorProto& file : set.file()) {
     const auto& deps = file.dependency();
-    if (file.package().rfind("google.protobuf", 0) == 0 ||
+    if (IsProtobufOwn(file) ||
         std::find(deps.begin(), deps.end(), "google/protobuf/descriptor.proto") != deps.end()) {
       left_out.insert(file.name());
     }

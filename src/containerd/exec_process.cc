@@ -110,6 +110,14 @@ Request About(const std::string& container_id, const std::string& exec_id) {
   return request;
 }
 
+// Deletes the exec process from its task, which the shim refuses while it runs.
+grpc::Status DeleteExec(tasks_api::Tasks::Stub& tasks, const ContainerdConnection& connection,
+                        const std::string& container_id, const std::string& exec_id) {
+  const auto remove = About<tasks_api::DeleteProcessRequest>(container_id, exec_id);
+  tasks_api::DeleteResponse removed;
+  return tasks.DeleteProcess(connection.NewContext(kCallTimeout).get(), remove, &removed);
+}
+
 }  // namespace
 
 ExecProcess::ExecProcess(const ContainerdConnection* connection, std::string container_id,
@@ -182,11 +190,7 @@ ExecProcess::~ExecProcess() {
   for (int fd : {stdin_fd_, stdout_fd_, stderr_fd_}) {
     if (fd >= 0) close(fd);
   }
-  if (created_) {
-    const auto remove = About<tasks_api::DeleteProcessRequest>(container_id_, exec_id_);
-    tasks_api::DeleteResponse removed;
-    tasks_->DeleteProcess(connection_->NewContext(kCallTimeout).get(), remove, &removed);
-  }
+  if (created_) DeleteExec(*tasks_, *connection_, container_id_, exec_id_);
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
@@ -212,9 +216,7 @@ absl::Status ExecProcess::ReapOrphan(const ContainerdConnection* connection,
     tasks_api::WaitResponse waited;
     tasks->Wait(connection->NewContext(absl::Seconds(5)).get(), wait, &waited);
   }
-  const auto remove = About<tasks_api::DeleteProcessRequest>(container_id, exec_id);
-  tasks_api::DeleteResponse removed;
-  status = tasks->DeleteProcess(connection->NewContext(kCallTimeout).get(), remove, &removed);
+  status = DeleteExec(*tasks, *connection, container_id, exec_id);
   if (status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND) return absl::OkStatus();
   return connection->ToStatus(status, "Tasks.DeleteProcess " + exec_id);
 }
