@@ -138,12 +138,13 @@ class Bench {
   // What a CLI process costs on top of its RPC: `skiff --version`, `skiff list-clusters`, the
   // same ListClusters from this process, and `ctr --version`, interleaved.
   absl::Status MeasureProcessStarts();
-  // A ListClusters timed after about a second of idle, and after 0.2 s. gRPC 1.51 serves the
-  // callback API (skiff.v1.Ecs) from threads that nap 100 ms once they have waited a second for
-  // work (CallbackAlternativeCQ in completion_queue_cc.cc): a call that lands in the nap waits.
+  // A ListClusters timed after about a second of idle, and after 0.2 s. gRPC 1.51 serves its
+  // callback API from threads that nap 100 ms once they have waited a second for work
+  // (CallbackAlternativeCQ in completion_queue_cc.cc): a call that lands in the nap waits.
   absl::Status MeasureIdleCalls();
   // An untimed ListClusters before each timed row, so that no row starts in such a nap: the
-  // rows compare launch paths, and MeasureIdleCalls shows the nap on its own.
+  // rows compare launch paths, and MeasureIdleCalls shows the nap on its own. skiffd no longer
+  // serves its tables from those threads (ADR 0022); the call keeps older builds comparable.
   absl::Status WakeServer();
 
   // Watches the task until its lastStatus is `want` and returns it then; a STOPPED task (when

@@ -5,7 +5,7 @@
 // called on gRPC's threads.
 //
 // A template over the server context so that tests can hand it a stand-in that records the
-// trailing metadata and how the call finished; skiffd passes grpc::CallbackServerContext.
+// trailing metadata and how the call finished; skiffd passes TableService's call (grpc_service.cc).
 #ifndef SKIFF_SRC_API_ON_LOOP_H_
 #define SKIFF_SRC_API_ON_LOOP_H_
 
@@ -31,7 +31,7 @@ namespace skiff::api {
 // finishes at once with UNAVAILABLE and ServerException: otherwise it would never finish and
 // shutdown would wait.
 //
-// Context: grpc::CallbackServerContext or a stand-in with DefaultReactor() (whose result has
+// Context: TableService's call, or a stand-in, with DefaultReactor() (whose result has
 // Finish(grpc::Status)) and AddTrailingMetadata(key, value).
 //
 // `metrics` (may be null) records the call under transport "grpc".

@@ -145,11 +145,20 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ServerOptions&
   if (server->secrets_service_ != nullptr) builder.RegisterService(server->secrets_service_.get());
   if (server->ssm_service_ != nullptr) builder.RegisterService(server->ssm_service_.get());
   builder.RegisterService(server->node_service_.get());
+  std::vector<TableService*> tables;
+  for (grpc::Service* service :
+       {server->ecs_service_.get(), server->elbv2_service_.get(),
+        server->autoscaling_service_.get(), server->secrets_service_.get(),
+        server->ssm_service_.get()}) {
+    if (service != nullptr) tables.push_back(static_cast<TableService*>(service));
+  }
+  server->tables_ = std::make_unique<TableServer>(&builder, std::move(tables));
   // The socket is created inside BuildAndStart; a tight umask keeps it from ever being
   // world-accessible before the chmod below.
   const mode_t old_umask = umask(0117);
   server->server_ = builder.BuildAndStart();
   umask(old_umask);
+  if (server->server_ != nullptr) server->tables_->Start();
   if (server->server_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("socket: cannot listen on ", options.socket_path));
   }
@@ -253,6 +262,7 @@ void ApiServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  tables_->Shutdown();  // Its calls have finished or been cancelled; its queue goes before gRPC's.
   server_.reset();
   unlink(socket_path_.c_str());
 }

@@ -63,6 +63,7 @@ class HttpServer;
 class OperationTable;
 class AwsJsonApi;
 class Scraper;
+class TableServer;
 
 class ApiServer {
  public:
@@ -127,6 +128,7 @@ class ApiServer {
   std::unique_ptr<OperationTable> ssm_operations_;  // Null when not served.
   std::unique_ptr<grpc::Service> ssm_service_;
   std::unique_ptr<grpc::Service> node_service_;
+  std::unique_ptr<TableServer> tables_;  // Serves the services above but node_service_.
   std::unique_ptr<AwsJsonApi> aws_json_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<grpc::Server> server_;

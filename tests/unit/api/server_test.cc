@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fakes/manual_event_loop.h"
+#include "fakes/service_rows.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
@@ -176,33 +177,10 @@ TEST_F(OnLoopTest, ALoopThatRefusesThePostFinishesTheCallUnavailableAtOnce) {
   EXPECT_THAT(call_.trailing(), ElementsAre(Pair("skiff-exception", "ServerException")));
 }
 
-// A table with a row for every method of the service: `row` as it is, every other one answering
-// an empty response.
-std::vector<Operation> ServiceRows(const std::string& name, Operation row) {
-  const auto* service =
-      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
-  auto* factory = google::protobuf::MessageFactory::generated_factory();
-  std::vector<Operation> rows;
-  for (int i = 0; i < service->method_count(); ++i) {
-    const auto* method = service->method(i);
-    if (method->name() == row.name) {
-      rows.push_back(row);
-      continue;
-    }
-    const Message* response = factory->GetPrototype(method->output_type());
-    rows.push_back({.name = method->name(),
-                    .request = factory->GetPrototype(method->input_type()),
-                    .response = response,
-                    .run = [response](const Message&) -> Reply {
-                      return std::unique_ptr<Message>(response->New());
-                    }});
-  }
-  return rows;
-}
-
 // skiff.v1.Ecs, with ListClusters answered by the fake.
 std::vector<Operation> EcsRows(FakeClusters* clusters) {
-  return ServiceRows("skiff.v1.Ecs", Row("ListClusters", clusters, &FakeClusters::ListClusters));
+  return fakes::ServiceRows("skiff.v1.Ecs",
+                            Row("ListClusters", clusters, &FakeClusters::ListClusters));
 }
 
 TEST(TableServiceTest, EveryMethodOfTheServiceNeedsARowOfItsTypes) {
@@ -237,12 +215,16 @@ class OnLoopOverGrpcTest : public ::testing::Test {
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
+    tables_ = std::make_unique<TableServer>(&builder, std::vector<TableService*>{service_.get()});
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    tables_->Start();
     stub_ = v1::Ecs::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown();
+    if (tables_ != nullptr) tables_->Shutdown();
+    server_.reset();
     loop_.Stop();
   }
 
@@ -262,6 +244,7 @@ class OnLoopOverGrpcTest : public ::testing::Test {
   FakeClusters clusters_;
   OperationTable table_{EcsRows(&clusters_)};
   std::unique_ptr<TableService> service_;
+  std::unique_ptr<TableServer> tables_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Ecs::Stub> stub_;
 };
@@ -331,12 +314,16 @@ class Elbv2OverGrpcTest : public ::testing::Test {
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
+    tables_ = std::make_unique<TableServer>(&builder, std::vector<TableService*>{service_.get()});
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    tables_->Start();
     stub_ = elbv2::v1::Elbv2::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown();
+    if (tables_ != nullptr) tables_->Shutdown();
+    server_.reset();
     loop_.Stop();
   }
 
@@ -355,10 +342,11 @@ class Elbv2OverGrpcTest : public ::testing::Test {
   RealClock clock_;
   scheduler::ThreadEventLoop loop_{&clock_};
   FakeTargetGroups groups_;
-  OperationTable table_{ServiceRows(
+  OperationTable table_{fakes::ServiceRows(
       "skiff.elbv2.v1.Elbv2",
       Row("DescribeTargetGroups", &groups_, &FakeTargetGroups::DescribeTargetGroups))};
   std::unique_ptr<TableService> service_;
+  std::unique_ptr<TableServer> tables_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<elbv2::v1::Elbv2::Stub> stub_;
 };
