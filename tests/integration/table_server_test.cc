@@ -12,13 +12,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/operation_table.h"
+#include "fakes/served_tables.h"
 #include "fakes/service_rows.h"
 #include "fakes/temp_dir.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/security/server_credentials.h"
-#include "grpcpp/server.h"
-#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "skiff/base/clock.h"
 #include "skiff/scheduler/event_loop.h"
@@ -31,24 +29,13 @@ class TableServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     loop_.Start();
-    absl::StatusOr<std::unique_ptr<TableService>> service =
-        TableService::Create("skiff.v1.Ecs", &table_, &loop_);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
     const std::string address = "unix:" + dir_.path() + "/api.sock";
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(address, grpc::InsecureServerCredentials());
-    builder.RegisterService(service_.get());
-    tables_ = std::make_unique<TableServer>(&builder, std::vector<TableService*>{service_.get()});
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    tables_->Start();
+    const absl::Status served = served_.Start("skiff.v1.Ecs", &table_, &loop_, address);
+    ASSERT_TRUE(served.ok()) << served;
     stub_ = v1::Ecs::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
-    if (tables_ != nullptr) tables_->Shutdown();
-    server_.reset();
+    served_.Stop();
     loop_.Stop();
   }
 
@@ -77,9 +64,7 @@ class TableServerTest : public ::testing::Test {
                          response->add_cluster_arns("arn:aws:ecs:local:000000000000:cluster/a");
                          return response;
                        }})};
-  std::unique_ptr<TableService> service_;
-  std::unique_ptr<TableServer> tables_;
-  std::unique_ptr<grpc::Server> server_;
+  fakes::ServedTables served_;
   std::unique_ptr<v1::Ecs::Stub> stub_;
 };
 
@@ -102,9 +87,9 @@ TEST_F(TableServerTest, ACallAfterASecondOfIdleIsAnsweredAtOnce) {
 
 TEST_F(TableServerTest, ShutdownFinishesWithCallsAskedForAndNoneInFlight) {
   ASSERT_GE(TimedCall(), 0);
-  server_->Shutdown();
-  tables_->Shutdown();  // Returns: the calls asked for came back unused.
-  tables_->Shutdown();  // Twice is harmless.
+  served_.server()->Shutdown();
+  served_.tables()->Shutdown();  // Returns: the calls asked for came back unused.
+  served_.tables()->Shutdown();  // Twice is harmless.
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   v1::ListClustersResponse response;

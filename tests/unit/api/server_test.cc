@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fakes/manual_event_loop.h"
+#include "fakes/served_tables.h"
 #include "fakes/service_rows.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server_builder.h"
@@ -209,22 +210,12 @@ class OnLoopOverGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     loop_.Start();
-    absl::StatusOr<std::unique_ptr<TableService>> service =
-        TableService::Create("skiff.v1.Ecs", &table_, &loop_);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service_.get());
-    tables_ = std::make_unique<TableServer>(&builder, std::vector<TableService*>{service_.get()});
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    tables_->Start();
-    stub_ = v1::Ecs::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    const absl::Status served = served_.Start("skiff.v1.Ecs", &table_, &loop_);
+    ASSERT_TRUE(served.ok()) << served;
+    stub_ = v1::Ecs::NewStub(served_.server()->InProcessChannel(grpc::ChannelArguments()));
   }
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
-    if (tables_ != nullptr) tables_->Shutdown();
-    server_.reset();
+    served_.Stop();
     loop_.Stop();
   }
 
@@ -243,9 +234,7 @@ class OnLoopOverGrpcTest : public ::testing::Test {
   scheduler::ThreadEventLoop loop_{&clock_};
   FakeClusters clusters_;
   OperationTable table_{EcsRows(&clusters_)};
-  std::unique_ptr<TableService> service_;
-  std::unique_ptr<TableServer> tables_;
-  std::unique_ptr<grpc::Server> server_;
+  fakes::ServedTables served_;
   std::unique_ptr<v1::Ecs::Stub> stub_;
 };
 
@@ -308,22 +297,12 @@ class Elbv2OverGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     loop_.Start();
-    absl::StatusOr<std::unique_ptr<TableService>> service =
-        TableService::Create("skiff.elbv2.v1.Elbv2", &table_, &loop_);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service_.get());
-    tables_ = std::make_unique<TableServer>(&builder, std::vector<TableService*>{service_.get()});
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    tables_->Start();
-    stub_ = elbv2::v1::Elbv2::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    const absl::Status served = served_.Start("skiff.elbv2.v1.Elbv2", &table_, &loop_);
+    ASSERT_TRUE(served.ok()) << served;
+    stub_ = elbv2::v1::Elbv2::NewStub(served_.server()->InProcessChannel(grpc::ChannelArguments()));
   }
   void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
-    if (tables_ != nullptr) tables_->Shutdown();
-    server_.reset();
+    served_.Stop();
     loop_.Stop();
   }
 
@@ -345,9 +324,7 @@ class Elbv2OverGrpcTest : public ::testing::Test {
   OperationTable table_{fakes::ServiceRows(
       "skiff.elbv2.v1.Elbv2",
       Row("DescribeTargetGroups", &groups_, &FakeTargetGroups::DescribeTargetGroups))};
-  std::unique_ptr<TableService> service_;
-  std::unique_ptr<TableServer> tables_;
-  std::unique_ptr<grpc::Server> server_;
+  fakes::ServedTables served_;
   std::unique_ptr<elbv2::v1::Elbv2::Stub> stub_;
 };
 
