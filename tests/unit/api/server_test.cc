@@ -35,7 +35,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 
-// What OnLoop uses of grpc::CallbackServerContext and its reactor, recorded.
+// What OnLoop uses of its context (TableService's call) and reactor, recorded.
 class FakeCall {
  public:
   struct Reactor {
